@@ -1,0 +1,54 @@
+# The README's two commands: `make run` and `make test`. Everything installs into the project
+# (.venv/, node_modules/, static/vendor/); nothing global but Debian's Chromium for browser tests.
+
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+VENDOR := static/vendor
+ASSETS := $(VENDOR)/htmx.min.js $(VENDOR)/tokens.css
+
+# Development defaults for `make run` (override on the command line or in the environment).
+PAPERLESS_ENV ?= development
+PAPERLESS_AUTH ?= dev
+RUN_ENV := PAPERLESS_ENV=$(PAPERLESS_ENV) PAPERLESS_AUTH=$(PAPERLESS_AUTH)
+
+.PHONY: run test install assets migrate demo lint check clean
+
+run: install
+	$(RUN_ENV) $(BIN)/paperless migrate
+	$(RUN_ENV) $(BIN)/paperless demo --if-empty
+	$(RUN_ENV) $(BIN)/paperless serve --host $(HOST) --port $(PORT)
+
+test: install
+	bash scripts/ensure-chromium.sh
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+install: $(STAMP) assets
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+assets: $(ASSETS)
+
+$(VENDOR)/htmx.min.js: node_modules/.package-lock.json
+	mkdir -p $(VENDOR) && cp node_modules/htmx.org/dist/htmx.min.js $@
+
+$(VENDOR)/tokens.css: node_modules/.package-lock.json
+	mkdir -p $(VENDOR) && cp node_modules/@digital-go-jp/design-tokens/dist/tokens.css $@
+
+migrate: install
+	$(RUN_ENV) $(BIN)/paperless migrate
+
+lint: install
+	$(BIN)/ruff check app tests migrations bench
+
+clean:
+	rm -rf $(VENV) node_modules $(VENDOR)

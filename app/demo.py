@@ -1,0 +1,238 @@
+"""Demo and benchmark data: a prefectural-office-like organisation, demo users and rounds of answers
+that improve over time, with noise. Written in bulk (executemany in chunks) so that millions of
+answers take minutes.
+
+The default (60 所属, 2 rounds) is what ``make run`` loads into an empty database.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import func, insert, select
+from sqlmodel import Session
+
+from app.auth.models import Membership, SectionRole, User
+from app.checklists import service as checklists
+from app.checklists.loader import LoadedChecklist
+from app.checklists.service import Definition
+from app.jpdate import JST, fiscal_year_label, fiscal_year_of, today_jst
+from app.orgs.models import Unit, UnitKind
+from app.rounds.models import Round, RoundState
+from app.sheets.models import Answer, EventKind, EventSource, Sheet, SheetEvent
+
+# A prefectural office: 11 部局, 60 所属 (some 部局 small on purpose: fewer than 5 所属).
+BUREAUS: list[tuple[str, str, list[str]]] = [
+    ("10", "経営管理部", ["総務課", "人事課", "財政課", "税務課", "市町村支援課", "情報政策課", "管財課", "営繕課"]),
+    ("20", "知事政策局", ["秘書課", "広報課", "成長戦略室", "国際課"]),
+    ("30", "地方創生局", ["地方創生推進課", "移住・UIJターン促進課", "中山間地域対策課", "交通政策課", "観光振興室"]),
+    ("40", "生活環境文化部", ["県民生活課", "文化振興課", "環境政策課", "環境保全課", "自然保護課", "スポーツ振興課"]),
+    ("50", "厚生部", ["厚生企画課", "健康課", "医務課", "高齢福祉課", "障害福祉課", "感染症対策課", "薬事指導課",
+                     "こども未来課"]),
+    ("60", "商工労働部", ["商工企画課", "経営支援課", "地域産業支援課", "労働政策課", "立地通商課",
+                         "ものづくり研究開発センター"]),
+    ("70", "農林水産部", ["農林水産企画課", "農業技術課", "農村振興課", "森林政策課", "水産漁港課", "農産食品課"]),
+    ("80", "土木部", ["管理課", "建設技術企画課", "道路課", "河川課", "砂防課", "都市計画課", "建築住宅課", "港湾空港課"]),
+    ("90", "会計管理局", ["会計課", "出納課"]),
+    ("91", "危機管理局", ["危機管理課", "消防課"]),
+    ("95", "教育委員会事務局", ["教育企画課", "小中学校課", "県立学校課", "生涯学習・文化財室", "保健体育課"]),
+]
+SURNAMES = "佐藤 鈴木 高橋 田中 伊藤 渡辺 山本 中村 小林 加藤 吉田 山田 佐々木 山口 松本 井上 木村 林 斎藤 清水 " \
+           "山崎 森 池田 橋本 阿部 石川 山下 中島 石井 小川 前田 岡田 長谷川 藤田 後藤 近藤 村上 遠藤 青木 坂本".split()
+GIVEN = "太郎 花子 健一 美咲 翔太 陽子 大輔 由美 直樹 恵 誠 さくら 拓也 真由美 和也 明美 亮 智子 浩二 彩".split()
+SYMBOLS = ("×", "△", "○", "◎")  # level 0..3
+CHUNK = 20_000
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    sections: int = 60
+    rounds: int = 2
+    seed: int = 1
+    history: bool = True  # one history event per answered item (off for benchmark-size data)
+
+
+def is_empty(session: Session) -> bool:
+    return session.execute(select(func.count()).select_from(Unit)).scalar_one() == 0
+
+
+def load(session: Session, checklist: LoadedChecklist, plan: DemoPlan, progress: Progress = lambda n: None) -> None:
+    """Fill an empty database. The caller commits."""
+    rng = random.Random(plan.seed)
+    version = checklists.publish(session, checklist)
+    definition = checklists.get_definition(session, version.id)
+    calendar = _round_calendar(plan.rounds)
+    units = _organisation(session, plan.sections, rng, date(calendar[0][0], 4, 1))
+    sections = [u for u in units if u.kind == UnitKind.SECTION]
+    bureau_of = {u.id: u.parent_id for u in sections}
+    _users(session, sections, rng)
+    propensity = {u.id: rng.gauss(0.0, 0.8) for u in sections}
+    not_applicable = {(u.id, item.key) for u in sections for item in definition.items
+                      if item.allows_na and rng.random() < 0.12}
+    for index, (fy, number, opens, closes, state) in enumerate(calendar):
+        round_ = Round(fiscal_year=fy, title=f"{fiscal_year_label(fy)} 第{number}回",
+                       checklist_version_id=version.id, opens_on=opens, closes_on=closes, state=state)
+        session.add(round_)
+        session.flush()
+        _fill_round(session, round_, definition, sections, bureau_of, propensity, not_applicable, index, rng, plan,
+                    progress)
+
+
+def _organisation(session: Session, n: int, rng: random.Random, valid_from: date) -> list[Unit]:
+    tree = BUREAUS if n <= sum(len(s) for _, _, s in BUREAUS) else _synthetic_tree(n, rng)
+    units: list[Unit] = []
+    remaining = n
+    for position, (code, name, section_names) in enumerate(tree):
+        if remaining <= 0:
+            break
+        bureau = Unit(code=code, name=name, kind=UnitKind.BUREAU, position=position, valid_from=valid_from)
+        session.add(bureau)
+        session.flush()
+        units.append(bureau)
+        rows = []
+        for i, section_name in enumerate(section_names[:remaining], start=1):
+            rows.append({"code": f"{code}{i:02d}" if len(tree) < 100 else f"{code}-{i:03d}", "name": section_name,
+                         "kind": UnitKind.SECTION.value, "parent_id": bureau.id, "position": i,
+                         "valid_from": valid_from})
+        remaining -= len(rows)
+        session.execute(insert(Unit), rows)
+    session.flush()
+    return list(session.execute(select(Unit).order_by(Unit.id)).scalars())
+
+
+def _synthetic_tree(n: int, rng: random.Random) -> list[tuple[str, str, list[str]]]:
+    """部局 of varying size (a few large, many small) for benchmark-size organisations."""
+    tree, made, b = [], 0, 0
+    while made < n:
+        b += 1
+        size = min(n - made, max(2, int(rng.lognormvariate(3.0, 0.7))))
+        tree.append((f"B{b:03d}", f"第{b}部局", [f"第{b}部局 第{k}課" for k in range(1, size + 1)]))
+        made += size
+    return tree
+
+
+def _person(rng: random.Random) -> str:
+    return f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}"
+
+
+def _users(session: Session, sections: list[Unit], rng: random.Random) -> None:
+    session.add(User(upn="admin@demo.example", display_name="管理者（デモ）", is_admin=True))
+    session.add(User(upn="desk@demo.example", display_name="業務DX相談窓口（デモ）", is_desk=True))
+    session.flush()
+    rows = []
+    for unit in sections:
+        for role in (SectionRole.LEADER, SectionRole.MEMBER):
+            rows.append({"upn": f"{role.value}.{unit.code}@demo.example".lower(), "display_name": _person(rng),
+                         "is_active": True, "is_admin": False, "is_desk": False, "entra_roles": "",
+                         "created_at": datetime.now(timezone.utc)})
+    for chunk in _chunks(rows):
+        session.execute(insert(User), chunk)
+    ids = dict(session.execute(select(User.upn, User.id)).all())
+    memberships = [
+        {"user_id": ids[f"{role.value}.{unit.code}@demo.example".lower()], "unit_id": unit.id, "role": role.value}
+        for unit in sections for role in (SectionRole.LEADER, SectionRole.MEMBER)
+    ]
+    for chunk in _chunks(memberships):
+        session.execute(insert(Membership), chunk)
+
+
+def _round_calendar(count: int) -> list[tuple[int, int, date, date, RoundState]]:
+    """``count`` rounds, the newest opened last month and still open, the rest closed: one a year
+    for a short history, two a year (April and October) for a long one."""
+    today = today_jst()
+    newest = _months_before(date(today.year, today.month, 1), 1)
+    step = 12 if count <= 5 else 6
+    result: list[tuple[int, int, date, date, RoundState]] = []
+    for back in range(count - 1, -1, -1):
+        opens = _months_before(newest, step * back)
+        fy = fiscal_year_of(opens)
+        number = sum(1 for r in result if r[0] == fy) + 1
+        closes = opens + timedelta(days=75 if back == 0 else 45)
+        result.append((fy, number, opens, closes, RoundState.OPEN if back == 0 else RoundState.CLOSED))
+    return result
+
+
+def _months_before(d: date, months: int) -> date:
+    total = d.year * 12 + d.month - 1 - months
+    return date(total // 12, total % 12 + 1, 1)
+
+
+def _fill_round(session, round_, definition: Definition, sections, bureau_of, propensity, not_applicable, index,
+                rng, plan: DemoPlan, progress: Progress) -> None:
+    is_open = round_.state == RoundState.OPEN
+    users = dict(session.execute(select(User.upn, User.id)).all())
+    sheet_rows = []
+    plans = {}
+    for unit in sections:
+        # In the open round some 所属 have not started, some are half-way, some have submitted.
+        roll = rng.random()
+        share = 1.0 if not is_open else (0.0 if roll < 0.25 else rng.uniform(0.3, 0.95) if roll < 0.6 else 1.0)
+        submitted = share == 1.0 and (rng.random() < (0.6 if is_open else 0.93))
+        plans[unit.id] = (share, submitted)
+        day = round_.opens_on + timedelta(days=rng.randrange(0, 30))
+        leader = users.get(f"leader.{unit.code}@demo.example".lower())
+        sheet_rows.append({
+            "round_id": round_.id, "unit_id": unit.id, "bureau_id": bureau_of[unit.id],
+            "state": "submitted" if submitted else "draft",
+            "entry_on": day if share > 0 else None,
+            "submitted_at": _at(day + timedelta(days=1)) if submitted else None,
+            "submitted_by_id": leader if submitted else None,
+            "updated_at": _at(day),
+        })
+    for chunk in _chunks(sheet_rows):
+        session.execute(insert(Sheet), chunk)
+    sheet_ids = dict(session.execute(select(Sheet.unit_id, Sheet.id).where(Sheet.round_id == round_.id)).all())
+    answers, events = [], []
+    for unit in sections:
+        share, _ = plans[unit.id]
+        member = users.get(f"member.{unit.code}@demo.example".lower())
+        for item in definition.items:
+            status = None
+            if rng.random() < share:
+                if (unit.id, item.key) in not_applicable:
+                    status = "該当なし"
+                else:
+                    level = 1.6 + propensity[unit.id] + 0.45 * index - 0.55 * (item.difficulty - 1) + rng.gauss(0, 0.7)
+                    status = SYMBOLS[max(0, min(3, round(level)))]
+            at = _at(round_.opens_on + timedelta(days=rng.randrange(0, 30)))
+            answers.append({"sheet_id": sheet_ids[unit.id], "item_key": item.key, "status": status, "memo": "",
+                            "version": 1 if status else 0, "updated_at": at if status else None,
+                            "updated_by_id": member if status else None})
+            if status and plan.history:
+                events.append({"sheet_id": sheet_ids[unit.id], "at": at, "actor_id": member, "kind": EventKind.ANSWER.value,
+                               "source": EventSource.DEMO.value, "item_key": item.key, "old_status": None,
+                               "new_status": status, "note": ""})
+        if len(answers) >= CHUNK:
+            _flush(session, answers, events, progress)
+    _flush(session, answers, events, progress)
+    submitted_events = [
+        {"sheet_id": sheet_ids[s["unit_id"]], "at": s["submitted_at"], "actor_id": s["submitted_by_id"],
+         "kind": EventKind.SUBMIT.value, "source": EventSource.DEMO.value, "note": ""}
+        for s in sheet_rows if s["submitted_at"] is not None
+    ]
+    if plan.history and submitted_events:
+        for chunk in _chunks(submitted_events):
+            session.execute(insert(SheetEvent), chunk)
+
+
+def _flush(session, answers: list, events: list, progress: Progress) -> None:
+    if answers:
+        session.execute(insert(Answer), answers)
+        progress(len(answers))
+        answers.clear()
+    if events:
+        session.execute(insert(SheetEvent), events)
+        events.clear()
+
+
+def _at(d: date) -> datetime:
+    return datetime.combine(d, time(10, 0), tzinfo=JST).astimezone(timezone.utc)
+
+
+def _chunks(rows: list) -> Iterator[list]:
+    for start in range(0, len(rows), CHUNK):
+        yield rows[start : start + CHUNK]

@@ -1,0 +1,49 @@
+"""Status-carrying errors raised by services; ``app.web.errors`` renders them (page, fragment or JSON)."""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    status_code = 500
+    default_message = "処理できませんでした。"
+
+    def __init__(self, message: str | None = None, *, fields: dict[str, str] | None = None, **extra):
+        self.message = message or self.default_message
+        self.fields = fields or {}
+        self.extra = extra
+        super().__init__(self.message)
+
+
+class LoginRequired(AppError):
+    status_code = 401
+    default_message = "サインインしてください。"
+
+
+class Forbidden(AppError):
+    status_code = 403
+    default_message = "この操作を行う権限がありません。"
+
+
+class NotFound(AppError):
+    status_code = 404
+    default_message = "お探しのものが見つかりません。"
+
+
+class Conflict(AppError):
+    status_code = 409
+    default_message = "他の方が先に更新しました。画面を確認してください。"
+
+
+class InvalidInput(AppError):
+    status_code = 422
+    default_message = "入力内容を確認してください。"
+
+
+class TooLarge(AppError):
+    status_code = 413
+    default_message = "送信されたデータが大きすぎます。"
+
+
+class Unavailable(AppError):
+    status_code = 503
+    default_message = "データベースに接続できません。しばらくしてから再度お試しください。"

@@ -1,0 +1,71 @@
+"""The application factory. Nothing connects or reads the environment at import time."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from app.auth import routes as auth_routes
+from app.checklists import loader as checklist_loader
+from app.config import Settings, get_settings
+from app.db import make_engine
+from app.rounds import api as rounds_api
+from app.rounds import routes as rounds_routes
+from app.scoring import api as scoring_api
+from app.sheets import api as sheets_api
+from app.sheets import routes as sheets_routes
+from app.web import errors, routes as web_routes
+from app.web.middleware import BodyLimit, SecurityHeaders
+from app.web.templating import make_templates, static_dir
+
+SESSION_COOKIE = "paperless_session"
+UPLOAD_PREFIXES = ("/admin/",)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.check()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # A broken checklist file stops start-up here, naming the file, the item and the field.
+    checklist_files = checklist_loader.load_directory(settings.checklists_dir)
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="ペーパーレス化状況チェック API",
+        version="1",
+        docs_url=None,  # Swagger UI would load from a CDN; closed networks get the schema only
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.templates = make_templates(strict=settings.env != "production")
+    app.state.checklist_files = checklist_files
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.session_secret(),
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_minutes * 60,
+        same_site="lax",
+        https_only=settings.cookie_secure,
+    )
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes,
+                       upload_prefixes=UPLOAD_PREFIXES)
+    app.add_middleware(SecurityHeaders, hsts=settings.env == "production")
+
+    app.mount("/static", StaticFiles(directory=static_dir()), name="static")
+    for module in (web_routes, auth_routes, sheets_api, rounds_api, scoring_api, sheets_routes, rounds_routes):
+        app.include_router(module.router)
+    errors.install(app)
+    return app

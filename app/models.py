@@ -1,0 +1,23 @@
+"""Import hub: every table, so that ``SQLModel.metadata`` is complete for Alembic and tests."""
+
+from app.auth.models import ApiToken, AuditEvent, Membership, User
+from app.checklists.models import ChecklistItem, ChecklistPoints, ChecklistVersion
+from app.orgs.models import Unit, UnitLink
+from app.rounds.models import Round
+from app.sheets.models import Answer, Sheet, SheetEvent
+
+__all__ = [
+    "Answer",
+    "ApiToken",
+    "AuditEvent",
+    "ChecklistItem",
+    "ChecklistPoints",
+    "ChecklistVersion",
+    "Membership",
+    "Round",
+    "Sheet",
+    "SheetEvent",
+    "Unit",
+    "UnitLink",
+    "User",
+]

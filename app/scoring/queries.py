@@ -1,0 +1,159 @@
+"""SQL rollups of answers (GROUP BY), finished with the formulas of ``app.scoring.rules``.
+
+The database sums points and counts per sheet (and per sheet × category); the rules turn those sums
+into maturity and completion. Groups of sheets (a 部局, the prefecture) average their sheets.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from statistics import mean, median
+
+from sqlalchemy import and_, case, func, select
+from sqlmodel import Session
+
+from app.checklists.models import ChecklistItem, ChecklistPoints
+from app.orgs.models import Unit
+from app.rounds.models import Round
+from app.scoring.rules import Status, Tally
+from app.sheets.models import Answer, Sheet
+
+_SCORED = [s.value for s in Status if s.is_scored]
+
+
+def _tally_columns():
+    return (
+        func.count(ChecklistItem.id).label("total"),
+        func.sum(case((Answer.status.in_(_SCORED), 1), else_=0)).label("answered"),
+        func.sum(case((Answer.status == Status.NOT_APPLICABLE.value, 1), else_=0)).label("na"),
+        func.coalesce(func.sum(ChecklistPoints.points), 0).label("points"),
+    )
+
+
+def _from_items():
+    """Items of each sheet's checklist version, with the answer and its points (LEFT JOINs, so that
+    an item without an answer row still counts as unanswered)."""
+    return (
+        select()
+        .select_from(Sheet)
+        .join(Round, Round.id == Sheet.round_id)
+        .join(ChecklistItem, ChecklistItem.version_id == Round.checklist_version_id)
+        .outerjoin(Answer, and_(Answer.sheet_id == Sheet.id, Answer.item_key == ChecklistItem.key))
+        .outerjoin(
+            ChecklistPoints,
+            and_(ChecklistPoints.version_id == Round.checklist_version_id, ChecklistPoints.status == Answer.status),
+        )
+    )
+
+
+def _max_points(session: Session, round_id: int) -> int:
+    value = session.execute(
+        select(func.max(ChecklistPoints.points))
+        .join(Round, Round.checklist_version_id == ChecklistPoints.version_id)
+        .where(Round.id == round_id)
+    ).scalar_one_or_none()
+    return value or 3
+
+
+@dataclass
+class SheetScore:
+    sheet_id: int
+    unit_id: int
+    code: str
+    name: str
+    bureau_id: int
+    state: str
+    overall: Tally
+    categories: dict[str, Tally] = field(default_factory=dict)
+
+
+def sheet_scores(session: Session, round_id: int, *, sheet_ids: list[int] | None = None) -> list[SheetScore]:
+    """Per sheet of a round: overall tally and per-category tallies (one GROUP BY query)."""
+    max_points = _max_points(session, round_id)
+    query = (
+        _from_items()
+        .add_columns(Sheet.id, ChecklistItem.category, func.min(ChecklistItem.position).label("pos"),
+                     *_tally_columns())
+        .where(Sheet.round_id == round_id)
+        .group_by(Sheet.id, ChecklistItem.category)
+    )
+    if sheet_ids is not None:
+        query = query.where(Sheet.id.in_(sheet_ids))
+    per_category: dict[int, list] = defaultdict(list)
+    for row in session.execute(query):
+        per_category[row.id].append(row)
+    sheets_query = (
+        select(Sheet.id, Sheet.unit_id, Sheet.bureau_id, Sheet.state, Unit.code, Unit.name)
+        .join(Unit, Unit.id == Sheet.unit_id)
+        .where(Sheet.round_id == round_id)
+        .order_by(Unit.position, Unit.code)
+    )
+    if sheet_ids is not None:
+        sheets_query = sheets_query.where(Sheet.id.in_(sheet_ids))
+    result = []
+    for s in session.execute(sheets_query):
+        rows = sorted(per_category.get(s.id, []), key=lambda r: r.pos)
+        categories = {r.category: Tally(r.total, r.answered or 0, r.na or 0, r.points, max_points) for r in rows}
+        overall = Tally(
+            sum(t.total for t in categories.values()),
+            sum(t.answered for t in categories.values()),
+            sum(t.not_applicable for t in categories.values()),
+            sum(t.points for t in categories.values()),
+            max_points,
+        )
+        result.append(SheetScore(s.id, s.unit_id, s.code, s.name, s.bureau_id, s.state, overall, categories))
+    return result
+
+
+@dataclass
+class GroupScore:
+    """A group of sheets (a 部局 or the prefecture): the mean of its 所属's maturity, pooled completion."""
+
+    unit_id: int | None
+    code: str
+    name: str
+    sections: int
+    scored_sections: int
+    maturity: float | None
+    median: float | None
+    completion: float
+    categories: dict[str, float | None]
+
+
+def group_score(unit: Unit | None, members: list[SheetScore]) -> GroupScore:
+    scored = [m.overall.maturity for m in members if m.overall.maturity is not None]
+    total = sum(m.overall.total for m in members)
+    done = sum(m.overall.answered + m.overall.not_applicable for m in members)
+    names = list(dict.fromkeys(c for m in members for c in m.categories))
+    categories = {}
+    for name in names:
+        values = [m.categories[name].maturity for m in members
+                  if name in m.categories and m.categories[name].maturity is not None]
+        categories[name] = round(mean(values), 1) if values else None
+    return GroupScore(
+        unit_id=unit.id if unit else None,
+        code=unit.code if unit else "",
+        name=unit.name if unit else "全庁",
+        sections=len(members),
+        scored_sections=len(scored),
+        maturity=round(mean(scored), 1) if scored else None,
+        median=round(median(scored), 1) if scored else None,
+        completion=round(done / total * 100, 1) if total else 0.0,
+        categories=categories,
+    )
+
+
+def bureau_scores(session: Session, round_id: int) -> list[GroupScore]:
+    sheets = sheet_scores(session, round_id)
+    by_bureau: dict[int, list[SheetScore]] = defaultdict(list)
+    for s in sheets:
+        by_bureau[s.bureau_id].append(s)
+    units = {u.id: u for u in session.execute(select(Unit).where(Unit.id.in_(by_bureau))).scalars()}
+    ordered = sorted(by_bureau, key=lambda uid: (units[uid].position, units[uid].code))
+    return [group_score(units[uid], by_bureau[uid]) for uid in ordered]
+
+
+def bureau_codes(session: Session, round_id: int) -> dict[int, str]:
+    bureau_ids = select(Sheet.bureau_id).where(Sheet.round_id == round_id)
+    return dict(session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(bureau_ids))).all())

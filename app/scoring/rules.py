@@ -1,0 +1,172 @@
+"""The scoring rules, in one place. Pure: no database, no clock.
+
+* Statuses (達成状況): ◎ 60%以上 · ○ 60～30%程度 · △ 30%以下 · × 未対応, plus 該当なし where the
+  checklist allows it, or unanswered (None).
+* Points: ◎3 ○2 △1 ×0 by default; a checklist file may override them.
+* Maturity (成熟度) = points / (maximum points × answered items) × 100. Unanswered and 該当なし items
+  are left out. No answered item → no maturity (None), never 0.
+* Completion (回答率) = (answered + 該当なし) / all items.
+* A category's maturity is computed the same way over its items.
+
+SQL rollups (``app.scoring.queries``) compute the sums with GROUP BY and finish with these functions,
+so every figure in the app comes from the same formulas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    EXCELLENT = "◎"
+    GOOD = "○"
+    FAIR = "△"
+    NOT_STARTED = "×"
+    NOT_APPLICABLE = "該当なし"
+
+    @property
+    def is_scored(self) -> bool:
+        return self is not Status.NOT_APPLICABLE
+
+
+SCORED_STATUSES: tuple[Status, ...] = (Status.EXCELLENT, Status.GOOD, Status.FAIR, Status.NOT_STARTED)
+DEFAULT_POINTS: Mapping[Status, int] = {
+    Status.EXCELLENT: 3,
+    Status.GOOD: 2,
+    Status.FAIR: 1,
+    Status.NOT_STARTED: 0,
+}
+# The seed's legend (だいたいの目安): what each symbol means.
+STATUS_LABELS: Mapping[Status, str] = {
+    Status.EXCELLENT: "60%以上",
+    Status.GOOD: "60～30%程度",
+    Status.FAIR: "30%以下",
+    Status.NOT_STARTED: "未対応",
+    Status.NOT_APPLICABLE: "この所属には該当しない",
+}
+DIFFICULTY_LABELS: Mapping[int, str] = {1: "やりやすい", 2: "ちょっと難しい", 3: "相手次第"}
+
+# Lookalike characters people type or that Excel files carry, mapped to the canonical symbols.
+_ALIASES: Mapping[str, Status] = {
+    "◎": Status.EXCELLENT,
+    "◉": Status.EXCELLENT,
+    "○": Status.GOOD,
+    "〇": Status.GOOD,
+    "◯": Status.GOOD,
+    "O": Status.GOOD,
+    "△": Status.FAIR,
+    "▲": Status.FAIR,
+    "×": Status.NOT_STARTED,
+    "✕": Status.NOT_STARTED,
+    "✖": Status.NOT_STARTED,
+    "X": Status.NOT_STARTED,
+    "該当なし": Status.NOT_APPLICABLE,
+    "N/A": Status.NOT_APPLICABLE,
+    "NA": Status.NOT_APPLICABLE,
+    "－": Status.NOT_APPLICABLE,
+}
+
+
+def parse_status(raw: str | None) -> Status | None:
+    """Canonical status for what a person typed; '' or None is unanswered.
+
+    Raises ValueError with a message a person can act on.
+    """
+    if raw is None:
+        return None
+    value = raw.strip().upper()
+    if value == "":
+        return None
+    try:
+        return _ALIASES[value]
+    except KeyError:
+        raise ValueError(
+            f"達成状況「{raw.strip()[:20]}」は使えません。◎ ○ △ × 該当なし のいずれかを選んでください。"
+        ) from None
+
+
+def difficulty_stars(difficulty: int) -> str:
+    return "☆" * difficulty
+
+
+def maturity(points: float, answered: int, max_points: int = 3) -> float | None:
+    """Maturity 0–100 from summed points over ``answered`` scored items; None when nothing is answered."""
+    if answered <= 0:
+        return None
+    return round(points / (max_points * answered) * 100, 1)
+
+
+def completion(answered: int, not_applicable: int, total: int) -> float:
+    """Share (0–100) of items with an answer, 該当なし counting as answered."""
+    if total <= 0:
+        return 0.0
+    return round((answered + not_applicable) / total * 100, 1)
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Counts for one group of items (a sheet, a category, a bureau…)."""
+
+    total: int = 0
+    answered: int = 0  # ◎ ○ △ ×
+    not_applicable: int = 0
+    points: float = 0
+    max_points: int = 3
+
+    @property
+    def unanswered(self) -> int:
+        return self.total - self.answered - self.not_applicable
+
+    @property
+    def maturity(self) -> float | None:
+        return maturity(self.points, self.answered, self.max_points)
+
+    @property
+    def completion(self) -> float:
+        return completion(self.answered, self.not_applicable, self.total)
+
+    @property
+    def is_complete(self) -> bool:
+        return self.total > 0 and self.unanswered == 0
+
+
+def tally(statuses: Iterable[Status | None], points: Mapping[Status, int] = DEFAULT_POINTS) -> Tally:
+    """Tally a list of statuses (one per item) — the reference implementation the SQL matches."""
+    total = answered = na = 0
+    score = 0
+    for status in statuses:
+        total += 1
+        if status is None:
+            continue
+        if status is Status.NOT_APPLICABLE:
+            na += 1
+        else:
+            answered += 1
+            score += points[status]
+    return Tally(total, answered, na, score, max(points.values()))
+
+
+# Group comparisons (部局 averages shown to 所属) are withheld for groups smaller than this, so that
+# no single 所属 can be singled out; comparison is with groups, never a ranking of named 所属.
+MIN_GROUP_SIZE = 5
+
+
+class Progress(StrEnum):
+    NOT_STARTED = "not_started"  # 未着手: nothing answered yet
+    IN_PROGRESS = "in_progress"  # 入力中
+    SUBMITTED = "submitted"  # 提出済
+
+
+PROGRESS_LABELS: Mapping[Progress, str] = {
+    Progress.NOT_STARTED: "未着手",
+    Progress.IN_PROGRESS: "入力中",
+    Progress.SUBMITTED: "提出済",
+}
+
+
+def progress(submitted: bool, t: Tally) -> Progress:
+    if submitted:
+        return Progress.SUBMITTED
+    return Progress.IN_PROGRESS if t.answered + t.not_applicable > 0 else Progress.NOT_STARTED

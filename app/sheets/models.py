@@ -1,0 +1,87 @@
+"""Sheets (one 所属's answers in one round), answers and their full history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, Column, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.db import UTCDateTime
+from app.jpdate import now_utc
+
+STATUS_VALUES = ("◎", "○", "△", "×", "該当なし")
+
+
+class SheetState(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+
+
+class Sheet(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("round_id", "unit_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    # The 部局 the 所属 belonged to when the round was opened (rollups of past rounds stay true).
+    bureau_id: int = Field(foreign_key="unit.id", index=True)
+    state: SheetState = Field(default=SheetState.DRAFT, sa_column=Column(String(16), nullable=False))
+    entry_on: date | None = None  # 記載日: the day of the last change
+    submitted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    submitted_by_id: int | None = Field(default=None, foreign_key="user.id")
+    updated_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Answer(SQLModel, table=True):
+    """The current answer to one item. ``version`` grows by one on every change (optimistic locking)."""
+
+    __table_args__ = (
+        UniqueConstraint("sheet_id", "item_key"),
+        CheckConstraint(
+            "status IS NULL OR status IN ('◎', '○', '△', '×', '該当なし')", name="status_symbol"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    sheet_id: int = Field(foreign_key="sheet.id")
+    item_key: str = Field(sa_column=Column(String(100), nullable=False))
+    status: str | None = Field(default=None, sa_column=Column(String(8)))
+    memo: str = Field(default="", sa_column=Column(Text, nullable=False))
+    version: int = 0
+    updated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    updated_by_id: int | None = Field(default=None, foreign_key="user.id")
+
+
+class EventKind(StrEnum):
+    ANSWER = "answer"
+    SUBMIT = "submit"
+    REOPEN = "reopen"
+
+
+class EventSource(StrEnum):
+    PAGE = "page"
+    API = "api"
+    IMPORT = "import"
+    DEMO = "demo"
+
+
+class SheetEvent(SQLModel, table=True):
+    """History: every change of every answer, every submission and reopening. Never deleted."""
+
+    __tablename__ = "sheet_event"
+    __table_args__ = (Index("ix_sheet_event_sheet_at", "sheet_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sheet_id: int = Field(foreign_key="sheet.id")
+    at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
+    actor_id: int | None = Field(default=None, foreign_key="user.id")
+    kind: EventKind = Field(sa_column=Column(String(16), nullable=False))
+    source: EventSource = Field(sa_column=Column(String(16), nullable=False))
+    item_key: str | None = Field(default=None, sa_column=Column(String(100)))
+    old_status: str | None = Field(default=None, sa_column=Column(String(8)))
+    new_status: str | None = Field(default=None, sa_column=Column(String(8)))
+    old_memo: str | None = Field(default=None, sa_column=Column(Text))
+    new_memo: str | None = Field(default=None, sa_column=Column(Text))
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))

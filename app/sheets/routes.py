@@ -1,0 +1,136 @@
+"""Sheet pages: the checklist table (htmx saves a row at a time; without JavaScript the whole table is
+one form with a save button), submit and reopen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
+from sqlmodel import Session
+
+from app.errors import AppError, Conflict, InvalidInput
+from app.rounds import service as rounds
+from app.scoring import queries as scoring
+from app.sheets import service
+from app.sheets.api import Code, ItemKey, RoundId
+from app.sheets.models import EventSource
+from app.sheets.service import AnswerInput, SheetView
+from app.web.deps import CurrentPrincipal, DbSession, FormDep, csrf_protect
+from app.web.render import render
+from app.web.templating import dom_id
+from app.web.urls import sheet_url
+
+router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
+
+
+@dataclass
+class RowState:
+    """What a row shows besides the stored answer: what the person typed, and why it was not saved."""
+
+    typed_status: dict[str, str | None] = field(default_factory=dict)
+    typed_memo: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _page_context(session: Session, view: SheetView, rows: RowState | None = None, saved: int | None = None) -> dict:
+    [score] = scoring.sheet_scores(session, view.round.id, sheet_ids=[view.sheet.id])
+    return {
+        "view": view,
+        "score": score,
+        "rows": rows or RowState(),
+        "saved": saved,
+        "rounds": rounds.list_rounds(session),
+        "leaders": service.leaders_of(session, view.unit.id),
+        "url": sheet_url(view.round.id, view.unit.code),
+    }
+
+
+@router.get("/rounds/{round_id}/sections/{code}")
+def sheet_page(request: Request, round_id: RoundId, code: Code, session: DbSession, principal: CurrentPrincipal,
+               saved: int | None = None):
+    view = service.get_sheet_for(session, principal, round_id, code)
+    return render(request, "sheets/sheet.html", _page_context(session, view, saved=saved))
+
+
+def _inputs_from_form(form, view: SheetView, only: str | None = None) -> list[AnswerInput]:
+    inputs = []
+    for item in view.definition.items:
+        if only is not None and item.key != only:
+            continue
+        if f"version:{item.key}" not in form:
+            continue
+        raw_version = form.get(f"version:{item.key}")
+        version = int(raw_version) if isinstance(raw_version, str) and raw_version.isdigit() else None
+        inputs.append(AnswerInput(item.key, form.get(f"status:{item.key}"), form.get(f"memo:{item.key}"), version))
+    return inputs
+
+
+@router.post("/rounds/{round_id}/sections/{code}")
+def save_sheet(request: Request, round_id: RoundId, code: Code, session: DbSession, principal: CurrentPrincipal,
+               form: FormDep):
+    """The plain form (no JavaScript): every row at once, all or nothing."""
+    view = service.get_sheet_for(session, principal, round_id, code)
+    inputs = _inputs_from_form(form, view)
+    try:
+        saved = service.save_answers(session, principal, round_id, code, inputs, source=EventSource.PAGE)
+    except (InvalidInput, Conflict) as exc:
+        session.rollback()
+        view = service.get_sheet_for(session, principal, round_id, code)
+        rows = RowState(
+            typed_status={i.item_key: i.status for i in inputs},
+            typed_memo={i.item_key: i.memo for i in inputs if i.memo is not None},
+            errors=_row_errors(exc),
+        )
+        return render(request, "sheets/sheet.html", {**_page_context(session, view, rows), "error": exc.message},
+                      status_code=exc.status_code)
+    session.commit()
+    return RedirectResponse(f"{sheet_url(round_id, code)}?saved={len(saved)}", status_code=303)
+
+
+def _row_errors(exc: AppError) -> dict[str, str]:
+    if "item_key" in exc.extra:
+        return {exc.extra["item_key"]: exc.message}
+    return dict(exc.fields)
+
+
+@router.post("/rounds/{round_id}/sections/{code}/items/{item_key}")
+def save_row(request: Request, round_id: RoundId, code: Code, item_key: ItemKey, session: DbSession,
+             principal: CurrentPrincipal, form: FormDep):
+    """One row, from htmx: answers with the row's save state (and the updated score, out of band)."""
+    view = service.get_sheet_for(session, principal, round_id, code)
+    view.definition.item(item_key)  # 404 for an unknown item
+    inputs = _inputs_from_form(form, view, only=item_key) or [AnswerInput(item_key, None, None, None)]
+    try:
+        [answer] = service.save_answers(session, principal, round_id, code, inputs, source=EventSource.PAGE)
+    except (InvalidInput, Conflict) as exc:
+        session.rollback()
+        view = service.get_sheet_for(session, principal, round_id, code)
+        typed = inputs[0]
+        rows = RowState(
+            typed_status={item_key: typed.status} if isinstance(exc, InvalidInput) else {},
+            typed_memo={item_key: typed.memo} if isinstance(exc, InvalidInput) and typed.memo is not None else {},
+            errors={item_key: exc.message},
+        )
+        context = {**_page_context(session, view, rows), "item": view.definition.item(item_key)}
+        return render(request, "sheets/sheet.html", context, block="row_error", status_code=exc.status_code,
+                      headers={"HX-Retarget": f"#row-{dom_id(item_key)}", "HX-Reswap": "outerHTML"})
+    session.commit()
+    view = service.get_sheet_for(session, principal, round_id, code)
+    context = {**_page_context(session, view), "item": view.definition.item(item_key), "answer": answer}
+    return render(request, "sheets/sheet.html", context, block="row_saved")
+
+
+@router.post("/rounds/{round_id}/sections/{code}/submit")
+def submit(round_id: RoundId, code: Code, session: DbSession, principal: CurrentPrincipal):
+    service.submit(session, principal, round_id, code, source=EventSource.PAGE)
+    session.commit()
+    return RedirectResponse(f"{sheet_url(round_id, code)}?submitted=1", status_code=303)
+
+
+@router.post("/rounds/{round_id}/sections/{code}/reopen")
+def reopen(round_id: RoundId, code: Code, session: DbSession, principal: CurrentPrincipal):
+    service.reopen(session, principal, round_id, code, source=EventSource.PAGE)
+    session.commit()
+    return RedirectResponse(sheet_url(round_id, code), status_code=303)
+

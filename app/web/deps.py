@@ -1,0 +1,106 @@
+"""Request dependencies: the database session, the signed-in person, CSRF. The only code that reads
+identity from the request."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.datastructures import FormData
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from app.auth import service as auth_service
+from app.auth import tokens
+from app.auth.permissions import Principal
+from app.config import Settings
+from app.db import session_for
+from app.errors import Forbidden, LoginRequired, Unavailable
+from app.web import session as web_session
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request; requests that change things take SQLite's write lock at BEGIN."""
+    with session_for(request.app.state.engine, write=request.method not in SAFE_METHODS) as session:
+        try:
+            yield session
+        except OperationalError as exc:
+            raise Unavailable() from exc
+
+
+DbSession = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def optional_principal(request: Request, session: DbSession, settings: SettingsDep) -> Principal | None:
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    principal = None
+    token = _bearer(request)
+    if token is not None:
+        principal = tokens.principal_for(session, token, method=request.method)
+    else:
+        uid = web_session.user_id(request.session, settings)
+        if uid is not None:
+            principal = auth_service.load_principal(session, uid, dev=request.session.get("via") == "dev")
+            if principal is None:  # disabled or removed since sign-in
+                web_session.end(request.session)
+    request.state.principal = principal
+    return principal
+
+
+def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+    if principal is None:
+        raise LoginRequired()
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+async def csrf_protect(request: Request) -> None:
+    """Refuse a state-changing request without this session's CSRF token (header or form field)."""
+    if request.method in SAFE_METHODS:
+        return
+    expected = request.session.get("csrf")
+    sent = request.headers.get("X-CSRF-Token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get("csrf_token")
+        sent = value if isinstance(value, str) else None
+    if not expected or not sent or not hmac.compare_digest(
+        hashlib.sha256(expected.encode()).digest(), hashlib.sha256(sent.encode()).digest()
+    ):
+        raise Forbidden(
+            "安全のため、この操作は受け付けられませんでした（確認用トークンがないか古くなっています）。"
+            "ページを再読み込みしてから、もう一度操作してください。",
+            code="csrf",
+        )
+
+
+async def form_data(request: Request) -> FormData:
+    """The submitted form (for pages whose field names depend on the checklist)."""
+    return await request.form()
+
+
+FormDep = Annotated[FormData, Depends(form_data)]

@@ -1,0 +1,88 @@
+"""The Jinja2 environment: one instance, with filters for Japanese dates, statuses and assets."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import StrictUndefined, Undefined
+from jinja2_fragments.fastapi import Jinja2Blocks
+
+from app.config import PROJECT_ROOT
+from app.jpdate import fiscal_year_label, to_jst, wareki, wareki_datetime
+from app.rounds.models import ROUND_STATE_LABELS
+from app.scoring.rules import DIFFICULTY_LABELS, STATUS_LABELS, Status, difficulty_stars
+
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+STATIC_DIR = PROJECT_ROOT / "static"
+
+# Status → CSS class (colour) — the symbol is always shown as well.
+STATUS_CLASSES = {
+    Status.EXCELLENT: "st-excellent",
+    Status.GOOD: "st-good",
+    Status.FAIR: "st-fair",
+    Status.NOT_STARTED: "st-none",
+    Status.NOT_APPLICABLE: "st-na",
+}
+
+
+@lru_cache(maxsize=256)
+def _asset_hash(path: str) -> str:
+    file = STATIC_DIR / path
+    try:
+        return hashlib.sha256(file.read_bytes()).hexdigest()[:10]
+    except OSError:
+        return "missing"
+
+
+def asset(path: str) -> str:
+    """URL of a static file with a content hash, so caches never serve a stale script or style."""
+    return f"/static/{path}?v={_asset_hash(path)}"
+
+
+def dom_id(key: str) -> str:
+    """An HTML id fragment for an item key (keys may contain dots, which CSS selectors would misread)."""
+    return key.replace(".", "_")
+
+
+def status_class(value: str | None) -> str:
+    return STATUS_CLASSES.get(Status(value), "") if value else "st-unanswered"
+
+
+def hhmm(value) -> str:
+    return to_jst(value).strftime("%H:%M") if value else ""
+
+
+def fmt_score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def make_templates(strict: bool) -> Jinja2Blocks:
+    templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
+    env = templates.env
+    env.undefined = StrictUndefined if strict else Undefined
+    env.trim_blocks = True
+    env.lstrip_blocks = True
+    env.filters.update(
+        wareki=wareki,
+        wareki_dt=wareki_datetime,
+        fy=fiscal_year_label,
+        stars=difficulty_stars,
+        status_class=status_class,
+        score=fmt_score,
+        domid=dom_id,
+        hhmm=hhmm,
+    )
+    env.globals.update(
+        asset=asset,
+        STATUSES=list(Status),
+        STATUS_LABELS={s.value: label for s, label in STATUS_LABELS.items()},
+        DIFFICULTY_LABELS=DIFFICULTY_LABELS,
+        ROUND_STATE_LABELS={s.value: label for s, label in ROUND_STATE_LABELS.items()},
+    )
+    return templates
+
+
+def static_dir() -> Path:
+    return STATIC_DIR

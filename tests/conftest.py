@@ -1,0 +1,171 @@
+"""Test fixtures: every database test runs on SQLite, and on PostgreSQL too when
+PAPERLESS_TEST_POSTGRES_URL is set (CI sets it). Each test gets a clean, migrated database:
+
+* SQLite: a copy of a template file migrated once per run (``alembic upgrade head``, as production).
+* PostgreSQL: a database of this run's own, migrated once; every table is emptied after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from app import migrate
+from app.checklists import service as checklists_service
+from app.config import PROJECT_ROOT, Settings
+from app.db import metadata, session_for
+from app.main import create_app
+
+POSTGRES_URL = os.environ.get("PAPERLESS_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
+SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def db_template(request, tmp_path_factory) -> Iterator[tuple[str, str]]:
+    """(backend, url of a migrated database) — the template each test starts from."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "template.db"
+        url = f"sqlite:///{path}"
+        migrate.upgrade(url)
+        yield "sqlite", url
+        return
+    name = f"paperless_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    try:
+        yield "postgres", url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database_url(db_template, tmp_path) -> Iterator[str]:
+    backend, template_url = db_template
+    if backend == "sqlite":
+        target = tmp_path / "test.db"
+        shutil.copyfile(template_url.removeprefix("sqlite:///"), target)
+        yield f"sqlite:///{target}"
+        return
+    yield template_url
+    engine = create_engine(template_url)
+    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def backend(db_template) -> str:
+    return db_template[0]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_definition_cache():
+    """Published versions are cached per process; tests reuse ids across databases."""
+    checklists_service._definitions.clear()
+    yield
+    checklists_service._definitions.clear()
+
+
+def make_settings(database_url: str, **overrides) -> Settings:
+    values = dict(env="test", auth="dev", database_url=database_url, secret_key=SECRET,
+                  checklists_dir=PROJECT_ROOT / "checklists")
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+def app(settings):
+    application = create_app(settings)
+    yield application
+    application.state.engine.dispose()
+
+
+@pytest.fixture
+def engine(app):
+    return app.state.engine
+
+
+@pytest.fixture
+def session(engine):
+    with session_for(engine, write=True) as s:
+        yield s
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app, follow_redirects=False) as c:
+        yield c
+
+
+@pytest.fixture
+def new_client(app):
+    """Another browser (its own cookies) on the same app."""
+    clients = []
+
+    def make() -> TestClient:
+        c = TestClient(app, follow_redirects=False)
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_INPUT.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def sign_in(client: TestClient, upn: str) -> str:
+    """Sign in through the development sign-in form; returns the session's CSRF token."""
+    page = client.get("/auth/login")
+    response = client.post("/auth/dev-login", data={"upn": upn, "csrf_token": csrf_from(page.text)})
+    assert response.status_code == 303, response.text
+    return client.get("/api/v1/me").json()["csrf_token"]
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        pytest.fail("Debian's chromium is not installed: run `bash scripts/ensure-chromium.sh` (make test does)")
+    return path
+
+
+@pytest.fixture
+def world(session):
+    """A small prefecture: 部局 A (所属 A1, A2) and B (所属 B1), personas, checklist v1, an open round."""
+    from tests import factories
+
+    return factories.build_world(session)

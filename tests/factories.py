@@ -1,0 +1,107 @@
+"""Plain factory functions with keyword defaults (no factory classes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlmodel import Session
+
+from app.auth.models import Membership, SectionRole, User
+from app.checklists import service as checklists
+from app.checklists.loader import LoadedChecklist, load_checklist, parse_checklist
+from app.config import PROJECT_ROOT
+from app.orgs.models import Unit, UnitKind
+from app.rounds import service as rounds
+from app.rounds.models import Round
+from app.sheets.models import Sheet
+
+V1 = PROJECT_ROOT / "checklists" / "paperless" / "v1.yaml"
+SINCE = date(2020, 4, 1)
+
+
+def make_unit(session: Session, code: str, name: str, *, kind=UnitKind.SECTION, parent: Unit | None = None,
+              valid_from: date = SINCE, valid_to: date | None = None, position: int = 0) -> Unit:
+    unit = Unit(code=code, name=name, kind=kind, parent_id=parent.id if parent else None, valid_from=valid_from,
+                valid_to=valid_to, position=position)
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def make_user(session: Session, upn: str, name: str | None = None, *, section: Unit | None = None,
+              role: SectionRole = SectionRole.MEMBER, is_admin=False, is_desk=False, is_active=True) -> User:
+    user = User(upn=upn.lower(), display_name=name or upn.split("@")[0], is_admin=is_admin, is_desk=is_desk,
+                is_active=is_active)
+    session.add(user)
+    session.flush()
+    if section is not None:
+        session.add(Membership(user_id=user.id, unit_id=section.id, role=role))
+        session.flush()
+    return user
+
+
+def publish(session: Session, loaded: LoadedChecklist | None = None) -> int:
+    return checklists.publish(session, loaded or load_checklist(V1)).id
+
+
+def checklist_yaml(text: str, path: str = "test.yaml") -> LoadedChecklist:
+    return parse_checklist(text.encode("utf-8"), display_path=path)
+
+
+def make_round(session: Session, version_id: int, *, title="令和8年度 第1回", fiscal_year=2026,
+               opens_on: date | None = None, open_it=True) -> Round:
+    opens_on = opens_on or date.today() - timedelta(days=10)
+    r = rounds.create_round(session, fiscal_year=fiscal_year, title=title, checklist_version_id=version_id,
+                            opens_on=opens_on, closes_on=opens_on + timedelta(days=60))
+    if open_it:
+        rounds.open_round(session, r, on=opens_on)
+    return r
+
+
+def sheet_of(session: Session, round_id: int, unit: Unit) -> Sheet:
+    from sqlmodel import select
+
+    return session.exec(select(Sheet).where(Sheet.round_id == round_id, Sheet.unit_id == unit.id)).one()
+
+
+@dataclass
+class World:
+    bureau_a: Unit
+    bureau_b: Unit
+    a1: Unit
+    a2: Unit
+    b1: Unit
+    member_a: User
+    leader_a: User
+    member_a2: User
+    member_b: User
+    leader_b: User
+    desk: User
+    admin: User
+    version_id: int
+    round: Round
+
+
+def build_world(session: Session) -> World:
+    bureau_a = make_unit(session, "A", "A部", kind=UnitKind.BUREAU, position=1)
+    bureau_b = make_unit(session, "B", "B部", kind=UnitKind.BUREAU, position=2)
+    a1 = make_unit(session, "A1", "A部 一課", parent=bureau_a, position=1)
+    a2 = make_unit(session, "A2", "A部 二課", parent=bureau_a, position=2)
+    b1 = make_unit(session, "B1", "B部 一課", parent=bureau_b, position=1)
+    world = World(
+        bureau_a=bureau_a, bureau_b=bureau_b, a1=a1, a2=a2, b1=b1,
+        member_a=make_user(session, "member.a1@test.example", "職員 A1", section=a1),
+        leader_a=make_user(session, "leader.a1@test.example", "リーダー A1", section=a1, role=SectionRole.LEADER),
+        member_a2=make_user(session, "member.a2@test.example", "職員 A2", section=a2),
+        member_b=make_user(session, "member.b1@test.example", "職員 B1", section=b1),
+        leader_b=make_user(session, "leader.b1@test.example", "リーダー B1", section=b1, role=SectionRole.LEADER),
+        desk=make_user(session, "desk@test.example", "窓口", is_desk=True),
+        admin=make_user(session, "admin@test.example", "管理者", is_admin=True),
+        version_id=0,
+        round=None,  # type: ignore[arg-type]
+    )
+    world.version_id = publish(session)
+    world.round = make_round(session, world.version_id)
+    session.commit()
+    return world

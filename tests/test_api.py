@@ -1,0 +1,228 @@
+"""The JSON API contract, every status code named, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from app.jpdate import today_jst, wareki
+from tests.conftest import sign_in
+
+SHEET = "/api/v1/rounds/{rid}/sections/{code}/sheet"
+ANSWER = "/api/v1/rounds/{rid}/sections/{code}/answers/{key}"
+K1 = "office.daily.keep-electronic"
+K_NA = "meeting.internal.no-paper-handouts"
+ALL_KEYS = ["office.daily.keep-electronic", "office.daily.no-personal-printing", "briefing.section.paperless",
+            "briefing.bureau.paperless", "meeting.internal.no-paper-handouts", "meeting.external.advance-or-tablet"]
+
+
+def put(client, token, world, key=K1, code="A1", **body):
+    body.setdefault("version", 0)
+    return client.put(ANSWER.format(rid=world.round.id, code=code, key=key), json=body,
+                      headers={"X-CSRF-Token": token})
+
+
+def test_healthz_says_ok_when_the_database_answers(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_me_gives_the_user_roles_section_and_csrf_token(client, world):
+    token = sign_in(client, "leader.a1@test.example")
+    me = client.get("/api/v1/me").json()
+    assert me["upn"] == "leader.a1@test.example"
+    assert me["roles"] == ["leader"]
+    assert me["section_code"] == "A1"
+    assert me["csrf_token"] == token
+
+
+def test_rounds_list_id_title_fiscal_year_state_and_version(client, world):
+    sign_in(client, "member.a1@test.example")
+    [r] = client.get("/api/v1/rounds").json()
+    assert r["id"] == world.round.id and r["title"] == "令和8年度 第1回"
+    assert (r["fiscal_year"], r["fiscal_year_label"], r["state"]) == (2026, "令和8年度", "open")
+    assert (r["checklist"], r["checklist_version"], r["current"]) == ("paperless", 1, True)
+
+
+def test_sheet_lists_every_item_unanswered_at_first(client, world):
+    sign_in(client, "member.a1@test.example")
+    sheet = client.get(SHEET.format(rid=world.round.id, code="A1")).json()
+    assert [i["key"] for i in sheet["items"]] == ALL_KEYS
+    assert all(i["answer"]["status"] is None and i["answer"]["version"] == 0 for i in sheet["items"])
+    assert sheet["state"] == "draft" and sheet["entry_date"] is None
+    assert sheet["score"] == {"maturity": None, "completion": 0.0, "total": 6, "answered": 0,
+                              "not_applicable": 0, "unanswered": 6}
+    assert [i["allows_na"] for i in sheet["items"]] == [False, False, False, False, True, True]
+    assert sheet["section"] == {"code": "A1", "name": "A部 一課"} and sheet["bureau"]["code"] == "A"
+
+
+def test_saving_an_answer_returns_the_new_version_and_the_sheet_shows_it(client, world):
+    token = sign_in(client, "member.a1@test.example")
+    response = put(client, token, world, status="◎", memo="共有フォルダに保存", version=0)
+    assert response.status_code == 200, response.text
+    saved = response.json()
+    assert (saved["status"], saved["memo"], saved["version"], saved["updated_by"]) == ("◎", "共有フォルダに保存", 1, "職員 A1")
+    sheet = client.get(SHEET.format(rid=world.round.id, code="A1")).json()
+    assert sheet["items"][0]["answer"]["status"] == "◎"
+    assert sheet["entry_date"] == today_jst().isoformat()
+    assert sheet["entry_date_wareki"] == wareki(today_jst())
+    assert sheet["score"]["maturity"] == 100.0 and sheet["score"]["answered"] == 1
+
+
+def test_lookalike_symbols_are_stored_canonically_and_memo_is_kept_when_omitted(client, world):
+    token = sign_in(client, "member.a1@test.example")
+    put(client, token, world, status="◎", memo="メモ", version=0)
+    response = put(client, token, world, status="〇", version=1)  # U+3007, as typed on many keyboards
+    assert response.json()["status"] == "○" and response.json()["memo"] == "メモ"
+
+
+def test_stale_version_gets_409_with_what_is_saved_now(client, new_client, world):
+    token = sign_in(client, "member.a1@test.example")
+    other = new_client()
+    other_token = sign_in(other, "leader.a1@test.example")
+    assert put(other, other_token, world, status="△", version=0).status_code == 200
+    response = put(client, token, world, status="◎", version=0)
+    assert response.status_code == 409
+    body = response.json()
+    assert body["current"]["status"] == "△" and body["current"]["version"] == 1
+    assert "リーダー A1" in body["detail"]
+    sheet = client.get(SHEET.format(rid=world.round.id, code="A1")).json()
+    assert sheet["items"][0]["answer"]["status"] == "△"
+
+
+def test_unknown_round_section_or_item_is_404(client, world):
+    token = sign_in(client, "member.a1@test.example")
+    assert client.put(ANSWER.format(rid=999, code="A1", key=K1), json={"status": "◎", "version": 0},
+                      headers={"X-CSRF-Token": token}).status_code == 404
+    assert put(client, token, world, code="ZZ", status="◎").status_code == 404
+    response = put(client, token, world, key="no.such.item", status="◎")
+    assert response.status_code == 404 and "no.such.item" in response.json()["detail"]
+    assert client.get(SHEET.format(rid=999, code="A1")).status_code == 404
+
+
+def test_another_sections_sheet_is_403_by_api_and_by_page(client, world):
+    token = sign_in(client, "member.b1@test.example")
+    response = client.get(SHEET.format(rid=world.round.id, code="A1"))
+    assert response.status_code == 403
+    assert "所属の職員" in response.json()["detail"]
+    assert put(client, token, world, status="◎").status_code == 403
+    page = client.get(f"/rounds/{world.round.id}/sections/A1")
+    assert page.status_code == 403 and "所属の職員" in page.text
+
+
+def test_bad_input_gets_422_with_an_actionable_message_and_changes_nothing(client, world):
+    token = sign_in(client, "member.a1@test.example")
+    url = ANSWER.format(rid=world.round.id, code="A1", key=K1)
+    headers = {"X-CSRF-Token": token}
+    cases = [
+        ({"status": "☆", "version": 0}, "◎ ○ △ × 該当なし のいずれか"),
+        ({"status": "◎", "memo": "あ" * 2001, "version": 0}, "2,000文字以内"),
+        ({"status": "◎", "version": "abc"}, "version は整数"),
+        ({"status": "◎"}, "version がありません"),
+    ]
+    for body, message in cases:
+        response = client.put(url, json=body, headers=headers)
+        assert response.status_code == 422, body
+        assert message in response.json()["detail"], response.json()
+    not_json = client.put(url, content=b"{status: oops", headers={**headers, "Content-Type": "application/json"})
+    assert not_json.status_code == 422 and "JSON" in not_json.json()["detail"]
+    na = put(client, token, world, key=K1, status="該当なし")
+    assert na.status_code == 422 and "該当なし" in na.json()["detail"]
+    assert put(client, token, world, key=K_NA, status="該当なし").status_code == 200
+    sheet = client.get(SHEET.format(rid=world.round.id, code="A1")).json()
+    assert sheet["items"][0]["answer"] == {**sheet["items"][0]["answer"], "status": None, "memo": "", "version": 0}
+
+
+def test_a_memo_of_exactly_2000_characters_is_accepted(client, world):
+    token = sign_in(client, "member.a1@test.example")
+    assert put(client, token, world, status="○", memo="字" * 2000).status_code == 200
+
+
+def test_missing_or_wrong_csrf_token_is_refused(client, world):
+    sign_in(client, "member.a1@test.example")
+    url = ANSWER.format(rid=world.round.id, code="A1", key=K1)
+    assert client.put(url, json={"status": "◎", "version": 0}).status_code == 403
+    response = client.put(url, json={"status": "◎", "version": 0}, headers={"X-CSRF-Token": "forged"})
+    assert response.status_code == 403 and "トークン" in response.json()["detail"]
+
+
+def test_anonymous_api_gets_401_and_pages_redirect_to_sign_in(client, world):
+    assert client.get(SHEET.format(rid=world.round.id, code="A1")).status_code == 401
+    assert client.get("/api/v1/me").status_code == 401
+    page = client.get(f"/rounds/{world.round.id}/sections/A1")
+    assert page.status_code == 303
+    assert page.headers["location"] == f"/auth/login?next=/rounds/{world.round.id}/sections/A1"
+
+
+def answer_all(client, token, world, code="A1", statuses=("◎", "○", "△", "×", "該当なし", "◎")):
+    for key, status in zip(ALL_KEYS, statuses, strict=True):
+        assert put(client, token, world, key=key, code=code, status=status).status_code == 200
+
+
+def test_leader_submits_then_members_read_only_until_reopened(client, new_client, world):
+    leader_token = sign_in(client, "leader.a1@test.example")
+    submit = f"/api/v1/rounds/{world.round.id}/sections/A1/submit"
+    incomplete = client.post(submit, headers={"X-CSRF-Token": leader_token})
+    assert incomplete.status_code == 422 and "未回答の項目が6件" in incomplete.json()["detail"]
+    answer_all(client, leader_token, world)
+    submitted = client.post(submit, headers={"X-CSRF-Token": leader_token})
+    assert submitted.status_code == 200 and submitted.json()["state"] == "submitted"
+    assert client.post(submit, headers={"X-CSRF-Token": leader_token}).status_code == 409
+
+    member = new_client()
+    member_token = sign_in(member, "member.a1@test.example")
+    blocked = put(member, member_token, world, status="×", version=1)
+    assert blocked.status_code == 403 and "提出済み" in blocked.json()["detail"]
+    assert member.post(submit.replace("submit", "reopen"), headers={"X-CSRF-Token": member_token}).status_code == 403
+    sheet = member.get(SHEET.format(rid=world.round.id, code="A1")).json()
+    assert sheet["can_edit"] is False and sheet["items"][0]["answer"]["status"] == "◎"
+
+    reopened = client.post(submit.replace("submit", "reopen"), json={"reason": "修正のため"},
+                           headers={"X-CSRF-Token": leader_token})
+    assert reopened.status_code == 200 and reopened.json()["state"] == "draft"
+    assert put(member, member_token, world, status="×", version=1).status_code == 200
+
+
+def test_desk_reads_every_section_but_changes_none(client, world):
+    token = sign_in(client, "desk@test.example")
+    assert client.get(SHEET.format(rid=world.round.id, code="B1")).status_code == 200
+    response = put(client, token, world, code="B1", status="◎")
+    assert response.status_code == 403 and "変更はできません" in response.json()["detail"]
+
+
+def test_scores_by_section_and_by_bureau(client, new_client, world):
+    token = sign_in(client, "member.a1@test.example")
+    # A1: ◎ ○ △ × 該当なし ◎ → points 3+2+1+0+3 = 9 over 5 scored items → 9 / 15 = 60.0
+    answer_all(client, token, world)
+    other = new_client()
+    other_token = sign_in(other, "member.a2@test.example")
+    # A2: ○ only → 2/3 = 66.7; completion 1/6
+    assert put(other, other_token, world, code="A2", status="○").status_code == 200
+
+    desk = new_client()
+    sign_in(desk, "desk@test.example")
+    by_section = {s["code"]: s for s in desk.get(f"/api/v1/rounds/{world.round.id}/scores?by=section").json()}
+    assert set(by_section) == {"A1", "A2", "B1"}
+    assert by_section["A1"]["maturity"] == 60.0 and by_section["A1"]["completion"] == 100.0
+    assert by_section["A2"]["maturity"] == 66.7 and by_section["A2"]["completion"] == 16.7
+    assert by_section["B1"]["maturity"] is None and by_section["B1"]["completion"] == 0.0
+    cats = {c["name"]: c["maturity"] for c in by_section["A1"]["categories"]}
+    assert cats == {"所属内": 83.3, "打合せ": 16.7, "会議": 100.0}
+
+    by_bureau = {b["code"]: b for b in desk.get(f"/api/v1/rounds/{world.round.id}/scores?by=bureau").json()}
+    assert by_bureau["A"]["maturity"] == round((60.0 + 66.7) / 2, 1)
+    assert by_bureau["A"]["completion"] == round(7 / 12 * 100, 1)
+    assert by_bureau["B"]["maturity"] is None
+
+    # A member sees only their own 所属, and no average of a group under five 所属.
+    mine = client.get(f"/api/v1/rounds/{world.round.id}/scores?by=section").json()
+    assert [s["code"] for s in mine] == ["A1"]
+    groups = client.get(f"/api/v1/rounds/{world.round.id}/scores?by=bureau").json()
+    assert all(g["suppressed"] and g["maturity"] is None for g in groups)
+    assert client.get(f"/api/v1/rounds/{world.round.id}/scores?by=nonsense").status_code == 422
+
+
+def test_dev_login_unknown_user_is_404(client, world):
+    from tests.conftest import csrf_from
+
+    page = client.get("/auth/login")
+    response = client.post("/auth/dev-login", data={"upn": "nobody@test.example", "csrf_token": csrf_from(page.text)})
+    assert response.status_code == 404
