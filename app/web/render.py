@@ -8,14 +8,17 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from app.web import session as web_session
+from app.web.nav import menu_for
 from app.web.htmx import wants_fragment
 
 
 def base_context(request: Request) -> dict[str, Any]:
     """What every page's layout needs: who is signed in, the CSRF token, the dev-sign-in banner."""
     settings = request.app.state.settings
+    principal = getattr(request.state, "principal", None)
     return {
-        "principal": getattr(request.state, "principal", None),
+        "principal": principal,
+        "menu": menu_for(principal, request.url.path),
         "csrf_token": web_session.csrf_token(request.session),
         "dev_auth": settings.auth == "dev",
         "path": request.url.path,
