@@ -1,0 +1,48 @@
+"""Primitives shared by the chart modules: the palette, escaping, and the <svg> frame."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from html import escape
+
+from markupsafe import Markup
+
+from app.scoring.rules import Status
+
+# Okabe–Ito (colour-blind safe). Status colours match static/css/app.css.
+STATUS_FILL = {
+    Status.EXCELLENT: "#0072b2",
+    Status.GOOD: "#56b4e9",
+    Status.FAIR: "#f0e442",
+    Status.NOT_STARTED: "#d55e00",
+    Status.NOT_APPLICABLE: "#bbbbbb",
+}
+UNANSWERED_FILL = "#ffffff"
+SERIES = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#000000")
+INK = "#1a1a1a"
+GRID = "#d9d9d9"
+
+
+def esc(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def frame(width: int, height: int, title: str, desc: str, body: Iterable[str], *, css_class: str = "chart") -> Markup:
+    """A complete <svg>: scalable (viewBox), labelled for assistive technology (role=img, title, desc)."""
+    uid = hashlib.sha1(f"{title}|{desc}|{width}|{height}".encode()).hexdigest()[:8]
+    parts = [
+        f'<svg class="{esc(css_class)}" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-labelledby="t{uid} d{uid}" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif">',
+        f'<title id="t{uid}">{esc(title)}</title>',
+        f'<desc id="d{uid}">{esc(desc)}</desc>',
+        *body,
+        "</svg>",
+    ]
+    return Markup("".join(parts))
+
+
+def text(x: float, y: float, value: object, *, size: int = 12, anchor: str = "start", fill: str = INK,
+         weight: str = "normal") -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{fill}" '
+            f'font-weight="{weight}">{esc(value)}</text>')
