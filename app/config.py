@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB_PATH = PROJECT_ROOT / "var" / "paperless.db"
-DEV_SECRET_KEY = "dev-only-not-secret-change-me"
+DEV_SECRET_KEY = "dev-only-not-secret-change-me"  # noqa: S105 — refused in production by check()
 
 
 class ConfigError(RuntimeError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, insert, select
 from sqlmodel import Session
@@ -35,13 +35,16 @@ BUREAUS: list[tuple[str, str, list[str]]] = [
     ("60", "商工労働部", ["商工企画課", "経営支援課", "地域産業支援課", "労働政策課", "立地通商課",
                          "ものづくり研究開発センター"]),
     ("70", "農林水産部", ["農林水産企画課", "農業技術課", "農村振興課", "森林政策課", "水産漁港課", "農産食品課"]),
-    ("80", "土木部", ["管理課", "建設技術企画課", "道路課", "河川課", "砂防課", "都市計画課", "建築住宅課", "港湾空港課"]),
+    ("80", "土木部", ["管理課", "建設技術企画課", "道路課", "河川課", "砂防課", "都市計画課", "建築住宅課",
+                     "港湾空港課"]),
     ("90", "会計管理局", ["会計課", "出納課"]),
     ("91", "危機管理局", ["危機管理課", "消防課"]),
     ("95", "教育委員会事務局", ["教育企画課", "小中学校課", "県立学校課", "生涯学習・文化財室", "保健体育課"]),
 ]
-SURNAMES = "佐藤 鈴木 高橋 田中 伊藤 渡辺 山本 中村 小林 加藤 吉田 山田 佐々木 山口 松本 井上 木村 林 斎藤 清水 " \
-           "山崎 森 池田 橋本 阿部 石川 山下 中島 石井 小川 前田 岡田 長谷川 藤田 後藤 近藤 村上 遠藤 青木 坂本".split()
+SURNAMES = (
+    "佐藤 鈴木 高橋 田中 伊藤 渡辺 山本 中村 小林 加藤 吉田 山田 佐々木 山口 松本 井上 木村 林 斎藤 清水 "
+    "山崎 森 池田 橋本 阿部 石川 山下 中島 石井 小川 前田 岡田 長谷川 藤田 後藤 近藤 村上 遠藤 青木 坂本"
+).split()
 GIVEN = "太郎 花子 健一 美咲 翔太 陽子 大輔 由美 直樹 恵 誠 さくら 拓也 真由美 和也 明美 亮 智子 浩二 彩".split()
 SYMBOLS = ("×", "△", "○", "◎")  # level 0..3
 CHUNK = 20_000
@@ -128,7 +131,7 @@ def _users(session: Session, sections: list[Unit], rng: random.Random) -> None:
         for role in (SectionRole.LEADER, SectionRole.MEMBER):
             rows.append({"upn": f"{role.value}.{unit.code}@demo.example".lower(), "display_name": _person(rng),
                          "is_active": True, "is_admin": False, "is_desk": False, "entra_roles": "",
-                         "created_at": datetime.now(timezone.utc)})
+                         "created_at": datetime.now(UTC)})
     for chunk in _chunks(rows):
         session.execute(insert(User), chunk)
     ids = dict(session.execute(select(User.upn, User.id)).all())
@@ -203,9 +206,9 @@ def _fill_round(session, round_, definition: Definition, sections, bureau_of, pr
                             "version": 1 if status else 0, "updated_at": at if status else None,
                             "updated_by_id": member if status else None})
             if status and plan.history:
-                events.append({"sheet_id": sheet_ids[unit.id], "at": at, "actor_id": member, "kind": EventKind.ANSWER.value,
-                               "source": EventSource.DEMO.value, "item_key": item.key, "old_status": None,
-                               "new_status": status, "note": ""})
+                events.append({"sheet_id": sheet_ids[unit.id], "at": at, "actor_id": member,
+                               "kind": EventKind.ANSWER.value, "source": EventSource.DEMO.value,
+                               "item_key": item.key, "old_status": None, "new_status": status, "note": ""})
         if len(answers) >= CHUNK:
             _flush(session, answers, events, progress)
     _flush(session, answers, events, progress)
@@ -230,7 +233,7 @@ def _flush(session, answers: list, events: list, progress: Progress) -> None:
 
 
 def _at(d: date) -> datetime:
-    return datetime.combine(d, time(10, 0), tzinfo=JST).astimezone(timezone.utc)
+    return datetime.combine(d, time(10, 0), tzinfo=JST).astimezone(UTC)
 
 
 def _chunks(rows: list) -> Iterator[list]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 JST = timezone(timedelta(hours=9), "JST")
 
@@ -57,12 +57,12 @@ def fiscal_year_label(fy: int) -> str:
 
 def to_jst(dt: datetime) -> datetime:
     if dt.tzinfo is None:  # stored as UTC without zone (SQLite)
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(JST)
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def today_jst() -> date:

@@ -1,4 +1,4 @@
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -19,7 +19,7 @@ def test_wareki(d, expected):
 
 def test_datetimes_are_shown_in_japan_time():
     # 2025-11-28 15:30 UTC is 2025-11-29 00:30 in Japan.
-    moment = datetime(2025, 11, 28, 15, 30, tzinfo=timezone.utc)
+    moment = datetime(2025, 11, 28, 15, 30, tzinfo=UTC)
     assert wareki(moment) == "令和7年11月29日"
     assert wareki_datetime(moment) == "令和7年11月29日 00:30"
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
-from app.orgs.models import Unit, UnitKind
+from app.orgs.models import LinkKind, Unit, UnitKind, UnitLink
 
 
 def in_force(on: date):
@@ -41,3 +42,50 @@ def current_by_code(session: Session, code: str) -> Unit | None:
     return session.exec(
         select(Unit).where(Unit.code == code).order_by(Unit.valid_to.is_(None).desc(), Unit.valid_from.desc())
     ).first()
+
+
+@dataclass(frozen=True)
+class Ancestor:
+    """A unit whose past belongs to another unit's history.
+
+    ``relation`` from the later unit's point of view: ``self``; ``continued`` (renamed or moved: the
+    same 所属 under an older name or place); ``merged`` (one of the 所属 merged into it); ``split``
+    (the 所属 it was split out of — its past is shown marked as the parent's).
+    """
+
+    unit: Unit
+    relation: str
+    depth: int
+
+
+def lineage(session: Session, unit_id: int) -> list[Ancestor]:
+    """The unit and every unit it continues, walking lineage links backwards (nearest first)."""
+    start = session.get(Unit, unit_id)
+    if start is None:
+        return []
+    result = [Ancestor(start, "self", 0)]
+    seen = {unit_id}
+    frontier = [(unit_id, "self", 0)]
+    while frontier:
+        ids = [uid for uid, _, _ in frontier]
+        relation_of = {uid: (rel, depth) for uid, rel, depth in frontier}
+        links = session.exec(select(UnitLink).where(UnitLink.successor_id.in_(ids))).all()
+        frontier = []
+        for link in sorted(links, key=lambda ln: ln.predecessor_id):
+            if link.predecessor_id in seen:
+                continue
+            seen.add(link.predecessor_id)
+            parent_relation, depth = relation_of[link.successor_id]
+            relation = _compound(parent_relation, link.kind)
+            unit = session.get(Unit, link.predecessor_id)
+            result.append(Ancestor(unit, relation, depth + 1))
+            frontier.append((unit.id, relation, depth + 1))
+    return result
+
+
+def _compound(so_far: str, kind: str) -> str:
+    """Relation across several reorganisations: a split anywhere makes it 'split', else a merge 'merged'."""
+    step = {LinkKind.RENAME: "continued", LinkKind.MOVE: "continued", LinkKind.MERGE: "merged",
+            LinkKind.SPLIT: "split"}[LinkKind(kind)]
+    order = ["self", "continued", "merged", "split"]
+    return max(so_far, step, key=order.index)

@@ -47,18 +47,18 @@ def _from_items():
     )
 
 
-def _max_points(session: Session, round_id: int) -> int:
-    value = session.execute(
-        select(func.max(ChecklistPoints.points))
-        .join(Round, Round.checklist_version_id == ChecklistPoints.version_id)
-        .where(Round.id == round_id)
-    ).scalar_one_or_none()
-    return value or 3
+def _max_points_by_version():
+    return (
+        select(ChecklistPoints.version_id, func.max(ChecklistPoints.points).label("max_points"))
+        .group_by(ChecklistPoints.version_id)
+        .subquery()
+    )
 
 
 @dataclass
 class SheetScore:
     sheet_id: int
+    round_id: int
     unit_id: int
     code: str
     name: str
@@ -68,41 +68,55 @@ class SheetScore:
     categories: dict[str, Tally] = field(default_factory=dict)
 
 
-def sheet_scores(session: Session, round_id: int, *, sheet_ids: list[int] | None = None) -> list[SheetScore]:
-    """Per sheet of a round: overall tally and per-category tallies (one GROUP BY query)."""
-    max_points = _max_points(session, round_id)
-    query = (
+def sheet_scores(session: Session, round_id: int | None = None, *, sheet_ids: list[int] | None = None,
+                 unit_ids: list[int] | None = None) -> list[SheetScore]:
+    """Per sheet: overall and per-category tallies (one GROUP BY query over the answers).
+
+    Narrowed to a round, to some sheets or to some 所属 (across rounds, for trends)."""
+    if round_id is None and sheet_ids is None and unit_ids is None:
+        raise ValueError("narrow sheet_scores to a round, sheets or units")
+
+    def narrow(query):
+        if round_id is not None:
+            query = query.where(Sheet.round_id == round_id)
+        if sheet_ids is not None:
+            query = query.where(Sheet.id.in_(sheet_ids))
+        if unit_ids is not None:
+            query = query.where(Sheet.unit_id.in_(unit_ids))
+        return query
+
+    per_category: dict[int, list] = defaultdict(list)
+    query = narrow(
         _from_items()
         .add_columns(Sheet.id, ChecklistItem.category, func.min(ChecklistItem.position).label("pos"),
                      *_tally_columns())
-        .where(Sheet.round_id == round_id)
         .group_by(Sheet.id, ChecklistItem.category)
     )
-    if sheet_ids is not None:
-        query = query.where(Sheet.id.in_(sheet_ids))
-    per_category: dict[int, list] = defaultdict(list)
     for row in session.execute(query):
         per_category[row.id].append(row)
-    sheets_query = (
-        select(Sheet.id, Sheet.unit_id, Sheet.bureau_id, Sheet.state, Unit.code, Unit.name)
+    maxima = _max_points_by_version()
+    sheets_query = narrow(
+        select(Sheet.id, Sheet.round_id, Sheet.unit_id, Sheet.bureau_id, Sheet.state, Unit.code, Unit.name,
+               maxima.c.max_points)
         .join(Unit, Unit.id == Sheet.unit_id)
-        .where(Sheet.round_id == round_id)
-        .order_by(Unit.position, Unit.code)
+        .join(Round, Round.id == Sheet.round_id)
+        .outerjoin(maxima, maxima.c.version_id == Round.checklist_version_id)
+        .order_by(Round.opens_on, Unit.position, Unit.code)
     )
-    if sheet_ids is not None:
-        sheets_query = sheets_query.where(Sheet.id.in_(sheet_ids))
     result = []
     for s in session.execute(sheets_query):
+        top = s.max_points or 3
         rows = sorted(per_category.get(s.id, []), key=lambda r: r.pos)
-        categories = {r.category: Tally(r.total, r.answered or 0, r.na or 0, r.points, max_points) for r in rows}
+        categories = {r.category: Tally(r.total, r.answered or 0, r.na or 0, r.points, top) for r in rows}
         overall = Tally(
             sum(t.total for t in categories.values()),
             sum(t.answered for t in categories.values()),
             sum(t.not_applicable for t in categories.values()),
             sum(t.points for t in categories.values()),
-            max_points,
+            top,
         )
-        result.append(SheetScore(s.id, s.unit_id, s.code, s.name, s.bureau_id, s.state, overall, categories))
+        result.append(SheetScore(s.id, s.round_id, s.unit_id, s.code, s.name, s.bureau_id, s.state, overall,
+                                 categories))
     return result
 
 

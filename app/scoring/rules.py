@@ -170,3 +170,39 @@ def progress(submitted: bool, t: Tally) -> Progress:
     if submitted:
         return Progress.SUBMITTED
     return Progress.IN_PROGRESS if t.answered + t.not_applicable > 0 else Progress.NOT_STARTED
+
+
+# Order of achievement for round-to-round comparisons (× lowest, ◎ highest). 該当なし and unanswered
+# are not on the scale: a change to or from them is "not comparable", never improved or regressed.
+_RANK = {Status.NOT_STARTED: 0, Status.FAIR: 1, Status.GOOD: 2, Status.EXCELLENT: 3}
+
+
+class Change(StrEnum):
+    IMPROVED = "improved"  # 改善
+    REGRESSED = "regressed"  # 後退
+    UNCHANGED = "unchanged"  # 変化なし
+    NOT_COMPARABLE = "not_comparable"  # 未回答・該当なし を含む
+    NEW_ITEM = "new_item"  # 前回のチェックシートにない項目
+    REMOVED_ITEM = "removed_item"  # 今回のチェックシートにない項目
+
+
+CHANGE_LABELS: Mapping[Change, str] = {
+    Change.IMPROVED: "改善",
+    Change.REGRESSED: "後退",
+    Change.UNCHANGED: "変化なし",
+    Change.NOT_COMPARABLE: "比較できません（未回答・該当なし）",
+    Change.NEW_ITEM: "前回はなかった項目",
+    Change.REMOVED_ITEM: "今回はない項目",
+}
+
+
+def change(before: Status | None, after: Status | None, *, in_before: bool = True, in_after: bool = True) -> Change:
+    """How one item moved between two rounds (items are joined by key across checklist versions)."""
+    if not in_before:
+        return Change.NEW_ITEM
+    if not in_after:
+        return Change.REMOVED_ITEM
+    if before not in _RANK or after not in _RANK:
+        return Change.NOT_COMPARABLE
+    delta = _RANK[after] - _RANK[before]
+    return Change.IMPROVED if delta > 0 else Change.REGRESSED if delta < 0 else Change.UNCHANGED

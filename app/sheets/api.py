@@ -169,7 +169,8 @@ def put_answer(round_id: RoundId, code: Code, item_key: ItemKey, body: AnswerIn,
         [AnswerInput(item_key, body.status, body.memo, body.version)], source=EventSource.API,
     )
     session.commit()
-    return AnswerOut(**service.answer_json(answer, _user_names(session, {answer.updated_by_id}).get(answer.updated_by_id)))
+    names = _user_names(session, {answer.updated_by_id})
+    return AnswerOut(**service.answer_json(answer, names.get(answer.updated_by_id)))
 
 
 @router.post("/rounds/{round_id}/sections/{code}/submit", response_model=SheetOut, responses=_ERRORS)

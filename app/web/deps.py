@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from starlette.datastructures import FormData
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
+from starlette.datastructures import FormData
 
 from app.auth import service as auth_service
 from app.auth import tokens

@@ -132,5 +132,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     request_id = uuid.uuid4().hex[:12]
     log.exception("unexpected error %s on %s %s", request_id, request.method, request.url.path)
     return render_error(
-        request, 500, f"システムエラーが発生しました。お手数ですが業務DX相談窓口へお知らせください（番号 {request_id}）。"
+        request,
+        500,
+        f"システムエラーが発生しました。お手数ですが業務DX相談窓口へお知らせください（番号 {request_id}）。",
     )

@@ -8,8 +8,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from app.web import session as web_session
-from app.web.nav import menu_for
 from app.web.htmx import wants_fragment
+from app.web.nav import menu_for
 
 
 def base_context(request: Request) -> dict[str, Any]:

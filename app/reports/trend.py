@@ -1,0 +1,132 @@
+"""A 所属's history across rounds: scores per round (following its lineage through reorganisations)
+and item-by-item comparison between two rounds (items joined by key across checklist versions)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, select
+
+from app.auth import permissions
+from app.auth.permissions import Principal
+from app.checklists import service as checklists
+from app.errors import Forbidden, NotFound
+from app.orgs import service as orgs
+from app.orgs.models import Unit
+from app.rounds.models import Round
+from app.scoring import queries
+from app.scoring.rules import Change, Status, change
+from app.sheets.models import Answer
+
+RELATION_LABELS = {
+    "self": "",
+    "continued": "名称変更・移管前",
+    "merged": "統合前の所属",
+    "split": "分割前の所属（参考）",
+}
+
+
+@dataclass
+class TrendPoint:
+    round: Round
+    unit: Unit
+    relation: str  # self | continued | merged | split (see orgs.service.Ancestor)
+    score: queries.SheetScore
+    statuses: dict[str, Status | None]
+
+    @property
+    def relation_label(self) -> str:
+        return RELATION_LABELS[self.relation]
+
+
+@dataclass
+class ItemComparison:
+    key: str
+    text: str
+    category: str
+    difficulty: int | None
+    before: list[tuple[str, Status | None]]  # (所属 name, status) — several after a merge
+    after: Status | None
+    in_before: bool
+    in_after: bool
+    change: Change | None  # None when there are several predecessors (shown side by side)
+
+
+@dataclass
+class Trend:
+    unit: Unit
+    points: list[TrendPoint] = field(default_factory=list)
+
+    @property
+    def rounds(self) -> list[Round]:
+        return list({p.round.id: p.round for p in self.points}.values())
+
+    def series(self) -> dict[tuple[int, str], list[TrendPoint]]:
+        """Points grouped per unit (the 所属 itself and each predecessor), in round order."""
+        grouped: dict[tuple[int, str], list[TrendPoint]] = defaultdict(list)
+        for point in self.points:
+            grouped[(point.unit.id, point.relation)].append(point)
+        return dict(grouped)
+
+
+def resolve_section(session: Session, principal: Principal, code: str) -> Unit:
+    """The 所属 with this code (in force now, else the latest that had it), if the person may see it."""
+    unit = orgs.current_by_code(session, code)
+    if unit is None:
+        raise NotFound(f"所属コード「{code}」の所属はありません。")
+    refusal = permissions.why_not_read_sheet(principal, unit.id)
+    if refusal:
+        raise Forbidden(refusal)
+    return unit
+
+
+def section_trend(session: Session, unit: Unit) -> Trend:
+    ancestors = orgs.lineage(session, unit.id)
+    relation = {a.unit.id: a.relation for a in ancestors}
+    units = {a.unit.id: a.unit for a in ancestors}
+    scores = queries.sheet_scores(session, unit_ids=list(units))
+    rounds = {r.id: r for r in session.exec(select(Round).where(Round.id.in_({s.round_id for s in scores})))}
+    statuses = _statuses(session, [s.sheet_id for s in scores])
+    points = [
+        TrendPoint(rounds[s.round_id], units[s.unit_id], relation[s.unit_id], s, statuses.get(s.sheet_id, {}))
+        for s in scores
+    ]
+    order = list(RELATION_LABELS)
+    points.sort(key=lambda p: (p.round.opens_on, p.round.id, order.index(p.relation)))
+    return Trend(unit, points)
+
+
+def _statuses(session: Session, sheet_ids: list[int]) -> dict[int, dict[str, Status | None]]:
+    result: dict[int, dict[str, Status | None]] = defaultdict(dict)
+    if not sheet_ids:
+        return result
+    for sheet_id, key, status in session.exec(
+        select(Answer.sheet_id, Answer.item_key, Answer.status).where(Answer.sheet_id.in_(sheet_ids))
+    ):
+        result[sheet_id][key] = Status(status) if status else None
+    return result
+
+
+def compare(session: Session, trend: Trend, before_round_id: int, after_round_id: int) -> list[ItemComparison]:
+    """Item by item, the later round against the earlier one, over the union of both versions' items."""
+    before = [p for p in trend.points if p.round.id == before_round_id]
+    after = [p for p in trend.points if p.round.id == after_round_id]
+    if not before or not after:
+        raise NotFound("比較する調査回に、この所属（または前身の所属）のチェックシートがありません。")
+    before_def = checklists.get_definition(session, before[0].round.checklist_version_id)
+    after_def = checklists.get_definition(session, after[0].round.checklist_version_id)
+    current = after[0]
+    keys = list(after_def.by_key) + [k for k in before_def.by_key if k not in after_def.by_key]
+    result = []
+    for key in keys:
+        item = after_def.by_key.get(key) or before_def.by_key[key]
+        in_before, in_after = key in before_def.by_key, key in after_def.by_key
+        previous = [(p.unit.name, p.statuses.get(key)) for p in before]
+        now = current.statuses.get(key) if in_after else None
+        single = previous[0][1] if len(previous) == 1 else None
+        verdict = change(single, now, in_before=in_before, in_after=in_after) if len(previous) == 1 or not (
+            in_before and in_after) else None
+        result.append(ItemComparison(key, item.text, item.category, item.difficulty, previous, now, in_before,
+                                     in_after, verdict))
+    return result

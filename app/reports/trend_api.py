@@ -1,0 +1,80 @@
+"""JSON API: a 所属's trend over rounds and what changed per item since the previous round."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from app.reports import trend as trend_service
+from app.scoring.rules import CHANGE_LABELS
+from app.sheets.api import CategoryScore, Code, Score
+from app.web.deps import CurrentPrincipal, DbSession, csrf_protect
+
+router = APIRouter(prefix="/api/v1", tags=["trends"], dependencies=[Depends(csrf_protect)])
+
+
+class TrendRound(Score):
+    round_id: int
+    round_title: str
+    fiscal_year: int
+    opens_on: date
+    section_code: str
+    section_name: str
+    relation: str = Field(description="self | continued (renamed/moved) | merged (a predecessor) | split (the parent)")
+    relation_label: str
+    state: str
+    categories: list[CategoryScore]
+
+
+class ItemChangeOut(BaseModel):
+    key: str
+    text: str
+    category: str
+    before: list[dict[str, str | None]] = Field(description="[{section, status}] — several after a merge")
+    after: str | None
+    in_before: bool = Field(description="false when the item did not exist in the earlier round's checklist")
+    in_after: bool = Field(description="false when the item does not exist in the later round's checklist")
+    change: str | None = Field(
+        description="improved | regressed | unchanged | not_comparable | new_item | removed_item")
+    change_label: str | None
+
+
+class TrendOut(BaseModel):
+    section_code: str
+    section_name: str
+    rounds: list[TrendRound]
+    compared: list[int] = Field(description="[earlier round id, later round id] of `changes`, or []")
+    changes: list[ItemChangeOut]
+
+
+@router.get("/sections/{code}/trend", response_model=TrendOut, responses={401: {}, 403: {}, 404: {}})
+def section_trend(code: Code, session: DbSession, principal: CurrentPrincipal) -> TrendOut:
+    """A 所属's maturity per round (following renames, moves, merges and splits) and, between its two
+    latest rounds, each item's change. Desk and admins: any 所属; members and leaders: their own."""
+    unit = trend_service.resolve_section(session, principal, code)
+    trend = trend_service.section_trend(session, unit)
+    rounds = [
+        TrendRound(
+            round_id=p.round.id, round_title=p.round.title, fiscal_year=p.round.fiscal_year,
+            opens_on=p.round.opens_on, section_code=p.unit.code, section_name=p.unit.name, relation=p.relation,
+            relation_label=p.relation_label, state=p.score.state, **Score.of(p.score.overall).model_dump(),
+            categories=[CategoryScore(name=n, **Score.of(t).model_dump()) for n, t in p.score.categories.items()],
+        )
+        for p in trend.points
+    ]
+    ordered = trend.rounds
+    changes, compared = [], []
+    if len(ordered) >= 2:
+        compared = [ordered[-2].id, ordered[-1].id]
+        for c in trend_service.compare(session, trend, *compared):
+            changes.append(ItemChangeOut(
+                key=c.key, text=c.text, category=c.category,
+                before=[{"section": name, "status": s.value if s else None} for name, s in c.before],
+                after=c.after.value if c.after else None, in_before=c.in_before, in_after=c.in_after,
+                change=c.change.value if c.change else None,
+                change_label=CHANGE_LABELS[c.change] if c.change else None,
+            ))
+    return TrendOut(section_code=unit.code, section_name=unit.name, rounds=rounds, compared=compared,
+                    changes=changes)
