@@ -30,14 +30,19 @@ BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> str:
+    """URL of a SQLite database migrated once per run (``alembic upgrade head``, as production)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'template.db'}"
+    migrate.upgrade(url)
+    return url
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
-def db_template(request, tmp_path_factory) -> Iterator[tuple[str, str]]:
+def db_template(request, sqlite_template) -> Iterator[tuple[str, str]]:
     """(backend, url of a migrated database) — the template each test starts from."""
     if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "template.db"
-        url = f"sqlite:///{path}"
-        migrate.upgrade(url)
-        yield "sqlite", url
+        yield "sqlite", sqlite_template
         return
     name = f"paperless_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
@@ -169,3 +174,23 @@ def world(session):
     from tests import factories
 
     return factories.build_world(session)
+
+
+@pytest.fixture
+def live(sqlite_template, tmp_path):
+    """The app served over HTTP in a background thread, on a fresh SQLite database with the ``world``.
+
+    Browser tests use this (once, on SQLite: the API and page tests cover both databases).
+    Yields (base URL, world, app).
+    """
+    from tests import factories
+    from tests.servers import thread_server
+
+    target = tmp_path / "live.db"
+    shutil.copyfile(sqlite_template.removeprefix("sqlite:///"), target)
+    application = create_app(make_settings(f"sqlite:///{target}"))
+    with session_for(application.state.engine, write=True) as s:
+        world = factories.build_world(s)
+    with thread_server(application) as base:
+        yield base, world, application
+    application.state.engine.dispose()

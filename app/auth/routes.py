@@ -26,8 +26,11 @@ def login_page(request: Request, session: DbSession, settings: SettingsDep,
     target = safe_next(next)
     if principal is not None:
         return RedirectResponse(target, status_code=303)
-    users = auth_service.demo_users(session) if settings.auth == "dev" else []
-    return render(request, "auth/login.html", {"next": target, "groups": auth_service.group_demo_users(session, users)})
+    users = auth_service.dev_users(session) if settings.auth == "dev" else []
+    return render(request, "auth/login.html", {
+        "next": target, "groups": auth_service.group_dev_users(session, users),
+        "more": len(users) >= auth_service.DEV_PICKER_LIMIT,
+    })
 
 
 @router.post("/auth/dev-login", include_in_schema=True, status_code=303, summary="Development sign-in")

@@ -60,8 +60,13 @@ def audit(session: Session, kind: str, *, actor: User | Principal | None = None,
     )
 
 
-def demo_users(session: Session) -> list[User]:
-    return list(session.exec(select(User).where(User.upn.like("%@demo.example")).order_by(User.id)).all())
+DEV_PICKER_LIMIT = 600
+
+
+def dev_users(session: Session) -> list[User]:
+    """Who the development sign-in page offers: active users, the desk and admins first."""
+    query = select(User).where(User.is_active).order_by(User.is_admin.desc(), User.is_desk.desc(), User.id)
+    return list(session.exec(query.limit(DEV_PICKER_LIMIT)).all())
 
 
 @dataclass
@@ -70,8 +75,8 @@ class DemoGroup:
     entries: list[tuple[str, str, str]] = field(default_factory=list)  # (upn, label, role label)
 
 
-def group_demo_users(session: Session, users: list[User]) -> list[DemoGroup]:
-    """Demo users for the development sign-in page: the desk and admins first, then by 部局 and 所属."""
+def group_dev_users(session: Session, users: list[User]) -> list[DemoGroup]:
+    """Users for the development sign-in page: the desk and admins first, then by 部局 and 所属."""
     if not users:
         return []
     staff = DemoGroup("管理者・業務DX相談窓口")

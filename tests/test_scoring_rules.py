@@ -1,0 +1,80 @@
+"""Scoring on hand-worked examples, and the SQL rollups agreeing with the reference tally."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from sqlmodel import select
+
+from app.scoring import queries
+from app.scoring.rules import Status, Tally, completion, maturity, parse_status, progress, tally
+from app.sheets.models import Answer
+from tests import factories as f
+
+E, G, F_, X, NA = Status.EXCELLENT, Status.GOOD, Status.FAIR, Status.NOT_STARTED, Status.NOT_APPLICABLE
+
+
+def test_all_unanswered_has_no_maturity_and_zero_completion():
+    t = tally([None, None, None])
+    assert (t.maturity, t.completion, t.unanswered) == (None, 0.0, 3)
+
+
+def test_one_of_each_status():
+    t = tally([E, G, F_, X])  # 3+2+1+0 = 6 of 12
+    assert (t.points, t.answered, t.maturity, t.completion) == (6, 4, 50.0, 100.0)
+
+
+def test_not_applicable_and_unanswered_are_left_out_of_the_score():
+    t = tally([E, NA, None])
+    assert t.maturity == 100.0
+    assert t.completion == 66.7  # (1 answered + 1 該当なし) / 3
+    assert (t.answered, t.not_applicable, t.unanswered) == (1, 1, 1)
+
+
+def test_a_checklist_may_override_the_points():
+    points = {E: 4, G: 2, F_: 1, X: 0}
+    t = tally([E, G], points)
+    assert t.max_points == 4 and t.maturity == 75.0  # 6 / (4 × 2)
+
+
+def test_formulas_directly():
+    assert maturity(0, 0) is None
+    assert maturity(5, 2) == 83.3
+    assert completion(0, 0, 0) == 0.0
+    assert completion(2, 1, 6) == 50.0
+
+
+@pytest.mark.parametrize(("raw", "status"), [("◎", E), ("〇", G), ("○", G), ("o", G), ("△", F_), ("×", X),
+                                             ("x", X), ("✕", X), ("該当なし", NA), (" ◎ ", E), ("", None), (None, None)])
+def test_parse_status_accepts_lookalikes(raw, status):
+    assert parse_status(raw) is status
+
+
+def test_parse_status_refuses_anything_else_with_a_message():
+    with pytest.raises(ValueError, match="◎ ○ △ × 該当なし"):
+        parse_status("☆")
+
+
+def test_progress_of_a_sheet():
+    assert progress(False, Tally(6, 0, 0, 0)).value == "not_started"
+    assert progress(False, Tally(6, 0, 1, 0)).value == "in_progress"
+    assert progress(True, Tally(6, 6, 0, 12)).value == "submitted"
+
+
+def test_sql_rollups_match_the_reference_tally(session, world):
+    rng = random.Random(7)
+    choices = [None, E, G, F_, X]
+    expected = {}
+    for unit in (world.a1, world.a2, world.b1):
+        sheet = f.sheet_of(session, world.round.id, unit)
+        statuses = []
+        for answer in session.exec(select(Answer).where(Answer.sheet_id == sheet.id).order_by(Answer.id)):
+            status = rng.choice(choices + ([NA] if answer.item_key.startswith("meeting.") else []))
+            answer.status = status.value if status else None
+            session.add(answer)
+            statuses.append(status)
+        expected[unit.code] = tally(statuses)
+    session.commit()
+    got = {s.code: s.overall for s in queries.sheet_scores(session, world.round.id)}
+    assert got == expected
