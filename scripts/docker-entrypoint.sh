@@ -1,0 +1,9 @@
+#!/bin/sh
+# Container entrypoint: migrate (unless a separate one-off job does it: PAPERLESS_MIGRATE_ON_START=false),
+# then serve. With several replicas, run `paperless migrate` once as a job and start the app with
+# PAPERLESS_MIGRATE_ON_START=false.
+set -eu
+if [ "${PAPERLESS_MIGRATE_ON_START:-true}" = "true" ]; then
+  paperless migrate
+fi
+exec paperless serve --host 0.0.0.0 --port 8000 --workers "${PAPERLESS_WORKERS:-2}" "$@"
