@@ -62,6 +62,8 @@ def why_not_edit_sheet(p: Principal, unit_id: int, *, sheet_submitted: bool, rou
     if not round_open:
         return "この調査回は受付期間外のため、変更できません。"
     if sheet_submitted:
+        if p.role_in(unit_id) is SectionRole.LEADER:
+            return "提出済みのため変更できません。変更するには「提出を取り消す」を押してください。"
         return "提出済みのため変更できません。変更するにはDX推進リーダーが提出を取り消してください。"
     return None
 
