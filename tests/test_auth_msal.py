@@ -71,6 +71,7 @@ def page_csrf(html: str) -> str:
 def audit_kinds(session) -> list[tuple[str, dict]]:
     session.expire_all()
     events = session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
+    session.commit()  # end the read: the test session would otherwise hold SQLite's write lock
     return [(e.kind, json.loads(e.detail)) for e in events]
 
 
