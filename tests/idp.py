@@ -1,6 +1,7 @@
 """A real OpenID Connect provider for sign-in tests: oidc-provider-mock served over TLS on 127.0.0.1
 with a certificate made at test time, mounted at /<tenant>/v2.0 so that MSAL's Entra-style discovery
-URL resolves. Import the fixtures into a test module: ``from tests.idp import idp, tls_cert  # noqa``.
+URL resolves. Import the fixtures into a test module:
+``from tests.idp import idp_fixture, idp_server_fixture, tls_cert_fixture  # noqa: F401``.
 """
 
 from __future__ import annotations
@@ -107,12 +108,12 @@ class Provider:
         return f"{self.host}/{TENANT}/v2.0"
 
 
-@pytest.fixture(scope="session")
-def tls_cert(tmp_path_factory) -> tuple[str, str]:
+@pytest.fixture(scope="session", name="tls_cert")
+def tls_cert_fixture(tmp_path_factory) -> tuple[str, str]:
     directory = tmp_path_factory.mktemp("tls")
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -128,8 +129,8 @@ def tls_cert(tmp_path_factory) -> tuple[str, str]:
     return str(directory / "cert.pem"), str(directory / "key.pem")
 
 
-@pytest.fixture(scope="session")
-def idp_server(tls_cert) -> Iterator[Provider]:
+@pytest.fixture(scope="session", name="idp_server")
+def idp_server_fixture(tls_cert) -> Iterator[Provider]:
     cert, key = tls_cert
     tamper = Tamper()
     provider = oidc_provider_mock.app(user_claims=USERS, require_nonce=True)
@@ -145,8 +146,8 @@ def idp_server(tls_cert) -> Iterator[Provider]:
         server.server_close()
 
 
-@pytest.fixture
-def idp(idp_server) -> Iterator[Provider]:
+@pytest.fixture(name="idp")
+def idp_fixture(idp_server) -> Iterator[Provider]:
     idp_server.tamper.mode = None
     yield idp_server
     idp_server.tamper.mode = None

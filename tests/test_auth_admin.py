@@ -236,7 +236,7 @@ def test_import_shows_each_rows_errors_and_cannot_be_applied(client, session, wo
         "x@test.example,名前,NOPE,member\n"
         "y@test.example,名前,A1,boss\n"
         "z@test.example,,,\n"
-    ).encode("utf-8")
+    ).encode()
     preview = upload(client, token, content)
     assert preview.status_code == 422
     assert "1行でもエラーがあると、どの行も取り込みません" in preview.text and 'name="payload"' not in preview.text

@@ -16,8 +16,17 @@ from app.auth import flows
 from app.auth.models import AuditEvent, User
 from app.main import SESSION_COOKIE, create_app
 from tests.conftest import csrf_from
-from tests.idp import TENANT, approve, callback_path, idp, idp_server, msal_settings, tls_cert, trust  # noqa: F401
 from tests.factories import make_user
+from tests.idp import (  # noqa: F401 (fixtures)
+    TENANT,
+    approve,
+    callback_path,
+    idp_fixture,
+    idp_server_fixture,
+    msal_settings,
+    tls_cert_fixture,
+    trust,
+)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ audit log. Admins only (``permissions.why_not_admin``)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -154,10 +155,8 @@ def import_apply(request: Request, session: DbSession, principal: AdminPrincipal
     except InvalidInput as exc:
         session.rollback()
         preview = None
-        try:
+        with contextlib.suppress(InvalidInput):  # the payload itself was unreadable
             preview = directory.preview_import(session, directory.text_of_payload(payload))
-        except InvalidInput:
-            pass
         return render(request, "admin/import.html", {"preview": preview, "error": exc.message, "errors": {}},
                       status_code=422)
     session.commit()
