@@ -137,7 +137,13 @@ def logout(request: Request, session: DbSession, settings: SettingsDep,
     web_session.end(request.session)
     if settings.auth != "msal":
         return RedirectResponse("/auth/login", status_code=303)
-    return RedirectResponse(_entra(request).end_session_url() or "/auth/signed-out", status_code=303)
+    end_session = _entra(request).end_session_url()
+    if end_session is None:
+        return RedirectResponse("/auth/signed-out", status_code=303)
+    # Not a 303: the pages' CSP (form-action 'self') stops a form submission from being redirected to
+    # another site. A Refresh header is a plain navigation; the page also links there.
+    return render(request, "auth/leaving.html", {"end_session": end_session},
+                  headers={"Refresh": f"0; url={end_session}"})
 
 
 @router.get("/auth/signed-out", include_in_schema=False)
