@@ -8,6 +8,7 @@ import re
 import urllib.parse
 
 import httpx
+import jwt
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
@@ -342,3 +343,41 @@ def test_https_redirect_uri_uses_form_post_and_a_cross_site_sign_in_cookie(datab
     assert query["response_mode"] == "form_post"
     cookie = next(v for v in response.headers.get_list("set-cookie") if v.startswith(flows.COOKIE + "="))
     assert "samesite=none" in cookie.lower() and "secure" in cookie.lower() and "path=/auth/" in cookie.lower()
+
+
+@pytest.mark.parametrize("kind", ["pem", "pfx"])
+def test_a_certificate_credential_is_accepted_by_msal(database_url, idp, tmp_path, kind):
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import NameOID
+
+    from app.auth.entra import Entra
+
+    key = rsa.generate_private_key(65537, 2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "paperless")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    path = tmp_path / f"app.{kind}"
+    if kind == "pem":
+        path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()) + cert.public_bytes(serialization.Encoding.PEM))
+    else:
+        path.write_bytes(pkcs12.serialize_key_and_certificates(
+            b"paperless", key, cert, None, serialization.BestAvailableEncryption(b"pass-phrase")))
+    settings = msal_settings(database_url, idp, entra_client_secret="", entra_client_certificate_file=str(path),
+                             entra_client_certificate_passphrase="pass-phrase" if kind == "pfx" else "")
+    settings.check()
+    entra = Entra(settings)
+    auth_uri, flow = entra.begin("/")  # msal has parsed the credential and computed its thumbprint
+    assert auth_uri.startswith(idp.issuer_base) and flow.state in auth_uri
+    # The client assertion msal would send to the token endpoint is signed with our key.
+    assertion = entra._app().client.client_assertion
+    assertion = assertion() if callable(assertion) else assertion
+    claims = jwt.decode(assertion, key.public_key(), algorithms=["PS256"], audience=f"{idp.issuer_base}/oauth2/token")
+    assert claims["iss"] == claims["sub"] == settings.entra_client_id

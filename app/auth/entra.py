@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 import threading
 import time
@@ -170,7 +171,8 @@ class Entra:
         if cert.suffix.lower() in (".pfx", ".p12"):
             return {"private_key_pfx_path": str(cert), "passphrase": passphrase}
         pem = cert.read_text(encoding="ascii")
-        return {"private_key": pem, "public_certificate": pem, "passphrase": passphrase}
+        key = re.search(r"-----BEGIN (?:ENCRYPTED |RSA )?PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", pem, re.S)
+        return {"private_key": key.group(0) if key else pem, "public_certificate": pem, "passphrase": passphrase}
 
     def _app(self) -> msal.ConfidentialClientApplication:
         """A new MSAL app (its constructor runs tenant discovery, answered from the shared cache)."""
