@@ -104,12 +104,21 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
 
     from app.main import create_app
 
+    settings = _settings()
     try:
-        create_app(_settings())  # fail fast, before uvicorn, on bad settings or checklist files
+        create_app(settings)  # fail fast, before uvicorn, on bad settings or checklist files
     except ChecklistDefinitionError as exc:
         raise click.ClickException(str(exc)) from exc
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers, reload=reload,
-                proxy_headers=False, server_header=False, log_level="info")
+                server_header=False, log_level="info", **proxy_options(settings))
+
+
+def proxy_options(settings: Settings) -> dict:
+    """X-Forwarded-For / -Proto are believed only from PAPERLESS_TRUSTED_PROXIES (none by default)."""
+    trusted = ",".join(part.strip() for part in settings.trusted_proxies.split(",") if part.strip())
+    if not trusted:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}
 
 
 if __name__ == "__main__":

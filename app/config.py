@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -12,6 +15,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB_PATH = PROJECT_ROOT / "var" / "paperless.db"
 DEV_SECRET_KEY = "dev-only-not-secret-change-me"  # noqa: S105 — refused in production by check()
+ENTRA_AUTHORITY_HOST = "https://login.microsoftonline.com"
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Words that betray a value copied from an example instead of the real one.
+PLACEHOLDER_WORDS = ("change", "placeholder", "your", "example-secret", "todo", "<", ">")
 
 
 class ConfigError(RuntimeError):
@@ -41,10 +48,36 @@ class Settings(BaseSettings):
     # Who to ask when sign-in is refused (shown on the refusal page).
     desk_contact: str = "業務DX相談窓口（デジタル化推進室）内線 0000"
 
+    # Microsoft Entra ID sign-in (PAPERLESS_AUTH=msal). See docs/auth.md.
+    entra_tenant_id: str = ""  # directory (tenant) GUID; the only tenant whose people may sign in
+    entra_client_id: str = ""  # application (client) GUID of the app registration
+    entra_client_secret: SecretStr = SecretStr("")
+    entra_client_secret_file: Path | None = None
+    # Instead of a secret: a certificate (PEM with the private key and the certificate, or PFX/P12).
+    entra_client_certificate_file: Path | None = None
+    entra_client_certificate_passphrase: SecretStr = SecretStr("")
+    entra_authority_host: str = ENTRA_AUTHORITY_HOST
+    entra_redirect_uri: str = ""  # absolute, exactly as registered: https://host/auth/callback
+    # Where Entra returns after sign-out; default: /auth/signed-out on the redirect URI's host.
+    entra_post_logout_redirect_uri: str = ""
+    entra_ca_bundle: Path | None = None  # PEM file to trust for the authority (TLS-inspecting proxy, tests)
+
+    # Reverse proxies whose X-Forwarded-* headers are trusted (comma-separated IPs or networks).
+    # Empty: proxy headers are ignored.
+    trusted_proxies: str = ""
+
     @model_validator(mode="after")
     def _load_secret_file(self) -> Settings:
         if self.secret_key_file and not self.secret_key.get_secret_value():
             self.secret_key = SecretStr(self.secret_key_file.read_text(encoding="utf-8").strip())
+        if self.entra_client_secret_file and not self.entra_client_secret.get_secret_value():
+            try:
+                value = self.entra_client_secret_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(
+                    f"PAPERLESS_ENTRA_CLIENT_SECRET_FILE: cannot read {self.entra_client_secret_file} ({exc})"
+                ) from exc
+            self.entra_client_secret = SecretStr(value)
         return self
 
     @property
@@ -55,6 +88,17 @@ class Settings(BaseSettings):
     def cookie_secure(self) -> bool:
         return self.env == "production"
 
+    @property
+    def entra_authority(self) -> str:
+        return f"{self.entra_authority_host.rstrip('/')}/{self.entra_tenant_id}"
+
+    @property
+    def post_logout_redirect_uri(self) -> str:
+        if self.entra_post_logout_redirect_uri:
+            return self.entra_post_logout_redirect_uri
+        parts = urlsplit(self.entra_redirect_uri)
+        return f"{parts.scheme}://{parts.netloc}/auth/signed-out"
+
     def check(self) -> None:
         """Refuse to start with unsafe or incomplete settings (message names the setting)."""
         secret = self.secret_key.get_secret_value()
@@ -62,14 +106,80 @@ class Settings(BaseSettings):
             raise ConfigError(
                 "PAPERLESS_AUTH=dev (development sign-in) is refused when PAPERLESS_ENV=production."
             )
-        if self.env == "production" and (not secret or secret == DEV_SECRET_KEY or len(secret) < 32):
+        if (self.env == "production" or self.auth == "msal") and (
+            not secret or secret == DEV_SECRET_KEY or len(secret) < 32 or _placeholder(secret)
+        ):
             raise ConfigError(
                 "PAPERLESS_SECRET_KEY (or PAPERLESS_SECRET_KEY_FILE) must be set to a random value "
-                "of at least 32 characters in production."
+                "of at least 32 characters in production and with PAPERLESS_AUTH=msal."
             )
+        for part in filter(None, (p.strip() for p in self.trusted_proxies.split(","))):
+            try:
+                if part != "*":
+                    ipaddress.ip_network(part, strict=False)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"PAPERLESS_TRUSTED_PROXIES: {part!r} is not an IP address or network (e.g. 10.0.0.5,10.1.0.0/24)."
+                ) from exc
+        if self.auth == "msal":
+            self._check_entra()
+
+    def _check_entra(self) -> None:
+        for name, value in (("TENANT_ID", self.entra_tenant_id), ("CLIENT_ID", self.entra_client_id)):
+            if not value:
+                raise ConfigError(f"PAPERLESS_ENTRA_{name} is required with PAPERLESS_AUTH=msal.")
+            if not GUID.match(value) or set(value) <= {"0", "-"}:
+                raise ConfigError(
+                    f"PAPERLESS_ENTRA_{name} must be the GUID shown in the Entra app registration "
+                    f"(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx), not {value!r}."
+                )
+        secret = self.entra_client_secret.get_secret_value()
+        cert = self.entra_client_certificate_file
+        if cert is not None:
+            if not cert.is_file():
+                raise ConfigError(f"PAPERLESS_ENTRA_CLIENT_CERTIFICATE_FILE: no such file {cert}.")
+        elif not secret:
+            raise ConfigError(
+                "PAPERLESS_ENTRA_CLIENT_SECRET (or PAPERLESS_ENTRA_CLIENT_SECRET_FILE, or "
+                "PAPERLESS_ENTRA_CLIENT_CERTIFICATE_FILE) is required with PAPERLESS_AUTH=msal."
+            )
+        elif _placeholder(secret) or len(secret) < 16:
+            raise ConfigError(
+                "PAPERLESS_ENTRA_CLIENT_SECRET looks like a placeholder: set the secret's value from the "
+                "Entra app registration (証明書とシークレット)."
+            )
+        host = urlsplit(self.entra_authority_host)
+        if host.scheme != "https" or not host.hostname or host.path not in ("", "/"):
+            raise ConfigError(
+                "PAPERLESS_ENTRA_AUTHORITY_HOST must be an https URL without a path "
+                f"(default {ENTRA_AUTHORITY_HOST}), not {self.entra_authority_host!r}."
+            )
+        for name, value in (("REDIRECT_URI", self.entra_redirect_uri),
+                            ("POST_LOGOUT_REDIRECT_URI", self.entra_post_logout_redirect_uri)):
+            if name == "POST_LOGOUT_REDIRECT_URI" and not value:
+                continue
+            if not value:
+                raise ConfigError(
+                    f"PAPERLESS_ENTRA_{name} is required with PAPERLESS_AUTH=msal "
+                    "(absolute, exactly as registered in Entra, e.g. https://paperless.example.lg.jp/auth/callback)."
+                )
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname or _placeholder(value):
+                raise ConfigError(f"PAPERLESS_ENTRA_{name} must be an absolute URL, not {value!r}.")
+            if self.env == "production" and parts.scheme != "https":
+                raise ConfigError(f"PAPERLESS_ENTRA_{name} must use https in production (behind a proxy too).")
+        if urlsplit(self.entra_redirect_uri).path != "/auth/callback":
+            raise ConfigError("PAPERLESS_ENTRA_REDIRECT_URI must end with the path /auth/callback.")
+        if self.entra_ca_bundle is not None and not self.entra_ca_bundle.is_file():
+            raise ConfigError(f"PAPERLESS_ENTRA_CA_BUNDLE: no such file {self.entra_ca_bundle}.")
 
     def session_secret(self) -> str:
         return self.secret_key.get_secret_value() or DEV_SECRET_KEY
+
+
+def _placeholder(value: str) -> bool:
+    lowered = value.lower()
+    return any(word in lowered for word in PLACEHOLDER_WORDS)
 
 
 @lru_cache

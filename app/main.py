@@ -9,7 +9,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+from app.auth import admin_routes
 from app.auth import routes as auth_routes
+from app.auth.entra import Entra
 from app.checklists import loader as checklist_loader
 from app.config import Settings, get_settings
 from app.db import make_engine
@@ -53,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.templates = make_templates(strict=settings.env != "production")
     app.state.checklist_files = checklist_files
+    app.state.entra = Entra(settings) if settings.auth == "msal" else None  # connects on first use only
 
     app.add_middleware(
         SessionMiddleware,
@@ -68,7 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
     for module in (web_routes, auth_routes, sheets_api, rounds_api, scoring_api, trend_api, sheets_routes,
-                   rounds_routes):
+                   rounds_routes, admin_routes):
         app.include_router(module.router)
+    app.include_router(auth_routes.callback_router)
     errors.install(app)
     return app

@@ -1,4 +1,4 @@
-"""Loading the signed-in person, and development sign-in."""
+"""Loading the signed-in person, Microsoft 365 (Entra ID) sign-in, development sign-in, audit."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
+from app.auth.entra import Identity
 from app.auth.models import AuditEvent, Membership, SectionRole, User
 from app.auth.permissions import Principal
 from app.errors import NotFound
@@ -36,6 +37,93 @@ def load_principal(session: Session, user_id: int, *, read_only: bool = False, d
 
 def find_user_by_upn(session: Session, upn: str) -> User | None:
     return session.exec(select(User).where(User.upn == upn.strip().lower())).first()
+
+
+# Why a Microsoft 365 sign-in is refused (shown to the person, with whom to ask).
+REFUSALS = {
+    "wrong_tenant": "このアカウントの組織（テナント）では、このシステムを利用できません。"
+                    "富山県の Microsoft 365 アカウントでサインインしてください。",
+    "not_registered": "このアカウントは、このシステムの利用者として登録されていません。",
+    "disabled": "このアカウントは、このシステムの利用を停止されています。",
+    "no_role": "このアカウントには、所属も役割も登録されていません。",
+}
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    user: User | None
+    refusal: str = ""  # a key of REFUSALS when user is None
+
+    @property
+    def message(self) -> str:
+        return REFUSALS.get(self.refusal, "")
+
+
+def sign_in_with_entra(session: Session, identity: Identity, *, tenant_id: str, ip: str = "") -> SignInResult:
+    """Find (or, for Entra app roles, create) the user for a verified identity; record the outcome.
+
+    Users are found by tenant + object id. The UPN only links a directory row that no Entra account
+    has claimed yet, on that person's first sign-in. Entra app roles ``Admin`` / ``ConsultationDesk``
+    are stored on the user at every sign-in and grant admin / desk without a directory row.
+    """
+    label = identity.upn or identity.object_id
+    if identity.tenant_id != tenant_id:
+        return _refuse(session, "wrong_tenant", label, ip, tid=identity.tenant_id)
+    user = session.exec(
+        select(User).where(User.tenant_id == identity.tenant_id, User.object_id == identity.object_id)
+    ).first()
+    how = "known"
+    if user is None and identity.upn:
+        candidate = find_user_by_upn(session, identity.upn)
+        if candidate is not None and candidate.object_id is None:
+            user, how = candidate, "linked"
+    granted = identity.granted_roles
+    if user is None:
+        if not granted:
+            return _refuse(session, "not_registered", label, ip)
+        user = User(upn=_free_upn(session, identity), display_name=(identity.name or label)[:100],
+                    tenant_id=identity.tenant_id, object_id=identity.object_id)
+        how = "created"
+    if not user.is_active:
+        return _refuse(session, "disabled", label, ip, user=user)
+    if how == "linked":
+        user.tenant_id, user.object_id = identity.tenant_id, identity.object_id
+    elif how == "known" and identity.upn and identity.upn != user.upn and find_user_by_upn(session, identity.upn) is None:
+        audit(session, "user_updated", actor=user, detail={"source": "entra", "upn": [user.upn, identity.upn]})
+        user.upn = identity.upn
+    before = user.entra_roles
+    user.entra_roles = ",".join(granted)
+    session.add(user)
+    session.flush()
+    if before != user.entra_roles or how == "created":
+        audit(session, "role_change", actor=user, detail={
+            "user": user.upn, "source": "entra", "before": before, "after": user.entra_roles})
+    has_section = session.exec(select(Membership.id).where(Membership.user_id == user.id)).first() is not None
+    if not (has_section or user.is_admin or user.is_desk or granted):
+        return _refuse(session, "no_role", label, ip, user=user)
+    user.last_sign_in_at = now_utc()
+    session.add(user)
+    audit(session, "sign_in", actor=user, detail={"method": "msal", "ip": ip, "how": how,
+                                                  "roles": user.entra_roles})
+    return SignInResult(user)
+
+
+def _free_upn(session: Session, identity: Identity) -> str:
+    """The UPN for a new row: the claimed one, unless another row already has it (then tid/oid based)."""
+    if identity.upn and find_user_by_upn(session, identity.upn) is None:
+        return identity.upn
+    return f"{identity.object_id}@{identity.tenant_id}"[:254]
+
+
+def _refuse(session: Session, reason: str, label: str, ip: str, *, user: User | None = None, **detail) -> SignInResult:
+    record_failed_sign_in(session, reason, label=label, ip=ip, user=user, **detail)
+    return SignInResult(None, reason)
+
+
+def record_failed_sign_in(session: Session, reason: str, *, label: str = "", ip: str = "",
+                          user: User | None = None, **detail) -> None:
+    audit(session, "sign_in_failed", actor=user, label=label or "（不明）",
+          detail={"reason": reason, "ip": ip, **detail})
 
 
 def dev_sign_in(session: Session, upn: str) -> User:

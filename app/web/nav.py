@@ -29,6 +29,25 @@ def _admin(p: Principal) -> bool:
 
 NAV: tuple[NavItem, ...] = (
     NavItem("ホーム", "/"),
+    NavItem("管理", "/admin", _admin),
+)
+
+
+@dataclass(frozen=True)
+class AdminPage:
+    """An entry on the admin index page (/admin). Add a line here when an admin page is added."""
+
+    label: str
+    href: str
+    description: str
+
+
+ADMIN_PAGES: tuple[AdminPage, ...] = (
+    AdminPage("利用者の管理", "/admin/users",
+              "利用者の一覧・検索、追加・変更・利用停止。所属と役割（職員・DX推進リーダー）、業務DX相談窓口・管理者の指定。"),
+    AdminPage("利用者のCSV取り込み", "/admin/users-import",
+              "UPN・表示名・所属コード・役割のCSVを、確認画面を見てから一括で取り込みます。"),
+    AdminPage("監査ログ", "/admin/audit", "サインイン・サインイン失敗・サインアウト・役割の変更・利用者の変更の記録。"),
 )
 
 
