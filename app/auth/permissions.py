@@ -6,7 +6,7 @@ the person with a 403), so refusals always say why.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from app.auth.models import SectionRole
@@ -46,8 +46,12 @@ class Principal:
         return names
 
 
-def why_not_read_sheet(p: Principal, unit_id: int) -> str | None:
+def why_not_read_sheet(p: Principal, unit_id: int, *, continued_by: Collection[int] = ()) -> str | None:
+    """``continued_by``: the units that continue ``unit_id`` after reorganisations (its successors), so
+    that the staff of a renamed, moved, merged or split 所属 can read their predecessors' past sheets."""
     if p.sees_everything or p.role_in(unit_id) is not None:
+        return None
+    if any(p.role_in(u) is not None for u in continued_by):
         return None
     return "この所属のチェックシートは、所属の職員と業務DX相談窓口だけが見られます。"
 

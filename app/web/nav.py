@@ -29,6 +29,9 @@ def _admin(p: Principal) -> bool:
 
 NAV: tuple[NavItem, ...] = (
     NavItem("ホーム", "/"),
+    NavItem("調査回の管理", "/admin/rounds", _admin),
+    NavItem("チェックシートの版", "/admin/checklists", _admin),
+    NavItem("組織改正", "/admin/reorg", _admin),
 )
 
 
