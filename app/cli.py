@@ -4,11 +4,16 @@
     paperless demo [--if-empty] …     load demo data (only into an empty database)
     paperless serve [--host --port]   run the web server
     paperless check                   validate settings and every checklist file
+    paperless checklist diff PATH     what a checklist file changes compared with the published versions
+    paperless checklist publish PATH  publish a checklist file as a new version (after showing the diff)
+    paperless round list|create|open|close|reopen   rounds (調査回), as on /admin/rounds
+    paperless reorg CSV [--apply]     April reorganisation (組織改正) from a CSV: preview, then apply
 """
 
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -59,7 +64,7 @@ def check() -> None:
 @click.option("--rounds", default=2, show_default=True, help="number of rounds (the newest stays open)")
 @click.option("--seed", default=1, show_default=True, help="random seed (same seed, same data)")
 @click.option("--checklist", "checklist_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="checklist file to use (default: checklists/paperless/v1.yaml)")
+              default=None, help="checklist file for every round (default: v1.yaml, and v2.yaml for the newest round)")
 @click.option("--if-empty", is_flag=True, help="do nothing when the database already has data")
 @click.option("--no-history", is_flag=True, help="skip history events (faster for benchmark-size data)")
 def demo(sections: int, rounds: int, seed: int, checklist_path: Path | None, if_empty: bool, no_history: bool) -> None:
@@ -73,6 +78,8 @@ def demo(sections: int, rounds: int, seed: int, checklist_path: Path | None, if_
     path = checklist_path or settings.checklists_dir / "paperless" / "v1.yaml"
     try:
         checklist = load_checklist(path)
+        # By default the newest round is on version 2, the older ones on version 1 (a real version change).
+        newest = None if checklist_path else load_checklist(settings.checklists_dir / "paperless" / "v2.yaml")
     except ChecklistDefinitionError as exc:
         raise click.ClickException(str(exc)) from exc
     engine = make_engine(settings.database_url)
@@ -83,14 +90,86 @@ def demo(sections: int, rounds: int, seed: int, checklist_path: Path | None, if_
                     click.echo("database already has data: demo data not loaded")
                     return
                 raise click.ClickException("the database already has data; demo data goes only into an empty one")
-            total = sections * rounds * len(checklist.checklist.items)
+            per_round = [len(checklist.checklist.items)] * rounds
+            if newest is not None:
+                per_round[-1] = len(newest.checklist.items)
+            total = sections * sum(per_round)
             plan = demo_data.DemoPlan(sections=sections, rounds=rounds, seed=seed, history=not no_history)
             with click.progressbar(length=total, label="answers", file=sys.stderr) as bar:
-                demo_data.load(session, checklist, plan, progress=bar.update)
+                demo_data.load(session, checklist, plan, progress=bar.update, newest=newest)
             session.commit()
     finally:
         engine.dispose()
     click.echo(f"demo data loaded: {sections} 所属, {rounds} rounds, {total:,} answers")
+
+
+@main.group()
+def checklist() -> None:
+    """Checklist versions: compare a file with the published versions, publish it."""
+
+
+def _checklist_preview(session, path: Path):
+    from app.checklists import publishing
+
+    try:
+        loaded = load_checklist(path)
+    except ChecklistDefinitionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return loaded, publishing.preview(session, loaded)
+
+
+@checklist.command("diff")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def checklist_diff(path: Path) -> None:
+    """Show what PATH adds, removes, rewords and moves compared with the previous published version."""
+    from app.checklists import publishing
+
+    with _session() as session:
+        _, preview = _checklist_preview(session, path)
+        for line in publishing.report_lines(preview):
+            click.echo(line)
+
+
+@checklist.command("publish")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="publish without asking")
+def checklist_publish(path: Path, yes: bool) -> None:
+    """Publish PATH as a new checklist version (a published version never changes)."""
+    from app.auth import service as auth_service
+    from app.checklists import publishing
+    from app.errors import AppError
+
+    with _session(write=True) as session:
+        loaded, preview = _checklist_preview(session, path)
+        for line in publishing.report_lines(preview):
+            click.echo(line)
+        if preview.published is not None and preview.refusal is None:
+            return
+        if preview.refusal:
+            raise click.ClickException(preview.refusal)
+        if not yes and not click.confirm("この内容で公開しますか？（公開した版は変更できません）"):
+            raise click.ClickException("公開を取りやめました。")
+        try:
+            version = publishing.publish_file(session, loaded, expected_sha256=preview.loaded.sha256)
+        except AppError as exc:
+            raise click.ClickException(exc.message) from exc
+        auth_service.audit(session, "checklist_publish", label="cli",
+                           detail={"checklist": version.checklist_id, "version": version.version, "path": loaded.path})
+        session.commit()
+        click.echo(f"公開しました: {version.checklist_id} 第{version.version}版")
+
+
+@contextmanager
+def _session(write: bool = False):
+    from app.db import make_engine, session_for
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with session_for(engine, write=write) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 @main.command()

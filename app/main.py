@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from app.auth import routes as auth_routes
+from app.checklists import admin as checklists_admin
 from app.checklists import loader as checklist_loader
 from app.config import Settings, get_settings
 from app.db import make_engine
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
     for module in (web_routes, auth_routes, sheets_api, rounds_api, scoring_api, trend_api, sheets_routes,
-                   rounds_routes, rounds_admin):
+                   rounds_routes, rounds_admin, checklists_admin):
         app.include_router(module.router)
     errors.install(app)
     return app
