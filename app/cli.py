@@ -159,6 +159,50 @@ def checklist_publish(path: Path, yes: bool) -> None:
         click.echo(f"公開しました: {version.checklist_id} 第{version.version}版")
 
 
+@main.command()
+@click.argument("csv_path", metavar="CSV", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--on", "effective_on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="effective date, YYYY-MM-DD (default: 1 April of the fiscal year in progress)")
+@click.option("--apply", "do_apply", is_flag=True, help="apply the changes (without it: preview only)")
+def reorg(csv_path: Path, effective_on, do_apply: bool) -> None:
+    """April reorganisation (組織改正) from CSV: show what changes; with --apply, apply it all or nothing."""
+    from app.errors import AppError
+    from app.jpdate import today_jst, wareki
+    from app.reorg import csvfile
+    from app.reorg import service as reorg_service
+    from app.reorg.routes import default_effective_on
+
+    on = effective_on.date() if effective_on else default_effective_on(today_jst())
+    with _session(write=do_apply) as session:
+        try:
+            rows, row_errors = csvfile.parse(csv_path.read_bytes())
+        except AppError as exc:
+            raise click.ClickException(f"{csv_path}: {exc.message}") from exc
+        plan = reorg_service.plan(session, rows, on, row_errors)
+        click.echo(f"{csv_path}: 効力発生日 {wareki(on)}（{on.isoformat()}）")
+        for line in reorg_service.summary_lines(plan):
+            click.echo(f"  {line}")
+        for person in plan.to_reassign:
+            click.echo(f"  所属の再設定が必要: {person.name} <{person.upn}>（{person.unit.name}）")
+        for effect in plan.rounds:
+            click.echo(f"  受付中の「{effect.round.title}」: 引き継ぐシート {len(effect.follow)}、"
+                       f"新しく作るシート {len(effect.create)}")
+        if plan.errors:
+            for error in plan.errors:
+                click.echo(f"  {error.line}行目: {error.message}", err=True)
+            raise click.ClickException(f"誤りが{len(plan.errors)}件あります。何も変更していません。")
+        if not do_apply:
+            click.echo("確認のみ（変更していません）。適用するには --apply を付けてください。")
+            return
+        try:
+            applied = reorg_service.apply(session, plan, today=today_jst(), label="cli", source=str(csv_path))
+        except AppError as exc:
+            raise click.ClickException(exc.message) from exc
+        session.commit()
+        click.echo(f"適用しました: {applied.changes}件の変更、所属の職員 {applied.memberships_moved}人を移動、"
+                   f"チェックシート {applied.sheets_created}件を作成")
+
+
 @contextmanager
 def _session(write: bool = False):
     from app.db import make_engine, session_for

@@ -14,6 +14,7 @@ from app.checklists import admin as checklists_admin
 from app.checklists import loader as checklist_loader
 from app.config import Settings, get_settings
 from app.db import make_engine
+from app.reorg import routes as reorg_routes
 from app.reports import trend_api
 from app.rounds import admin as rounds_admin
 from app.rounds import api as rounds_api
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
     for module in (web_routes, auth_routes, sheets_api, rounds_api, scoring_api, trend_api, sheets_routes,
-                   rounds_routes, rounds_admin, checklists_admin):
+                   rounds_routes, rounds_admin, checklists_admin, reorg_routes):
         app.include_router(module.router)
     errors.install(app)
     return app
