@@ -159,6 +159,111 @@ def checklist_publish(path: Path, yes: bool) -> None:
         click.echo(f"公開しました: {version.checklist_id} 第{version.version}版")
 
 
+@main.group("round")
+def round_() -> None:
+    """Rounds (調査回): list, create, open, close, reopen — the same as /admin/rounds."""
+
+
+@round_.command("list")
+def round_list() -> None:
+    """Every round, newest first: id, state, fiscal year, title, checklist version, sheets."""
+    from app.checklists import service as checklists
+    from app.rounds import service as rounds
+    from app.rounds.models import ROUND_STATE_LABELS
+
+    with _session() as session:
+        counts = rounds.sheet_counts(session)
+        for r in rounds.list_rounds(session):
+            version = checklists.get_definition(session, r.checklist_version_id).version
+            click.echo(f"{r.id}\t{ROUND_STATE_LABELS[r.state]}\t{r.fiscal_year}\t{r.title}\t"
+                       f"{r.opens_on}〜{r.closes_on}\t第{version}版\t{counts.get(r.id, 0)}所属")
+
+
+@round_.command("create")
+@click.option("--fiscal-year", type=int, required=True, help="fiscal year (年度), e.g. 2026")
+@click.option("--title", default="", help="default: 「令和8年度 第N回」 from the fiscal year")
+@click.option("--opens", "opens_on", type=click.DateTime(formats=["%Y-%m-%d"]), required=True)
+@click.option("--closes", "closes_on", type=click.DateTime(formats=["%Y-%m-%d"]), required=True)
+@click.option("--checklist-version", "version", type=int, default=None,
+              help="version of the paperless checklist (default: the newest published)")
+def round_create(fiscal_year: int, title: str, opens_on, closes_on, version: int | None) -> None:
+    """Create a round (準備中). Open it with `paperless round open ID`."""
+    from app.checklists import service as checklists
+    from app.errors import AppError
+    from app.rounds import service as rounds
+
+    with _session(write=True) as session:
+        versions = [v for v in checklists.list_versions(session) if v.checklist_id == "paperless"]
+        chosen = next((v for v in versions if version is None or v.version == version), None)
+        if chosen is None:
+            raise click.ClickException("その版のチェックシートは公開されていません"
+                                       "（paperless checklist publish で公開してください）。")
+        try:
+            title = rounds.validate_new_round(session, fiscal_year=fiscal_year, title=title,
+                                              checklist_version_id=chosen.id, opens_on=opens_on.date(),
+                                              closes_on=closes_on.date())
+            new = rounds.create_round(session, fiscal_year=fiscal_year, title=title, checklist_version_id=chosen.id,
+                                      opens_on=opens_on.date(), closes_on=closes_on.date())
+        except AppError as exc:
+            raise click.ClickException(" ".join([exc.message, *exc.fields.values()])) from exc
+        _audit_cli(session, "round_create", new)
+        session.commit()
+        click.echo(f"作成しました: {new.id} {new.title}（準備中）")
+
+
+def _round_action(round_id: int, action: str, reason: str = "") -> None:
+    from app.errors import AppError
+    from app.jpdate import today_jst
+    from app.rounds import service as rounds
+
+    with _session(write=True) as session:
+        try:
+            target = rounds.get_round(session, round_id)
+            if action == "open":
+                count = rounds.open_round(session, target, on=max(target.opens_on, today_jst()))
+                message = f"開始しました: {target.title}（{count}所属のチェックシートを作成）"
+            elif action == "close":
+                rounds.close_round(session, target)
+                message = f"締め切りました: {target.title}"
+            else:
+                rounds.reopen_round(session, target, reason=reason, actor=None)
+                message = f"再開しました: {target.title}"
+        except AppError as exc:
+            raise click.ClickException(exc.message) from exc
+        _audit_cli(session, f"round_{action}", target, reason)
+        session.commit()
+        click.echo(message)
+
+
+def _audit_cli(session, kind: str, target, reason: str = "") -> None:
+    from app.auth import service as auth_service
+
+    detail = {"round_id": target.id, "title": target.title, **({"reason": reason} if reason else {})}
+    auth_service.audit(session, kind, label="cli", detail=detail)
+
+
+@round_.command("open")
+@click.argument("round_id", type=int)
+def round_open(round_id: int) -> None:
+    """Open a round: every 所属 in force gets its sheet."""
+    _round_action(round_id, "open")
+
+
+@round_.command("close")
+@click.argument("round_id", type=int)
+def round_close(round_id: int) -> None:
+    """Close a round: read-only for everyone."""
+    _round_action(round_id, "close")
+
+
+@round_.command("reopen")
+@click.argument("round_id", type=int)
+@click.option("--reason", required=True, help="why (kept with the round and in the audit log)")
+def round_reopen(round_id: int, reason: str) -> None:
+    """Reopen a closed round, with the reason."""
+    _round_action(round_id, "reopen", reason)
+
+
 @main.command()
 @click.argument("csv_path", metavar="CSV", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--on", "effective_on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,

@@ -194,3 +194,42 @@ def test_members_land_on_the_current_round_and_can_open_past_rounds(client, sess
     assert draft.title not in page  # a draft round is nobody's business yet
     past = client.get(f"/rounds/{world.round.id}/sections/A1")
     assert past.status_code == 200 and "受付期間外" in past.text
+
+
+@pytest.fixture
+def cli_env(database_url, monkeypatch):
+    from app.config import get_settings
+
+    monkeypatch.setenv("PAPERLESS_DATABASE_URL", database_url)
+    monkeypatch.setenv("PAPERLESS_ENV", "development")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_cli_creates_opens_closes_and_reopens_a_round(cli_env, session, world):
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    runner = CliRunner()
+    created = runner.invoke(main, ["round", "create", "--fiscal-year", "2026", "--opens", "2026-10-01",
+                                   "--closes", "2026-11-30"])
+    assert created.exit_code == 0, created.output
+    assert "令和8年度 第2回（準備中）" in created.output
+    rid = int(created.output.split()[1])
+    assert runner.invoke(main, ["round", "open", str(rid)]).output.startswith("開始しました: 令和8年度 第2回（3所属")
+    assert runner.invoke(main, ["round", "close", str(rid)]).exit_code == 0
+    no_reason = runner.invoke(main, ["round", "reopen", str(rid), "--reason", " "])
+    assert no_reason.exit_code == 1 and "再開する理由を入力してください" in no_reason.output
+    assert runner.invoke(main, ["round", "reopen", str(rid), "--reason", "延長"]).exit_code == 0
+    listed = runner.invoke(main, ["round", "list"]).output
+    assert "受付中\t2026\t令和8年度 第2回" in listed and "3所属" in listed
+    bad = runner.invoke(main, ["round", "create", "--fiscal-year", "2026", "--opens", "2027-04-01",
+                               "--closes", "2027-05-01"])
+    assert bad.exit_code == 1 and "開始日は令和8年度" in bad.output
+    notes = session.exec(select(RoundEvent.kind, RoundEvent.note).where(RoundEvent.round_id == rid)
+                         .order_by(RoundEvent.id)).all()
+    assert notes == [("create", ""), ("open", ""), ("close", ""), ("reopen", "延長")]
+    kinds = [e.kind for e in session.exec(select(AuditEvent).where(AuditEvent.actor_label == "cli").order_by(AuditEvent.id))]
+    assert kinds == ["round_create", "round_open", "round_close", "round_reopen"]

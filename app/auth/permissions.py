@@ -62,6 +62,8 @@ def why_not_edit_sheet(p: Principal, unit_id: int, *, sheet_submitted: bool, rou
     if p.role_in(unit_id) is None:
         if p.sees_everything:
             return "業務DX相談窓口・管理者はチェックシートを閲覧できますが、変更はできません。"
+        if not round_open:  # staff reading a predecessor's sheet of a past round
+            return "この調査回は受付期間外のため、変更できません。"
         return "この所属のチェックシートは、所属の職員だけが入力できます。"
     if not round_open:
         return "この調査回は受付期間外のため、変更できません。"

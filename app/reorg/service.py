@@ -349,8 +349,8 @@ def plan(session: Session, rows: list[Row], effective_on: date, row_errors: list
                 errors.add(change.lines, f"効力発生日（{wareki(effective_on)}）は、{_label(unit)}ができた日"
                                          f"（{wareki(unit.valid_from)}）より後の日にしてください。")
 
-    result = ReorgPlan(effective_on, [c for c in changes if c.old or c.new], sorted(errors.items, key=lambda e: e.line),
-                       bureaus, new_bureaus)
+    valid = [c for c in changes if (c.old or c.new) and not set(c.lines) & errors.bad]
+    result = ReorgPlan(effective_on, valid, sorted(errors.items, key=lambda e: e.line), bureaus, new_bureaus)
     if result.ok:
         _people(session, result)
         result.rounds = _round_effects(session, result)

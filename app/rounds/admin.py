@@ -28,6 +28,11 @@ def _int(value) -> int | None:
         return None
 
 
+def _fiscal_year(value) -> int | None:
+    year = _int(value)
+    return year if year is not None and 2000 <= year <= 2100 else None
+
+
 def _date(value) -> date | None:
     try:
         return date.fromisoformat(str(value).strip())
@@ -36,7 +41,9 @@ def _date(value) -> date | None:
 
 
 def _versions(session: Session) -> list[tuple[int, str]]:
-    return [(v.id, f"{v.title}（{v.checklist_id} 第{v.version}版）") for v in checklists.list_versions(session)]
+    return [(v.id, f"第{v.version}版（{len(checklists.get_definition(session, v.id).items)}項目）{v.title}"
+             + ("" if v.checklist_id == "paperless" else f"（{v.checklist_id}）"))
+            for v in checklists.list_versions(session)]
 
 
 def _list_context(session: Session, form: dict, errors: dict[str, str] | None = None) -> dict:
@@ -53,7 +60,7 @@ def _list_context(session: Session, form: dict, errors: dict[str, str] | None = 
         "versions": _versions(session),
         "form": form,
         "errors": errors or {},
-        "example_title": f"{fiscal_year_label(this_fy)} 第1回",
+        "example_title": service.suggest_title(session, _fiscal_year(form.get("fiscal_year")) or this_fy),
     }
 
 
@@ -69,10 +76,10 @@ def _default_form(session: Session, fiscal_year: int | None = None) -> dict:
 
 
 @router.get("")
-def rounds_page(request: Request, session: DbSession, fiscal_year: int | None = None, title: str | None = None):
+def rounds_page(request: Request, session: DbSession, fiscal_year: str | None = None, title: str | None = None):
     """The list of rounds and the form to create one. With ?fiscal_year (htmx, when the year changes) the
     form comes back with the title suggested for that year, unless the person typed their own."""
-    form = _default_form(session, fiscal_year)
+    form = _default_form(session, _fiscal_year(fiscal_year))
     if title is not None and title.strip() and not service.SUGGESTED_TITLE.match(title.strip()):
         form["title"] = title
     return render(request, "rounds/admin_list.html", _list_context(session, form), block="create_form")
@@ -81,7 +88,7 @@ def rounds_page(request: Request, session: DbSession, fiscal_year: int | None = 
 @router.post("")
 def create(request: Request, session: DbSession, principal: AdminPrincipal, form: FormDep):
     values = {k: form.get(k, "") for k in ("fiscal_year", "title", "checklist_version_id", "opens_on", "closes_on")}
-    fiscal_year = _int(values["fiscal_year"])
+    fiscal_year = _fiscal_year(values["fiscal_year"])
     version_id = _int(values["checklist_version_id"])
     opens_on, closes_on = _date(values["opens_on"]), _date(values["closes_on"])
     try:

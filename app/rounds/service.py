@@ -158,7 +158,7 @@ def close_round(session: Session, round_: Round, *, actor: Principal | None = No
     _record(session, round_, RoundEventKind.CLOSE, actor)
 
 
-def reopen_round(session: Session, round_: Round, *, reason: str, actor: Principal) -> None:
+def reopen_round(session: Session, round_: Round, *, reason: str, actor: Principal | None) -> None:
     """Reopen a closed round (an admin action): the reason is required and kept with the round."""
     reason = (reason or "").strip()
     if round_.state != RoundState.CLOSED:
