@@ -63,11 +63,16 @@ def is_empty(session: Session) -> bool:
     return session.execute(select(func.count()).select_from(Unit)).scalar_one() == 0
 
 
-def load(session: Session, checklist: LoadedChecklist, plan: DemoPlan, progress: Progress = lambda n: None) -> None:
-    """Fill an empty database. The caller commits."""
+def load(session: Session, checklist: LoadedChecklist, plan: DemoPlan, progress: Progress = lambda n: None,
+         *, newest: LoadedChecklist | None = None) -> None:
+    """Fill an empty database. The caller commits. With ``newest`` (a later version of the checklist), the
+    newest round uses it and the older rounds ``checklist``: the demo shows a real version change."""
     rng = random.Random(plan.seed)
     version = checklists.publish(session, checklist)
     definition = checklists.get_definition(session, version.id)
+    if newest is not None:
+        newest_version = checklists.publish(session, newest)
+        newest_definition = checklists.get_definition(session, newest_version.id)
     calendar = _round_calendar(plan.rounds)
     units = _organisation(session, plan.sections, rng, date(calendar[0][0], 4, 1))
     sections = [u for u in units if u.kind == UnitKind.SECTION]
@@ -76,7 +81,12 @@ def load(session: Session, checklist: LoadedChecklist, plan: DemoPlan, progress:
     propensity = {u.id: rng.gauss(0.0, 0.8) for u in sections}
     not_applicable = {(u.id, item.key) for u in sections for item in definition.items
                       if item.allows_na and rng.random() < 0.12}
+    if newest is not None:
+        not_applicable |= {(u.id, item.key) for u in sections for item in newest_definition.items
+                           if item.allows_na and item.key not in definition.by_key and rng.random() < 0.12}
     for index, (fy, number, opens, closes, state) in enumerate(calendar):
+        if newest is not None and index == len(calendar) - 1:
+            version, definition = newest_version, newest_definition
         round_ = Round(fiscal_year=fy, title=f"{fiscal_year_label(fy)} 第{number}回",
                        checklist_version_id=version.id, opens_on=opens, closes_on=closes, state=state)
         session.add(round_)

@@ -12,10 +12,13 @@ from starlette.middleware.sessions import SessionMiddleware
 from app.auth import admin_routes
 from app.auth import routes as auth_routes
 from app.auth.entra import Entra
+from app.checklists import admin as checklists_admin
 from app.checklists import loader as checklist_loader
 from app.config import Settings, get_settings
 from app.db import make_engine
+from app.reorg import routes as reorg_routes
 from app.reports import trend_api
+from app.rounds import admin as rounds_admin
 from app.rounds import api as rounds_api
 from app.rounds import routes as rounds_routes
 from app.scoring import api as scoring_api
@@ -71,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
     for module in (web_routes, auth_routes, sheets_api, rounds_api, scoring_api, trend_api, sheets_routes,
-                   rounds_routes, admin_routes):
+                   rounds_routes, admin_routes, rounds_admin, checklists_admin, reorg_routes):
         app.include_router(module.router)
     app.include_router(auth_routes.callback_router)
     errors.install(app)

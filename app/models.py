@@ -3,7 +3,7 @@
 from app.auth.models import ApiToken, AuditEvent, Membership, User
 from app.checklists.models import ChecklistItem, ChecklistPoints, ChecklistVersion
 from app.orgs.models import Unit, UnitLink
-from app.rounds.models import Round
+from app.rounds.models import Round, RoundEvent
 from app.sheets.models import Answer, Sheet, SheetEvent
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "ChecklistVersion",
     "Membership",
     "Round",
+    "RoundEvent",
     "Sheet",
     "SheetEvent",
     "Unit",

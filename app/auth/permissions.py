@@ -6,7 +6,7 @@ the person with a 403), so refusals always say why.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from app.auth.models import SectionRole
@@ -46,8 +46,12 @@ class Principal:
         return names
 
 
-def why_not_read_sheet(p: Principal, unit_id: int) -> str | None:
+def why_not_read_sheet(p: Principal, unit_id: int, *, continued_by: Collection[int] = ()) -> str | None:
+    """``continued_by``: the units that continue ``unit_id`` after reorganisations (its successors), so
+    that the staff of a renamed, moved, merged or split 所属 can read their predecessors' past sheets."""
     if p.sees_everything or p.role_in(unit_id) is not None:
+        return None
+    if any(p.role_in(u) is not None for u in continued_by):
         return None
     return "この所属のチェックシートは、所属の職員と業務DX相談窓口だけが見られます。"
 
@@ -58,6 +62,8 @@ def why_not_edit_sheet(p: Principal, unit_id: int, *, sheet_submitted: bool, rou
     if p.role_in(unit_id) is None:
         if p.sees_everything:
             return "業務DX相談窓口・管理者はチェックシートを閲覧できますが、変更はできません。"
+        if not round_open:  # staff reading a predecessor's sheet of a past round
+            return "この調査回は受付期間外のため、変更できません。"
         return "この所属のチェックシートは、所属の職員だけが入力できます。"
     if not round_open:
         return "この調査回は受付期間外のため、変更できません。"

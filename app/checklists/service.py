@@ -156,3 +156,19 @@ def publish(session: Session, loaded: LoadedChecklist, *, actor_id: int | None =
         session.add(ChecklistPoints(version_id=version.id, status=status.value, points=points))
     session.flush()
     return version
+
+
+def list_versions(session: Session) -> list[ChecklistVersion]:
+    """Every published version, newest first within each checklist."""
+    return list(session.exec(
+        select(ChecklistVersion).order_by(ChecklistVersion.checklist_id, ChecklistVersion.version.desc())
+    ).all())
+
+
+def previous_version(session: Session, checklist_id: str, version: int) -> ChecklistVersion | None:
+    """The newest published version of ``checklist_id`` older than ``version``."""
+    return session.exec(
+        select(ChecklistVersion)
+        .where(ChecklistVersion.checklist_id == checklist_id, ChecklistVersion.version < version)
+        .order_by(ChecklistVersion.version.desc())
+    ).first()

@@ -89,3 +89,24 @@ def _compound(so_far: str, kind: str) -> str:
             LinkKind.SPLIT: "split"}[LinkKind(kind)]
     order = ["self", "continued", "merged", "split"]
     return max(so_far, step, key=order.index)
+
+
+def successor_ids(session: Session, unit_id: int) -> set[int]:
+    """Every unit that continues ``unit_id`` through later reorganisations (renamed, moved, merged or
+    split into), walking lineage links forwards. The unit itself is not included."""
+    found: set[int] = set()
+    frontier = {unit_id}
+    while frontier:
+        links = session.exec(select(UnitLink.successor_id).where(UnitLink.predecessor_id.in_(frontier))).all()
+        frontier = set(links) - found - {unit_id}
+        found |= frontier
+    return found
+
+
+def family_ids(session: Session, unit_id: int) -> set[int]:
+    """The unit, its successors, and every predecessor of those: all units whose sheets belong to the
+    history of this 所属 as it stands now."""
+    ids = {unit_id} | successor_ids(session, unit_id)
+    for uid in list(ids):
+        ids |= {a.unit.id for a in lineage(session, uid)}
+    return ids

@@ -76,6 +76,8 @@ def resolve_section(session: Session, principal: Principal, code: str) -> Unit:
     if unit is None:
         raise NotFound(f"所属コード「{code}」の所属はありません。")
     refusal = permissions.why_not_read_sheet(principal, unit.id)
+    if refusal and principal.sections:
+        refusal = permissions.why_not_read_sheet(principal, unit.id, continued_by=orgs.successor_ids(session, unit.id))
     if refusal:
         raise Forbidden(refusal)
     return unit

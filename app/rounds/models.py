@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, String
+from sqlalchemy import Column, String, Text
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -30,3 +30,27 @@ class Round(SQLModel, table=True):
     closes_on: date
     state: RoundState = Field(sa_column=Column(String(16), nullable=False))
     created_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RoundEventKind(StrEnum):
+    CREATE = "create"
+    OPEN = "open"
+    CLOSE = "close"
+    REOPEN = "reopen"
+
+
+ROUND_EVENT_LABELS = {RoundEventKind.CREATE: "作成", RoundEventKind.OPEN: "開始", RoundEventKind.CLOSE: "締切",
+                      RoundEventKind.REOPEN: "再開"}
+
+
+class RoundEvent(SQLModel, table=True):
+    """A round's own history: created, opened, closed, reopened (with the reason). Never deleted."""
+
+    __tablename__ = "round_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
+    actor_id: int | None = Field(default=None, foreign_key="user.id")
+    kind: RoundEventKind = Field(sa_column=Column(String(16), nullable=False))
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))

@@ -1,18 +1,30 @@
-"""Rounds: the current round, listing, creating, opening (which creates every 所属's sheet) and closing."""
+"""Rounds: the current round, listing, creating, opening (which creates every 所属's sheet), closing and
+reopening. Every change of state is recorded as a RoundEvent (shown on the round's admin page) and in
+the audit log."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
-from sqlalchemy import case, insert
+from sqlalchemy import case, func, insert
 from sqlmodel import Session, select
 
+from app.auth import service as auth_service
+from app.auth.models import User
+from app.auth.permissions import Principal
 from app.checklists import service as checklists
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
+from app.jpdate import fiscal_year_label, fiscal_year_of, now_utc
 from app.orgs import service as orgs
-from app.orgs.models import UnitKind
-from app.rounds.models import Round, RoundState
+from app.orgs.models import Unit, UnitKind
+from app.rounds.models import Round, RoundEvent, RoundEventKind, RoundState
 from app.sheets.models import Answer, Sheet
+
+TITLE_MAX = 100
+REASON_MAX = 500
+# Titles the app suggests: 「令和8年度 第1回」 (a person may write any other title).
+SUGGESTED_TITLE = re.compile(r"^(令和|平成|昭和)(元|\d+)年度 第\d+回$")
 
 
 def get_round(session: Session, round_id: int) -> Round:
@@ -32,8 +44,56 @@ def current_round(session: Session) -> Round | None:
     return session.exec(select(Round).order_by(state_rank, Round.opens_on.desc(), Round.id.desc())).first()
 
 
+def open_rounds(session: Session) -> list[Round]:
+    return list(session.exec(select(Round).where(Round.state == RoundState.OPEN).order_by(Round.opens_on)).all())
+
+
+def suggest_title(session: Session, fiscal_year: int) -> str:
+    """「令和8年度 第2回」: the fiscal year in the Japanese era and the next number within that year."""
+    count = session.exec(select(func.count()).select_from(Round).where(Round.fiscal_year == fiscal_year)).one()
+    return f"{fiscal_year_label(fiscal_year)} 第{count + 1}回"
+
+
+def validate_new_round(session: Session, *, fiscal_year: int | None, title: str, checklist_version_id: int | None,
+                       opens_on: date | None, closes_on: date | None) -> str:
+    """The title to use (suggested when left blank), or InvalidInput naming every field that is wrong."""
+    errors: dict[str, str] = {}
+    if fiscal_year is None or not 2000 <= fiscal_year <= 2100:
+        errors["fiscal_year"] = "年度を選んでください。"
+    title = title.strip()
+    if len(title) > TITLE_MAX:
+        errors["title"] = f"名称は{TITLE_MAX}文字以内にしてください（現在{len(title)}文字）。"
+    elif title and session.exec(select(Round.id).where(Round.title == title)).first() is not None:
+        errors["title"] = f"「{title}」という調査回は既にあります。別の名称にしてください。"
+    if checklist_version_id is None:
+        errors["checklist_version_id"] = "チェックシートの版を選んでください。"
+    else:
+        try:
+            checklists.get_definition(session, checklist_version_id)
+        except NotFound:
+            errors["checklist_version_id"] = "選んだチェックシートの版は公開されていません。"
+    if opens_on is None:
+        errors["opens_on"] = "開始日を入力してください（例: 2026-05-01）。"
+    elif fiscal_year is not None and "fiscal_year" not in errors and fiscal_year_of(opens_on) != fiscal_year:
+        errors["opens_on"] = (f"開始日は{fiscal_year_label(fiscal_year)}（{fiscal_year}年4月1日～"
+                              f"{fiscal_year + 1}年3月31日）の中の日にしてください。")
+    if closes_on is None:
+        errors["closes_on"] = "締切日を入力してください（例: 2026-06-30）。"
+    elif opens_on is not None and closes_on < opens_on:
+        errors["closes_on"] = "締切日は開始日以降の日にしてください。"
+    if errors:
+        raise InvalidInput("調査回を作成できませんでした。赤く示した項目を直してください。", fields=errors)
+    if not title:
+        title = suggest_title(session, fiscal_year)
+        if session.exec(select(Round.id).where(Round.title == title)).first() is not None:
+            raise InvalidInput("名称を入力してください。",
+                               fields={"title": f"「{title}」は既にあります。名称を入力してください。"})
+    return title
+
+
 def create_round(
-    session: Session, *, fiscal_year: int, title: str, checklist_version_id: int, opens_on: date, closes_on: date
+    session: Session, *, fiscal_year: int, title: str, checklist_version_id: int, opens_on: date, closes_on: date,
+    actor: Principal | None = None,
 ) -> Round:
     checklists.get_definition(session, checklist_version_id)  # 404 for an unknown version
     new = Round(
@@ -46,44 +106,95 @@ def create_round(
     )
     session.add(new)
     session.flush()
+    _record(session, new, RoundEventKind.CREATE, actor)
     return new
 
 
-def open_round(session: Session, round_: Round, *, on: date) -> int:
+def open_round(session: Session, round_: Round, *, on: date, actor: Principal | None = None) -> int:
     """Open a draft round: every 所属 in force on ``on`` gets its (empty) sheet. Returns the count."""
-    if round_.state is not RoundState.DRAFT:
+    if round_.state != RoundState.DRAFT:
         raise Conflict("準備中の調査回だけを開始できます。")
     units = orgs.units_in_force(session, on)
     bureaus = orgs.bureau_map(units)
     sections = [u for u in units if u.kind == UnitKind.SECTION]
-    definition = checklists.get_definition(session, round_.checklist_version_id)
-    now = round_.created_at
-    if sections:
-        session.execute(
-            insert(Sheet),
-            [
-                {"round_id": round_.id, "unit_id": u.id, "bureau_id": bureaus[u.id].id, "state": "draft",
-                 "updated_at": now}
-                for u in sections
-            ],
-        )
-        sheet_ids = session.exec(select(Sheet.id).where(Sheet.round_id == round_.id)).all()
-        rows = [
-            {"sheet_id": sid, "item_key": item.key, "memo": "", "version": 0}
-            for sid in sheet_ids
-            for item in definition.items
-        ]
-        for start in range(0, len(rows), 5000):
-            session.execute(insert(Answer), rows[start : start + 5000])
+    add_sheets(session, round_, [(u, bureaus[u.id].id) for u in sections])
     round_.state = RoundState.OPEN
     session.add(round_)
     session.flush()
+    _record(session, round_, RoundEventKind.OPEN, actor, detail={"sheets": len(sections)})
     return len(sections)
 
 
-def close_round(session: Session, round_: Round) -> None:
-    if round_.state is not RoundState.OPEN:
+def add_sheets(session: Session, round_: Round, sections: list[tuple[Unit, int]]) -> list[int]:
+    """Empty sheets (one unanswered answer per item) for ``(所属, its 部局's id)`` in a round; their ids."""
+    if not sections:
+        return []
+    definition = checklists.get_definition(session, round_.checklist_version_id)
+    now = now_utc()
+    session.execute(
+        insert(Sheet),
+        [{"round_id": round_.id, "unit_id": u.id, "bureau_id": bureau_id, "state": "draft", "updated_at": now}
+         for u, bureau_id in sections],
+    )
+    sheet_ids = list(session.exec(
+        select(Sheet.id).where(Sheet.round_id == round_.id, Sheet.unit_id.in_([u.id for u, _ in sections]))
+    ).all())
+    rows = [
+        {"sheet_id": sid, "item_key": item.key, "memo": "", "version": 0}
+        for sid in sheet_ids
+        for item in definition.items
+    ]
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(Answer), rows[start : start + 5000])
+    return sheet_ids
+
+
+def close_round(session: Session, round_: Round, *, actor: Principal | None = None) -> None:
+    if round_.state != RoundState.OPEN:
         raise Conflict("受付中の調査回だけを締め切れます。")
     round_.state = RoundState.CLOSED
     session.add(round_)
     session.flush()
+    _record(session, round_, RoundEventKind.CLOSE, actor)
+
+
+def reopen_round(session: Session, round_: Round, *, reason: str, actor: Principal | None) -> None:
+    """Reopen a closed round (an admin action): the reason is required and kept with the round."""
+    reason = (reason or "").strip()
+    if round_.state != RoundState.CLOSED:
+        raise Conflict("締切済の調査回だけを再開できます。")
+    if not reason:
+        raise InvalidInput("再開する理由を入力してください。",
+                           fields={"reason": "再開する理由を入力してください（例: 提出漏れの所属があるため）。"})
+    if len(reason) > REASON_MAX:
+        raise InvalidInput(f"理由は{REASON_MAX}文字以内にしてください。",
+                           fields={"reason": f"理由は{REASON_MAX}文字以内にしてください（現在{len(reason)}文字）。"})
+    round_.state = RoundState.OPEN
+    session.add(round_)
+    session.flush()
+    _record(session, round_, RoundEventKind.REOPEN, actor, note=reason)
+
+
+def _record(session: Session, round_: Round, kind: RoundEventKind, actor: Principal | None, *, note: str = "",
+            detail: dict | None = None) -> None:
+    session.add(RoundEvent(round_id=round_.id, actor_id=actor.user_id if actor else None, kind=kind, note=note))
+    if actor is not None:
+        auth_service.audit(session, f"round_{kind.value}", actor=actor,
+                           detail={"round_id": round_.id, "title": round_.title, **({"reason": note} if note else {}),
+                                   **(detail or {})})
+    session.flush()
+
+
+def round_events(session: Session, round_id: int) -> list[tuple[RoundEvent, str]]:
+    """The round's history, oldest first, with who did it."""
+    rows = session.exec(
+        select(RoundEvent, User.display_name)
+        .outerjoin(User, User.id == RoundEvent.actor_id)
+        .where(RoundEvent.round_id == round_id)
+        .order_by(RoundEvent.at, RoundEvent.id)
+    ).all()
+    return [(event, name or "システム") for event, name in rows]
+
+
+def sheet_counts(session: Session) -> dict[int, int]:
+    return dict(session.exec(select(Sheet.round_id, func.count()).group_by(Sheet.round_id)).all())

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
+from app.auth.permissions import Principal
 from app.errors import AppError, Conflict, InvalidInput
-from app.rounds import service as rounds
 from app.scoring import queries as scoring
 from app.sheets import service
 from app.sheets.api import Code, ItemKey, RoundId
@@ -33,14 +33,15 @@ class RowState:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def _page_context(session: Session, view: SheetView, rows: RowState | None = None, saved: int | None = None) -> dict:
+def _page_context(session: Session, view: SheetView, rows: RowState | None = None, saved: int | None = None, *,
+                  principal: Principal) -> dict:
     [score] = scoring.sheet_scores(session, view.round.id, sheet_ids=[view.sheet.id])
     return {
         "view": view,
         "score": score,
         "rows": rows or RowState(),
         "saved": saved,
-        "rounds": rounds.list_rounds(session),
+        "round_choices": service.round_choices(session, principal, view),
         "leaders": service.leaders_of(session, view.unit.id),
         "url": sheet_url(view.round.id, view.unit.code),
     }
@@ -50,7 +51,7 @@ def _page_context(session: Session, view: SheetView, rows: RowState | None = Non
 def sheet_page(request: Request, round_id: RoundId, code: Code, session: DbSession, principal: CurrentPrincipal,
                saved: int | None = None):
     view = service.get_sheet_for(session, principal, round_id, code)
-    return render(request, "sheets/sheet.html", _page_context(session, view, saved=saved))
+    return render(request, "sheets/sheet.html", _page_context(session, view, saved=saved, principal=principal))
 
 
 def _inputs_from_form(form, view: SheetView, only: str | None = None) -> list[AnswerInput]:
@@ -82,8 +83,8 @@ def save_sheet(request: Request, round_id: RoundId, code: Code, session: DbSessi
             typed_memo={i.item_key: i.memo for i in inputs if i.memo is not None},
             errors=_row_errors(exc),
         )
-        return render(request, "sheets/sheet.html", {**_page_context(session, view, rows), "error": exc.message},
-                      status_code=exc.status_code)
+        context = {**_page_context(session, view, rows, principal=principal), "error": exc.message}
+        return render(request, "sheets/sheet.html", context, status_code=exc.status_code)
     session.commit()
     return RedirectResponse(f"{sheet_url(round_id, code)}?saved={len(saved)}", status_code=303)
 
@@ -112,12 +113,13 @@ def save_row(request: Request, round_id: RoundId, code: Code, item_key: ItemKey,
             typed_memo={item_key: typed.memo} if isinstance(exc, InvalidInput) and typed.memo is not None else {},
             errors={item_key: exc.message},
         )
-        context = {**_page_context(session, view, rows), "item": view.definition.item(item_key)}
+        context = {**_page_context(session, view, rows, principal=principal), "item": view.definition.item(item_key)}
         return render(request, "sheets/sheet.html", context, block="row_error", status_code=exc.status_code,
                       headers={"HX-Retarget": f"#row-{dom_id(item_key)}", "HX-Reswap": "outerHTML"})
     session.commit()
     view = service.get_sheet_for(session, principal, round_id, code)
-    context = {**_page_context(session, view), "item": view.definition.item(item_key), "answer": answer}
+    context = {**_page_context(session, view, principal=principal), "item": view.definition.item(item_key),
+               "answer": answer}
     return render(request, "sheets/sheet.html", context, block="row_saved")
 
 

@@ -18,6 +18,7 @@ from app.checklists import service as checklists
 from app.checklists.service import Definition, ItemDef
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.jpdate import now_utc, today_jst
+from app.orgs import service as orgs
 from app.orgs.models import Unit
 from app.rounds import service as rounds
 from app.rounds.models import Round, RoundState
@@ -83,9 +84,39 @@ def get_sheet_for(session: Session, principal: Principal, round_id: int, section
         raise NotFound(f"所属コード「{section_code}」のチェックシートはこの調査回にありません。")
     sheet, unit = row
     refusal = permissions.why_not_read_sheet(principal, unit.id)
+    if refusal and principal.sections:  # the staff of a 所属 may read its predecessors' sheets
+        refusal = permissions.why_not_read_sheet(principal, unit.id, continued_by=orgs.successor_ids(session, unit.id))
     if refusal:
         raise Forbidden(refusal)
     return _view(session, principal, round_, sheet, unit)
+
+
+@dataclass(frozen=True)
+class RoundChoice:
+    """A round in which this 所属 (or one of its predecessors or successors) has a sheet the person may read."""
+
+    round: Round
+    code: str
+    unit_name: str
+    current: bool
+
+
+def round_choices(session: Session, principal: Principal, view: SheetView) -> list[RoundChoice]:
+    """For the round switcher on the sheet page: newest round first."""
+    family = orgs.family_ids(session, view.unit.id)
+    rows = session.exec(
+        select(Round, Unit)
+        .join(Sheet, Sheet.round_id == Round.id)
+        .join(Unit, Unit.id == Sheet.unit_id)
+        .where(Sheet.unit_id.in_(family), Round.state != RoundState.DRAFT)
+        .order_by(Round.opens_on.desc(), Round.id.desc(), Unit.code)
+    ).all()
+    if not principal.sees_everything:
+        readable = set(principal.sections)
+        for uid in principal.sections:
+            readable |= {a.unit.id for a in orgs.lineage(session, uid)}
+        rows = [(r, u) for r, u in rows if u.id in readable]
+    return [RoundChoice(r, u.code, u.name, r.id == view.round.id and u.id == view.unit.id) for r, u in rows]
 
 
 def _view(session: Session, principal: Principal, round_: Round, sheet: Sheet, unit: Unit) -> SheetView:

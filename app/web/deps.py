@@ -13,8 +13,8 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
+from app.auth import permissions, tokens
 from app.auth import service as auth_service
-from app.auth import tokens
 from app.auth.permissions import Principal
 from app.config import Settings
 from app.db import session_for
@@ -104,3 +104,14 @@ async def form_data(request: Request) -> FormData:
 
 
 FormDep = Annotated[FormData, Depends(form_data)]
+
+
+def admin_principal(principal: CurrentPrincipal) -> Principal:
+    """The signed-in person, if an administrator (403 with the reason otherwise)."""
+    refusal = permissions.why_not_admin(principal)
+    if refusal:
+        raise Forbidden(refusal)
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(admin_principal)]

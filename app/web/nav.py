@@ -48,6 +48,9 @@ ADMIN_PAGES: tuple[AdminPage, ...] = (
     AdminPage("利用者のCSV取り込み", "/admin/users-import",
               "UPN・表示名・所属コード・役割のCSVを、確認画面を見てから一括で取り込みます。"),
     AdminPage("監査ログ", "/admin/audit", "サインイン・サインイン失敗・サインアウト・役割の変更・利用者の変更の記録。"),
+    AdminPage("調査回の管理", "/admin/rounds", "調査回の作成・開始・締切・再開（理由を記録）。"),
+    AdminPage("チェックシートの版", "/admin/checklists", "新しい版の差分を確認してから公開します。公開済みの版は変更できません。"),
+    AdminPage("組織改正", "/admin/reorg", "4月の組織改正（名称変更・統合・分割・移管・新設・廃止）をCSVで確認してから反映します。"),
 )
 
 

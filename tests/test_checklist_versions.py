@@ -1,0 +1,303 @@
+"""Checklist versions: v2 keeps the seed items; the difference between versions (added, removed, reworded,
+moved, difficulty, 該当なし); publishing from the admin page and the command line; trends across versions;
+the demo shows a real version change."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import select
+
+from app import demo
+from app.checklists import diff as diffs
+from app.checklists import publishing
+from app.checklists import service as checklists
+from app.checklists.loader import load_checklist
+from app.checklists.models import ChecklistVersion
+from app.config import PROJECT_ROOT, get_settings
+from app.errors import Conflict
+from app.main import create_app
+from app.orgs.models import UnitKind
+from app.reports import trend as trend_service
+from app.rounds.models import Round
+from app.scoring.rules import Change, Status
+from tests import factories as f
+from tests.conftest import make_settings, sign_in
+from tests.test_trend import set_answers
+
+V1_PATH = PROJECT_ROOT / "checklists" / "paperless" / "v1.yaml"
+V2_PATH = PROJECT_ROOT / "checklists" / "paperless" / "v2.yaml"
+
+LEGEND = """\
+legend:
+  difficulty: {1: やりやすい, 2: ちょっと難しい, 3: 相手次第}
+  status: {◎: 60%以上, ○: 60～30%程度, △: 30%以下, ×: 未対応}
+"""
+OLD = f"""\
+id: hand
+version: 1
+title: 手作りチェックシート
+{LEGEND}categories:
+  - name: 所属内
+    items:
+      - {{key: keep.same, scene: 日常, text: 変わらない項目, difficulty: 1}}
+      - {{key: gets.reworded, scene: 日常, text: 古い文言, difficulty: 1}}
+      - {{key: scene.changes, scene: 日常, text: シーンが変わる, difficulty: 1}}
+      - {{key: goes.away, scene: 日常, text: なくなる項目, difficulty: 2}}
+      - {{key: moves.over, scene: 日常, text: カテゴリが変わる, difficulty: 1}}
+  - name: 会議
+    items:
+      - {{key: gets.harder, scene: 庁内, text: 難しくなる, difficulty: 1}}
+      - {{key: na.allowed, scene: 庁内, text: 該当なしが選べるようになる, difficulty: 1}}
+"""
+NEW = f"""\
+id: hand
+version: 2
+title: 手作りチェックシート
+{LEGEND}categories:
+  - name: 所属内
+    items:
+      - {{key: keep.same, scene: 日常, text: 変わらない項目, difficulty: 1}}
+      - {{key: gets.reworded, scene: 日常, text: 新しい文言, difficulty: 1}}
+      - {{key: scene.changes, scene: 文書保管, text: シーンが変わる, difficulty: 1}}
+      - {{key: brand.new, scene: 日常, text: 新しい項目, difficulty: 1, hints: [まずはここから]}}
+  - name: 会議
+    items:
+      - {{key: gets.harder, scene: 庁内, text: 難しくなる, difficulty: 3}}
+      - {{key: na.allowed, scene: 庁内, text: 該当なしが選べるようになる, difficulty: 1, allow_na: true}}
+      - {{key: moves.over, scene: 日常, text: カテゴリが変わる, difficulty: 1}}
+"""
+
+
+def keys(rows) -> list[str]:
+    return [r.key for r in rows]
+
+
+# --- the shipped version 2 ------------------------------------------------------------------------------
+
+def test_v2_keeps_the_six_seed_items_and_adds_the_thirty_proposed():
+    v1 = load_checklist(V1_PATH).checklist
+    v2 = load_checklist(V2_PATH).checklist
+    d = diffs.diff_items(diffs.items_of(v1), diffs.items_of(v2))
+    assert len(v2.items) == 36 and len(d.added) == 30 and d.removed == ()
+    assert d.reworded == [] and d.moved == [] and d.difficulty == [] and d.not_applicable == []
+    assert keys(d.references) == ["meeting.internal.no-paper-handouts"]  # S-05 gains a hint and the meeting link
+    assert [c.name for c in v2.categories] == ["所属内", "打合せ", "会議", "決裁・文書", "庁内照会・内部事務", "対外",
+                                               "申請・手続", "契約", "働き方"]
+    items = {i.key: i for _, i in v2.items}
+    assert items["external.fax.no-fax"].difficulty == 3 and items["external.fax.no-fax"].allow_na
+    assert items["documents.approval.electronic"].hints == ("紙決裁が残る文書の種類を洗い出し、業務DX相談窓口へ",)
+    assert sum(1 for _, i in v2.items if i.allow_na) == 16
+
+
+# --- the difference between two versions -----------------------------------------------------------------
+
+def test_version_diff_names_added_removed_reworded_moved_and_rerated_items():
+    d = diffs.diff(None, f.checklist_yaml(OLD).checklist)
+    assert len(d.added) == 7 and not d.changed  # against nothing, everything is new
+    d = diffs.diff_items(diffs.items_of(f.checklist_yaml(OLD).checklist), diffs.items_of(f.checklist_yaml(NEW).checklist))
+    assert keys(d.added) == ["brand.new"]
+    assert keys(d.removed) == ["goes.away"]
+    assert keys(d.reworded) == ["gets.reworded", "scene.changes"]
+    assert keys(d.moved) == ["moves.over"]
+    assert keys(d.difficulty) == ["gets.harder"]
+    assert keys(d.not_applicable) == ["na.allowed"]
+    assert keys(d.unchanged) == ["keep.same"]
+    reworded = d.reworded[0]
+    assert (reworded.old.text, reworded.new.text, reworded.labels) == ("古い文言", "新しい文言", ["文言"])
+    assert d.moved[0].old.category == "所属内" and d.moved[0].new.category == "会議"
+    assert not d.is_empty
+
+
+def test_the_preview_compares_with_the_previous_published_version(session):
+    old = f.checklist_yaml(OLD, "checklists/hand/v1.yaml")
+    new = f.checklist_yaml(NEW, "checklists/hand/v2.yaml")
+    first = publishing.preview(session, old)
+    assert first.previous is None and first.can_publish
+    publishing.publish_file(session, old)
+    preview = publishing.preview(session, new)
+    assert preview.previous.version == 1 and preview.can_publish
+    lines = publishing.report_lines(preview)
+    assert "追加: 1項目" in lines and "  + brand.new  [所属内 / 日常] 新しい項目" in lines
+    assert "  ~ gets.reworded  [日常] 古い文言  →  [日常] 新しい文言" in lines
+    assert "  > moves.over  所属内 → 会議" in lines and "  * gets.harder  ☆ → ☆☆☆" in lines
+    assert "  - goes.away  [所属内 / 日常] なくなる項目" in lines
+
+
+def test_a_published_version_never_changes_and_an_older_version_is_refused(session):
+    old = f.checklist_yaml(OLD, "checklists/hand/v1.yaml")
+    publishing.publish_file(session, old)
+    publishing.publish_file(session, f.checklist_yaml(NEW, "checklists/hand/v2.yaml"))
+    edited = f.checklist_yaml(OLD.replace("古い文言", "こっそり変えた文言"), "checklists/hand/v1.yaml")
+    assert publishing.preview(session, edited).refusal.startswith("hand の第1版は公開済みで")
+    with pytest.raises(Conflict, match="公開済みの版は変更できません"):
+        publishing.publish_file(session, edited)
+    with pytest.raises(Conflict, match="公開済みで、変更できません"):
+        checklists.publish(session, edited)  # the service itself refuses too
+    with pytest.raises(Conflict, match="既に公開済み"):
+        publishing.publish_file(session, old)
+    gap = f.checklist_yaml(NEW.replace("version: 2", "version: 4"), "checklists/hand/v4.yaml")
+    publishing.publish_file(session, gap)
+    late = f.checklist_yaml(NEW.replace("version: 2", "version: 3"), "checklists/hand/v3.yaml")
+    with pytest.raises(Conflict, match="第4版まで公開済み"):
+        publishing.publish_file(session, late)
+    assert [v.version for v in checklists.list_versions(session)] == [4, 2, 1]
+
+
+def test_a_round_keeps_the_version_it_was_opened_with(session):
+    v1 = publishing.publish_file(session, f.checklist_yaml(OLD))
+    bureau = f.make_unit(session, "X", "X部", kind=UnitKind.BUREAU)
+    f.make_unit(session, "X1", "X課", parent=bureau)
+    r = f.make_round(session, v1.id)
+    publishing.publish_file(session, f.checklist_yaml(NEW))
+    session.refresh(r)
+    assert r.checklist_version_id == v1.id
+    sheet = f.sheet_of(session, r.id, session.exec(select(f.Unit).where(f.Unit.code == "X1")).one())
+    assert len(checklists.get_definition(session, r.checklist_version_id).items) == 7 and sheet is not None
+
+
+# --- trends across versions --------------------------------------------------------------------------------
+
+def test_trend_joins_items_by_key_across_hand_made_versions(session):
+    bureau = f.make_unit(session, "X", "X部", kind=UnitKind.BUREAU)
+    unit = f.make_unit(session, "X1", "X課", parent=bureau)
+    v1 = publishing.publish_file(session, f.checklist_yaml(OLD))
+    r1 = f.make_round(session, v1.id, title="令和6年度 第1回", fiscal_year=2024, opens_on=date(2024, 10, 1))
+    set_answers(session, r1.id, unit, {"keep.same": "△", "gets.reworded": "×", "goes.away": "○", "moves.over": "◎",
+                                       "gets.harder": "○", "na.allowed": "△", "scene.changes": "○"})
+    v2 = publishing.publish_file(session, f.checklist_yaml(NEW))
+    r2 = f.make_round(session, v2.id, title="令和7年度 第1回", fiscal_year=2025, opens_on=date(2025, 10, 1))
+    set_answers(session, r2.id, unit, {"keep.same": "◎", "gets.reworded": "○", "brand.new": "△", "moves.over": "◎",
+                                       "gets.harder": "×", "na.allowed": "該当なし"})
+    session.commit()
+    trend = trend_service.section_trend(session, unit)
+    # v1: △1 ×0 ○2 ◎3 ○2 △1 ○2 = 11 / 21; v2: ◎3 ○2 △1 ◎3 ×0 (該当なし and one unanswered left out) = 9 / 15
+    assert [(p.round.title, p.score.overall.total, p.score.overall.maturity) for p in trend.points] == [
+        ("令和6年度 第1回", 7, 52.4), ("令和7年度 第1回", 7, 60.0)]
+    assert list(trend.points[1].score.categories) == ["所属内", "会議"]
+    rows = {c.key: c for c in trend_service.compare(session, trend, r1.id, r2.id)}
+    assert list(rows)[:7] == ["keep.same", "gets.reworded", "scene.changes", "brand.new", "gets.harder", "na.allowed",
+                              "moves.over"]
+    assert list(rows)[7:] == ["goes.away"]  # removed items come last
+    assert rows["keep.same"].change is Change.IMPROVED
+    assert rows["gets.reworded"].change is Change.IMPROVED and rows["gets.reworded"].text == "新しい文言"
+    assert rows["brand.new"].change is Change.NEW_ITEM and not rows["brand.new"].in_before
+    assert rows["brand.new"].before == [("X課", None)]
+    assert rows["goes.away"].change is Change.REMOVED_ITEM and not rows["goes.away"].in_after
+    assert rows["goes.away"].after is None and rows["goes.away"].before == [("X課", Status.GOOD)]
+    assert rows["moves.over"].change is Change.UNCHANGED and rows["moves.over"].category == "会議"
+    assert rows["gets.harder"].change is Change.REGRESSED
+    assert rows["na.allowed"].change is Change.NOT_COMPARABLE
+    assert rows["scene.changes"].change is Change.NOT_COMPARABLE  # unanswered in the later round
+
+
+# --- the admin page and the command line ------------------------------------------------------------------
+
+@pytest.fixture
+def hand_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "checklists"
+    (root / "hand").mkdir(parents=True)
+    (root / "hand" / "v1.yaml").write_text(OLD, encoding="utf-8")
+    (root / "hand" / "v2.yaml").write_text(NEW, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def hand_client(database_url, hand_dir, session):
+    from fastapi.testclient import TestClient
+
+    f.make_user(session, "admin@test.example", is_admin=True)
+    publishing.publish_file(session, load_checklist(hand_dir / "hand" / "v1.yaml", display_path="checklists/hand/v1.yaml"))
+    session.commit()
+    app = create_app(make_settings(database_url, checklists_dir=hand_dir))
+    with TestClient(app, follow_redirects=False) as c:
+        yield c
+    app.state.engine.dispose()
+
+
+def test_admin_page_lists_versions_and_unpublished_files_and_publishes_after_the_preview(hand_client, session):
+    token = sign_in(hand_client, "admin@test.example")
+    page = hand_client.get("/admin/checklists").text
+    assert "checklists/hand/v1.yaml" in page and "checklists/hand/v2.yaml" in page
+    assert page.count("公開済み") >= 2 and "未公開" in page and "違いを確認して公開" in page
+    preview = hand_client.get("/admin/checklists/preview", params={"path": "checklists/hand/v2.yaml"})
+    assert preview.status_code == 200
+    for text in ("追加される項目（1）", "brand.new", "削除される項目（1）", "goes.away", "新しい文言", "文言",
+                 "カテゴリ", "第2版を公開する"):
+        assert text in preview.text, text
+    sha = load_checklist(Path(hand_client.app.state.settings.checklists_dir) / "hand" / "v2.yaml").sha256
+    stale = hand_client.post("/admin/checklists/publish", data={"csrf_token": token, "path": "checklists/hand/v2.yaml",
+                                                               "sha256": "0" * 64})
+    assert stale.status_code == 409 and "確認した後に変更されています" in stale.text
+    done = hand_client.post("/admin/checklists/publish", data={"csrf_token": token, "path": "checklists/hand/v2.yaml",
+                                                              "sha256": sha})
+    assert done.status_code == 303
+    session.expire_all()
+    assert [v.version for v in session.exec(select(ChecklistVersion).order_by(ChecklistVersion.version))] == [1, 2]
+    session.commit()
+    again = hand_client.get("/admin/checklists/preview", params={"path": "checklists/hand/v2.yaml"}).text
+    assert "公開済みです" in again and "第2版を公開する" not in again
+    assert hand_client.get("/admin/checklists/preview", params={"path": "../../etc/passwd"}).status_code == 404
+
+
+def test_admin_page_flags_a_published_file_that_was_edited(hand_client, hand_dir):
+    sign_in(hand_client, "admin@test.example")
+    (hand_dir / "hand" / "v1.yaml").write_text(OLD.replace("古い文言", "書き換えた文言"), encoding="utf-8")
+    page = hand_client.get("/admin/checklists").text
+    assert "公開後に変更されています" in page
+    preview = hand_client.get("/admin/checklists/preview", params={"path": "checklists/hand/v1.yaml"}).text
+    assert "公開済みの版は変更できません" in preview and "を公開する" not in preview
+
+
+@pytest.fixture
+def cli_env(database_url, hand_dir, monkeypatch):
+    monkeypatch.setenv("PAPERLESS_DATABASE_URL", database_url)
+    monkeypatch.setenv("PAPERLESS_ENV", "development")
+    monkeypatch.setenv("PAPERLESS_CHECKLISTS_DIR", str(hand_dir))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_cli_shows_the_diff_and_publishes(cli_env, hand_dir, session):
+    from app.cli import main
+
+    runner = CliRunner()
+    first = runner.invoke(main, ["checklist", "publish", str(hand_dir / "hand" / "v1.yaml"), "--yes"])
+    assert first.exit_code == 0, first.output
+    assert "公開しました: hand 第1版" in first.output
+    shown = runner.invoke(main, ["checklist", "diff", str(hand_dir / "hand" / "v2.yaml")])
+    assert shown.exit_code == 0 and "  > moves.over  所属内 → 会議" in shown.output
+    declined = runner.invoke(main, ["checklist", "publish", str(hand_dir / "hand" / "v2.yaml")], input="n\n")
+    assert declined.exit_code == 1 and "取りやめました" in declined.output
+    published = runner.invoke(main, ["checklist", "publish", str(hand_dir / "hand" / "v2.yaml")], input="y\n")
+    assert published.exit_code == 0 and "公開しました: hand 第2版" in published.output
+    (hand_dir / "hand" / "v2.yaml").write_text(NEW.replace("新しい文言", "また変えた"), encoding="utf-8")
+    refused = runner.invoke(main, ["checklist", "publish", str(hand_dir / "hand" / "v2.yaml"), "--yes"])
+    assert refused.exit_code == 1 and "公開済みの版は変更できません" in refused.output
+    broken = hand_dir / "broken.yaml"
+    broken.write_text("id: hand\n", encoding="utf-8")
+    bad = runner.invoke(main, ["checklist", "diff", str(broken)])
+    assert bad.exit_code == 1 and "legend がありません" in bad.output
+    assert [v.version for v in session.exec(select(ChecklistVersion).order_by(ChecklistVersion.version))] == [1, 2]
+
+
+# --- the demo ------------------------------------------------------------------------------------------------
+
+def test_the_demo_puts_the_newest_round_on_version_2(client, session):
+    demo.load(session, load_checklist(V1_PATH), demo.DemoPlan(sections=4, rounds=2, seed=3),
+              newest=load_checklist(V2_PATH))
+    session.commit()
+    rounds = session.exec(select(Round).order_by(Round.opens_on)).all()
+    assert [checklists.get_definition(session, r.checklist_version_id).version for r in rounds] == [1, 2]
+    session.commit()
+    sign_in(client, "member.1001@demo.example")
+    page = client.get(f"/rounds/{rounds[1].id}/sections/1001")
+    assert page.status_code == 200 and "起案・決裁を電子決裁で行い" in page.text
+    trend = client.get("/api/v1/sections/1001/trend").json()
+    changes = {c["key"]: c for c in trend["changes"]}
+    assert changes["documents.approval.electronic"]["change"] == "new_item"
+    assert len(changes) == 36

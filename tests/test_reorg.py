@@ -1,0 +1,418 @@
+"""The April reorganisation from a CSV: rename, merge, split, move, abolish and create — each with its trend;
+部局 created and renamed; open rounds; bad files refused with a message and nothing stored; page and CLI."""
+
+from __future__ import annotations
+
+import base64
+from datetime import date, timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import select
+
+from app.auth.models import AuditEvent, Membership
+from app.config import get_settings
+from app.errors import InvalidInput
+from app.jpdate import today_jst
+from app.orgs import service as orgs
+from app.orgs.models import Unit, UnitKind, UnitLink
+from app.reorg import csvfile
+from app.reorg import service as reorg
+from app.reorg.csvfile import ReorgFileError
+from app.reports import trend as trend_service
+from app.rounds import service as rounds
+from app.sheets.models import Answer, Sheet
+from tests import factories as f
+from tests.conftest import sign_in
+from tests.test_trend import set_answers
+
+APRIL = date(2025, 4, 1)
+HEADER = "種別,旧コード,新コード,新名称,新部局コード\n"
+K1 = "office.daily.keep-electronic"
+
+
+@pytest.fixture
+def org(session):
+    """部局 X (A1 M1 M2 P D V) and Y (Y1); staff; FY2024's round answered and closed."""
+    x = f.make_unit(session, "X", "X部", kind=UnitKind.BUREAU, position=1)
+    y = f.make_unit(session, "Y", "Y部", kind=UnitKind.BUREAU, position=2)
+    units = {"X": x, "Y": y}
+    for i, (code, name) in enumerate([("A1", "旧総務課"), ("M1", "文書課"), ("M2", "法規課"), ("P", "企画調整課"),
+                                      ("D", "廃止予定課"), ("V", "移管課")], start=1):
+        units[code] = f.make_unit(session, code, name, parent=x, position=i)
+    units["Y1"] = f.make_unit(session, "Y1", "Y一課", parent=y, position=1)
+    people = {
+        "a1": f.make_user(session, "member.a1@test.example", "職員 A1", section=units["A1"]),
+        "m1": f.make_user(session, "leader.m1@test.example", "リーダー M1", section=units["M1"], role="leader"),
+        "m2": f.make_user(session, "member.m2@test.example", "職員 M2", section=units["M2"]),
+        "p": f.make_user(session, "member.p@test.example", "職員 P", section=units["P"]),
+        "d": f.make_user(session, "member.d@test.example", "職員 D", section=units["D"]),
+        "v": f.make_user(session, "member.v@test.example", "職員 V", section=units["V"]),
+        "admin": f.make_user(session, "admin@test.example", "管理者", is_admin=True),
+    }
+    both = people["m2"]  # someone in both merged sections keeps one membership
+    session.add(Membership(user_id=both.id, unit_id=units["M1"].id, role="member"))
+    version = f.publish(session)
+    r1 = f.make_round(session, version, title="令和6年度 第1回", fiscal_year=2024, opens_on=date(2024, 10, 1))
+    for code, status in [("A1", "△"), ("M1", "◎"), ("M2", "×"), ("P", "○"), ("D", "△"), ("V", "○"), ("Y1", "◎")]:
+        set_answers(session, r1.id, units[code], {K1: status})
+    rounds.close_round(session, r1)
+    session.commit()
+    return {"units": units, "people": people, "version": version, "r1": r1}
+
+
+def apply_csv(session, text: str, on: date = APRIL, *, encoding="utf-8"):
+    rows, errors = csvfile.parse((HEADER + text).encode(encoding))
+    plan = reorg.plan(session, rows, on, errors)
+    result = reorg.apply(session, plan, today=today_jst(), label="test")
+    session.commit()
+    return result
+
+
+def second_round(session, org, answers: dict[str, str]):
+    r2 = f.make_round(session, org["version"], title="令和7年度 第1回", fiscal_year=2025, opens_on=date(2025, 10, 1))
+    for code, status in answers.items():
+        set_answers(session, r2.id, orgs.current_by_code(session, code), {K1: status})
+    session.commit()
+    return r2
+
+
+def trend_rows(session, code):
+    trend = trend_service.section_trend(session, orgs.current_by_code(session, code))
+    return [(p.round.title, p.unit.code, p.unit.name, p.relation, p.statuses.get(K1)) for p in trend.points]
+
+
+def in_force(session):
+    return {u.code: u for u in session.exec(select(Unit).where(Unit.valid_to.is_(None)))}
+
+
+def state(session):
+    """Everything a reorganisation may change, to prove that a refused one changed nothing."""
+    result = (sorted(session.exec(select(Unit.id, Unit.code, Unit.name, Unit.parent_id, Unit.valid_to))),
+              sorted(session.exec(select(UnitLink.id))),
+              sorted(session.exec(select(Membership.user_id, Membership.unit_id, Membership.role))),
+              sorted(session.exec(select(Sheet.id, Sheet.unit_id))),
+              len(session.exec(select(AuditEvent.id).where(AuditEvent.kind == "reorg_apply")).all()))
+    session.commit()
+    return result
+
+
+# --- each kind of change, with its trend ---------------------------------------------------------------------
+
+def test_rename_continues_the_trend_and_moves_the_staff(session, org):
+    result = apply_csv(session, "rename,A1,A1,総務課,\n")
+    assert result.memberships_moved == 1 and result.to_reassign == []
+    units = in_force(session)
+    assert units["A1"].name == "総務課" and units["A1"].valid_from == APRIL and units["A1"].parent_id == org["units"]["X"].id
+    session.refresh(org["units"]["A1"])
+    assert org["units"]["A1"].valid_to == APRIL
+    member = session.exec(select(Membership).where(Membership.user_id == org["people"]["a1"].id)).one()
+    assert member.unit_id == units["A1"].id
+    second_round(session, org, {"A1": "○"})
+    assert trend_rows(session, "A1") == [("令和6年度 第1回", "A1", "旧総務課", "continued", "△"),
+                                         ("令和7年度 第1回", "A1", "総務課", "self", "○")]
+
+
+def test_merge_shows_each_predecessors_past(session, org):
+    apply_csv(session, "merge,M1,M,文書法規課,\nmerge,M2,M,,\n")
+    units = in_force(session)
+    assert "M1" not in units and "M2" not in units and units["M"].name == "文書法規課"
+    memberships = session.exec(select(Membership).where(Membership.unit_id == units["M"].id)).all()
+    roles = {m.user_id: m.role for m in memberships}
+    assert roles == {org["people"]["m1"].id: "leader", org["people"]["m2"].id: "member"}  # one row per person
+    second_round(session, org, {"M": "○"})
+    assert trend_rows(session, "M") == [("令和6年度 第1回", "M1", "文書課", "merged", "◎"),
+                                        ("令和6年度 第1回", "M2", "法規課", "merged", "×"),
+                                        ("令和7年度 第1回", "M", "文書法規課", "self", "○")]
+
+
+def test_split_shows_the_parents_past_marked_and_lists_who_to_reassign(session, org):
+    result = apply_csv(session, "split,P,P1,企画課,\nsplit,P,P2,調整課,Y\n")
+    assert [p.upn for p in result.to_reassign] == ["member.p@test.example"]
+    units = in_force(session)
+    assert units["P1"].parent_id == org["units"]["X"].id and units["P2"].parent_id == org["units"]["Y"].id
+    member = session.exec(select(Membership).where(Membership.user_id == org["people"]["p"].id)).one()
+    assert member.unit_id == org["units"]["P"].id  # stays on the closed 所属 until an admin reassigns them
+    assert [(u.upn, unit.code) for u, _, unit in reorg.people_to_reassign(session)] == [("member.p@test.example", "P")]
+    second_round(session, org, {"P1": "◎", "P2": "×"})
+    for code, name, now in [("P1", "企画課", "◎"), ("P2", "調整課", "×")]:
+        rows = trend_rows(session, code)
+        assert rows == [("令和6年度 第1回", "P", "企画調整課", "split", "○"), ("令和7年度 第1回", code, name, "self", now)]
+    trend = trend_service.section_trend(session, in_force(session)["P1"])
+    assert trend.points[0].relation_label == "分割前の所属（参考）"
+
+
+def test_move_to_another_bureau_continues_the_trend(session, org):
+    result = apply_csv(session, "move,V,,,Y\n")
+    assert result.memberships_moved == 1
+    moved = in_force(session)["V"]
+    assert (moved.name, moved.parent_id) == ("移管課", org["units"]["Y"].id)
+    assert session.exec(select(UnitLink).where(UnitLink.successor_id == moved.id)).one().kind == "move"
+    r2 = second_round(session, org, {"V": "◎"})
+    assert f.sheet_of(session, r2.id, moved).bureau_id == org["units"]["Y"].id
+    assert trend_rows(session, "V") == [("令和6年度 第1回", "V", "移管課", "continued", "○"),
+                                        ("令和7年度 第1回", "V", "移管課", "self", "◎")]
+
+
+def test_abolish_ends_the_trend_and_lists_who_to_reassign(session, org):
+    result = apply_csv(session, "abolish,D,,,\n")
+    assert [p.name for p in result.to_reassign] == ["職員 D"]
+    assert "D" not in in_force(session)
+    r2 = second_round(session, org, {})
+    assert session.exec(select(Sheet).where(Sheet.round_id == r2.id, Sheet.unit_id == org["units"]["D"].id)).first() is None
+    assert trend_rows(session, "D") == [("令和6年度 第1回", "D", "廃止予定課", "self", "△")]  # the past stays
+
+
+def test_create_a_bureau_and_a_section_starts_a_new_trend(session, org):
+    apply_csv(session, "create,,Z,Z局,\ncreate,,Z1,Z局 新設課,Z\n")
+    units = in_force(session)
+    assert units["Z"].kind == UnitKind.BUREAU and units["Z"].parent_id is None
+    assert units["Z1"].parent_id == units["Z"].id and units["Z1"].kind == UnitKind.SECTION
+    second_round(session, org, {"Z1": "△"})
+    assert trend_rows(session, "Z1") == [("令和7年度 第1回", "Z1", "Z局 新設課", "self", "△")]
+
+
+def test_a_renamed_bureau_takes_its_sections_along(session, org):
+    apply_csv(session, "rename,Y,Y,新Y部,\ncreate,,Y2,Y二課,Y\n")
+    units = in_force(session)
+    assert units["Y"].name == "新Y部" and units["Y"].id != org["units"]["Y"].id
+    assert units["Y1"].id == org["units"]["Y1"].id and units["Y1"].parent_id == units["Y"].id  # re-parented
+    assert units["Y2"].parent_id == units["Y"].id
+    assert session.exec(select(UnitLink).where(UnitLink.successor_id == units["Y"].id)).one().kind == "rename"
+    r2 = second_round(session, org, {"Y1": "○"})
+    assert f.sheet_of(session, r2.id, units["Y1"]).bureau_id == units["Y"].id
+    past = f.sheet_of(session, org["r1"].id, units["Y1"])
+    assert past.bureau_id == org["units"]["Y"].id  # the past round keeps the 部局 as it was
+
+
+def test_a_whole_april_at_once_with_japanese_kinds_full_width_codes_and_cp932(session, org):
+    text = ("名称変更,Ａ１,,総務課,\n統合,M1,M,文書法規課,\n統合,M2,M,,\n分割,P,P1,企画課,\n分割,P,P2,調整課,\n"
+            "移管,V,,,Y\n廃止,D,,,\n新設,,Y2,Y二課,Y\n")
+    result = apply_csv(session, text, encoding="cp932")
+    assert result.changes == 6 and result.units_closed == 6 and result.units_opened == 6
+    assert sorted(in_force(session)) == ["A1", "M", "P1", "P2", "V", "X", "Y", "Y1", "Y2"]
+    audit = session.exec(select(AuditEvent).where(AuditEvent.kind == "reorg_apply")).one()
+    assert "統合" in audit.detail and audit.actor_label == "test"
+
+
+# --- a round that is open when the reorganisation is applied ---------------------------------------------------
+
+def test_an_open_round_keeps_the_answers_of_a_renamed_section_and_gets_sheets_for_new_ones(client, session, org):
+    r2 = f.make_round(session, org["version"], title="令和7年度 第1回", fiscal_year=2025, opens_on=date(2025, 3, 20))
+    set_answers(session, r2.id, org["units"]["A1"], {K1: "◎"})
+    session.commit()
+    result = apply_csv(session, "rename,A1,A1,総務課,\nmerge,M1,M,文書法規課,\nmerge,M2,M,,\n")
+    assert (result.sheets_followed, result.sheets_created) == (1, 1)
+    units = in_force(session)
+    followed = f.sheet_of(session, r2.id, units["A1"])
+    assert session.exec(select(Answer.status).where(Answer.sheet_id == followed.id, Answer.item_key == K1)).one() == "◎"
+    merged = f.sheet_of(session, r2.id, units["M"])
+    assert len(session.exec(select(Answer).where(Answer.sheet_id == merged.id)).all()) == 6
+    session.commit()
+    token = sign_in(client, "leader.m1@test.example")  # now the leader of the merged 所属
+    saved = client.put(f"/api/v1/rounds/{r2.id}/sections/M/answers/{K1}", json={"status": "○", "version": 0},
+                       headers={"X-CSRF-Token": token})
+    assert saved.status_code == 200, saved.text
+
+
+def test_staff_of_a_renamed_section_still_read_their_past_sheets(client, session, org):
+    apply_csv(session, "rename,A1,A1,総務課,\nmerge,M1,M,文書法規課,\nmerge,M2,M,,\n")
+    r2 = second_round(session, org, {})
+    sign_in(client, "member.a1@test.example")
+    page = client.get(f"/rounds/{r2.id}/sections/A1").text
+    assert f'href="/rounds/{org["r1"].id}/sections/A1"' in page and "令和6年度 第1回（旧総務課）" in page
+    past = client.get(f"/rounds/{org['r1'].id}/sections/A1")
+    assert past.status_code == 200 and "旧総務課" in past.text
+    assert client.get(f"/rounds/{org['r1'].id}/sections/M1").status_code == 403  # not their lineage
+    leader = client.__class__(client.app, follow_redirects=False)
+    sign_in(leader, "leader.m1@test.example")
+    assert leader.get(f"/rounds/{org['r1'].id}/sections/M2").status_code == 200  # merged into their 所属
+    assert leader.get("/api/v1/sections/M1/trend").status_code == 200
+    leader.close()
+
+
+# --- bad files: a message, and nothing stored --------------------------------------------------------------------
+
+def plan_errors(session, text: str, on: date = APRIL) -> list[str]:
+    rows, errors = csvfile.parse((HEADER + text).encode("utf-8"))
+    return [f"{e.line}: {e.message}" for e in reorg.plan(session, rows, on, errors).errors]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("rename,NOPE,N,新しい課,\n", ["2: 旧コード「NOPE」の所属・部局は今はありません"]),
+    ("create,,N1,新一課,X\ncreate,,N1,新二課,X\n", ["2: 新コード「N1」が複数の行（2行目、3行目）で使われています",
+                                                "3: 新コード「N1」が複数の行"]),
+    ("create,,Y1,もう一つのY一課,Y\n", ["2: 新コード「Y1」は既に「Y一課」（Y1）が使っています"]),
+    ("merge,P,Q,統合課,\nmerge,D,Q,,\nsplit,P,P1,企画課,\nsplit,P,P2,調整課,\n",
+     ["旧コード「P」が統合（merge）と分割（split）の両方にあります"]),
+    ("move,V,,,NOBUREAU\n", ["2: 新部局コード「NOBUREAU」の部局はありません"]),
+    ("move,V,,,A1\n", ["2: 新部局コード「A1」は所属「旧総務課」（A1）のコードです"]),
+    ("move,V,,,X\n", ["2: 「移管課」（V）の移管先が今と同じ部局です"]),
+    ("merge,M1,M,文書法規課,\n", ["2: 統合（merge）は2つ以上の所属を1つにまとめる変更です"]),
+    ("split,P,P1,企画課,\n", ["2: 分割（split）は1つの所属を2つ以上に分ける変更です"]),
+    ("abolish,Y,,,\n", ["2: 部局「Y部」（Y）には、まだ所属が残っています（「Y一課」（Y1））"]),
+    ("rename,A1,,,\n", ["2: 名称変更（rename）の行には新名称が必要です"]),
+    ("abolish,D,D2,,\n", ["2: 廃止（abolish）の行には新コードを書かないでください"]),
+    ("rename,A1,A1,旧総務課,\n", ["2: 「旧総務課」（A1）の名称・コード・部局が今と同じです"]),
+    ("rename,A1,A1,総務課,\nabolish,A1,,,\n", ["2: 旧コード「A1」が複数の行（2行目、3行目）にあります"]),
+    ("rename,X,X2,新X部,\nmove,Y1,,,X\n", ["3: 新部局コード「X」の部局「X部」（X）は、この組織改正で廃止・名称変更されます"]),
+    ("dissolve,A1,,,\n", ["2: 種別「dissolve」は使えません"]),
+    ("rename,A1,A 1,総務課,\n", ["2: 新コード「A 1」に使えない文字があります"]),
+])
+def test_each_bad_row_is_named_with_its_line_and_nothing_is_applied(session, org, text, expected):
+    before = state(session)
+    errors = plan_errors(session, text)
+    for part in expected:
+        assert any(part in e for e in errors), (part, errors)
+    rows, row_errors = csvfile.parse((HEADER + text).encode("utf-8"))
+    with pytest.raises(InvalidInput, match="誤りが"):
+        reorg.apply(session, reorg.plan(session, rows, APRIL, row_errors), today=today_jst())
+    session.rollback()
+    assert state(session) == before
+
+
+def test_an_effective_date_before_a_section_began_or_in_the_future_is_refused(session, org):
+    assert any("「旧総務課」（A1）ができた日（令和2年4月1日）より後の日" in e
+               for e in plan_errors(session, "rename,A1,A1,総務課,\n", on=date(2020, 4, 1)))
+    before = state(session)
+    rows, _ = csvfile.parse((HEADER + "rename,A1,A1,総務課,\n").encode())
+    tomorrow = today_jst() + timedelta(days=1)
+    plan = reorg.plan(session, rows, tomorrow)
+    assert plan.ok  # the preview works ahead of time…
+    with pytest.raises(InvalidInput, match="効力発生日以降に適用してください"):
+        reorg.apply(session, plan, today=today_jst())  # …applying waits for the day
+    session.rollback()
+    assert state(session) == before
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    (b"", "ファイルが空です"),
+    (b"\xef\xbb\xbf\r\n", "ファイルが空です"),
+    (HEADER.encode(), "変更の行がありません"),
+    (b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 40, "Excelのブック（.xlsx/.xls）のままです"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "CSVファイルではありません"),
+    ("名前,メール\n山田,y@example\n".encode(), "1行目の見出しに「種別」「旧コード」「新コード」「新名称」「新部局コード」の列がありません"),
+    (b"\xff\xfe\xfa\xfb\x81\x39", "文字コードを判別できません"),
+    (b"x" * (csvfile.MAX_BYTES + 1), "ファイルが大きすぎます"),
+])
+def test_a_file_that_is_not_a_usable_csv_is_refused_with_a_message(raw, message):
+    with pytest.raises(ReorgFileError, match=message):
+        csvfile.parse(raw)
+
+
+def test_utf8_with_bom_english_headings_and_blank_lines_are_read():
+    raw = ("\ufeffkind,old_code,new_code,new_name,new_bureau_code,note\r\nrename,A1,,総務課,,メモ\r\n,,,,\r\n"
+           "\r\n").encode("utf-8")
+    rows, errors = csvfile.parse(raw)
+    assert errors == [] and [(r.line, r.kind, r.old_code, r.new_name) for r in rows] == [(2, "rename", "A1", "総務課")]
+
+
+# --- the admin page and the command line -------------------------------------------------------------------------
+
+def upload(client, token, text: str | bytes, on: str = "2025-04-01", name="reorg.csv"):
+    raw = text if isinstance(text, bytes) else (HEADER + text).encode("utf-8-sig")
+    return client.post("/admin/reorg/preview", data={"csrf_token": token, "effective_on": on},
+                       files={"file": (name, raw, "text/csv")})
+
+
+def test_admin_previews_then_applies_a_reorganisation(client, session, org):
+    token = sign_in(client, "admin@test.example")
+    page = client.get("/admin/reorg")
+    assert page.status_code == 200 and "種別,旧コード,新コード,新名称,新部局コード" in page.text
+    before = state(session)
+    preview = upload(client, token, "rename,A1,A1,総務課,\nsplit,P,P1,企画課,\nsplit,P,P2,調整課,\n")
+    assert preview.status_code == 200
+    for text in ("所属の名称変更", "旧総務課（A1）", "総務課（A1）", "所属の分割", "1人が移ります", "職員 P",
+                 "所属の再設定が必要になる職員", "この内容で適用する"):
+        assert text in preview.text, text
+    assert state(session) == before  # a preview changes nothing
+    data = preview.text.split('name="data" value="')[1].split('"')[0]
+    applied = client.post("/admin/reorg/apply", data={"csrf_token": token, "data": data, "filename": "reorg.csv",
+                                                      "effective_on": "2025-04-01"})
+    assert applied.status_code == 303 and applied.headers["location"] == "/admin/reorg?applied=2"
+    assert in_force(session)["A1"].name == "総務課"
+    session.commit()
+    after = client.get("/admin/reorg?applied=2").text
+    assert "組織改正を適用しました" in after and "所属の再設定が必要な職員（1人）" in after and "職員 P" in after
+    assert "所属の名称変更: 旧総務課（A1） → 総務課（A1・X部）" in after  # the record of past reorganisations
+
+
+def test_the_page_shows_every_error_and_offers_no_apply(client, session, org):
+    token = sign_in(client, "admin@test.example")
+    before = state(session)
+    response = upload(client, token, "rename,NOPE,N,新しい課,\ncreate,,N1,新一課,X\ncreate,,N1,新二課,X\n")
+    assert response.status_code == 422
+    assert "誤りが3件あります（何も変更していません）" in response.text
+    assert "2行目" in response.text and "旧コード「NOPE」" in response.text and "新コード「N1」が複数の行" in response.text
+    assert "この内容で適用する" not in response.text
+    forged = client.post("/admin/reorg/apply", data={
+        "csrf_token": token, "filename": "x.csv", "effective_on": "2025-04-01",
+        "data": base64.b64encode((HEADER + "rename,NOPE,N,新しい課,\n").encode()).decode()})
+    assert forged.status_code == 422 and "適用できません" in forged.text
+    assert state(session) == before
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    (b"", "ファイルが空です"),
+    (b"PK\x03\x04" + b"\x00" * 60, "Excelのブック"),
+    (b"\x00\x01\x02binary", "CSVファイルではありません"),
+])
+def test_the_page_refuses_a_file_that_is_not_csv(client, session, org, raw, message):
+    token = sign_in(client, "admin@test.example")
+    before = state(session)
+    response = upload(client, token, raw)
+    assert response.status_code == 422 and message in response.text
+    assert 'id="err-file"' in response.text and 'aria-invalid="true"' in response.text
+    assert state(session) == before
+
+
+def test_the_page_refuses_a_missing_file_or_date_and_an_oversized_upload(client, app, org):
+    token = sign_in(client, "admin@test.example")
+    no_file = client.post("/admin/reorg/preview", data={"csrf_token": token, "effective_on": "2025-04-01"},
+                          files={"file": ("", b"", "application/octet-stream")})
+    assert no_file.status_code == 422 and "CSVファイルを選んでください" in no_file.text
+    no_date = upload(client, token, "rename,A1,,総務課,\n", on="4月1日")
+    assert no_date.status_code == 422 and "効力発生日を日付で入力してください" in no_date.text
+    huge = upload(client, token, b"x" * (app.state.settings.max_upload_bytes + 1))
+    assert huge.status_code == 413 and "大きすぎます" in huge.text
+
+
+def test_a_future_effective_date_previews_but_cannot_be_applied_on_the_page(client, session, org):
+    token = sign_in(client, "admin@test.example")
+    response = upload(client, token, "rename,A1,,総務課,\n", on=(today_jst() + timedelta(days=30)).isoformat())
+    assert response.status_code == 200
+    assert "まだ来ていないため、適用できません" in response.text and "この内容で適用する" not in response.text
+
+
+@pytest.fixture
+def cli_env(database_url, monkeypatch):
+    monkeypatch.setenv("PAPERLESS_DATABASE_URL", database_url)
+    monkeypatch.setenv("PAPERLESS_ENV", "development")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_cli_previews_and_applies(cli_env, session, org, tmp_path):
+    from app.cli import main
+
+    good = tmp_path / "reorg.csv"
+    good.write_bytes((HEADER + "名称変更,A1,,総務課,\n廃止,D,,,\n").encode("cp932"))
+    runner = CliRunner()
+    before = state(session)
+    shown = runner.invoke(main, ["reorg", str(good), "--on", "2025-04-01"])
+    assert shown.exit_code == 0, shown.output
+    assert "2行目: 所属の名称変更: 旧総務課（A1） → 総務課（A1・X部）" in shown.output
+    assert "所属の再設定が必要: 職員 D" in shown.output and "確認のみ（変更していません）" in shown.output
+    assert state(session) == before
+    done = runner.invoke(main, ["reorg", str(good), "--on", "2025-04-01", "--apply"])
+    assert done.exit_code == 0 and "適用しました: 2件の変更" in done.output
+    assert in_force(session)["A1"].name == "総務課"
+    session.commit()
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + "rename,NOPE,,x,\n", encoding="utf-8")
+    refused = runner.invoke(main, ["reorg", str(bad), "--apply"])
+    assert refused.exit_code == 1 and "旧コード「NOPE」" in refused.output and "何も変更していません" in refused.output
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    assert "ファイルが空です" in runner.invoke(main, ["reorg", str(empty)]).output
