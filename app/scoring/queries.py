@@ -16,7 +16,7 @@ from sqlmodel import Session
 from app.checklists.models import ChecklistItem, ChecklistPoints
 from app.orgs.models import Unit
 from app.rounds.models import Round
-from app.scoring.rules import Status, Tally
+from app.scoring.rules import GroupFigure, Status, Tally, group_figure
 from app.sheets.models import Answer, Sheet
 
 _SCORED = [s.value for s in Status if s.is_scored]
@@ -171,3 +171,87 @@ def bureau_scores(session: Session, round_id: int) -> list[GroupScore]:
 def bureau_codes(session: Session, round_id: int) -> dict[int, str]:
     bureau_ids = select(Sheet.bureau_id).where(Sheet.round_id == round_id)
     return dict(session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(bureau_ids))).all())
+
+
+# --- Group figures per round, beside one 所属 (leader pages) ------------------------------------------
+
+
+@dataclass
+class SheetTally:
+    """One sheet's overall tally (no categories): enough for group figures over many rounds."""
+
+    sheet_id: int
+    round_id: int
+    unit_id: int
+    bureau_id: int
+    overall: Tally
+
+
+def sheet_tallies(session: Session, round_ids: list[int]) -> list[SheetTally]:
+    """Every sheet of these rounds with its overall tally (one GROUP BY query over the answers)."""
+    if not round_ids:
+        return []
+    maxima = _max_points_by_version()
+    query = (
+        _from_items()
+        .outerjoin(maxima, maxima.c.version_id == Round.checklist_version_id)
+        .add_columns(Sheet.id, Sheet.round_id, Sheet.unit_id, Sheet.bureau_id, maxima.c.max_points,
+                     *_tally_columns())
+        .where(Sheet.round_id.in_(round_ids))
+        .group_by(Sheet.id, Sheet.round_id, Sheet.unit_id, Sheet.bureau_id, maxima.c.max_points)
+    )
+    return [
+        SheetTally(r.id, r.round_id, r.unit_id, r.bureau_id,
+                   Tally(r.total, r.answered or 0, r.na or 0, r.points, r.max_points or 3))
+        for r in session.execute(query)
+    ]
+
+
+@dataclass
+class RoundGroups:
+    """One round's group figures: the prefecture and each 部局 (by the 部局 of the sheet that round)."""
+
+    round_id: int
+    prefecture: GroupFigure
+    bureaus: dict[int, GroupFigure]
+
+
+def round_groups(session: Session, round_ids: list[int]) -> dict[int, RoundGroups]:
+    """Per round: every 部局's figure and the prefecture's (average and median of 所属 maturity),
+    withheld for groups under MIN_GROUP_SIZE 所属 (``rules.group_figure``)."""
+    by_round: dict[int, list[SheetTally]] = defaultdict(list)
+    for row in sheet_tallies(session, round_ids):
+        by_round[row.round_id].append(row)
+    result = {}
+    for round_id in round_ids:
+        rows = by_round.get(round_id, [])
+        by_bureau: dict[int, list[float | None]] = defaultdict(list)
+        for row in rows:
+            by_bureau[row.bureau_id].append(row.overall.maturity)
+        result[round_id] = RoundGroups(
+            round_id,
+            group_figure(r.overall.maturity for r in rows),
+            {bureau_id: group_figure(values) for bureau_id, values in by_bureau.items()},
+        )
+    return result
+
+
+@dataclass
+class CategoryGroups:
+    """One round's figures per category: the prefecture and each 部局."""
+
+    prefecture: dict[str, GroupFigure]
+    bureaus: dict[int, dict[str, GroupFigure]]
+
+
+def category_groups(session: Session, round_id: int) -> CategoryGroups:
+    sheets = sheet_scores(session, round_id)
+    names = list(dict.fromkeys(c for s in sheets for c in s.categories))
+
+    def figures(members: list[SheetScore]) -> dict[str, GroupFigure]:
+        return {n: group_figure(m.categories[n].maturity for m in members if n in m.categories) for n in names}
+
+    by_bureau: dict[int, list[SheetScore]] = defaultdict(list)
+    for s in sheets:
+        by_bureau[s.bureau_id].append(s)
+    return CategoryGroups(figures(sheets), {b: figures(members) for b, members in by_bureau.items()})
