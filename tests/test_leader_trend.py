@@ -231,3 +231,26 @@ def test_next_steps_show_the_hints_and_links_of_the_checklist_file(client, sessi
     # the second item has no hints and no links: a sensible fallback, said plainly
     assert "チェックシートにまだ登録されていません" in steps and "この項目の参考リンクはありません" in steps
     assert steps.count("/sections/H1/consult?item=") == 2
+
+
+def test_a_new_section_without_any_round_gets_an_empty_page_and_may_still_ask_for_help(client, session, world):
+    fresh = f.make_unit(session, "A9", "A部 新設課", parent=world.bureau_a, valid_from=date.today())
+    f.make_user(session, "leader.a9@test.example", section=fresh, role=SectionRole.LEADER)
+    session.commit()
+    token = sign_in(client, "leader.a9@test.example")
+    html = client.get("/sections/A9/trend").text
+    assert "この所属には、まだ調査回の結果がありません。" in html
+    assert "調査回の結果がまだないため、目標は設定できません。" in html
+    assert client.get("/api/v1/sections/A9/targets").json() == {
+        "section_code": "A9", "section_name": "A部 新設課", "latest_round_id": None, "can_set": False, "sets": []}
+    assert client.post("/sections/A9/targets", data={"csrf_token": token, "round_id": "1"}).status_code == 404
+    response = client.post("/sections/A9/consult", data={"csrf_token": token, "request_message": "始め方を相談したい"})
+    assert response.status_code == 303
+
+
+def test_the_trend_chooser_refuses_a_malformed_code(client, world):
+    sign_in(client, "desk@test.example")
+    assert client.get("/trend").status_code == 200
+    assert client.get("/trend?code=A1").headers["location"] == "/sections/A1/trend"
+    refused = client.get("/trend?code=//evil.example/x")
+    assert refused.status_code == 422 and "所属コードは英数字" in refused.text

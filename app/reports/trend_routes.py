@@ -3,6 +3,8 @@ a refused form is shown again with the messages and nothing changed."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
@@ -18,6 +20,7 @@ from app.web.render import render
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
 TARGET_FIELD = "target:"
+CODE = re.compile(r"[A-Za-z0-9_.\-]{1,32}")
 
 
 def trend_url(code: str) -> str:
@@ -27,8 +30,11 @@ def trend_url(code: str) -> str:
 @router.get("/trend")
 def my_trend(request: Request, session: DbSession, principal: CurrentPrincipal, code: str | None = None):
     """The menu's 「推移・目標」: straight to one's own 所属; a chooser for several or for the desk."""
-    if code:
-        return RedirectResponse(trend_url(code.strip()[:32]), status_code=303)
+    if code is not None:
+        code = code.strip()
+        if not CODE.fullmatch(code):
+            raise InvalidInput("所属コードは英数字（と . _ -）で32文字以内で入力してください。")
+        return RedirectResponse(trend_url(code), status_code=303)
     units = [u for u in (session.get(Unit, uid) for uid in principal.sections) if u is not None]
     current = [u for u in units if u.valid_to is None]
     if len(current) == 1 and not principal.sees_everything:

@@ -346,17 +346,18 @@ def list_records(session: Session, principal: Principal, *, unit_ids: Sequence[i
     today = today_jst()
     return [
         RecordRow(record, unit, bureaus.get(unit.parent_id, ""),
-                  [texts.get((record.round_id, k), k) for k in keys.get(record.id, [])],
+                  [t for _, t in sorted(texts.get((record.round_id, k), (0, k)) for k in keys.get(record.id, []))],
                   due(record.state, record.follow_up_on, today))
         for record, unit in rows
     ]
 
 
-def _item_texts(session: Session, round_ids: set[int]) -> dict[tuple[int, str], str]:
+def _item_texts(session: Session, round_ids: set[int]) -> dict[tuple[int, str], tuple[int, str]]:
+    """(round id, item key) → (position on the sheet, text)."""
     result = {}
     for round_ in session.exec(select(Round).where(Round.id.in_(round_ids))) if round_ids else []:
         for item in checklists.get_definition(session, round_.checklist_version_id).items:
-            result[(round_.id, item.key)] = item.text
+            result[(round_.id, item.key)] = (item.position, item.text)
     return result
 
 
