@@ -62,8 +62,9 @@ class TrendOut(BaseModel):
 
 @router.get("/sections/{code}/trend", response_model=TrendOut, responses={401: {}, 403: {}, 404: {}})
 def section_trend(code: Code, session: DbSession, principal: CurrentPrincipal) -> TrendOut:
-    """A 所属's maturity per round (following renames, moves, merges and splits) and, between its two
-    latest rounds, each item's change. Desk and admins: any 所属; members and leaders: their own."""
+    """A 所属's maturity per round (following renames, moves, merges and splits), beside its 部局's
+    average and the prefecture median for that round (withheld for groups under 5 所属), and, between
+    its two latest rounds, each item's change. Desk and admins: any 所属; members and leaders: their own."""
     unit = trend_service.resolve_section(session, principal, code)
     trend = trend_service.section_trend(session, unit)
     groups = queries.round_groups(session, [r.id for r in trend.rounds])
