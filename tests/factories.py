@@ -111,9 +111,11 @@ def build_world(session: Session) -> World:
 
 
 def set_answers(session: Session, round_id: int, unit: Unit, statuses: dict[str, str | None]) -> None:
-    """Write answers straight into a sheet (no history): ``{item_key: status}``."""
+    """Write answers straight into a sheet (no history): ``{item_key: status}``. Touches the sheet's
+    ``updated_at`` as every writer of answers must (the group figures' cache key relies on it)."""
     from sqlmodel import select
 
+    from app.jpdate import now_utc
     from app.sheets.models import Answer
 
     sheet = sheet_of(session, round_id, unit)
@@ -122,6 +124,8 @@ def set_answers(session: Session, round_id: int, unit: Unit, statuses: dict[str,
             answer.status = statuses[answer.item_key]
             answer.version += 1
             session.add(answer)
+    sheet.updated_at = now_utc()
+    session.add(sheet)
     session.flush()
 
 

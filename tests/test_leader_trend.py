@@ -254,3 +254,18 @@ def test_the_trend_chooser_refuses_a_malformed_code(client, world):
     assert client.get("/trend?code=A1").headers["location"] == "/sections/A1/trend"
     refused = client.get("/trend?code=//evil.example/x")
     assert refused.status_code == 422 and "所属コードは英数字" in refused.text
+
+
+def test_group_figures_follow_a_saved_answer(client, session, org):
+    before = queries.round_groups(session, [org["r2"].id])[org["r2"].id].bureaus[org["p"].id]
+    session.commit()
+    # P4 answers its first item in round 2 through the API (the sheets service touches the sheet)
+    f.make_user(session, "member.p4@test.example", section=org["P4"])
+    session.commit()
+    token = sign_in(client, "member.p4@test.example")
+    response = client.put(f"/api/v1/rounds/{org['r2'].id}/sections/P4/answers/{KEEP}",
+                          headers={"X-CSRF-Token": token}, json={"status": "◎", "version": 0})
+    assert response.status_code == 200, response.text
+    after = queries.round_groups(session, [org["r2"].id])[org["r2"].id].bureaus[org["p"].id]
+    # 部局 P: 100, 100, 50.0, 100 (P4 now), 0.0 → mean 70.0, median 100.0
+    assert (before.average, after.average, after.median, after.scored) == (62.5, 70.0, 100.0, 5)
