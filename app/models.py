@@ -5,6 +5,7 @@ from app.checklists.models import ChecklistItem, ChecklistPoints, ChecklistVersi
 from app.orgs.models import Unit, UnitLink
 from app.rounds.models import Round, RoundEvent
 from app.sheets.models import Answer, Sheet, SheetEvent
+from app.support.models import SupportRecord, SupportRecordItem, Target
 
 __all__ = [
     "Answer",
@@ -18,6 +19,9 @@ __all__ = [
     "RoundEvent",
     "Sheet",
     "SheetEvent",
+    "SupportRecord",
+    "SupportRecordItem",
+    "Target",
     "Unit",
     "UnitLink",
     "User",

@@ -105,3 +105,54 @@ def build_world(session: Session) -> World:
     world.round = make_round(session, world.version_id)
     session.commit()
     return world
+
+
+# --- leader pages and support records (branch leader) ---------------------------------------------------
+
+
+def set_answers(session: Session, round_id: int, unit: Unit, statuses: dict[str, str | None]) -> None:
+    """Write answers straight into a sheet (no history): ``{item_key: status}``. Touches the sheet's
+    ``updated_at`` as every writer of answers must (the group figures' cache key relies on it)."""
+    from sqlmodel import select
+
+    from app.jpdate import now_utc
+    from app.sheets.models import Answer
+
+    sheet = sheet_of(session, round_id, unit)
+    for answer in session.exec(select(Answer).where(Answer.sheet_id == sheet.id)):
+        if answer.item_key in statuses:
+            answer.status = statuses[answer.item_key]
+            answer.version += 1
+            session.add(answer)
+    sheet.updated_at = now_utc()
+    session.add(sheet)
+    session.flush()
+
+
+def make_target(session: Session, unit: Unit, round_id: int, item_key: str, status: str, *, by: User | None = None):
+    from app.support.models import Target
+
+    target = Target(unit_id=unit.id, round_id=round_id, item_key=item_key, status=status,
+                    set_by_id=by.id if by else None)
+    session.add(target)
+    session.flush()
+    return target
+
+
+def make_support_record(session: Session, unit: Unit, *, round_id: int | None = None, state: str = "in_progress",
+                        origin: str = "desk", consulted_on: date | None = None, follow_up_on: date | None = None,
+                        items: tuple[str, ...] = (), advice: str = "助言", message: str = "",
+                        by: User | None = None):
+    from sqlalchemy import insert
+
+    from app.support.models import SupportRecord, SupportRecordItem
+
+    record = SupportRecord(unit_id=unit.id, round_id=round_id, origin=origin, state=state,
+                           consulted_on=consulted_on or date.today(), follow_up_on=follow_up_on, advice=advice,
+                           request_message=message, created_by_id=by.id if by else None)
+    session.add(record)
+    session.flush()
+    if items:
+        session.execute(insert(SupportRecordItem), [{"record_id": record.id, "item_key": k} for k in items])
+        session.flush()
+    return record

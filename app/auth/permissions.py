@@ -94,3 +94,58 @@ def why_not_admin(p: Principal) -> str | None:
     if p.is_admin and not p.read_only:
         return None
     return "この操作は管理者だけができます。"
+
+
+# --- Targets (目標) and support records (伴走支援) ---------------------------------------------------
+
+
+def why_not_set_targets(p: Principal, unit_id: int) -> str | None:
+    if p.read_only:
+        return "APIトークンでは閲覧だけができます。"
+    if p.role_in(unit_id) is SectionRole.LEADER:
+        return None
+    if p.role_in(unit_id) is SectionRole.MEMBER:
+        return "目標の設定・変更は所属のDX推進リーダーだけができます（職員は閲覧できます）。"
+    if p.sees_everything:
+        return "目標は所属のDX推進リーダーが設定します。業務DX相談窓口・管理者は閲覧だけができます。"
+    return "この所属の目標は、所属のDX推進リーダーだけが設定できます。"
+
+
+def why_not_read_support(p: Principal, unit_id: int) -> str | None:
+    if p.sees_everything or p.role_in(unit_id) is not None:
+        return None
+    return "伴走支援の記録は、その所属の職員と業務DX相談窓口だけが見られます。"
+
+
+def why_not_manage_support(p: Principal) -> str | None:
+    """Recording consultations, editing any record, changing its state: the desk (and admins)."""
+    if p.read_only:
+        return "APIトークンでは閲覧だけができます。"
+    if p.sees_everything:
+        return None
+    return "伴走支援の記録の作成・変更は業務DX相談窓口だけができます（所属の方は閲覧と「相談する」ができます）。"
+
+
+def why_not_request_support(p: Principal, unit_id: int) -> str | None:
+    """「相談する」: the 所属's DX推進リーダー sends a request to the desk."""
+    if p.read_only:
+        return "APIトークンでは閲覧だけができます。"
+    if p.role_in(unit_id) is SectionRole.LEADER:
+        return None
+    if p.role_in(unit_id) is SectionRole.MEMBER:
+        return "業務DX相談窓口への相談は、所属のDX推進リーダーから送ります。リーダーにご相談ください。"
+    if p.sees_everything:
+        return "窓口の方は「伴走支援」から相談の記録を作成してください。"
+    return "この所属の相談は、所属のDX推進リーダーだけが送れます。"
+
+
+def why_not_edit_request(p: Principal, unit_id: int, *, created_by_id: int | None, origin: str,
+                         state: str) -> str | None:
+    """A leader may still change their own request (message, items) while the desk has not taken it up."""
+    if p.read_only:
+        return "APIトークンでは閲覧だけができます。"
+    if origin != "request" or created_by_id != p.user_id or p.role_in(unit_id) is not SectionRole.LEADER:
+        return "この記録は業務DX相談窓口だけが変更できます。"
+    if state != "received":
+        return "窓口が対応を始めたため、相談の内容は変更できません。追加の相談は新しく送ってください。"
+    return None

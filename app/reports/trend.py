@@ -69,6 +69,18 @@ class Trend:
             grouped[(point.unit.id, point.relation)].append(point)
         return dict(grouped)
 
+    def points_in(self, round_id: int) -> list[TrendPoint]:
+        return [p for p in self.points if p.round.id == round_id]
+
+    def main_point(self, round_id: int) -> TrendPoint | None:
+        """The 所属's own point in a round: itself, or itself under an older name (renamed or moved);
+        else its only predecessor (merged or split) when there is just one; None when there are several."""
+        points = self.points_in(round_id)
+        for point in points:
+            if point.relation in ("self", "continued"):
+                return point
+        return points[0] if len(points) == 1 else None
+
 
 def resolve_section(session: Session, principal: Principal, code: str) -> Unit:
     """The 所属 with this code (in force now, else the latest that had it), if the person may see it."""

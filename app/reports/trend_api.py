@@ -6,8 +6,11 @@ from datetime import date
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
+from sqlmodel import select
 
+from app.orgs.models import Unit
 from app.reports import trend as trend_service
+from app.scoring import queries
 from app.scoring.rules import CHANGE_LABELS
 from app.sheets.api import CategoryScore, Code, Score
 from app.web.deps import CurrentPrincipal, DbSession, csrf_protect
@@ -26,6 +29,14 @@ class TrendRound(Score):
     relation_label: str
     state: str
     categories: list[CategoryScore]
+    bureau_code: str | None = Field(default=None, description="the 部局 of the 所属's sheet in that round")
+    bureau_name: str | None = None
+    bureau_sections: int = Field(default=0, description="所属 of that 部局 with a sheet in the round")
+    bureau_suppressed: bool = Field(default=True, description="true under 5 所属: no average is shown")
+    bureau_average: float | None = Field(default=None, description="mean maturity of the 部局's 所属")
+    prefecture_sections: int = 0
+    prefecture_suppressed: bool = True
+    prefecture_median: float | None = Field(default=None, description="median maturity of every 所属")
 
 
 class ItemChangeOut(BaseModel):
@@ -51,16 +62,21 @@ class TrendOut(BaseModel):
 
 @router.get("/sections/{code}/trend", response_model=TrendOut, responses={401: {}, 403: {}, 404: {}})
 def section_trend(code: Code, session: DbSession, principal: CurrentPrincipal) -> TrendOut:
-    """A 所属's maturity per round (following renames, moves, merges and splits) and, between its two
-    latest rounds, each item's change. Desk and admins: any 所属; members and leaders: their own."""
+    """A 所属's maturity per round (following renames, moves, merges and splits), beside its 部局's
+    average and the prefecture median for that round (withheld for groups under 5 所属), and, between
+    its two latest rounds, each item's change. Desk and admins: any 所属; members and leaders: their own."""
     unit = trend_service.resolve_section(session, principal, code)
     trend = trend_service.section_trend(session, unit)
+    groups = queries.round_groups(session, [r.id for r in trend.rounds])
+    bureau_ids = {p.score.bureau_id for p in trend.points}
+    bureaus = {u.id: u for u in session.exec(select(Unit).where(Unit.id.in_(bureau_ids)))} if bureau_ids else {}
     rounds = [
         TrendRound(
             round_id=p.round.id, round_title=p.round.title, fiscal_year=p.round.fiscal_year,
             opens_on=p.round.opens_on, section_code=p.unit.code, section_name=p.unit.name, relation=p.relation,
             relation_label=p.relation_label, state=p.score.state, **Score.of(p.score.overall).model_dump(),
             categories=[CategoryScore(name=n, **Score.of(t).model_dump()) for n, t in p.score.categories.items()],
+            **_groups(groups[p.round.id], bureaus.get(p.score.bureau_id), p.score.bureau_id),
         )
         for p in trend.points
     ]
@@ -78,3 +94,17 @@ def section_trend(code: Code, session: DbSession, principal: CurrentPrincipal) -
             ))
     return TrendOut(section_code=unit.code, section_name=unit.name, rounds=rounds, compared=compared,
                     changes=changes)
+
+
+def _groups(groups: queries.RoundGroups, bureau: Unit | None, bureau_id: int) -> dict:
+    figure = groups.bureaus.get(bureau_id)
+    return {
+        "bureau_code": bureau.code if bureau else None,
+        "bureau_name": bureau.name if bureau else None,
+        "bureau_sections": figure.sections if figure else 0,
+        "bureau_suppressed": figure.suppressed if figure else True,
+        "bureau_average": figure.average if figure else None,
+        "prefecture_sections": groups.prefecture.sections,
+        "prefecture_suppressed": groups.prefecture.suppressed,
+        "prefecture_median": groups.prefecture.median,
+    }

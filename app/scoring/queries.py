@@ -16,7 +16,7 @@ from sqlmodel import Session
 from app.checklists.models import ChecklistItem, ChecklistPoints
 from app.orgs.models import Unit
 from app.rounds.models import Round
-from app.scoring.rules import Status, Tally
+from app.scoring.rules import GroupFigure, Status, Tally, group_figure
 from app.sheets.models import Answer, Sheet
 
 _SCORED = [s.value for s in Status if s.is_scored]
@@ -171,3 +171,149 @@ def bureau_scores(session: Session, round_id: int) -> list[GroupScore]:
 def bureau_codes(session: Session, round_id: int) -> dict[int, str]:
     bureau_ids = select(Sheet.bureau_id).where(Sheet.round_id == round_id)
     return dict(session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(bureau_ids))).all())
+
+
+# --- Group figures per round, beside one 所属 (leader pages) ------------------------------------------
+
+
+@dataclass
+class SheetTally:
+    """One sheet's overall tally (no categories): enough for group figures over many rounds."""
+
+    sheet_id: int
+    round_id: int
+    unit_id: int
+    bureau_id: int
+    overall: Tally
+
+
+def sheet_tallies(session: Session, round_ids: list[int]) -> list[SheetTally]:
+    """Every sheet of these rounds with its overall tally: one GROUP BY over the answers (every item of a
+    sheet has an answer row from the round's opening, so the items need no join; ``total`` is the number
+    of items of the round's checklist version)."""
+    if not round_ids:
+        return []
+    versions = dict(session.execute(
+        select(Round.id, Round.checklist_version_id).where(Round.id.in_(round_ids))).all())
+    totals = dict(session.execute(
+        select(ChecklistItem.version_id, func.count()).where(ChecklistItem.version_id.in_(set(versions.values())))
+        .group_by(ChecklistItem.version_id)).all())
+    maxima = dict(session.execute(
+        select(ChecklistPoints.version_id, func.max(ChecklistPoints.points))
+        .where(ChecklistPoints.version_id.in_(set(versions.values()))).group_by(ChecklistPoints.version_id)).all())
+    # Grouped by the sheet's primary key alone (its other columns depend on it), so that the database
+    # can aggregate while it walks the round's sheets instead of sorting every answer.
+    query = (
+        select(Sheet.id, Sheet.round_id, Sheet.unit_id, Sheet.bureau_id,
+               func.sum(case((Answer.status.in_(_SCORED), 1), else_=0)).label("answered"),
+               func.sum(case((Answer.status == Status.NOT_APPLICABLE.value, 1), else_=0)).label("na"),
+               func.coalesce(func.sum(ChecklistPoints.points), 0).label("points"))
+        .select_from(Sheet)
+        .join(Round, Round.id == Sheet.round_id)
+        .join(Answer, Answer.sheet_id == Sheet.id)
+        .outerjoin(ChecklistPoints, and_(ChecklistPoints.version_id == Round.checklist_version_id,
+                                         ChecklistPoints.status == Answer.status))
+        .where(Sheet.round_id.in_(round_ids))
+        .group_by(Sheet.id)
+    )
+    result = []
+    for r in session.execute(query):
+        version = versions[r.round_id]
+        result.append(SheetTally(r.id, r.round_id, r.unit_id, r.bureau_id,
+                                 Tally(totals.get(version, 0), r.answered or 0, r.na or 0, r.points,
+                                       maxima.get(version) or 3)))
+    return result
+
+
+@dataclass
+class RoundGroups:
+    """One round's group figures: the prefecture and each 部局 (by the 部局 of the sheet that round)."""
+
+    round_id: int
+    prefecture: GroupFigure
+    bureaus: dict[int, GroupFigure]
+
+
+# Group figures of a round need every answer of the round, so they are kept per process and round, and
+# recomputed when the round's sheets change: the fingerprint is (state, opened at, number of sheets,
+# latest Sheet.updated_at). Saving, submitting and reopening touch Sheet.updated_at (sheets.service), as
+# must anything else that writes answers.
+_ROUND_CACHE: dict[tuple, tuple[tuple, object]] = {}
+
+
+def _fingerprints(session: Session, round_ids: list[int]) -> dict[int, tuple]:
+    rows = session.execute(
+        select(Round.id, Round.state, Round.created_at, func.count(Sheet.id), func.max(Sheet.updated_at))
+        .select_from(Round).outerjoin(Sheet, Sheet.round_id == Round.id)
+        .where(Round.id.in_(round_ids)).group_by(Round.id, Round.state, Round.created_at)
+    )
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def _cache_key(session: Session, kind: str, round_id: int) -> tuple:
+    return (session.get_bind().url.render_as_string(hide_password=True), kind, round_id)
+
+
+def round_groups(session: Session, round_ids: list[int]) -> dict[int, RoundGroups]:
+    """Per round: every 部局's figure and the prefecture's (average and median of 所属 maturity),
+    withheld for groups under MIN_GROUP_SIZE 所属 (``rules.group_figure``)."""
+    if not round_ids:
+        return {}
+    prints = _fingerprints(session, round_ids)
+    result: dict[int, RoundGroups] = {}
+    stale = []
+    for round_id in round_ids:
+        hit = _ROUND_CACHE.get(_cache_key(session, "groups", round_id))
+        if hit is not None and hit[0] == prints.get(round_id):
+            result[round_id] = hit[1]  # type: ignore[assignment]
+        else:
+            stale.append(round_id)
+    by_round: dict[int, list[SheetTally]] = defaultdict(list)
+    for row in sheet_tallies(session, stale):
+        by_round[row.round_id].append(row)
+    for round_id in stale:
+        rows = by_round.get(round_id, [])
+        by_bureau: dict[int, list[float | None]] = defaultdict(list)
+        for row in rows:
+            by_bureau[row.bureau_id].append(row.overall.maturity)
+        groups = RoundGroups(
+            round_id,
+            group_figure(r.overall.maturity for r in rows),
+            {bureau_id: group_figure(values) for bureau_id, values in by_bureau.items()},
+        )
+        _ROUND_CACHE[_cache_key(session, "groups", round_id)] = (prints.get(round_id), groups)
+        result[round_id] = groups
+    return {round_id: result[round_id] for round_id in round_ids}
+
+
+@dataclass
+class CategoryGroups:
+    """One round's figures per category: the prefecture and each 部局."""
+
+    prefecture: dict[str, GroupFigure]
+    bureaus: dict[int, dict[str, GroupFigure]]
+
+
+def category_groups(session: Session, round_id: int) -> CategoryGroups:
+    """One round's figures per category (kept like ``round_groups``)."""
+    fingerprint = _fingerprints(session, [round_id]).get(round_id)
+    key = _cache_key(session, "categories", round_id)
+    hit = _ROUND_CACHE.get(key)
+    if hit is not None and hit[0] == fingerprint:
+        return hit[1]  # type: ignore[return-value]
+    value = _category_groups(session, round_id)
+    _ROUND_CACHE[key] = (fingerprint, value)
+    return value
+
+
+def _category_groups(session: Session, round_id: int) -> CategoryGroups:
+    sheets = sheet_scores(session, round_id)
+    names = list(dict.fromkeys(c for s in sheets for c in s.categories))
+
+    def figures(members: list[SheetScore]) -> dict[str, GroupFigure]:
+        return {n: group_figure(m.categories[n].maturity for m in members if n in m.categories) for n in names}
+
+    by_bureau: dict[int, list[SheetScore]] = defaultdict(list)
+    for s in sheets:
+        by_bureau[s.bureau_id].append(s)
+    return CategoryGroups(figures(sheets), {b: figures(members) for b, members in by_bureau.items()})

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from statistics import mean, median
 
 
 class Status(StrEnum):
@@ -206,3 +207,94 @@ def change(before: Status | None, after: Status | None, *, in_before: bool = Tru
         return Change.NOT_COMPARABLE
     delta = _RANK[after] - _RANK[before]
     return Change.IMPROVED if delta > 0 else Change.REGRESSED if delta < 0 else Change.UNCHANGED
+
+
+# --- Round-over-round marks, group figures beside a 所属, targets (leader pages) ---------------------
+
+# A mark for each change, so that colour is never the only signal (shown with CHANGE_LABELS).
+CHANGE_MARKS: Mapping[Change, str] = {
+    Change.IMPROVED: "▲",
+    Change.REGRESSED: "▼",
+    Change.UNCHANGED: "＝",
+    Change.NOT_COMPARABLE: "―",
+    Change.NEW_ITEM: "新",
+    Change.REMOVED_ITEM: "廃",
+}
+
+
+def maturity_change(before: float | None, after: float | None) -> Change:
+    """How a maturity (of a 所属 or a category) moved between two rounds: any rise of at least 0.1
+    point is 改善, any fall 後退; no figure on either side is not comparable."""
+    if before is None or after is None:
+        return Change.NOT_COMPARABLE
+    delta = round(after - before, 1)
+    return Change.IMPROVED if delta > 0 else Change.REGRESSED if delta < 0 else Change.UNCHANGED
+
+
+@dataclass(frozen=True)
+class GroupFigure:
+    """A group of 所属 (a 部局, or the whole prefecture) in one round, as shown beside one 所属.
+
+    ``sections`` counts every 所属 of the group with a sheet in the round (answered or not); the
+    average and the median are over those with a maturity. Under MIN_GROUP_SIZE 所属 both are withheld
+    (``suppressed``), whoever asks, so that no single 所属 can be singled out.
+    """
+
+    sections: int
+    scored: int
+    average: float | None
+    median: float | None
+    suppressed: bool
+
+
+def group_figure(maturities: Iterable[float | None]) -> GroupFigure:
+    values = list(maturities)
+    scored = [v for v in values if v is not None]
+    if len(values) < MIN_GROUP_SIZE:
+        return GroupFigure(len(values), len(scored), None, None, True)
+    return GroupFigure(
+        len(values), len(scored),
+        round(mean(scored), 1) if scored else None,
+        round(median(scored), 1) if scored else None,
+        False,
+    )
+
+
+# Targets (目標): a DX推進リーダー picks up to TARGET_LIMIT items and the status aimed for in the next round.
+TARGET_LIMIT = 5
+TARGET_STATUSES: tuple[Status, ...] = (Status.EXCELLENT, Status.GOOD, Status.FAIR)
+
+
+class TargetResult(StrEnum):
+    MET = "met"  # 達成: the result is at or above the target
+    NOT_MET = "not_met"  # 未達
+    PENDING = "pending"  # 結果待ち: the item is not answered (yet) in the result round
+    NOT_COMPARABLE = "not_comparable"  # 該当なし, or the item is not in the result round's checklist
+
+
+TARGET_RESULT_LABELS: Mapping[TargetResult, str] = {
+    TargetResult.MET: "達成",
+    TargetResult.NOT_MET: "未達",
+    TargetResult.PENDING: "結果待ち（未回答）",
+    TargetResult.NOT_COMPARABLE: "判定できません",
+}
+TARGET_RESULT_MARKS: Mapping[TargetResult, str] = {
+    TargetResult.MET: "✓",
+    TargetResult.NOT_MET: "✗",
+    TargetResult.PENDING: "…",
+    TargetResult.NOT_COMPARABLE: "―",
+}
+
+
+def target_result(target: Status, result: Status | None, *, in_result_round: bool = True) -> TargetResult:
+    """Target against result: met when the result is at least the target on the ◎ ○ △ × scale."""
+    if not in_result_round or result is Status.NOT_APPLICABLE:
+        return TargetResult.NOT_COMPARABLE
+    if result is None:
+        return TargetResult.PENDING
+    return TargetResult.MET if _RANK[result] >= _RANK[target] else TargetResult.NOT_MET
+
+
+def target_below_current(target: Status, current: Status | None) -> bool:
+    """A target lower than the current status is no target (keeping ◎ at ◎ is allowed)."""
+    return current in _RANK and _RANK[target] < _RANK[current]

@@ -29,6 +29,8 @@ def _admin(p: Principal) -> bool:
 
 NAV: tuple[NavItem, ...] = (
     NavItem("ホーム", "/"),
+    NavItem("推移・目標", "/trend", _sections),
+    NavItem("伴走支援", "/support", _desk),
     NavItem("管理", "/admin", _admin),
 )
 

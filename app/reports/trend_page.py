@@ -1,0 +1,343 @@
+"""The leader page of a 所属 (推移・目標): its maturity over rounds beside its 部局's average and the
+prefecture median, per category and per item since the previous round, its targets, next steps for
+items at △ or ×, and its support records. One view-model, built here; the route only renders it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from markupsafe import Markup
+from sqlmodel import Session, select
+
+from app.auth import permissions
+from app.auth.permissions import Principal
+from app.charts.trend import CategoryBar, LineSeries, category_bars, line_chart
+from app.checklists import service as checklists
+from app.checklists.service import ItemDef
+from app.jpdate import fiscal_year_label
+from app.orgs.models import Unit
+from app.reports import trend as trend_service
+from app.reports.trend import ItemComparison, Trend, TrendPoint
+from app.rounds.models import Round
+from app.scoring import queries
+from app.scoring.rules import (
+    CHANGE_LABELS,
+    CHANGE_MARKS,
+    MIN_GROUP_SIZE,
+    TARGET_LIMIT,
+    TARGET_STATUSES,
+    Change,
+    GroupFigure,
+    Status,
+    maturity_change,
+)
+from app.support import service as support
+from app.support import targets as targets_service
+from app.support.targets import TargetSet
+from app.web.urls import sheet_url
+
+NEEDS_WORK = (Status.FAIR, Status.NOT_STARTED)
+FALLBACK_HINTS = {
+    1: "やりやすい項目です。まず所属内で「次の打合せから」などと申し合わせ、できるところから始めてみましょう。",
+    2: "少し準備が要る項目です。所属内で担当を決め、やり方（保存場所・手順）を共有してから進めましょう。",
+    3: "相手方（会議の参加者や外部の方）との調整が必要な項目です。業務DX相談窓口が調整や機器の貸出を支援できます。",
+}
+NO_HINT = "この項目の改善のヒントは、チェックシートにまだ登録されていません。"
+
+
+@dataclass
+class RoundRow:
+    """One round of the 所属's history, with its groups."""
+
+    round: Round
+    points: list[TrendPoint]
+    main: TrendPoint | None
+    bureau: Unit | None
+    bureau_figure: GroupFigure | None
+    prefecture: GroupFigure
+    change: Change  # the main maturity against the previous round's
+
+    @property
+    def change_mark(self) -> str:
+        return CHANGE_MARKS[self.change]
+
+    @property
+    def change_label(self) -> str:
+        return CHANGE_LABELS[self.change]
+
+
+@dataclass
+class CategoryRow:
+    name: str
+    before: float | None
+    after: float | None
+    in_before: bool
+    in_after: bool
+    bureau: GroupFigure | None
+    prefecture: GroupFigure | None
+
+    @property
+    def change(self) -> Change:
+        if not self.in_before:
+            return Change.NEW_ITEM
+        if not self.in_after:
+            return Change.REMOVED_ITEM
+        return maturity_change(self.before, self.after)
+
+
+@dataclass
+class ChangeCount:
+    change: Change
+    count: int
+
+    @property
+    def mark(self) -> str:
+        return CHANGE_MARKS[self.change]
+
+    @property
+    def label(self) -> str:
+        return CHANGE_LABELS[self.change]
+
+
+@dataclass
+class NextStep:
+    item: ItemDef
+    status: Status
+    hints: tuple[str, ...]
+    fallback: str
+    target: Status | None
+
+
+@dataclass
+class TargetFormRow:
+    item: ItemDef
+    current: Status | None
+    chosen: str  # "" or the symbol shown as selected
+    error: str | None
+
+
+@dataclass
+class TrendPage:
+    unit: Unit
+    bureau: Unit | None
+    trend: Trend
+    rows: list[RoundRow]
+    latest: Round | None
+    previous: Round | None
+    line_chart: Markup
+    line_desc: str
+    category_chart: Markup
+    category_desc: str
+    categories: list[CategoryRow]
+    items: list[ItemComparison]
+    change_counts: list[ChangeCount]
+    target_sets: list[TargetSet]
+    current_targets: TargetSet | None
+    target_form: list[TargetFormRow]
+    target_error: str | None
+    why_not_set_targets: str | None
+    next_steps: list[NextStep]
+    why_not_request: str | None
+    records: list[support.RecordRow]
+    sheet_url: str | None
+    suppressed: bool  # some group figure on the page is withheld (fewer than MIN_GROUP_SIZE 所属)
+    min_group_size: int = MIN_GROUP_SIZE
+    target_limit: int = TARGET_LIMIT
+    target_statuses: tuple[Status, ...] = TARGET_STATUSES
+    bureau_names: dict[int, str] = field(default_factory=dict)
+
+    @staticmethod
+    def change_mark(change: Change | None) -> str:
+        return CHANGE_MARKS[change] if change else ""
+
+    @staticmethod
+    def change_label(change: Change | None) -> str:
+        return CHANGE_LABELS[change] if change else "統合前の所属ごとに表示"
+
+    @property
+    def can_set_targets(self) -> bool:
+        return self.why_not_set_targets is None and self.latest is not None
+
+    @property
+    def can_request(self) -> bool:
+        return self.why_not_request is None
+
+
+def round_label(round_: Round) -> tuple[str, str]:
+    """Two lines for a chart axis: 令和7年度 / 第1回 (the title's first word and the rest)."""
+    first, _, rest = round_.title.partition(" ")
+    if rest:
+        return first, rest
+    return fiscal_year_label(round_.fiscal_year), round_.title
+
+
+def build(session: Session, principal: Principal, unit: Unit, *, typed_targets: Mapping[str, str] | None = None,
+          target_errors: Mapping[str, str] | None = None, target_error: str | None = None) -> TrendPage:
+    """The page for ``unit``; the caller has checked access with ``trend.resolve_section``."""
+    trend = trend_service.section_trend(session, unit)
+    rounds = trend.rounds
+    latest = rounds[-1] if rounds else None
+    previous = rounds[-2] if len(rounds) > 1 else None
+    groups = queries.round_groups(session, [r.id for r in rounds])
+    rows = _round_rows(session, trend, groups)
+    bureau = session.get(Unit, unit.parent_id) if unit.parent_id else None
+
+    line, line_desc = _line_chart(unit, rows)
+    categories = _category_rows(session, trend, latest, previous)
+    bars, bars_desc = _category_chart(unit, categories, latest, previous)
+    items = trend_service.compare(session, trend, previous.id, latest.id) if previous and latest else []
+    counted = Counter(c.change for c in items if c.change is not None)
+    change_counts = [ChangeCount(ch, counted[ch]) for ch in Change if counted[ch]]
+
+    sets = targets_service.target_sets(session, trend)
+    current = next((s for s in sets if latest and s.base_round.id == latest.id), None)
+    latest_point = trend.main_point(latest.id) if latest else None
+    definition = checklists.get_definition(session, latest.checklist_version_id) if latest else None
+    current_targets = {r.item_key: r.target for r in current.rows} if current else {}
+    typed = typed_targets or {}
+    errors = target_errors or {}
+    form = [
+        TargetFormRow(item, latest_point.statuses.get(item.key) if latest_point else None,
+                      typed.get(item.key, current_targets[item.key].value if item.key in current_targets else ""),
+                      errors.get(item.key))
+        for item in (definition.items if definition else ())
+    ]
+    steps = []
+    if definition and latest_point:
+        for item in definition.items:
+            status = latest_point.statuses.get(item.key)
+            if status in NEEDS_WORK:
+                steps.append(NextStep(item, status, item.hints, FALLBACK_HINTS.get(item.difficulty, ""),
+                                      current_targets.get(item.key)))
+    suppressed = any(r.bureau_figure is None or r.bureau_figure.suppressed or r.prefecture.suppressed for r in rows)
+    return TrendPage(
+        unit=unit, bureau=bureau, trend=trend, rows=rows, latest=latest, previous=previous,
+        line_chart=line, line_desc=line_desc, category_chart=bars, category_desc=bars_desc, categories=categories,
+        items=items, change_counts=change_counts, target_sets=sets, current_targets=current, target_form=form,
+        target_error=target_error or errors.get("targets"),
+        why_not_set_targets=permissions.why_not_set_targets(principal, unit.id),
+        next_steps=steps, why_not_request=permissions.why_not_request_support(principal, unit.id),
+        records=support.records_of_section(session, principal, unit)[:10],
+        sheet_url=sheet_url(latest.id, latest_point.unit.code) if latest and latest_point
+        and latest_point.relation == "self" else None,
+        suppressed=suppressed,
+        bureau_names={r.bureau.id: r.bureau.name for r in rows if r.bureau},
+    )
+
+
+def _round_rows(session: Session, trend: Trend, groups: dict[int, queries.RoundGroups]) -> list[RoundRow]:
+    rows: list[RoundRow] = []
+    bureau_ids = {p.score.bureau_id for p in trend.points}
+    bureaus = {u.id: u for u in session.exec(select(Unit).where(Unit.id.in_(bureau_ids)))} if bureau_ids else {}
+    before: float | None = None
+    for round_ in trend.rounds:
+        points = trend.points_in(round_.id)
+        main = trend.main_point(round_.id)
+        anchor = main or points[0]
+        group = groups[round_.id]
+        figure = group.bureaus.get(anchor.score.bureau_id)
+        after = main.score.overall.maturity if main else None
+        rows.append(RoundRow(round_, points, main, bureaus.get(anchor.score.bureau_id), figure, group.prefecture,
+                             maturity_change(before, after) if rows else Change.NEW_ITEM))
+        before = after
+    return rows
+
+
+def _line_chart(unit: Unit, rows: list[RoundRow]) -> tuple[Markup, str]:
+    labels = [round_label(r.round) for r in rows]
+    main_values, hollow = [], []
+    for r in rows:
+        main = r.main if r.main and r.main.relation in ("self", "continued") else None
+        main_values.append(main.score.overall.maturity if main else None)
+        hollow.append(bool(main and main.relation == "continued"))
+    series = [LineSeries(f"{unit.name}（この所属）", main_values, "section", hollow, show_values=True)]
+    others: dict[int, tuple[TrendPoint, dict[int, float | None]]] = {}
+    for i, r in enumerate(rows):
+        for p in r.points:
+            if p.relation in ("merged", "split"):
+                others.setdefault(p.unit.id, (p, {}))[1][i] = p.score.overall.maturity
+    for point, values in others.values():
+        series.append(LineSeries(f"{point.unit.name}（{point.relation_label}）",
+                                 [values.get(i) for i in range(len(rows))], "predecessor"))
+    bureau_names = {r.bureau.name for r in rows if r.bureau}
+    bureau_values = [r.bureau_figure.average if r.bureau_figure else None for r in rows]
+    bureau_label = f"部局平均（{next(iter(bureau_names))}）" if len(bureau_names) == 1 else "部局平均"
+    if rows and all(v is None for v in bureau_values):
+        bureau_label += f"：{MIN_GROUP_SIZE}所属未満のため表示しません"
+    series.append(LineSeries(bureau_label, bureau_values, "bureau"))
+    prefecture_values = [r.prefecture.median for r in rows]
+    prefecture_label = "全庁の中央値"
+    if rows and all(r.prefecture.suppressed for r in rows):
+        prefecture_label += f"：{MIN_GROUP_SIZE}所属未満のため表示しません"
+    series.append(LineSeries(prefecture_label, prefecture_values, "prefecture"))
+    parts = []
+    for r in rows:
+        own = "回答なし" if not r.main or r.main.score.overall.maturity is None else \
+            f"{r.main.score.overall.maturity:.1f}点"
+        parts.append(f"{r.round.title}: この所属 {own}、部局平均 {_figure_text(r.bureau_figure, 'average')}、"
+                     f"全庁の中央値 {_figure_text(r.prefecture, 'median')}")
+    desc = (f"{unit.name}の成熟度（100点満点）の推移。" + "。".join(parts) + "。") if rows else \
+        f"{unit.name}には、まだ調査回の結果がありません。"
+    return line_chart(labels, series, title=f"{unit.name} 成熟度の推移", desc=desc), desc
+
+
+def _figure_text(figure: GroupFigure | None, attr: str) -> str:
+    if figure is None or figure.suppressed:
+        return f"非表示（{MIN_GROUP_SIZE}所属未満）"
+    value = getattr(figure, attr)
+    return "回答なし" if value is None else f"{value:.1f}点"
+
+
+def _category_rows(session: Session, trend: Trend, latest: Round | None, previous: Round | None
+                   ) -> list[CategoryRow]:
+    if latest is None:
+        return []
+    now = trend.main_point(latest.id)
+    before = trend.main_point(previous.id) if previous else None
+    latest_def = checklists.get_definition(session, latest.checklist_version_id)
+    previous_def = checklists.get_definition(session, previous.checklist_version_id) if previous else None
+    names = list(latest_def.categories) + [
+        n for n in (previous_def.categories if previous_def else ()) if n not in latest_def.categories]
+    groups = queries.category_groups(session, latest.id)
+    bureau_groups = groups.bureaus.get(now.score.bureau_id, {}) if now else {}
+    rows = []
+    for name in names:
+        after_t = now.score.categories.get(name) if now else None
+        before_t = before.score.categories.get(name) if before else None
+        rows.append(CategoryRow(
+            name=name,
+            before=before_t.maturity if before_t else None,
+            after=after_t.maturity if after_t else None,
+            in_before=previous_def is None or name in previous_def.categories,
+            in_after=name in latest_def.categories,
+            bureau=bureau_groups.get(name),
+            prefecture=groups.prefecture.get(name),
+        ))
+    return rows
+
+
+def _category_chart(unit: Unit, rows: list[CategoryRow], latest: Round | None, previous: Round | None
+                    ) -> tuple[Markup, str]:
+    bars = [CategoryBar(r.name, r.before if previous else None, r.after,
+                        r.bureau.average if r.bureau and not r.bureau.suppressed else None,
+                        r.prefecture.median if r.prefecture and not r.prefecture.suppressed else None)
+            for r in rows]
+    after_label = latest.title if latest else "今回"
+    before_label = previous.title if previous else "前回"
+    parts = []
+    for r in rows:
+        text = f"{r.name}: {after_label} {_num(r.after)}"
+        if previous:
+            text += f"（{before_label} {_num(r.before)}）"
+        parts.append(text)
+    desc = (f"{unit.name}のカテゴリ別の成熟度。" + "、".join(parts) + "。") if rows else \
+        f"{unit.name}には、まだ調査回の結果がありません。"
+    chart = category_bars(bars, title=f"{unit.name} カテゴリ別の成熟度", desc=desc,
+                          before_label=f"前回（{before_label}）", after_label=f"今回（{after_label}）")
+    return chart, desc
+
+
+def _num(value: float | None) -> str:
+    return "回答なし" if value is None else f"{value:.1f}点"

@@ -1,0 +1,278 @@
+"""伴走支援: the desk records and edits consultations and sees open follow-ups; a leader's 「相談する」
+opens a 受付 record; a 所属's staff read their own records only; the effect shows in the next round."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlmodel import select
+
+from app.jpdate import today_jst, wareki
+from app.support import service
+from app.support.models import SupportRecord, SupportRecordItem
+from app.support.service import Due, due
+from tests import factories as f
+from tests.conftest import sign_in
+
+KEEP = "office.daily.keep-electronic"
+PRINT = "office.daily.no-personal-printing"
+TODAY = today_jst()
+
+
+def records(session) -> list[tuple]:
+    rows = session.exec(select(SupportRecord.unit_id, SupportRecord.origin, SupportRecord.state,
+                               SupportRecord.advice, SupportRecord.request_message).order_by(SupportRecord.id)).all()
+    session.commit()  # end the read (SQLite's write lock)
+    return list(rows)
+
+
+def items_of(session, record_id: int) -> list[str]:
+    keys = session.exec(select(SupportRecordItem.item_key).where(SupportRecordItem.record_id == record_id)
+                        .order_by(SupportRecordItem.item_key)).all()
+    session.commit()
+    return list(keys)
+
+
+def desk_form(token, **values):
+    data = {"csrf_token": token, "consulted_on": TODAY.isoformat(), "state": "in_progress", "desk_staff": "窓口 太郎",
+            "contact_person": "リーダー A1", "request_message": "", "advice": "会議資料をTeamsで共有する手順を説明",
+            "follow_up_on": (TODAY + timedelta(days=14)).isoformat()}
+    data.update(values)
+    return data
+
+
+@pytest.mark.parametrize(("state", "follow", "expected"), [
+    ("in_progress", TODAY - timedelta(days=1), Due.OVERDUE),
+    ("received", TODAY, Due.TODAY),
+    ("in_progress", TODAY + timedelta(days=7), Due.SOON),
+    ("in_progress", TODAY + timedelta(days=8), Due.LATER),
+    ("received", None, Due.UNSCHEDULED),
+    ("done", TODAY - timedelta(days=30), Due.CLOSED),
+])
+def test_follow_up_urgency(state, follow, expected):
+    assert due(state, follow, TODAY) is expected
+
+
+def test_the_desk_records_a_consultation_and_edits_it(client, session, world):
+    token = sign_in(client, "desk@test.example")
+    form = client.get("/support/new?section=A1")
+    assert form.status_code == 200 and "相談を記録する" in form.text
+    response = client.post("/support/new?section=A1", data=desk_form(token) | {"items": [PRINT, KEEP]})
+    assert response.status_code == 303
+    record_id = int(response.headers["location"].split("/")[2].split("?")[0])
+    assert records(session) == [(world.a1.id, "desk", "in_progress", "会議資料をTeamsで共有する手順を説明", "")]
+    assert items_of(session, record_id) == [KEEP, PRINT]
+    page = client.get(f"/support/{record_id}").text
+    assert "窓口 太郎" in page and wareki(TODAY) in page and "資料を電子でも保管している" in page
+    response = client.post(f"/support/{record_id}/edit", data=desk_form(token, state="done", advice="完了しました",
+                                                                         follow_up_on="", version="0", items=[KEEP]))
+    assert response.status_code == 303
+    assert records(session)[0][2:4] == ("done", "完了しました")
+    assert items_of(session, record_id) == [KEEP]
+    # the page read at version 0 is stale now: 409, nothing changed
+    stale = client.post(f"/support/{record_id}/edit", data=desk_form(token, advice="古い画面から", version="0"))
+    assert stale.status_code == 409 and "他の方が変更しました" in stale.text
+    assert records(session)[0][3] == "完了しました"
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"consulted_on": "2025/13/40"}, "相談日は「2025-11-29」の形"),
+    ({"consulted_on": ""}, "相談日を入力してください。"),
+    ({"follow_up_on": (TODAY - timedelta(days=1)).isoformat()}, "次回フォローアップ日は相談日以降"),
+    ({"state": "closed"}, "状態は 受付・対応中・完了 のいずれか"),
+    ({"items": ["office.no-such-item"]}, "チェック項目「office.no-such-item」は"),
+    ({"desk_staff": "あ" * 101}, "窓口の担当者は100文字以内"),
+    ({"advice": "", "request_message": ""}, "いずれかを入力してください"),
+])
+def test_bad_records_are_refused_and_nothing_is_stored(client, session, world, values, message):
+    token = sign_in(client, "desk@test.example")
+    response = client.post("/support/new?section=A1", data=desk_form(token, **values))
+    assert response.status_code == 422
+    assert message in response.text and 'role="alert"' in response.text
+    assert records(session) == []
+
+
+def test_open_follow_ups_come_first_overdue_first(session, world):
+    def make(state, follow, days_ago=0):
+        return f.make_support_record(session, world.a1, round_id=world.round.id, state=state, follow_up_on=follow,
+                                     consulted_on=TODAY - timedelta(days=days_ago)).id
+
+    later = make("in_progress", TODAY + timedelta(days=20))
+    undated = make("in_progress", None)
+    request = make("received", None, days_ago=3)
+    done = make("done", TODAY - timedelta(days=40))
+    overdue = make("in_progress", TODAY - timedelta(days=2))
+    today = make("received", TODAY)
+    session.commit()
+    desk = _principal(session, world.desk)
+    rows = service.list_records(session, desk)
+    assert [r.record.id for r in rows] == [overdue, today, later, request, undated, done]
+    assert [r.due for r in rows] == [Due.OVERDUE, Due.TODAY, Due.LATER, Due.UNSCHEDULED, Due.UNSCHEDULED, Due.CLOSED]
+    open_rows = service.list_records(session, desk, states=["received", "in_progress"])
+    assert done not in [r.record.id for r in open_rows]
+    assert service.state_counts(session) == {"received": 2, "in_progress": 3, "done": 1, "overdue": 1}
+
+
+def _principal(session, user):
+    from app.auth import service as auth_service
+
+    return auth_service.load_principal(session, user.id)
+
+
+def test_the_desk_list_shows_overdue_follow_ups_with_a_symbol_and_words(client, session, world):
+    f.make_support_record(session, world.a1, round_id=world.round.id, follow_up_on=TODAY - timedelta(days=1))
+    session.commit()
+    sign_in(client, "desk@test.example")
+    html = client.get("/support").text
+    assert "⚠</span> 期限超過" in html and "A部 一課" in html
+    assert client.get("/support?state=done").text.count("support-row--") == 0
+
+
+def test_a_leaders_consultation_request_reaches_the_desk(client, new_client, session, world):
+    f.set_answers(session, world.round.id, world.a1, {KEEP: "×", PRINT: "△"})
+    session.commit()
+    token = sign_in(client, "leader.a1@test.example")
+    form = client.get(f"/sections/A1/consult?item={KEEP}")
+    assert form.status_code == 200
+    assert f'value="{KEEP}" checked' in form.text and f'value="{PRINT}">' in form.text
+    response = client.post("/sections/A1/consult", data={"csrf_token": token, "items": [KEEP],
+                                                         "request_message": "共有フォルダの整理方法を相談したい"})
+    assert response.status_code == 303 and response.headers["location"].endswith("?requested=1")
+    [(unit_id, origin, state, _, message)] = records(session)
+    assert (unit_id, origin, state, message) == (world.a1.id, "request", "received", "共有フォルダの整理方法を相談したい")
+    desk = new_client()
+    sign_in(desk, "desk@test.example")
+    html = desk.get("/support").text
+    assert "所属からの相談" in html and "資料を電子でも保管している" in html
+    [row] = desk.get("/api/v1/support-records").json()
+    assert (row["state"], row["state_label"], row["origin"], row["section"]["code"]) == (
+        "received", "受付", "request", "A1")
+    assert row["contact_person"] == "リーダー A1"
+
+
+def test_a_consultation_needs_an_item_or_a_message(client, session, world):
+    token = sign_in(client, "leader.a1@test.example")
+    response = client.post("/sections/A1/consult", data={"csrf_token": token, "request_message": "  "})
+    assert response.status_code == 422 and "相談したい項目を選ぶか" in response.text
+    response = client.post("/sections/A1/consult", data={"csrf_token": token, "items": ["nope.item"]})
+    assert response.status_code == 422 and "チェック項目「nope.item」" in response.text
+    assert records(session) == []
+
+
+def test_a_leader_may_change_their_own_request_until_the_desk_takes_it_up(client, new_client, session, world):
+    token = sign_in(client, "leader.a1@test.example")
+    body = client.post("/api/v1/sections/A1/support-requests", headers={"X-CSRF-Token": token},
+                       json={"item_keys": [KEEP], "message": "相談です"}).json()
+    record_id = body["id"]
+    assert body["state"] == "received" and body["items"][0]["key"] == KEEP
+    edited = client.post(f"/support/{record_id}/edit", data={"csrf_token": token, "version": "0",
+                                                              "request_message": "追記しました", "items": [PRINT]})
+    assert edited.status_code == 303
+    assert records(session)[0][4] == "追記しました" and items_of(session, record_id) == [PRINT]
+    # the leader cannot change the desk's fields, whatever the form sends
+    client.post(f"/support/{record_id}/edit", data={"csrf_token": token, "version": "1", "state": "done",
+                                                     "advice": "自分で完了"})
+    assert records(session)[0][2:4] == ("received", "")
+    desk = new_client()
+    desk_token = sign_in(desk, "desk@test.example")
+    taken = desk.patch(f"/api/v1/support-records/{record_id}", headers={"X-CSRF-Token": desk_token},
+                       json={"state": "in_progress", "desk_staff": "窓口 花子", "version": 2})
+    assert taken.status_code == 200 and taken.json()["state_label"] == "対応中"
+    refused = client.post(f"/support/{record_id}/edit", data={"csrf_token": token, "version": "3",
+                                                               "request_message": "もう一度"})
+    assert refused.status_code == 403 and "窓口が対応を始めた" in refused.text
+
+
+def test_who_sees_which_records(client, new_client, session, world):
+    record = f.make_support_record(session, world.a1, round_id=world.round.id, items=(KEEP,), by=world.desk)
+    session.commit()
+    member = new_client()
+    member_token = sign_in(member, "member.a1@test.example")
+    assert member.get(f"/support/{record.id}").status_code == 200
+    assert member.get("/sections/A1/support").status_code == 200
+    assert member.get("/api/v1/sections/A1/support-records").json()[0]["id"] == record.id
+    # read-only: members neither edit nor send requests, and the desk's list is not theirs
+    assert member.get(f"/support/{record.id}/edit").status_code == 403
+    assert member.post(f"/support/{record.id}/edit", data={"csrf_token": member_token, "version": "0",
+                                                           "advice": "x"}).status_code == 403
+    refused = member.post("/sections/A1/consult", data={"csrf_token": member_token, "request_message": "相談"})
+    assert refused.status_code == 403 and "DX推進リーダーから送ります" in refused.text
+    assert member.get("/support").status_code == 403
+    assert member.get("/api/v1/support-records").status_code == 403
+    other = new_client()
+    other_token = sign_in(other, "member.b1@test.example")
+    assert other.get(f"/support/{record.id}").status_code == 403
+    assert other.get("/sections/A1/support").status_code == 403
+    assert other.get(f"/api/v1/support-records/{record.id}").status_code == 403
+    assert other.get("/api/v1/sections/A1/support-records").status_code == 403
+    assert other.post("/sections/A1/consult", data={"csrf_token": other_token, "request_message": "x"}).status_code == 403
+    leader_b = new_client()
+    token_b = sign_in(leader_b, "leader.b1@test.example")
+    assert leader_b.post("/api/v1/sections/A1/support-requests", headers={"X-CSRF-Token": token_b},
+                         json={"message": "x"}).status_code == 403
+    assert len(records(session)) == 1
+    anonymous = new_client()
+    assert anonymous.get(f"/api/v1/support-records/{record.id}").status_code == 401
+    assert anonymous.get("/api/v1/support-records/999999").status_code == 401
+
+
+def test_the_desk_cannot_change_a_sheet(client, session, world):
+    token = sign_in(client, "desk@test.example")
+    response = client.put(f"/api/v1/rounds/{world.round.id}/sections/A1/answers/{KEEP}",
+                          headers={"X-CSRF-Token": token}, json={"status": "◎", "version": 0})
+    assert response.status_code == 403
+    page = client.post(f"/rounds/{world.round.id}/sections/A1",
+                       data={"csrf_token": token, f"status:{KEEP}": "◎", f"version:{KEEP}": "0"})
+    assert page.status_code == 403
+    assert client.get(f"/api/v1/rounds/{world.round.id}/sections/A1/sheet").json()["items"][0]["answer"]["status"] is None
+
+
+def test_the_desk_writes_records_through_the_api(client, session, world):
+    token = sign_in(client, "desk@test.example")
+    headers = {"X-CSRF-Token": token}
+    created = client.post("/api/v1/sections/A1/support-records", headers=headers,
+                          json={"consulted_on": TODAY.isoformat(), "advice": "訪問して説明", "item_keys": [KEEP]})
+    assert created.status_code == 201
+    body = created.json()
+    assert (body["state"], body["origin"], body["version"], body["effect"]["next_round_id"]) == (
+        "received", "desk", 0, None)
+    bad = client.post("/api/v1/sections/A1/support-records", headers=headers, json={"advice": "日付なし"})
+    assert bad.status_code == 422 and "consulted_on" in bad.json()["errors"]
+    bad = client.patch(f"/api/v1/support-records/{body['id']}", headers=headers, json={"state": "closed", "version": 0})
+    assert bad.status_code == 422
+    stale = client.patch(f"/api/v1/support-records/{body['id']}", headers=headers, json={"advice": "x", "version": 5})
+    assert stale.status_code == 409
+    assert client.get("/api/v1/support-records/999999").status_code == 404
+
+
+def test_supported_items_show_how_they_moved_in_the_next_round(client, session, world):
+    f.set_answers(session, world.round.id, world.a1, {KEEP: "×", PRINT: "△"})
+    f.set_answers(session, world.round.id, world.a2, {KEEP: "×", PRINT: "△"})
+    record = f.make_support_record(session, world.a1, round_id=world.round.id, items=(KEEP, PRINT), by=world.desk)
+    later = f.make_round(session, world.version_id, title="令和8年度 第2回", opens_on=date.today() - timedelta(days=2))
+    f.set_answers(session, later.id, world.a1, {KEEP: "○", PRINT: "△"})
+    f.set_answers(session, later.id, world.a2, {KEEP: "×", PRINT: "×"})
+    session.commit()
+    sign_in(client, "desk@test.example")
+    body = client.get(f"/api/v1/support-records/{record.id}").json()
+    assert body["effect"]["next_round_title"] == "令和8年度 第2回"
+    assert {i["key"]: (i["after"], i["change"]) for i in body["effect"]["items"]} == {
+        KEEP: ("○", "improved"), PRINT: ("△", "unchanged")}
+    html = client.get(f"/support/{record.id}").text
+    assert "▲</span> 改善" in html and "＝</span> 変化なし" in html
+    [pair] = service.comparison(session)
+    # supported: A1's two items (one improved); others: A2's two items (one regressed)
+    assert (pair.supported.total, pair.supported.improved, pair.supported.unchanged) == (2, 1, 1)
+    assert (pair.others.total, pair.others.improved, pair.others.regressed) == (2, 0, 1)
+    effects_page = client.get("/support/effects").text
+    assert "支援した項目" in effects_page and "50.0%" in effects_page
+
+
+def test_the_desk_picks_a_section_then_the_form_offers_its_items(client, world):
+    sign_in(client, "desk@test.example")
+    chooser = client.get("/support/new").text
+    assert '<optgroup label="A部">' in chooser and '<option value="B1">B部 一課（B1）</option>' in chooser
+    form = client.get(f"/support/new?section=A1&items={KEEP}").text
+    assert f'value="{KEEP}" checked' in form and 'value="リーダー A1"' in form and 'value="窓口"' in form
+    assert client.get("/support/new?section=NOPE").status_code == 404
