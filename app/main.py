@@ -10,13 +10,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from app.auth import routes as auth_routes
+from app.auth import token_routes
 from app.checklists import loader as checklist_loader
 from app.config import Settings, get_settings
 from app.db import make_engine
+from app.excel import api as excel_api
+from app.excel import routes as excel_routes
 from app.rounds import api as rounds_api
 from app.rounds import routes as rounds_routes
 from app.scoring import api as scoring_api
 from app.sheets import api as sheets_api
+from app.sheets import history_api, history_routes
 from app.sheets import routes as sheets_routes
 from app.web import errors, routes as web_routes
 from app.web.middleware import BodyLimit, SecurityHeaders
@@ -65,7 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders, hsts=settings.env == "production")
 
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
-    for module in (web_routes, auth_routes, sheets_api, rounds_api, scoring_api, sheets_routes, rounds_routes):
+    for module in (web_routes, auth_routes, sheets_api, rounds_api, scoring_api, sheets_routes, rounds_routes,
+                   history_api, history_routes, excel_api, excel_routes, token_routes):
         app.include_router(module.router)
     errors.install(app)
     return app

@@ -105,3 +105,22 @@ def build_world(session: Session) -> World:
     world.round = make_round(session, world.version_id)
     session.commit()
     return world
+
+
+# --- excel branch: answers through the real service ------------------------------------------------
+
+
+def fill(session: Session, round_id: int, unit: Unit, user: User, answers: dict[str, tuple[str | None, str]],
+         *, commit: bool = True) -> None:
+    """Save answers ``{item_key: (status, memo)}`` as ``user`` through sheets.service (history included)."""
+    from app.auth import service as auth_service
+    from app.sheets import service as sheets_service
+    from app.sheets.models import EventSource
+
+    principal = auth_service.load_principal(session, user.id)
+    view = sheets_service.get_sheet_for(session, principal, round_id, unit.code)
+    inputs = [sheets_service.AnswerInput(key, status, memo, view.answers[key].version)
+              for key, (status, memo) in answers.items()]
+    sheets_service.save_answers(session, principal, round_id, unit.code, inputs, source=EventSource.PAGE)
+    if commit:
+        session.commit()

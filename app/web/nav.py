@@ -29,6 +29,8 @@ def _admin(p: Principal) -> bool:
 
 NAV: tuple[NavItem, ...] = (
     NavItem("ホーム", "/"),
+    NavItem("Excel取り込み", "/admin/import", _admin),
+    NavItem("APIトークン", "/tokens", _desk),
 )
 
 
