@@ -124,10 +124,13 @@ def gather(session: Session, principal: Principal | None, round_id: int, *, bure
         for sheet, unit, bu in rows
     )
     full = principal is None or principal.sees_everything
-    wanted = {sheet.bureau_id for sheet, _, _ in rows}
+    bureau_units = {bu.id: bu for _, _, bu in rows}  # in export order
+    members: dict[int, list[SheetScore]] = {}
+    for score in all_scores:  # a 部局's figures cover all its 所属, also when one 所属 is exported
+        members.setdefault(score.bureau_id, []).append(score)
     bureaus = tuple(
-        BureauSummary(group=g, suppressed=not full and g.sections < MIN_GROUP_SIZE)
-        for g in scoring.bureau_scores(session, round_id) if g.unit_id in wanted
+        BureauSummary(group=group, suppressed=not full and group.sections < MIN_GROUP_SIZE)
+        for group in (scoring.group_score(unit, members[uid]) for uid, unit in bureau_units.items())
     )
     prefecture = scoring.group_score(None, all_scores) if full and not (bureau or section) else None
     return ExportBundle(round=round_, definition=definition, scope_label=scope_label, scope_slug=slug,
@@ -137,11 +140,14 @@ def gather(session: Session, principal: Principal | None, round_id: int, *, bure
 def _answers(session: Session, round_id: int, sheet_ids: set[int], definition: Definition
              ) -> dict[int, tuple[ExportAnswer, ...]]:
     """Every sheet's answers in sheet order (an item without an answer row counts as unanswered)."""
-    rows = session.exec(
+    query = (
         select(Answer.sheet_id, Answer.item_key, Answer.status, Answer.memo, Answer.updated_at, User.display_name)
         .join(Sheet, and_(Sheet.id == Answer.sheet_id, Sheet.round_id == round_id))
         .outerjoin(User, User.id == Answer.updated_by_id)
-    ).all()
+    )
+    if len(sheet_ids) <= 500:  # a 部局 or a 所属: read only theirs
+        query = query.where(Answer.sheet_id.in_(sorted(sheet_ids)))
+    rows = session.exec(query).all()
     found: dict[int, dict[str, tuple]] = {}
     for sheet_id, key, status, memo, updated_at, who in rows:
         if sheet_id in sheet_ids:

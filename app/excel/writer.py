@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime
 
@@ -89,7 +91,8 @@ STATUS_FILLS = {
 }
 WRAP = Alignment(wrap_text=True, vertical="top")
 CENTER = Alignment(horizontal="center", vertical="top", wrap_text=True)
-WIDTHS = {"A": 10, "B": 16, "C": 46, "D": 9, "E": 11, "F": 40, "G": 36, "H": 34}
+WIDTHS = {"A": 14, "B": 16, "C": 46, "D": 9, "E": 11, "F": 40, "G": 36, "H": 34}
+LINE_HEIGHT = 15  # points per line of 11-point text
 
 
 def _font(size: float = 11, bold: bool = False, color: str = "000000") -> Font:
@@ -147,13 +150,14 @@ def _section_sheet(ws: Worksheet, bundle: ExportBundle, sheet: ExportSheet) -> N
     diff, status = _legend_lines(bundle)
     _put(ws, "A3", heading, bold=True).alignment = WRAP
     ws.merge_cells("A3:A4")
-    _put(ws, "B3", layout.COL_DIFFICULTY, bold=True)
+    _put(ws, "B3", layout.COL_DIFFICULTY, bold=True).alignment = WRAP
     _put(ws, "C3", diff).alignment = WRAP
     ws.merge_cells("C3:D3")
-    _put(ws, "B4", layout.COL_STATUS, bold=True)
+    _put(ws, "B4", layout.COL_STATUS, bold=True).alignment = WRAP
     _put(ws, "C4", status).alignment = WRAP
     ws.merge_cells("C4:D4")
-    ws.row_dimensions[4].height = 30
+    for row, text in ((3, diff), (4, status)):
+        _fit_height(ws, row, [(text, WIDTHS["C"] + WIDTHS["D"])])
     for row, (label, value) in enumerate((
         (layout.LABEL_SECTION_NAME, sheet.section_name),
         (layout.LABEL_SECTION_CODE, sheet.section_code),
@@ -195,6 +199,7 @@ def _section_sheet(ws: Worksheet, bundle: ExportBundle, sheet: ExportSheet) -> N
             cell = _put(ws, f"{get_column_letter(index)}{row}", value)
             cell.border = BORDER
             cell.alignment = CENTER if index in (4, 5) else WRAP
+        _fit_height(ws, row, [(values[i], WIDTHS[col]) for i, col in ((2, "C"), (5, "F"), (6, "G"))])
         urls = [link["url"] for link in item.links if link.get("url")]
         if urls:
             ws[f"G{row}"].hyperlink = urls[0]
@@ -226,6 +231,23 @@ def _section_sheet(ws: Worksheet, bundle: ExportBundle, sheet: ExportSheet) -> N
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_area = f"A1:G{layout.FIRST_ITEM_ROW + len(sheet.answers) - 1}"
+
+
+def _display_width(text: str) -> float:
+    """Roughly, in Excel's column-width units (a full-width character is about 1.75 of them)."""
+    return sum(1.75 if unicodedata.east_asian_width(ch) in "WFA" else 1.0 for ch in text)
+
+
+def _fit_height(ws: Worksheet, row: int, cells: list[tuple[str, float]]) -> None:
+    """Give a row the height its wrapped text needs (Excel and LibreOffice do not always grow rows of a
+    written file by themselves); rows of one line keep the default height."""
+    lines = 1
+    for text, width in cells:
+        if text:
+            usable = max(1.0, width - 0.5)
+            lines = max(lines, sum(max(1, math.ceil(_display_width(part) / usable)) for part in str(text).split("\n")))
+    if lines > 1:
+        ws.row_dimensions[row].height = lines * LINE_HEIGHT + 3
 
 
 def _summary(ws: Worksheet, bundle: ExportBundle) -> None:
