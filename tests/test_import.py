@@ -319,3 +319,12 @@ def test_plan_and_apply_services_write_nothing_on_error(session, world):
         importer.apply_import(session, plan, actor=None)
     assert session.exec(select(func.count()).select_from(SheetEvent)).one() == 0
     assert all(s.entry_on is None for s in session.exec(select(Sheet)).all())
+
+
+def test_a_preview_too_large_to_carry_asks_to_split_the_files(client, admin, world, monkeypatch):
+    from app.excel import routes
+
+    monkeypatch.setattr(routes, "PLAN_MAX_CHARS", 100)
+    page = preview(client, admin, world.round.id, ("a.xlsx", paper_sheet(full_rows(), code="A1")))
+    assert page.status_code == 422 and "ファイルを分けて取り込んでください" in page.text
+    assert 'name="plan"' not in page.text
