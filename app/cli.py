@@ -189,7 +189,8 @@ def import_group() -> None:
 @import_group.command("xlsx")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--round", "round_id", required=True, type=int, help="round id (調査回) to import into")
-@click.option("--apply", "apply_it", is_flag=True, help="write the answers (without it: a dry run that writes nothing)")
+@click.option("--apply", "apply_it", is_flag=True,
+              help="write the answers (without it: a dry run that writes nothing)")
 @click.option("--by", "by_upn", default=None, help="UPN of the admin recorded in the history as who imported")
 def import_xlsx(files: tuple[Path, ...], round_id: int, apply_it: bool, by_upn: str | None) -> None:
     """Check FILES against the round and show what would change; with --apply, import them all or nothing.
@@ -248,7 +249,8 @@ def _print_plan(plan) -> None:
                 click.echo(f"        note:  {w}")
             for c in s.changes:
                 memo = " (memo changed)" if c.memo_changed else ""
-                click.echo(f"        row {c.row}: {c.item_text}: {c.old_status or '未回答'} → {c.new_status or '未回答'}{memo}")
+                old, new = c.old_status or "未回答", c.new_status or "未回答"
+                click.echo(f"        row {c.row}: {c.item_text}: {old} → {new}{memo}")
 
 
 @main.group()

@@ -238,7 +238,8 @@ def _plan_rows(sheet: ParsedSheet, plan: SheetPlan, definition: Definition, stor
                                "項目の文言を変えていないか確認してください。")
             continue
         if item.key in seen:
-            plan.errors.append(f"{row.row}行目: 「{item.text}」は{seen[item.key]}行目にもあります。1回だけにしてください。")
+            plan.errors.append(f"{row.row}行目: 「{item.text}」は{seen[item.key]}行目にもあります。"
+                               "1回だけにしてください。")
             continue
         seen[item.key] = row.row
         current = stored.get(item.key)
@@ -282,7 +283,8 @@ def _status(raw: str | None, ref: str, item: ItemDef, plan: SheetPlan) -> str | 
                                f"（「{item.text}」）。")
             return False
     if status is Status.NOT_APPLICABLE and not item.allows_na:
-        plan.errors.append(f"セル{ref}: 「{item.text}」では「該当なし」は選べません。◎ ○ △ × のいずれかにしてください。")
+        plan.errors.append(f"セル{ref}: 「{item.text}」では「該当なし」は選べません。"
+                           "◎ ○ △ × のいずれかにしてください。")
         return False
     return status.value if status else None
 

@@ -120,7 +120,8 @@ def read_xlsx(name: str, data: bytes, *, max_bytes: int) -> ParsedFile:
                 sheets.append(parsed)
     except Exception as exc:  # noqa: BLE001 — malformed parts surface only while reading rows
         log.info("unreadable worksheet in %r: %s", name, exc.__class__.__name__)
-        return ParsedFile(name=name, error="シートの内容を読み取れません。Excelで開いて「.xlsx」形式で保存し直してください。")
+        return ParsedFile(name=name, error="シートの内容を読み取れません。"
+                                           "Excelで開いて「.xlsx」形式で保存し直してください。")
     finally:
         workbook.close()
     if not sheets:

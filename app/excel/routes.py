@@ -73,7 +73,8 @@ def preview(request: Request, session: DbSession, principal: CurrentPrincipal, s
     if not uploads:
         field_errors["files"] = "取り込むファイル（.xlsx）を選んでください。"
     elif len(uploads) > MAX_FILES:
-        field_errors["files"] = f"一度に選べるファイルは{MAX_FILES}個までです（{len(uploads)}個）。分けて取り込んでください。"
+        field_errors["files"] = (f"一度に選べるファイルは{MAX_FILES}個までです（{len(uploads)}個）。"
+                                 "分けて取り込んでください。")
     if field_errors:
         return _page(request, session, settings, 422, selected=round_id, field_errors=field_errors,
                      error="入力内容を確認してください。")
@@ -94,7 +95,8 @@ def _preview(request, session, settings: Settings, principal: Principal, plan: I
             {"u": principal.user_id, "r": plan.round.id, "fp": plan.fingerprint(), "f": [f.to_dict() for f in files]})
         if len(token) > PLAN_MAX_CHARS:
             token = None
-            error = "一度に取り込むには内容が多すぎます。ファイルを分けて取り込んでください（またはコマンド paperless import xlsx を使ってください）。"
+            error = ("一度に取り込むには内容が多すぎます。ファイルを分けて取り込んでください"
+                     "（またはコマンド paperless import xlsx を使ってください）。")
     failed = token is None
     return _page(request, session, settings, status or (422 if failed else 200), selected=plan.round.id, plan=plan,
                  token=token, error=error)
@@ -107,7 +109,8 @@ def apply(request: Request, session: DbSession, principal: CurrentPrincipal, set
     files = [reader.ParsedFile.from_dict(data) for data in payload["f"]]
     plan = importer.plan_import(session, payload["r"], files)
     if not plan.ok:
-        return _preview(request, session, settings, principal, plan, files, error="取り込めない内容があります。何も取り込んでいません。")
+        return _preview(request, session, settings, principal, plan, files,
+                        error="取り込めない内容があります。何も取り込んでいません。")
     if plan.fingerprint() != payload["fp"]:
         return _preview(request, session, settings, principal, plan, files, status=409,
                         error="確認の後にチェックシートの内容が変わりました。変更内容を確認して、もう一度「取り込む」を押してください。")

@@ -359,7 +359,8 @@ def write_imported_answers(session: Session, *, sheet_id: int, answers: list[Imp
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:
-            raise Conflict("取り込みの確認の後に、チェックシートの回答が変更されました。もう一度確認してから取り込んでください。",
+            raise Conflict("取り込みの確認の後に、チェックシートの回答が変更されました。"
+                           "もう一度確認してから取り込んでください。",
                            item_key=imported.item_key)
         memo_changed = old_memo != imported.memo
         session.add(SheetEvent(
