@@ -11,11 +11,14 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from app.auth import admin_routes
 from app.auth import routes as auth_routes
+from app.auth import token_routes
 from app.auth.entra import Entra
 from app.checklists import admin as checklists_admin
 from app.checklists import loader as checklist_loader
 from app.config import Settings, get_settings
 from app.db import make_engine
+from app.excel import api as excel_api
+from app.excel import routes as excel_routes
 from app.reorg import routes as reorg_routes
 from app.reports import trend_api, trend_routes
 from app.rounds import admin as rounds_admin
@@ -23,6 +26,7 @@ from app.rounds import api as rounds_api
 from app.rounds import routes as rounds_routes
 from app.scoring import api as scoring_api
 from app.sheets import api as sheets_api
+from app.sheets import history_api, history_routes
 from app.sheets import routes as sheets_routes
 from app.support import api as support_api
 from app.support import routes as support_routes
@@ -77,7 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
     for module in (web_routes, auth_routes, sheets_api, rounds_api, scoring_api, trend_api, sheets_routes,
                    rounds_routes, admin_routes, rounds_admin, checklists_admin, reorg_routes, support_api,
-                   trend_routes, support_routes):
+                   trend_routes, support_routes, history_api, history_routes, excel_api, excel_routes,
+                   token_routes):
         app.include_router(module.router)
     app.include_router(auth_routes.callback_router)
     errors.install(app)

@@ -156,3 +156,20 @@ def make_support_record(session: Session, unit: Unit, *, round_id: int | None = 
         session.execute(insert(SupportRecordItem), [{"record_id": record.id, "item_key": k} for k in items])
         session.flush()
     return record
+# --- excel branch: answers through the real service ------------------------------------------------
+
+
+def fill(session: Session, round_id: int, unit: Unit, user: User, answers: dict[str, tuple[str | None, str]],
+         *, commit: bool = True) -> None:
+    """Save answers ``{item_key: (status, memo)}`` as ``user`` through sheets.service (history included)."""
+    from app.auth import service as auth_service
+    from app.sheets import service as sheets_service
+    from app.sheets.models import EventSource
+
+    principal = auth_service.load_principal(session, user.id)
+    view = sheets_service.get_sheet_for(session, principal, round_id, unit.code)
+    inputs = [sheets_service.AnswerInput(key, status, memo, view.answers[key].version)
+              for key, (status, memo) in answers.items()]
+    sheets_service.save_answers(session, principal, round_id, unit.code, inputs, source=EventSource.PAGE)
+    if commit:
+        session.commit()

@@ -149,3 +149,24 @@ def why_not_edit_request(p: Principal, unit_id: int, *, created_by_id: int | Non
     if state != "received":
         return "窓口が対応を始めたため、相談の内容は変更できません。追加の相談は新しく送ってください。"
     return None
+def why_not_export(p: Principal, unit_ids: Collection[int]) -> str | None:
+    """Exporting the sheets of ``unit_ids`` (CSV/XLSX): the desk and admins any; a DX推進リーダー only
+    the 所属 they lead. Members read and print their sheet on its page but do not export."""
+    if p.sees_everything:
+        return None
+    if unit_ids and all(p.role_in(u) is SectionRole.LEADER for u in unit_ids):
+        return None
+    if SectionRole.LEADER in p.sections.values():
+        return ("DX推進リーダーがエクスポートできるのは、自分の所属のチェックシートだけです。"
+                "所属を指定してください（例: ?section=所属コード）。")
+    return ("エクスポートは、DX推進リーダー（自分の所属）・業務DX相談窓口・管理者だけができます。"
+            "内容はチェックシートの画面で確認・印刷できます。")
+
+
+def why_not_manage_tokens(p: Principal) -> str | None:
+    """Creating and revoking one's own API tokens (read-only access for Power BI / Power Query)."""
+    if p.read_only:
+        return "APIトークンでは、APIトークンの作成・取消はできません。"
+    if p.sees_everything:
+        return None
+    return "APIトークンは、業務DX相談窓口・管理者だけが作成できます。"

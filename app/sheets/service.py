@@ -6,7 +6,7 @@ Services never commit: the route owns the transaction, so a use case that fails 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import and_, exists, update
 from sqlmodel import Session, select
@@ -40,6 +40,7 @@ class SheetView:
     answers: dict[str, Answer]
     why_not_edit: str | None
     why_not_submit: str | None
+    why_not_export: str | None = None
 
     @property
     def can_edit(self) -> bool:
@@ -48,6 +49,10 @@ class SheetView:
     @property
     def can_submit(self) -> bool:
         return self.why_not_submit is None and self.sheet.state == SheetState.DRAFT
+
+    @property
+    def can_export(self) -> bool:
+        return self.why_not_export is None
 
     @property
     def can_reopen(self) -> bool:
@@ -135,6 +140,7 @@ def _view(session: Session, principal: Principal, round_: Round, sheet: Sheet, u
         answers=answers,
         why_not_edit=permissions.why_not_edit_sheet(principal, unit.id, **states),
         why_not_submit=permissions.why_not_submit(principal, unit.id, **states),
+        why_not_export=permissions.why_not_export(principal, [unit.id]),
     )
 
 
@@ -339,3 +345,59 @@ def leaders_of(session: Session, unit_id: int) -> list[User]:
             .order_by(User.display_name)
         ).all()
     )
+
+
+# --- import (admin: answers brought in from Excel files) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportedAnswer:
+    """One answer read from a file, already validated against the checklist by the importer."""
+
+    item_key: str
+    status: str | None  # canonical symbol
+    memo: str
+    version: int  # the answer's version when the import was previewed
+
+
+def write_imported_answers(session: Session, *, sheet_id: int, answers: list[ImportedAnswer], actor_id: int | None,
+                           note: str, entry_on: date | None) -> int:
+    """Store imported answers of one sheet, each with a history event (source=import). Never commits.
+
+    The sheet must still be a draft, and each answer still at the version the preview saw; otherwise
+    Conflict, and the caller's transaction (the whole import) is rolled back.
+    """
+    if not answers:
+        return 0
+    now = now_utc()
+    touched = session.execute(
+        update(Sheet)
+        .where(Sheet.id == sheet_id, Sheet.state == SheetState.DRAFT)
+        .values(updated_at=now, entry_on=entry_on or today_jst())
+        .execution_options(synchronize_session=False)
+    )
+    if touched.rowcount != 1:
+        raise Conflict("提出済みのチェックシートには取り込めません。内容を確認して、もう一度やり直してください。")
+    current = {a.item_key: a for a in session.exec(select(Answer).where(Answer.sheet_id == sheet_id)).all()}
+    for imported in answers:
+        answer = current[imported.item_key]
+        old_status, old_memo = answer.status, answer.memo
+        result = session.execute(
+            update(Answer)
+            .where(Answer.id == answer.id, Answer.version == imported.version)
+            .values(status=imported.status, memo=imported.memo, version=Answer.version + 1, updated_at=now,
+                    updated_by_id=actor_id)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise Conflict("取り込みの確認の後に、チェックシートの回答が変更されました。"
+                           "もう一度確認してから取り込んでください。",
+                           item_key=imported.item_key)
+        memo_changed = old_memo != imported.memo
+        session.add(SheetEvent(
+            sheet_id=sheet_id, at=now, actor_id=actor_id, kind=EventKind.ANSWER, source=EventSource.IMPORT,
+            item_key=imported.item_key, old_status=old_status, new_status=imported.status,
+            old_memo=old_memo if memo_changed else None, new_memo=imported.memo if memo_changed else None,
+            note=note[:500],
+        ))
+    return len(answers)

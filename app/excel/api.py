@@ -1,0 +1,53 @@
+"""Exports of a round as CSV (for Excel, Power BI) and XLSX (the prefecture's sheet layout).
+
+GET only, so personal API tokens (``Authorization: Bearer …``) work here as on every ``GET /api/v1/…``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from app.excel import export, writer
+from app.sheets.api import RoundId
+from app.web.deps import CurrentPrincipal, DbSession, csrf_protect
+
+router = APIRouter(prefix="/api/v1", tags=["export"], dependencies=[Depends(csrf_protect)])
+
+CodeFilter = Annotated[str | None, Query(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_RESPONSES = {
+    401: {"description": "Not signed in (or an invalid, revoked or expired token)"},
+    403: {"description": "Not allowed: members; leaders outside their own 所属"},
+    404: {"description": "Unknown round, 部局 or 所属"},
+    422: {"description": "Both bureau and section given, or a malformed code"},
+}
+
+
+def _download(content: bytes, media_type: str, names: tuple[str, str]) -> Response:
+    ascii_name, name = names
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
+
+
+@router.get("/rounds/{round_id}/export.csv", response_class=Response, responses={
+    **_RESPONSES, 200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM, CRLF"}})
+def export_csv(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, bureau: CodeFilter = None,
+               section: CodeFilter = None) -> Response:
+    """One row per 所属 × item, header in Japanese, ISO dates; opens in Japanese Excel as it is.
+    Narrow with ``bureau=部局コード`` or ``section=所属コード``."""
+    bundle = export.gather(session, principal, round_id, bureau=bureau, section=section)
+    return _download(writer.write_csv(bundle), "text/csv; charset=utf-8", export.file_name(bundle, "csv"))
+
+
+@router.get("/rounds/{round_id}/export.xlsx", response_class=Response, responses={
+    **_RESPONSES, 200: {"content": {XLSX: {}}, "description": "集計 worksheet, then one worksheet per 所属"}})
+def export_xlsx(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, bureau: CodeFilter = None,
+                section: CodeFilter = None) -> Response:
+    """A workbook in the layout of the prefecture's sheet: a summary worksheet (scores per 所属 and
+    部局), then one worksheet per 所属. Narrow with ``bureau=部局コード`` or ``section=所属コード``."""
+    bundle = export.gather(session, principal, round_id, bureau=bureau, section=section)
+    return _download(writer.write_xlsx(bundle), XLSX, export.file_name(bundle, "xlsx"))

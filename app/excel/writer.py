@@ -1,0 +1,331 @@
+"""Writing an export: CSV for Japanese Excel and XLSX in the layout of the prefecture's sheet.
+
+The only module that writes these formats. Pure: an ``ExportBundle`` in, bytes out.
+
+* CSV: UTF-8 with BOM (Excel then reads it as UTF-8), CRLF between records, one row per 所属 × item,
+  header row in Japanese, ISO 8601 dates. Fields with commas, quotes or line breaks are quoted (RFC 4180).
+  A text field that Excel would take for a formula (starting with = + - @) is prefixed with ``'``.
+* XLSX: a summary worksheet (集計) first, then one worksheet per 所属 in the original sheet's layout
+  (see ``app.excel.layout``). Every text cell is written as text, never as a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import unicodedata
+from collections.abc import Callable
+from datetime import date, datetime
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+from app.excel import layout
+from app.excel.export import ExportBundle, ExportSheet
+from app.jpdate import fiscal_year_label, to_jst, wareki
+from app.scoring.rules import MIN_GROUP_SIZE, Status, difficulty_stars
+
+Progress = Callable[[int], None]
+
+CSV_HEADER = (
+    "調査回ID", "調査回", "年度", "部局コード", "部局", "所属コード", "所属", "提出状況", "記載日", "提出日時",
+    "項目番号", "項目キー", "カテゴリ", "シーン", "チェック項目", "難易度", "達成状況", "点数", "メモ",
+    "更新日時", "更新者",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(value: str | None) -> str:
+    if not value:
+        return ""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _iso(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return to_jst(value).isoformat(timespec="seconds")
+    return value.isoformat()
+
+
+def write_csv(bundle: ExportBundle) -> bytes:
+    buffer = io.StringIO(newline="")
+    out = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    out.writerow(CSV_HEADER)
+    points = bundle.definition.points
+    r = bundle.round
+    for sheet in bundle.sheets:
+        for a in sheet.answers:
+            status = Status(a.status) if a.status else None
+            out.writerow((
+                r.id, _csv_text(r.title), r.fiscal_year, sheet.bureau_code, _csv_text(sheet.bureau_name),
+                sheet.section_code, _csv_text(sheet.section_name), sheet.progress_label, _iso(sheet.entry_on),
+                _iso(sheet.submitted_at), a.item.position, a.item.key, _csv_text(a.item.category),
+                _csv_text(a.item.scene), _csv_text(a.item.text), a.item.difficulty, a.status or "",
+                points.get(status, "") if status else "", _csv_text(a.memo), _iso(a.updated_at),
+                _csv_text(a.updated_by),
+            ))
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+# --- XLSX ------------------------------------------------------------------------------------------
+
+FONT_NAME = "BIZ UDPゴシック"
+_thin = Side(style="thin", color="808080")
+BORDER = Border(left=_thin, right=_thin, top=_thin, bottom=_thin)
+HEAD_FILL = PatternFill("solid", fgColor="E6E6E6")
+LABEL_FILL = PatternFill("solid", fgColor="F2F2F2")
+# Okabe–Ito, as on the pages; the symbol is always in the cell as well.
+STATUS_FILLS = {
+    "◎": ("0072B2", "FFFFFF"),
+    "○": ("56B4E9", "000000"),
+    "△": ("F0E442", "000000"),
+    "×": ("D55E00", "000000"),
+    "該当なし": ("BBBBBB", "000000"),
+}
+WRAP = Alignment(wrap_text=True, vertical="top")
+CENTER = Alignment(horizontal="center", vertical="top", wrap_text=True)
+WIDTHS = {"A": 14, "B": 16, "C": 46, "D": 9, "E": 11, "F": 40, "G": 36, "H": 34}
+LINE_HEIGHT = 15  # points per line of 11-point text
+
+
+def _font(size: float = 11, bold: bool = False, color: str = "000000") -> Font:
+    return Font(name=FONT_NAME, size=size, bold=bold, color=color)
+
+
+def _put(ws: Worksheet, ref: str, value, *, bold: bool = False, size: float = 11) -> Cell:
+    """Write a value; text always as text (openpyxl would turn "=…" into a formula)."""
+    cell = ws[ref]
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"
+    cell.font = _font(size, bold)
+    return cell
+
+
+def write_xlsx(bundle: ExportBundle, progress: Progress = lambda n: None) -> bytes:
+    wb = Workbook()
+    summary = wb.active
+    taken: set[str] = set()
+    summary.title = layout.sheet_title(layout.SUMMARY_SHEET, taken)
+    _summary(summary, bundle)
+    for sheet in bundle.sheets:
+        ws = wb.create_sheet(layout.sheet_title(f"{sheet.section_code} {sheet.section_name}", taken))
+        _section_sheet(ws, bundle, sheet)
+        progress(1)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def _legend_lines(bundle: ExportBundle) -> tuple[str, str]:
+    legend = bundle.definition.legend
+    difficulty = legend.get("difficulty", {})
+    levels = sorted(difficulty, key=lambda k: -int(k))
+    diff = "　".join(f"{difficulty_stars(int(k))}：{difficulty[k]}" for k in levels)
+    status = "　".join(f"{symbol}：{label}" for symbol, label in legend.get("status", {}).items())
+    if any(item.allows_na for item in bundle.definition.items):
+        status += "　該当なし：該当する事務がない（採点しません）"
+    return diff, status
+
+
+def _section_sheet(ws: Worksheet, bundle: ExportBundle, sheet: ExportSheet) -> None:
+    definition = bundle.definition
+    for column, width in WIDTHS.items():
+        ws.column_dimensions[column].width = width
+    ws.column_dimensions["H"].hidden = True  # 項目キー: lets the import match items even if reworded
+
+    _put(ws, "A1", definition.title, bold=True, size=14)
+    ws.merge_cells("A1:D1")
+    _put(ws, "A2", layout.LABEL_ENTRY_DATE, bold=True)
+    _put(ws, "C2", wareki(sheet.entry_on) if sheet.entry_on else "令和　年　月　日")
+    ws.merge_cells("C2:D2")
+    heading = definition.legend.get("heading", "だいたいの目安")
+    diff, status = _legend_lines(bundle)
+    _put(ws, "A3", heading, bold=True).alignment = WRAP
+    ws.merge_cells("A3:A4")
+    _put(ws, "B3", layout.COL_DIFFICULTY, bold=True).alignment = WRAP
+    _put(ws, "C3", diff).alignment = WRAP
+    ws.merge_cells("C3:D3")
+    _put(ws, "B4", layout.COL_STATUS, bold=True).alignment = WRAP
+    _put(ws, "C4", status).alignment = WRAP
+    ws.merge_cells("C4:D4")
+    for row, text in ((3, diff), (4, status)):
+        _fit_height(ws, row, [(text, WIDTHS["C"] + WIDTHS["D"])])
+    for row, (label, value) in enumerate((
+        (layout.LABEL_SECTION_NAME, sheet.section_name),
+        (layout.LABEL_SECTION_CODE, sheet.section_code),
+        (layout.LABEL_ROUND, bundle.round.title),
+        (layout.LABEL_BUREAU, sheet.bureau_name),
+    ), start=1):
+        label_cell = _put(ws, f"E{row}", label, bold=True)
+        label_cell.fill = LABEL_FILL
+        label_cell.border = BORDER
+        _put(ws, f"F{row}", value).border = BORDER
+        ws.merge_cells(f"F{row}:G{row}")
+
+    for index, title in enumerate(layout.COLUMNS, start=1):
+        cell = _put(ws, f"{get_column_letter(index)}{layout.HEADER_ROW}", title, bold=True)
+        cell.fill = HEAD_FILL
+        cell.border = BORDER
+        cell.alignment = CENTER
+
+    na_rows, plain_rows = [], []
+    previous = None
+    for offset, answer in enumerate(sheet.answers):
+        row = layout.FIRST_ITEM_ROW + offset
+        item = answer.item
+        same_category = previous is not None and previous.category == item.category
+        same_scene = same_category and previous.scene == item.scene
+        links = "\n".join(link.get("label", "") for link in item.links)
+        previous_links = "\n".join(link.get("label", "") for link in previous.links) if previous else None
+        values = (
+            layout.DITTO if same_category else item.category,
+            layout.DITTO if same_scene else item.scene,
+            item.text,
+            difficulty_stars(item.difficulty),
+            answer.status or "",
+            answer.memo,
+            layout.DITTO if links and links == previous_links else (links or "—"),
+            item.key,
+        )
+        for index, value in enumerate(values, start=1):
+            cell = _put(ws, f"{get_column_letter(index)}{row}", value)
+            cell.border = BORDER
+            cell.alignment = CENTER if index in (4, 5) else WRAP
+        _fit_height(ws, row, [(values[i], WIDTHS[col]) for i, col in ((2, "C"), (5, "F"), (6, "G"))])
+        urls = [link["url"] for link in item.links if link.get("url")]
+        if urls:
+            ws[f"G{row}"].hyperlink = urls[0]
+        status_cell = ws[f"E{row}"]
+        if answer.status in STATUS_FILLS:
+            fill, text = STATUS_FILLS[answer.status]
+            status_cell.fill = PatternFill("solid", fgColor=fill)
+            status_cell.font = _font(14, True, text)
+        else:
+            status_cell.font = _font(14, True)
+        ws[f"D{row}"].font = _font(11, False, "C05000")
+        (na_rows if item.allows_na else plain_rows).append(f"E{row}")
+        previous = item
+
+    # A drop-down on 達成状況, as a filled-in template is what the import reads back.
+    for rows, choices in ((plain_rows, "◎,○,△,×"), (na_rows, "◎,○,△,×,該当なし")):
+        if rows:
+            dv = DataValidation(type="list", formula1=f'"{choices}"', allow_blank=True, showErrorMessage=True,
+                                errorTitle="達成状況", error=f"{choices.replace(',', ' ')} から選んでください。")
+            for ref in rows:
+                dv.add(ref)
+            ws.add_data_validation(dv)
+
+    ws.freeze_panes = f"A{layout.FIRST_ITEM_ROW}"
+    ws.print_title_rows = f"{layout.HEADER_ROW}:{layout.HEADER_ROW}"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_area = f"A1:G{layout.FIRST_ITEM_ROW + len(sheet.answers) - 1}"
+
+
+def _display_width(text: str) -> float:
+    """Roughly, in Excel's column-width units (a full-width character is about 1.75 of them)."""
+    return sum(1.75 if unicodedata.east_asian_width(ch) in "WFA" else 1.0 for ch in text)
+
+
+def _fit_height(ws: Worksheet, row: int, cells: list[tuple[str, float]]) -> None:
+    """Give a row the height its wrapped text needs (Excel and LibreOffice do not always grow rows of a
+    written file by themselves); rows of one line keep the default height."""
+    lines = 1
+    for text, width in cells:
+        if text:
+            usable = max(1.0, width - 0.5)
+            lines = max(lines, sum(max(1, math.ceil(_display_width(part) / usable)) for part in str(text).split("\n")))
+    if lines > 1:
+        ws.row_dimensions[row].height = lines * LINE_HEIGHT + 3
+
+
+def _summary(ws: Worksheet, bundle: ExportBundle) -> None:
+    categories = list(bundle.definition.categories)
+    _put(ws, "A1", f"{bundle.definition.title} 集計", bold=True, size=14)
+    meta = (
+        ("調査回", bundle.round.title),
+        ("年度", fiscal_year_label(bundle.round.fiscal_year)),
+        ("対象", bundle.scope_label),
+        ("出力日", wareki(bundle.generated_on)),
+        ("成熟度", f"{_points_text(bundle)} として、回答した項目の得点 ÷ 満点 × 100（該当なし・未回答は除く）"),
+    )
+    for row, (label, value) in enumerate(meta, start=2):
+        _put(ws, f"A{row}", label, bold=True).fill = LABEL_FILL
+        _put(ws, f"B{row}", value)
+
+    row = len(meta) + 3
+    _put(ws, f"A{row}", "所属別", bold=True, size=12)
+    row += 1
+    head = ["部局コード", "部局", "所属コード", "所属", "提出状況", "記載日", "回答率(%)", "成熟度",
+            *[f"成熟度：{c}" for c in categories]]
+    _header(ws, row, head)
+    for sheet in bundle.sheets:
+        row += 1
+        t = sheet.score.overall
+        values = [sheet.bureau_code, sheet.bureau_name, sheet.section_code, sheet.section_name, sheet.progress_label,
+                  sheet.entry_on, t.completion, t.maturity,
+                  *[sheet.score.categories[c].maturity if c in sheet.score.categories else None for c in categories]]
+        _data_row(ws, row, values)
+
+    row += 2
+    _put(ws, f"A{row}", "部局別", bold=True, size=12)
+    row += 1
+    _header(ws, row, ["部局コード", "部局", "所属数", "平均成熟度", "中央値", "回答率(%)",
+                      *[f"平均：{c}" for c in categories]])
+    groups = [(b.group, b.suppressed) for b in bundle.bureaus]
+    if bundle.prefecture is not None:
+        groups.append((bundle.prefecture, False))
+    for group, suppressed in groups:
+        row += 1
+        if suppressed:
+            _data_row(ws, row, [group.code, group.name, group.sections, "—", "—", group.completion])
+            _put(ws, f"G{row}", f"{MIN_GROUP_SIZE}所属未満の部局は平均を表示しません")
+            continue
+        _data_row(ws, row, [group.code or "", group.name, group.sections, group.maturity, group.median,
+                            group.completion, *[group.categories.get(c) for c in categories]])
+    widths = [11, 18, 11, 22, 10, 12, 11, 10] + [14] * len(categories)
+    for index, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = width
+    ws.column_dimensions["B"].width = 22
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+
+def _points_text(bundle: ExportBundle) -> str:
+    ranked = sorted(bundle.definition.points.items(), key=lambda pair: -pair[1])
+    return " ".join(f"{status.value}{points}点" for status, points in ranked)
+
+
+def _header(ws: Worksheet, row: int, titles: list[str]) -> None:
+    for index, title in enumerate(titles, start=1):
+        cell = _put(ws, f"{get_column_letter(index)}{row}", title, bold=True)
+        cell.fill = HEAD_FILL
+        cell.border = BORDER
+        cell.alignment = CENTER
+
+
+def _data_row(ws: Worksheet, row: int, values: list) -> None:
+    for index, value in enumerate(values, start=1):
+        cell = _put(ws, f"{get_column_letter(index)}{row}", value)
+        cell.border = BORDER
+        if isinstance(value, float):
+            cell.number_format = "0.0"
+        elif isinstance(value, date):
+            cell.number_format = "yyyy-mm-dd"
+        elif value is None:
+            cell.value = "—"
+            cell.data_type = "s"
+            cell.alignment = Alignment(horizontal="right")

@@ -1,0 +1,182 @@
+"""Exports: CSV as Japanese Excel reads it, XLSX read back by openpyxl, who may export what."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from app.excel import layout
+from app.jpdate import today_jst, wareki
+from tests import factories
+from tests.conftest import sign_in
+
+K = ["office.daily.keep-electronic", "office.daily.no-personal-printing", "briefing.section.paperless",
+     "briefing.bureau.paperless", "meeting.internal.no-paper-handouts", "meeting.external.advance-or-tablet"]
+TRICKY = "共有フォルダ, 個人PC\n2行目に「引用」と \"二重引用符\"\n3行目"
+
+
+def csv_url(world, **params):
+    return f"/api/v1/rounds/{world.round.id}/export.csv", params
+
+
+def fill_a1(session, world):
+    factories.fill(session, world.round.id, world.a1, world.member_a, {
+        K[0]: ("◎", TRICKY), K[1]: ("○", "=SUM(A1:A2)"), K[2]: ("△", ""), K[3]: ("×", "-ハイフンで始まるメモ"),
+        K[4]: ("該当なし", "会議なし"),
+    })
+    factories.fill(session, world.round.id, world.b1, world.member_b, {K[0]: ("○", "B1のメモ")})
+
+
+def get(client, world, ext="csv", **params):
+    return client.get(f"/api/v1/rounds/{world.round.id}/export.{ext}", params=params)
+
+
+def parse_csv(content: bytes) -> list[list[str]]:
+    """As Excel does: the BOM says UTF-8; quoted fields may hold commas and line breaks."""
+    assert content.startswith(b"\xef\xbb\xbf")
+    return list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
+
+
+def test_csv_opens_in_japanese_excel_bom_crlf_and_quoted_memos(client, session, world):
+    fill_a1(session, world)
+    sign_in(client, "desk@test.example")
+    response = get(client, world)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert 'filename="paperless-round' in response.headers["content-disposition"]
+    assert "filename*=UTF-8''" in response.headers["content-disposition"]
+    rows = parse_csv(response.content)
+    header, body = rows[0], rows[1:]
+    assert header[:8] == ["調査回ID", "調査回", "年度", "部局コード", "部局", "所属コード", "所属", "提出状況"]
+    assert "チェック項目" in header and "達成状況" in header and "メモ" in header
+    assert len(body) == 3 * 6  # 所属 × item
+    col = {name: i for i, name in enumerate(header)}
+    a1 = {r[col["項目キー"]]: r for r in body if r[col["所属コード"]] == "A1"}
+    assert a1[K[0]][col["メモ"]] == TRICKY  # comma, line breaks and quotes survive
+    assert a1[K[0]][col["達成状況"]] == "◎" and a1[K[0]][col["点数"]] == "3"
+    assert a1[K[0]][col["チェック項目"]] == "資料を電子でも保管している"
+    assert a1[K[0]][col["所属"]] == "A部 一課" and a1[K[0]][col["部局"]] == "A部"
+    assert a1[K[0]][col["記載日"]] == today_jst().isoformat()  # ISO in data columns
+    assert a1[K[0]][col["更新日時"]].startswith(today_jst().isoformat() + "T")
+    assert a1[K[0]][col["更新日時"]].endswith("+09:00")
+    assert a1[K[4]][col["達成状況"]] == "該当なし" and a1[K[4]][col["点数"]] == ""
+    assert a1[K[5]][col["達成状況"]] == "" and a1[K[5]][col["提出状況"]] == "入力中"
+    # A text Excel would take for a formula is kept as text.
+    assert a1[K[1]][col["メモ"]] == "'=SUM(A1:A2)" and a1[K[3]][col["メモ"]] == "'-ハイフンで始まるメモ"
+    # Records end in CRLF; the line breaks inside the memo are the only bare LFs.
+    text = response.content.decode("utf-8-sig")
+    assert text.endswith("\r\n") and text.count("\r\n") == len(rows)
+    assert text.replace("\r\n", "").count("\n") == TRICKY.count("\n")
+
+
+def test_csv_narrowed_to_a_bureau_or_a_section(client, session, world):
+    sign_in(client, "desk@test.example")
+    by_bureau = parse_csv(get(client, world, bureau="A").content)[1:]
+    assert {r[5] for r in by_bureau} == {"A1", "A2"}
+    by_section = parse_csv(get(client, world, section="B1").content)[1:]
+    assert {r[5] for r in by_section} == {"B1"} and len(by_section) == 6
+    both = get(client, world, bureau="A", section="A1")
+    assert both.status_code == 422 and "どちらか一方" in both.json()["detail"]
+    assert get(client, world, section="ZZ").status_code == 404
+    assert "部局コード「ZZ」" in get(client, world, bureau="ZZ").json()["detail"]
+    assert client.get("/api/v1/rounds/999/export.csv").status_code == 404
+    assert get(client, world, section="A1;DROP").status_code == 422
+
+
+def test_xlsx_read_back_by_openpyxl_has_the_same_values(client, session, world):
+    fill_a1(session, world)
+    sign_in(client, "desk@test.example")
+    response = get(client, world, "xlsx")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.spreadsheetml")
+    wb = load_workbook(io.BytesIO(response.content))
+    assert wb.sheetnames == ["集計", "A1 A部 一課", "A2 A部 二課", "B1 B部 一課"]
+    ws = wb["A1 A部 一課"]
+    assert ws["A1"].value == "ペーパーレス化状況チェックシート"
+    assert (ws["A2"].value, ws["C2"].value) == ("記載日", wareki(today_jst()))
+    assert ws["A3"].value == "だいたいの目安"
+    assert ws["C3"].value == "☆☆☆：相手次第　☆☆：ちょっと難しい　☆：やりやすい"
+    assert ws["C4"].value.startswith("◎：60%以上　○：60～30%程度　△：30%以下　×：未対応")
+    assert (ws["E2"].value, ws["F2"].value) == ("所属コード", "A1")
+    assert [c.value for c in ws[layout.HEADER_ROW]][:7] == ["カテゴリ", "シーン", "チェック項目", "難易度", "達成状況",
+                                                           "メモ", "参考リンク"]
+    rows = list(ws.iter_rows(min_row=layout.FIRST_ITEM_ROW, max_row=layout.FIRST_ITEM_ROW + 5, values_only=True))
+    assert [r[0] for r in rows] == ["所属内", "〃", "打合せ", "〃", "会議", "〃"]
+    assert [r[3] for r in rows] == ["☆", "☆☆", "☆", "☆", "☆", "☆☆☆"]
+    assert [r[4] for r in rows] == ["◎", "○", "△", "×", "該当なし", None]
+    assert rows[0][5] == TRICKY and rows[1][5] == "=SUM(A1:A2)"
+    assert ws.cell(layout.FIRST_ITEM_ROW + 1, 6).data_type == "s"  # text, not a formula
+    assert [r[7] for r in rows] == K
+    assert rows[2][6].startswith("リンク集>") and rows[3][6] == "〃"
+    assert ws.column_dimensions["H"].hidden
+
+    summary = wb["集計"]
+    values = [list(r) for r in summary.iter_rows(values_only=True)]
+    by_code = {r[2]: r for r in values if r[2] in ("A1", "A2", "B1") and r[0] in ("A", "B")}
+    api = {s["code"]: s for s in client.get(f"/api/v1/rounds/{world.round.id}/scores").json()}
+    for code in ("A1", "B1"):
+        assert by_code[code][6] == pytest.approx(api[code]["completion"])
+        assert by_code[code][7] == pytest.approx(api[code]["maturity"])
+    bureaus = {r[0]: r for r in values if r[0] in ("A", "B") and isinstance(r[2], int)}
+    api_bureaus = {b["code"]: b for b in client.get(f"/api/v1/rounds/{world.round.id}/scores?by=bureau").json()}
+    assert bureaus["A"][3] == pytest.approx(api_bureaus["A"]["maturity"])
+    assert any(r[1] == "全庁" for r in values)
+
+
+def test_worksheet_names_are_valid_and_unique():
+    taken: set[str] = set()
+    assert layout.sheet_title("集計", taken) == "集計"
+    assert layout.sheet_title("A/B:C*D?E[F]G\\H", taken) == "A／B：C＊D？E［F］G＼H"
+    long = layout.sheet_title("X1 " + "とても長い所属の名前" * 5, taken)
+    assert len(long) == 31
+    again = layout.sheet_title("X1 " + "とても長い所属の名前" * 5, taken)
+    assert len(again) == 31 and again.endswith("(2)") and again != long
+    assert layout.sheet_title("集計", taken) == "集計(2)"
+    assert layout.sheet_title("history", taken) == "history_"
+    assert layout.sheet_title("'''", taken) == "シート"
+
+
+def test_member_cannot_export_leader_only_their_own_section(client, new_client, session, world):
+    sign_in(client, "member.a1@test.example")
+    refused = get(client, world, section="A1")
+    assert refused.status_code == 403 and "DX推進リーダー" in refused.json()["detail"]
+    assert get(client, world, "xlsx").status_code == 403
+    assert 'export.xlsx' not in client.get(f"/rounds/{world.round.id}/sections/A1").text
+
+    leader = new_client()
+    sign_in(leader, "leader.a1@test.example")
+    assert get(leader, world, section="A1").status_code == 200
+    assert get(leader, world, "xlsx", section="A1").status_code == 200
+    assert 'export.xlsx?section=A1' in leader.get(f"/rounds/{world.round.id}/sections/A1").text
+    for params in ({}, {"bureau": "A"}, {"section": "A2"}, {"section": "B1"}):
+        response = get(leader, world, **params)
+        assert response.status_code == 403, params
+        assert "自分の所属" in response.json()["detail"]
+
+    other = new_client()
+    sign_in(other, "member.b1@test.example")
+    assert get(other, world, section="A1").status_code == 403
+
+
+def test_leaders_summary_hides_small_bureau_averages(client, session, world):
+    fill_a1(session, world)
+    sign_in(client, "leader.a1@test.example")
+    wb = load_workbook(io.BytesIO(get(client, world, "xlsx", section="A1").content))
+    assert wb.sheetnames == ["集計", "A1 A部 一課"]
+    rows = [list(r) for r in wb["集計"].iter_rows(values_only=True)]
+    bureau_a = next(r for r in rows if r[0] == "A" and isinstance(r[2], int))
+    assert bureau_a[3] == "—" and "5所属未満" in bureau_a[6]
+    assert not any(r[1] == "全庁" for r in rows)
+
+
+def test_desk_and_admin_export_everything_and_anonymous_gets_401(client, new_client, world):
+    sign_in(client, "desk@test.example")
+    assert get(client, world).status_code == 200
+    assert f"/api/v1/rounds/{world.round.id}/export.xlsx?bureau=A" in client.get(f"/rounds/{world.round.id}").text
+    admin = new_client()
+    sign_in(admin, "admin@test.example")
+    assert get(admin, world, "xlsx", bureau="B").status_code == 200
+    assert get(new_client(), world).status_code == 401
