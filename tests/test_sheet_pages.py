@@ -171,3 +171,25 @@ def test_memo_with_markup_is_stored_as_typed_and_shown_escaped(client, world):
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &#39;; DROP TABLE answer; --" in html
     sheet = client.get(f"/api/v1/rounds/{world.round.id}/sections/A1/sheet").json()
     assert sheet["items"][0]["answer"]["memo"] == memo
+
+
+def test_a_leader_reopens_with_a_reason_that_the_history_keeps(client, world):
+    from sqlmodel import Session, select
+
+    from app.sheets.models import SheetEvent
+
+    token = sign_in(client, "leader.a1@test.example")
+    keys = [K1, "office.daily.no-personal-printing", "briefing.section.paperless", "briefing.bureau.paperless",
+            K_NA, "meeting.external.advance-or-tablet"]
+    for key in keys:
+        client.put(f"/api/v1/rounds/{world.round.id}/sections/A1/answers/{key}", json={"status": "○", "version": 0},
+                   headers={"X-CSRF-Token": token})
+    client.post(f"{page_url(world)}/submit", data={"csrf_token": token})
+    page = client.get(page_url(world)).text
+    assert "取り消す理由" in page
+    response = client.post(f"{page_url(world)}/reopen", data={"csrf_token": token, "reason": "メモの追記のため"})
+    assert response.status_code == 303
+    with Session(client.app.state.engine) as s:
+        kinds = s.exec(select(SheetEvent.kind, SheetEvent.note).where(SheetEvent.kind.in_(["submit", "reopen"]))
+                       .order_by(SheetEvent.id)).all()
+    assert [tuple(k) for k in kinds] == [("submit", ""), ("reopen", "メモの追記のため")]

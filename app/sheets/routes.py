@@ -131,8 +131,10 @@ def submit(round_id: RoundId, code: Code, session: DbSession, principal: Current
 
 
 @router.post("/rounds/{round_id}/sections/{code}/reopen")
-def reopen(round_id: RoundId, code: Code, session: DbSession, principal: CurrentPrincipal):
-    service.reopen(session, principal, round_id, code, source=EventSource.PAGE)
+def reopen(round_id: RoundId, code: Code, session: DbSession, principal: CurrentPrincipal, form: FormDep):
+    reason = form.get("reason")
+    service.reopen(session, principal, round_id, code, source=EventSource.PAGE,
+                   reason=reason if isinstance(reason, str) else "")
     session.commit()
     return RedirectResponse(sheet_url(round_id, code), status_code=303)
 
