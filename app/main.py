@@ -13,6 +13,8 @@ from app.auth import routes as auth_routes
 from app.checklists import loader as checklist_loader
 from app.config import Settings, get_settings
 from app.db import make_engine
+from app.reports import api as reports_api
+from app.reports import routes as reports_routes
 from app.rounds import api as rounds_api
 from app.rounds import routes as rounds_routes
 from app.scoring import api as scoring_api
@@ -65,7 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders, hsts=settings.env == "production")
 
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
-    for module in (web_routes, auth_routes, sheets_api, rounds_api, scoring_api, sheets_routes, rounds_routes):
+    for module in (web_routes, auth_routes, sheets_api, rounds_api, scoring_api, sheets_routes, rounds_routes,
+                   reports_api, reports_routes):
         app.include_router(module.router)
     errors.install(app)
     return app

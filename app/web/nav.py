@@ -29,6 +29,7 @@ def _admin(p: Principal) -> bool:
 
 NAV: tuple[NavItem, ...] = (
     NavItem("ホーム", "/"),
+    NavItem("窓口の集計", "/desk", _desk),
 )
 
 
