@@ -101,6 +101,7 @@ def demo(sections: int, rounds: int, seed: int, checklist_path: Path | None, ite
             with click.progressbar(length=total, label="answers", file=sys.stderr) as bar:
                 demo_data.load(session, checklist, plan, progress=bar.update)
             session.commit()
+        demo_data.refresh_statistics(engine)
     finally:
         engine.dispose()
     click.echo(f"demo data loaded: {sections} 所属, {rounds} rounds, {total:,} answers "

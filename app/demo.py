@@ -85,6 +85,22 @@ def load(session: Session, checklist: LoadedChecklist, plan: DemoPlan, progress:
                     index * _improvement_scale(plan.rounds), rng, plan, progress)
 
 
+def refresh_statistics(engine) -> None:
+    """After a bulk load: planner statistics (ANALYZE) and, on PostgreSQL, the visibility map
+    (VACUUM) that index-only scans need. Autovacuum does this in production, later."""
+    from sqlalchemy import text
+
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+        return
+    raw = engine.raw_connection()  # SQLite: outside the app's explicit BEGIN (see app/db.py)
+    try:
+        raw.driver_connection.execute("ANALYZE")
+    finally:
+        raw.close()
+
+
 def _improvement_scale(rounds: int) -> float:
     """Long histories improve as much in total as a five-round one (else every answer ends at ◎);
     up to five rounds, each round adds the same step as before."""

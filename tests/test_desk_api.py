@@ -152,7 +152,7 @@ def test_heatmap_rows_link_to_the_read_only_sheet(client, dw):
     sign_in(client, "desk@test.example")
     page = client.get(f"/desk/heatmap?round={dw.round.id}&bureau=P").text
     assert f'href="/rounds/{dw.round.id}/sections/P2"' in page
-    assert '<td class="h-n">×</td>' in page and '<td class="h-a">該</td>' in page and '<td class="h-u">未</td>' in page
+    assert '<td class=n>×</td>' in page and '<td class=a>該</td>' in page and '<td class=u>未</td>' in page
     sheet = client.get(f"/rounds/{dw.round.id}/sections/P2")
     assert sheet.status_code == 200 and "変更はできません" in sheet.text
 

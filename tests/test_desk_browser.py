@@ -81,8 +81,8 @@ def test_desk_opens_heatmap_filters_a_bureau_and_opens_a_section(session, served
     expect(page.get_by_role("link", name="P部 1課")).to_have_count(0)
     expect(page).to_have_url(f"{served}/desk/heatmap?round={dw.round.id}&bureau=Q&sort=org")
     row = page.locator("tr", has=page.get_by_role("link", name="Q部 1課"))
-    expect(row.locator("td.h-n")).to_have_count(6)  # six × cells, each with its symbol
-    expect(row.locator("td.h-n").first).to_have_text("×")
+    expect(row.locator("td.n")).to_have_count(6)  # six × cells, each with its symbol
+    expect(row.locator("td.n").first).to_have_text("×")
 
     page.get_by_role("link", name="Q部 1課").click()
     expect(page).to_have_url(f"{served}/rounds/{dw.round.id}/sections/Q1")

@@ -199,16 +199,16 @@ def test_weak_items_of_a_round_with_no_answers_keep_sheet_order(session, dw, des
 def test_quick_wins_are_ranked_by_priority_then_count_then_maturity(session, dw, desk):
     view = service.quick_wins(session, desk, dw.round.id)
     assert view.pager.total == 8
-    got = [(q.rank, q.row.code, q.item.key, q.row.priority, q.row.section_quick_wins, q.row.section_maturity)
+    got = [(q.rank, q.code, q.item.key, q.priority, q.section_quick_wins, q.section_maturity)
            for q in view.rows]
     assert got == [
         (1, "Q1", K1, 9, 4, 0.0), (2, "Q1", K3, 9, 4, 0.0), (3, "Q1", K4, 9, 4, 0.0), (4, "Q1", K5, 9, 4, 0.0),
         (5, "P5", K3, 9, 2, 46.7), (6, "P2", K1, 9, 1, 40.0), (7, "P5", K4, 6, 2, 46.7), (8, "P3", K1, 6, 1, 33.3),
     ]
     page = service.quick_wins(session, desk, dw.round.id, page=2, per_page=3)
-    assert [(q.rank, q.row.code, q.item.key) for q in page.rows] == [(4, "Q1", K5), (5, "P5", K3), (6, "P2", K1)]
+    assert [(q.rank, q.code, q.item.key) for q in page.rows] == [(4, "Q1", K5), (5, "P5", K3), (6, "P2", K1)]
     in_p = service.quick_wins(session, desk, dw.round.id, bureau_code="P")
-    assert [(q.row.code, q.item.key) for q in in_p.rows] == [("P5", K3), ("P2", K1), ("P5", K4), ("P3", K1)]
+    assert [(q.code, q.item.key) for q in in_p.rows] == [("P5", K3), ("P2", K1), ("P5", K4), ("P3", K1)]
 
 
 def test_counterpart_items_group_the_x_of_three_star_items(session, dw, desk):
@@ -268,7 +268,7 @@ def test_members_see_group_figures_of_five_or_more_and_their_own_quick_wins(sess
         with pytest.raises(Forbidden):
             service.weak_items(session, member, dw.round.id, bureau_code=small)
     view = service.quick_wins(session, member, dw.round.id)
-    assert view.own_only and [(q.row.code, q.item.key) for q in view.rows] == [("P2", K1)]
+    assert view.own_only and [(q.code, q.item.key) for q in view.rows] == [("P2", K1)]
     [k6] = view.counterpart
     assert (k6.not_started, k6.counts.sections, [b.names for b in k6.bureaus]) == (1, 1, [[("P2", "P部 2課")]])
     with pytest.raises(Forbidden):

@@ -291,9 +291,9 @@ def quick_wins(round_id: RoundId, session: DbSession, principal: CurrentPrincipa
     return QuickWinsOut(
         round_id=view.ctx.round.id,
         own_sections_only=view.own_only,
-        quick_wins=[QuickWinOut(rank=q.rank, priority=q.row.priority, section=UnitOut(code=q.row.code, name=q.row.name),
-                                bureau=_unit(q.bureau), item=_item(q.item), status=q.row.status,
-                                section_quick_wins=q.row.section_quick_wins, section_maturity=q.row.section_maturity)
+        quick_wins=[QuickWinOut(rank=q.rank, priority=q.priority, section=UnitOut(code=q.code, name=q.name),
+                                bureau=_unit(q.bureau), item=_item(q.item), status=q.status,
+                                section_quick_wins=q.section_quick_wins, section_maturity=q.section_maturity)
                     for q in view.rows],
         page=_page(view.pager),
         counterpart_items=[CounterpartItemOut(

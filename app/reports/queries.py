@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -58,18 +58,53 @@ def bureau_by_code(bureaus: Iterable[BureauRef], code: str | None) -> BureauRef 
 
 
 @dataclass(frozen=True)
-class SectionTotal:
-    """One 所属's sheet in a round: who, where, state, and its overall tally."""
+class SheetRow:
+    """One 所属's sheet in a round: who, where, its state and whether anything is answered yet."""
 
     sheet_id: int
     unit_id: int
     code: str
     name: str
-    position: int
     bureau_id: int
     state: str
     entry_on: date | None
-    submitted_at: datetime | None
+    started: bool
+
+    @property
+    def submitted(self) -> bool:
+        return self.state == SheetState.SUBMITTED
+
+    @property
+    def progress(self) -> rules.Progress:
+        return rules.progress_of(self.submitted, self.started)
+
+
+def sheet_rows(session: Session, round_id: int, *, bureau_id: int | None = None) -> list[SheetRow]:
+    """Every sheet of a round (or of one 部局), in organisation order, with its progress. No
+    aggregation: one index probe per sheet says whether any answer is given."""
+    started = exists().where(Answer.sheet_id == Sheet.id, Answer.status.is_not(None))
+    query = (
+        select(Sheet.id, Sheet.unit_id, Unit.code, Unit.name, Sheet.bureau_id, Sheet.state, Sheet.entry_on,
+               started.label("started"))
+        .join(Unit, Unit.id == Sheet.unit_id)
+        .join(Bureau, Bureau.id == Sheet.bureau_id)
+        .where(Sheet.round_id == round_id, *_scope(bureau_id, None))
+        .order_by(*ORG_ORDER)
+    )
+    return [SheetRow(*row[:7], bool(row[7])) for row in session.connection().execute(query)]
+
+
+@dataclass(frozen=True)
+class SectionTotal:
+    """One 所属's sheet in a round with its overall tally."""
+
+    sheet_id: int
+    unit_id: int
+    code: str
+    name: str
+    bureau_id: int
+    state: str
+    entry_on: date | None
     tally: Tally
 
     @property
@@ -90,33 +125,42 @@ def _points_case(definition: Definition):
     return case({s.value: p for s, p in definition.points.items()}, value=Answer.status, else_=0)
 
 
-def section_totals(session: Session, round_id: int, definition: Definition, *,
-                   bureau_id: int | None = None) -> list[SectionTotal]:
-    """Every sheet of a round (or of one 部局) with its overall tally, in organisation order.
+def section_totals(session: Session, round_id: int, definition: Definition, *, bureau_id: int | None = None,
+                   unit_ids: Sequence[int] | None = None, sheet_ids: Sequence[int] | None = None
+                   ) -> list[SectionTotal]:
+    """Every sheet of a round (or of one 部局, or the given sheets) with its overall tally, in
+    organisation order.
 
-    One GROUP BY over the round's answers. Items without an answer row count as unanswered, as in
-    ``app.scoring.queries.sheet_scores`` (the same numbers; this query skips the per-category split).
+    One GROUP BY over the round's answers (per sheet), joined to the sheets. Items without an
+    answer count as unanswered, as in ``app.scoring.queries.sheet_scores`` (the same numbers; this
+    query skips the per-category split).
     """
-    answered = func.sum(case((Answer.status.in_(_SCORED), 1), else_=0))
-    not_applicable = func.sum(case((Answer.status == Status.NOT_APPLICABLE.value, 1), else_=0))
-    points = func.sum(_points_case(definition))
+    scope = [Sheet.round_id == round_id, *_scope(bureau_id, unit_ids)]
+    if sheet_ids is not None:
+        scope.append(Sheet.id.in_(list(sheet_ids)))
+    per_sheet = (
+        select(Answer.sheet_id.label("sheet_id"),
+               func.sum(case((Answer.status.in_(_SCORED), 1), else_=0)).label("answered"),
+               func.sum(case((Answer.status == Status.NOT_APPLICABLE.value, 1), else_=0)).label("na"),
+               func.sum(_points_case(definition)).label("points"))
+        .join(Sheet, Sheet.id == Answer.sheet_id)
+        .where(Answer.status.is_not(None), *scope)
+        .group_by(Answer.sheet_id)
+        .subquery()
+    )
     query = (
-        select(Sheet.id, Sheet.unit_id, Unit.code, Unit.name, Unit.position, Sheet.bureau_id, Sheet.state,
-               Sheet.entry_on, Sheet.submitted_at, answered, not_applicable, points)
+        select(Sheet.id, Sheet.unit_id, Unit.code, Unit.name, Sheet.bureau_id, Sheet.state, Sheet.entry_on,
+               per_sheet.c.answered, per_sheet.c.na, per_sheet.c.points)
         .join(Unit, Unit.id == Sheet.unit_id)
         .join(Bureau, Bureau.id == Sheet.bureau_id)
-        .outerjoin(Answer, and_(Answer.sheet_id == Sheet.id, Answer.status.is_not(None)))
-        .where(Sheet.round_id == round_id)
-        .group_by(Sheet.id, Unit.id, Bureau.id)
+        .outerjoin(per_sheet, per_sheet.c.sheet_id == Sheet.id)
+        .where(*scope)
         .order_by(*ORG_ORDER)
     )
-    if bureau_id is not None:
-        query = query.where(Sheet.bureau_id == bureau_id)
     total, max_points = len(definition.items), definition.max_points
     return [
-        SectionTotal(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
-                     Tally(total, r[9] or 0, r[10] or 0, r[11] or 0, max_points))
-        for r in session.execute(query)
+        SectionTotal(*r[:7], Tally(total, r[7] or 0, r[8] or 0, r[9] or 0, max_points))
+        for r in session.connection().execute(query)
     ]
 
 
@@ -135,7 +179,7 @@ def item_status_counts(session: Session, round_id: int, *, bureau_id: int | None
     if keys is not None:
         query = query.where(Answer.item_key.in_(list(keys)))
     result: dict[str, dict[str, int]] = defaultdict(dict)
-    for key, status, count in session.execute(query):
+    for key, status, count in session.connection().execute(query):
         result[key][status] = count
     return result
 
@@ -152,32 +196,9 @@ def cells(session: Session, sheet_ids: Sequence[int]) -> dict[int, dict[str, str
     if not sheet_ids:
         return result
     query = select(Answer.sheet_id, Answer.item_key, Answer.status).where(Answer.sheet_id.in_(list(sheet_ids)))
-    for sheet_id, key, status in session.execute(query):
+    for sheet_id, key, status in session.connection().execute(query):
         result[sheet_id][key] = status
     return result
-
-
-@dataclass(frozen=True)
-class QuickWinRow:
-    sheet_id: int
-    code: str
-    name: str
-    bureau_id: int
-    item_key: str
-    status: str
-    priority: int
-    section_quick_wins: int
-    section_maturity: float | None
-
-
-def _quick_win_filter(round_id: int, definition: Definition, bureau_id: int | None,
-                      unit_ids: Sequence[int] | None) -> list | None:
-    keys = [i.key for i in definition.items if i.difficulty == rules.QUICK_WIN_DIFFICULTY]
-    if not keys:
-        return None
-    where = [Sheet.round_id == round_id, Answer.item_key.in_(keys),
-             Answer.status.in_([s.value for s in rules.QUICK_WIN_STATUSES])]
-    return where + _scope(bureau_id, unit_ids)
 
 
 def _scope(bureau_id: int | None, unit_ids: Sequence[int] | None) -> list:
@@ -189,68 +210,40 @@ def _scope(bureau_id: int | None, unit_ids: Sequence[int] | None) -> list:
     return where
 
 
-def quick_win_count(session: Session, round_id: int, definition: Definition, *, bureau_id: int | None = None,
-                    unit_ids: Sequence[int] | None = None) -> int:
-    """How many 所属 × ☆ item are at △ or × (in a 部局, or among some 所属)."""
-    where = _quick_win_filter(round_id, definition, bureau_id, unit_ids)
-    if where is None:
-        return 0
-    return session.execute(
-        select(func.count()).select_from(Answer).join(Sheet, Sheet.id == Answer.sheet_id).where(*where)
-    ).scalar_one()
-
-
-def quick_wins(session: Session, round_id: int, definition: Definition, *, bureau_id: int | None = None,
-               unit_ids: Sequence[int] | None = None, offset: int = 0, limit: int = 50) -> list[QuickWinRow]:
-    """One page of 所属 × ☆ item at △ or ×, highest priority first.
-
-    Order: ``rules.priority`` (ease × gap), then the 所属 with more quick wins, then its lower
-    maturity, then organisation and sheet order. The database ranks: a window count per sheet, and
-    the sheet's points over its scored answers.
-    """
-    where = _quick_win_filter(round_id, definition, bureau_id, unit_ids)
-    if where is None:
-        return []
-    # Per sheet with a quick win: its points and scored answers (for the maturity tie-break).
-    candidates = select(Answer.sheet_id).join(Sheet, Sheet.id == Answer.sheet_id).where(*where)
-    per_sheet = (
-        select(Answer.sheet_id.label("sheet_id"),
-               func.sum(_points_case(definition)).label("points"),
-               func.sum(case((Answer.status.in_(_SCORED), 1), else_=0)).label("scored"))
-        .where(Answer.sheet_id.in_(candidates), Answer.status.is_not(None))
-        .group_by(Answer.sheet_id)
-        .subquery()
-    )
-    priority = case({s.value: rules.priority(rules.QUICK_WIN_DIFFICULTY, s, definition.points)
-                     for s in rules.QUICK_WIN_STATUSES}, value=Answer.status)
-    position = case({i.key: i.position for i in definition.items}, value=Answer.item_key)
-    ranked = (
-        select(Answer.sheet_id, Unit.code, Unit.name, Sheet.bureau_id, Answer.item_key, Answer.status,
-               priority.label("priority"), func.count().over(partition_by=Answer.sheet_id).label("per_section"),
-               per_sheet.c.points, per_sheet.c.scored,
-               (per_sheet.c.points * 1.0 / per_sheet.c.scored).label("ratio"),
-               Bureau.position.label("bureau_position"), Bureau.code.label("bureau_code"),
-               Unit.position.label("unit_position"), position.label("item_position"))
+def quick_win_counts(session: Session, round_id: int, definition: Definition, *, bureau_id: int | None = None,
+                     unit_ids: Sequence[int] | None = None) -> dict[int, dict[str, int]]:
+    """``{sheet id: {status: number of ☆ items at it}}`` for the quick wins (☆ at △ or ×) of a round."""
+    keys = [i.key for i in definition.items if i.difficulty == rules.QUICK_WIN_DIFFICULTY]
+    result: dict[int, dict[str, int]] = defaultdict(dict)
+    if not keys:
+        return result
+    query = (
+        select(Answer.sheet_id, Answer.status, func.count())
         .join(Sheet, Sheet.id == Answer.sheet_id)
-        .join(Unit, Unit.id == Sheet.unit_id)
-        .join(Bureau, Bureau.id == Sheet.bureau_id)
-        .join(per_sheet, per_sheet.c.sheet_id == Answer.sheet_id)
-        .where(*where)
-        .subquery()
+        .where(Sheet.round_id == round_id, Answer.item_key.in_(keys),
+               Answer.status.in_([s.value for s in rules.QUICK_WIN_STATUSES]), *_scope(bureau_id, unit_ids))
+        .group_by(Answer.sheet_id, Answer.status)
     )
-    page = (
-        select(ranked)
-        .order_by(ranked.c.priority.desc(), ranked.c.per_section.desc(), ranked.c.ratio,
-                  ranked.c.bureau_position, ranked.c.bureau_code, ranked.c.unit_position, ranked.c.code,
-                  ranked.c.item_position)
-        .offset(offset)
-        .limit(limit)
-    )
-    return [
-        QuickWinRow(r.sheet_id, r.code, r.name, r.bureau_id, r.item_key, r.status, r.priority, r.per_section,
-                    rules.maturity(r.points, r.scored, definition.max_points))
-        for r in session.execute(page)
-    ]
+    for sheet_id, status, count in session.connection().execute(query):
+        result[sheet_id][status] = count
+    return result
+
+
+def quick_win_answers(session: Session, definition: Definition, sheet_ids: Sequence[int]
+                      ) -> dict[int, list[tuple[str, str]]]:
+    """``{sheet id: [(item key, status)]}`` of the quick wins of a few sheets, in sheet order."""
+    keys = [i.key for i in definition.items if i.difficulty == rules.QUICK_WIN_DIFFICULTY]
+    result: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    if not sheet_ids or not keys:
+        return result
+    query = select(Answer.sheet_id, Answer.item_key, Answer.status).where(
+        Answer.sheet_id.in_(list(sheet_ids)), Answer.item_key.in_(keys),
+        Answer.status.in_([s.value for s in rules.QUICK_WIN_STATUSES]))
+    for sheet_id, key, status in session.connection().execute(query):
+        result[sheet_id].append((key, status))
+    for answers in result.values():
+        answers.sort(key=lambda a: definition.by_key[a[0]].position)
+    return result
 
 
 @dataclass(frozen=True)
@@ -277,7 +270,7 @@ def counterpart_sections(session: Session, round_id: int, definition: Definition
                Answer.status == rules.COUNTERPART_STATUS.value, *_scope(bureau_id, unit_ids))
         .order_by(*ORG_ORDER)
     )
-    return [CounterpartRow(*row) for row in session.execute(query)]
+    return [CounterpartRow(*row) for row in session.connection().execute(query)]
 
 
 @dataclass(frozen=True)
@@ -301,6 +294,6 @@ def leaders_of_round(session: Session, round_id: int, *, unsubmitted_only: bool 
     if bureau_id is not None:
         query = query.where(Sheet.bureau_id == bureau_id)
     result: dict[int, list[Leader]] = defaultdict(list)
-    for unit_id, name, upn in session.execute(query):
+    for unit_id, name, upn in session.connection().execute(query):
         result[unit_id].append(Leader(name, upn))
     return result

@@ -21,7 +21,7 @@ from app.checklists import service as checklists
 from app.checklists.service import Definition, ItemDef
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.reports import queries
-from app.reports.queries import BureauRef, Leader, QuickWinRow, SectionTotal
+from app.reports.queries import BureauRef, Leader, SectionTotal, SheetRow
 from app.rounds import service as rounds
 from app.rounds.models import Round
 from app.scoring import rules
@@ -29,7 +29,9 @@ from app.scoring.rules import PROGRESS_LABELS, FiveNumbers, ItemCounts, Progress
 
 PER_PAGE = {"board": 100, "heatmap": 100, "quick_wins": 50}
 MAIL_SEPARATOR = "; "  # Outlook's recipient separator
-COUNTERPART_NAMES_SHOWN = 10
+# The page lists, per ☆☆☆ item, the 部局 with most 所属 at × and a few names each (the JSON: all).
+COUNTERPART_BUREAUS_SHOWN = 10
+COUNTERPART_NAMES_SHOWN = 5
 
 
 # --- shared -----------------------------------------------------------------------------------------
@@ -114,8 +116,8 @@ class ProgressCounts:
     submitted: int = 0
 
     @classmethod
-    def of(cls, totals: list[SectionTotal]) -> ProgressCounts:
-        c = Counter(t.progress for t in totals)
+    def of(cls, sheets: list[SheetRow] | list[SectionTotal]) -> ProgressCounts:
+        c = Counter(t.progress for t in sheets)
         return cls(c[Progress.NOT_STARTED], c[Progress.IN_PROGRESS], c[Progress.SUBMITTED])
 
     @property
@@ -161,24 +163,25 @@ def board(session: Session, principal: Principal, round_id: int | None, *, burea
     if progress is Progress.SUBMITTED:
         raise InvalidInput("未提出の一覧は 未着手（not_started）か 入力中（in_progress）で絞り込めます。")
     ctx = desk_context(session, principal, round_id, bureau_code)
-    totals = queries.section_totals(session, ctx.round.id, ctx.definition)
-    by_bureau_totals: dict[int, list[SectionTotal]] = defaultdict(list)
-    for t in totals:
-        by_bureau_totals[t.bureau_id].append(t)
-    by_bureau = [BureauProgress(b, ProgressCounts.of(by_bureau_totals.get(b.id, []))) for b in ctx.bureaus]
-    scope = by_bureau_totals.get(ctx.bureau.id, []) if ctx.bureau else totals
+    sheets = queries.sheet_rows(session, ctx.round.id)
+    by_bureau_sheets: dict[int, list[SheetRow]] = defaultdict(list)
+    for t in sheets:
+        by_bureau_sheets[t.bureau_id].append(t)
+    by_bureau = [BureauProgress(b, ProgressCounts.of(by_bureau_sheets.get(b.id, []))) for b in ctx.bureaus]
+    scope = by_bureau_sheets.get(ctx.bureau.id, []) if ctx.bureau else sheets
     pending = [t for t in scope if not t.submitted and (progress is None or t.progress is progress)]
     leaders = queries.leaders_of_round(session, ctx.round.id, bureau_id=ctx.bureau.id if ctx.bureau else None)
     upns = list(dict.fromkeys(leader.upn for t in pending for leader in leaders.get(t.unit_id, [])))
     pager = Pager.of(page, per_page, len(pending))
+    shown = [t.sheet_id for t in pending[pager.offset:pager.offset + per_page]]
+    totals = queries.section_totals(session, ctx.round.id, ctx.definition, sheet_ids=shown) if shown else []
     names = ctx.bureau_names
     return BoardPage(
         ctx=ctx,
-        counts=ProgressCounts.of(totals),
+        counts=ProgressCounts.of(sheets),
         by_bureau=by_bureau,
         progress=progress,
-        pending=[PendingSection(t, names[t.bureau_id], leaders.get(t.unit_id, []))
-                 for t in pending[pager.offset:pager.offset + per_page]],
+        pending=[PendingSection(t, names[t.bureau_id], leaders.get(t.unit_id, [])) for t in totals],
         pager=pager,
         mail_list=MAIL_SEPARATOR.join(upns),
         recipients=len(upns),
@@ -231,12 +234,11 @@ def _maturity_order(t: SectionTotal, descending: bool):
 
 
 def sorted_sections(totals: list[SectionTotal], bureaus: list[BureauRef], sort: str) -> list[SectionTotal]:
-    """Organisation order, or by maturity (所属 without a maturity last) within each 部局 or overall."""
+    """By maturity (所属 without a maturity last) within each 部局 (``asc``, ``desc``) or across the
+    prefecture (``all_asc``, ``all_desc``); ``totals`` come in organisation order, which breaks ties."""
     if sort in ("all_asc", "all_desc"):
-        return sorted(totals, key=lambda t: _maturity_order(t, sort == "all_desc"))  # stable: org order in ties
+        return sorted(totals, key=lambda t: _maturity_order(t, sort == "all_desc"))
     rank = {b.id: i for i, b in enumerate(bureaus)}
-    if sort == "org":
-        return sorted(totals, key=lambda t: rank.get(t.bureau_id, len(rank)))
     return sorted(totals, key=lambda t: (rank.get(t.bureau_id, len(rank)), *_maturity_order(t, sort == "desc")))
 
 
@@ -245,11 +247,17 @@ def heatmap(session: Session, principal: Principal, round_id: int | None, *, bur
     if sort not in HEATMAP_SORTS:
         raise InvalidInput(f"並べ方「{sort}」は使えません。", fields={"sort": "org, asc, desc, all_asc, all_desc"})
     ctx = desk_context(session, principal, round_id, bureau_code)
-    totals = queries.section_totals(session, ctx.round.id, ctx.definition,
-                                    bureau_id=ctx.bureau.id if ctx.bureau else None)
-    ordered = sorted_sections(totals, ctx.bureaus, sort)
-    pager = Pager.of(page, per_page, len(ordered))
-    shown = ordered[pager.offset:pager.offset + per_page]
+    bureau_id = ctx.bureau.id if ctx.bureau else None
+    if sort == "org":  # only the shown page needs its scores
+        sheets = queries.sheet_rows(session, ctx.round.id, bureau_id=bureau_id)
+        pager = Pager.of(page, per_page, len(sheets))
+        ids = [t.sheet_id for t in sheets[pager.offset:pager.offset + per_page]]
+        shown = queries.section_totals(session, ctx.round.id, ctx.definition, sheet_ids=ids) if ids else []
+    else:
+        totals = queries.section_totals(session, ctx.round.id, ctx.definition, bureau_id=bureau_id)
+        ordered = sorted_sections(totals, ctx.bureaus, sort)
+        pager = Pager.of(page, per_page, len(ordered))
+        shown = ordered[pager.offset:pager.offset + per_page]
     answers = queries.cells(session, [t.sheet_id for t in shown])
     names = ctx.bureau_names
     keys = [item.key for item in ctx.definition.items]
@@ -344,11 +352,57 @@ def _weak_desc(items: list[WeakItem], sections: int, scope: str) -> str:
 
 
 @dataclass(frozen=True)
+class QuickWinSheet:
+    """A 所属 with at least one quick win: how many per status, and its overall tally."""
+
+    section: SectionTotal
+    by_status: dict[str, int]  # quick-win status symbol → number of ☆ items at it
+
+    @property
+    def count(self) -> int:
+        return sum(self.by_status.values())
+
+
+@dataclass(frozen=True)
 class QuickWin:
+    """One 所属 × ☆ item at △ or ×, with its place in the ranking."""
+
     rank: int
-    row: QuickWinRow
+    sheet: QuickWinSheet
     item: ItemDef
+    status: str
+    priority: int
     bureau: BureauRef
+    section_maturity: float | None
+
+    @property
+    def code(self) -> str:
+        return self.sheet.section.code
+
+    @property
+    def name(self) -> str:
+        return self.sheet.section.name
+
+    @property
+    def section_quick_wins(self) -> int:
+        return self.sheet.count
+
+
+def rank_quick_wins(sheets: list[QuickWinSheet], points) -> list[tuple[int, QuickWinSheet, frozenset[str], int]]:
+    """The ranking as runs of rows: (priority, sheet, its statuses of that priority, how many rows),
+    in order. Highest ``rules.priority`` first; among equals the 所属 with more quick wins, then the
+    lower maturity, then organisation order (``sheets`` come in it); within a 所属, sheet order."""
+    by_priority: dict[int, set[str]] = defaultdict(set)
+    for status in rules.QUICK_WIN_STATUSES:
+        by_priority[rules.priority(rules.QUICK_WIN_DIFFICULTY, status, points)].add(status.value)
+    runs = []
+    for value in sorted(by_priority, reverse=True):
+        statuses = frozenset(by_priority[value])
+        group = [(sheet, sum(n for st, n in sheet.by_status.items() if st in statuses)) for sheet in sheets]
+        group = [(sheet, n) for sheet, n in group if n]
+        group.sort(key=lambda pair: (-pair[0].count, pair[0].section.maturity or 0))
+        runs.extend((value, sheet, statuses, n) for sheet, n in group)
+    return runs
 
 
 @dataclass(frozen=True)
@@ -365,7 +419,19 @@ class CounterpartBureau:
 class CounterpartItem:
     item: ItemDef
     counts: ItemCounts
-    bureaus: list[CounterpartBureau] = field(default_factory=list)
+    bureaus: list[CounterpartBureau] = field(default_factory=list)  # most 所属 at × first
+
+    @property
+    def shown(self) -> list[CounterpartBureau]:
+        return self.bureaus[:COUNTERPART_BUREAUS_SHOWN]
+
+    @property
+    def hidden_bureaus(self) -> int:
+        return max(len(self.bureaus) - COUNTERPART_BUREAUS_SHOWN, 0)
+
+    @property
+    def hidden_sections(self) -> int:
+        return sum(b.count for b in self.bureaus[COUNTERPART_BUREAUS_SHOWN:])
 
     @property
     def not_started(self) -> int:
@@ -398,13 +464,26 @@ def quick_wins(session: Session, principal: Principal, round_id: int | None, *, 
     ctx = desk_context(session, principal, round_id, bureau_code, everything=desk_page)
     bureau_id = ctx.bureau.id if ctx.bureau else None
     unit_ids = list(principal.sections) if own_only else None
-    total = queries.quick_win_count(session, ctx.round.id, ctx.definition, bureau_id=bureau_id, unit_ids=unit_ids)
-    pager = Pager.of(page, per_page, total)
-    rows = queries.quick_wins(session, ctx.round.id, ctx.definition, bureau_id=bureau_id, unit_ids=unit_ids,
-                                 offset=pager.offset, limit=per_page)
+    definition = ctx.definition
+    counts = queries.quick_win_counts(session, ctx.round.id, definition, bureau_id=bureau_id, unit_ids=unit_ids)
+    totals = queries.section_totals(session, ctx.round.id, definition, bureau_id=bureau_id, unit_ids=unit_ids)
+    runs = rank_quick_wins([QuickWinSheet(t, counts[t.sheet_id]) for t in totals if t.sheet_id in counts],
+                           definition.points)
+    pager = Pager.of(page, per_page, sum(n for *_, n in runs))
+    # The runs that overlap this page, and which of their rows: (run, first row, last row).
+    window, start = [], 0
+    for run in runs:
+        end = start + run[3]
+        if end > pager.offset and start < pager.offset + per_page:
+            window.append((run, max(pager.offset - start, 0), min(pager.offset + per_page - start, run[3])))
+        start = end
+    answers = queries.quick_win_answers(session, definition, list({run[1].section.sheet_id for run, *_ in window}))
     names = ctx.bureau_names
-    wins = [QuickWin(pager.offset + i, r, ctx.definition.by_key[r.item_key], names[r.bureau_id])
-            for i, r in enumerate(rows, start=1)]
+    wins: list[QuickWin] = []
+    for (value, sheet, statuses, _), first, last in window:
+        rows = [(key, st) for key, st in answers[sheet.section.sheet_id] if st in statuses][first:last]
+        wins.extend(QuickWin(pager.offset + len(wins) + 1, sheet, definition.by_key[key], st, value,
+                             names[sheet.section.bureau_id], sheet.section.maturity) for key, st in rows)
     return QuickWinsPage(ctx, wins, pager, _counterpart(session, ctx, bureau_id, unit_ids), own_only)
 
 
@@ -420,11 +499,11 @@ def _counterpart(session: Session, ctx: DeskContext, bureau_id: int | None,
     for r in queries.counterpart_sections(session, ctx.round.id, ctx.definition, bureau_id=bureau_id,
                                           unit_ids=unit_ids):
         at_x[r.item_key][r.bureau_id].append((r.code, r.name))
-    result = [
-        CounterpartItem(item, ItemCounts.of(counts.get(item.key, {}), sections),
-                        [CounterpartBureau(b, at_x[item.key][b.id]) for b in ctx.bureaus if at_x[item.key].get(b.id)])
-        for item in items
-    ]
+    result = []
+    for item in items:
+        bureaus = [CounterpartBureau(b, at_x[item.key][b.id]) for b in ctx.bureaus if at_x[item.key].get(b.id)]
+        bureaus.sort(key=lambda cb: -cb.count)  # stable: organisation order among equals
+        result.append(CounterpartItem(item, ItemCounts.of(counts.get(item.key, {}), sections), bureaus))
     result.sort(key=lambda c: (-c.not_started, c.item.position))
     return result
 

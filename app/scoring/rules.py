@@ -167,9 +167,14 @@ PROGRESS_LABELS: Mapping[Progress, str] = {
 
 
 def progress(submitted: bool, t: Tally) -> Progress:
+    return progress_of(submitted, t.answered + t.not_applicable > 0)
+
+
+def progress_of(submitted: bool, started: bool) -> Progress:
+    """提出済 when submitted; else 入力中 once any item is answered (該当なし included); else 未着手."""
     if submitted:
         return Progress.SUBMITTED
-    return Progress.IN_PROGRESS if t.answered + t.not_applicable > 0 else Progress.NOT_STARTED
+    return Progress.IN_PROGRESS if started else Progress.NOT_STARTED
 
 
 # --- Desk figures (業務DX相談窓口): weak items, quick wins, score distribution ------------------------
