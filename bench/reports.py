@@ -58,7 +58,8 @@ class Endpoint:
 
 
 def _env(url: str) -> dict[str, str]:
-    return {**os.environ, "PAPERLESS_DATABASE_URL": url, "PAPERLESS_ENV": "development", "PAPERLESS_AUTH": "dev"}
+    return {**os.environ, "PAPERLESS_DATABASE_URL": url, "PAPERLESS_ENV": "development",
+            "PAPERLESS_AUTH": "dev"}
 
 
 def _answers(url: str) -> int:
@@ -75,7 +76,7 @@ def _answers(url: str) -> int:
 def build(url: str, args) -> float | None:
     """Migrate, and fill with ``paperless demo`` unless the database already has answers.
     Returns the generator's wall time, or None when the data was reused."""
-    subprocess.run([*PAPERLESS, "migrate"], cwd=ROOT, env=_env(url), check=True)  # noqa: S603 (our own command)
+    subprocess.run([*PAPERLESS, "migrate"], cwd=ROOT, env=_env(url), check=True)  # noqa: S603
     existing = _answers(url)
     if existing:
         print(f"  reusing {existing:,} answers", flush=True)
@@ -122,7 +123,8 @@ def free_port() -> int:
 
 def start_server(url: str, port: int, log: Path) -> subprocess.Popen:
     out = log.open("w")
-    server = subprocess.Popen([*PAPERLESS, "serve", "--port", str(port)], cwd=ROOT, env=_env(url),  # noqa: S603
+    command = [*PAPERLESS, "serve", "--port", str(port)]
+    server = subprocess.Popen(command, cwd=ROOT, env=_env(url),  # noqa: S603
                               stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -185,7 +187,8 @@ def measure(base: str, eps: list[Endpoint], sessions: dict, n: int, warmup: int,
     sheet = leader.get(f"{base}/api/v1/rounds/{rid}/sections/{code}/sheet", timeout=60).json()
     item = sheet["items"][0]
     # Alternate ◎ and ○, starting with the one not stored now, so that every save writes.
-    state = {"key": item["key"], "version": item["answer"]["version"], "flip": int(item["answer"]["status"] == "◎")}
+    answer = item["answer"]
+    state = {"key": item["key"], "version": answer["version"], "flip": int(answer["status"] == "◎")}
 
     def call(ep: Endpoint) -> requests.Response:
         s = sessions[ep.who][0]
@@ -240,7 +243,8 @@ def report(backend: str, eps: list[Endpoint]) -> list[dict]:
         row = {"endpoint": ep.name, "median_ms": round(med, 1), "p95_ms": round(p95(ep.times), 1),
                "ratio": round(med / base, 1), "kb": round(ep.size / 1024, 1), "n": len(ep.times)}
         rows.append(row)
-        print(f"  {ep.name:48s} {row['median_ms']:8.1f} {row['p95_ms']:8.1f} {row['ratio']:7.1f} {row['kb']:7.1f}")
+        print(f"  {ep.name:48s} {row['median_ms']:8.1f} {row['p95_ms']:8.1f} {row['ratio']:7.1f} "
+              f"{row['kb']:7.1f}")
     return rows
 
 
@@ -296,7 +300,8 @@ def main() -> None:
             leader = sign_in(base, f"leader.{code}@demo.example".lower())
             print(f"{backend}: round {rid}, 所属 {code}, largest 部局 {bureau}; {args.requests} requests each",
                   flush=True)
-            measure(base, eps, {"desk": (desk, None), "leader": leader}, args.requests, args.warmup, rid, code)
+            sessions = {"desk": (desk, None), "leader": leader}
+            measure(base, eps, sessions, args.requests, args.warmup, rid, code)
             results["backends"][backend] = {"generator_seconds": round(generated, 1) if generated else None,
                                             "rows": report(backend, eps)}
         finally:

@@ -46,13 +46,14 @@ def histogram(bins: Sequence[tuple[str, int]], *, title: str, desc: str) -> Mark
         h = plot_h * count / y_max
         x = left + index * slot
         body.append(f'<g><title>{esc(label)}: {count}所属</title>')
-        body.append(f'<rect x="{x + 4:.1f}" y="{top + plot_h - h:.1f}" width="{slot - 8:.1f}" height="{h:.1f}" '
-                    f'fill="{BAR_FILL}" stroke="{INK}" stroke-width="0.5"/>')
+        body.append(f'<rect x="{x + 4:.1f}" y="{top + plot_h - h:.1f}" width="{slot - 8:.1f}" '
+                    f'height="{h:.1f}" fill="{BAR_FILL}" stroke="{INK}" stroke-width="0.5"/>')
         body.append(text(x + slot / 2, top + plot_h - h - 4, count, size=12, anchor="middle", weight="bold"))
         body.append("</g>")
         body.append(text(x, top + plot_h + 16, index * 10, size=11, anchor="middle"))
     body.append(text(left + plot_w, top + plot_h + 16, 100, size=11, anchor="middle"))
-    body.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="{INK}"/>')
+    axis_y = top + plot_h
+    body.append(f'<line x1="{left}" y1="{axis_y}" x2="{width - right}" y2="{axis_y}" stroke="{INK}"/>')
     body.append(text(left + plot_w / 2, height - 16, "成熟度（点）", size=12, anchor="middle"))
     if not any(n for _, n in bins):
         body.append(text(left + plot_w / 2, top + plot_h / 2, "回答のある所属がありません", size=14, anchor="middle"))
@@ -100,9 +101,11 @@ def boxplot(rows: Sequence[tuple[str, FiveNumbers | None, float | None, int]], *
         for whisker in (five.minimum, five.maximum):
             body.append(f'<line x1="{sx(whisker):.1f}" y1="{mid - 6}" x2="{sx(whisker):.1f}" y2="{mid + 6}" '
                         f'stroke="{INK}" stroke-width="1.5"/>')
-        body.append(f'<rect x="{sx(five.q1):.1f}" y="{mid - 9}" width="{max(sx(five.q3) - sx(five.q1), 1):.1f}" '
-                    f'height="18" fill="{BOX_FILL}" stroke="{INK}"/>')
-        body.append(f'<line x1="{sx(five.median):.1f}" y1="{mid - 9}" x2="{sx(five.median):.1f}" y2="{mid + 9}" '
+        box_w = max(sx(five.q3) - sx(five.q1), 1)
+        body.append(f'<rect x="{sx(five.q1):.1f}" y="{mid - 9}" width="{box_w:.1f}" height="18" '
+                    f'fill="{BOX_FILL}" stroke="{INK}"/>')
+        med = sx(five.median)
+        body.append(f'<line x1="{med:.1f}" y1="{mid - 9}" x2="{med:.1f}" y2="{mid + 9}" '
                     f'stroke="{INK}" stroke-width="3"/>')
         if mean is not None:
             body.append(f'<path d="M {sx(mean):.1f} {mid - 6} l 6 6 l -6 6 l -6 -6 z" fill="{MEAN_FILL}" '

@@ -89,4 +89,5 @@ def status_shares(rows: Sequence[tuple[str, ItemCounts]], *, title: str, desc: s
 
 def _summary(counts: ItemCounts) -> str:
     whole = counts.sections or 1
-    return " ".join(f"{SYMBOL[s]} {counts.count(s)}（{counts.count(s) / whole * 100:.1f}%）" for s in SHARE_ORDER)
+    return " ".join(f"{SYMBOL[s]} {counts.count(s)}（{counts.count(s) / whole * 100:.1f}%）"
+                    for s in SHARE_ORDER)

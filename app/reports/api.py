@@ -85,7 +85,8 @@ class SubmissionsOut(BaseModel):
     bureaus: list[BureauProgressOut]
     pending: list[PendingOut] = Field(description="not submitted (filtered by bureau and progress), one page")
     page: PageOut
-    mail_list: str = Field(description="UPNs of the leaders of every pending 所属 (all pages), separated by '; '")
+    mail_list: str = Field(
+        description="UPNs of the leaders of every pending 所属 (all pages), separated by '; '")
 
 
 class HeatmapRowOut(BaseModel):
@@ -230,8 +231,9 @@ def submissions(round_id: RoundId, session: DbSession, principal: CurrentPrincip
         round_id=view.ctx.round.id,
         overall=ProgressOut(**_progress(view.counts)),
         bureaus=[BureauProgressOut(bureau=_unit(b.bureau), **_progress(b.counts)) for b in view.by_bureau],
-        pending=[PendingOut(section=_unit(p.section), bureau=_unit(p.bureau), progress=p.section.progress.value,
-                            completion=p.section.tally.completion, entry_date=p.section.entry_on,
+        pending=[PendingOut(section=_unit(p.section), bureau=_unit(p.bureau),
+                            progress=p.section.progress.value, completion=p.section.tally.completion,
+                            entry_date=p.section.entry_on,
                             leaders=[LeaderOut(name=x.name, upn=x.upn) for x in p.leaders])
                  for p in view.pending],
         page=_page(view.pager),
@@ -259,7 +261,8 @@ def heatmap(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, 
 
 
 _COUNT_FIELDS = {"excellent": Status.EXCELLENT, "good": Status.GOOD, "fair": Status.FAIR,
-                 "not_started": Status.NOT_STARTED, "not_applicable": Status.NOT_APPLICABLE, "unanswered": None}
+                 "not_started": Status.NOT_STARTED, "not_applicable": Status.NOT_APPLICABLE,
+                 "unanswered": None}
 
 
 @router.get("/rounds/{round_id}/weak-items", response_model=WeakItemsOut, responses=_ERRORS)
@@ -311,7 +314,8 @@ def _rollup(r: service.Rollup) -> RollupOut:
         bureau=_unit(r.bureau) if r.bureau else None, sections=r.sections, scored=r.scored, mean=r.mean,
         median=r.median, minimum=five.minimum if five else None, q1=five.q1 if five else None,
         q3=five.q3 if five else None, maximum=five.maximum if five else None, completion=r.completion,
-        not_started=r.progress.not_started, in_progress=r.progress.in_progress, submitted=r.progress.submitted,
+        not_started=r.progress.not_started, in_progress=r.progress.in_progress,
+        submitted=r.progress.submitted,
     )
 
 

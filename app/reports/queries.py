@@ -186,7 +186,8 @@ def item_status_counts(session: Session, round_id: int, *, bureau_id: int | None
 
 def sheet_count(session: Session, round_id: int, *, bureau_id: int | None = None,
                 unit_ids: Sequence[int] | None = None) -> int:
-    query = select(func.count()).select_from(Sheet).where(Sheet.round_id == round_id, *_scope(bureau_id, unit_ids))
+    query = (select(func.count()).select_from(Sheet)
+             .where(Sheet.round_id == round_id, *_scope(bureau_id, unit_ids)))
     return session.execute(query).scalar_one()
 
 
@@ -195,7 +196,8 @@ def cells(session: Session, sheet_ids: Sequence[int]) -> dict[int, dict[str, str
     result: dict[int, dict[str, str | None]] = defaultdict(dict)
     if not sheet_ids:
         return result
-    query = select(Answer.sheet_id, Answer.item_key, Answer.status).where(Answer.sheet_id.in_(list(sheet_ids)))
+    query = (select(Answer.sheet_id, Answer.item_key, Answer.status)
+             .where(Answer.sheet_id.in_(list(sheet_ids))))
     for sheet_id, key, status in session.connection().execute(query):
         result[sheet_id][key] = status
     return result

@@ -56,11 +56,12 @@ def desk_home(round_id: RoundQ = None):
 
 @router.get("/desk/board")
 def board_page(request: Request, session: DbSession, principal: CurrentPrincipal, round_id: RoundQ = None,
-               bureau: BureauQ = None, progress: Literal["", "not_started", "in_progress"] = "", page: PageQ = 1):
+               bureau: BureauQ = None, progress: Literal["", "not_started", "in_progress"] = "",
+               page: PageQ = 1):
     view = service.board(session, principal, round_id, bureau_code=bureau or None,
                          progress=Progress(progress) if progress else None, page=page)
-    return render(request, "reports/board.html", {**_base("/desk/board"), "view": view,
-                                                  "PROGRESS_CHOICES": service.PROGRESS_CHOICES}, block="results")
+    context = {**_base("/desk/board"), "view": view, "PROGRESS_CHOICES": service.PROGRESS_CHOICES}
+    return render(request, "reports/board.html", context, block="results")
 
 
 @router.get("/desk/heatmap")
@@ -73,22 +74,24 @@ def heatmap_page(request: Request, session: DbSession, principal: CurrentPrincip
 
 
 @router.get("/desk/weak-items")
-def weak_items_page(request: Request, session: DbSession, principal: CurrentPrincipal, round_id: RoundQ = None,
-                    bureau: BureauQ = None):
+def weak_items_page(request: Request, session: DbSession, principal: CurrentPrincipal,
+                    round_id: RoundQ = None, bureau: BureauQ = None):
     view = service.weak_items(session, principal, round_id, bureau_code=bureau or None, desk_page=True)
     return render(request, "reports/weak_items.html", {**_base("/desk/weak-items"), "view": view},
                   block="results")
 
 
 @router.get("/desk/quick-wins")
-def quick_wins_page(request: Request, session: DbSession, principal: CurrentPrincipal, round_id: RoundQ = None,
-                    bureau: BureauQ = None, page: PageQ = 1):
-    view = service.quick_wins(session, principal, round_id, bureau_code=bureau or None, page=page, desk_page=True)
+def quick_wins_page(request: Request, session: DbSession, principal: CurrentPrincipal,
+                    round_id: RoundQ = None, bureau: BureauQ = None, page: PageQ = 1):
+    view = service.quick_wins(session, principal, round_id, bureau_code=bureau or None, page=page,
+                              desk_page=True)
     return render(request, "reports/quick_wins.html", {**_base("/desk/quick-wins"), "view": view},
                   block="results")
 
 
 @router.get("/desk/distribution")
-def distribution_page(request: Request, session: DbSession, principal: CurrentPrincipal, round_id: RoundQ = None):
+def distribution_page(request: Request, session: DbSession, principal: CurrentPrincipal,
+                      round_id: RoundQ = None):
     view = service.distribution(session, principal, round_id)
     return render(request, "reports/distribution.html", {**_base("/desk/distribution"), "view": view})

@@ -102,8 +102,8 @@ def desk_context(session: Session, principal: Principal, round_id: int | None, b
     bureau = queries.bureau_by_code(bureaus, bureau_code)
     if bureau_code and bureau is None:
         raise NotFound(f"部局コード「{bureau_code}」はこの調査回にありません。")
-    return DeskContext(round_, rounds.list_rounds(session), checklists.get_definition(session, round_.checklist_version_id),
-                       bureaus, bureau)
+    definition = checklists.get_definition(session, round_.checklist_version_id)
+    return DeskContext(round_, rounds.list_rounds(session), definition, bureaus, bureau)
 
 
 # --- 1. submission board ----------------------------------------------------------------------------
@@ -239,7 +239,8 @@ def sorted_sections(totals: list[SectionTotal], bureaus: list[BureauRef], sort: 
     if sort in ("all_asc", "all_desc"):
         return sorted(totals, key=lambda t: _maturity_order(t, sort == "all_desc"))
     rank = {b.id: i for i, b in enumerate(bureaus)}
-    return sorted(totals, key=lambda t: (rank.get(t.bureau_id, len(rank)), *_maturity_order(t, sort == "desc")))
+    descending = sort == "desc"
+    return sorted(totals, key=lambda t: (rank.get(t.bureau_id, len(rank)), *_maturity_order(t, descending)))
 
 
 def heatmap(session: Session, principal: Principal, round_id: int | None, *, bureau_code: str | None = None,
@@ -344,7 +345,8 @@ def _weak_desc(items: list[WeakItem], sections: int, scope: str) -> str:
     known = [w for w in items if w.maturity is not None]
     if not known:
         return f"{scope}の{sections}所属は、まだどの項目にも ◎ ○ △ × で回答していません。"
-    weakest = "、".join(f"「{w.item.text}」（{w.maturity:.1f}点、×{w.share(Status.NOT_STARTED):.1f}%）" for w in known[:3])
+    weakest = "、".join(f"「{w.item.text}」（{w.maturity:.1f}点、×{w.share(Status.NOT_STARTED):.1f}%）"
+                       for w in known[:3])
     return f"{scope}の{sections}所属の回答。最も弱い項目は {weakest}。詳しい数値は下の表にあります。"
 
 
@@ -388,7 +390,10 @@ class QuickWin:
         return self.sheet.count
 
 
-def rank_quick_wins(sheets: list[QuickWinSheet], points) -> list[tuple[int, QuickWinSheet, frozenset[str], int]]:
+Run = tuple[int, "QuickWinSheet", frozenset[str], int]  # priority, 所属, its statuses of it, rows
+
+
+def rank_quick_wins(sheets: list[QuickWinSheet], points) -> list[Run]:
     """The ranking as runs of rows: (priority, sheet, its statuses of that priority, how many rows),
     in order. Highest ``rules.priority`` first; among equals the 所属 with more quick wins, then the
     lower maturity, then organisation order (``sheets`` come in it); within a 所属, sheet order."""
@@ -452,8 +457,9 @@ class QuickWinsPage:
     own_only: bool  # a member or leader: only their own 所属's rows
 
 
-def quick_wins(session: Session, principal: Principal, round_id: int | None, *, bureau_code: str | None = None,
-               page: int = 1, per_page: int = PER_PAGE["quick_wins"], desk_page: bool = False) -> QuickWinsPage:
+def quick_wins(session: Session, principal: Principal, round_id: int | None, *,
+               bureau_code: str | None = None, page: int = 1, per_page: int = PER_PAGE["quick_wins"],
+               desk_page: bool = False) -> QuickWinsPage:
     """Quick wins (☆ at △ or ×) ranked by ``rules.priority``, and the ☆☆☆ items at × by item.
 
     The desk sees every 所属; members and leaders (through the API; the page is the desk's) only
@@ -465,8 +471,9 @@ def quick_wins(session: Session, principal: Principal, round_id: int | None, *, 
     bureau_id = ctx.bureau.id if ctx.bureau else None
     unit_ids = list(principal.sections) if own_only else None
     definition = ctx.definition
-    counts = queries.quick_win_counts(session, ctx.round.id, definition, bureau_id=bureau_id, unit_ids=unit_ids)
-    totals = queries.section_totals(session, ctx.round.id, definition, bureau_id=bureau_id, unit_ids=unit_ids)
+    scope = {"bureau_id": bureau_id, "unit_ids": unit_ids}
+    counts = queries.quick_win_counts(session, ctx.round.id, definition, **scope)
+    totals = queries.section_totals(session, ctx.round.id, definition, **scope)
     runs = rank_quick_wins([QuickWinSheet(t, counts[t.sheet_id]) for t in totals if t.sheet_id in counts],
                            definition.points)
     pager = Pager.of(page, per_page, sum(n for *_, n in runs))
@@ -477,7 +484,8 @@ def quick_wins(session: Session, principal: Principal, round_id: int | None, *, 
         if end > pager.offset and start < pager.offset + per_page:
             window.append((run, max(pager.offset - start, 0), min(pager.offset + per_page - start, run[3])))
         start = end
-    answers = queries.quick_win_answers(session, definition, list({run[1].section.sheet_id for run, *_ in window}))
+    shown = list({run[1].section.sheet_id for run, *_ in window})
+    answers = queries.quick_win_answers(session, definition, shown)
     names = ctx.bureau_names
     wins: list[QuickWin] = []
     for (value, sheet, statuses, _), first, last in window:
@@ -494,14 +502,16 @@ def _counterpart(session: Session, ctx: DeskContext, bureau_id: int | None,
         return []
     keys = [i.key for i in items]
     sections = queries.sheet_count(session, ctx.round.id, bureau_id=bureau_id, unit_ids=unit_ids)
-    counts = queries.item_status_counts(session, ctx.round.id, bureau_id=bureau_id, keys=keys, unit_ids=unit_ids)
+    counts = queries.item_status_counts(session, ctx.round.id, bureau_id=bureau_id, keys=keys,
+                                        unit_ids=unit_ids)
     at_x: dict[str, dict[int, list[tuple[str, str]]]] = defaultdict(lambda: defaultdict(list))
     for r in queries.counterpart_sections(session, ctx.round.id, ctx.definition, bureau_id=bureau_id,
                                           unit_ids=unit_ids):
         at_x[r.item_key][r.bureau_id].append((r.code, r.name))
     result = []
     for item in items:
-        bureaus = [CounterpartBureau(b, at_x[item.key][b.id]) for b in ctx.bureaus if at_x[item.key].get(b.id)]
+        found = at_x[item.key]
+        bureaus = [CounterpartBureau(b, found[b.id]) for b in ctx.bureaus if found.get(b.id)]
         bureaus.sort(key=lambda cb: -cb.count)  # stable: organisation order among equals
         result.append(CounterpartItem(item, ItemCounts.of(counts.get(item.key, {}), sections), bureaus))
     result.sort(key=lambda c: (-c.not_started, c.item.position))
@@ -598,4 +608,5 @@ def _histogram_desc(prefecture: Rollup, bins: list[Bin]) -> str:
             f"最も多いのは{peak.label}（{peak.count}所属）。各区間の所属数は下の表にあります。")
 
 
-PROGRESS_CHOICES: dict[str, str] = {p.value: PROGRESS_LABELS[p] for p in (Progress.NOT_STARTED, Progress.IN_PROGRESS)}
+PROGRESS_CHOICES: dict[str, str] = {p.value: PROGRESS_LABELS[p]
+                                    for p in (Progress.NOT_STARTED, Progress.IN_PROGRESS)}
