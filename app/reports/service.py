@@ -473,7 +473,7 @@ def quick_wins(session: Session, principal: Principal, round_id: int | None, *,
     definition = ctx.definition
     scope = {"bureau_id": bureau_id, "unit_ids": unit_ids}
     counts = queries.quick_win_counts(session, ctx.round.id, definition, **scope)
-    totals = queries.section_totals(session, ctx.round.id, definition, **scope)
+    totals = queries.section_totals(session, ctx.round.id, definition, sheet_ids=list(counts)) if counts else []
     runs = rank_quick_wins([QuickWinSheet(t, counts[t.sheet_id]) for t in totals if t.sheet_id in counts],
                            definition.points)
     pager = Pager.of(page, per_page, sum(n for *_, n in runs))
