@@ -88,13 +88,6 @@ def why_not_admin(p: Principal) -> str | None:
     return "この操作は管理者だけができます。"
 
 
-def why_not_see_section_figures(p: Principal, unit_id: int) -> str | None:
-    """Figures of one named 所属 (its rows in a rollup): its own people and the desk only."""
-    if p.sees_everything or p.role_in(unit_id) is not None:
-        return None
-    return "この所属の集計は、所属の職員と業務DX相談窓口だけが見られます。"
-
-
 def why_not_see_group(p: Principal, sections: int, min_size: int) -> str | None:
     """A group aggregate (全庁, a 部局): the desk always; others only for groups of ``min_size`` 所属
     or more, so that no single 所属 can be singled out."""
