@@ -74,23 +74,38 @@ def check() -> None:
 @click.option("--seed", default=1, show_default=True, help="random seed (same seed, same data)")
 @click.option("--checklist", "checklist_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="checklist file for every round (default: v1.yaml, and v2.yaml for the newest round)")
+@click.option("--items", type=click.IntRange(1, 40), default=None,
+              help="use a checklist of this many items (up to 40) built in code, for benchmark-size data")
 @click.option("--if-empty", is_flag=True, help="do nothing when the database already has data")
 @click.option("--no-history", is_flag=True, help="skip history events (faster for benchmark-size data)")
-def demo(sections: int, rounds: int, seed: int, checklist_path: Path | None, if_empty: bool, no_history: bool) -> None:
-    """Fill an empty database with demo data (organisation, users, rounds with answers)."""
+def demo(sections: int, rounds: int, seed: int, checklist_path: Path | None, items: int | None, if_empty: bool,
+         no_history: bool) -> None:
+    """Fill an empty database with demo data (organisation, users, rounds with answers).
+
+    Benchmark size: ``paperless demo --sections 3000 --rounds 20 --items 40 --no-history``.
+    """
+    import time
+
     from app import demo as demo_data
     from app.db import make_engine, session_for
 
     settings = _settings()
     if sections < 1 or rounds < 1:
         raise click.ClickException("--sections and --rounds must be at least 1")
-    path = checklist_path or settings.checklists_dir / "paperless" / "v1.yaml"
+    if items is not None and checklist_path is not None:
+        raise click.ClickException("use either --items or --checklist, not both")
     try:
-        checklist = load_checklist(path)
-        # By default the newest round is on version 2, the older ones on version 1 (a real version change).
-        newest = None if checklist_path else load_checklist(settings.checklists_dir / "paperless" / "v2.yaml")
+        newest = None
+        if items is not None:
+            checklist = demo_data.bench_checklist(items)
+        else:
+            checklist = load_checklist(checklist_path or settings.checklists_dir / "paperless" / "v1.yaml")
+            # By default the newest round is on version 2, the older ones on version 1 (a real version change).
+            if checklist_path is None:
+                newest = load_checklist(settings.checklists_dir / "paperless" / "v2.yaml")
     except ChecklistDefinitionError as exc:
         raise click.ClickException(str(exc)) from exc
+    started = time.perf_counter()
     engine = make_engine(settings.database_url)
     try:
         with session_for(engine, write=True) as session:
@@ -107,9 +122,11 @@ def demo(sections: int, rounds: int, seed: int, checklist_path: Path | None, if_
             with click.progressbar(length=total, label="answers", file=sys.stderr) as bar:
                 demo_data.load(session, checklist, plan, progress=bar.update, newest=newest)
             session.commit()
+        demo_data.refresh_statistics(engine)
     finally:
         engine.dispose()
-    click.echo(f"demo data loaded: {sections} 所属, {rounds} rounds, {total:,} answers")
+    click.echo(f"demo data loaded: {sections} 所属, {rounds} rounds, {total:,} answers "
+               f"in {time.perf_counter() - started:.0f} s")
 
 
 @main.group()

@@ -2,7 +2,9 @@
 that improve over time, with noise. Written in bulk (executemany in chunks) so that millions of
 answers take minutes.
 
-The default (60 所属, 2 rounds) is what ``make run`` loads into an empty database.
+The default (60 所属, 2 rounds, the seed's 6-item checklist) is what ``make run`` loads into an empty
+database. ``bench_checklist(40)`` builds a 40-item checklist in code for benchmark-size data
+(3,000 所属 × 40 items × 20 rounds = 2.4 million answers).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+import yaml
 from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
 from app.auth.models import Membership, SectionRole, User
 from app.checklists import service as checklists
-from app.checklists.loader import LoadedChecklist
+from app.checklists.loader import LoadedChecklist, parse_checklist
 from app.checklists.service import Definition
 from app.jpdate import JST, fiscal_year_label, fiscal_year_of, today_jst
 from app.orgs.models import Unit, UnitKind
@@ -91,8 +94,30 @@ def load(session: Session, checklist: LoadedChecklist, plan: DemoPlan, progress:
                        checklist_version_id=version.id, opens_on=opens, closes_on=closes, state=state)
         session.add(round_)
         session.flush()
-        _fill_round(session, round_, definition, sections, bureau_of, propensity, not_applicable, index, rng, plan,
-                    progress)
+        _fill_round(session, round_, definition, sections, bureau_of, propensity, not_applicable,
+                    index * _improvement_scale(plan.rounds), rng, plan, progress)
+
+
+def refresh_statistics(engine) -> None:
+    """After a bulk load: planner statistics (ANALYZE) and, on PostgreSQL, the visibility map
+    (VACUUM) that index-only scans need. Autovacuum does this in production, later."""
+    from sqlalchemy import text
+
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+        return
+    raw = engine.raw_connection()  # SQLite: outside the app's explicit BEGIN (see app/db.py)
+    try:
+        raw.driver_connection.execute("ANALYZE")
+    finally:
+        raw.close()
+
+
+def _improvement_scale(rounds: int) -> float:
+    """Long histories improve as much in total as a five-round one (else every answer ends at ◎);
+    up to five rounds, each round adds the same step as before."""
+    return min(1.0, 4 / max(rounds - 1, 1))
 
 
 def _organisation(session: Session, n: int, rng: random.Random, valid_from: date) -> list[Unit]:
@@ -234,12 +259,35 @@ def _fill_round(session, round_, definition: Definition, sections, bureau_of, pr
 
 def _flush(session, answers: list, events: list, progress: Progress) -> None:
     if answers:
-        session.execute(insert(Answer), answers)
+        _bulk_insert(session, Answer, answers)
         progress(len(answers))
         answers.clear()
     if events:
-        session.execute(insert(SheetEvent), events)
+        _bulk_insert(session, SheetEvent, events)
         events.clear()
+
+
+def _bulk_insert(session: Session, model, rows: list[dict]) -> None:
+    """executemany on SQLite; COPY on PostgreSQL (several times faster than INSERT batches there).
+    Every row of one call has the same keys."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(insert(model), rows)
+        return
+    columns = list(rows[0])
+    table = model.__table__
+    binds = [table.c[name].type for name in columns]
+    names = ", ".join(f'"{name}"' for name in columns)
+    cursor = connection.connection.dbapi_connection.cursor()
+    with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:  # noqa: S608 (our own names)
+        for row in rows:
+            copy.write_row([_db_value(t, row[c], connection.dialect) for t, c in zip(binds, columns, strict=True)])
+
+
+def _db_value(type_, value, dialect):
+    """What the column type would bind (UTCDateTime checks and normalises datetimes)."""
+    processor = getattr(type_, "process_bind_param", None)
+    return processor(value, dialect) if processor and value is not None else value
 
 
 def _at(d: date) -> datetime:
@@ -249,3 +297,72 @@ def _at(d: date) -> datetime:
 def _chunks(rows: list) -> Iterator[list]:
     for start in range(0, len(rows), CHUNK):
         yield rows[start : start + CHUNK]
+
+
+# --- a 40-item checklist for benchmark-size data ---------------------------------------------------
+# The seed's six items, the thirty proposed in the product research (notes/product-research.md §7) and
+# four more: (category, scene, text, difficulty, 該当なし allowed).
+BENCH_ITEMS: tuple[tuple[str, str, str, int, bool], ...] = (
+    ("所属内", "日常", "資料を電子でも保管している", 1, False),
+    ("所属内", "日常", "個人用（メモ、資料の保管）に紙を印刷していない", 2, False),
+    ("打合せ", "所属打合せ", "打合せをペーパーレスで行っている", 1, False),
+    ("打合せ", "部局打合せ", "部局幹部との打合せをペーパーレスで行っている", 1, False),
+    ("会議", "庁内の会議", "紙資料を配っていない", 1, True),
+    ("会議", "外部の方との会議等", "資料の事前配布やタブレットを活用している", 3, True),
+    ("所属内", "日常", "課内の連絡・回覧を紙で回さず、Teamsで行っている", 1, False),
+    ("所属内", "日常", "印刷が必要な場合も、両面・集約印刷や印刷前の確認で枚数を最小限にしている", 1, False),
+    ("所属内", "日常", "所属の印刷・コピー枚数を把握し、所属内で共有している", 1, False),
+    ("所属内", "所属のルール", "所属内でペーパーレスのルールを決め、DX推進リーダー等が周知している", 1, False),
+    ("所属内", "文書保管", "電子データを所属の共有場所（Teams・SharePoint等）で共有している", 2, False),
+    ("所属内", "文書保管", "書棚・キャビネットの紙文書を計画的に減らしている", 2, False),
+    ("所属内", "文書保管", "紙で受け取った文書はスキャン等で電子化して処理・保存している", 2, False),
+    ("打合せ", "知事・副知事等への説明", "知事・副知事等への説明をタブレットや画面で行っている", 2, True),
+    ("打合せ", "資料の修正・確認", "上司からの修正指示・確認を電子ファイル上で行っている", 2, False),
+    ("打合せ", "出先機関・他所属との打合せ", "移動を伴う打合せをTeams会議で行っている", 1, True),
+    ("会議", "庁内の会議", "会議資料を事前に電子で共有し、当日はモニターで投影している", 1, True),
+    ("会議", "議事録・記録", "会議の議事録・記録を電子で作成・共有している", 1, True),
+    ("会議", "議会対応", "議会の答弁資料・想定問答を電子で作成・共有している", 3, True),
+    ("決裁・文書", "起案・決裁", "起案・決裁を電子決裁で行い、紙決裁は例外に限っている", 2, False),
+    ("決裁・文書", "供覧", "供覧・回覧を文書管理システムやTeamsで行っている", 1, False),
+    ("決裁・文書", "施行", "庁内・市町村あての通知は公印を省略し、電子メール等で施行している", 2, False),
+    ("決裁・文書", "保存", "電子で作成・収受した公文書は電子のまま保存している", 2, False),
+    ("庁内照会・内部事務", "照会・回答", "庁内照会・調査の回答をWebフォームや共有ファイルで回収している", 1, True),
+    ("庁内照会・内部事務", "庶務手続", "休暇・出張・旅費等の庶務手続をシステムで行っている", 2, False),
+    ("対外", "FAX", "FAXを使わず、メール・電子申請等でやり取りしている", 3, True),
+    ("対外", "郵送", "関係機関・事業者への文書送付を、メール・電子申請等に切り替えている", 3, True),
+    ("対外", "報道提供", "報道機関への資料提供を電子データで行っている", 2, True),
+    ("対外", "市町村との連絡", "市町村との照会・通知・回答を電子で行っている", 2, True),
+    ("申請・手続", "県民・事業者からの申請", "所管する申請・届出を電子申請で受け付けている", 3, True),
+    ("申請・手続", "様式・押印", "所管する様式の押印や紙の添付を見直している", 2, True),
+    ("申請・手続", "手数料等の納付", "手数料等をキャッシュレス・電子納付で受け付けている", 3, True),
+    ("契約", "契約事務", "相手方が対応可能な契約は電子契約で締結している", 3, True),
+    ("働き方", "テレワーク・出張先", "テレワークや出張先でも、資料の閲覧・決裁ができる", 2, False),
+    ("働き方", "機器の活用", "会議用タブレット・大型モニター等を必要に応じて借用・活用している", 1, False),
+    ("働き方", "相談・支援", "紙が残る業務について、業務DX相談窓口等に相談したことがある", 1, False),
+    ("所属内", "日常", "付箋や紙のメモの代わりにTeamsのタスクや共有ノートを使っている", 1, False),
+    ("会議", "審議会等", "審議会等の委員に資料を電子で事前送付している", 3, True),
+    ("決裁・文書", "収受", "他機関からの文書を電子で収受している", 3, False),
+    ("働き方", "研修", "研修資料を電子で配布・閲覧している", 1, True),
+)
+
+
+def bench_checklist(n: int) -> LoadedChecklist:
+    """A checklist ``paperless-bench`` v1 of the first ``n`` (1–40) items above, built in code and
+    validated like a file. Its id differs from the seed's, so it never collides with a real version."""
+    if not 1 <= n <= len(BENCH_ITEMS):
+        raise ValueError(f"items must be between 1 and {len(BENCH_ITEMS)}")
+    categories: dict[str, list[dict]] = {}
+    for number, (category, scene, text, difficulty, allow_na) in enumerate(BENCH_ITEMS[:n], start=1):
+        categories.setdefault(category, []).append(
+            {"key": f"bench.item-{number:02d}", "scene": scene, "text": text, "difficulty": difficulty,
+             "allow_na": allow_na})
+    data = {
+        "id": "paperless-bench",
+        "version": 1,
+        "title": f"ペーパーレス化状況チェックシート（ベンチマーク用 {n}項目）",
+        "legend": {"heading": "だいたいの目安", "difficulty": {3: "相手次第", 2: "ちょっと難しい", 1: "やりやすい"},
+                   "status": {"◎": "60%以上", "○": "60～30%程度", "△": "30%以下", "×": "未対応"}},
+        "categories": [{"name": name, "items": items} for name, items in categories.items()],
+    }
+    source = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    return parse_checklist(source.encode("utf-8"), display_path=f"(generated) paperless-bench {n} items")

@@ -9,9 +9,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from app.auth import admin_routes
+from app.auth import admin_routes, token_routes
 from app.auth import routes as auth_routes
-from app.auth import token_routes
 from app.auth.entra import Entra
 from app.checklists import admin as checklists_admin
 from app.checklists import loader as checklist_loader
@@ -20,6 +19,8 @@ from app.db import make_engine
 from app.excel import api as excel_api
 from app.excel import routes as excel_routes
 from app.reorg import routes as reorg_routes
+from app.reports import api as reports_api
+from app.reports import routes as reports_routes
 from app.reports import trend_api, trend_routes
 from app.rounds import admin as rounds_admin
 from app.rounds import api as rounds_api
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (web_routes, auth_routes, sheets_api, rounds_api, scoring_api, trend_api, sheets_routes,
                    rounds_routes, admin_routes, rounds_admin, checklists_admin, reorg_routes, support_api,
                    trend_routes, support_routes, history_api, history_routes, excel_api, excel_routes,
-                   token_routes):
+                   token_routes, reports_api, reports_routes):
         app.include_router(module.router)
     app.include_router(auth_routes.callback_router)
     errors.install(app)

@@ -173,3 +173,80 @@ def fill(session: Session, round_id: int, unit: Unit, user: User, answers: dict[
     sheets_service.save_answers(session, principal, round_id, unit.code, inputs, source=EventSource.PAGE)
     if commit:
         session.commit()
+
+
+# --- the desk's hand-worked organisation (tests/test_desk_*.py) -------------------------------------
+
+def mark_submitted(session: Session, round_id: int, unit: Unit) -> None:
+    from app.jpdate import now_utc
+
+    sheet = sheet_of(session, round_id, unit)
+    sheet.state = "submitted"
+    sheet.submitted_at = now_utc()
+    session.add(sheet)
+    session.flush()
+
+
+V1_KEYS = ("office.daily.keep-electronic", "office.daily.no-personal-printing", "briefing.section.paperless",
+           "briefing.bureau.paperless", "meeting.internal.no-paper-handouts", "meeting.external.advance-or-tablet")
+# Round 1 of the desk world, item by item in sheet order (difficulty ☆ ☆☆ ☆ ☆ ☆ ☆☆☆; the last two
+# allow 該当なし); None is unanswered. Worked figures are in tests/test_desk_figures.py.
+DESK_ANSWERS: dict[str, tuple[str | None, ...]] = {
+    "P1": ("◎", "◎", "◎", "◎", "◎", "◎"),  # submitted
+    "P2": ("×", "△", "○", "◎", "該当なし", "×"),  # complete, not submitted
+    "P3": ("△", None, None, None, None, None),
+    "P4": (None,) * 6,  # not started
+    "P5": ("○", "○", "×", "△", "○", "該当なし"),  # submitted
+    "Q1": ("×",) * 6,
+    "Q2": (None,) * 6,  # not started, no leader
+}
+
+
+@dataclass
+class DeskWorld:
+    """部局 P (5 所属), Q (2 所属, under five), E (no 所属); round 1 answered, round 2 (no answers)."""
+
+    bureaus: dict[str, Unit]
+    sections: dict[str, Unit]
+    desk: User
+    admin: User
+    member_p2: User
+    leader_p1: User
+    version_id: int
+    round: Round
+    empty_round: Round
+
+
+def build_desk_world(session: Session) -> DeskWorld:
+    bureaus = {code: make_unit(session, code, f"{code}部", kind=UnitKind.BUREAU, position=i)
+               for i, code in enumerate(("P", "Q", "E"), start=1)}
+    sections = {}
+    for code in DESK_ANSWERS:
+        sections[code] = make_unit(session, code, f"{code[0]}部 {code[1]}課", parent=bureaus[code[0]],
+                                   position=int(code[1]))
+    leaders = {}
+    for code in ("P1", "P2", "P3", "P4", "P5", "Q1"):
+        leaders[code] = make_user(session, f"leader.{code.lower()}@test.example", f"リーダー {code}",
+                                  section=sections[code], role=SectionRole.LEADER)
+    make_user(session, "leader2.p3@test.example", "リーダー P3 副", section=sections["P3"], role=SectionRole.LEADER)
+    make_user(session, "retired.p4@test.example", "退職 P4", section=sections["P4"], role=SectionRole.LEADER,
+              is_active=False)
+    world = DeskWorld(
+        bureaus=bureaus, sections=sections,
+        desk=make_user(session, "desk@test.example", "窓口", is_desk=True),
+        admin=make_user(session, "admin@test.example", "管理者", is_admin=True),
+        member_p2=make_user(session, "member.p2@test.example", "職員 P2", section=sections["P2"]),
+        leader_p1=leaders["P1"],
+        version_id=publish(session),
+        round=None,  # type: ignore[arg-type]
+        empty_round=None,  # type: ignore[arg-type]
+    )
+    world.round = make_round(session, world.version_id, title="令和8年度 第1回", opens_on=date(2026, 10, 1))
+    for code, statuses in DESK_ANSWERS.items():
+        set_answers(session, world.round.id, sections[code], dict(zip(V1_KEYS, statuses, strict=True)))
+    for code in ("P1", "P5"):
+        mark_submitted(session, world.round.id, sections[code])
+    world.empty_round = make_round(session, world.version_id, title="令和9年度 第1回", fiscal_year=2027,
+                                   opens_on=date(2027, 10, 1))
+    session.commit()
+    return world

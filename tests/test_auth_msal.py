@@ -140,7 +140,7 @@ def test_entra_app_roles_grant_desk_and_admin_without_a_directory_row(browser, i
     desk = browser()
     assert sign_in(desk, idp, "desk.role").status_code == 303
     assert desk.get("/api/v1/me").json()["roles"] == ["desk"]
-    assert desk.get("/").headers["location"] == f"/rounds/{world.round.id}"
+    assert desk.get("/").headers["location"] == f"/desk/board?round={world.round.id}"
     assert desk.get("/admin/users").status_code == 403
 
     admin = browser()

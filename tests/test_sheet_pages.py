@@ -147,12 +147,12 @@ def test_desk_sees_any_sheet_read_only(client, world):
     assert "変更はできません" in html and "hx-post" not in html
 
 
-def test_home_sends_members_to_their_sheet_and_the_desk_to_the_round(client, new_client, world):
+def test_home_sends_members_to_their_sheet_and_the_desk_to_the_board(client, new_client, world):
     sign_in(client, "member.a1@test.example")
     assert client.get("/").headers["location"] == page_url(world)
     desk = new_client()
     sign_in(desk, "desk@test.example")
-    assert desk.get("/").headers["location"].startswith("/rounds/")
+    assert desk.get("/").headers["location"] == f"/desk/board?round={world.round.id}"
 
 
 def test_unknown_page_is_a_japanese_404(client, world):

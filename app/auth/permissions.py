@@ -170,3 +170,9 @@ def why_not_manage_tokens(p: Principal) -> str | None:
     if p.sees_everything:
         return None
     return "APIトークンは、業務DX相談窓口・管理者だけが作成できます。"
+def why_not_see_group(p: Principal, sections: int, min_size: int) -> str | None:
+    """A group aggregate (全庁, a 部局): the desk always; others only for groups of ``min_size`` 所属
+    or more, so that no single 所属 can be singled out."""
+    if p.sees_everything or sections >= min_size:
+        return None
+    return f"{min_size}所属未満のグループの集計は、業務DX相談窓口だけが見られます。"

@@ -168,9 +168,14 @@ PROGRESS_LABELS: Mapping[Progress, str] = {
 
 
 def progress(submitted: bool, t: Tally) -> Progress:
+    return progress_of(submitted, t.answered + t.not_applicable > 0)
+
+
+def progress_of(submitted: bool, started: bool) -> Progress:
+    """提出済 when submitted; else 入力中 once any item is answered (該当なし included); else 未着手."""
     if submitted:
         return Progress.SUBMITTED
-    return Progress.IN_PROGRESS if t.answered + t.not_applicable > 0 else Progress.NOT_STARTED
+    return Progress.IN_PROGRESS if started else Progress.NOT_STARTED
 
 
 # Order of achievement for round-to-round comparisons (× lowest, ◎ highest). 該当なし and unanswered
@@ -298,3 +303,133 @@ def target_result(target: Status, result: Status | None, *, in_result_round: boo
 def target_below_current(target: Status, current: Status | None) -> bool:
     """A target lower than the current status is no target (keeping ◎ at ◎ is allowed)."""
     return current in _RANK and _RANK[target] < _RANK[current]
+
+
+# --- Desk figures (業務DX相談窓口): weak items, quick wins, score distribution ------------------------
+# Documented in docs/scoring-additions.md. The SQL in app/reports/queries.py counts; these finish.
+
+def share(part: int, whole: int) -> float:
+    """Percentage 0–100 rounded to 0.1; 0.0 for an empty whole."""
+    return round(part / whole * 100, 1) if whole > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class ItemCounts:
+    """How the 所属 in one group answered one item: a count per status, and the unanswered."""
+
+    excellent: int = 0
+    good: int = 0
+    fair: int = 0
+    not_started: int = 0
+    not_applicable: int = 0
+    unanswered: int = 0
+
+    @classmethod
+    def of(cls, by_status: Mapping[str | None, int], sections: int) -> ItemCounts:
+        """From ``{status symbol: count}`` over ``sections`` sheets; sheets without an answer are unanswered."""
+        counts = {s: by_status.get(s.value, 0) for s in Status}
+        given = sum(counts.values())
+        return cls(counts[Status.EXCELLENT], counts[Status.GOOD], counts[Status.FAIR], counts[Status.NOT_STARTED],
+                   counts[Status.NOT_APPLICABLE], max(sections - given, 0))
+
+    @property
+    def sections(self) -> int:
+        return self.scored + self.not_applicable + self.unanswered
+
+    @property
+    def scored(self) -> int:
+        return self.excellent + self.good + self.fair + self.not_started
+
+    def count(self, status: Status | None) -> int:
+        return {
+            Status.EXCELLENT: self.excellent, Status.GOOD: self.good, Status.FAIR: self.fair,
+            Status.NOT_STARTED: self.not_started, Status.NOT_APPLICABLE: self.not_applicable, None: self.unanswered,
+        }[status]
+
+    def maturity(self, points: Mapping[Status, int] = DEFAULT_POINTS) -> float | None:
+        """The item's maturity over the group: the same formula as a sheet's, over the 所属 that
+        answered it with ◎ ○ △ × (該当なし and unanswered left out)."""
+        total = sum(points[s] * self.count(s) for s in SCORED_STATUSES)
+        return maturity(total, self.scored, max(points.values()))
+
+
+# The statuses of the weak-items chart, in the order the bars stack them (unanswered last).
+SHARE_ORDER: tuple[Status | None, ...] = (*SCORED_STATUSES, Status.NOT_APPLICABLE, None)
+
+
+def weakest_first_key(counts: ItemCounts, position: int, points: Mapping[Status, int] = DEFAULT_POINTS):
+    """Sort key for items, weakest first: the lowest item maturity; among equals the larger share of ×,
+    then of unanswered; then sheet order. Items nobody answered with ◎ ○ △ × (no maturity) come last:
+    nothing is known about them yet."""
+    value = counts.maturity(points)
+    return (value is None, value if value is not None else 0.0,
+            -share(counts.not_started, counts.scored), -share(counts.unanswered, counts.sections), position)
+
+
+# Quick wins (すぐできる改善): an easy item (☆) a 所属 rates △ or ×.
+QUICK_WIN_DIFFICULTY = 1
+QUICK_WIN_STATUSES: tuple[Status, ...] = (Status.NOT_STARTED, Status.FAIR)
+# 相手次第 problems: a ☆☆☆ item at × depends on a counterpart, not on the 所属.
+COUNTERPART_DIFFICULTY = 3
+COUNTERPART_STATUS = Status.NOT_STARTED
+
+
+def ease(difficulty: int) -> int:
+    """☆ → 3, ☆☆ → 2, ☆☆☆ → 1."""
+    return 4 - difficulty
+
+
+def gap(status: Status, points: Mapping[Status, int] = DEFAULT_POINTS) -> int:
+    """How far a status is from ◎, in points: × 3, △ 2, ○ 1, ◎ 0 (with the default points)."""
+    return max(points.values()) - points[status]
+
+
+def priority(difficulty: int, status: Status, points: Mapping[Status, int] = DEFAULT_POINTS) -> int:
+    """Visit priority of a 所属 × item: low difficulty × low achievement = ease × gap.
+    A ☆ item at × scores 9, a ☆ item at △ 6 (default points). Among equal priorities the desk visits
+    first the 所属 with more quick wins (one visit, several items), then the lower maturity."""
+    return ease(difficulty) * gap(status, points)
+
+
+# Score distribution: ten bins of 10 points; 100 falls in the last bin (90–100).
+SCORE_BIN_WIDTH = 10
+SCORE_BINS: tuple[tuple[int, int], ...] = tuple((lo, lo + SCORE_BIN_WIDTH) for lo in range(0, 100, SCORE_BIN_WIDTH))
+
+
+def score_bin(value: float) -> int:
+    """Index of the bin a maturity falls in: [0, 10) → 0 … [90, 100] → 9."""
+    return min(int(value // SCORE_BIN_WIDTH), len(SCORE_BINS) - 1)
+
+
+def histogram(values: Iterable[float]) -> list[int]:
+    counts = [0] * len(SCORE_BINS)
+    for value in values:
+        counts[score_bin(value)] += 1
+    return counts
+
+
+@dataclass(frozen=True)
+class FiveNumbers:
+    """Box-plot figures: minimum, lower quartile, median, upper quartile, maximum."""
+
+    minimum: float
+    q1: float
+    median: float
+    q3: float
+    maximum: float
+
+
+def five_numbers(values: Iterable[float]) -> FiveNumbers | None:
+    """Quartiles by linear interpolation between the sorted values (Excel's QUARTILE.INC,
+    ``statistics.quantiles(method="inclusive")``), rounded to 0.1; None for no values."""
+    data = sorted(values)
+    if not data:
+        return None
+
+    def at(fraction: float) -> float:
+        pos = (len(data) - 1) * fraction
+        low = int(pos)
+        high = min(low + 1, len(data) - 1)
+        return round(data[low] + (data[high] - data[low]) * (pos - low), 1)
+
+    return FiveNumbers(round(data[0], 1), at(0.25), at(0.5), at(0.75), round(data[-1], 1))

@@ -42,6 +42,8 @@ class Answer(SQLModel, table=True):
         CheckConstraint(
             "status IS NULL OR status IN ('◎', '○', '△', '×', '該当なし')", name="status_symbol"
         ),
+        # Covering index for the per-round rollups (app/reports/queries.py): index-only scans.
+        Index("ix_answer_sheet_item_status", "sheet_id", "item_key", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

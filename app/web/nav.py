@@ -29,6 +29,7 @@ def _admin(p: Principal) -> bool:
 
 NAV: tuple[NavItem, ...] = (
     NavItem("ホーム", "/"),
+    NavItem("窓口の集計", "/desk", _desk),
     NavItem("推移・目標", "/trend", _sections),
     NavItem("伴走支援", "/support", _desk),
     NavItem("APIトークン", "/tokens", _desk),

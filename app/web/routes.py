@@ -33,7 +33,7 @@ def healthz(request: Request) -> JSONResponse:
 def home(request: Request, session: DbSession, principal: CurrentPrincipal):
     current = rounds.current_round(session)
     if current is not None and principal.sees_everything:
-        return RedirectResponse(f"/rounds/{current.id}", status_code=303)
+        return RedirectResponse(f"/desk/board?round={current.id}", status_code=303)
     sheets = []
     if current is not None and principal.sections:
         sheets = session.exec(

@@ -1,0 +1,97 @@
+"""The desk's pages (業務DX相談窓口): submission board, heatmap, weak items, quick wins, distribution.
+
+Each page is a GET form (works without JavaScript); htmx swaps only the ``results`` block when a
+filter changes or a page link is followed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse
+from markupsafe import Markup
+
+from app.reports import service
+from app.scoring.rules import PROGRESS_LABELS, Progress
+from app.web.deps import CurrentPrincipal, DbSession, csrf_protect
+from app.web.render import render
+
+router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
+
+RoundQ = Annotated[int | None, Query(alias="round", ge=1, le=2**31 - 1)]
+BureauQ = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9_.\-]*$")]
+PageQ = Annotated[int, Query(ge=1, le=1_000_000)]
+
+# The desk's pages, in the order of their tabs.
+DESK_PAGES: tuple[tuple[str, str], ...] = (
+    ("/desk/board", "提出状況"),
+    ("/desk/heatmap", "ヒートマップ"),
+    ("/desk/weak-items", "弱い項目"),
+    ("/desk/quick-wins", "クイックウィン"),
+    ("/desk/distribution", "成熟度の分布"),
+)
+
+# Heatmap cells: a short class (its colour, in app.css) and the symbol for each status.
+HM = {"◎": "e", "○": "g", "△": "f", "×": "n", "該当なし": "a", None: "u"}
+HM_SYMBOL = {"◎": "◎", "○": "○", "△": "△", "×": "×", "該当なし": "該", None: "未"}
+# One <td> per status, built once: a heatmap page has 4,000 cells.
+_CELLS = {s: Markup(f"<td class={HM[s]}>{HM_SYMBOL[s]}</td>") for s in HM}  # noqa: S704 (constants)
+
+
+def heatmap_cells(statuses: list[str | None]) -> Markup:
+    return Markup("".join(_CELLS[s] for s in statuses))  # noqa: S704 (constants only)
+
+
+def _base(here: str) -> dict:
+    return {"DESK_PAGES": DESK_PAGES, "here": here, "PROGRESS_LABELS": PROGRESS_LABELS, "PROGRESS": Progress,
+            "HM": HM, "HM_SYMBOL": HM_SYMBOL, "hm_cells": heatmap_cells,
+            "COUNTERPART_NAMES_SHOWN": service.COUNTERPART_NAMES_SHOWN}
+
+
+@router.get("/desk")
+def desk_home(principal: CurrentPrincipal, round_id: RoundQ = None):
+    return RedirectResponse("/desk/board" + (f"?round={round_id}" if round_id else ""), status_code=303)
+
+
+@router.get("/desk/board")
+def board_page(request: Request, session: DbSession, principal: CurrentPrincipal, round_id: RoundQ = None,
+               bureau: BureauQ = None, progress: Literal["", "not_started", "in_progress"] = "",
+               page: PageQ = 1):
+    view = service.board(session, principal, round_id, bureau_code=bureau or None,
+                         progress=Progress(progress) if progress else None, page=page)
+    context = {**_base("/desk/board"), "view": view, "PROGRESS_CHOICES": service.PROGRESS_CHOICES}
+    return render(request, "reports/board.html", context, block="results")
+
+
+@router.get("/desk/heatmap")
+def heatmap_page(request: Request, session: DbSession, principal: CurrentPrincipal, round_id: RoundQ = None,
+                 bureau: BureauQ = None, sort: Literal["org", "asc", "desc", "all_asc", "all_desc"] = "org",
+                 page: PageQ = 1):
+    view = service.heatmap(session, principal, round_id, bureau_code=bureau or None, sort=sort, page=page)
+    return render(request, "reports/heatmap.html", {**_base("/desk/heatmap"), "view": view,
+                                                    "SORTS": service.HEATMAP_SORTS}, block="results")
+
+
+@router.get("/desk/weak-items")
+def weak_items_page(request: Request, session: DbSession, principal: CurrentPrincipal,
+                    round_id: RoundQ = None, bureau: BureauQ = None):
+    view = service.weak_items(session, principal, round_id, bureau_code=bureau or None, desk_page=True)
+    return render(request, "reports/weak_items.html", {**_base("/desk/weak-items"), "view": view},
+                  block="results")
+
+
+@router.get("/desk/quick-wins")
+def quick_wins_page(request: Request, session: DbSession, principal: CurrentPrincipal,
+                    round_id: RoundQ = None, bureau: BureauQ = None, page: PageQ = 1):
+    view = service.quick_wins(session, principal, round_id, bureau_code=bureau or None, page=page,
+                              desk_page=True)
+    return render(request, "reports/quick_wins.html", {**_base("/desk/quick-wins"), "view": view},
+                  block="results")
+
+
+@router.get("/desk/distribution")
+def distribution_page(request: Request, session: DbSession, principal: CurrentPrincipal,
+                      round_id: RoundQ = None):
+    view = service.distribution(session, principal, round_id)
+    return render(request, "reports/distribution.html", {**_base("/desk/distribution"), "view": view})

@@ -1,0 +1,181 @@
+"""The desk's JSON and pages: shapes, access rules (same as the pages), htmx fragments."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import factories
+from tests.conftest import sign_in
+from tests.factories import V1_KEYS
+
+K1, K2, K3, K4, K5, K6 = V1_KEYS
+FIGURES = ("submissions", "heatmap", "weak-items", "quick-wins", "distribution")
+
+
+@pytest.fixture
+def dw(session):
+    return factories.build_desk_world(session)
+
+
+def api(dw, name, query=""):
+    return f"/api/v1/rounds/{dw.round.id}/{name}{query}"
+
+
+@pytest.mark.parametrize("upn", ["desk@test.example", "admin@test.example"])
+def test_desk_and_admin_fetch_every_figure(client, dw, upn):
+    sign_in(client, upn)
+    for name in FIGURES:
+        response = client.get(api(dw, name))
+        assert response.status_code == 200, (name, response.text)
+
+
+def test_submissions_json(client, dw):
+    sign_in(client, "desk@test.example")
+    body = client.get(api(dw, "submissions")).json()
+    assert body["overall"] == {"sections": 7, "not_started": 2, "in_progress": 3, "submitted": 2,
+                               "submitted_share": 28.6}
+    assert [(b["bureau"]["code"], b["sections"]) for b in body["bureaus"]] == [("P", 5), ("Q", 2), ("E", 0)]
+    assert [p["section"]["code"] for p in body["pending"]] == ["P2", "P3", "P4", "Q1", "Q2"]
+    assert body["pending"][0]["leaders"] == [{"name": "リーダー P2", "upn": "leader.p2@test.example"}]
+    assert body["pending"][0]["progress"] == "in_progress" and body["pending"][0]["completion"] == 100.0
+    assert body["mail_list"].split("; ")[0] == "leader.p2@test.example"
+    only = client.get(api(dw, "submissions", "?bureau=Q&progress=not_started")).json()
+    assert [p["section"]["code"] for p in only["pending"]] == ["Q2"] and only["mail_list"] == ""
+
+
+def test_heatmap_json(client, dw):
+    sign_in(client, "desk@test.example")
+    body = client.get(api(dw, "heatmap", "?sort=all_asc&per_page=2&page=1")).json()
+    assert [i["key"] for i in body["items"]] == list(V1_KEYS)
+    assert [(r["section"]["code"], r["maturity"]) for r in body["rows"]] == [("Q1", 0.0), ("P3", 33.3)]
+    assert body["page"] == {"page": 1, "per_page": 2, "pages": 4, "total": 7}
+    p = client.get(api(dw, "heatmap", "?bureau=P&per_page=2&page=1")).json()["rows"]
+    assert p[1]["statuses"] == ["×", "△", "○", "◎", "該当なし", "×"] and p[1]["progress"] == "in_progress"
+    assert client.get(api(dw, "heatmap", "?sort=nonsense")).status_code == 422
+    assert client.get(api(dw, "heatmap", "?bureau=ZZ")).status_code == 404
+    assert client.get("/api/v1/rounds/999/heatmap").status_code == 404
+
+
+def test_weak_items_json(client, dw):
+    sign_in(client, "desk@test.example")
+    body = client.get(api(dw, "weak-items")).json()
+    assert body["scope"] is None and body["sections"] == 7
+    first = body["items"][0]
+    assert (first["rank"], first["item"]["key"], first["maturity"]) == (1, K6, 33.3)
+    assert first["counts"] == {"excellent": 1, "good": 0, "fair": 0, "not_started": 2, "not_applicable": 1,
+                               "unanswered": 3}
+    assert first["shares"]["not_started"] == 28.6 and first["shares"]["unanswered"] == 42.9
+    p = client.get(api(dw, "weak-items", "?bureau=P")).json()
+    assert p["scope"] == {"code": "P", "name": "P部"} and p["sections"] == 5
+    k1 = next(i for i in p["items"] if i["item"]["key"] == K1)
+    assert (k1["maturity"], k1["prefecture_maturity"]) == (50.0, 40.0)
+
+
+def test_quick_wins_json(client, dw):
+    sign_in(client, "desk@test.example")
+    body = client.get(api(dw, "quick-wins", "?per_page=5")).json()
+    assert body["own_sections_only"] is False and body["page"]["total"] == 8
+    assert [(q["rank"], q["section"]["code"], q["item"]["key"], q["priority"]) for q in body["quick_wins"]][:2] == [
+        (1, "Q1", K1, 9), (2, "Q1", K3, 9)]
+    [k6] = body["counterpart_items"]
+    assert (k6["not_started"], k6["scored"], k6["share"]) == (2, 3, 66.7)
+    assert k6["bureaus"][0] == {"bureau": {"code": "P", "name": "P部"}, "sections": [{"code": "P2", "name": "P部 2課"}]}
+
+
+def test_distribution_json(client, dw):
+    sign_in(client, "desk@test.example")
+    body = client.get(api(dw, "distribution")).json()
+    assert [b["sections"] for b in body["bins"]] == [1, 0, 0, 1, 2, 0, 0, 0, 0, 1]
+    assert body["bins"][-1] == {"lower": 90, "upper": 100, "sections": 1}
+    assert body["prefecture"]["mean"] == 44.0 and body["prefecture"]["median"] == 40.0
+    e = body["bureaus"][2]
+    assert e["bureau"]["code"] == "E" and (e["sections"], e["mean"], e["minimum"]) == (0, None, None)
+
+
+def test_a_member_cannot_fetch_the_heatmap_or_other_sections_figures(client, dw):
+    sign_in(client, "member.p2@test.example")
+    for name in ("submissions", "heatmap", "distribution"):
+        response = client.get(api(dw, name))
+        assert response.status_code == 403, name
+        assert "業務DX相談窓口" in response.json()["detail"]
+    assert client.get(api(dw, "weak-items")).status_code == 200  # 7 所属
+    assert client.get(api(dw, "weak-items", "?bureau=P")).status_code == 200  # 5 所属
+    small = client.get(api(dw, "weak-items", "?bureau=Q"))
+    assert small.status_code == 403 and "5所属未満" in small.json()["detail"]
+    mine = client.get(api(dw, "quick-wins")).json()
+    assert mine["own_sections_only"] is True
+    assert {q["section"]["code"] for q in mine["quick_wins"]} == {"P2"}
+    assert {s["code"] for c in mine["counterpart_items"] for b in c["bureaus"] for s in b["sections"]} == {"P2"}
+    assert client.get(api(dw, "quick-wins", "?bureau=P")).status_code == 403
+
+
+def test_a_member_cannot_open_the_desk_pages(client, dw):
+    sign_in(client, "member.p2@test.example")
+    for path in ("/desk/board", "/desk/heatmap", "/desk/weak-items", "/desk/quick-wins", "/desk/distribution"):
+        response = client.get(f"{path}?round={dw.round.id}")
+        assert response.status_code == 403, path
+        assert "業務DX相談窓口" in response.text
+
+
+def test_anonymous_gets_401_from_the_api_and_the_sign_in_page_for_pages(client, dw):
+    for name in FIGURES:
+        assert client.get(api(dw, name)).status_code == 401
+    page = client.get("/desk/heatmap")
+    assert page.status_code == 303 and page.headers["location"].startswith("/auth/login?next=/desk/heatmap")
+
+
+def test_the_desk_lands_on_the_board_of_the_current_round(client, dw):
+    sign_in(client, "desk@test.example")
+    home = client.get("/")
+    assert home.status_code == 303 and home.headers["location"] == f"/desk/board?round={dw.empty_round.id}"
+    assert client.get("/desk").headers["location"] == "/desk/board"
+    board = client.get(f"/desk/board?round={dw.round.id}")
+    assert board.status_code == 200
+    assert 'id="mail-list"' in board.text and "leader.p2@test.example; leader.p3@test.example" in board.text
+    assert "窓口の集計" in board.text  # the menu entry
+
+
+def test_desk_pages_render_and_answer_htmx_with_the_results_block(client, dw):
+    sign_in(client, "desk@test.example")
+    for path in ("/desk/board", "/desk/heatmap", "/desk/weak-items", "/desk/quick-wins", "/desk/distribution"):
+        for round_id in (dw.round.id, dw.empty_round.id):
+            page = client.get(f"{path}?round={round_id}")
+            assert page.status_code == 200, (path, page.text[:500])
+            assert page.text.startswith("<!doctype html>")
+    fragment = client.get(f"/desk/heatmap?round={dw.round.id}&bureau=Q&sort=asc", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and fragment.text.lstrip().startswith('<div id="results"')
+    assert "Q部 1課" in fragment.text and "P部 1課" not in fragment.text
+    assert "HX-Request" in fragment.headers["Vary"]
+
+
+def test_heatmap_rows_link_to_the_read_only_sheet(client, dw):
+    sign_in(client, "desk@test.example")
+    page = client.get(f"/desk/heatmap?round={dw.round.id}&bureau=P").text
+    assert f'href="/rounds/{dw.round.id}/sections/P2"' in page
+    assert '<td class=n>×</td>' in page and '<td class=a>該</td>' in page and '<td class=u>未</td>' in page
+    sheet = client.get(f"/rounds/{dw.round.id}/sections/P2")
+    assert sheet.status_code == 200 and "変更はできません" in sheet.text
+
+
+def test_the_desk_cannot_change_a_sheet(client, dw):
+    token = sign_in(client, "desk@test.example")
+    url = f"/rounds/{dw.round.id}/sections/P3"
+    row = client.post(f"{url}/items/{K2}", data={f"status:{K2}": "◎", f"version:{K2}": "0", "csrf_token": token})
+    assert row.status_code == 403
+    form = client.post(url, data={f"status:{K2}": "◎", f"version:{K2}": "0", "csrf_token": token})
+    assert form.status_code == 403
+    put = client.put(f"/api/v1/rounds/{dw.round.id}/sections/P3/answers/{K2}", json={"status": "◎", "version": 0},
+                     headers={"X-CSRF-Token": token})
+    assert put.status_code == 403 and "変更はできません" in put.json()["detail"]
+    assert client.post(f"{url}/submit", data={"csrf_token": token}).status_code == 403
+    sheet = client.get(f"/api/v1/rounds/{dw.round.id}/sections/P3/sheet").json()
+    assert sheet["items"][1]["answer"]["status"] is None
+
+
+def test_openapi_documents_the_response_shapes(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    for name in FIGURES:
+        path = schema["paths"][f"/api/v1/rounds/{{round_id}}/{name}"]["get"]
+        ref = path["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        assert ref.startswith("#/components/schemas/")
+    assert "StatusCountsOut" in schema["components"]["schemas"]

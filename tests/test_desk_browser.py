@@ -1,0 +1,91 @@
+"""In a real browser (Debian's Chromium through Playwright): the desk signs in, opens the heatmap,
+filters a 部局 (htmx swaps the table), and opens a 所属's sheet, read-only."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from playwright.sync_api import expect, sync_playwright
+
+from tests import factories
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(app) -> Iterator[str]:
+    """The app on a free port, served by uvicorn in a background thread."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser_page(chromium_path):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1024, "height": 900})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text)
+                if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+        page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+                if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+        yield page
+        browser.close()
+    assert errors == [], errors  # no CSP violations, no script errors, no failed request (but the favicon)
+
+
+def test_desk_opens_heatmap_filters_a_bureau_and_opens_a_section(session, served, browser_page):
+    dw = factories.build_desk_world(session)
+    factories.make_user(session, "desk@demo.example", "窓口（デモ）", is_desk=True)  # listed by the dev sign-in
+    session.commit()
+    page = browser_page
+    page.goto(f"{served}/auth/login")
+    page.locator("button[value='desk@demo.example']").click()
+    expect(page.get_by_role("heading", name="提出状況", level=1)).to_be_visible()  # the desk lands on the board
+    expect(page.locator("#mail-list")).to_have_value(re.compile(r"^leader\.p1@test\.example; "))
+    page.get_by_role("button", name="宛先をコピー").click()
+    expect(page.locator("[data-copy-status='mail-list']")).to_have_text(re.compile("コピーしました|選択しました"))
+
+    page.get_by_role("navigation", name="窓口の集計").get_by_role("link", name="ヒートマップ").click()
+    expect(page.get_by_role("heading", name="ヒートマップ", level=1)).to_be_visible()
+    page.get_by_label("調査回を切り替える").select_option(str(dw.round.id))
+    page.locator(".round-picker button").click()
+    expect(page.locator("#results")).to_contain_text("全庁：7所属")
+    expect(page.get_by_role("link", name="P部 1課")).to_be_visible()
+
+    page.get_by_label("部局").select_option("Q")  # htmx: only #results is swapped, the URL follows
+    expect(page.locator("#results")).to_contain_text("Q部：2所属")
+    expect(page.get_by_role("link", name="P部 1課")).to_have_count(0)
+    expect(page).to_have_url(f"{served}/desk/heatmap?round={dw.round.id}&bureau=Q&sort=org")
+    row = page.locator("tr", has=page.get_by_role("link", name="Q部 1課"))
+    expect(row.locator("td.n")).to_have_count(6)  # six × cells, each with its symbol
+    expect(row.locator("td.n").first).to_have_text("×")
+
+    page.get_by_role("link", name="Q部 1課").click()
+    expect(page).to_have_url(f"{served}/rounds/{dw.round.id}/sections/Q1")
+    expect(page.get_by_text("変更はできません")).to_be_visible()
+    expect(page.locator("input.status-input:checked").first).to_be_disabled()
+    expect(page.get_by_role("button", name="まとめて保存する")).to_have_count(0)

@@ -1,0 +1,90 @@
+"""The desk's SVG charts: well-formed XML, labelled (title and desc), symbols beside colours, no
+inline style, for empty and full data — standalone and as the pages embed them."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from app.charts import distribution, stacked
+from app.scoring.rules import FiveNumbers, ItemCounts
+from tests import factories
+from tests.conftest import sign_in
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def parse(markup: str) -> ET.Element:
+    root = ET.fromstring(str(markup))  # noqa: S314 (our own output)
+    assert root.tag == f"{SVG}svg"
+    assert root.get("role") == "img"
+    title, desc = root.find(f"{SVG}title"), root.find(f"{SVG}desc")
+    assert title is not None and title.text and title.text.strip()
+    assert desc is not None and desc.text and desc.text.strip()
+    assert root.get("aria-labelledby") == f"{title.get('id')} {desc.get('id')}"
+    assert "style=" not in str(markup)  # the CSP forbids inline styles
+    return root
+
+
+def texts(root: ET.Element) -> list[str]:
+    return [t.text or "" for t in root.iter(f"{SVG}text")]
+
+
+FULL = [("1. 資料を電子でも保管している", ItemCounts(excellent=5, good=3, fair=2, not_started=4, not_applicable=1,
+                                              unanswered=5)),
+        ("2. とても長いチェック項目の文章が入っても切り詰めて表示されることを確かめるための項目", ItemCounts(good=1))]
+
+
+@pytest.mark.parametrize("rows", [[], [("1. 項目", ItemCounts())], FULL], ids=["no-items", "no-sections", "full"])
+def test_stacked_bars_are_well_formed_with_a_symbol_legend(rows):
+    root = parse(stacked.status_shares(rows, title="弱い項目 <テスト>", desc="説明 & 補足"))
+    labels = texts(root)
+    for entry in ("◎ 60%以上", "× 未対応", "該 該当なし", "未 未回答"):
+        assert entry in labels
+    assert root.find(f"{SVG}title").text == "弱い項目 <テスト>"
+
+
+def test_stacked_bars_write_the_symbol_on_wide_segments_and_shorten_long_labels():
+    root = parse(stacked.status_shares(FULL, title="t", desc="d"))
+    labels = texts(root)
+    assert labels.count("◎") == 1 and labels.count("×") == 1 and labels.count("○") == 2
+    assert any(label.endswith("…") for label in labels)
+    tooltips = [t.text for t in root.iter(f"{SVG}title")][1:]
+    assert tooltips[0].startswith("1. 資料を電子でも保管している: ◎ 5（25.0%）")
+
+
+@pytest.mark.parametrize("counts", [[0] * 10, [1, 0, 0, 1, 2, 0, 0, 0, 0, 1], [300, 2000, 0, 0, 0, 0, 0, 0, 0, 7]])
+def test_histogram_is_well_formed_for_empty_and_full_data(counts):
+    bins = [(f"{i * 10}〜", n) for i, n in enumerate(counts)]
+    root = parse(distribution.histogram(bins, title="分布", desc="説明"))
+    labels = texts(root)
+    tooltips = [t.text for t in root.iter(f"{SVG}title")][1:]
+    assert tooltips == [f"{i * 10}〜: {n}所属" for i, n in enumerate(counts)]
+    bars = [g for g in root.iter(f"{SVG}g")]
+    assert [g.find(f"{SVG}text").text for g in bars] == [str(n) for n in counts]  # the count on each bar
+    if not any(counts):
+        assert "回答のある所属がありません" in labels
+
+
+def test_box_plot_is_well_formed_for_empty_and_full_data():
+    parse(distribution.boxplot([], title="箱ひげ", desc="説明"))
+    rows = [("P部", FiveNumbers(0.0, 33.3, 40.0, 46.7, 100.0), 44.0, 5), ("E部", None, None, 0),
+            ("とても長い名前の部局事務局のそのまた下", FiveNumbers(50.0, 50.0, 50.0, 50.0, 50.0), 50.0, 1)]
+    root = parse(distribution.boxplot(rows, title="箱ひげ", desc="説明"))
+    labels = texts(root)
+    assert "回答なし" in labels and "n=5" in labels and "n=0" in labels
+
+
+def test_the_pages_embed_well_formed_charts(client, session):
+    dw = factories.build_desk_world(session)
+    sign_in(client, "desk@test.example")
+    for round_id in (dw.round.id, dw.empty_round.id):
+        for path, expected in (("/desk/weak-items", 1), ("/desk/distribution", 2)):
+            html = client.get(f"{path}?round={round_id}").text
+            charts = re.findall(r'<svg class="chart.*?</svg>', html, flags=re.S)
+            assert len(charts) == expected, path
+            for chart in charts:
+                parse(chart)
+            assert "<table" in html  # the data table beside the chart
