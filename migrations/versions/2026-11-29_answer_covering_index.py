@@ -5,7 +5,7 @@ they are index-only scans driven by the round's sheets instead of a sequential s
 answers: on PostgreSQL at 2.4 million answers the per-sheet totals went from 2.0 s to 0.13 s
 (EXPLAIN ANALYZE) and the quick-win ranking from 1.1 s to 0.08 s; see docs/benchmarks.md.
 
-Revision ID: 0005
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-29
 
@@ -15,7 +15,7 @@ from typing import Sequence, Union
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = '0005'
+revision: str = '0004'
 down_revision: Union[str, Sequence[str], None] = '0003'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
