@@ -96,6 +96,76 @@ def load(session: Session, checklist: LoadedChecklist, plan: DemoPlan, progress:
         session.flush()
         _fill_round(session, round_, definition, sections, bureau_of, propensity, not_applicable,
                     index * _improvement_scale(plan.rounds), rng, plan, progress)
+    if plan.history and len(calendar) >= 2:
+        _support_and_targets(session, sections, rng)
+
+
+MEMOS = (
+    "共有フォルダ（Teams）に保存している",
+    "会議資料は前日までにTeamsで共有",
+    "外部の方の会議はまだ紙が中心",
+    "各課モニターを使って投影している",
+    "個人のメモは紙が多い。タブレットの活用を検討中",
+)
+ADVICE = (
+    "ペーパーレス会議のすすめを紹介。次回から資料は前日までにTeamsで共有し、当日は各課モニターで投影する。",
+    "会議用タブレットの貸出方法を案内。外部委員には事前に電子で送付できるか確認する。",
+    "紙で保管している資料の棚卸しを提案。事務サポートセンターでのデータ化も案内。",
+)
+
+
+def _support_and_targets(session: Session, sections: list[Unit], rng: random.Random) -> None:
+    """What the desk and the leaders would have done between the last two rounds: memos on some answers,
+    targets set after the previous round, and support records (伴走支援) in every state."""
+    from sqlalchemy import update
+
+    from app.support.models import SupportRecord, SupportRecordItem, SupportState, Target
+
+    rounds = list(session.execute(select(Round).order_by(Round.opens_on)).scalars())
+    previous, current = rounds[-2], rounds[-1]
+    users = dict(session.execute(select(User.upn, User.id)).all())
+    desk = users["desk@demo.example"]
+    sheets = dict(session.execute(select(Sheet.unit_id, Sheet.id).where(Sheet.round_id == current.id)).all())
+    answered = session.execute(
+        select(Answer.sheet_id, Answer.item_key).where(Answer.sheet_id.in_(sheets.values()), Answer.status.is_not(None))
+    ).all()
+    for sheet_id, key in rng.sample(answered, min(len(answered), 40)):
+        session.execute(update(Answer).where(Answer.sheet_id == sheet_id, Answer.item_key == key)
+                        .values(memo=rng.choice(MEMOS)))
+    weak = session.execute(
+        select(Sheet.unit_id, Answer.item_key, Answer.status)
+        .join(Answer, Answer.sheet_id == Sheet.id)
+        .where(Sheet.round_id == previous.id, Answer.status.in_(["△", "×"]))
+        .order_by(Sheet.unit_id, Answer.item_key)
+    ).all()
+    by_unit: dict[int, list[tuple[str, str]]] = {}
+    for unit_id, key, status in weak:
+        by_unit.setdefault(unit_id, []).append((key, status))
+    codes = {u.id: u.code for u in sections}
+    chosen = sorted(by_unit)[::4]
+    for n, unit_id in enumerate(chosen):
+        leader = users.get(f"leader.{codes[unit_id]}@demo.example")
+        items = rng.sample(by_unit[unit_id], min(2, len(by_unit[unit_id])))
+        for key, status in items:
+            session.add(Target(unit_id=unit_id, round_id=previous.id, item_key=key,
+                               status="○" if status == "△" else "△", set_by_id=leader))
+        state = (SupportState.DONE, SupportState.IN_PROGRESS, SupportState.RECEIVED)[n % 3]
+        origin = "request" if state == SupportState.RECEIVED else "desk"
+        consulted = previous.closes_on + timedelta(days=10 + n)
+        record = SupportRecord(
+            unit_id=unit_id, round_id=previous.id, origin=origin, state=state, consulted_on=consulted,
+            desk_staff="" if origin == "request" else "窓口 担当",
+            contact_person="DX推進リーダー",
+            request_message="会議のペーパーレス化について相談したい" if origin == "request" else "",
+            advice="" if origin == "request" else ADVICE[n % len(ADVICE)],
+            follow_up_on=None if state == SupportState.DONE else today_jst() + timedelta(days=(n % 5) * 7 - 7),
+            created_by_id=leader if origin == "request" else desk,
+        )
+        session.add(record)
+        session.flush()
+        for key, _ in items:
+            session.add(SupportRecordItem(record_id=record.id, item_key=key))
+    session.flush()
 
 
 def refresh_statistics(engine) -> None:
