@@ -12,7 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from app.auth import routes as auth_routes
 from app.checklists import loader as checklist_loader
 from app.config import Settings, get_settings
-from app.db import make_engine
+from app.db import DbGate, make_engine
 from app.rounds import api as rounds_api
 from app.rounds import routes as rounds_routes
 from app.scoring import api as scoring_api
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.db_gate = DbGate.for_engine(engine)
     app.state.templates = make_templates(strict=settings.env != "production")
     app.state.checklist_files = checklist_files
 
