@@ -169,3 +169,41 @@ def world(session):
     from tests import factories
 
     return factories.build_world(session)
+
+
+# --- servers on real sockets (browser tests, several processes, faults) --------------------------------
+
+
+@pytest.fixture
+def live_server():
+    """Serve an app object with uvicorn in a thread on a free port; returns a function app → base URL."""
+    from tests.servers import ThreadServer
+
+    servers = []
+
+    def start(application) -> str:
+        server = ThreadServer(application)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def scratch_database_url(backend, tmp_path) -> Iterator[str]:
+    """An empty database of this test's own (not migrated): a new file, or a new PostgreSQL database."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    name = f"paperless_test_scratch_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

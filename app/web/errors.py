@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import AppError, InvalidInput, LoginRequired, Unavailable
@@ -35,6 +36,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _db_unavailable)
+    app.add_exception_handler(PoolTimeout, _db_unavailable)  # every connection busy for pool_timeout
     app.add_exception_handler(DBAPIError, _db_error)
     app.add_exception_handler(Exception, _unexpected)
 
@@ -113,7 +115,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     return response
 
 
-async def _db_unavailable(request: Request, exc: OperationalError) -> Response:
+async def _db_unavailable(request: Request, exc: OperationalError | PoolTimeout) -> Response:
     log.warning("database unavailable: %s", exc.__class__.__name__)
     response = render_error(request, Unavailable.status_code, Unavailable.default_message)
     response.headers["Retry-After"] = "5"
