@@ -121,15 +121,16 @@ def test_names_with_markup_are_shown_escaped_on_the_pages(client, session, world
 
 def test_the_plain_form_stores_hostile_memos_as_typed(client, session, world):
     token = sign_in(client, "member.a1@test.example")
+    rid = world.round.id  # read now: after the rollback below, world's rows would reload (and lock SQLite)
     memo = HOSTILE_MEMOS["script"] + HOSTILE_MEMOS["bidi"]
-    response = client.post(PAGE.format(rid=world.round.id),
+    response = client.post(PAGE.format(rid=rid),
                            data={"csrf_token": token, f"version:{KEYS[0]}": "0", f"status:{KEYS[0]}": "△",
                                  f"memo:{KEYS[0]}": memo})
     assert response.status_code == 303
     stored = session.scalars(select(Answer.memo).where(Answer.item_key == KEYS[0])).all()
     session.rollback()  # the test's session writes: end its transaction (SQLite's write lock) before going on
     assert memo in stored
-    too_long = client.post(PAGE.format(rid=world.round.id),
+    too_long = client.post(PAGE.format(rid=rid),
                            data={"csrf_token": token, f"version:{KEYS[1]}": "0", f"status:{KEYS[1]}": "△",
                                  f"memo:{KEYS[1]}": "字" * 10_000})
     assert too_long.status_code == 422 and "2,000文字以内" in too_long.text
