@@ -18,7 +18,7 @@ from app.rounds import routes as rounds_routes
 from app.scoring import api as scoring_api
 from app.sheets import api as sheets_api
 from app.sheets import routes as sheets_routes
-from app.web import errors, routes as web_routes
+from app.web import errors, openapi, routes as web_routes
 from app.web.middleware import BodyLimit, SecurityHeaders
 from app.web.templating import make_templates, static_dir
 
@@ -69,4 +69,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (web_routes, auth_routes, sheets_api, rounds_api, scoring_api, sheets_routes, rounds_routes):
         app.include_router(module.router)
     errors.install(app)
+    openapi.install(app)
     return app
