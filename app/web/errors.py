@@ -68,6 +68,8 @@ async def _app_error(request: Request, exc: AppError) -> Response:
             return Response(status_code=204, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
     response = render_error(request, exc.status_code, exc.message, fields=exc.fields, extra=exc.extra)
+    if isinstance(exc, Unavailable):
+        response.headers["Retry-After"] = "5"
     if isinstance(exc, LoginRequired):
         response.headers["WWW-Authenticate"] = "Bearer"
     return response
