@@ -207,3 +207,26 @@ def scratch_database_url(backend, tmp_path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def chromium(chromium_path):
+    """Debian's Chromium driven by Playwright (no browser download), shared by the browser tests."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+def browser_sign_in(context, base: str, upn: str) -> None:
+    """Development sign-in inside a browser context (its cookie jar), as the sign-in form does."""
+    page = context.request.get(f"{base}/auth/login")
+    token = csrf_from(page.text())
+    response = context.request.post(f"{base}/auth/dev-login", form={"upn": upn, "csrf_token": token},
+                                    max_redirects=0)
+    assert response.status == 303, response.text()
