@@ -216,9 +216,9 @@ async def sign_in(person: Person, round_id: int, stats: Stats) -> bool:
 
 async def save_once(person: Person, round_id: int, key: str, stats: Stats, rng: random.Random,
                     record: bool = True) -> bool:
-    """One save as a person makes it: on 409, take the current version and save again (at most 5 times).
+    """One save as a person makes it: on 409, take the current version and save again (at most 10 times).
     True when the save was acknowledged."""
-    for _attempt in range(5):
+    for _attempt in range(10):
         person.seq += 1
         status = rng.choice(STATUSES)
         memo = f"{person.upn.split('@')[0]} #{person.seq}"
@@ -247,7 +247,7 @@ async def save_once(person: Person, round_id: int, key: str, stats: Stats, rng: 
             continue
         stats.error(f"save {response.status_code}")
         return False
-    stats.error("save: 5 conflicts in a row")
+    stats.error("save: 10 conflicts in a row")
     return False
 
 

@@ -3,6 +3,7 @@ processes. Ports are picked free by the operating system (bind to port 0)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -74,7 +75,7 @@ class ProcessServer:
     def start(self, timeout: float = 120) -> ProcessServer:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         handle = self.log.open("ab")
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(  # noqa: S603 (our own command line)
             [str(PAPERLESS), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             env=server_env(self.database_url), cwd=PROJECT_ROOT, stdout=handle, stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -83,7 +84,8 @@ class ProcessServer:
         deadline = time.monotonic() + timeout  # a guard against hanging forever, not an assertion on speed
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"paperless serve exited at start:\n{self.log.read_text(errors='replace')}")
+                log = self.log.read_text(errors="replace")
+                raise RuntimeError(f"paperless serve exited at start:\n{log}")
             try:
                 if httpx.get(f"{self.base}/healthz", timeout=5).status_code == 200:
                     return self
@@ -156,27 +158,21 @@ class TcpProxy:
             pass
         finally:
             for s in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def cut(self) -> None:
         """Refuse new connections and break every open one."""
         if self._listener is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
-            except OSError:
-                pass
             self._listener.close()
             self._listener = None
         with self._lock:
             conns, self._conns = self._conns, set()
         for s in conns:
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             s.close()
 
     def restore(self) -> None:

@@ -26,8 +26,8 @@ def test_two_processes_share_one_database_with_one_winner_per_conflict(database_
         token_second = sign_in(via_second, "leader.a1@test.example")
 
         # A write through one process is read through the other.
-        saved = via_first.put(ANSWER.format(rid=rid), json={"status": "◎", "memo": "一つ目の経由", "version": 0},
-                              headers={"X-CSRF-Token": token_first})
+        saved = via_first.put(ANSWER.format(rid=rid), headers={"X-CSRF-Token": token_first},
+                              json={"status": "◎", "memo": "一つ目の経由", "version": 0})
         assert saved.status_code == 200, saved.text
         item = via_second.get(SHEET.format(rid=rid)).json()["items"][0]["answer"]
         assert (item["status"], item["memo"], item["version"]) == ("◎", "一つ目の経由", 1)
@@ -42,10 +42,10 @@ def test_two_processes_share_one_database_with_one_winner_per_conflict(database_
         for attempt in range(6):
             barrier = threading.Barrier(2)
 
-            def put(client: httpx.Client, token: str, label: str) -> httpx.Response:
+            def put(client: httpx.Client, token: str, label: str, barrier=barrier, seen=version):
                 barrier.wait()
-                return client.put(ANSWER.format(rid=rid), json={"status": "○", "memo": label, "version": version},
-                                  headers={"X-CSRF-Token": token})
+                return client.put(ANSWER.format(rid=rid), headers={"X-CSRF-Token": token},
+                                  json={"status": "○", "memo": label, "version": seen})
 
             with ThreadPoolExecutor(2) as pool:
                 one = pool.submit(put, via_first, token_first, f"first {attempt}")

@@ -169,7 +169,9 @@ def put_answer(round_id: RoundId, code: Code, item_key: ItemKey, body: AnswerIn,
         [AnswerInput(item_key, body.status, body.memo, body.version)], source=EventSource.API,
     )
     session.commit()
-    return AnswerOut(**service.answer_json(answer, _user_names(session, {answer.updated_by_id}).get(answer.updated_by_id)))
+    by = principal.display_name if answer.updated_by_id == principal.user_id else (
+        _user_names(session, {answer.updated_by_id}).get(answer.updated_by_id))  # unchanged row: last writer
+    return AnswerOut(**service.answer_json(answer, by))
 
 
 _STATE_ERRORS = {**_ERRORS, 409: {"description": "Already submitted (submit) or not submitted (reopen)"},

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, exists, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from app.auth import permissions
@@ -224,7 +225,10 @@ def _write_answer(session, principal, view, item, current, status, memo, expecte
             new_memo=memo if current.memo != memo else None,
         )
     )
-    session.refresh(current)
+    # The row now holds exactly what the conditional UPDATE wrote: set it without reading it back.
+    for name, value in (("status", new_status), ("memo", memo), ("version", expected + 1), ("updated_at", now),
+                        ("updated_by_id", principal.user_id)):
+        set_committed_value(current, name, value)
     return current
 
 

@@ -10,9 +10,9 @@ from typing import Annotated
 
 import anyio
 from fastapi import Depends, Request
-from starlette.datastructures import FormData
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
+from starlette.datastructures import FormData
 
 from app.auth import service as auth_service
 from app.auth import tokens

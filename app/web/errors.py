@@ -128,7 +128,8 @@ async def _db_unavailable(request: Request, exc: OperationalError | PoolTimeout)
 async def _db_data_error(request: Request, exc: DataError) -> Response:
     """The database refused a value (a NUL character, a number out of range, a string too long): the
     request's fault, not the server's. Services validate what they know; this is the backstop."""
-    log.info("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig.__class__.__name__)
+    log.info("database refused a value on %s %s: %s", request.method, request.url.path,
+             exc.orig.__class__.__name__)
     return render_error(request, InvalidInput.status_code,
                         "入力に使えない文字（制御文字など）が含まれているか、値が大きすぎます。入力内容を確認してください。")
 

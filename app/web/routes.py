@@ -31,8 +31,8 @@ async def healthz(request: Request) -> JSONResponse:
         async with request.app.state.db_gate.admit(write=False):
             await run_in_threadpool(ping)
     except SQLAlchemyError:
-        return JSONResponse({"status": "unavailable", "detail": "データベースに接続できません。"}, status_code=503,
-                            headers={"Retry-After": "5"})
+        body = {"status": "unavailable", "detail": "データベースに接続できません。"}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
     return JSONResponse({"status": "ok"})
 
 
