@@ -433,9 +433,10 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=300, help="seconds of paced saving (default 300)")
     parser.add_argument("--people", type=int, default=400)
     parser.add_argument("--sections", type=int, default=200)
-    parser.add_argument("--think", type=float, default=10.0,
-                        help="mean seconds a person pauses between saves (exponential; default 10: everyone "
-                             "clicking a status or finishing a memo every 10 s, all 400 at once)")
+    parser.add_argument("--think", type=float, default=30.0,
+                        help="mean seconds a person pauses between saves (exponential; default 30: all 400 "
+                             "people filling in at once, each choosing a status or finishing a memo every "
+                             "30 s; 10 is the stress setting of docs/benchmarks.md)")
     parser.add_argument("--workers", type=int, default=2, help="server processes (default 2, one per core)")
     parser.add_argument("--sign-in-concurrency", type=int, default=20, help="people signing in at the same time")
     parser.add_argument("--capacity-clients", type=int, default=32)
