@@ -60,7 +60,7 @@ def signed_in(outcome: int | str, **body) -> Rule:
     return Rule({"anonymous": LOGIN, "*": outcome}, **body)
 
 
-#          method  path pattern                                                   anon   memA  leadA  memB  desk  admin
+# by_role(anonymous, member_a, leader_a, member_b, desk, admin)
 ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/healthz"): everyone(200),
     ("GET", "/api/v1/openapi.json"): everyone(200),
@@ -81,7 +81,8 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/rounds/{round_id}/sections/{code}/reopen"): by_role(LOGIN, 403, 409, 403, 403, 403),
     ("GET", "/rounds/{round_id}"): by_role(LOGIN, 303, 303, 303, 200, 200),  # 所属 people go home
     ("GET", "/rounds/{round_id}/sections/{code}"): by_role(LOGIN, 200, 200, 403, 200, 200),
-    ("POST", "/rounds/{round_id}/sections/{code}"): by_role(LOGIN, 303, 303, 403, 403, 403, form=UNCHANGED_FORM),
+    ("POST", "/rounds/{round_id}/sections/{code}"):
+        by_role(LOGIN, 303, 303, 403, 403, 403, form=UNCHANGED_FORM),
     ("POST", "/rounds/{round_id}/sections/{code}/items/{item_key}"):
         by_role(LOGIN, 200, 200, 403, 403, 403, form=UNCHANGED_FORM),
     ("POST", "/rounds/{round_id}/sections/{code}/submit"): by_role(LOGIN, 403, 422, 403, 403, 403),

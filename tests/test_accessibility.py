@@ -32,7 +32,8 @@ UPN = {
     "no_section": "nosection@test.example",
 }
 KEYS = ["office.daily.keep-electronic", "office.daily.no-personal-printing", "briefing.section.paperless",
-        "briefing.bureau.paperless", "meeting.internal.no-paper-handouts", "meeting.external.advance-or-tablet"]
+        "briefing.bureau.paperless", "meeting.internal.no-paper-handouts",
+        "meeting.external.advance-or-tablet"]
 TABLET = {"width": 800, "height": 1280}
 
 
@@ -46,19 +47,18 @@ class A11yPage:
     viewport: dict | None = None
 
 
+SHEET = "/rounds/{round_id}/sections/{code}"
 PAGES = [
     A11yPage("sign-in", None, "/auth/login", "/auth/login"),
     A11yPage("sign-out", "member_a", "/auth/logout", "/auth/logout"),
     A11yPage("home without a sheet", "no_section", "/", "/"),
-    A11yPage("sheet as member", "member_a", "/rounds/{round_id}/sections/A1", "/rounds/{round_id}/sections/{code}"),
-    A11yPage("sheet as leader", "leader_a", "/rounds/{round_id}/sections/A1", "/rounds/{round_id}/sections/{code}"),
-    A11yPage("sheet as desk (read only)", "desk", "/rounds/{round_id}/sections/A1",
-             "/rounds/{round_id}/sections/{code}"),
-    A11yPage("submitted sheet", "member_b", "/rounds/{round_id}/sections/B1", "/rounds/{round_id}/sections/{code}"),
-    A11yPage("sheet on a tablet", "member_a", "/rounds/{round_id}/sections/A1", "/rounds/{round_id}/sections/{code}",
-             viewport=TABLET),
+    A11yPage("sheet as member", "member_a", "/rounds/{round_id}/sections/A1", SHEET),
+    A11yPage("sheet as leader", "leader_a", "/rounds/{round_id}/sections/A1", SHEET),
+    A11yPage("sheet as desk (read only)", "desk", "/rounds/{round_id}/sections/A1", SHEET),
+    A11yPage("submitted sheet", "member_b", "/rounds/{round_id}/sections/B1", SHEET),
+    A11yPage("sheet on a tablet", "member_a", "/rounds/{round_id}/sections/A1", SHEET, viewport=TABLET),
     A11yPage("round overview", "desk", "/rounds/{round_id}", "/rounds/{round_id}"),
-    A11yPage("error 403", "member_b", "/rounds/{round_id}/sections/A1", "/rounds/{round_id}/sections/{code}", 403),
+    A11yPage("error 403", "member_b", "/rounds/{round_id}/sections/A1", SHEET, 403),
     A11yPage("error 404", "member_a", "/no-such-page", "/", 404),
 ]
 # GET routes that are not pages a person reads (JSON, files, redirects only).
@@ -157,7 +157,8 @@ def test_the_sheet_is_filled_in_and_submitted_with_the_keyboard_alone_with_visib
         for n, key in enumerate(KEYS):
             _tab_to(page, f"el.name === 'status:{key}'")
             # Focus is visible: the focused (hidden) radio's label carries a thick outline.
-            style, width = _outline(page, "document.querySelector(`label[for='${document.activeElement.id}']`)")
+            label = "document.querySelector(`label[for='${document.activeElement.id}']`)"
+            style, width = _outline(page, label)
             assert style != "none" and width >= 2, (key, style, width)
             with page.expect_response(lambda r, key=key: r.url.endswith(f"/items/{key}")) as saved:
                 page.keyboard.press("ArrowRight")  # from 未回答 (last) round to ◎ (first)
@@ -206,7 +207,9 @@ def test_status_radio_groups_read_as_achievement_with_labelled_options(site, chr
         assert re.search(r'- radio "◎ 60%以上"', snapshot), snapshot
         # An item that allows 該当なし offers it, with its meaning.
         meeting = page.get_by_role("group", name="達成状況：紙資料を配っていない", exact=True)
-        expect(meeting.get_by_role("radio", name="該当なし この所属には該当しない", exact=True)).to_have_count(1)
-        expect(page.get_by_role("textbox", name="メモ：資料を電子でも保管している", exact=True)).to_have_count(1)
+        na = meeting.get_by_role("radio", name="該当なし この所属には該当しない", exact=True)
+        expect(na).to_have_count(1)
+        memo = page.get_by_role("textbox", name="メモ：資料を電子でも保管している", exact=True)
+        expect(memo).to_have_count(1)
     finally:
         context.close()

@@ -15,7 +15,8 @@ from tests.conftest import SECRET, sign_in
 
 ANSWER = "/api/v1/rounds/{rid}/sections/{code}/answers/{key}"
 KEYS = ["office.daily.keep-electronic", "office.daily.no-personal-printing", "briefing.section.paperless",
-        "briefing.bureau.paperless", "meeting.internal.no-paper-handouts", "meeting.external.advance-or-tablet"]
+        "briefing.bureau.paperless", "meeting.internal.no-paper-handouts",
+        "meeting.external.advance-or-tablet"]
 
 
 @pytest.fixture
@@ -39,8 +40,8 @@ def snapshot(database_url: str) -> tuple[list, int]:
     engine = create_engine(database_url)
     with engine.connect() as conn:
         answers = conn.execute(text(
-            "SELECT s.unit_id, a.item_key, a.status, a.memo, a.version FROM answer a JOIN sheet s ON s.id = a.sheet_id "
-            "ORDER BY s.unit_id, a.item_key")).all()
+            "SELECT s.unit_id, a.item_key, a.status, a.memo, a.version FROM answer a "
+            "JOIN sheet s ON s.id = a.sheet_id ORDER BY s.unit_id, a.item_key")).all()
         events = conn.execute(text("SELECT count(*) FROM sheet_event")).scalar_one()
     engine.dispose()
     return [tuple(r) for r in answers], events
@@ -89,8 +90,8 @@ def test_a_restored_backup_has_every_answer_and_restore_refuses_without_force(
     assert snapshot(database_url) == before
 
 
-def test_a_backup_taken_while_saves_go_on_is_consistent(app, client, world, database_url, scratch_database_url,
-                                                        paperless, tmp_path):
+def test_a_backup_taken_while_saves_go_on_is_consistent(app, client, world, database_url,
+                                                        scratch_database_url, paperless, tmp_path):
     """Every answer's version equals its history events in the copy: no save is half in it."""
     token = sign_in(client, "member.a1@test.example")
     stop = threading.Event()
@@ -124,8 +125,8 @@ def test_a_backup_taken_while_saves_go_on_is_consistent(app, client, world, data
     with engine.connect() as conn:
         rows = conn.execute(text(
             "SELECT a.item_key, a.version, (SELECT count(*) FROM sheet_event e WHERE e.sheet_id = a.sheet_id "
-            "AND e.item_key = a.item_key AND e.kind = 'answer') FROM answer a JOIN sheet s ON s.id = a.sheet_id "
-            "JOIN unit u ON u.id = s.unit_id WHERE u.code = 'A1'")).all()
+            "AND e.item_key = a.item_key AND e.kind = 'answer') FROM answer a "
+            "JOIN sheet s ON s.id = a.sheet_id JOIN unit u ON u.id = s.unit_id WHERE u.code = 'A1'")).all()
     engine.dispose()
     assert sum(version for _key, version, _events in rows) >= 1
     assert all(version == events for _key, version, events in rows), rows

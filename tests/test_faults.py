@@ -23,7 +23,8 @@ from tests.servers import ProcessServer, TcpProxy, client_for
 SHEET = "/api/v1/rounds/{rid}/sections/{code}/sheet"
 ANSWER = "/api/v1/rounds/{rid}/sections/{code}/answers/{key}"
 KEYS = ["office.daily.keep-electronic", "office.daily.no-personal-printing", "briefing.section.paperless",
-        "briefing.bureau.paperless", "meeting.internal.no-paper-handouts", "meeting.external.advance-or-tablet"]
+        "briefing.bureau.paperless", "meeting.internal.no-paper-handouts",
+        "meeting.external.advance-or-tablet"]
 UNAVAILABLE = "データベースに接続できません"
 
 
@@ -125,7 +126,8 @@ def test_sigkill_mid_stream_keeps_every_acknowledged_save(backend, database_url,
     def stream(upn: str, code: str, seed: int) -> None:
         client = client_for(server.base)
         token = sign_in(client, upn)
-        versions = {i["key"]: i["answer"]["version"] for i in client.get(SHEET.format(rid=rid, code=code)).json()["items"]}
+        items = client.get(SHEET.format(rid=rid, code=code)).json()["items"]
+        versions = {i["key"]: i["answer"]["version"] for i in items}
         n = seed
         while True:
             key = KEYS[n % len(KEYS)]

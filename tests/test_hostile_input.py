@@ -1,5 +1,6 @@
-"""Hostile input: odd text is stored as typed and shown escaped, limits are refused with a clear 422, oversized
-bodies are refused (413) before they are read in full, and every response carries the right headers."""
+"""Hostile input: odd text is stored as typed and shown escaped, limits are refused with a clear 422,
+oversized bodies are refused (413) before they are read in full, and every response carries the right
+headers."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ ANSWER = "/api/v1/rounds/{rid}/sections/A1/answers/{key}"
 SHEET = "/api/v1/rounds/{rid}/sections/A1/sheet"
 PAGE = "/rounds/{rid}/sections/A1"
 KEYS = ["office.daily.keep-electronic", "office.daily.no-personal-printing", "briefing.section.paperless",
-        "briefing.bureau.paperless", "meeting.internal.no-paper-handouts", "meeting.external.advance-or-tablet"]
+        "briefing.bureau.paperless", "meeting.internal.no-paper-handouts",
+        "meeting.external.advance-or-tablet"]
 
 HOSTILE_MEMOS = {
     "html": '<b>太字</b> & <a href="javascript:alert(1)">リンク</a> "引用" \'単\'',
@@ -66,7 +68,8 @@ def test_a_nul_character_is_refused_with_a_clear_message_on_every_database(clien
     reopen = client.post(f"/api/v1/rounds/{world.round.id}/sections/A1/reopen", json={"reason": "a\x00b"},
                          headers={"X-CSRF-Token": token})
     assert reopen.status_code in (403, 422)  # a member may not reopen; never a 500
-    login = client.post("/auth/dev-login", data={"upn": "x\x00@test.example"}, headers={"X-CSRF-Token": token})
+    login = client.post("/auth/dev-login", data={"upn": "x\x00@test.example"},
+                        headers={"X-CSRF-Token": token})
     assert login.status_code in (404, 422)
 
 
@@ -200,7 +203,8 @@ def test_a_chunked_body_is_refused_once_it_passes_the_limit(app, world, live_ser
 
 
 def _csp(response) -> dict[str, str]:
-    return {d.split()[0]: d for d in (p.strip() for p in response.headers["content-security-policy"].split(";"))}
+    parts = (p.strip() for p in response.headers["content-security-policy"].split(";"))
+    return {d.split()[0]: d for d in parts}
 
 
 @pytest.mark.parametrize("path", ["/auth/login", "/healthz", "/api/v1/openapi.json", "/static/css/app.css",
@@ -208,7 +212,8 @@ def _csp(response) -> dict[str, str]:
 def test_every_response_carries_the_security_headers(client, path):
     response = client.get(path)
     csp = _csp(response)
-    assert csp["script-src"] == "script-src 'self'" and "unsafe-inline" not in response.headers["content-security-policy"]
+    assert csp["script-src"] == "script-src 'self'"
+    assert "unsafe-inline" not in response.headers["content-security-policy"]
     assert csp["style-src"] == "style-src 'self'"
     assert csp["frame-ancestors"] == "frame-ancestors 'none'"
     assert csp["object-src"] == "object-src 'none'" and csp["base-uri"] == "base-uri 'none'"
@@ -222,7 +227,8 @@ def test_session_cookie_is_httponly_and_samesite_lax_and_not_secure_outside_prod
     page = client.get("/auth/login")
     cookie = page.headers["set-cookie"]
     assert cookie.startswith(f"{SESSION_COOKIE}=")
-    assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower() and "secure" not in cookie.lower()
+    cookie = cookie.lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
 
 
 def test_production_adds_hsts_and_a_secure_cookie(database_url):
