@@ -89,3 +89,22 @@ def test_a_burst_larger_than_the_pool_waits_its_turn_instead_of_deadlocking(app,
     with ThreadPoolExecutor(48) as pool:
         codes = list(pool.map(read, range(240)))
     assert codes == [200] * 240
+
+
+def test_a_cached_definition_cannot_go_stale_because_published_versions_never_change(session, world):
+    """Each process caches published checklist versions; a changed file under a published version number
+    is refused, so no process can hold a definition that differs from the database's."""
+    import pytest
+
+    from app.checklists import service as checklists
+    from app.errors import Conflict
+    from tests.factories import V1, checklist_yaml
+
+    cached = checklists.get_definition(session, world.version_id)
+    text = V1.read_text(encoding="utf-8")
+    changed = checklist_yaml(text.replace("紙資料を配っていない", "紙資料を配らない"))
+    with pytest.raises(Conflict):
+        checklists.publish(session, changed)
+    session.rollback()
+    checklists._definitions.clear()  # as a freshly started process
+    assert checklists.get_definition(session, world.version_id) == cached
