@@ -11,6 +11,8 @@
     paperless export csv|xlsx …       export a round (all, --bureau CODE or --section CODE) to a file
     paperless import xlsx FILES …     import filled-in Excel sheets into a round (dry run unless --apply)
     paperless token create|list|revoke  personal read-only API tokens
+    paperless backup PATH [--force]   write a consistent copy of the database (safe while serving)
+    paperless restore PATH [--force]  bring a backup back (refuses to replace data without --force)
 """
 
 from __future__ import annotations
@@ -345,6 +347,37 @@ def _session(write: bool = False):
             yield session
     finally:
         engine.dispose()
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="overwrite PATH if it exists")
+def backup(path: Path, force: bool) -> None:
+    """Write a consistent copy of the database to PATH (SQLite: online backup API; PostgreSQL: pg_dump)."""
+    from app import backup as backups
+
+    settings = _settings()
+    try:
+        summary = backups.backup(settings.database_url, path, force=force)
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"backup written: {summary.path} ({summary.size_bytes:,} bytes, {summary.answers:,} answers)")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="replace the data the database holds now")
+def restore(path: Path, force: bool) -> None:
+    """Bring the backup at PATH back into the configured database. Stop the app processes first."""
+    from app import backup as backups
+
+    settings = _settings()
+    try:
+        summary = backups.restore(settings.database_url, path, force=force)
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"restored from {summary.path}: {summary.answers:,} answers. "
+               "Run `paperless migrate` if the backup is from an older version, then start the app.")
 
 
 @main.command()

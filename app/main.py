@@ -15,7 +15,7 @@ from app.auth.entra import Entra
 from app.checklists import admin as checklists_admin
 from app.checklists import loader as checklist_loader
 from app.config import Settings, get_settings
-from app.db import make_engine
+from app.db import DbGate, make_engine
 from app.excel import api as excel_api
 from app.excel import routes as excel_routes
 from app.reorg import routes as reorg_routes
@@ -31,7 +31,7 @@ from app.sheets import history_api, history_routes
 from app.sheets import routes as sheets_routes
 from app.support import api as support_api
 from app.support import routes as support_routes
-from app.web import errors
+from app.web import errors, openapi
 from app.web import routes as web_routes
 from app.web.middleware import BodyLimit, SecurityHeaders
 from app.web.templating import make_templates, static_dir
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.db_gate = DbGate.for_engine(engine)
     app.state.templates = make_templates(strict=settings.env != "production")
     app.state.checklist_files = checklist_files
     app.state.entra = Entra(settings) if settings.auth == "msal" else None  # connects on first use only
@@ -87,4 +88,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(auth_routes.callback_router)
     errors.install(app)
+    openapi.install(app)
     return app

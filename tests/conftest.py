@@ -194,3 +194,64 @@ def live(sqlite_template, tmp_path):
     with thread_server(application) as base:
         yield base, world, application
     application.state.engine.dispose()
+
+
+# --- servers on real sockets (browser tests, several processes, faults) --------------------------------
+
+
+@pytest.fixture
+def live_server():
+    """Serve an app object with uvicorn in a thread on a free port; returns a function app → base URL."""
+    from tests.servers import ThreadServer
+
+    servers = []
+
+    def start(application) -> str:
+        server = ThreadServer(application)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def scratch_database_url(backend, tmp_path) -> Iterator[str]:
+    """An empty database of this test's own (not migrated): a new file, or a new PostgreSQL database."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    name = f"paperless_test_scratch_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def chromium(chromium_path):
+    """Debian's Chromium driven by Playwright (no browser download), shared by the browser tests."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+def browser_sign_in(context, base: str, upn: str) -> None:
+    """Development sign-in inside a browser context (its cookie jar), as the sign-in form does."""
+    page = context.request.get(f"{base}/auth/login")
+    token = csrf_from(page.text())
+    response = context.request.post(f"{base}/auth/dev-login", form={"upn": upn, "csrf_token": token},
+                                    max_redirects=0)
+    assert response.status == 303, response.text()

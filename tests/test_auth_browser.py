@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 import uvicorn
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from app.main import create_app
 from tests.idp import idp_fixture, idp_server_fixture, msal_settings, tls_cert_fixture  # noqa: F401 (fixtures)
@@ -45,16 +45,13 @@ def live_app(database_url, idp) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(chromium_path):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--ignore-certificate-errors"])
-        context = browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+def page(chromium):
+    # The provider's certificate is made at test time; the app itself is plain http on 127.0.0.1.
+    context = chromium.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900}, ignore_https_errors=True)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def test_a_member_signs_in_through_the_provider_page_and_reaches_their_sheet(live_app, page, idp, world):

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 import uvicorn
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests import factories
 
@@ -42,18 +42,16 @@ def served(app) -> Iterator[str]:
 
 
 @pytest.fixture
-def browser_page(chromium_path):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page(viewport={"width": 1024, "height": 900})
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text)
-                if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
-        page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-                if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
-        yield page
-        browser.close()
+def browser_page(chromium):
+    context = chromium.new_context(viewport={"width": 1024, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+            if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+    yield page
+    context.close()
     assert errors == [], errors  # no CSP violations, no script errors, no failed request (but the favicon)
 
 

@@ -6,7 +6,7 @@ import re
 
 import httpx
 
-from tests.servers import cli_env, process_server, run_cli
+from tests.servers import ProcessServer, client_for, run_cli, server_env
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 KEY = "office.daily.keep-electronic"
@@ -18,12 +18,13 @@ def sign_in(http: httpx.Client, upn: str) -> str:
     return http.get("/api/v1/me").json()["csrf_token"]
 
 
-def test_saved_answers_survive_a_restart_and_demo_data_loads_only_once(database_url, backend, tmp_path):
-    env = cli_env(database_url)
+def test_saved_answers_survive_a_restart_and_demo_data_loads_only_once(database_url, tmp_path):
+    env = server_env(database_url)
     assert run_cli(env, "migrate").returncode == 0
     first = run_cli(env, "demo", "--if-empty")
     assert first.returncode == 0 and "demo data loaded: 60 所属" in first.stdout, first.stderr
-    with process_server(env) as base, httpx.Client(base_url=base) as http:
+    server = ProcessServer(database_url, tmp_path / "serve.log").start()
+    with client_for(server.base) as http:
         token = sign_in(http, "member.1001@demo.example")
         current = next(r for r in http.get("/api/v1/rounds").json() if r["current"])
         url = f"/api/v1/rounds/{current['id']}/sections/1001/answers/{KEY}"
@@ -32,20 +33,25 @@ def test_saved_answers_survive_a_restart_and_demo_data_loads_only_once(database_
         saved = http.put(url, json={"status": "◎", "memo": "再起動後も残る", "version": version},
                          headers={"X-CSRF-Token": token})
         assert saved.status_code == 200, saved.text
+    server.stop()
 
     again = run_cli(env, "demo", "--if-empty")
     assert again.returncode == 0 and "already has data" in again.stdout
     assert run_cli(env, "migrate").returncode == 0
 
-    with process_server(env) as base, httpx.Client(base_url=base) as http:
-        sign_in(http, "member.1001@demo.example")
-        sheet = http.get(f"/api/v1/rounds/{current['id']}/sections/1001/sheet").json()
-        answer = next(i["answer"] for i in sheet["items"] if i["key"] == KEY)
-        assert (answer["status"], answer["memo"], answer["version"]) == ("◎", "再起動後も残る", version + 1)
+    server = ProcessServer(database_url, tmp_path / "serve.log").start()
+    try:
+        with client_for(server.base) as http:
+            sign_in(http, "member.1001@demo.example")
+            sheet = http.get(f"/api/v1/rounds/{current['id']}/sections/1001/sheet").json()
+            answer = next(i["answer"] for i in sheet["items"] if i["key"] == KEY)
+            assert (answer["status"], answer["memo"], answer["version"]) == ("◎", "再起動後も残る", version + 1)
+    finally:
+        server.stop()
 
 
 def test_demo_refuses_a_database_that_has_data(database_url):
-    env = cli_env(database_url)
+    env = server_env(database_url)
     run_cli(env, "migrate")
     run_cli(env, "demo", "--sections", "3")
     refused = run_cli(env, "demo", "--sections", "3")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import browser, sign_in
-
 pytestmark = pytest.mark.browser
 
 
@@ -14,37 +12,46 @@ def row(page, key: str):
     return page.locator(f"#row-{key.replace('.', '_')}")
 
 
-def test_clicking_a_status_saves_the_row_at_once(live, chromium_path):
-    base, world, _ = live
-    with browser(chromium_path) as b:
-        page = b.new_page()
-        sign_in(page, base, "member.a1@test.example")
-        expect(page).to_have_url(f"{base}/rounds/{world.round.id}/sections/A1")
-        first = row(page, "office.daily.keep-electronic")
-        first.get_by_text("◎", exact=True).click()
-        expect(first.locator(".save-state")).to_contain_text("保存しました")
-        expect(page.locator("#score-panel")).to_contain_text("100.0")
-        memo = first.get_by_role("textbox")
-        memo.fill("共有フォルダに保存している")
-        memo.press("Tab")
-        expect(first.locator(".save-state")).to_contain_text("保存しました")
-        page.reload()
-        first = row(page, "office.daily.keep-electronic")
-        expect(first.get_by_role("radio", name="◎ 60%以上")).to_be_checked()
-        expect(first.get_by_role("textbox")).to_have_value("共有フォルダに保存している")
+def sign_in(page, base: str, upn: str) -> None:
+    """Pick a user on the development sign-in page."""
+    page.goto(f"{base}/auth/login")
+    page.locator(f"button[value='{upn}']").click()
+    page.wait_for_load_state()
 
 
-def test_without_javascript_the_page_is_a_form_with_a_save_button(live, chromium_path):
+def test_clicking_a_status_saves_the_row_at_once(live, chromium):
     base, world, _ = live
-    with browser(chromium_path) as b:
-        page = b.new_context(java_script_enabled=False).new_page()
-        sign_in(page, base, "member.a1@test.example")
-        page.goto(f"{base}/rounds/{world.round.id}/sections/A1")
-        row(page, "office.daily.no-personal-printing").get_by_text("△", exact=True).click()
-        row(page, "meeting.internal.no-paper-handouts").get_by_text("該当なし", exact=True).click()
-        page.get_by_role("button", name="まとめて保存する").click()
-        expect(page.get_by_role("status").filter(has_text="2件の回答を保存しました")).to_be_visible()
-        page.reload()
-        expect(row(page, "office.daily.no-personal-printing").get_by_role("radio", name="△ 30%以下")).to_be_checked()
-        expect(row(page, "meeting.internal.no-paper-handouts").get_by_role("radio", name="該当なし この所属には該当しない")
-               ).to_be_checked()
+    context = chromium.new_context()
+    page = context.new_page()
+    sign_in(page, base, "member.a1@test.example")
+    expect(page).to_have_url(f"{base}/rounds/{world.round.id}/sections/A1")
+    first = row(page, "office.daily.keep-electronic")
+    first.get_by_text("◎", exact=True).click()
+    expect(first.locator(".save-state")).to_contain_text("保存しました")
+    expect(page.locator("#score-panel")).to_contain_text("100.0")
+    memo = first.get_by_role("textbox")
+    memo.fill("共有フォルダに保存している")
+    memo.press("Tab")
+    expect(first.locator(".save-state")).to_contain_text("保存しました")
+    page.reload()
+    first = row(page, "office.daily.keep-electronic")
+    expect(first.get_by_role("radio", name="◎ 60%以上")).to_be_checked()
+    expect(first.get_by_role("textbox")).to_have_value("共有フォルダに保存している")
+    context.close()
+
+
+def test_without_javascript_the_page_is_a_form_with_a_save_button(live, chromium):
+    base, world, _ = live
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, base, "member.a1@test.example")
+    page.goto(f"{base}/rounds/{world.round.id}/sections/A1")
+    row(page, "office.daily.no-personal-printing").get_by_text("△", exact=True).click()
+    row(page, "meeting.internal.no-paper-handouts").get_by_text("該当なし", exact=True).click()
+    page.get_by_role("button", name="まとめて保存する").click()
+    expect(page.get_by_role("status").filter(has_text="2件の回答を保存しました")).to_be_visible()
+    page.reload()
+    expect(row(page, "office.daily.no-personal-printing").get_by_role("radio", name="△ 30%以下")).to_be_checked()
+    expect(row(page, "meeting.internal.no-paper-handouts").get_by_role("radio", name="該当なし この所属には該当しない")
+           ).to_be_checked()
+    context.close()

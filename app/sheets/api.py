@@ -169,11 +169,16 @@ def put_answer(round_id: RoundId, code: Code, item_key: ItemKey, body: AnswerIn,
         [AnswerInput(item_key, body.status, body.memo, body.version)], source=EventSource.API,
     )
     session.commit()
-    names = _user_names(session, {answer.updated_by_id})
-    return AnswerOut(**service.answer_json(answer, names.get(answer.updated_by_id)))
+    by = principal.display_name if answer.updated_by_id == principal.user_id else (
+        _user_names(session, {answer.updated_by_id}).get(answer.updated_by_id))  # unchanged row: last writer
+    return AnswerOut(**service.answer_json(answer, by))
 
 
-@router.post("/rounds/{round_id}/sections/{code}/submit", response_model=SheetOut, responses=_ERRORS)
+_STATE_ERRORS = {**_ERRORS, 409: {"description": "Already submitted (submit) or not submitted (reopen)"},
+                 422: {"description": "Items still unanswered (submit), or a bad body"}}
+
+
+@router.post("/rounds/{round_id}/sections/{code}/submit", response_model=SheetOut, responses=_STATE_ERRORS)
 def submit(round_id: RoundId, code: Code, session: DbSession, principal: CurrentPrincipal) -> SheetOut:
     """Submit (提出) the sheet: DX推進リーダー only; every item must be answered."""
     service.submit(session, principal, round_id, code, source=EventSource.API)
@@ -181,7 +186,7 @@ def submit(round_id: RoundId, code: Code, session: DbSession, principal: Current
     return sheet_out(session, service.get_sheet_for(session, principal, round_id, code))
 
 
-@router.post("/rounds/{round_id}/sections/{code}/reopen", response_model=SheetOut, responses=_ERRORS)
+@router.post("/rounds/{round_id}/sections/{code}/reopen", response_model=SheetOut, responses=_STATE_ERRORS)
 def reopen(round_id: RoundId, code: Code, session: DbSession, principal: CurrentPrincipal,
            body: ReopenIn | None = None) -> SheetOut:
     """Reopen a submitted sheet so members can change it again: DX推進リーダー only."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import and_, exists, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from app.auth import permissions
@@ -160,6 +161,8 @@ def validate_answer(item: ItemDef, raw: AnswerInput, current: Answer) -> tuple[S
     memo = current.memo if raw.memo is None else raw.memo.replace("\r\n", "\n").replace("\r", "\n")
     if len(memo) > MEMO_MAX:
         errors["memo"] = f"メモは{MEMO_MAX:,}文字以内にしてください（現在{len(memo):,}文字）。"
+    elif "\x00" in memo:  # PostgreSQL cannot store it; refused on every database alike
+        errors["memo"] = "メモに使えない制御文字（NUL）が含まれています。取り除いてから保存してください。"
     if raw.version is None:
         errors["version"] = "version（読み込んだときの版番号）を指定してください。"
     elif raw.version < 0:
@@ -259,7 +262,10 @@ def _write_answer(session, principal, view, item, current, status, memo, expecte
             new_memo=memo if current.memo != memo else None,
         )
     )
-    session.refresh(current)
+    # The row now holds exactly what the conditional UPDATE wrote: set it without reading it back.
+    for name, value in (("status", new_status), ("memo", memo), ("version", expected + 1), ("updated_at", now),
+                        ("updated_by_id", principal.user_id)):
+        set_committed_value(current, name, value)
     return current
 
 
@@ -315,6 +321,8 @@ def reopen(session: Session, principal: Principal, round_id: int, section_code: 
     view = get_sheet_for(session, principal, round_id, section_code)
     if view.why_not_submit:
         raise Forbidden(view.why_not_submit)
+    if "\x00" in reason:
+        raise InvalidInput("理由に使えない制御文字（NUL）が含まれています。", fields={"reason": "制御文字（NUL）は使えません。"})
     now = now_utc()
     _set_state(session, view, SheetState.SUBMITTED, SheetState.DRAFT,
                {"submitted_at": None, "submitted_by_id": None, "updated_at": now},

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -28,13 +29,22 @@ def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; requests that change things take SQLite's write lock at BEGIN."""
-    with session_for(request.app.state.engine, write=request.method not in SAFE_METHODS) as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; requests that change things take SQLite's write lock at BEGIN.
+
+    The request waits (in the event loop, holding no thread) until the database gate admits it, so a
+    burst of requests never holds more sessions than the pool has connections (see ``DbGate``).
+    """
+    write = request.method not in SAFE_METHODS
+    async with request.app.state.db_gate.admit(write=write):
+        session = session_for(request.app.state.engine, write=write)
         try:
             yield session
         except OperationalError as exc:
             raise Unavailable() from exc
+        finally:
+            # Returning the connection may talk to the database (ROLLBACK): not on the event loop.
+            await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
 
 
 DbSession = Annotated[Session, Depends(get_session)]

@@ -9,7 +9,8 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import AppError, InvalidInput, LoginRequired, Unavailable
@@ -35,6 +36,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _db_unavailable)
+    app.add_exception_handler(PoolTimeout, _db_unavailable)  # every connection busy for pool_timeout
+    app.add_exception_handler(DataError, _db_data_error)
     app.add_exception_handler(DBAPIError, _db_error)
     app.add_exception_handler(Exception, _unexpected)
 
@@ -65,6 +68,8 @@ async def _app_error(request: Request, exc: AppError) -> Response:
             return Response(status_code=204, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
     response = render_error(request, exc.status_code, exc.message, fields=exc.fields, extra=exc.extra)
+    if isinstance(exc, Unavailable):
+        response.headers["Retry-After"] = "5"
     if isinstance(exc, LoginRequired):
         response.headers["WWW-Authenticate"] = "Bearer"
     return response
@@ -113,11 +118,20 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     return response
 
 
-async def _db_unavailable(request: Request, exc: OperationalError) -> Response:
+async def _db_unavailable(request: Request, exc: OperationalError | PoolTimeout) -> Response:
     log.warning("database unavailable: %s", exc.__class__.__name__)
     response = render_error(request, Unavailable.status_code, Unavailable.default_message)
     response.headers["Retry-After"] = "5"
     return response
+
+
+async def _db_data_error(request: Request, exc: DataError) -> Response:
+    """The database refused a value (a NUL character, a number out of range, a string too long): the
+    request's fault, not the server's. Services validate what they know; this is the backstop."""
+    log.info("database refused a value on %s %s: %s", request.method, request.url.path,
+             exc.orig.__class__.__name__)
+    return render_error(request, InvalidInput.status_code,
+                        "入力に使えない文字（制御文字など）が含まれているか、値が大きすぎます。入力内容を確認してください。")
 
 
 async def _db_error(request: Request, exc: DBAPIError) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,13 +20,19 @@ router = APIRouter()
 
 
 @router.get("/healthz", tags=["health"], responses={503: {"description": "The database does not answer"}})
-def healthz(request: Request) -> JSONResponse:
+async def healthz(request: Request) -> JSONResponse:
     """200 ``{"status": "ok"}`` when the database answers, 503 otherwise."""
-    try:
+
+    def ping() -> None:
         with request.app.state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+
+    try:
+        async with request.app.state.db_gate.admit(write=False):
+            await run_in_threadpool(ping)
     except SQLAlchemyError:
-        return JSONResponse({"status": "unavailable", "detail": "データベースに接続できません。"}, status_code=503)
+        body = {"status": "unavailable", "detail": "データベースに接続できません。"}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
     return JSONResponse({"status": "ok"})
 
 
