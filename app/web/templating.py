@@ -58,7 +58,10 @@ def fmt_score(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}"
 
 
+@lru_cache(maxsize=2)
 def make_templates(strict: bool) -> Jinja2Blocks:
+    """The template environment (one per strictness, shared by every app of the process, so that each
+    template is compiled once)."""
     templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
     env = templates.env
     env.undefined = StrictUndefined if strict else Undefined
