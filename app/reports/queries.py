@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -22,11 +22,11 @@ from app.checklists.service import Definition
 from app.orgs.models import Unit, UnitKind
 from app.orgs.service import in_force
 from app.rounds.models import Round
+from app.scoring import queries as scoring_queries
 from app.scoring import rules
-from app.scoring.rules import Status, Tally
+from app.scoring.rules import Tally
 from app.sheets.models import Answer, Sheet, SheetState
 
-_SCORED = [s.value for s in rules.SCORED_STATUSES]
 Bureau = aliased(Unit, name="bureau")
 # Organisation order of a round's sheets: the 部局's place, then the 所属's place in it.
 ORG_ORDER = (Bureau.position, Bureau.code, Unit.position, Unit.code)
@@ -120,11 +120,6 @@ class SectionTotal:
         return self.tally.maturity
 
 
-def _points_case(definition: Definition):
-    """Points of an answer's status, as the checklist version defines them (0 for 該当なし / none)."""
-    return case({s.value: p for s, p in definition.points.items()}, value=Answer.status, else_=0)
-
-
 def section_totals(session: Session, round_id: int, definition: Definition, *, bureau_id: int | None = None,
                    unit_ids: Sequence[int] | None = None, sheet_ids: Sequence[int] | None = None
                    ) -> list[SectionTotal]:
@@ -139,10 +134,7 @@ def section_totals(session: Session, round_id: int, definition: Definition, *, b
     if sheet_ids is not None:
         scope.append(Sheet.id.in_(list(sheet_ids)))
     per_sheet = (
-        select(Answer.sheet_id.label("sheet_id"),
-               func.sum(case((Answer.status.in_(_SCORED), 1), else_=0)).label("answered"),
-               func.sum(case((Answer.status == Status.NOT_APPLICABLE.value, 1), else_=0)).label("na"),
-               func.sum(_points_case(definition)).label("points"))
+        select(Answer.sheet_id.label("sheet_id"), *scoring_queries.status_sums(scoring_queries.points_of(definition.points)))
         .join(Sheet, Sheet.id == Answer.sheet_id)
         .where(Answer.status.is_not(None), *scope)
         .group_by(Answer.sheet_id)

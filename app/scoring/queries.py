@@ -22,13 +22,23 @@ from app.sheets.models import Answer, Sheet
 _SCORED = [s.value for s in Status if s.is_scored]
 
 
-def _tally_columns():
+def status_sums(points):
+    """What every rollup sums over answers, defined once: answered (◎ ○ △ ×), 該当なし, and points
+    (``points`` is the points column or expression of the answer's status in its checklist version)."""
     return (
-        func.count(ChecklistItem.id).label("total"),
         func.sum(case((Answer.status.in_(_SCORED), 1), else_=0)).label("answered"),
         func.sum(case((Answer.status == Status.NOT_APPLICABLE.value, 1), else_=0)).label("na"),
-        func.coalesce(func.sum(ChecklistPoints.points), 0).label("points"),
+        func.coalesce(func.sum(points), 0).label("points"),
     )
+
+
+def points_of(points_by_status: dict[Status, int]):
+    """The points of an answer's status in one checklist version, as a SQL CASE (0 for 該当なし, none)."""
+    return case({s.value: p for s, p in points_by_status.items()}, value=Answer.status, else_=0)
+
+
+def _tally_columns():
+    return (func.count(ChecklistItem.id).label("total"), *status_sums(ChecklistPoints.points))
 
 
 def _from_items():
@@ -204,10 +214,7 @@ def sheet_tallies(session: Session, round_ids: list[int]) -> list[SheetTally]:
     # Grouped by the sheet's primary key alone (its other columns depend on it), so that the database
     # can aggregate while it walks the round's sheets instead of sorting every answer.
     query = (
-        select(Sheet.id, Sheet.round_id, Sheet.unit_id, Sheet.bureau_id,
-               func.sum(case((Answer.status.in_(_SCORED), 1), else_=0)).label("answered"),
-               func.sum(case((Answer.status == Status.NOT_APPLICABLE.value, 1), else_=0)).label("na"),
-               func.coalesce(func.sum(ChecklistPoints.points), 0).label("points"))
+        select(Sheet.id, Sheet.round_id, Sheet.unit_id, Sheet.bureau_id, *status_sums(ChecklistPoints.points))
         .select_from(Sheet)
         .join(Round, Round.id == Sheet.round_id)
         .join(Answer, Answer.sheet_id == Sheet.id)
