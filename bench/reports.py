@@ -176,6 +176,8 @@ def endpoints(base: str, desk: requests.Session) -> tuple[list[Endpoint], str, s
         Endpoint("weak-items JSON", "GET", f"{api}/weak-items"),
         Endpoint("quick-wins JSON", "GET", f"{api}/quick-wins"),
         Endpoint(TREND_SLOT.format(code=code), "GET", f"/api/v1/sections/{code}/trend", who="leader"),
+        Endpoint("leader trend page /sections/{code}/trend".format(code=code), "GET", f"/sections/{code}/trend",
+                 who="leader"),
         Endpoint("sheet page (leader)", "GET", f"/rounds/{rid}/sections/{code}", who="leader"),
         Endpoint("one answer save (leader, PUT)", "PUT", f"{api}/sections/{code}/answers/", who="leader"),
     ]
