@@ -25,6 +25,7 @@ from app.checklists.service import Definition
 from app.jpdate import JST, fiscal_year_label, fiscal_year_of, today_jst
 from app.orgs.models import Unit, UnitKind
 from app.rounds.models import Round, RoundState
+from app.scoring import queries as scoring_queries
 from app.sheets.models import Answer, EventKind, EventSource, Sheet, SheetEvent
 
 # A prefectural office: 11 部局, 60 所属 (some 部局 small on purpose: fewer than 5 所属).
@@ -96,6 +97,7 @@ def load(session: Session, checklist: LoadedChecklist, plan: DemoPlan, progress:
         session.flush()
         _fill_round(session, round_, definition, sections, bureau_of, propensity, not_applicable,
                     index * _improvement_scale(plan.rounds), rng, plan, progress)
+        scoring_queries.refresh_tallies(session, round_id=round_.id)
     if plan.history and len(calendar) >= 2:
         _support_and_targets(session, sections, rng)
 

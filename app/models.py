@@ -4,7 +4,7 @@ from app.auth.models import ApiToken, AuditEvent, Membership, User
 from app.checklists.models import ChecklistItem, ChecklistPoints, ChecklistVersion
 from app.orgs.models import Unit, UnitLink
 from app.rounds.models import Round, RoundEvent
-from app.sheets.models import Answer, Sheet, SheetEvent
+from app.sheets.models import Answer, Sheet, SheetEvent, SheetTally
 from app.support.models import SupportRecord, SupportRecordItem, Target
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "RoundEvent",
     "Sheet",
     "SheetEvent",
+    "SheetTally",
     "SupportRecord",
     "SupportRecordItem",
     "Target",

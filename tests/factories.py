@@ -14,6 +14,7 @@ from app.config import PROJECT_ROOT
 from app.orgs.models import Unit, UnitKind
 from app.rounds import service as rounds
 from app.rounds.models import Round
+from app.scoring import queries as scoring_queries
 from app.sheets.models import Sheet
 
 V1 = PROJECT_ROOT / "checklists" / "paperless" / "v1.yaml"
@@ -111,8 +112,8 @@ def build_world(session: Session) -> World:
 
 
 def set_answers(session: Session, round_id: int, unit: Unit, statuses: dict[str, str | None]) -> None:
-    """Write answers straight into a sheet (no history): ``{item_key: status}``. Touches the sheet's
-    ``updated_at`` as every writer of answers must (the group figures' cache key relies on it)."""
+    """Write answers straight into a sheet (no history): ``{item_key: status}``, and recount its stored
+    tallies as every writer of answers must."""
     from sqlmodel import select
 
     from app.jpdate import now_utc
@@ -127,6 +128,7 @@ def set_answers(session: Session, round_id: int, unit: Unit, statuses: dict[str,
     sheet.updated_at = now_utc()
     session.add(sheet)
     session.flush()
+    scoring_queries.refresh_tallies(session, sheet_ids=[sheet.id])
 
 
 def make_target(session: Session, unit: Unit, round_id: int, item_key: str, status: str, *, by: User | None = None):

@@ -10,6 +10,7 @@ from sqlmodel import select
 from app.orgs import service as orgs
 from app.orgs.models import LinkKind, UnitKind, UnitLink
 from app.reports import trend as trend_service
+from app.scoring.queries import refresh_tallies
 from app.scoring.rules import Change, Status
 from app.sheets.models import Answer
 from tests import factories as f
@@ -43,6 +44,7 @@ def set_answers(session, round_id, unit, statuses: dict[str, str | None]):
             answer.version += 1
             session.add(answer)
     session.flush()
+    refresh_tallies(session, sheet_ids=[sheet.id])
 
 
 def close(session, *units):

@@ -19,6 +19,7 @@ from app.jpdate import fiscal_year_label, fiscal_year_of, now_utc
 from app.orgs import service as orgs
 from app.orgs.models import Unit, UnitKind
 from app.rounds.models import Round, RoundEvent, RoundEventKind, RoundState
+from app.scoring import queries as scoring_queries
 from app.sheets.models import Answer, Sheet
 
 TITLE_MAX = 100
@@ -146,6 +147,7 @@ def add_sheets(session: Session, round_: Round, sections: list[tuple[Unit, int]]
     ]
     for start in range(0, len(rows), 5000):
         session.execute(insert(Answer), rows[start : start + 5000])
+    scoring_queries.refresh_tallies(session, sheet_ids=sheet_ids)
     return sheet_ids
 
 

@@ -7,10 +7,11 @@ into maturity and completion. Groups of sheets (a 部局, the prefecture) averag
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from statistics import mean, median
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, delete, func, insert, select, true
 from sqlmodel import Session
 
 from app.checklists.models import ChecklistItem, ChecklistPoints
@@ -18,6 +19,7 @@ from app.orgs.models import Unit
 from app.rounds.models import Round
 from app.scoring.rules import GroupFigure, Status, Tally, group_figure
 from app.sheets.models import Answer, Sheet
+from app.sheets.models import SheetTally as StoredTally
 
 _SCORED = [s.value for s in Status if s.is_scored]
 
@@ -183,11 +185,41 @@ def bureau_codes(session: Session, round_id: int) -> dict[int, str]:
     return dict(session.execute(select(Unit.id, Unit.code).where(Unit.id.in_(bureau_ids))).all())
 
 
+# --- Stored tallies: a sheet's counts per category, kept in step with its answers --------------------
+
+
+def refresh_tallies(session: Session, *, sheet_ids: Iterable[int] | None = None, round_id: int | None = None) -> None:
+    """Recount the stored tallies (``sheet_tally``) of some sheets, or of a round's sheets, or of every
+    sheet, from their answers. Every writer of answers calls this in its own transaction, so the stored
+    counts never disagree with the answers (and no process needs a cache of them)."""
+    if sheet_ids is not None:
+        ids = list(sheet_ids)
+        if not ids:
+            return
+        scope = Sheet.id.in_(ids)
+    elif round_id is not None:
+        scope = Sheet.round_id == round_id
+    else:
+        scope = true()
+    session.execute(delete(StoredTally).where(StoredTally.sheet_id.in_(select(Sheet.id).where(scope))))
+    counts = (
+        _from_items()
+        .add_columns(Sheet.id, ChecklistItem.category, func.min(ChecklistItem.position), *_tally_columns())
+        .where(scope)
+        .group_by(Sheet.id, ChecklistItem.category)
+    )
+    session.execute(
+        insert(StoredTally).from_select(
+            ["sheet_id", "category", "position", "total", "answered", "not_applicable", "points"], counts
+        )
+    )
+
+
 # --- Group figures per round, beside one 所属 (leader pages) ------------------------------------------
 
 
 @dataclass
-class SheetTally:
+class SheetOverall:
     """One sheet's overall tally (no categories): enough for group figures over many rounds."""
 
     sheet_id: int
@@ -197,39 +229,25 @@ class SheetTally:
     overall: Tally
 
 
-def sheet_tallies(session: Session, round_ids: list[int]) -> list[SheetTally]:
-    """Every sheet of these rounds with its overall tally: one GROUP BY over the answers (every item of a
-    sheet has an answer row from the round's opening, so the items need no join; ``total`` is the number
-    of items of the round's checklist version)."""
+def sheet_tallies(session: Session, round_ids: list[int]) -> list[SheetOverall]:
+    """Every sheet of these rounds with its overall tally, from the stored tallies (a few rows a sheet)."""
     if not round_ids:
         return []
-    versions = dict(session.execute(
-        select(Round.id, Round.checklist_version_id).where(Round.id.in_(round_ids))).all())
-    totals = dict(session.execute(
-        select(ChecklistItem.version_id, func.count()).where(ChecklistItem.version_id.in_(set(versions.values())))
-        .group_by(ChecklistItem.version_id)).all())
-    maxima = dict(session.execute(
-        select(ChecklistPoints.version_id, func.max(ChecklistPoints.points))
-        .where(ChecklistPoints.version_id.in_(set(versions.values()))).group_by(ChecklistPoints.version_id)).all())
-    # Grouped by the sheet's primary key alone (its other columns depend on it), so that the database
-    # can aggregate while it walks the round's sheets instead of sorting every answer.
+    maxima = _max_points_by_version()
     query = (
-        select(Sheet.id, Sheet.round_id, Sheet.unit_id, Sheet.bureau_id, *status_sums(ChecklistPoints.points))
-        .select_from(Sheet)
+        select(Sheet.id, Sheet.round_id, Sheet.unit_id, Sheet.bureau_id, func.sum(StoredTally.total),
+               func.sum(StoredTally.answered), func.sum(StoredTally.not_applicable), func.sum(StoredTally.points),
+               func.max(maxima.c.max_points))
+        .join(StoredTally, StoredTally.sheet_id == Sheet.id)
         .join(Round, Round.id == Sheet.round_id)
-        .join(Answer, Answer.sheet_id == Sheet.id)
-        .outerjoin(ChecklistPoints, and_(ChecklistPoints.version_id == Round.checklist_version_id,
-                                         ChecklistPoints.status == Answer.status))
+        .outerjoin(maxima, maxima.c.version_id == Round.checklist_version_id)
         .where(Sheet.round_id.in_(round_ids))
-        .group_by(Sheet.id)
+        .group_by(Sheet.id, Sheet.round_id, Sheet.unit_id, Sheet.bureau_id)
     )
-    result = []
-    for r in session.execute(query):
-        version = versions[r.round_id]
-        result.append(SheetTally(r.id, r.round_id, r.unit_id, r.bureau_id,
-                                 Tally(totals.get(version, 0), r.answered or 0, r.na or 0, r.points,
-                                       maxima.get(version) or 3)))
-    return result
+    return [
+        SheetOverall(r[0], r[1], r[2], r[3], Tally(r[4], r[5], r[6], r[7], r[8] or 3))
+        for r in session.execute(query)
+    ]
 
 
 @dataclass
@@ -241,56 +259,24 @@ class RoundGroups:
     bureaus: dict[int, GroupFigure]
 
 
-# Group figures of a round need every answer of the round, so they are kept per process and round, and
-# recomputed when the round's sheets change: the fingerprint is (state, opened at, number of sheets,
-# latest Sheet.updated_at). Saving, submitting and reopening touch Sheet.updated_at (sheets.service), as
-# must anything else that writes answers.
-_ROUND_CACHE: dict[tuple, tuple[tuple, object]] = {}
-
-
-def _fingerprints(session: Session, round_ids: list[int]) -> dict[int, tuple]:
-    rows = session.execute(
-        select(Round.id, Round.state, Round.created_at, func.count(Sheet.id), func.max(Sheet.updated_at))
-        .select_from(Round).outerjoin(Sheet, Sheet.round_id == Round.id)
-        .where(Round.id.in_(round_ids)).group_by(Round.id, Round.state, Round.created_at)
-    )
-    return {r[0]: tuple(r[1:]) for r in rows}
-
-
-def _cache_key(session: Session, kind: str, round_id: int) -> tuple:
-    return (session.get_bind().url.render_as_string(hide_password=True), kind, round_id)
-
-
 def round_groups(session: Session, round_ids: list[int]) -> dict[int, RoundGroups]:
     """Per round: every 部局's figure and the prefecture's (average and median of 所属 maturity),
     withheld for groups under MIN_GROUP_SIZE 所属 (``rules.group_figure``)."""
-    if not round_ids:
-        return {}
-    prints = _fingerprints(session, round_ids)
-    result: dict[int, RoundGroups] = {}
-    stale = []
-    for round_id in round_ids:
-        hit = _ROUND_CACHE.get(_cache_key(session, "groups", round_id))
-        if hit is not None and hit[0] == prints.get(round_id):
-            result[round_id] = hit[1]  # type: ignore[assignment]
-        else:
-            stale.append(round_id)
-    by_round: dict[int, list[SheetTally]] = defaultdict(list)
-    for row in sheet_tallies(session, stale):
+    by_round: dict[int, list[SheetOverall]] = defaultdict(list)
+    for row in sheet_tallies(session, round_ids):
         by_round[row.round_id].append(row)
-    for round_id in stale:
+    result = {}
+    for round_id in round_ids:
         rows = by_round.get(round_id, [])
         by_bureau: dict[int, list[float | None]] = defaultdict(list)
         for row in rows:
             by_bureau[row.bureau_id].append(row.overall.maturity)
-        groups = RoundGroups(
+        result[round_id] = RoundGroups(
             round_id,
             group_figure(r.overall.maturity for r in rows),
             {bureau_id: group_figure(values) for bureau_id, values in by_bureau.items()},
         )
-        _ROUND_CACHE[_cache_key(session, "groups", round_id)] = (prints.get(round_id), groups)
-        result[round_id] = groups
-    return {round_id: result[round_id] for round_id in round_ids}
+    return result
 
 
 @dataclass
@@ -302,25 +288,30 @@ class CategoryGroups:
 
 
 def category_groups(session: Session, round_id: int) -> CategoryGroups:
-    """One round's figures per category (kept like ``round_groups``)."""
-    fingerprint = _fingerprints(session, [round_id]).get(round_id)
-    key = _cache_key(session, "categories", round_id)
-    hit = _ROUND_CACHE.get(key)
-    if hit is not None and hit[0] == fingerprint:
-        return hit[1]  # type: ignore[return-value]
-    value = _category_groups(session, round_id)
-    _ROUND_CACHE[key] = (fingerprint, value)
-    return value
+    """One round's figures per category (from the stored tallies)."""
+    top = session.execute(
+        select(func.max(ChecklistPoints.points))
+        .join(Round, Round.checklist_version_id == ChecklistPoints.version_id)
+        .where(Round.id == round_id)
+    ).scalar_one_or_none() or 3
+    rows = session.execute(
+        select(Sheet.id, Sheet.bureau_id, StoredTally.category, StoredTally.total, StoredTally.answered,
+               StoredTally.not_applicable, StoredTally.points)
+        .join(StoredTally, StoredTally.sheet_id == Sheet.id)
+        .where(Sheet.round_id == round_id)
+        .order_by(StoredTally.position)
+    ).all()
+    names = list(dict.fromkeys(r.category for r in rows))
+    maturity: dict[int, dict[str, float | None]] = defaultdict(dict)
+    bureau_of: dict[int, int] = {}
+    for sheet_id, bureau_id, category, total, answered, na, points in rows:
+        maturity[sheet_id][category] = Tally(total, answered, na, points, top).maturity
+        bureau_of[sheet_id] = bureau_id
 
+    def figures(sheet_ids: list[int]) -> dict[str, GroupFigure]:
+        return {n: group_figure(maturity[s][n] for s in sheet_ids if n in maturity[s]) for n in names}
 
-def _category_groups(session: Session, round_id: int) -> CategoryGroups:
-    sheets = sheet_scores(session, round_id)
-    names = list(dict.fromkeys(c for s in sheets for c in s.categories))
-
-    def figures(members: list[SheetScore]) -> dict[str, GroupFigure]:
-        return {n: group_figure(m.categories[n].maturity for m in members if n in m.categories) for n in names}
-
-    by_bureau: dict[int, list[SheetScore]] = defaultdict(list)
-    for s in sheets:
-        by_bureau[s.bureau_id].append(s)
-    return CategoryGroups(figures(sheets), {b: figures(members) for b, members in by_bureau.items()})
+    by_bureau: dict[int, list[int]] = defaultdict(list)
+    for sheet_id, bureau_id in bureau_of.items():
+        by_bureau[bureau_id].append(sheet_id)
+    return CategoryGroups(figures(list(bureau_of)), {b: figures(ids) for b, ids in by_bureau.items()})

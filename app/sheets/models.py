@@ -56,6 +56,22 @@ class Answer(SQLModel, table=True):
     updated_by_id: int | None = Field(default=None, foreign_key="user.id")
 
 
+class SheetTally(SQLModel, table=True):
+    """A sheet's counts per category, kept in step with its answers by every writer
+    (``app.scoring.queries.refresh_tallies``), so that group figures over a whole round read a few
+    thousand rows instead of every answer. The answers stay the source of truth."""
+
+    __tablename__ = "sheet_tally"
+
+    sheet_id: int = Field(foreign_key="sheet.id", primary_key=True)
+    category: str = Field(sa_column=Column(String(100), primary_key=True))
+    position: int  # the category's first item on the sheet (category order)
+    total: int
+    answered: int
+    not_applicable: int
+    points: int
+
+
 class EventKind(StrEnum):
     ANSWER = "answer"
     SUBMIT = "submit"

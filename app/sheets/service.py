@@ -23,6 +23,7 @@ from app.orgs import service as orgs
 from app.orgs.models import Unit
 from app.rounds import service as rounds
 from app.rounds.models import Round, RoundState
+from app.scoring import queries as scoring_queries
 from app.scoring.rules import Status, parse_status
 from app.sheets.models import Answer, EventKind, EventSource, Sheet, SheetEvent, SheetState
 
@@ -213,6 +214,7 @@ def save_answers(
     saved = []
     for item, current, status, memo, expected in planned:
         saved.append(_write_answer(session, principal, view, item, current, status, memo, expected, now, source))
+    scoring_queries.refresh_tallies(session, sheet_ids=[view.sheet.id])
     return saved
 
 
@@ -408,4 +410,5 @@ def write_imported_answers(session: Session, *, sheet_id: int, answers: list[Imp
             old_memo=old_memo if memo_changed else None, new_memo=imported.memo if memo_changed else None,
             note=note[:500],
         ))
+    scoring_queries.refresh_tallies(session, sheet_ids=[sheet_id])
     return len(answers)
