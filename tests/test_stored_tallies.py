@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app import migrate
 from app.scoring import queries
 from app.sheets import service
-from app.sheets.models import SheetTally
+from app.sheets.models import Sheet, SheetTally
 from tests import factories as f
 from tests.conftest import csrf_from, sign_in
 
@@ -16,9 +16,12 @@ K_NA = "meeting.internal.no-paper-handouts"
 
 
 def stored(session) -> dict[int, dict[str, tuple]]:
+    """Per sheet, the stored counts per category, and the sheet row's overall counts under ""."""
     result: dict[int, dict[str, tuple]] = {}
     for t in session.execute(select(SheetTally)).scalars():
         result.setdefault(t.sheet_id, {})[t.category] = (t.total, t.answered, t.not_applicable, t.points)
+    for s in session.execute(select(Sheet)).scalars():
+        result.setdefault(s.id, {})[""] = (s.tally_total, s.tally_answered, s.tally_not_applicable, s.tally_points)
     return result
 
 
@@ -27,6 +30,8 @@ def computed(session, round_ids) -> dict[int, dict[str, tuple]]:
     for round_id in round_ids:
         for s in queries.sheet_scores(session, round_id):
             result[s.sheet_id] = {c: (t.total, t.answered, t.not_applicable, t.points) for c, t in s.categories.items()}
+            o = s.overall
+            result[s.sheet_id][""] = (o.total, o.answered, o.not_applicable, o.points)
     return result
 
 
@@ -56,6 +61,7 @@ def test_every_writer_keeps_the_stored_tallies_in_step(client, session, world):
     session.commit()
     assert_in_step(session, world)
     assert stored(session)[sheet.id]["所属内"] == (2, 1, 0, 2)
+    assert stored(session)[sheet.id][""] == (6, 1, 0, 2)
 
 
 def test_the_migration_counts_the_sheets_that_already_exist(client, session, world, database_url):

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from statistics import mean, median
 
-from sqlalchemy import and_, case, delete, func, insert, select, true
+from sqlalchemy import and_, case, delete, func, insert, select, true, update
 from sqlmodel import Session
 
 from app.checklists.models import ChecklistItem, ChecklistPoints
@@ -214,6 +214,17 @@ def refresh_tallies(session: Session, *, sheet_ids: Iterable[int] | None = None,
         )
     )
 
+    def summed(column):
+        return select(func.coalesce(func.sum(column), 0)).where(StoredTally.sheet_id == Sheet.id).scalar_subquery()
+
+    session.execute(
+        update(Sheet)
+        .where(scope)
+        .values(tally_total=summed(StoredTally.total), tally_answered=summed(StoredTally.answered),
+                tally_not_applicable=summed(StoredTally.not_applicable), tally_points=summed(StoredTally.points))
+        .execution_options(synchronize_session=False)
+    )
+
 
 # --- Group figures per round, beside one 所属 (leader pages) ------------------------------------------
 
@@ -230,19 +241,16 @@ class SheetOverall:
 
 
 def sheet_tallies(session: Session, round_ids: list[int]) -> list[SheetOverall]:
-    """Every sheet of these rounds with its overall tally, from the stored tallies (a few rows a sheet)."""
+    """Every sheet of these rounds with its overall tally: the counts stored on the sheet rows."""
     if not round_ids:
         return []
     maxima = _max_points_by_version()
     query = (
-        select(Sheet.id, Sheet.round_id, Sheet.unit_id, Sheet.bureau_id, func.sum(StoredTally.total),
-               func.sum(StoredTally.answered), func.sum(StoredTally.not_applicable), func.sum(StoredTally.points),
-               func.max(maxima.c.max_points))
-        .join(StoredTally, StoredTally.sheet_id == Sheet.id)
+        select(Sheet.id, Sheet.round_id, Sheet.unit_id, Sheet.bureau_id, Sheet.tally_total, Sheet.tally_answered,
+               Sheet.tally_not_applicable, Sheet.tally_points, maxima.c.max_points)
         .join(Round, Round.id == Sheet.round_id)
         .outerjoin(maxima, maxima.c.version_id == Round.checklist_version_id)
         .where(Sheet.round_id.in_(round_ids))
-        .group_by(Sheet.id, Sheet.round_id, Sheet.unit_id, Sheet.bureau_id)
     )
     return [
         SheetOverall(r[0], r[1], r[2], r[3], Tally(r[4], r[5], r[6], r[7], r[8] or 3))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -32,6 +32,11 @@ class Sheet(SQLModel, table=True):
     submitted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     submitted_by_id: int | None = Field(default=None, foreign_key="user.id")
     updated_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
+    # The sheet's overall counts (the sum of its ``sheet_tally`` rows), recounted with them.
+    tally_total: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    tally_answered: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    tally_not_applicable: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    tally_points: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
 
 
 class Answer(SQLModel, table=True):

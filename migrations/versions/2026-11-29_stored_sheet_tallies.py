@@ -1,5 +1,6 @@
-"""Stored sheet tallies: each sheet's counts per category, kept in step with its answers, so that group
-figures over a round read a few thousand rows instead of every answer. Filled from the answers here.
+"""Stored sheet tallies: each sheet's counts per category (sheet_tally) and overall (on the sheet row),
+kept in step with its answers, so that group figures over rounds read sheets instead of every answer.
+Filled from the answers here.
 
 Revision ID: 0005
 Revises: 0004
@@ -31,6 +32,14 @@ LEFT JOIN answer a ON a.sheet_id = s.id AND a.item_key = ci.key
 LEFT JOIN checklist_points cp ON cp.version_id = r.checklist_version_id AND cp.status = a.status
 GROUP BY s.id, ci.category
 """
+SHEET_TOTALS = """
+UPDATE sheet SET
+  tally_total = (SELECT COALESCE(SUM(t.total), 0) FROM sheet_tally t WHERE t.sheet_id = sheet.id),
+  tally_answered = (SELECT COALESCE(SUM(t.answered), 0) FROM sheet_tally t WHERE t.sheet_id = sheet.id),
+  tally_not_applicable = (SELECT COALESCE(SUM(t.not_applicable), 0) FROM sheet_tally t WHERE t.sheet_id = sheet.id),
+  tally_points = (SELECT COALESCE(SUM(t.points), 0) FROM sheet_tally t WHERE t.sheet_id = sheet.id)
+"""
+COLUMNS = ("tally_total", "tally_answered", "tally_not_applicable", "tally_points")
 
 
 def upgrade() -> None:
@@ -45,8 +54,15 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['sheet_id'], ['sheet.id'], name=op.f('fk_sheet_tally_sheet_id_sheet')),
     sa.PrimaryKeyConstraint('sheet_id', 'category', name=op.f('pk_sheet_tally'))
     )
+    for name in COLUMNS:
+        op.add_column('sheet', sa.Column(name, sa.Integer(), server_default='0', nullable=False))
     op.execute(BACKFILL)
+    op.execute(SHEET_TOTALS)
 
 
 def downgrade() -> None:
     op.drop_table('sheet_tally')
+    # Plain DROP COLUMN (SQLite ≥ 3.35 and PostgreSQL): a batch copy of `sheet` would trip the
+    # foreign keys of the tables that reference it.
+    for name in reversed(COLUMNS):
+        op.execute(f"ALTER TABLE sheet DROP COLUMN {name}")
