@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from statistics import mean
+from statistics import fmean as mean  # float arithmetic, as in app.scoring.rules
 from typing import Literal
 
 from markupsafe import Markup

@@ -7,9 +7,10 @@ into maturity and completion. Groups of sheets (a 部局, the prefecture) averag
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from statistics import mean, median
+from statistics import fmean as mean  # fmean: float arithmetic (mean works in exact fractions, slowly)
+from statistics import median
 
 from sqlalchemy import and_, case, delete, func, insert, select, true, update
 from sqlmodel import Session
@@ -17,7 +18,7 @@ from sqlmodel import Session
 from app.checklists.models import ChecklistItem, ChecklistPoints
 from app.orgs.models import Unit
 from app.rounds.models import Round
-from app.scoring.rules import GroupFigure, Status, Tally, group_figure
+from app.scoring.rules import GroupFigure, Status, Tally, group_figure, maturity
 from app.sheets.models import Answer, Sheet
 from app.sheets.models import SheetTally as StoredTally
 
@@ -229,33 +230,22 @@ def refresh_tallies(session: Session, *, sheet_ids: Iterable[int] | None = None,
 # --- Group figures per round, beside one 所属 (leader pages) ------------------------------------------
 
 
-@dataclass
-class SheetOverall:
-    """One sheet's overall tally (no categories): enough for group figures over many rounds."""
+class _OnDemand(Mapping):
+    """``{key: figure}`` computed when first asked for (a page needs one 部局 of a hundred)."""
 
-    sheet_id: int
-    round_id: int
-    unit_id: int
-    bureau_id: int
-    overall: Tally
+    def __init__(self, values: dict, make) -> None:
+        self._values, self._make, self._done = values, make, {}
 
+    def __getitem__(self, key):
+        if key not in self._done:
+            self._done[key] = self._make(self._values[key])
+        return self._done[key]
 
-def sheet_tallies(session: Session, round_ids: list[int]) -> list[SheetOverall]:
-    """Every sheet of these rounds with its overall tally: the counts stored on the sheet rows."""
-    if not round_ids:
-        return []
-    maxima = _max_points_by_version()
-    query = (
-        select(Sheet.id, Sheet.round_id, Sheet.unit_id, Sheet.bureau_id, Sheet.tally_total, Sheet.tally_answered,
-               Sheet.tally_not_applicable, Sheet.tally_points, maxima.c.max_points)
-        .join(Round, Round.id == Sheet.round_id)
-        .outerjoin(maxima, maxima.c.version_id == Round.checklist_version_id)
-        .where(Sheet.round_id.in_(round_ids))
-    )
-    return [
-        SheetOverall(r[0], r[1], r[2], r[3], Tally(r[4], r[5], r[6], r[7], r[8] or 3))
-        for r in session.execute(query)
-    ]
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 @dataclass
@@ -264,27 +254,38 @@ class RoundGroups:
 
     round_id: int
     prefecture: GroupFigure
-    bureaus: dict[int, GroupFigure]
+    bureaus: Mapping[int, GroupFigure]
+
+
+def _max_points(session: Session, round_ids: list[int]) -> dict[int, int]:
+    return dict(session.execute(
+        select(Round.id, func.max(ChecklistPoints.points))
+        .join(ChecklistPoints, ChecklistPoints.version_id == Round.checklist_version_id)
+        .where(Round.id.in_(round_ids)).group_by(Round.id)
+    ).all())
 
 
 def round_groups(session: Session, round_ids: list[int]) -> dict[int, RoundGroups]:
     """Per round: every 部局's figure and the prefecture's (average and median of 所属 maturity),
-    withheld for groups under MIN_GROUP_SIZE 所属 (``rules.group_figure``)."""
-    by_round: dict[int, list[SheetOverall]] = defaultdict(list)
-    for row in sheet_tallies(session, round_ids):
-        by_round[row.round_id].append(row)
-    result = {}
-    for round_id in round_ids:
-        rows = by_round.get(round_id, [])
-        by_bureau: dict[int, list[float | None]] = defaultdict(list)
-        for row in rows:
-            by_bureau[row.bureau_id].append(row.overall.maturity)
-        result[round_id] = RoundGroups(
-            round_id,
-            group_figure(r.overall.maturity for r in rows),
-            {bureau_id: group_figure(values) for bureau_id, values in by_bureau.items()},
-        )
-    return result
+    withheld for groups under MIN_GROUP_SIZE 所属 (``rules.group_figure``). Reads the overall counts
+    stored on the sheet rows: a few thousand rows a round, no answers."""
+    if not round_ids:
+        return {}
+    top = _max_points(session, round_ids)
+    prefecture: dict[int, list[float | None]] = defaultdict(list)
+    bureaus: dict[int, dict[int, list[float | None]]] = defaultdict(lambda: defaultdict(list))
+    rows = session.connection().execute(
+        select(Sheet.round_id, Sheet.bureau_id, Sheet.tally_answered, Sheet.tally_points)
+        .where(Sheet.round_id.in_(round_ids))
+    )
+    for round_id, bureau_id, answered, points in rows:
+        value = maturity(points, answered, top.get(round_id) or 3)
+        prefecture[round_id].append(value)
+        bureaus[round_id][bureau_id].append(value)
+    return {
+        round_id: RoundGroups(round_id, group_figure(prefecture[round_id]), _OnDemand(bureaus[round_id], group_figure))
+        for round_id in round_ids
+    }
 
 
 @dataclass
@@ -292,34 +293,26 @@ class CategoryGroups:
     """One round's figures per category: the prefecture and each 部局."""
 
     prefecture: dict[str, GroupFigure]
-    bureaus: dict[int, dict[str, GroupFigure]]
+    bureaus: Mapping[int, dict[str, GroupFigure]]
 
 
 def category_groups(session: Session, round_id: int) -> CategoryGroups:
-    """One round's figures per category (from the stored tallies)."""
-    top = session.execute(
-        select(func.max(ChecklistPoints.points))
-        .join(Round, Round.checklist_version_id == ChecklistPoints.version_id)
-        .where(Round.id == round_id)
-    ).scalar_one_or_none() or 3
-    rows = session.execute(
-        select(Sheet.id, Sheet.bureau_id, StoredTally.category, StoredTally.total, StoredTally.answered,
-               StoredTally.not_applicable, StoredTally.points)
+    """One round's figures per category (from the stored per-category tallies)."""
+    top = _max_points(session, [round_id]).get(round_id) or 3
+    rows = session.connection().execute(
+        select(Sheet.id, Sheet.bureau_id, StoredTally.category, StoredTally.answered, StoredTally.points)
         .join(StoredTally, StoredTally.sheet_id == Sheet.id)
         .where(Sheet.round_id == round_id)
         .order_by(StoredTally.position)
     ).all()
     names = list(dict.fromkeys(r.category for r in rows))
-    maturity: dict[int, dict[str, float | None]] = defaultdict(dict)
-    bureau_of: dict[int, int] = {}
-    for sheet_id, bureau_id, category, total, answered, na, points in rows:
-        maturity[sheet_id][category] = Tally(total, answered, na, points, top).maturity
-        bureau_of[sheet_id] = bureau_id
-
-    def figures(sheet_ids: list[int]) -> dict[str, GroupFigure]:
-        return {n: group_figure(maturity[s][n] for s in sheet_ids if n in maturity[s]) for n in names}
-
-    by_bureau: dict[int, list[int]] = defaultdict(list)
-    for sheet_id, bureau_id in bureau_of.items():
-        by_bureau[bureau_id].append(sheet_id)
-    return CategoryGroups(figures(list(bureau_of)), {b: figures(ids) for b, ids in by_bureau.items()})
+    prefecture: dict[str, list[float | None]] = defaultdict(list)
+    bureaus: dict[int, dict[str, list[float | None]]] = defaultdict(lambda: defaultdict(list))
+    for _sheet_id, bureau_id, category, answered, points in rows:
+        value = maturity(points, answered, top)
+        prefecture[category].append(value)
+        bureaus[bureau_id][category].append(value)
+    return CategoryGroups(
+        {n: group_figure(prefecture[n]) for n in names},
+        _OnDemand(bureaus, lambda by_category: {n: group_figure(by_category[n]) for n in names}),
+    )

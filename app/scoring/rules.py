@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from statistics import mean, median
+from statistics import fmean as mean  # fmean: float arithmetic (mean works in exact fractions, slowly)
+from statistics import median
 
 
 class Status(StrEnum):
