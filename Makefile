@@ -14,6 +14,9 @@ ASSETS := $(VENDOR)/htmx.min.js $(VENDOR)/tokens.css
 PAPERLESS_ENV ?= development
 PAPERLESS_AUTH ?= dev
 RUN_ENV := PAPERLESS_ENV=$(PAPERLESS_ENV) PAPERLESS_AUTH=$(PAPERLESS_AUTH)
+# `make test` spreads the suite over every core (pytest-xdist); TEST_WORKERS=0 runs it in one process.
+# Narrow it with PYTEST_ARGS, e.g. make test PYTEST_ARGS="tests/test_sheets.py -k submit" TEST_WORKERS=0
+TEST_WORKERS ?= auto
 
 .PHONY: run test install assets migrate demo lint check clean bench
 
@@ -25,7 +28,7 @@ run: install
 test: install
 	bash scripts/ensure-chromium.sh
 	if [ -n "$$PAPERLESS_TEST_POSTGRES_URL" ]; then bash scripts/ensure-pg-client.sh; fi
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 install: $(STAMP) assets
 
