@@ -331,8 +331,14 @@ def _browser(new_client, role: str):
     return client, sign_in(client, UPN[role])
 
 
+_OPENAPI: dict[str, dict] = {}
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_each_persona_gets_the_expected_outcome_on_every_route(app, session, world, new_client, role):
+    # The schema comes from the code alone (same settings, same routes): built by the first walk, not by
+    # each persona's app again (the slowest request of the walk).
+    app.openapi_schema = _OPENAPI.get("schema")
     values = more_world(app, session, world, role)
     shared = _browser(new_client, role)
     failures = []
@@ -357,4 +363,5 @@ def test_each_persona_gets_the_expected_outcome_on_every_route(app, session, wor
                             f"{response.headers.get('location', '')} {response.text[:160]!r}")
         if response.status_code >= 500:
             failures.append(f"{method} {path} as {role}: server error")
+    _OPENAPI.setdefault("schema", app.openapi_schema)
     assert not failures, "\n".join(failures)
