@@ -226,3 +226,23 @@ def test_dev_login_unknown_user_is_404(client, world):
     page = client.get("/auth/login")
     response = client.post("/auth/dev-login", data={"upn": "nobody@test.example", "csrf_token": csrf_from(page.text)})
     assert response.status_code == 404
+
+
+def test_scores_by_bureau_withhold_every_figure_of_a_small_group_from_sections(client, new_client, session):
+    """部局 P has five 所属, Q two. A member of P sees P's figures; of Q nothing but its size: not the
+    completion either (with two 所属, the 部局's completion and one's own give away the other's)."""
+    from tests import factories
+
+    dw = factories.build_desk_world(session)
+    sign_in(client, "member.p2@test.example")
+    groups = {g["code"]: g for g in client.get(f"/api/v1/rounds/{dw.round.id}/scores?by=bureau").json()}
+    assert groups["P"]["suppressed"] is False and groups["P"]["completion"] is not None
+    assert groups["P"]["maturity"] is not None and groups["P"]["categories"]
+    q = groups["Q"]
+    assert q["suppressed"] is True and q["sections"] == 2
+    assert (q["maturity"], q["median"], q["completion"], q["categories"]) == (None, None, None, {})
+
+    desk = new_client()
+    sign_in(desk, "desk@test.example")
+    q = {g["code"]: g for g in desk.get(f"/api/v1/rounds/{dw.round.id}/scores?by=bureau").json()}["Q"]
+    assert q["suppressed"] is False and q["completion"] == 50.0 and q["maturity"] == 0.0

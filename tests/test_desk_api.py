@@ -111,7 +111,8 @@ def test_a_member_cannot_fetch_the_heatmap_or_other_sections_figures(client, dw)
 
 def test_a_member_cannot_open_the_desk_pages(client, dw):
     sign_in(client, "member.p2@test.example")
-    for path in ("/desk/board", "/desk/heatmap", "/desk/weak-items", "/desk/quick-wins", "/desk/distribution"):
+    for path in ("/desk", "/desk/board", "/desk/heatmap", "/desk/weak-items", "/desk/quick-wins",
+                 "/desk/distribution"):
         response = client.get(f"{path}?round={dw.round.id}")
         assert response.status_code == 403, path
         assert "業務DX相談窓口" in response.text

@@ -161,7 +161,7 @@ def test_member_cannot_export_leader_only_their_own_section(client, new_client, 
     assert get(other, world, section="A1").status_code == 403
 
 
-def test_leaders_summary_hides_small_bureau_averages(client, session, world):
+def test_leaders_summary_hides_every_figure_of_a_small_bureau(client, session, world):
     fill_a1(session, world)
     sign_in(client, "leader.a1@test.example")
     wb = load_workbook(io.BytesIO(get(client, world, "xlsx", section="A1").content))
@@ -169,6 +169,8 @@ def test_leaders_summary_hides_small_bureau_averages(client, session, world):
     rows = [list(r) for r in wb["集計"].iter_rows(values_only=True)]
     bureau_a = next(r for r in rows if r[0] == "A" and isinstance(r[2], int))
     assert bureau_a[3] == "—" and "5所属未満" in bureau_a[6]
+    # Not its completion either: with two 所属, the 部局's and A1's own would give away A2's.
+    assert bureau_a[2] == 2 and bureau_a[4:6] == ["—", "—"]
     assert not any(r[1] == "全庁" for r in rows)
 
 

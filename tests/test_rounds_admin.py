@@ -108,6 +108,40 @@ def test_open_close_and_reopen_with_a_reason_are_recorded(client, session, world
     assert reason in page.text and "再開" in page.text and "管理者" in page.text
 
 
+def test_a_reopen_reason_over_500_characters_is_refused_with_422_and_nothing_changes(client, session, world):
+    """(Regression: a long reason must be a 422 with the message, never a 500.) Measured after trimming."""
+    token = sign_in(client, "admin@test.example")
+    closed = f.make_round(session, world.version_id, title="令和7年度 第1回", fiscal_year=2025,
+                          opens_on=date(2025, 5, 1))
+    rounds.close_round(session, closed)
+    session.commit()
+    for reason in ("x" * 501, "理" * 501):
+        refused = client.post(f"/admin/rounds/{closed.id}/reopen", data={"csrf_token": token, "reason": reason})
+        assert refused.status_code == 422 and "500文字以内" in refused.text and "現在501文字" in refused.text
+    session.refresh(closed)
+    assert closed.state == RoundState.CLOSED
+    assert session.exec(select(RoundEvent).where(RoundEvent.round_id == closed.id,
+                                                 RoundEvent.kind == "reopen")).first() is None
+    session.commit()
+    reason = " " + "理" * 500 + " \n"
+    assert client.post(f"/admin/rounds/{closed.id}/reopen", data={"csrf_token": token, "reason": reason}).status_code == 303
+    session.refresh(closed)
+    assert closed.state == RoundState.OPEN
+
+
+def test_a_sheet_reopen_reason_over_500_characters_is_a_422_in_the_api(client, session, world):
+    f.set_answers(session, world.round.id, world.a1, dict.fromkeys(f.V1_KEYS, "◎"))
+    f.mark_submitted(session, world.round.id, world.a1)
+    session.commit()
+    token = sign_in(client, "leader.a1@test.example")
+    url = f"/api/v1/rounds/{world.round.id}/sections/A1/reopen"
+    refused = client.post(url, json={"reason": "理" * 501}, headers={"X-CSRF-Token": token})
+    assert refused.status_code == 422 and "reason" in refused.json()["errors"]
+    assert client.get(f"/api/v1/rounds/{world.round.id}/sections/A1/sheet").json()["state"] == "submitted"
+    reopened = client.post(url, json={"reason": "理" * 500}, headers={"X-CSRF-Token": token})
+    assert reopened.status_code == 200 and reopened.json()["state"] == "draft"
+
+
 def test_state_changes_out_of_order_are_refused(client, world):
     token = sign_in(client, "admin@test.example")
     rid = world.round.id  # open

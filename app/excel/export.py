@@ -56,7 +56,7 @@ class ExportSheet:
 @dataclass(frozen=True)
 class BureauSummary:
     group: GroupScore
-    suppressed: bool  # under MIN_GROUP_SIZE 所属, shown only to the desk and admins
+    suppressed: bool  # under MIN_GROUP_SIZE 所属: no figure of it (only its size) but for the desk and admins
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,8 @@ def gather(session: Session, principal: Principal | None, round_id: int, *, bure
     for score in all_scores:  # a 部局's figures cover all its 所属, also when one 所属 is exported
         members.setdefault(score.bureau_id, []).append(score)
     bureaus = tuple(
-        BureauSummary(group=group, suppressed=not full and group.sections < MIN_GROUP_SIZE)
+        BureauSummary(group=group, suppressed=not full and permissions.why_not_see_group(
+            principal, group.sections, MIN_GROUP_SIZE) is not None)
         for group in (scoring.group_score(unit, members[uid]) for uid, unit in bureau_units.items())
     )
     prefecture = scoring.group_score(None, all_scores) if full and not (bureau or section) else None

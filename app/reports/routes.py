@@ -12,6 +12,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 from markupsafe import Markup
 
+from app.auth import permissions
+from app.errors import Forbidden
 from app.reports import service
 from app.scoring.rules import PROGRESS_LABELS, Progress
 from app.web.deps import CurrentPrincipal, DbSession, csrf_protect
@@ -51,6 +53,9 @@ def _base(here: str) -> dict:
 
 @router.get("/desk")
 def desk_home(principal: CurrentPrincipal, round_id: RoundQ = None):
+    refusal = permissions.why_not_see_all_sections(principal)
+    if refusal:  # as every desk page: refused here, not sent on to be refused there
+        raise Forbidden(refusal)
     return RedirectResponse("/desk/board" + (f"?round={round_id}" if round_id else ""), status_code=303)
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from app.auth import permissions
+from app.auth.permissions import Principal
 from app.rounds import service as rounds
 from app.scoring import queries
 from app.scoring.rules import MIN_GROUP_SIZE
@@ -28,10 +30,11 @@ class BureauScoreOut(BaseModel):
     code: str
     name: str
     sections: int
-    suppressed: bool = Field(description="true when the group is too small (under 5 所属) to show its average")
+    suppressed: bool = Field(description="true when the group is too small (under 5 所属) to show its figures: "
+                                         "maturity, median, completion and categories are then null / empty")
     maturity: float | None = Field(description="mean maturity of its 所属 (those with any answer)")
     median: float | None
-    completion: float
+    completion: float | None = Field(description="pooled completion of its 所属; null when suppressed")
     categories: dict[str, float | None]
 
 
@@ -46,7 +49,7 @@ def scores(round_id: RoundId, session: DbSession, principal: CurrentPrincipal,
     """
     rounds.get_round(session, round_id)
     if by == "bureau":
-        return [_bureau_out(g, principal.sees_everything) for g in queries.bureau_scores(session, round_id)]
+        return [_bureau_out(g, principal) for g in queries.bureau_scores(session, round_id)]
     visible = None if principal.sees_everything else set(principal.sections)
     bureaus = queries.bureau_codes(session, round_id)
     return [
@@ -60,10 +63,12 @@ def scores(round_id: RoundId, session: DbSession, principal: CurrentPrincipal,
     ]
 
 
-def _bureau_out(group: queries.GroupScore, full: bool) -> BureauScoreOut:
-    hide = not full and group.sections < MIN_GROUP_SIZE
+def _bureau_out(group: queries.GroupScore, principal: Principal) -> BureauScoreOut:
+    # Every group figure is withheld under MIN_GROUP_SIZE 所属 (completion too: in a 部局 of two 所属,
+    # the 部局's completion and one's own give away the other's).
+    hide = permissions.why_not_see_group(principal, group.sections, MIN_GROUP_SIZE) is not None
     return BureauScoreOut(
         code=group.code, name=group.name, sections=group.sections, suppressed=hide,
         maturity=None if hide else group.maturity, median=None if hide else group.median,
-        completion=group.completion, categories={} if hide else group.categories,
+        completion=None if hide else group.completion, categories={} if hide else group.categories,
     )
