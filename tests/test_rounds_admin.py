@@ -142,6 +142,31 @@ def test_a_sheet_reopen_reason_over_500_characters_is_a_422_in_the_api(client, s
     assert reopened.status_code == 200 and reopened.json()["state"] == "draft"
 
 
+def test_a_sheet_reopen_reason_over_500_characters_is_refused_on_the_page_too(client, session, world):
+    """The page's form refuses what the API refuses (it used to cut the reason to 500 without a word)."""
+    f.set_answers(session, world.round.id, world.a1, dict.fromkeys(f.V1_KEYS, "◎"))
+    f.mark_submitted(session, world.round.id, world.a1)
+    session.commit()
+    token = sign_in(client, "leader.a1@test.example")
+    url = f"/rounds/{world.round.id}/sections/A1/reopen"
+    refused = client.post(url, data={"csrf_token": token, "reason": "理" * 501})
+    assert refused.status_code == 422 and "500文字以内" in refused.text and "現在501文字" in refused.text
+    assert client.get(f"/api/v1/rounds/{world.round.id}/sections/A1/sheet").json()["state"] == "submitted"
+    assert client.post(url, data={"csrf_token": token, "reason": "理" * 500}).status_code == 303
+
+
+def test_a_round_reopen_reason_with_a_nul_character_is_refused_on_every_database(client, session, world):
+    token = sign_in(client, "admin@test.example")
+    closed = f.make_round(session, world.version_id, title="令和7年度 第1回", fiscal_year=2025,
+                          opens_on=date(2025, 5, 1))
+    rounds.close_round(session, closed)
+    session.commit()
+    refused = client.post(f"/admin/rounds/{closed.id}/reopen", data={"csrf_token": token, "reason": "提出\x00漏れ"})
+    assert refused.status_code == 422 and "制御文字" in refused.text
+    session.refresh(closed)
+    assert closed.state == RoundState.CLOSED
+
+
 def test_state_changes_out_of_order_are_refused(client, world):
     token = sign_in(client, "admin@test.example")
     rid = world.round.id  # open

@@ -168,6 +168,8 @@ def reopen_round(session: Session, round_: Round, *, reason: str, actor: Princip
     if not reason:
         raise InvalidInput("再開する理由を入力してください。",
                            fields={"reason": "再開する理由を入力してください（例: 提出漏れの所属があるため）。"})
+    if "\x00" in reason:
+        raise InvalidInput("理由に使えない制御文字（NUL）が含まれています。", fields={"reason": "制御文字（NUL）は使えません。"})
     if len(reason) > REASON_MAX:
         raise InvalidInput(f"理由は{REASON_MAX}文字以内にしてください。",
                            fields={"reason": f"理由は{REASON_MAX}文字以内にしてください（現在{len(reason)}文字）。"})

@@ -102,7 +102,7 @@ class AnswerIn(BaseModel):
 
 class ReopenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(default="", max_length=500)
+    reason: str = Field(default="", max_length=service.REOPEN_REASON_MAX)
 
 
 def sheet_out(session, view: SheetView) -> SheetOut:

@@ -28,6 +28,7 @@ from app.scoring.rules import Status, parse_status
 from app.sheets.models import Answer, EventKind, EventSource, Sheet, SheetEvent, SheetState
 
 MEMO_MAX = 2000
+REOPEN_REASON_MAX = 500
 
 
 @dataclass
@@ -323,14 +324,18 @@ def reopen(session: Session, principal: Principal, round_id: int, section_code: 
     view = get_sheet_for(session, principal, round_id, section_code)
     if view.why_not_submit:
         raise Forbidden(view.why_not_submit)
+    reason = reason.strip()
     if "\x00" in reason:
         raise InvalidInput("理由に使えない制御文字（NUL）が含まれています。", fields={"reason": "制御文字（NUL）は使えません。"})
+    if len(reason) > REOPEN_REASON_MAX:
+        raise InvalidInput(f"理由は{REOPEN_REASON_MAX}文字以内にしてください（現在{len(reason)}文字）。",
+                           fields={"reason": f"{REOPEN_REASON_MAX}文字以内にしてください。"})
     now = now_utc()
     _set_state(session, view, SheetState.SUBMITTED, SheetState.DRAFT,
                {"submitted_at": None, "submitted_by_id": None, "updated_at": now},
                "提出されていないため、取り消すものはありません。")
     session.add(SheetEvent(sheet_id=view.sheet.id, at=now, actor_id=principal.user_id, kind=EventKind.REOPEN,
-                           source=source, note=reason.strip()[:500]))
+                           source=source, note=reason))
     session.refresh(view.sheet)
     return view.sheet
 
