@@ -7,9 +7,11 @@ from datetime import date
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from app.auth import permissions
 from app.checklists import service as checklists
 from app.jpdate import fiscal_year_label
 from app.rounds import service
+from app.rounds.models import RoundState
 from app.web.deps import CurrentPrincipal, DbSession
 
 router = APIRouter(prefix="/api/v1", tags=["rounds"])
@@ -30,10 +32,14 @@ class RoundOut(BaseModel):
 
 @router.get("/rounds", response_model=list[RoundOut], responses={401: {"description": "Not signed in"}})
 def list_rounds(session: DbSession, principal: CurrentPrincipal) -> list[RoundOut]:
-    """Every round, newest first, with its fiscal year, state and checklist version."""
+    """Every round, newest first, with its fiscal year, state and checklist version (draft rounds for the
+    desk and admins only)."""
     current = service.current_round(session)
+    drafts = permissions.sees_draft_rounds(principal)
     out = []
     for r in service.list_rounds(session):
+        if r.state == RoundState.DRAFT and not drafts:
+            continue
         definition = checklists.get_definition(session, r.checklist_version_id)
         out.append(RoundOut(
             id=r.id, title=r.title, fiscal_year=r.fiscal_year, fiscal_year_label=fiscal_year_label(r.fiscal_year),
