@@ -67,8 +67,8 @@ def section_trend(code: Code, session: DbSession, principal: CurrentPrincipal) -
     its two latest rounds, each item's change. Desk and admins: any 所属; members and leaders: their own."""
     unit = trend_service.resolve_section(session, principal, code)
     trend = trend_service.section_trend(session, unit)
-    groups = queries.round_groups(session, [r.id for r in trend.rounds])
     bureau_ids = {p.score.bureau_id for p in trend.points}
+    groups = queries.round_groups(session, [r.id for r in trend.rounds], bureau_ids)
     bureaus = {u.id: u for u in session.exec(select(Unit).where(Unit.id.in_(bureau_ids)))} if bureau_ids else {}
     rounds = [
         TrendRound(

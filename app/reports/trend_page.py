@@ -180,7 +180,7 @@ def build(session: Session, principal: Principal, unit: Unit, *, typed_targets: 
     rounds = trend.rounds
     latest = rounds[-1] if rounds else None
     previous = rounds[-2] if len(rounds) > 1 else None
-    groups = queries.round_groups(session, [r.id for r in rounds])
+    groups = queries.round_groups(session, [r.id for r in rounds], {p.score.bureau_id for p in trend.points})
     rows = _round_rows(session, trend, groups)
     bureau = session.get(Unit, unit.parent_id) if unit.parent_id else None
 
@@ -300,7 +300,7 @@ def _category_rows(session: Session, trend: Trend, latest: Round | None, previou
     previous_def = checklists.get_definition(session, previous.checklist_version_id) if previous else None
     names = list(latest_def.categories) + [
         n for n in (previous_def.categories if previous_def else ()) if n not in latest_def.categories]
-    groups = queries.category_groups(session, latest.id)
+    groups = queries.category_groups(session, latest.id, [now.score.bureau_id] if now else [])
     bureau_groups = groups.bureaus.get(now.score.bureau_id, {}) if now else {}
     rows = []
     for name in names:

@@ -7,7 +7,7 @@ into maturity and completion. Groups of sheets (a 部局, the prefecture) averag
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from statistics import fmean as mean  # fmean: float arithmetic (mean works in exact fractions, slowly)
 from statistics import median
@@ -230,24 +230,6 @@ def refresh_tallies(session: Session, *, sheet_ids: Iterable[int] | None = None,
 # --- Group figures per round, beside one 所属 (leader pages) ------------------------------------------
 
 
-class _OnDemand(Mapping):
-    """``{key: figure}`` computed when first asked for (a page needs one 部局 of a hundred)."""
-
-    def __init__(self, values: dict, make) -> None:
-        self._values, self._make, self._done = values, make, {}
-
-    def __getitem__(self, key):
-        if key not in self._done:
-            self._done[key] = self._make(self._values[key])
-        return self._done[key]
-
-    def __iter__(self):
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-
 @dataclass
 class RoundGroups:
     """One round's group figures: the prefecture and each 部局 (by the 部局 of the sheet that round)."""
@@ -265,54 +247,71 @@ def _max_points(session: Session, round_ids: list[int]) -> dict[int, int]:
     ).all())
 
 
-def round_groups(session: Session, round_ids: list[int]) -> dict[int, RoundGroups]:
-    """Per round: every 部局's figure and the prefecture's (average and median of 所属 maturity),
-    withheld for groups under MIN_GROUP_SIZE 所属 (``rules.group_figure``). Reads the overall counts
-    stored on the sheet rows: a few thousand rows a round, no answers."""
+def round_groups(session: Session, round_ids: list[int], bureau_ids: Collection[int] | None = None
+                 ) -> dict[int, RoundGroups]:
+    """Per round: the prefecture's figure and those of ``bureau_ids`` (every 部局 when None): average and
+    median of 所属 maturity, withheld for groups under MIN_GROUP_SIZE 所属 (``rules.group_figure``).
+    Reads the overall counts stored on the sheet rows, no answers; the prefecture's are counted per
+    distinct (answered, points) in SQL, so a round of 3,000 所属 arrives as a few hundred rows."""
     if not round_ids:
         return {}
     top = _max_points(session, round_ids)
+    connection = session.connection()
     prefecture: dict[int, list[float | None]] = defaultdict(list)
-    bureaus: dict[int, dict[int, list[float | None]]] = defaultdict(lambda: defaultdict(list))
-    rows = session.connection().execute(
-        select(Sheet.round_id, Sheet.bureau_id, Sheet.tally_answered, Sheet.tally_points)
+    for round_id, answered, points, count in connection.execute(
+        select(Sheet.round_id, Sheet.tally_answered, Sheet.tally_points, func.count())
         .where(Sheet.round_id.in_(round_ids))
-    )
-    for round_id, bureau_id, answered, points in rows:
-        value = maturity(points, answered, top.get(round_id) or 3)
-        prefecture[round_id].append(value)
-        bureaus[round_id][bureau_id].append(value)
+        .group_by(Sheet.round_id, Sheet.tally_answered, Sheet.tally_points)
+    ):
+        prefecture[round_id] += [maturity(points, answered, top.get(round_id) or 3)] * count
+    bureaus: dict[int, dict[int, list[float | None]]] = defaultdict(lambda: defaultdict(list))
+    for round_id, bureau_id, answered, points in connection.execute(
+        _in_bureaus(select(Sheet.round_id, Sheet.bureau_id, Sheet.tally_answered, Sheet.tally_points)
+                    .where(Sheet.round_id.in_(round_ids)), bureau_ids)
+    ):
+        bureaus[round_id][bureau_id].append(maturity(points, answered, top.get(round_id) or 3))
     return {
-        round_id: RoundGroups(round_id, group_figure(prefecture[round_id]), _OnDemand(bureaus[round_id], group_figure))
+        round_id: RoundGroups(round_id, group_figure(prefecture[round_id]),
+                              {b: group_figure(values) for b, values in bureaus[round_id].items()})
         for round_id in round_ids
     }
 
 
+def _in_bureaus(query, bureau_ids: Collection[int] | None):
+    return query if bureau_ids is None else query.where(Sheet.bureau_id.in_(list(bureau_ids)))
+
+
 @dataclass
 class CategoryGroups:
-    """One round's figures per category: the prefecture and each 部局."""
+    """One round's figures per category: the prefecture and some 部局."""
 
     prefecture: dict[str, GroupFigure]
     bureaus: Mapping[int, dict[str, GroupFigure]]
 
 
-def category_groups(session: Session, round_id: int) -> CategoryGroups:
-    """One round's figures per category (from the stored per-category tallies)."""
+def category_groups(session: Session, round_id: int, bureau_ids: Collection[int] | None = None) -> CategoryGroups:
+    """One round's figures per category (from the stored per-category tallies), for the prefecture and
+    ``bureau_ids`` (every 部局 when None); the prefecture's counted per distinct (answered, points)."""
     top = _max_points(session, [round_id]).get(round_id) or 3
-    rows = session.connection().execute(
-        select(Sheet.id, Sheet.bureau_id, StoredTally.category, StoredTally.answered, StoredTally.points)
-        .join(StoredTally, StoredTally.sheet_id == Sheet.id)
-        .where(Sheet.round_id == round_id)
-        .order_by(StoredTally.position)
-    ).all()
-    names = list(dict.fromkeys(r.category for r in rows))
+    connection = session.connection()
     prefecture: dict[str, list[float | None]] = defaultdict(list)
+    for category, answered, points, count, _position in connection.execute(
+        select(StoredTally.category, StoredTally.answered, StoredTally.points, func.count(),
+               func.min(StoredTally.position).label("position"))
+        .join(Sheet, StoredTally.sheet_id == Sheet.id)
+        .where(Sheet.round_id == round_id)
+        .group_by(StoredTally.category, StoredTally.answered, StoredTally.points)
+        .order_by("position")
+    ):
+        prefecture[category] += [maturity(points, answered, top)] * count
     bureaus: dict[int, dict[str, list[float | None]]] = defaultdict(lambda: defaultdict(list))
-    for _sheet_id, bureau_id, category, answered, points in rows:
-        value = maturity(points, answered, top)
-        prefecture[category].append(value)
-        bureaus[bureau_id][category].append(value)
+    for bureau_id, category, answered, points in connection.execute(
+        _in_bureaus(select(Sheet.bureau_id, StoredTally.category, StoredTally.answered, StoredTally.points)
+                    .join(StoredTally, StoredTally.sheet_id == Sheet.id)
+                    .where(Sheet.round_id == round_id), bureau_ids)
+    ):
+        bureaus[bureau_id][category].append(maturity(points, answered, top))
     return CategoryGroups(
-        {n: group_figure(prefecture[n]) for n in names},
-        _OnDemand(bureaus, lambda by_category: {n: group_figure(by_category[n]) for n in names}),
+        {name: group_figure(values) for name, values in prefecture.items()},
+        {b: {name: group_figure(by_category[name]) for name in prefecture} for b, by_category in bureaus.items()},
     )
