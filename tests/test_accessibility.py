@@ -1,9 +1,11 @@
 """Accessibility (JIS X 8341-3 / WCAG 2.x AA): axe-core, injected by Playwright into Debian's Chromium,
-finds no serious or critical violation on any main page; the sheet can be filled in and submitted with the
-keyboard alone; focus is visible; the status radio groups read as 「達成状況：…」 with options 「◎ 60%以上」.
+finds no serious or critical violation on any page, and every control of every page shows a focus outline
+(2px or more) when reached with the keyboard; the sheet can be filled in and submitted with the keyboard
+alone; the status radio groups read as 「達成状況：…」 with options 「◎ 60%以上」.
 
-Adding a page: add one line to ``PAGES`` (who looks, which URL). A GET page route that is in neither
-``PAGES`` nor ``NOT_PAGES`` fails ``test_every_page_route_is_checked_by_axe``.
+Adding a page: add one line to ``PAGES`` (who looks, which URL; ``then`` for a state reached by acting on
+the page). A GET page route that is in neither ``PAGES`` nor ``NOT_PAGES`` fails
+``test_every_page_route_is_checked_by_axe``.
 """
 
 from __future__ import annotations
@@ -235,7 +237,47 @@ def _axe(page) -> list[dict]:
     return [v for v in result if v["impact"] in ("serious", "critical")]
 
 
-def test_axe_finds_no_serious_or_critical_violation_on_any_main_page(rich_site, chromium):
+FOCUSABLE = ("a[href], button, input:not([type=hidden]), select, textarea, summary, "
+             "[tabindex]:not([tabindex='-1'])")
+OUTLINE_JS = "el => { const cs = getComputedStyle(el); return cs.outlineStyle === 'none' ? 0 : parseFloat(cs.outlineWidth); }"
+
+
+def _focus_not_visible(page) -> list[str]:
+    """Controls that show no focus outline of 2px or more when reached with the keyboard.
+
+    One Tab press puts the page in keyboard mode; focus() then moves on as the keyboard would show it. A
+    radio drawn by its label (the sheet's status options) shows the outline on the label. A date input is
+    four Tab stops inside the one element (year, month, day, the calendar button): each is pressed to."""
+    page.keyboard.press("Tab")
+    missing = page.evaluate("""(selector) => {
+        const missing = [];
+        for (const el of document.querySelectorAll(selector)) {
+            if (el.disabled || el.getClientRects().length === 0 || getComputedStyle(el).visibility === 'hidden') continue;
+            el.focus();
+            if (document.activeElement !== el) continue;
+            const shown = getComputedStyle(el).opacity === '0' && el.labels && el.labels.length ? el.labels[0] : el;
+            const cs = getComputedStyle(shown);
+            if (cs.outlineStyle === 'none' || parseFloat(cs.outlineWidth) < 2) {
+                missing.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''} `
+                             + `${(el.name || el.textContent || '').trim().slice(0, 30)}`);
+            }
+        }
+        return missing;
+    }""", FOCUSABLE)
+    dates = page.locator("input[type=date]:not([disabled])")
+    for n in range(dates.count()):
+        field = dates.nth(n)
+        field.focus()
+        for stop in range(1, 5):
+            if not field.evaluate("el => document.activeElement === el"):
+                break
+            if field.evaluate(OUTLINE_JS) < 2:
+                missing.append(f"input#{field.get_attribute('id')} (Tab stop {stop} of the date)")
+            page.keyboard.press("Tab")
+    return missing
+
+
+def test_axe_finds_no_serious_or_critical_violation_and_focus_shows_on_every_page(rich_site, chromium):
     base, ids = rich_site
     # One browser for all pages, signed in as each persona in turn: a context per page (or per persona)
     # would start a renderer and compile axe again each time.
@@ -261,6 +303,7 @@ def test_axe_finds_no_serious_or_critical_violation_on_any_main_page(rich_site, 
             if entry.then:
                 entry.then(page, ids)
             problems += [f"{entry.name}: {violation}" for violation in _axe(page)]
+            problems += [f"{entry.name}: focus not visible on {what}" for what in _focus_not_visible(page)]
     finally:
         context.close()
     assert not problems, "\n".join(problems)
