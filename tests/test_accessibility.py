@@ -239,7 +239,6 @@ def _axe(page) -> list[dict]:
 
 FOCUSABLE = ("a[href], button, input:not([type=hidden]), select, textarea, summary, "
              "[tabindex]:not([tabindex='-1'])")
-OUTLINE_JS = "el => { const cs = getComputedStyle(el); return cs.outlineStyle === 'none' ? 0 : parseFloat(cs.outlineWidth); }"
 
 
 def _focus_not_visible(page) -> list[str]:
@@ -264,15 +263,19 @@ def _focus_not_visible(page) -> list[str]:
         }
         return missing;
     }""", FOCUSABLE)
-    dates = page.locator("input[type=date]:not([disabled])")
-    for n in range(dates.count()):
-        field = dates.nth(n)
-        field.focus()
+    dates = "input[type=date]:not([disabled])"
+    for n in range(page.locator(dates).count()):
+        page.evaluate("([s, n]) => document.querySelectorAll(s)[n].focus()", [dates, n])
         for stop in range(1, 5):
-            if not field.evaluate("el => document.activeElement === el"):
+            field, width = page.evaluate("""([s, n]) => {
+                const el = document.querySelectorAll(s)[n], cs = getComputedStyle(el);
+                return [document.activeElement === el ? el.id : null,
+                        cs.outlineStyle === 'none' ? 0 : parseFloat(cs.outlineWidth)];
+            }""", [dates, n])
+            if field is None:
                 break
-            if field.evaluate(OUTLINE_JS) < 2:
-                missing.append(f"input#{field.get_attribute('id')} (Tab stop {stop} of the date)")
+            if width < 2:
+                missing.append(f"input#{field} (Tab stop {stop} of the date)")
             page.keyboard.press("Tab")
     return missing
 
