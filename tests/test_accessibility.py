@@ -82,6 +82,15 @@ def _empty_support_form(page: Page, ids: dict[str, int]) -> None:
     expect(page.locator(".field-error").first).to_be_visible()
 
 
+def _target_below_current(page: Page, ids: dict[str, int]) -> None:
+    """A target lower than this round's answer (◎): the form comes back (422) with the row's message."""
+    page.get_by_label("次回の目標：資料を電子でも保管している").select_option("○")
+    with page.expect_navigation() as sent:
+        page.get_by_role("button", name="目標を保存する").click()
+    assert sent.value.status == 422
+    expect(page.locator(".row--error .field-error")).to_be_visible()
+
+
 SHEET = "/rounds/{round_id}/sections/{code}"
 SUPPORT_RECORD = "/support/{record_id}"
 PAGES = [
@@ -102,6 +111,8 @@ PAGES = [
     A11yPage("history of the closed round", "leader_a", "/rounds/{past_round_id}/sections/A1/history",
              "/rounds/{round_id}/sections/{code}/history"),
     A11yPage("trend and targets", "leader_a", "/sections/A1/trend", "/sections/{code}/trend"),
+    A11yPage("trend: a target refused", "leader_a", "/sections/A1/trend", "/sections/{code}/trend",
+             then=_target_below_current),
     A11yPage("trend as member", "member_a", "/sections/A1/trend", "/sections/{code}/trend"),
     A11yPage("the 所属's support records", "leader_a", "/sections/A1/support", "/sections/{code}/support"),
     A11yPage("相談する", "leader_a", "/sections/A1/consult?item=" + KEYS[2], "/sections/{code}/consult"),
