@@ -11,7 +11,7 @@ the page). A GET page route that is in neither ``PAGES`` nor ``NOT_PAGES`` fails
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -22,11 +22,12 @@ from playwright.sync_api import Page, expect
 from app.auth import service as auth_service
 from app.auth import tokens
 from app.config import PROJECT_ROOT
+from app.main import create_app
 from app.rounds import service as rounds_service
 from app.sheets import service as sheets_service
 from app.sheets.models import EventSource
 from tests import factories
-from tests.conftest import browser_sign_in, sign_in
+from tests.conftest import browser_sign_in, make_settings, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -56,6 +57,7 @@ class A11yPage:
     status: int = 200
     viewport: dict | None = None
     then: Callable[[Page, dict[str, int]], None] | None = None  # brings the page to a state worth checking
+    msal: bool = False  # served by the app with Microsoft 365 sign-in (the same database)
 
 
 def _stale_row_save(page: Page, ids: dict[str, int]) -> None:
@@ -96,6 +98,8 @@ SUPPORT_RECORD = "/support/{record_id}"
 PAGES = [
     A11yPage("sign-in", None, "/auth/login", "/auth/login"),
     A11yPage("signed out", None, "/auth/signed-out", "/auth/signed-out"),
+    # Where Entra returns; without a pending sign-in of this browser the sign-in is refused, with the reason.
+    A11yPage("sign-in refused (Microsoft 365)", None, "/auth/callback", "/auth/callback", 400, msal=True),
     A11yPage("sign-out", "member_a", "/auth/logout", "/auth/logout"),
     A11yPage("home without a sheet", "no_section", "/", "/"),
     # 所属 A1 has answers (checked options of every colour) and history in both rounds.
@@ -153,9 +157,6 @@ PERSONA_ORDER = [None, *UPN]  # pages are checked persona by persona (sorted is 
 NOT_PAGES = {
     "/healthz", "/api/v1/openapi.json", "/static",
     "/desk",  # only redirects to /desk/board
-    # Entra's return address: with the development sign-in (these tests) a 404; with Microsoft 365 it
-    # redirects, or shows auth/refused.html (checked in tests/test_auth_browser.py's browser).
-    "/auth/callback",
 }
 
 
@@ -185,6 +186,18 @@ def site(app, session, world, client, live_server):
     assert client.post(f"/api/v1/rounds/{world.round.id}/sections/B1/submit",
                        headers={"X-CSRF-Token": token}).status_code == 200
     return live_server(app), world
+
+
+@pytest.fixture
+def msal_base(database_url, live_server) -> Iterator[str]:
+    """The same database served with Microsoft 365 sign-in. No provider is contacted: the page checked
+    there (a refused sign-in) is answered before the app would talk to Entra."""
+    application = create_app(make_settings(
+        database_url, auth="msal", entra_tenant_id="11111111-2222-3333-4444-555555555555",
+        entra_client_id="aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", entra_client_secret="test-client-secret-0123456789",
+        entra_redirect_uri="http://127.0.0.1/auth/callback"))
+    yield live_server(application)
+    application.state.engine.dispose()
 
 
 @pytest.fixture
@@ -291,7 +304,8 @@ def _focus_not_visible(page) -> list[str]:
     return missing
 
 
-def test_axe_finds_no_serious_or_critical_violation_and_focus_shows_on_every_page(rich_site, chromium):
+def test_axe_finds_no_serious_or_critical_violation_and_focus_shows_on_every_page(rich_site, msal_base,
+                                                                                   chromium):
     base, ids = rich_site
     # One browser for all pages, signed in as each persona in turn: a context per page (or per persona)
     # would start a renderer and compile axe again each time.
@@ -312,7 +326,7 @@ def test_axe_finds_no_serious_or_critical_violation_and_focus_shows_on_every_pag
             if entry.viewport != viewport:
                 page.set_viewport_size(entry.viewport or DESKTOP)
                 viewport = entry.viewport
-            response = page.goto(base + entry.path.format(**ids))
+            response = page.goto((msal_base if entry.msal else base) + entry.path.format(**ids))
             assert response.status == entry.status, (entry.name, response.status)
             if entry.then:
                 entry.then(page, ids)
