@@ -63,15 +63,16 @@ class A11yPage:
 def _stale_row_save(page: Page, ids: dict[str, int]) -> None:
     """A row after a refused save (htmx): someone else saved it first, so the row shows their answer."""
     key = KEYS[5]
-    row = page.locator(f"#row-{key.replace('.', '_')}")
-    token = page.evaluate("() => JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRF-Token']")
-    other = page.request.put(f"{page.url.split('/rounds/')[0]}/api/v1/rounds/{ids['round_id']}/sections/A1/answers/{key}",
+    origin, token = page.evaluate(
+        "() => [location.origin, JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRF-Token']]")
+    other = page.request.put(f"{origin}/api/v1/rounds/{ids['round_id']}/sections/A1/answers/{key}",
                              data={"status": "○", "version": 0}, headers={"X-CSRF-Token": token})
     assert other.status == 200, other.text()
+    row = f"#row-{key.replace('.', '_')}"
     with page.expect_response(lambda r: r.url.endswith(f"/items/{key}")) as saved:
-        row.locator("label.st-excellent").click()
+        page.locator(f"{row} label.st-excellent").click()
     assert saved.value.status == 409
-    expect(page.locator(f"#row-{key.replace('.', '_')} .save-state__error")).to_be_visible()
+    expect(page.locator(f"{row} .save-state__error")).to_be_visible()
 
 
 def _empty_support_form(page: Page, ids: dict[str, int]) -> None:
