@@ -1,23 +1,33 @@
 """Accessibility (JIS X 8341-3 / WCAG 2.x AA): axe-core, injected by Playwright into Debian's Chromium,
-finds no serious or critical violation on any main page; the sheet can be filled in and submitted with the
-keyboard alone; focus is visible; the status radio groups read as 「達成状況：…」 with options 「◎ 60%以上」.
+finds no serious or critical violation on any page, and every control of every page shows a focus outline
+(2px or more) when reached with the keyboard; the sheet can be filled in and submitted with the keyboard
+alone; the status radio groups read as 「達成状況：…」 with options 「◎ 60%以上」.
 
-Adding a page: add one line to ``PAGES`` (who looks, which URL). A GET page route that is in neither
-``PAGES`` nor ``NOT_PAGES`` fails ``test_every_page_route_is_checked_by_axe``.
+Adding a page: add one line to ``PAGES`` (who looks, which URL; ``then`` for a state reached by acting on
+the page). A GET page route that is in neither ``PAGES`` nor ``NOT_PAGES`` fails
+``test_every_page_route_is_checked_by_axe``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import pytest
 from fastapi.routing import iter_route_contexts
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
+from app.auth import service as auth_service
+from app.auth import tokens
 from app.config import PROJECT_ROOT
+from app.main import create_app
+from app.rounds import service as rounds_service
+from app.sheets import service as sheets_service
+from app.sheets.models import EventSource
 from tests import factories
-from tests.conftest import browser_sign_in, sign_in
+from tests.conftest import browser_sign_in, make_settings, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -35,34 +45,120 @@ KEYS = ["office.daily.keep-electronic", "office.daily.no-personal-printing", "br
         "briefing.bureau.paperless", "meeting.internal.no-paper-handouts",
         "meeting.external.advance-or-tablet"]
 TABLET = {"width": 800, "height": 1280}
+DESKTOP = {"width": 1280, "height": 720}  # Playwright's default
 
 
 @dataclass(frozen=True)
 class A11yPage:
     name: str
     persona: str | None  # None: not signed in
-    path: str  # {round_id}: the open round; 所属 B1's sheet is submitted
+    path: str  # placeholders: the ids of ``rich_site`` ({round_id}: the open round, where 所属 B1's sheet is submitted)
     route: str  # the route pattern this page stands for (for the coverage check)
     status: int = 200
     viewport: dict | None = None
+    then: Callable[[Page, dict[str, int]], None] | None = None  # brings the page to a state worth checking
+    msal: bool = False  # served by the app with Microsoft 365 sign-in (the same database)
+
+
+def _stale_row_save(page: Page, ids: dict[str, int]) -> None:
+    """A row after a refused save (htmx): someone else saved it first, so the row shows their answer."""
+    key = KEYS[5]
+    origin, token = page.evaluate(
+        "() => [location.origin, JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRF-Token']]")
+    other = page.request.put(f"{origin}/api/v1/rounds/{ids['round_id']}/sections/A1/answers/{key}",
+                             data={"status": "○", "version": 0}, headers={"X-CSRF-Token": token})
+    assert other.status == 200, other.text()
+    row = f"#row-{key.replace('.', '_')}"
+    with page.expect_response(lambda r: r.url.endswith(f"/items/{key}")) as saved:
+        page.locator(f"{row} label.st-excellent").click()
+    assert saved.value.status == 409
+    expect(page.locator(f"{row} .save-state__error")).to_be_visible()
+
+
+def _empty_support_form(page: Page, ids: dict[str, int]) -> None:
+    """The desk's form sent without the required date: shown again (422) with the messages."""
+    page.fill("#consulted_on", "")
+    page.fill("#advice", "")
+    with page.expect_navigation() as sent:
+        page.get_by_role("button", name="記録する").click()
+    assert sent.value.status == 422
+    expect(page.locator(".field-error").first).to_be_visible()
+
+
+def _target_below_current(page: Page, ids: dict[str, int]) -> None:
+    """A target lower than this round's answer (◎): the form comes back (422) with the row's message."""
+    page.get_by_label("次回の目標：資料を電子でも保管している").select_option("○")
+    with page.expect_navigation() as sent:
+        page.get_by_role("button", name="目標を保存する").click()
+    assert sent.value.status == 422
+    expect(page.locator(".row--error .field-error")).to_be_visible()
 
 
 SHEET = "/rounds/{round_id}/sections/{code}"
+SUPPORT_RECORD = "/support/{record_id}"
 PAGES = [
     A11yPage("sign-in", None, "/auth/login", "/auth/login"),
+    A11yPage("signed out", None, "/auth/signed-out", "/auth/signed-out"),
+    # Where Entra returns; without a pending sign-in of this browser the sign-in is refused, with the reason.
+    A11yPage("sign-in refused (Microsoft 365)", None, "/auth/callback", "/auth/callback", 400, msal=True),
     A11yPage("sign-out", "member_a", "/auth/logout", "/auth/logout"),
     A11yPage("home without a sheet", "no_section", "/", "/"),
+    # 所属 A1 has answers (checked options of every colour) and history in both rounds.
     A11yPage("sheet as member", "member_a", "/rounds/{round_id}/sections/A1", SHEET),
+    A11yPage("sheet row after a refused save", "member_a", "/rounds/{round_id}/sections/A1", SHEET,
+             then=_stale_row_save),
     A11yPage("sheet as leader", "leader_a", "/rounds/{round_id}/sections/A1", SHEET),
     A11yPage("sheet as desk (read only)", "desk", "/rounds/{round_id}/sections/A1", SHEET),
     A11yPage("submitted sheet", "member_b", "/rounds/{round_id}/sections/B1", SHEET),
     A11yPage("sheet on a tablet", "member_a", "/rounds/{round_id}/sections/A1", SHEET, viewport=TABLET),
+    A11yPage("history", "leader_a", "/rounds/{round_id}/sections/A1/history",
+             "/rounds/{round_id}/sections/{code}/history"),
+    A11yPage("history of the closed round", "leader_a", "/rounds/{past_round_id}/sections/A1/history",
+             "/rounds/{round_id}/sections/{code}/history"),
+    A11yPage("trend and targets", "leader_a", "/sections/A1/trend", "/sections/{code}/trend"),
+    A11yPage("trend: a target refused", "leader_a", "/sections/A1/trend", "/sections/{code}/trend",
+             then=_target_below_current),
+    A11yPage("trend as member", "member_a", "/sections/A1/trend", "/sections/{code}/trend"),
+    A11yPage("the 所属's support records", "leader_a", "/sections/A1/support", "/sections/{code}/support"),
+    A11yPage("相談する", "leader_a", "/sections/A1/consult?item=" + KEYS[2], "/sections/{code}/consult"),
     A11yPage("round overview", "desk", "/rounds/{round_id}", "/rounds/{round_id}"),
+    A11yPage("desk: submission board", "desk", "/desk/board", "/desk/board"),
+    A11yPage("desk: heatmap", "desk", "/desk/heatmap", "/desk/heatmap"),
+    A11yPage("desk: weak items", "desk", "/desk/weak-items", "/desk/weak-items"),
+    A11yPage("desk: quick wins", "desk", "/desk/quick-wins", "/desk/quick-wins"),
+    A11yPage("desk: distribution", "desk", "/desk/distribution", "/desk/distribution"),
+    A11yPage("trend: choose a 所属", "desk", "/trend", "/trend"),
+    A11yPage("support records", "desk", "/support?state=all", "/support"),
+    A11yPage("support effects", "desk", "/support/effects", "/support/effects"),
+    A11yPage("support: choose a 所属", "desk", "/support/new", "/support/new"),
+    A11yPage("support: new record", "desk", "/support/new?section=A1", "/support/new"),
+    A11yPage("support: new record refused", "desk", "/support/new?section=A1", "/support/new",
+             then=_empty_support_form),
+    A11yPage("support record", "desk", "/support/{record_id}", SUPPORT_RECORD),
+    A11yPage("support record: edit", "desk", "/support/{open_record_id}/edit", "/support/{record_id}/edit"),
+    A11yPage("API tokens", "desk", "/tokens", "/tokens"),
+    A11yPage("admin", "admin", "/admin", "/admin"),
+    A11yPage("admin: users", "admin", "/admin/users", "/admin/users"),
+    A11yPage("admin: new user", "admin", "/admin/users/new", "/admin/users/new"),
+    A11yPage("admin: a user", "admin", "/admin/users/{leader_id}", "/admin/users/{user_id}"),
+    A11yPage("admin: import users", "admin", "/admin/users-import", "/admin/users-import"),
+    A11yPage("admin: audit log", "admin", "/admin/audit", "/admin/audit"),
+    A11yPage("admin: rounds", "admin", "/admin/rounds", "/admin/rounds"),
+    A11yPage("admin: a closed round", "admin", "/admin/rounds/{past_round_id}", "/admin/rounds/{round_id}"),
+    A11yPage("admin: checklist versions", "admin", "/admin/checklists", "/admin/checklists"),
+    A11yPage("admin: checklist v2 against v1", "admin", "/admin/checklists/preview?path=checklists/paperless/v2.yaml",
+             "/admin/checklists/preview"),
+    A11yPage("admin: reorganisation", "admin", "/admin/reorg", "/admin/reorg"),
+    A11yPage("admin: Excel import", "admin", "/admin/import", "/admin/import"),
     A11yPage("error 403", "member_b", "/rounds/{round_id}/sections/A1", SHEET, 403),
     A11yPage("error 404", "member_a", "/no-such-page", "/", 404),
 ]
+PERSONA_ORDER = [None, *UPN]  # pages are checked persona by persona (sorted is stable: PAGES order within)
 # GET routes that are not pages a person reads (JSON, files, redirects only).
-NOT_PAGES = {"/healthz", "/api/v1/openapi.json", "/static"}
+NOT_PAGES = {
+    "/healthz", "/api/v1/openapi.json", "/static",
+    "/desk",  # only redirects to /desk/board
+}
 
 
 def test_every_page_route_is_checked_by_axe(app):
@@ -93,8 +189,71 @@ def site(app, session, world, client, live_server):
     return live_server(app), world
 
 
+@pytest.fixture
+def msal_base(database_url, live_server) -> Iterator[str]:
+    """The same database served with Microsoft 365 sign-in. No provider is contacted: the page checked
+    there (a refused sign-in) is answered before the app would talk to Entra."""
+    application = create_app(make_settings(
+        database_url, auth="msal", entra_tenant_id="11111111-2222-3333-4444-555555555555",
+        entra_client_id="aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", entra_client_secret="test-client-secret-0123456789",
+        entra_redirect_uri="http://127.0.0.1/auth/callback"))
+    yield live_server(application)
+    application.state.engine.dispose()
+
+
+@pytest.fixture
+def rich_site(site, session):
+    """``site`` with what the other pages show: last year's closed round (answers, history, targets and a
+    supported item that improved), this round's answers and history for 所属 A1 (one item unanswered),
+    support records (overdue, a request, done), a target for the next round and the desk's API token.
+    Returns the base URL and the ids the page paths use."""
+    base, world = site
+    past = factories.make_round(session, world.version_id, title="令和7年度 第1回", fiscal_year=2025,
+                                opens_on=date(2025, 10, 1))
+    factories.fill(session, past.id, world.a1, world.leader_a,
+                   {k: (s, "紙の資料が多い" if s == "×" else "") for k, s in zip(KEYS, "△×○△×○", strict=True)})
+    factories.fill(session, past.id, world.a1, world.member_a, {KEYS[1]: ("△", "個人印刷を減らし始めた")})
+    leader = auth_service.load_principal(session, world.leader_a.id)
+    sheets_service.submit(session, leader, past.id, "A1", source=EventSource.PAGE)
+    factories.set_answers(session, past.id, world.a2, dict(zip(KEYS, "○○△×◎×", strict=True)))
+    factories.set_answers(session, past.id, world.b1, dict(zip(KEYS, ("◎", "○", "○", "△", "該当なし", "○"), strict=True)))
+    for key, status in ((KEYS[0], "◎"), (KEYS[1], "○"), (KEYS[4], "△")):
+        factories.make_target(session, world.a1, past.id, key, status, by=world.leader_a)
+    done = factories.make_support_record(
+        session, world.a1, round_id=past.id, state="done", consulted_on=date(2025, 11, 10), items=(KEYS[0], KEYS[4]),
+        advice="共有フォルダの整理と、会議資料をTeamsで事前に共有する手順を説明した。", by=world.desk)
+    rounds_service.close_round(session, past)
+
+    factories.fill(session, world.round.id, world.a1, world.member_a,
+                   {k: (s, "") for k, s in zip(KEYS[:5], ("◎", "△", "×", "○", "該当なし"), strict=True)})
+    factories.fill(session, world.round.id, world.a1, world.leader_a, {KEYS[2]: ("×", "部局の会議は紙のまま")})
+    factories.set_answers(session, world.round.id, world.a2, dict(zip(KEYS, "◎○○△◎△", strict=True)))
+    factories.make_target(session, world.a1, world.round.id, KEYS[2], "△", by=world.leader_a)
+    today = date.today()
+    overdue = factories.make_support_record(
+        session, world.a1, round_id=world.round.id, state="in_progress", consulted_on=today - timedelta(days=20),
+        follow_up_on=today - timedelta(days=2), items=(KEYS[2],), advice="部局の会議資料の電子化を提案した。",
+        by=world.desk)
+    factories.make_support_record(session, world.a1, round_id=world.round.id, state="received", origin="request",
+                                  items=(KEYS[2],), advice="", message="部局会議の資料をどう電子化するか相談したい。",
+                                  by=world.leader_a)
+    factories.make_support_record(session, world.b1, round_id=world.round.id, state="in_progress",
+                                  follow_up_on=today + timedelta(days=3), items=(KEYS[3],), by=world.desk)
+    tokens.create(session, world.desk, name="Power BI 集計", days=90)
+    session.commit()
+    return base, {"round_id": world.round.id, "past_round_id": past.id, "record_id": done.id,
+                  "open_record_id": overdue.id, "leader_id": world.leader_a.id}
+
+
+def _axe_context(chromium, **options):
+    """A browser context whose every page has axe-core, injected before the page's own scripts: no transfer
+    per page, Chromium compiles it once per context, and the page keeps its own CSP (no bypass)."""
+    context = chromium.new_context(locale="ja-JP", **options)
+    context.add_init_script(path=str(AXE))
+    return context
+
+
 def _axe(page) -> list[dict]:
-    page.add_script_tag(path=str(AXE))
     result = page.evaluate("""async () => {
         const r = await axe.run(document, {resultTypes: ['violations']});
         return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
@@ -103,28 +262,79 @@ def _axe(page) -> list[dict]:
     return [v for v in result if v["impact"] in ("serious", "critical")]
 
 
-def test_axe_finds_no_serious_or_critical_violation_on_any_main_page(site, chromium):
-    base, world = site
-    probe = chromium.new_context(bypass_csp=True)
-    try:  # the harness itself: axe, injected, does report a known critical violation
-        page = probe.new_page()
+FOCUSABLE = ("a[href], button, input:not([type=hidden]), select, textarea, summary, "
+             "[tabindex]:not([tabindex='-1'])")
+
+
+def _focus_not_visible(page) -> list[str]:
+    """Controls that show no focus outline of 2px or more when reached with the keyboard.
+
+    One Tab press puts the page in keyboard mode; focus() then moves on as the keyboard would show it. A
+    radio drawn by its label (the sheet's status options) shows the outline on the label. A date input is
+    four Tab stops inside the one element (year, month, day, the calendar button): each is pressed to."""
+    page.keyboard.press("Tab")
+    missing = page.evaluate("""(selector) => {
+        const missing = [];
+        for (const el of document.querySelectorAll(selector)) {
+            if (el.disabled || el.getClientRects().length === 0 || getComputedStyle(el).visibility === 'hidden') continue;
+            el.focus();
+            if (document.activeElement !== el) continue;
+            const shown = getComputedStyle(el).opacity === '0' && el.labels && el.labels.length ? el.labels[0] : el;
+            const cs = getComputedStyle(shown);
+            if (cs.outlineStyle === 'none' || parseFloat(cs.outlineWidth) < 2) {
+                missing.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''} `
+                             + `${(el.name || el.textContent || '').trim().slice(0, 30)}`);
+            }
+        }
+        return missing;
+    }""", FOCUSABLE)
+    dates = "input[type=date]:not([disabled])"
+    for n in range(page.locator(dates).count()):
+        page.evaluate("([s, n]) => document.querySelectorAll(s)[n].focus()", [dates, n])
+        for stop in range(1, 5):
+            field, width = page.evaluate("""([s, n]) => {
+                const el = document.querySelectorAll(s)[n], cs = getComputedStyle(el);
+                return [document.activeElement === el ? el.id : null,
+                        cs.outlineStyle === 'none' ? 0 : parseFloat(cs.outlineWidth)];
+            }""", [dates, n])
+            if field is None:
+                break
+            if width < 2:
+                missing.append(f"input#{field} (Tab stop {stop} of the date)")
+            page.keyboard.press("Tab")
+    return missing
+
+
+def test_axe_finds_no_serious_or_critical_violation_and_focus_shows_on_every_page(rich_site, msal_base,
+                                                                                   chromium):
+    base, ids = rich_site
+    # One browser for all pages, signed in as each persona in turn: a context per page (or per persona)
+    # would start a renderer and compile axe again each time.
+    context = _axe_context(chromium)
+    problems = []
+    try:
+        page = context.new_page()
+        # The harness itself: axe, injected, does report a known critical violation.
         page.set_content('<html lang="ja"><title>t</title><body><main><img src="x.png"></main></body></html>')
         assert "image-alt" in {v["id"] for v in _axe(page)}
-    finally:
-        probe.close()
-    problems = []
-    for entry in PAGES:
-        context = chromium.new_context(bypass_csp=True, locale="ja-JP", viewport=entry.viewport)
-        try:
-            if entry.persona:
-                browser_sign_in(context, base, UPN[entry.persona])
-            page = context.new_page()
-            response = page.goto(base + entry.path.format(round_id=world.round.id))
+        persona, viewport = None, None
+        for entry in sorted(PAGES, key=lambda e: PERSONA_ORDER.index(e.persona)):
+            if entry.persona != persona:
+                context.clear_cookies()
+                if entry.persona:
+                    browser_sign_in(context, base, UPN[entry.persona])
+                persona = entry.persona
+            if entry.viewport != viewport:
+                page.set_viewport_size(entry.viewport or DESKTOP)
+                viewport = entry.viewport
+            response = page.goto((msal_base if entry.msal else base) + entry.path.format(**ids))
             assert response.status == entry.status, (entry.name, response.status)
-            for violation in _axe(page):
-                problems.append(f"{entry.name}: {violation}")
-        finally:
-            context.close()
+            if entry.then:
+                entry.then(page, ids)
+            problems += [f"{entry.name}: {violation}" for violation in _axe(page)]
+            problems += [f"{entry.name}: focus not visible on {what}" for what in _focus_not_visible(page)]
+    finally:
+        context.close()
     assert not problems, "\n".join(problems)
 
 

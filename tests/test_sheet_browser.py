@@ -31,7 +31,11 @@ def test_clicking_a_status_saves_the_row_at_once(live, chromium):
     expect(page.locator("#score-panel")).to_contain_text("100.0")
     memo = first.get_by_role("textbox")
     memo.fill("共有フォルダに保存している")
-    memo.press("Tab")
+    # Wait for the memo's own save: 「保存しました」 is already shown from the status, so waiting for the
+    # text alone let the reload below cut the save short on a busy machine.
+    with page.expect_response(lambda r: r.url.endswith("/items/office.daily.keep-electronic")) as saved:
+        memo.press("Tab")
+    assert saved.value.status == 200
     expect(first.locator(".save-state")).to_contain_text("保存しました")
     page.reload()
     first = row(page, "office.daily.keep-electronic")
