@@ -40,7 +40,6 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 PAPERLESS = [sys.executable, "-m", "app.cli"]
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-TREND_SLOT = "leader trend JSON /api/v1/sections/{code}/trend"
 
 
 @dataclass
@@ -51,7 +50,6 @@ class Endpoint:
     who: str = "desk"  # desk or leader
     times: list[float] = field(default_factory=list)
     size: int = 0
-    missing: bool = False  # not on this branch (404 from the router)
 
 
 # --- the dataset -----------------------------------------------------------------------------------
@@ -175,8 +173,8 @@ def endpoints(base: str, desk: requests.Session) -> tuple[list[Endpoint], str, s
         Endpoint("heatmap JSON (100 rows)", "GET", f"{api}/heatmap"),
         Endpoint("weak-items JSON", "GET", f"{api}/weak-items"),
         Endpoint("quick-wins JSON", "GET", f"{api}/quick-wins"),
-        Endpoint(TREND_SLOT.format(code=code), "GET", f"/api/v1/sections/{code}/trend", who="leader"),
-        Endpoint("leader trend page /sections/{code}/trend".format(code=code), "GET", f"/sections/{code}/trend",
+        Endpoint(f"leader trend JSON /api/v1/sections/{code}/trend", "GET", f"/api/v1/sections/{code}/trend", who="leader"),
+        Endpoint(f"leader trend page /sections/{code}/trend", "GET", f"/sections/{code}/trend",
                  who="leader"),
         Endpoint("sheet page (leader)", "GET", f"/rounds/{rid}/sections/{code}", who="leader"),
         Endpoint("one answer save (leader, PUT)", "PUT", f"{api}/sections/{code}/answers/", who="leader"),
@@ -207,15 +205,11 @@ def measure(base: str, eps: list[Endpoint], sessions: dict, n: int, warmup: int,
     for ep in eps:
         for _ in range(warmup):
             response = call(ep)
-            if response.status_code == 404 and ep.name.startswith("leader trend"):
-                ep.missing = True
-                break
             if response.status_code != 200:
                 raise SystemExit(f"{ep.name}: HTTP {response.status_code} {response.text[:300]}")
         ep.size = len(response.content)
-    live = [ep for ep in eps if not ep.missing]
     for i in range(n):
-        for ep in live:
+        for ep in eps:
             started = time.perf_counter()
             response = call(ep)
             elapsed = time.perf_counter() - started
@@ -237,10 +231,6 @@ def report(backend: str, eps: list[Endpoint]) -> list[dict]:
     print(f"\n{backend}: median / p95 in ms, ratio = median / median of /healthz")
     print(f"  {'endpoint':48s} {'median':>8s} {'p95':>8s} {'ratio':>7s} {'KB':>7s}")
     for ep in eps:
-        if ep.missing:
-            print(f"  {ep.name:48s}  (not on this branch: 404)")
-            rows.append({"endpoint": ep.name, "missing": True})
-            continue
         med = statistics.median(ep.times)
         row = {"endpoint": ep.name, "median_ms": round(med, 1), "p95_ms": round(p95(ep.times), 1),
                "ratio": round(med / base, 1), "kb": round(ep.size / 1024, 1), "n": len(ep.times)}
