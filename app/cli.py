@@ -299,6 +299,7 @@ def round_reopen(round_id: int, reason: str) -> None:
 @click.option("--apply", "do_apply", is_flag=True, help="apply the changes (without it: preview only)")
 def reorg(csv_path: Path, effective_on, do_apply: bool) -> None:
     """April reorganisation (組織改正) from CSV: show what changes; with --apply, apply it all or nothing."""
+    from app.db import one_at_a_time
     from app.errors import AppError
     from app.jpdate import today_jst, wareki
     from app.reorg import csvfile
@@ -311,6 +312,8 @@ def reorg(csv_path: Path, effective_on, do_apply: bool) -> None:
             rows, row_errors = csvfile.parse(csv_path.read_bytes())
         except AppError as exc:
             raise click.ClickException(f"{csv_path}: {exc.message}") from exc
+        if do_apply:
+            one_at_a_time(session, "reorg")
         plan = reorg_service.plan(session, rows, on, row_errors)
         click.echo(f"{csv_path}: 効力発生日 {wareki(on)}（{on.isoformat()}）")
         for line in reorg_service.summary_lines(plan):

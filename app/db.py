@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
@@ -90,6 +90,17 @@ def session_for(engine: Engine, *, write: bool = False) -> Session:
     """A session; ``write=True`` takes SQLite's write lock when the transaction begins."""
     bind = engine.execution_options(**WRITE) if write and engine.dialect.name == "sqlite" else engine
     return Session(bind, expire_on_commit=False)
+
+
+def one_at_a_time(session: Session, task: str) -> None:
+    """Let one transaction at a time run ``task`` (a bulk admin change that plans from what it reads):
+    the next waits for the first to commit, then plans from what that one wrote. PostgreSQL: a
+    transaction-level advisory lock; SQLite: the write lock that a write session (``BEGIN IMMEDIATE``)
+    takes when its transaction begins, which is here."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:task))"), {"task": f"paperless:{task}"})
+    else:
+        session.connection()
 
 
 def sessions(engine: Engine, *, write: bool = False) -> Iterator[Session]:

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
+from app.db import one_at_a_time
 from app.errors import InvalidInput
 from app.jpdate import fiscal_year_of, today_jst
 from app.reorg import csvfile, service
@@ -93,6 +94,7 @@ def apply(request: Request, session: DbSession, principal: AdminPrincipal, form:
     filename = str(form.get("filename", ""))[:200]
     effective_on = _effective_on(form.get("effective_on"))
     rows, row_errors = csvfile.parse(raw)
+    one_at_a_time(session, "reorg")  # a second admin's apply plans again from what the first one wrote
     plan = service.plan(session, rows, effective_on, row_errors)
     try:
         applied = service.apply(session, plan, today=today_jst(), actor=principal, source=filename)

@@ -9,11 +9,11 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import AppError, InvalidInput, LoginRequired, Unavailable
+from app.errors import AppError, Conflict, InvalidInput, LoginRequired, Unavailable
 from app.web.htmx import is_api, wants_fragment
 from app.web.render import base_context
 
@@ -38,6 +38,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _db_unavailable)
     app.add_exception_handler(PoolTimeout, _db_unavailable)  # every connection busy for pool_timeout
     app.add_exception_handler(DataError, _db_data_error)
+    app.add_exception_handler(IntegrityError, _db_integrity_error)
     app.add_exception_handler(DBAPIError, _db_error)
     app.add_exception_handler(Exception, _unexpected)
 
@@ -132,6 +133,15 @@ async def _db_data_error(request: Request, exc: DataError) -> Response:
              exc.orig.__class__.__name__)
     return render_error(request, InvalidInput.status_code,
                         "入力に使えない文字（制御文字など）が含まれているか、値が大きすぎます。入力内容を確認してください。")
+
+
+async def _db_integrity_error(request: Request, exc: IntegrityError) -> Response:
+    """A uniqueness or reference rule refused a write that two people made at the same moment (services
+    check what they can first; this is the backstop): a conflict to look at again, not a server error."""
+    log.warning("database refused a write as a conflict on %s %s: %s", request.method, request.url.path,
+                exc.orig.__class__.__name__)
+    return render_error(request, Conflict.status_code,
+                        "同時に別の変更が行われたため、保存できませんでした。画面を再読み込みして内容を確認してください。")
 
 
 async def _db_error(request: Request, exc: DBAPIError) -> Response:
