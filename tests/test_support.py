@@ -170,16 +170,20 @@ def test_a_leader_may_change_their_own_request_until_the_desk_takes_it_up(client
                                                               "request_message": "追記しました", "items": [PRINT]})
     assert edited.status_code == 303
     assert records(session)[0][4] == "追記しました" and items_of(session, record_id) == [PRINT]
-    # the leader cannot change the desk's fields, whatever the form sends
-    client.post(f"/support/{record_id}/edit", data={"csrf_token": token, "version": "1", "state": "done",
-                                                     "advice": "自分で完了"})
-    assert records(session)[0][2:4] == ("received", "")
+    # the leader cannot change the desk's fields, whatever the form or the API sends: refused, not ignored
+    refused = client.post(f"/support/{record_id}/edit", data={"csrf_token": token, "version": "1", "state": "done",
+                                                               "advice": "自分で完了"})
+    assert refused.status_code == 403 and "窓口だけが変更できます" in refused.text
+    refused = client.patch(f"/api/v1/support-records/{record_id}", headers={"X-CSRF-Token": token},
+                           json={"request_message": "追記", "state": "done", "version": 1})
+    assert refused.status_code == 403 and "窓口だけが変更できます" in refused.json()["detail"]
+    assert records(session)[0][2:5] == ("received", "", "追記しました")
     desk = new_client()
     desk_token = sign_in(desk, "desk@test.example")
     taken = desk.patch(f"/api/v1/support-records/{record_id}", headers={"X-CSRF-Token": desk_token},
-                       json={"state": "in_progress", "desk_staff": "窓口 花子", "version": 2})
+                       json={"state": "in_progress", "desk_staff": "窓口 花子", "version": 1})
     assert taken.status_code == 200 and taken.json()["state_label"] == "対応中"
-    refused = client.post(f"/support/{record_id}/edit", data={"csrf_token": token, "version": "3",
+    refused = client.post(f"/support/{record_id}/edit", data={"csrf_token": token, "version": "2",
                                                                "request_message": "もう一度"})
     assert refused.status_code == 403 and "窓口が対応を始めた" in refused.text
 

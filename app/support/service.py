@@ -181,6 +181,10 @@ class RecordEffect:
 # --- input ------------------------------------------------------------------------------------------
 
 
+# What only the desk sets on a record (a leader edits only the message and the items of a request).
+DESK_FIELDS = ("consulted_on", "desk_staff", "contact_person", "advice", "follow_up_on", "state")
+
+
 @dataclass(frozen=True)
 class SupportInput:
     """A record as sent by a form or the API: raw values, validated here. None = not sent (kept)."""
@@ -602,6 +606,9 @@ def update_record(session: Session, principal: Principal, record_id: int, data: 
         if consulted and follow and follow < consulted and "follow_up_on" not in errors:
             errors["follow_up_on"] = "次回フォローアップ日は相談日以降の日付にしてください。"
     elif view.can_edit_request:
+        if any(getattr(data, name) is not None for name in DESK_FIELDS):
+            raise Forbidden("相談日・担当者・助言・次回フォローアップ日・状態は業務DX相談窓口だけが変更できます。"
+                            "変更できるのは相談の内容と項目です。")
         values = {
             "request_message": _text(data.request_message, "相談の内容", TEXT_MAX, errors, "request_message"),
             "item_keys": _item_keys(session, view.round, data.item_keys, errors),
