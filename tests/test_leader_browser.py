@@ -3,39 +3,19 @@ target and presses 「相談する」; the desk sees the request. The app runs i
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
-
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect
 
 from app.auth.models import SectionRole
 from tests import factories as f
 
 KEEP = "office.daily.keep-electronic"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.fixture
-def served(app) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(400):  # wait for start-up (not a timed assertion: it fails below only if it never starts)
-        if server.started:
-            break
-        time.sleep(0.05)
-    if not server.started:
-        pytest.fail("uvicorn did not start")
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join()
+def served(app, live_server) -> str:
+    """The app on a free port (uvicorn in a background thread)."""
+    return live_server(app)
 
 
 def sign_in(page: Page, base: str, upn: str) -> None:

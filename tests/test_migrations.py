@@ -3,39 +3,21 @@ and the migrations agree (what `alembic check` verifies: autogenerate finds noth
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
-
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect
 
 from app import migrate
 from app.db import make_engine, metadata
-from tests.conftest import POSTGRES_URL
 
 
 @pytest.fixture
-def empty_url(backend, tmp_path) -> Iterator[str]:
+def empty_url(scratch_database_url) -> str:
     """A database of this test's own with nothing in it, on the backend under test."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    name = f"paperless_mig_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return scratch_database_url
 
 
 def tables(url: str) -> set[str]:

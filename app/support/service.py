@@ -94,8 +94,28 @@ class ItemRef:
     item: ItemDef | None
 
 
+class _RecordLabels:
+    """What a page says of a record (``self.record``, ``self.due``), for the full view and a list row."""
+
+    @property
+    def state_label(self) -> str:
+        return SUPPORT_STATE_LABELS[SupportState(self.record.state)]
+
+    @property
+    def origin_label(self) -> str:
+        return SUPPORT_ORIGIN_LABELS[SupportOrigin(self.record.origin)]
+
+    @property
+    def due_label(self) -> str:
+        return DUE_LABELS[self.due]
+
+    @property
+    def due_mark(self) -> str:
+        return DUE_MARKS[self.due]
+
+
 @dataclass
-class RecordView:
+class RecordView(_RecordLabels):
     record: SupportRecord
     unit: Unit
     round: Round | None
@@ -118,49 +138,17 @@ class RecordView:
         return self.can_manage or self.can_edit_request
 
     @property
-    def state_label(self) -> str:
-        return SUPPORT_STATE_LABELS[SupportState(self.record.state)]
-
-    @property
-    def origin_label(self) -> str:
-        return SUPPORT_ORIGIN_LABELS[SupportOrigin(self.record.origin)]
-
-    @property
     def due(self) -> Due:
         return due(self.record.state, self.record.follow_up_on, today_jst())
 
-    @property
-    def due_label(self) -> str:
-        return DUE_LABELS[self.due]
-
-    @property
-    def due_mark(self) -> str:
-        return DUE_MARKS[self.due]
-
 
 @dataclass
-class RecordRow:
+class RecordRow(_RecordLabels):
     record: SupportRecord
     unit: Unit
     bureau_name: str
     item_texts: list[str]
     due: Due
-
-    @property
-    def state_label(self) -> str:
-        return SUPPORT_STATE_LABELS[SupportState(self.record.state)]
-
-    @property
-    def origin_label(self) -> str:
-        return SUPPORT_ORIGIN_LABELS[SupportOrigin(self.record.origin)]
-
-    @property
-    def due_label(self) -> str:
-        return DUE_LABELS[self.due]
-
-    @property
-    def due_mark(self) -> str:
-        return DUE_MARKS[self.due]
 
 
 @dataclass
