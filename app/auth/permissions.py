@@ -154,6 +154,11 @@ def why_not_edit_request(p: Principal, unit_id: int, *, created_by_id: int | Non
     if state != "received":
         return "窓口が対応を始めたため、相談の内容は変更できません。追加の相談は新しく送ってください。"
     return None
+
+
+# --- Exports, API tokens, group figures ----------------------------------------------------------------
+
+
 def why_not_export(p: Principal, unit_ids: Collection[int]) -> str | None:
     """Exporting the sheets of ``unit_ids`` (CSV/XLSX): the desk and admins any; a DX推進リーダー only
     the 所属 they lead. Members read and print their sheet on its page but do not export."""
@@ -175,6 +180,8 @@ def why_not_manage_tokens(p: Principal) -> str | None:
     if p.sees_everything:
         return None
     return "APIトークンは、業務DX相談窓口・管理者だけが作成できます。"
+
+
 def why_not_see_group(p: Principal, sections: int, min_size: int) -> str | None:
     """A group aggregate (全庁, a 部局): the desk always; others only for groups of ``min_size`` 所属
     or more, so that no single 所属 can be singled out."""
