@@ -121,7 +121,8 @@ def _support_and_targets(session: Session, sections: list[Unit], rng: random.Ran
     targets set after the previous round, and support records (伴走支援) in every state."""
     from sqlalchemy import update
 
-    from app.support.models import SupportRecord, SupportRecordItem, SupportState, Target
+    from app.support.models import SupportRecord, SupportRecordItem, SupportState
+    from app.trend.models import Target
 
     rounds = list(session.execute(select(Round).order_by(Round.opens_on)).scalars())
     previous, current = rounds[-2], rounds[-1]

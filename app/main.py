@@ -21,7 +21,6 @@ from app.excel import routes as excel_routes
 from app.reorg import routes as reorg_routes
 from app.reports import api as reports_api
 from app.reports import routes as reports_routes
-from app.reports import trend_api, trend_routes
 from app.rounds import admin as rounds_admin
 from app.rounds import api as rounds_api
 from app.rounds import routes as rounds_routes
@@ -31,6 +30,8 @@ from app.sheets import history_api, history_routes
 from app.sheets import routes as sheets_routes
 from app.support import api as support_api
 from app.support import routes as support_routes
+from app.trend import api as trend_api
+from app.trend import routes as trend_routes
 from app.web import errors, openapi
 from app.web import routes as web_routes
 from app.web.middleware import BodyLimit, SecurityHeaders

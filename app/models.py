@@ -5,7 +5,8 @@ from app.checklists.models import ChecklistItem, ChecklistPoints, ChecklistVersi
 from app.orgs.models import Unit, UnitLink
 from app.rounds.models import Round, RoundEvent
 from app.sheets.models import Answer, Sheet, SheetEvent, SheetTally
-from app.support.models import SupportRecord, SupportRecordItem, Target
+from app.support.models import SupportRecord, SupportRecordItem
+from app.trend.models import Target
 
 __all__ = [
     "Answer",

@@ -132,7 +132,7 @@ def set_answers(session: Session, round_id: int, unit: Unit, statuses: dict[str,
 
 
 def make_target(session: Session, unit: Unit, round_id: int, item_key: str, status: str, *, by: User | None = None):
-    from app.support.models import Target
+    from app.trend.models import Target
 
     target = Target(unit_id=unit.id, round_id=round_id, item_key=item_key, status=status,
                     set_by_id=by.id if by else None)

@@ -21,9 +21,10 @@ from app.config import PROJECT_ROOT, get_settings
 from app.errors import Conflict
 from app.main import create_app
 from app.orgs.models import UnitKind
-from app.reports import trend as trend_service
 from app.rounds.models import Round
-from app.scoring.rules import Change, Status
+from app.scoring.rules import Change
+from app.statuses import Status
+from app.trend import service as trend_service
 from tests import factories as f
 from tests.conftest import make_settings, sign_in
 from tests.test_trend import set_answers

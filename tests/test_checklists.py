@@ -9,7 +9,7 @@ import pytest
 
 from app.checklists.loader import ChecklistDefinitionError, load_checklist, load_directory, parse_checklist
 from app.config import PROJECT_ROOT, ConfigError
-from app.scoring.rules import Status
+from app.statuses import Status
 from tests.conftest import make_settings
 
 V1 = PROJECT_ROOT / "checklists" / "paperless" / "v1.yaml"

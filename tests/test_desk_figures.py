@@ -28,7 +28,8 @@ from app.errors import Forbidden, InvalidInput, NotFound
 from app.reports import queries, service
 from app.scoring import queries as scoring_queries
 from app.scoring import rules
-from app.scoring.rules import ItemCounts, Progress, Status
+from app.scoring.rules import ItemCounts, Progress
+from app.statuses import Status
 from tests import factories
 from tests.factories import V1_KEYS
 

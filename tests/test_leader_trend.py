@@ -11,9 +11,10 @@ import pytest
 
 from app.auth.models import SectionRole
 from app.orgs.models import UnitKind
-from app.reports import trend_page
 from app.scoring import queries
-from app.scoring.rules import Change, GroupFigure, Status
+from app.scoring.rules import Change, GroupFigure
+from app.statuses import Status
+from app.trend import page as trend_page
 from tests import factories as f
 from tests.conftest import sign_in
 

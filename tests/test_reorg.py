@@ -19,9 +19,9 @@ from app.orgs.models import Unit, UnitKind, UnitLink
 from app.reorg import csvfile
 from app.reorg import service as reorg
 from app.reorg.csvfile import ReorgFileError
-from app.reports import trend as trend_service
 from app.rounds import service as rounds
 from app.sheets.models import Answer, Sheet
+from app.trend import service as trend_service
 from tests import factories as f
 from tests.conftest import sign_in
 from tests.test_trend import set_answers

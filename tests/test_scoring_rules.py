@@ -8,8 +8,9 @@ import pytest
 from sqlmodel import select
 
 from app.scoring import queries
-from app.scoring.rules import Status, Tally, completion, maturity, parse_status, progress, tally
+from app.scoring.rules import Tally, completion, maturity, progress, tally
 from app.sheets.models import Answer
+from app.statuses import Status, parse_status
 from tests import factories as f
 
 E, G, F_, X, NA = Status.EXCELLENT, Status.GOOD, Status.FAIR, Status.NOT_STARTED, Status.NOT_APPLICABLE

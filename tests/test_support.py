@@ -280,3 +280,18 @@ def test_the_desk_picks_a_section_then_the_form_offers_its_items(client, world):
     form = client.get(f"/support/new?section=A1&items={KEEP}").text
     assert f'value="{KEEP}" checked' in form and 'value="リーダー A1"' in form and 'value="窓口"' in form
     assert client.get("/support/new?section=NOPE").status_code == 404
+
+
+def test_the_trend_page_loads_the_newest_records_from_the_support_room(client, new_client, session, world):
+    desk = new_client()
+    token = sign_in(desk, "desk@test.example")
+    for n in range(3):
+        assert desk.post("/support/new?section=A1", data=desk_form(token, advice=f"助言{n}")).status_code == 303
+    sign_in(client, "leader.a1@test.example")
+    trend = client.get("/sections/A1/trend").text
+    assert 'hx-get="/sections/A1/support?recent=10"' in trend and 'href="/sections/A1/support"' in trend
+    fragment = client.get("/sections/A1/support?recent=2", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    assert fragment.text.count("<tr") == 3  # a header row and the two newest records
+    assert "この所属の記録をすべて見る" in fragment.text
+    assert client.get("/sections/A2/support?recent=2", headers={"HX-Request": "true"}).status_code == 403

@@ -8,8 +8,9 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import select
 
-from app.scoring.rules import Status, TargetResult, target_below_current, target_result
-from app.support.models import Target
+from app.scoring.rules import TargetResult, target_below_current, target_result
+from app.statuses import Status
+from app.trend.models import Target
 from tests import factories as f
 from tests.conftest import sign_in
 

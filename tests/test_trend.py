@@ -9,10 +9,11 @@ from sqlmodel import select
 
 from app.orgs import service as orgs
 from app.orgs.models import LinkKind, UnitKind, UnitLink
-from app.reports import trend as trend_service
 from app.scoring.queries import refresh_tallies
-from app.scoring.rules import Change, Status
+from app.scoring.rules import Change
 from app.sheets.models import Answer
+from app.statuses import Status
+from app.trend import service as trend_service
 from tests import factories as f
 from tests.conftest import sign_in
 

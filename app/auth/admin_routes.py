@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
 from app.auth import directory
-from app.auth.permissions import Principal, why_not_admin
-from app.errors import Forbidden, InvalidInput
-from app.web.deps import CurrentPrincipal, DbSession, csrf_protect
+from app.auth.deps import AdminPrincipal
+from app.errors import InvalidInput
+from app.web.deps import DbSession, csrf_protect
 from app.web.nav import ADMIN_PAGES
 from app.web.render import render
 
@@ -25,16 +25,6 @@ DONE_MESSAGES = {
     "enabled": "利用を再開しました。",
     "imported": "CSVを取り込みました。",
 }
-
-
-def admin_principal(principal: CurrentPrincipal) -> Principal:
-    refusal = why_not_admin(principal)
-    if refusal:
-        raise Forbidden(refusal)
-    return principal
-
-
-AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
 
 
 @router.get("/admin")

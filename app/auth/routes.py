@@ -10,12 +10,13 @@ from pydantic import BaseModel
 
 from app.auth import flows
 from app.auth import service as auth_service
+from app.auth.deps import CurrentPrincipal, optional_principal
 from app.auth.entra import Entra, ProviderUnavailable, SignInFailed
 from app.auth.permissions import Principal
 from app.errors import NotFound, Unavailable
 from app.orgs.models import Unit
 from app.web import session as web_session
-from app.web.deps import CurrentPrincipal, DbSession, FormDep, SettingsDep, csrf_protect, optional_principal
+from app.web.deps import DbSession, FormDep, SettingsDep, csrf_protect
 from app.web.render import render
 from app.web.urls import safe_next
 

@@ -8,11 +8,12 @@ from fastapi.responses import RedirectResponse
 
 from app.auth import permissions, tokens
 from app.auth import service as auth_service
+from app.auth.deps import CurrentPrincipal
 from app.auth.models import User
 from app.auth.permissions import Principal
 from app.errors import Forbidden
 from app.jpdate import now_utc
-from app.web.deps import CurrentPrincipal, DbSession, FormDep, csrf_protect
+from app.web.deps import DbSession, FormDep, csrf_protect
 from app.web.render import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)

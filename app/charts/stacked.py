@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from markupsafe import Markup
 
 from app.charts.svg import GRID, INK, STATUS_FILL, UNANSWERED_FILL, esc, frame, text
-from app.scoring.rules import SHARE_ORDER, STATUS_LABELS, ItemCounts, Status
+from app.scoring.rules import SHARE_ORDER, ItemCounts
+from app.statuses import STATUS_LABELS, Status
 
 WIDTH = 800
 LABEL_W = 300

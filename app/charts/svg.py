@@ -8,7 +8,7 @@ from html import escape
 
 from markupsafe import Markup
 
-from app.scoring.rules import Status
+from app.statuses import Status
 
 # Okabe–Ito (colour-blind safe). Status colours match static/css/app.css.
 STATUS_FILL = {

@@ -7,13 +7,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
 from app.auth import service as auth_service
+from app.auth.deps import AdminPrincipal, admin_principal
 from app.checklists import publishing
 from app.checklists import service as checklists
 from app.checklists.diff import CHANGE_LABELS
 from app.checklists.loader import ChecklistDefinitionError, LoadedChecklist, load_directory
 from app.errors import NotFound
 from app.rounds import service as rounds
-from app.web.deps import AdminPrincipal, DbSession, FormDep, SettingsDep, admin_principal, csrf_protect
+from app.web.deps import DbSession, FormDep, SettingsDep, csrf_protect
 from app.web.render import render
 
 router = APIRouter(prefix="/admin/checklists", include_in_schema=False,

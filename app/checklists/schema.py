@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.scoring.rules import DEFAULT_POINTS, SCORED_STATUSES, Status
+from app.statuses import DEFAULT_POINTS, SCORED_STATUSES, Status
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 Text = Field(min_length=1, max_length=500)

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from app.checklists.loader import LoadedChecklist
 from app.checklists.models import ChecklistItem, ChecklistPoints, ChecklistVersion
 from app.errors import Conflict, NotFound
-from app.scoring.rules import Status
+from app.statuses import Status
 
 
 @dataclass(frozen=True)

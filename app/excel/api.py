@@ -11,9 +11,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
+from app.auth.deps import CurrentPrincipal
 from app.excel import export, writer
-from app.sheets.api import RoundId
-from app.web.deps import CurrentPrincipal, DbSession, csrf_protect
+from app.web.deps import DbSession, csrf_protect
+from app.web.params import RoundId
 
 router = APIRouter(prefix="/api/v1", tags=["export"], dependencies=[Depends(csrf_protect)])
 

@@ -35,10 +35,10 @@ from app.excel.reader import ParsedFile, ParsedSheet
 from app.orgs.models import Unit
 from app.rounds import service as rounds
 from app.rounds.models import Round, RoundState
-from app.scoring.rules import Status, parse_status
 from app.sheets import service as sheets_service
 from app.sheets.models import Answer, Sheet, SheetState
 from app.sheets.service import MEMO_MAX, ImportedAnswer
+from app.statuses import Status, parse_status
 
 _TOKEN_SPLIT = re.compile(r"[\s_\-－＿()（）\[\]［］【】・.]+")
 

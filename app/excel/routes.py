@@ -15,6 +15,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from starlette.datastructures import UploadFile
 
 from app.auth import permissions
+from app.auth.deps import CurrentPrincipal
 from app.auth.permissions import Principal
 from app.config import Settings
 from app.errors import Conflict, Forbidden, InvalidInput
@@ -22,7 +23,7 @@ from app.excel import importer, reader
 from app.excel.importer import ImportPlan
 from app.rounds import service as rounds
 from app.rounds.models import RoundState
-from app.web.deps import CurrentPrincipal, DbSession, FormDep, SettingsDep, csrf_protect
+from app.web.deps import DbSession, FormDep, SettingsDep, csrf_protect
 from app.web.render import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)

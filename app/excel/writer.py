@@ -28,7 +28,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 from app.excel import layout
 from app.excel.export import ExportBundle, ExportSheet
 from app.jpdate import fiscal_year_label, to_jst, wareki
-from app.scoring.rules import MIN_GROUP_SIZE, Status, difficulty_stars
+from app.scoring.rules import MIN_GROUP_SIZE, difficulty_stars
+from app.statuses import Status
 
 Progress = Callable[[int], None]
 

@@ -12,11 +12,12 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
+from app.auth.deps import AdminPrincipal, admin_principal
 from app.db import one_at_a_time
 from app.errors import InvalidInput
 from app.jpdate import fiscal_year_of, today_jst
 from app.reorg import csvfile, service
-from app.web.deps import AdminPrincipal, DbSession, FormDep, admin_principal, csrf_protect
+from app.web.deps import DbSession, FormDep, csrf_protect
 from app.web.render import render
 
 router = APIRouter(prefix="/admin/reorg", include_in_schema=False,

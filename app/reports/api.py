@@ -13,17 +13,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from app.auth.deps import CurrentPrincipal
 from app.reports import service
 from app.reports.queries import BureauRef, SectionTotal
-from app.scoring.rules import Progress, Status
-from app.sheets.api import RoundId
-from app.web.deps import CurrentPrincipal, DbSession, csrf_protect
+from app.scoring.rules import Progress
+from app.statuses import Status
+from app.web.deps import DbSession, csrf_protect
+from app.web.params import BureauQ, PageQ, RoundId
 
 router = APIRouter(prefix="/api/v1", tags=["desk"], dependencies=[Depends(csrf_protect)])
 
-BureauQ = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9_.\-]*$",
-                                      description="部局コード (empty or absent: the whole prefecture)")]
-PageQ = Annotated[int, Query(ge=1, le=1_000_000)]
 _ERRORS = {
     401: {"description": "Not signed in"},
     403: {"description": "Not allowed (only the desk and admins, or a group under 5 所属)"},

@@ -6,24 +6,23 @@ filter changes or a page link is followed.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from markupsafe import Markup
 
 from app.auth import permissions
+from app.auth.deps import CurrentPrincipal
 from app.errors import Forbidden
 from app.reports import service
 from app.scoring.rules import PROGRESS_LABELS, Progress
-from app.web.deps import CurrentPrincipal, DbSession, csrf_protect
+from app.web.deps import DbSession, csrf_protect
+from app.web.params import BureauQ, PageQ, RoundQ
 from app.web.render import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
-RoundQ = Annotated[int | None, Query(alias="round", ge=1, le=2**31 - 1)]
-BureauQ = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9_.\-]*$")]
-PageQ = Annotated[int, Query(ge=1, le=1_000_000)]
 
 # The desk's pages, in the order of their tabs.
 DESK_PAGES: tuple[tuple[str, str], ...] = (

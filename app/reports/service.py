@@ -25,7 +25,8 @@ from app.reports.queries import BureauRef, Leader, SectionTotal, SheetRow
 from app.rounds import service as rounds
 from app.rounds.models import Round
 from app.scoring import rules
-from app.scoring.rules import PROGRESS_LABELS, FiveNumbers, ItemCounts, Progress, Status
+from app.scoring.rules import PROGRESS_LABELS, FiveNumbers, ItemCounts, Progress
+from app.statuses import Status
 
 PER_PAGE = {"board": 100, "heatmap": 100, "quick_wins": 50}
 MAIL_SEPARATOR = "; "  # Outlook's recipient separator

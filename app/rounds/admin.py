@@ -8,13 +8,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
+from app.auth.deps import AdminPrincipal, admin_principal
 from app.checklists import service as checklists
 from app.errors import InvalidInput
 from app.jpdate import fiscal_year_label, fiscal_year_of, today_jst
 from app.rounds import service
 from app.rounds.models import ROUND_EVENT_LABELS, Round
-from app.sheets.api import RoundId
-from app.web.deps import AdminPrincipal, DbSession, FormDep, admin_principal, csrf_protect
+from app.web.deps import DbSession, FormDep, csrf_protect
+from app.web.params import RoundId
 from app.web.render import render
 
 router = APIRouter(prefix="/admin/rounds", include_in_schema=False,

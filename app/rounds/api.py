@@ -8,11 +8,12 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from app.auth import permissions
+from app.auth.deps import CurrentPrincipal
 from app.checklists import service as checklists
 from app.jpdate import fiscal_year_label
 from app.rounds import service
 from app.rounds.models import RoundState
-from app.web.deps import CurrentPrincipal, DbSession
+from app.web.deps import DbSession
 
 router = APIRouter(prefix="/api/v1", tags=["rounds"])
 

@@ -31,6 +31,11 @@ class Round(SQLModel, table=True):
     state: RoundState = Field(sa_column=Column(String(16), nullable=False))
     created_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
 
+    @property
+    def state_label(self) -> str:
+        """準備中 / 受付中 / 締切済"""
+        return ROUND_STATE_LABELS[RoundState(self.state)]
+
 
 class RoundEventKind(StrEnum):
     CREATE = "create"

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from app.auth import permissions
+from app.auth.deps import CurrentPrincipal
 from app.errors import Forbidden
 from app.rounds import service
 from app.scoring import queries as scoring
 from app.scoring.rules import PROGRESS_LABELS, progress
-from app.sheets.api import RoundId
-from app.web.deps import CurrentPrincipal, DbSession
+from app.web.deps import DbSession
+from app.web.params import RoundId
 from app.web.render import render
 
 router = APIRouter(include_in_schema=False)

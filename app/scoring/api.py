@@ -8,12 +8,14 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from app.auth import permissions
+from app.auth.deps import CurrentPrincipal
 from app.auth.permissions import Principal
 from app.rounds import service as rounds
 from app.scoring import queries
 from app.scoring.rules import MIN_GROUP_SIZE
-from app.sheets.api import CategoryScore, RoundId, Score
-from app.web.deps import CurrentPrincipal, DbSession
+from app.scoring.schemas import CategoryScore, Score
+from app.web.deps import DbSession
+from app.web.params import RoundId
 
 router = APIRouter(prefix="/api/v1", tags=["scores"])
 

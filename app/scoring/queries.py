@@ -18,9 +18,10 @@ from sqlmodel import Session
 from app.checklists.models import ChecklistItem, ChecklistPoints
 from app.orgs.models import Unit
 from app.rounds.models import Round
-from app.scoring.rules import GroupFigure, Status, Tally, group_figure, maturity
+from app.scoring.rules import GroupFigure, Tally, group_figure, maturity
 from app.sheets.models import Answer, Sheet
 from app.sheets.models import SheetTally as StoredTally
+from app.statuses import Status
 
 _SCORED = [s.value for s in Status if s.is_scored]
 

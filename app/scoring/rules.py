@@ -20,74 +20,9 @@ from enum import StrEnum
 from statistics import fmean as mean  # fmean: float arithmetic (mean works in exact fractions, slowly)
 from statistics import median
 
+from app.statuses import DEFAULT_POINTS, SCORED_STATUSES, Status
 
-class Status(StrEnum):
-    EXCELLENT = "◎"
-    GOOD = "○"
-    FAIR = "△"
-    NOT_STARTED = "×"
-    NOT_APPLICABLE = "該当なし"
-
-    @property
-    def is_scored(self) -> bool:
-        return self is not Status.NOT_APPLICABLE
-
-
-SCORED_STATUSES: tuple[Status, ...] = (Status.EXCELLENT, Status.GOOD, Status.FAIR, Status.NOT_STARTED)
-DEFAULT_POINTS: Mapping[Status, int] = {
-    Status.EXCELLENT: 3,
-    Status.GOOD: 2,
-    Status.FAIR: 1,
-    Status.NOT_STARTED: 0,
-}
-# The seed's legend (だいたいの目安): what each symbol means.
-STATUS_LABELS: Mapping[Status, str] = {
-    Status.EXCELLENT: "60%以上",
-    Status.GOOD: "60～30%程度",
-    Status.FAIR: "30%以下",
-    Status.NOT_STARTED: "未対応",
-    Status.NOT_APPLICABLE: "この所属には該当しない",
-}
 DIFFICULTY_LABELS: Mapping[int, str] = {1: "やりやすい", 2: "ちょっと難しい", 3: "相手次第"}
-
-# Lookalike characters people type or that Excel files carry, mapped to the canonical symbols.
-_ALIASES: Mapping[str, Status] = {
-    "◎": Status.EXCELLENT,
-    "◉": Status.EXCELLENT,
-    "○": Status.GOOD,
-    "〇": Status.GOOD,
-    "◯": Status.GOOD,
-    "O": Status.GOOD,
-    "△": Status.FAIR,
-    "▲": Status.FAIR,
-    "×": Status.NOT_STARTED,
-    "✕": Status.NOT_STARTED,
-    "✖": Status.NOT_STARTED,
-    "X": Status.NOT_STARTED,
-    "該当なし": Status.NOT_APPLICABLE,
-    "N/A": Status.NOT_APPLICABLE,
-    "NA": Status.NOT_APPLICABLE,
-    "－": Status.NOT_APPLICABLE,
-}
-
-
-def parse_status(raw: str | None) -> Status | None:
-    """Canonical status for what a person typed; '' or None is unanswered.
-
-    Raises ValueError with a message a person can act on.
-    """
-    if raw is None:
-        return None
-    value = raw.strip().upper()
-    if value == "":
-        return None
-    try:
-        return _ALIASES[value]
-    except KeyError:
-        raise ValueError(
-            f"達成状況「{raw.strip()[:20]}」は使えません。◎ ○ △ × 該当なし のいずれかを選んでください。"
-        ) from None
-
 
 def difficulty_stars(difficulty: int) -> str:
     return "☆" * difficulty

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.auth.deps import CurrentPrincipal
 from app.auth.models import User
 from app.jpdate import wareki
 from app.scoring import queries as scoring
-from app.scoring.rules import Tally
+from app.scoring.schemas import CategoryScore, Score
 from app.sheets import service
 from app.sheets.models import EventSource
 from app.sheets.service import AnswerInput, SheetView
-from app.web.deps import CurrentPrincipal, DbSession, csrf_protect
+from app.web.deps import DbSession, csrf_protect
+from app.web.params import Code, ItemKey, RoundId
 
 router = APIRouter(prefix="/api/v1", tags=["sheets"], dependencies=[Depends(csrf_protect)])
 
-RoundId = Annotated[int, Path(ge=1, le=2**31 - 1, description="調査回のID")]
-Code = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$", description="所属コード")]
-ItemKey = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9.\-]*$")]
 
 
 class AnswerOut(BaseModel):
@@ -49,24 +47,6 @@ class ItemOut(BaseModel):
     links: list[Link]
     hints: list[str]
     answer: AnswerOut
-
-
-class Score(BaseModel):
-    maturity: float | None = Field(description="points / (max points × answered items) × 100; null if none answered")
-    completion: float = Field(description="(answered + 該当なし) / all items × 100")
-    total: int
-    answered: int
-    not_applicable: int
-    unanswered: int
-
-    @classmethod
-    def of(cls, tally: Tally) -> Score:
-        return cls(maturity=tally.maturity, completion=tally.completion, total=tally.total,
-                   answered=tally.answered, not_applicable=tally.not_applicable, unanswered=tally.unanswered)
-
-
-class CategoryScore(Score):
-    name: str
 
 
 class UnitRef(BaseModel):

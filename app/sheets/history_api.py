@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from app.auth.deps import CurrentPrincipal
 from app.sheets import history
-from app.sheets.api import Code, RoundId
-from app.web.deps import CurrentPrincipal, DbSession, csrf_protect
+from app.web.deps import DbSession, csrf_protect
+from app.web.params import Code, RoundId
 
 router = APIRouter(prefix="/api/v1", tags=["history"], dependencies=[Depends(csrf_protect)])
 

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from app.auth.deps import CurrentPrincipal
 from app.sheets import history
-from app.sheets.api import Code, RoundId
-from app.web.deps import CurrentPrincipal, DbSession, csrf_protect
+from app.web.deps import DbSession, csrf_protect
+from app.web.params import Code, RoundId
 from app.web.render import render
 from app.web.urls import sheet_url
 

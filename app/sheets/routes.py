@@ -9,14 +9,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
+from app.auth.deps import CurrentPrincipal
 from app.auth.permissions import Principal
 from app.errors import AppError, Conflict, InvalidInput
+from app.rounds import service as rounds
 from app.scoring import queries as scoring
 from app.sheets import service
-from app.sheets.api import Code, ItemKey, RoundId
 from app.sheets.models import EventSource
 from app.sheets.service import AnswerInput, SheetView
-from app.web.deps import CurrentPrincipal, DbSession, FormDep, csrf_protect
+from app.web.deps import DbSession, FormDep, csrf_protect
+from app.web.params import Code, ItemKey, RoundId
 from app.web.render import render
 from app.web.templating import dom_id
 from app.web.urls import sheet_url
@@ -45,6 +47,18 @@ def _page_context(session: Session, view: SheetView, rows: RowState | None = Non
         "leaders": service.leaders_of(session, view.unit.id),
         "url": sheet_url(view.round.id, view.unit.code),
     }
+
+
+@router.get("/")
+def home(request: Request, session: DbSession, principal: CurrentPrincipal):
+    """Sends each person where they work: the desk to its board, a 所属's staff to their sheet."""
+    current = rounds.current_round(session)
+    if current is not None and principal.sees_everything:
+        return RedirectResponse(f"/desk/board?round={current.id}", status_code=303)
+    sheets = service.own_sheets(session, principal, current.id) if current is not None else []
+    if len(sheets) == 1:
+        return RedirectResponse(sheet_url(current.id, sheets[0][1].code), status_code=303)
+    return render(request, "home.html", {"current": current, "sheets": sheets})
 
 
 @router.get("/rounds/{round_id}/sections/{code}")

@@ -24,8 +24,8 @@ from app.orgs.models import Unit
 from app.rounds import service as rounds
 from app.rounds.models import Round, RoundState
 from app.scoring import queries as scoring_queries
-from app.scoring.rules import Status, parse_status
 from app.sheets.models import Answer, EventKind, EventSource, Sheet, SheetEvent, SheetState
+from app.statuses import Status, parse_status
 
 MEMO_MAX = 2000
 REOPEN_REASON_MAX = 500
@@ -78,6 +78,18 @@ class AnswerInput:
     status: str | None
     memo: str | None
     version: int | None
+
+
+def own_sheets(session: Session, principal: Principal, round_id: int) -> list[tuple[Sheet, Unit]]:
+    """The sheets of the 所属 the person belongs to, in one round (the home page's list)."""
+    if not principal.sections:
+        return []
+    return list(session.exec(
+        select(Sheet, Unit)
+        .join(Unit, Unit.id == Sheet.unit_id)
+        .where(Sheet.round_id == round_id, Sheet.unit_id.in_(list(principal.sections)))
+        .order_by(Unit.code)
+    ).all())
 
 
 def get_sheet_for(session: Session, principal: Principal, round_id: int, section_code: str) -> SheetView:

@@ -1,6 +1,5 @@
-"""JSON API for targets (目標) and support records (伴走支援), with the same access rules as the pages:
+"""JSON API for support records (伴走支援), with the same access rules as the pages:
 
-* targets: members, leaders of the 所属, the desk and admins read; only the 所属's leaders set them;
 * support records: the desk and admins read and write every record; a 所属's staff read its records;
   its leaders send 「相談する」 requests and may change their own request while it is 受付.
 """
@@ -13,112 +12,22 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.auth import permissions
-from app.reports import trend as trend_service
+from app.auth.deps import CurrentPrincipal
 from app.scoring.rules import CHANGE_LABELS
-from app.sheets.api import Code
 from app.support import service
-from app.support import targets as targets_service
 from app.support.models import SupportState
 from app.support.service import RecordEffect, RecordRow, RecordView, SupportInput
-from app.web.deps import CurrentPrincipal, DbSession, csrf_protect
+from app.trend import service as trend_service
+from app.web.deps import DbSession, csrf_protect
+from app.web.params import Code
 
-router = APIRouter(prefix="/api/v1", tags=["targets", "support"], dependencies=[Depends(csrf_protect)])
+router = APIRouter(prefix="/api/v1", tags=["support"], dependencies=[Depends(csrf_protect)])
 
 RecordId = Annotated[int, Path(ge=1, le=2**31 - 1, description="伴走支援の記録のID")]
 Short = Annotated[str, Field(max_length=100)]
 Long = Annotated[str, Field(max_length=4000)]
 ItemKey = Annotated[str, Field(min_length=1, max_length=100)]
 _STRICT = ConfigDict(extra="forbid")
-
-
-# --- targets --------------------------------------------------------------------------------------------
-
-
-class TargetIn(BaseModel):
-    model_config = _STRICT
-    item_key: ItemKey
-    status: str = Field(max_length=8, description="◎ ○ △ (the status aimed for in the next round)")
-
-
-class TargetsIn(BaseModel):
-    model_config = _STRICT
-    round_id: int = Field(ge=1, le=2**31 - 1, description="the 所属's latest round (the base of the targets)")
-    targets: list[TargetIn] = Field(max_length=100, description="replaces the targets set from that round")
-
-
-class TargetOut(BaseModel):
-    item_key: str
-    text: str
-    category: str
-    target: str
-    base_status: str | None = Field(description="the 所属's status when the target was set")
-    result_status: str | None = Field(description="status in the result round (null: unanswered or none yet)")
-    result: str | None = Field(description="met | not_met | pending | not_comparable; null until the next round")
-    result_label: str
-    set_by_section: str
-    set_at: datetime
-
-
-class TargetSetOut(BaseModel):
-    base_round_id: int
-    base_round_title: str
-    result_round_id: int | None
-    result_round_title: str | None
-    met: int
-    targets: list[TargetOut]
-
-
-class TargetsOut(BaseModel):
-    section_code: str
-    section_name: str
-    latest_round_id: int | None = Field(description="targets can be set from this round only")
-    can_set: bool
-    sets: list[TargetSetOut] = Field(description="newest base round first")
-
-
-def _targets_out(session, principal, unit) -> TargetsOut:
-    trend = trend_service.section_trend(session, unit)
-    sets = targets_service.target_sets(session, trend)
-    return TargetsOut(
-        section_code=unit.code, section_name=unit.name,
-        latest_round_id=trend.rounds[-1].id if trend.rounds else None,
-        can_set=permissions.why_not_set_targets(principal, unit.id) is None and bool(trend.rounds),
-        sets=[TargetSetOut(
-            base_round_id=s.base_round.id, base_round_title=s.base_round.title,
-            result_round_id=s.result_round.id if s.result_round else None,
-            result_round_title=s.result_round.title if s.result_round else None, met=s.met,
-            targets=[TargetOut(
-                item_key=r.item_key, text=r.text, category=r.category, target=r.target.value,
-                base_status=r.base_status.value if r.base_status else None,
-                result_status=r.result_status.value if r.result_status else None,
-                result=r.result.value if r.result else None, result_label=r.result_label,
-                set_by_section=r.set_by_unit, set_at=r.set_at,
-            ) for r in s.rows],
-        ) for s in sets],
-    )
-
-
-@router.get("/sections/{code}/targets", response_model=TargetsOut, responses={401: {}, 403: {}, 404: {}})
-def get_targets(code: Code, session: DbSession, principal: CurrentPrincipal) -> TargetsOut:
-    """The 所属's targets per base round, with target against result once the next round has answers."""
-    unit = trend_service.resolve_section(session, principal, code)
-    return _targets_out(session, principal, unit)
-
-
-@router.put("/sections/{code}/targets", response_model=TargetsOut,
-            responses={401: {}, 403: {}, 404: {}, 409: {}, 422: {}})
-def put_targets(code: Code, body: TargetsIn, session: DbSession, principal: CurrentPrincipal) -> TargetsOut:
-    """Replace the targets set from the 所属's latest round (the 所属's DX推進リーダー only; at most five
-    items; ◎ ○ △, not below the current status)."""
-    unit = trend_service.resolve_section(session, principal, code)
-    trend = trend_service.section_trend(session, unit)
-    wanted: dict[str, str] = {}
-    for t in body.targets:
-        wanted[t.item_key] = t.status
-    targets_service.set_targets(session, principal, unit, trend, body.round_id, wanted)
-    session.commit()
-    return _targets_out(session, principal, unit)
 
 
 # --- support records ------------------------------------------------------------------------------------

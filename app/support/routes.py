@@ -12,14 +12,15 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from app.auth import permissions
+from app.auth.deps import CurrentPrincipal
 from app.errors import Conflict, Forbidden, InvalidInput
-from app.reports import trend as trend_service
 from app.scoring.rules import CHANGE_LABELS, CHANGE_MARKS
-from app.sheets.api import Code
 from app.support import service
 from app.support.models import SUPPORT_STATE_LABELS, SupportState
 from app.support.service import FORM_FIELDS, SupportInput
-from app.web.deps import CurrentPrincipal, DbSession, FormDep, csrf_protect
+from app.trend import service as trend_service
+from app.web.deps import DbSession, FormDep, csrf_protect
+from app.web.params import Code
 from app.web.render import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
@@ -158,14 +159,16 @@ def update_record(request: Request, record_id: RecordId, session: DbSession, pri
 
 
 @router.get("/sections/{code}/support")
-def section_records(request: Request, code: Code, session: DbSession, principal: CurrentPrincipal):
+def section_records(request: Request, code: Code, session: DbSession, principal: CurrentPrincipal,
+                    recent: Annotated[int | None, Query(ge=1, le=100)] = None):
+    """A 所属's records; ``?recent=N`` keeps the newest N (the trend page loads them as a fragment)."""
     unit = trend_service.resolve_section(session, principal, code)
     records = service.records_of_section(session, principal, unit)
     return render(request, "support/section.html", {
-        "unit": unit, "records": records,
+        "unit": unit, "records": records[:recent] if recent else records, "recent": recent,
         "why_not_request": permissions.why_not_request_support(principal, unit.id),
         "can_manage": permissions.why_not_manage_support(principal) is None,
-    })
+    }, block="records")
 
 
 @router.get("/sections/{code}/consult")

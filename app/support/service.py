@@ -26,11 +26,9 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.jpdate import now_utc, today_jst
 from app.orgs import service as orgs
 from app.orgs.models import Unit
-from app.reports import trend as trend_service
-from app.reports.trend import ItemComparison, Trend
 from app.rounds.models import Round
-from app.scoring.rules import Status
 from app.sheets.models import Answer, Sheet
+from app.statuses import Status
 from app.support.models import (
     SUPPORT_ORIGIN_LABELS,
     SUPPORT_STATE_LABELS,
@@ -39,6 +37,8 @@ from app.support.models import (
     SupportRecordItem,
     SupportState,
 )
+from app.trend import service as trend_service
+from app.trend.service import ItemComparison, Trend
 
 TEXT_MAX = 4000
 NAME_MAX = 100

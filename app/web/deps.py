@@ -1,5 +1,5 @@
-"""Request dependencies: the database session, the signed-in person, CSRF. The only code that reads
-identity from the request."""
+"""Request dependencies every room uses: the database session, settings, the submitted form, CSRF.
+(The signed-in person is ``app.auth.deps``.)"""
 
 from __future__ import annotations
 
@@ -14,13 +14,9 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from app.auth import permissions, tokens
-from app.auth import service as auth_service
-from app.auth.permissions import Principal
 from app.config import Settings
 from app.db import session_for
-from app.errors import Forbidden, LoginRequired, Unavailable
-from app.web import session as web_session
+from app.errors import Forbidden, Unavailable
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -51,41 +47,6 @@ DbSession = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def optional_principal(request: Request, session: DbSession, settings: SettingsDep) -> Principal | None:
-    cached = getattr(request.state, "principal", None)
-    if cached is not None:
-        return cached
-    principal = None
-    token = _bearer(request)
-    if token is not None:
-        principal = tokens.principal_for(session, token, method=request.method)
-    else:
-        uid = web_session.user_id(request.session, settings)
-        if uid is not None:
-            principal = auth_service.load_principal(session, uid, dev=request.session.get("via") == "dev")
-            if principal is None:  # disabled or removed since sign-in
-                web_session.end(request.session)
-    request.state.principal = principal
-    return principal
-
-
-def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
-    if principal is None:
-        raise LoginRequired()
-    return principal
-
-
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-
-
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return None
-
-
 async def csrf_protect(request: Request) -> None:
     """Refuse a state-changing request without this session's CSRF token (header or form field)."""
     if request.method in SAFE_METHODS:
@@ -114,14 +75,3 @@ async def form_data(request: Request) -> FormData:
 
 
 FormDep = Annotated[FormData, Depends(form_data)]
-
-
-def admin_principal(principal: CurrentPrincipal) -> Principal:
-    """The signed-in person, if an administrator (403 with the reason otherwise)."""
-    refusal = permissions.why_not_admin(principal)
-    if refusal:
-        raise Forbidden(refusal)
-    return principal
-
-
-AdminPrincipal = Annotated[Principal, Depends(admin_principal)]

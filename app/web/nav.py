@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
-from app.auth.permissions import Principal
+
+class Principal(Protocol):
+    """What the menu needs to know of the signed-in person (``app.auth.permissions.Principal``)."""
+
+    is_admin: bool
+    sections: Mapping[int, object]
+
+    @property
+    def sees_everything(self) -> bool: ...
 
 
 @dataclass(frozen=True)

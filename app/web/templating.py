@@ -11,8 +11,8 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 
 from app.config import PROJECT_ROOT
 from app.jpdate import fiscal_year_label, to_jst, wareki, wareki_datetime
-from app.rounds.models import ROUND_STATE_LABELS
-from app.scoring.rules import DIFFICULTY_LABELS, STATUS_LABELS, Status, difficulty_stars
+from app.scoring.rules import DIFFICULTY_LABELS, difficulty_stars
+from app.statuses import STATUS_LABELS, Status
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "static"
@@ -82,7 +82,6 @@ def make_templates(strict: bool) -> Jinja2Blocks:
         STATUSES=list(Status),
         STATUS_LABELS={s.value: label for s, label in STATUS_LABELS.items()},
         DIFFICULTY_LABELS=DIFFICULTY_LABELS,
-        ROUND_STATE_LABELS={s.value: label for s, label in ROUND_STATE_LABELS.items()},
     )
     return templates
 

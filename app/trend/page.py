@@ -1,6 +1,7 @@
 """The leader page of a 所属 (推移・目標): its maturity over rounds beside its 部局's average and the
 prefecture median, per category and per item since the previous round, its targets, next steps for
-items at △ or ×, and its support records. One view-model, built here; the route only renders it."""
+items at △ or ×. One view-model, built here; the route only renders it. (The page loads the 所属's support
+records from the support room with htmx: support reads trend, never the reverse.)"""
 
 from __future__ import annotations
 
@@ -18,8 +19,6 @@ from app.checklists import service as checklists
 from app.checklists.service import ItemDef
 from app.jpdate import fiscal_year_label
 from app.orgs.models import Unit
-from app.reports import trend as trend_service
-from app.reports.trend import ItemComparison, Trend, TrendPoint
 from app.rounds.models import Round
 from app.scoring import queries
 from app.scoring.rules import (
@@ -30,13 +29,13 @@ from app.scoring.rules import (
     TARGET_STATUSES,
     Change,
     GroupFigure,
-    Status,
     maturity_change,
 )
-from app.support import service as support
-from app.support import targets as targets_service
-from app.support.targets import TargetSet
-from app.web.urls import sheet_url
+from app.statuses import Status
+from app.trend import service as trend_service
+from app.trend import targets as targets_service
+from app.trend.service import ItemComparison, Trend, TrendPoint
+from app.trend.targets import TargetSet
 
 NEEDS_WORK = (Status.FAIR, Status.NOT_STARTED)
 FALLBACK_HINTS = {
@@ -44,7 +43,6 @@ FALLBACK_HINTS = {
     2: "少し準備が要る項目です。所属内で担当を決め、やり方（保存場所・手順）を共有してから進めましょう。",
     3: "相手方（会議の参加者や外部の方）との調整が必要な項目です。業務DX相談窓口が調整や機器の貸出を支援できます。",
 }
-NO_HINT = "この項目の改善のヒントは、チェックシートにまだ登録されていません。"
 
 
 @dataclass
@@ -140,8 +138,7 @@ class TrendPage:
     why_not_set_targets: str | None
     next_steps: list[NextStep]
     why_not_request: str | None
-    records: list[support.RecordRow]
-    sheet_url: str | None
+    sheet_round: Round | None  # the latest round, when the 所属 has a sheet of its own in it
     suppressed: bool  # some group figure on the page is withheld (fewer than MIN_GROUP_SIZE 所属)
     min_group_size: int = MIN_GROUP_SIZE
     target_limit: int = TARGET_LIMIT
@@ -219,9 +216,7 @@ def build(session: Session, principal: Principal, unit: Unit, *, typed_targets: 
         target_error=target_error or errors.get("targets"),
         why_not_set_targets=permissions.why_not_set_targets(principal, unit.id),
         next_steps=steps, why_not_request=permissions.why_not_request_support(principal, unit.id),
-        records=support.records_of_section(session, principal, unit)[:10],
-        sheet_url=sheet_url(latest.id, latest_point.unit.code) if latest and latest_point
-        and latest_point.relation == "self" else None,
+        sheet_round=latest if latest_point and latest_point.relation == "self" else None,
         suppressed=suppressed,
         bureau_names={r.bureau.id: r.bureau.name for r in rows if r.bureau},
     )

@@ -18,21 +18,19 @@ from app.checklists import service as checklists
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.jpdate import now_utc
 from app.orgs.models import Unit
-from app.reports.trend import Trend
 from app.rounds.models import Round
 from app.scoring.rules import (
-    STATUS_LABELS,
     TARGET_LIMIT,
     TARGET_RESULT_LABELS,
     TARGET_RESULT_MARKS,
     TARGET_STATUSES,
-    Status,
     TargetResult,
-    parse_status,
     target_below_current,
     target_result,
 )
-from app.support.models import Target
+from app.statuses import STATUS_LABELS, Status, parse_status
+from app.trend.models import Target
+from app.trend.service import Trend
 
 
 @dataclass

@@ -8,13 +8,14 @@ import re
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
+from app.auth.deps import CurrentPrincipal
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.orgs.models import Unit
-from app.reports import trend as trend_service
-from app.reports import trend_page
-from app.sheets.api import Code
-from app.support import targets as targets_service
-from app.web.deps import CurrentPrincipal, DbSession, FormDep, csrf_protect
+from app.trend import page as trend_page
+from app.trend import service as trend_service
+from app.trend import targets as targets_service
+from app.web.deps import DbSession, FormDep, csrf_protect
+from app.web.params import Code
 from app.web.render import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
@@ -41,14 +42,14 @@ def my_trend(request: Request, session: DbSession, principal: CurrentPrincipal, 
         return RedirectResponse(trend_url(current[0].code), status_code=303)
     if not current and not principal.sees_everything:
         raise Forbidden("所属が登録されていないため、推移を表示できません。業務DX相談窓口にお問い合わせください。")
-    return render(request, "reports/trend_index.html", {"units": current})
+    return render(request, "trend/index.html", {"units": current})
 
 
 @router.get("/sections/{code}/trend")
 def trend(request: Request, code: Code, session: DbSession, principal: CurrentPrincipal):
     unit = trend_service.resolve_section(session, principal, code)
     page = trend_page.build(session, principal, unit)
-    return render(request, "reports/trend.html", {"page": page})
+    return render(request, "trend/trend.html", {"page": page})
 
 
 @router.post("/sections/{code}/targets")
@@ -67,10 +68,10 @@ def set_targets(request: Request, code: Code, session: DbSession, principal: Cur
         session.rollback()
         page = trend_page.build(session, principal, unit, typed_targets=wanted, target_errors=exc.fields,
                                 target_error=exc.message)
-        return render(request, "reports/trend.html", {"page": page}, status_code=exc.status_code)
+        return render(request, "trend/trend.html", {"page": page}, status_code=exc.status_code)
     except (Conflict, NotFound) as exc:
         session.rollback()
         page = trend_page.build(session, principal, unit, target_error=exc.message)
-        return render(request, "reports/trend.html", {"page": page}, status_code=exc.status_code)
+        return render(request, "trend/trend.html", {"page": page}, status_code=exc.status_code)
     session.commit()
     return RedirectResponse(f"{trend_url(unit.code)}?targets=saved#targets", status_code=303)

@@ -16,8 +16,9 @@ from app.orgs import service as orgs
 from app.orgs.models import Unit
 from app.rounds.models import Round
 from app.scoring import queries
-from app.scoring.rules import Change, Status, change
+from app.scoring.rules import Change, change
 from app.sheets.models import Answer
+from app.statuses import Status
 
 RELATION_LABELS = {
     "self": "",
