@@ -197,13 +197,13 @@ def round_list() -> None:
     """Every round, newest first: id, state, fiscal year, title, checklist version, sheets."""
     from app.checklists import service as checklists
     from app.rounds import service as rounds
-    from app.rounds.models import ROUND_STATE_LABELS
+    from app.sheets import service as sheets
 
     with _session() as session:
-        counts = rounds.sheet_counts(session)
+        counts = sheets.sheet_counts(session)
         for r in rounds.list_rounds(session):
             version = checklists.get_definition(session, r.checklist_version_id).version
-            click.echo(f"{r.id}\t{ROUND_STATE_LABELS[r.state]}\t{r.fiscal_year}\t{r.title}\t"
+            click.echo(f"{r.id}\t{r.state_label}\t{r.fiscal_year}\t{r.title}\t"
                        f"{r.opens_on}〜{r.closes_on}\t第{version}版\t{counts.get(r.id, 0)}所属")
 
 
@@ -243,12 +243,13 @@ def _round_action(round_id: int, action: str, reason: str = "") -> None:
     from app.errors import AppError
     from app.jpdate import today_jst
     from app.rounds import service as rounds
+    from app.sheets import service as sheets
 
     with _session(write=True) as session:
         try:
             target = rounds.get_round(session, round_id)
             if action == "open":
-                count = rounds.open_round(session, target, on=max(target.opens_on, today_jst()))
+                count = sheets.open_round(session, target, on=max(target.opens_on, today_jst()))
                 message = f"開始しました: {target.title}（{count}所属のチェックシートを作成）"
             elif action == "close":
                 rounds.close_round(session, target)

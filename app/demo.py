@@ -22,11 +22,11 @@ from app.auth.models import Membership, SectionRole, User
 from app.checklists import service as checklists
 from app.checklists.loader import LoadedChecklist, parse_checklist
 from app.checklists.service import Definition
-from app.jpdate import JST, fiscal_year_label, fiscal_year_of, today_jst
+from app.jpdate import JST, fiscal_year_label, fiscal_year_of, now_utc, today_jst
 from app.orgs.models import Unit, UnitKind
 from app.rounds.models import Round, RoundState
-from app.scoring import queries as scoring_queries
-from app.sheets.models import Answer, EventKind, EventSource, Sheet, SheetEvent
+from app.sheets import writer
+from app.sheets.models import Answer, EventKind, EventSource, Sheet
 
 # A prefectural office: 11 部局, 60 所属 (some 部局 small on purpose: fewer than 5 所属).
 BUREAUS: list[tuple[str, str, list[str]]] = [
@@ -96,8 +96,8 @@ def load(session: Session, checklist: LoadedChecklist, plan: DemoPlan, progress:
         session.add(round_)
         session.flush()
         _fill_round(session, round_, definition, sections, bureau_of, propensity, not_applicable,
-                    index * _improvement_scale(plan.rounds), rng, plan, progress)
-        scoring_queries.refresh_tallies(session, round_id=round_.id)
+                    index * _improvement_scale(plan.rounds), rng, plan, progress,
+                    memos=plan.history and index == len(calendar) - 1)
     if plan.history and len(calendar) >= 2:
         _support_and_targets(session, sections, rng)
 
@@ -117,24 +117,15 @@ ADVICE = (
 
 
 def _support_and_targets(session: Session, sections: list[Unit], rng: random.Random) -> None:
-    """What the desk and the leaders would have done between the last two rounds: memos on some answers,
-    targets set after the previous round, and support records (伴走支援) in every state."""
-    from sqlalchemy import update
-
+    """What the desk and the leaders would have done between the last two rounds: targets set after the
+    previous round, and support records (伴走支援) in every state."""
     from app.support.models import SupportRecord, SupportRecordItem, SupportState
     from app.trend.models import Target
 
     rounds = list(session.execute(select(Round).order_by(Round.opens_on)).scalars())
-    previous, current = rounds[-2], rounds[-1]
+    previous = rounds[-2]
     users = dict(session.execute(select(User.upn, User.id)).all())
     desk = users["desk@demo.example"]
-    sheets = dict(session.execute(select(Sheet.unit_id, Sheet.id).where(Sheet.round_id == current.id)).all())
-    answered = session.execute(
-        select(Answer.sheet_id, Answer.item_key).where(Answer.sheet_id.in_(sheets.values()), Answer.status.is_not(None))
-    ).all()
-    for sheet_id, key in rng.sample(answered, min(len(answered), 40)):
-        session.execute(update(Answer).where(Answer.sheet_id == sheet_id, Answer.item_key == key)
-                        .values(memo=rng.choice(MEMOS)))
     weak = session.execute(
         select(Sheet.unit_id, Answer.item_key, Answer.status)
         .join(Answer, Answer.sheet_id == Sheet.id)
@@ -273,34 +264,24 @@ def _months_before(d: date, months: int) -> date:
 
 
 def _fill_round(session, round_, definition: Definition, sections, bureau_of, propensity, not_applicable, index,
-                rng, plan: DemoPlan, progress: Progress) -> None:
+                rng, plan: DemoPlan, progress: Progress, *, memos: bool) -> None:
+    """One round's sheets, written in bulk through the sheet writer (``writer.create``) with their history."""
     is_open = round_.state == RoundState.OPEN
     users = dict(session.execute(select(User.upn, User.id)).all())
-    sheet_rows = []
-    plans = {}
+    sheets: list[writer.NewSheet] = []
     for unit in sections:
         # In the open round some 所属 have not started, some are half-way, some have submitted.
         roll = rng.random()
         share = 1.0 if not is_open else (0.0 if roll < 0.25 else rng.uniform(0.3, 0.95) if roll < 0.6 else 1.0)
         submitted = share == 1.0 and (rng.random() < (0.6 if is_open else 0.93))
-        plans[unit.id] = (share, submitted)
         day = round_.opens_on + timedelta(days=rng.randrange(0, 30))
         leader = users.get(f"leader.{unit.code}@demo.example".lower())
-        sheet_rows.append({
-            "round_id": round_.id, "unit_id": unit.id, "bureau_id": bureau_of[unit.id],
-            "state": "submitted" if submitted else "draft",
-            "entry_on": day if share > 0 else None,
-            "submitted_at": _at(day + timedelta(days=1)) if submitted else None,
-            "submitted_by_id": leader if submitted else None,
-            "updated_at": _at(day),
-        })
-    for chunk in _chunks(sheet_rows):
-        session.execute(insert(Sheet), chunk)
-    sheet_ids = dict(session.execute(select(Sheet.unit_id, Sheet.id).where(Sheet.round_id == round_.id)).all())
-    answers, events = [], []
-    for unit in sections:
-        share, _ = plans[unit.id]
-        member = users.get(f"member.{unit.code}@demo.example".lower())
+        sheet = writer.NewSheet(
+            unit_id=unit.id, bureau_id=bureau_of[unit.id], statuses={},
+            state="submitted" if submitted else "draft", entry_on=day if share > 0 else None,
+            submitted_at=_at(day + timedelta(days=1)) if submitted else None,
+            submitted_by_id=leader if submitted else None, updated_at=_at(day), answered_at={},
+            answered_by_id=users.get(f"member.{unit.code}@demo.example".lower()))
         for item in definition.items:
             status = None
             if rng.random() < share:
@@ -310,57 +291,36 @@ def _fill_round(session, round_, definition: Definition, sections, bureau_of, pr
                     level = 1.6 + propensity[unit.id] + 0.45 * index - 0.55 * (item.difficulty - 1) + rng.gauss(0, 0.7)
                     status = SYMBOLS[max(0, min(3, round(level)))]
             at = _at(round_.opens_on + timedelta(days=rng.randrange(0, 30)))
-            answers.append({"sheet_id": sheet_ids[unit.id], "item_key": item.key, "status": status, "memo": "",
-                            "version": 1 if status else 0, "updated_at": at if status else None,
-                            "updated_by_id": member if status else None})
-            if status and plan.history:
-                events.append({"sheet_id": sheet_ids[unit.id], "at": at, "actor_id": member,
-                               "kind": EventKind.ANSWER.value, "source": EventSource.DEMO.value,
-                               "item_key": item.key, "old_status": None, "new_status": status, "note": ""})
-        if len(answers) >= CHUNK:
-            _flush(session, answers, events, progress)
-    _flush(session, answers, events, progress)
-    submitted_events = [
-        {"sheet_id": sheet_ids[s["unit_id"]], "at": s["submitted_at"], "actor_id": s["submitted_by_id"],
-         "kind": EventKind.SUBMIT.value, "source": EventSource.DEMO.value, "note": ""}
-        for s in sheet_rows if s["submitted_at"] is not None
-    ]
-    if plan.history and submitted_events:
-        for chunk in _chunks(submitted_events):
-            session.execute(insert(SheetEvent), chunk)
+            if status:
+                sheet.statuses[item.key] = status
+                sheet.answered_at[item.key] = at
+        sheets.append(sheet)
+    if memos:  # a few answers of the newest round carry a memo
+        answered = [(s, key) for s in sheets for key in s.statuses]
+        for s, key in rng.sample(answered, min(len(answered), 40)):
+            s.memos = {**s.memos, key: rng.choice(MEMOS)}
+    per_chunk = max(1, CHUNK // max(len(definition.items), 1))
+    for start in range(0, len(sheets), per_chunk):
+        chunk = sheets[start:start + per_chunk]
+        ids = writer.create(session, round_, definition, chunk, now=now_utc())
+        progress(len(chunk) * len(definition.items))
+        if plan.history:
+            writer.add_history(session, _history(definition, chunk, ids))
 
 
-def _flush(session, answers: list, events: list, progress: Progress) -> None:
-    if answers:
-        _bulk_insert(session, Answer, answers)
-        progress(len(answers))
-        answers.clear()
-    if events:
-        _bulk_insert(session, SheetEvent, events)
-        events.clear()
-
-
-def _bulk_insert(session: Session, model, rows: list[dict]) -> None:
-    """executemany on SQLite; COPY on PostgreSQL (several times faster than INSERT batches there).
-    Every row of one call has the same keys."""
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        session.execute(insert(model), rows)
-        return
-    columns = list(rows[0])
-    table = model.__table__
-    binds = [table.c[name].type for name in columns]
-    names = ", ".join(f'"{name}"' for name in columns)
-    cursor = connection.connection.dbapi_connection.cursor()
-    with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:  # noqa: S608 (our own names)
-        for row in rows:
-            copy.write_row([_db_value(t, row[c], connection.dialect) for t, c in zip(binds, columns, strict=True)])
-
-
-def _db_value(type_, value, dialect):
-    """What the column type would bind (UTCDateTime checks and normalises datetimes)."""
-    processor = getattr(type_, "process_bind_param", None)
-    return processor(value, dialect) if processor and value is not None else value
+def _history(definition: Definition, sheets: list[writer.NewSheet], ids: list[int]) -> list[dict]:
+    """One history event per answered item and one per submission (source=demo)."""
+    events = []
+    for sheet_id, s in zip(ids, sheets, strict=True):
+        events.extend({"sheet_id": sheet_id, "at": s.answered_at[item.key], "actor_id": s.answered_by_id,
+                       "kind": EventKind.ANSWER.value, "source": EventSource.DEMO.value, "item_key": item.key,
+                       "old_status": None, "new_status": s.statuses[item.key], "note": ""}
+                      for item in definition.items if item.key in s.statuses)
+    submitted = [{"sheet_id": sheet_id, "at": s.submitted_at, "actor_id": s.submitted_by_id,
+                  "kind": EventKind.SUBMIT.value, "source": EventSource.DEMO.value, "item_key": None,
+                  "old_status": None, "new_status": None, "note": ""}
+                 for sheet_id, s in zip(ids, sheets, strict=True) if s.submitted_at is not None]
+    return events + submitted
 
 
 def _at(d: date) -> datetime:

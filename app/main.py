@@ -9,10 +9,11 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+from app.admin import checklists as checklists_admin
+from app.admin import rounds as rounds_admin
 from app.auth import admin_routes, token_routes
 from app.auth import routes as auth_routes
 from app.auth.entra import Entra
-from app.checklists import admin as checklists_admin
 from app.checklists import loader as checklist_loader
 from app.config import Settings, get_settings
 from app.db import DbGate, make_engine
@@ -21,10 +22,7 @@ from app.excel import routes as excel_routes
 from app.reorg import routes as reorg_routes
 from app.reports import api as reports_api
 from app.reports import routes as reports_routes
-from app.rounds import admin as rounds_admin
 from app.rounds import api as rounds_api
-from app.rounds import routes as rounds_routes
-from app.scoring import api as scoring_api
 from app.sheets import api as sheets_api
 from app.sheets import history_api, history_routes
 from app.sheets import routes as sheets_routes
@@ -82,8 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders, hsts=settings.env == "production")
 
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
-    for module in (web_routes, auth_routes, sheets_api, rounds_api, scoring_api, trend_api, sheets_routes,
-                   rounds_routes, admin_routes, rounds_admin, checklists_admin, reorg_routes, support_api,
+    for module in (web_routes, auth_routes, sheets_api, rounds_api, trend_api, sheets_routes,
+                   admin_routes, rounds_admin, checklists_admin, reorg_routes, support_api,
                    trend_routes, support_routes, history_api, history_routes, excel_api, excel_routes,
                    token_routes, reports_api, reports_routes):
         app.include_router(module.router)

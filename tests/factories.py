@@ -14,7 +14,7 @@ from app.config import PROJECT_ROOT
 from app.orgs.models import Unit, UnitKind
 from app.rounds import service as rounds
 from app.rounds.models import Round
-from app.scoring import queries as scoring_queries
+from app.sheets import service as sheets_service
 from app.sheets.models import Sheet
 
 V1 = PROJECT_ROOT / "checklists" / "paperless" / "v1.yaml"
@@ -56,7 +56,7 @@ def make_round(session: Session, version_id: int, *, title="令和8年度 第1�
     r = rounds.create_round(session, fiscal_year=fiscal_year, title=title, checklist_version_id=version_id,
                             opens_on=opens_on, closes_on=opens_on + timedelta(days=60))
     if open_it:
-        rounds.open_round(session, r, on=opens_on)
+        sheets_service.open_round(session, r, on=opens_on)
     return r
 
 
@@ -112,23 +112,18 @@ def build_world(session: Session) -> World:
 
 
 def set_answers(session: Session, round_id: int, unit: Unit, statuses: dict[str, str | None]) -> None:
-    """Write answers straight into a sheet (no history): ``{item_key: status}``, and recount its stored
-    tallies as every writer of answers must."""
-    from sqlmodel import select
+    """Write answers into a sheet through the writer, whatever its state (test set-up): ``{item_key: status}``."""
+    from app.jpdate import now_utc, today_jst
+    from app.sheets import writer
+    from app.sheets.models import EventSource
 
-    from app.jpdate import now_utc
-    from app.sheets.models import Answer
-
-    sheet = sheet_of(session, round_id, unit)
-    for answer in session.exec(select(Answer).where(Answer.sheet_id == sheet.id)):
-        if answer.item_key in statuses:
-            answer.status = statuses[answer.item_key]
-            answer.version += 1
-            session.add(answer)
-    sheet.updated_at = now_utc()
-    session.add(sheet)
-    session.flush()
-    scoring_queries.refresh_tallies(session, sheet_ids=[sheet.id])
+    [sheet] = writer.lock(session, [sheet_of(session, round_id, unit).id])
+    definition = checklists.get_definition(session, sheet.version_id)
+    stored = writer.answers(session, sheet.id, list(statuses))
+    changes = [writer.Change(definition.by_key[key], stored[key], status, stored[key].memo)
+               for key, status in statuses.items() if status != stored[key].status]
+    writer.write_answers(session, sheet, definition, changes, actor_id=None, source=EventSource.DEMO, now=now_utc(),
+                         entry_on=today_jst())
 
 
 def make_target(session: Session, unit: Unit, round_id: int, item_key: str, status: str, *, by: User | None = None):

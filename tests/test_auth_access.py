@@ -163,7 +163,9 @@ def test_the_all_sections_overview(client, world, persona):
     sign_in(client, PERSONAS[persona])
     response = client.get(f"/rounds/{world.round.id}")
     if OVERVIEW[persona]:
-        assert response.status_code == 200 and "B部 一課" in response.text
+        assert response.status_code == 200 and "B部" in response.text and "B部 一課" not in response.text
+        one_bureau = client.get(f"/rounds/{world.round.id}?bureau=B")
+        assert one_bureau.status_code == 200 and "B部 一課" in one_bureau.text and "A部 一課" not in one_bureau.text
     else:
         assert response.status_code == 303 and response.headers["location"] == "/"
     codes = {s["code"] for s in client.get(f"/api/v1/rounds/{world.round.id}/scores?by=section").json()}

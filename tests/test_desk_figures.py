@@ -25,10 +25,10 @@ import pytest
 
 from app.auth import service as auth_service
 from app.errors import Forbidden, InvalidInput, NotFound
-from app.reports import queries, service
-from app.scoring import queries as scoring_queries
+from app.reports import service
 from app.scoring import rules
 from app.scoring.rules import ItemCounts, Progress
+from app.sheets import figures
 from app.statuses import Status
 from tests import factories
 from tests.factories import V1_KEYS
@@ -88,14 +88,15 @@ def test_histogram_bins_put_100_in_the_last_bin_and_quartiles_interpolate():
 # --- SQL rollups --------------------------------------------------------------------------------------
 
 
-def test_section_totals_match_the_sheet_scores_of_the_spine(session, dw):
-    definition = service.desk_context(session, auth_service.load_principal(session, dw.desk.id), dw.round.id).definition
-    mine = {t.code: t.tally for t in queries.section_totals(session, dw.round.id, definition)}
-    spine = {s.code: s.overall for s in scoring_queries.sheet_scores(session, dw.round.id)}
-    assert mine == spine
+def test_sheet_totals_in_organisation_order_and_by_maturity(session, dw):
+    mine = {t.code: t.tally for t in figures.sheet_totals(session, dw.round.id)}
     assert {code: t.maturity for code, t in mine.items()} == {
         "P1": 100.0, "P2": 40.0, "P3": 33.3, "P4": None, "P5": 46.7, "Q1": 0.0, "Q2": None}
     assert list(mine) == ["P1", "P2", "P3", "P4", "P5", "Q1", "Q2"]  # organisation order
+    ranked = [t.code for t in figures.sheet_totals(session, dw.round.id, order="all_asc")]
+    assert ranked == ["Q1", "P3", "P2", "P5", "P1", "P4", "Q2"]  # no maturity last, organisation order among them
+    assert [t.code for t in figures.sheet_totals(session, dw.round.id, order="desc", limit=3, offset=1)] == [
+        "P5", "P2", "P3"]
 
 
 def test_board_counts_overall_and_per_bureau_including_the_empty_one(session, dw, desk):
@@ -238,11 +239,11 @@ def test_distribution_bins_and_rollups(session, dw, desk):
     assert (by["P"].five.q1, by["P"].five.q3) == (38.3, 60.0)
     assert (by["Q"].sections, by["Q"].scored, by["Q"].mean, by["Q"].median, by["Q"].completion) == (2, 1, 0.0, 0.0, 50.0)
     assert (by["E"].sections, by["E"].scored, by["E"].mean, by["E"].five, by["E"].completion) == (0, 0, None, None, 0.0)
-    # The same mean, median and completion as the spine's /scores?by=bureau
-    spine = {g.code: g for g in scoring_queries.bureau_scores(session, dw.round.id)}
+    # The same mean, median and completion as /scores?by=bureau
+    scores = {b.bureau.code: b.figure for b in service.scores(session, desk, dw.round.id).bureaus}
     for code in ("P", "Q"):
         assert (by[code].mean, by[code].median, by[code].completion) == (
-            spine[code].maturity, spine[code].median, spine[code].completion)
+            scores[code].mean, scores[code].median, scores[code].completion)
 
 
 def test_distribution_of_a_round_with_no_answers(session, dw, desk):

@@ -11,8 +11,9 @@ import pytest
 
 from app.auth.models import SectionRole
 from app.orgs.models import UnitKind
-from app.scoring import queries
-from app.scoring.rules import Change, GroupFigure
+from app.scoring.rules import Change
+from app.sheets import figures
+from app.sheets.models import PREFECTURE
 from app.statuses import Status
 from app.trend import page as trend_page
 from tests import factories as f
@@ -70,34 +71,46 @@ def org(session):
     return dict(p=p, q=q, r1=r1, r2=r2, v1=v1, **units)
 
 
+def figure(g) -> tuple:
+    return (g.sections, g.scored, g.mean, g.median, g.suppressed)
+
+
+def groups_seen_by(session, upn, round_ids) -> dict:
+    """{(round id, 部局 id or 0 for the prefecture): (sections, scored, mean, median, suppressed)}"""
+    found = figures.groups(session, _leader(session, upn), round_ids)
+    return {(k.round_id, k.bureau_id): figure(g) for k, g in found.items() if k.category == ""}
+
+
 def test_group_figures_per_round_worked_by_hand(session, org):
-    groups = queries.round_groups(session, [org["r1"].id, org["r2"].id])
-    one, two = groups[org["r1"].id], groups[org["r2"].id]
+    groups = groups_seen_by(session, "leader.p3@test.example", [org["r1"].id, org["r2"].id])
+    r1, r2 = org["r1"].id, org["r2"].id
     # Round 1, 部局 P: 100, 94.4, 50.0, 0.0 and P5 unanswered → mean 61.1, median (50.0 + 94.4) / 2 = 72.2
-    assert one.bureaus[org["p"].id] == GroupFigure(5, 4, 61.1, 72.2, False)
-    # 部局 Q has two 所属: below MIN_GROUP_SIZE, so no average or median at all
-    assert one.bureaus[org["q"].id] == GroupFigure(2, 2, None, None, True)
+    assert groups[(r1, org["p"].id)] == (5, 4, 61.1, 72.2, False)
+    # 部局 Q has two 所属: below MIN_GROUP_SIZE, so no average or median at all for a leader
+    assert groups[(r1, org["q"].id)] == (2, 2, None, None, True)
     # Prefecture: 0, 50, 50, 94.4, 100, 100 → median 72.2; mean 394.4 / 6 = 65.7
-    assert one.prefecture == GroupFigure(7, 6, 65.7, 72.2, False)
+    assert groups[(r1, PREFECTURE)] == (7, 6, 65.7, 72.2, False)
     # Round 2, 部局 P: 100, 100, 50.0, 0.0 (P4 unanswered) → mean 62.5, median 75.0
-    assert two.bureaus[org["p"].id] == GroupFigure(5, 4, 62.5, 75.0, False)
-    assert two.prefecture == GroupFigure(7, 6, 63.9, 75.0, False)
+    assert groups[(r2, org["p"].id)] == (5, 4, 62.5, 75.0, False)
+    assert groups[(r2, PREFECTURE)] == (7, 6, 63.9, 75.0, False)
 
 
-def test_group_figures_agree_with_the_bureau_rollup(session, org):
-    [p, q] = queries.bureau_scores(session, org["r1"].id)
-    mine = queries.round_groups(session, [org["r1"].id])[org["r1"].id].bureaus
-    assert (p.maturity, p.median) == (mine[org["p"].id].average, mine[org["p"].id].median)
-    assert q.sections == mine[org["q"].id].sections == 2
+def test_the_desk_sees_a_small_group_that_a_leader_does_not(session, org):
+    desk = f.make_user(session, "desk.p@test.example", is_desk=True)
+    session.commit()
+    r1 = org["r1"].id
+    assert groups_seen_by(session, "desk.p@test.example", [r1])[(r1, org["q"].id)] == (2, 2, 75.0, 75.0, False)
+    assert groups_seen_by(session, "leader.q1@test.example", [r1])[(r1, org["q"].id)] == (2, 2, None, None, True)
+    assert desk.is_desk
 
 
 def test_a_round_with_no_answers_has_no_figures_but_is_not_withheld(session, org):
     r3 = f.make_round(session, org["v1"], title="令和8年度 第1回", fiscal_year=2026, opens_on=date(2026, 4, 20))
     session.commit()
-    three = queries.round_groups(session, [r3.id])[r3.id]
-    assert three.bureaus[org["p"].id] == GroupFigure(5, 0, None, None, False)
-    assert three.bureaus[org["q"].id] == GroupFigure(2, 0, None, None, True)
-    assert three.prefecture == GroupFigure(7, 0, None, None, False)
+    three = groups_seen_by(session, "leader.p3@test.example", [r3.id])
+    assert three[(r3.id, org["p"].id)] == (5, 0, None, None, False)
+    assert three[(r3.id, org["q"].id)] == (2, 0, None, None, True)
+    assert three[(r3.id, PREFECTURE)] == (7, 0, None, None, False)
     page = trend_page.build(session, _leader(session, "leader.p3@test.example"), org["P3"])
     assert [r.round.title for r in page.rows] == ["令和6年度 第1回", "令和7年度 第1回", "令和8年度 第1回"]
     assert page.rows[2].main.score.overall.maturity is None
@@ -117,12 +130,12 @@ def test_the_view_model_compares_categories_and_items_with_the_previous_round(se
     page = trend_page.build(session, _leader(session, "leader.p3@test.example"), org["P3"])
     assert [(r.main.score.overall.maturity, r.change) for r in page.rows] == [
         (50.0, Change.NEW_ITEM), (50.0, Change.UNCHANGED)]
-    assert [r.bureau_figure.average for r in page.rows] == [61.1, 62.5]
+    assert [r.bureau_figure.mean for r in page.rows] == [61.1, 62.5]
     assert [r.prefecture.median for r in page.rows] == [72.2, 75.0]
     office = page.categories[0]
     assert (office.name, office.before, office.after, office.change) == ("所属内", 50.0, 50.0, Change.UNCHANGED)
     # 所属内 in round 2 across 部局 P: 100, 100, 50.0, 0.0 (P4 unanswered) → 62.5; prefecture adds 33.3, 100
-    assert office.bureau == GroupFigure(5, 4, 62.5, 75.0, False)
+    assert figure(office.bureau) == (5, 4, 62.5, 75.0, False)
     assert office.prefecture.median == 75.0
     changes = {c.key: c.change for c in page.items}
     assert changes[KEEP] is Change.IMPROVED and changes[PRINT] is Change.REGRESSED
@@ -258,15 +271,16 @@ def test_the_trend_chooser_refuses_a_malformed_code(client, world):
 
 
 def test_group_figures_follow_a_saved_answer(client, session, org):
-    before = queries.round_groups(session, [org["r2"].id])[org["r2"].id].bureaus[org["p"].id]
+    r2 = org["r2"].id
+    before = groups_seen_by(session, "leader.p3@test.example", [r2])[(r2, org["p"].id)]
     session.commit()
     # P4 answers its first item in round 2 through the API (the sheets service touches the sheet)
     f.make_user(session, "member.p4@test.example", section=org["P4"])
     session.commit()
     token = sign_in(client, "member.p4@test.example")
-    response = client.put(f"/api/v1/rounds/{org['r2'].id}/sections/P4/answers/{KEEP}",
+    response = client.put(f"/api/v1/rounds/{r2}/sections/P4/answers/{KEEP}",
                           headers={"X-CSRF-Token": token}, json={"status": "◎", "version": 0})
     assert response.status_code == 200, response.text
-    after = queries.round_groups(session, [org["r2"].id])[org["r2"].id].bureaus[org["p"].id]
+    after = groups_seen_by(session, "leader.p3@test.example", [r2])[(r2, org["p"].id)]
     # 部局 P: 100, 100, 50.0, 100 (P4 now), 0.0 → mean 70.0, median 100.0
-    assert (before.average, after.average, after.median, after.scored) == (62.5, 70.0, 100.0, 5)
+    assert (before[2], after[2], after[3], after[1]) == (62.5, 70.0, 100.0, 5)

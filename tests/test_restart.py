@@ -24,11 +24,14 @@ def test_saved_answers_survive_a_restart_and_demo_data_loads_only_once(database_
     first = run_cli(env, "demo", "--if-empty")
     assert first.returncode == 0 and "demo data loaded: 60 所属" in first.stdout, first.stderr
     server = ProcessServer(database_url, tmp_path / "serve.log").start()
+    with client_for(server.base) as desk:  # a 所属 of the open round that has not submitted yet
+        sign_in(desk, "desk@demo.example")
+        current = next(r for r in desk.get("/api/v1/rounds").json() if r["current"])
+        code = desk.get(f"/api/v1/rounds/{current['id']}/submissions").json()["pending"][0]["section"]["code"]
     with client_for(server.base) as http:
-        token = sign_in(http, "member.1001@demo.example")
-        current = next(r for r in http.get("/api/v1/rounds").json() if r["current"])
-        url = f"/api/v1/rounds/{current['id']}/sections/1001/answers/{KEY}"
-        sheet = http.get(f"/api/v1/rounds/{current['id']}/sections/1001/sheet").json()
+        token = sign_in(http, f"member.{code}@demo.example")
+        url = f"/api/v1/rounds/{current['id']}/sections/{code}/answers/{KEY}"
+        sheet = http.get(f"/api/v1/rounds/{current['id']}/sections/{code}/sheet").json()
         version = next(i["answer"]["version"] for i in sheet["items"] if i["key"] == KEY)
         saved = http.put(url, json={"status": "◎", "memo": "再起動後も残る", "version": version},
                          headers={"X-CSRF-Token": token})
@@ -42,8 +45,8 @@ def test_saved_answers_survive_a_restart_and_demo_data_loads_only_once(database_
     server = ProcessServer(database_url, tmp_path / "serve.log").start()
     try:
         with client_for(server.base) as http:
-            sign_in(http, "member.1001@demo.example")
-            sheet = http.get(f"/api/v1/rounds/{current['id']}/sections/1001/sheet").json()
+            sign_in(http, f"member.{code}@demo.example")
+            sheet = http.get(f"/api/v1/rounds/{current['id']}/sections/{code}/sheet").json()
             answer = next(i["answer"] for i in sheet["items"] if i["key"] == KEY)
             assert (answer["status"], answer["memo"], answer["version"]) == ("◎", "再起動後も残る", version + 1)
     finally:

@@ -1,67 +1,169 @@
-"""Stored tallies (``sheet_tally``) stay equal to what the answers say, whichever path wrote them."""
+"""The stored tallies (a sheet's counts, and its groups') stay equal to what the answers say, whatever
+wrote them: a randomized sequence of every kind of write — saves through the API, the htmx row and the
+whole form (answers, clears, 該当なし, memos), Excel imports, submissions, reopenings, sheets created and
+handed on by a reorganisation, a round opened — is followed by a recount from the raw answers, on
+SQLite and PostgreSQL. The recount here is written from the rules alone (``scoring.rules``), not
+from the writer's arithmetic."""
 
 from __future__ import annotations
 
+import random
+from collections import Counter
+from datetime import date, timedelta
+
+import pytest
 from sqlalchemy import select
 
 from app import migrate
-from app.scoring import queries
+from app.checklists import service as checklists
+from app.errors import Conflict
+from app.orgs.models import UnitKind
+from app.rounds.models import Round
+from app.scoring import rules
 from app.sheets import service
-from app.sheets.models import Sheet, SheetTally
+from app.sheets.models import PREFECTURE, Answer, ItemTally, MaturityTally, Sheet, SheetTally
+from app.statuses import Status
 from tests import factories as f
 from tests.conftest import csrf_from, sign_in
 
 K1 = "office.daily.keep-electronic"
 K_NA = "meeting.internal.no-paper-handouts"
+CHOICES = ["◎", "○", "△", "×", None]
 
 
-def stored(session) -> dict[int, dict[str, tuple]]:
-    """Per sheet, the stored counts per category, and the sheet row's overall counts under ""."""
-    result: dict[int, dict[str, tuple]] = {}
-    for t in session.execute(select(SheetTally)).scalars():
-        result.setdefault(t.sheet_id, {})[t.category] = (t.total, t.answered, t.not_applicable, t.points)
-    for s in session.execute(select(Sheet)).scalars():
-        result.setdefault(s.id, {})[""] = (s.tally_total, s.tally_answered, s.tally_not_applicable, s.tally_points)
-    return result
+def stored(session) -> dict:
+    """Everything the writer keeps: per sheet (overall and per category) and per group."""
+    sheets = {s.id: (s.tally_total, s.tally_answered, s.tally_not_applicable, s.tally_points, s.tally_quick_fair,
+                     s.tally_quick_not_done) for s in session.execute(select(Sheet)).scalars()}
+    categories = {(t.sheet_id, t.category): (t.total, t.answered, t.not_applicable, t.points)
+                  for t in session.execute(select(SheetTally)).scalars()}
+    maturity = {(m.round_id, m.bureau_id, m.state, m.category, m.maturity_x10): m.sections
+                for m in session.execute(select(MaturityTally)).scalars() if m.sections}
+    items = {(i.round_id, i.bureau_id, i.state, i.item_key, i.status): i.sections
+             for i in session.execute(select(ItemTally)).scalars() if i.sections}
+    return {"sheets": sheets, "categories": categories, "maturity": maturity, "items": items}
 
 
-def computed(session, round_ids) -> dict[int, dict[str, tuple]]:
-    result = {}
-    for round_id in round_ids:
-        for s in queries.sheet_scores(session, round_id):
-            result[s.sheet_id] = {c: (t.total, t.answered, t.not_applicable, t.points) for c, t in s.categories.items()}
-            o = s.overall
-            result[s.sheet_id][""] = (o.total, o.answered, o.not_applicable, o.points)
-    return result
+def recounted(session) -> dict:
+    """The same, from the answers and the checklist definitions only."""
+    answers: dict[int, dict[str, str | None]] = {}
+    for sheet_id, key, status in session.execute(select(Answer.sheet_id, Answer.item_key, Answer.status)):
+        answers.setdefault(sheet_id, {})[key] = status
+    sheets, categories, maturity, items = {}, {}, Counter(), Counter()
+    for s, version_id in session.execute(select(Sheet, Round.checklist_version_id).join(Round)):
+        definition = checklists.get_definition(session, version_id)
+        mine = answers.get(s.id, {})
+
+        def count(item_list, mine=mine, definition=definition):
+            return rules.tally([Status(mine[i.key]) if mine.get(i.key) else None for i in item_list],
+                               definition.points)
+
+        overall = count(definition.items)
+        quick = Counter(mine.get(i.key) for i in definition.items if i.difficulty == rules.QUICK_WIN_DIFFICULTY)
+        sheets[s.id] = (overall.total, overall.answered, overall.not_applicable, overall.points,
+                        quick[Status.FAIR.value], quick[Status.NOT_STARTED.value])
+        for scope in (PREFECTURE, s.bureau_id):
+            maturity[(s.round_id, scope, s.state, "", _tenths(overall))] += 1
+            for item in definition.items:
+                items[(s.round_id, scope, s.state, item.key, mine.get(item.key) or "")] += 1
+        for name, category_items in definition.grouped:
+            t = count(category_items)
+            categories[(s.id, name)] = (t.total, t.answered, t.not_applicable, t.points)
+            for scope in (PREFECTURE, s.bureau_id):
+                maturity[(s.round_id, scope, s.state, name, _tenths(t))] += 1
+    return {"sheets": sheets, "categories": categories, "maturity": dict(maturity), "items": dict(items)}
 
 
-def assert_in_step(session, world):
+def _tenths(t: rules.Tally) -> int:
+    return -1 if t.maturity is None else round(t.maturity * 10)
+
+
+def assert_in_step(session):
     session.expire_all()
     try:
-        assert stored(session) == computed(session, [world.round.id])
+        assert stored(session) == recounted(session)
     finally:
-        session.commit()  # end the read (without expiring the test's objects): no lock held
+        session.commit()  # end the read (SQLite's write lock)
 
 
-def test_every_writer_keeps_the_stored_tallies_in_step(client, session, world):
-    assert_in_step(session, world)  # opening the round counted every sheet (all unanswered)
-    base = f"/rounds/{world.round.id}/sections/A1"
-    token = sign_in(client, "leader.a1@test.example")
-    client.put(f"/api/v1{base}/answers/{K1}", json={"status": "◎", "version": 0}, headers={"X-CSRF-Token": token})
-    assert_in_step(session, world)
-    client.post(f"{base}/items/{K_NA}", data={f"status:{K_NA}": "該当なし", f"version:{K_NA}": "0"},
-                headers={"HX-Request": "true", "X-CSRF-Token": token})
-    assert_in_step(session, world)
-    page = client.get(base).text
-    client.post(base, data={"csrf_token": csrf_from(page), f"status:{K1}": "△", f"version:{K1}": "1"})
-    assert_in_step(session, world)
-    sheet = f.sheet_of(session, world.round.id, world.b1)
-    service.write_imported_answers(session, sheet_id=sheet.id, actor_id=world.admin.id, note="test", entry_on=None,
-                                   answers=[service.ImportedAnswer(K1, "○", "", 0)])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_every_kind_of_write_keeps_every_stored_tally_in_step(client, new_client, session, world, seed):
+    rng = random.Random(seed)
+    assert_in_step(session)  # opening the round counted every sheet (all unanswered)
+    round_id = world.round.id
+    definition = checklists.get_definition(session, world.version_id)
+    keys = [item.key for item in definition.items]
+    session.commit()  # end the read: the test's session holds SQLite's write lock while it is open
+    people = {}
+    for code, upn in (("A1", "leader.a1@test.example"), ("B1", "leader.b1@test.example")):
+        c = new_client()
+        people[code] = (c, sign_in(c, upn))
+
+    def versions(code):
+        sheet = client_sheet(code)
+        return {i["key"]: i["answer"]["version"] for i in sheet["items"]}
+
+    def client_sheet(code):
+        c, _ = people[code]
+        return c.get(f"/api/v1/rounds/{round_id}/sections/{code}/sheet").json()
+
+    def status_for(key):
+        allowed = CHOICES + (["該当なし"] if definition.by_key[key].allows_na else [])
+        return rng.choice(allowed)
+
+    for _step in range(40):
+        code = rng.choice(["A1", "B1"])
+        c, token = people[code]
+        base = f"/rounds/{round_id}/sections/{code}"
+        kind = rng.choice(["api", "api", "row", "form", "import", "submit", "reopen"])
+        seen = versions(code)
+        key = rng.choice(keys)
+        if kind == "api":
+            c.put(f"/api/v1{base}/answers/{key}", json={"status": status_for(key), "memo": f"m{_step}",
+                                                         "version": seen[key]}, headers={"X-CSRF-Token": token})
+        elif kind == "row":
+            c.post(f"{base}/items/{key}", data={f"status:{key}": status_for(key) or "", f"version:{key}": seen[key]},
+                   headers={"HX-Request": "true", "X-CSRF-Token": token})
+        elif kind == "form":
+            page = c.get(base).text
+            data = {"csrf_token": csrf_from(page)}
+            for k in rng.sample(keys, 3):
+                data |= {f"status:{k}": status_for(k) or "", f"version:{k}": seen[k], f"memo:{k}": ""}
+            c.post(base, data=data)
+        elif kind == "import":
+            sheet = f.sheet_of(session, round_id, world.a1 if code == "A1" else world.b1)
+            picked = rng.sample(keys, 2)
+            try:
+                service.import_answers(session, [service.ImportedSheet(sheet.id, [
+                    service.ImportedAnswer(k, status_for(k), "取り込み", seen[k]) for k in picked],
+                    None, "取り込み: test")], actor_id=world.admin.id)
+                session.commit()
+            except Conflict:
+                session.rollback()  # a submitted sheet refuses imports; nothing written
+        elif kind == "submit":
+            c.post(f"/api/v1{base}/submit", headers={"X-CSRF-Token": token})
+        else:
+            c.post(f"/api/v1{base}/reopen", json={"reason": "test"}, headers={"X-CSRF-Token": token})
+    assert_in_step(session)
+
+    # A reorganisation in April: B1 is renamed (its sheet in the open round is handed on, to a new 部局),
+    # and a new 所属 gets an empty sheet.
+    session.expire_all()
+    bureau_c = f.make_unit(session, "C", "C部", kind=UnitKind.BUREAU, position=3)
+    b1_new = f.make_unit(session, "B1N", "B部 一課（新）", parent=bureau_c, position=1)
+    c1 = f.make_unit(session, "C1", "C部 一課", parent=bureau_c, position=2)
+    [round_] = session.execute(select(Round).where(Round.id == round_id)).scalars()
+    service.hand_on(session, round_id, world.b1.id, b1_new)
+    service.create_sheets(session, round_, [(c1.id, bureau_c.id)])
     session.commit()
-    assert_in_step(session, world)
-    assert stored(session)[sheet.id]["所属内"] == (2, 1, 0, 2)
-    assert stored(session)[sheet.id][""] == (6, 1, 0, 2)
+    assert_in_step(session)
+
+    # A second round opens: every 所属 in force gets its sheet.
+    opens = date.today() - timedelta(days=1)
+    second = f.make_round(session, world.version_id, title="令和8年度 第2回", opens_on=opens)
+    f.set_answers(session, second.id, world.a1, {K1: "◎", K_NA: "該当なし"})
+    session.commit()
+    assert_in_step(session)
 
 
 def test_the_migration_counts_the_sheets_that_already_exist(client, session, world, database_url):
@@ -71,7 +173,7 @@ def test_the_migration_counts_the_sheets_that_already_exist(client, session, wor
         client.put(f"/api/v1/rounds/{round_id}/sections/A1/answers/{key}", json={"status": status, "version": 0},
                    headers={"X-CSRF-Token": token})
     expected = stored(session)
-    assert expected == computed(session, [round_id])
+    assert expected == recounted(session)
     session.close()
     client.app.state.engine.dispose()
     migrate.downgrade(database_url, "0004")

@@ -5,13 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlmodel import select
 
 from app.orgs import service as orgs
 from app.orgs.models import LinkKind, UnitKind, UnitLink
-from app.scoring.queries import refresh_tallies
 from app.scoring.rules import Change
-from app.sheets.models import Answer
 from app.statuses import Status
 from app.trend import service as trend_service
 from tests import factories as f
@@ -37,15 +34,7 @@ categories:
 APRIL = date(2025, 4, 1)
 
 
-def set_answers(session, round_id, unit, statuses: dict[str, str | None]):
-    sheet = f.sheet_of(session, round_id, unit)
-    for answer in session.exec(select(Answer).where(Answer.sheet_id == sheet.id)):
-        if answer.item_key in statuses:
-            answer.status = statuses[answer.item_key]
-            answer.version += 1
-            session.add(answer)
-    session.flush()
-    refresh_tallies(session, sheet_ids=[sheet.id])
+set_answers = f.set_answers
 
 
 def close(session, *units):

@@ -46,12 +46,10 @@ class Principal:
         return names
 
 
-def why_not_read_sheet(p: Principal, unit_id: int, *, continued_by: Collection[int] = ()) -> str | None:
-    """``continued_by``: the units that continue ``unit_id`` after reorganisations (its successors), so
-    that the staff of a renamed, moved, merged or split 所属 can read their predecessors' past sheets."""
-    if p.sees_everything or p.role_in(unit_id) is not None:
-        return None
-    if any(p.role_in(u) is not None for u in continued_by):
+def why_not_read_sheet(p: Principal, unit_id: int, *, readable: Collection[int] = ()) -> str | None:
+    """``readable``: the units the person's 所属 continue after reorganisations (``auth.scope.readable_units``),
+    so that the staff of a renamed, moved, merged or split 所属 can read their predecessors' past sheets."""
+    if p.sees_everything or p.role_in(unit_id) is not None or unit_id in readable:
         return None
     return "この所属のチェックシートは、所属の職員と業務DX相談窓口だけが見られます。"
 

@@ -23,10 +23,10 @@ from app.jpdate import today_jst
 from app.orgs.models import Unit
 from app.rounds import service as rounds
 from app.rounds.models import Round
-from app.scoring import queries as scoring
-from app.scoring.queries import GroupScore, SheetScore
-from app.scoring.rules import MIN_GROUP_SIZE, PROGRESS_LABELS, progress
-from app.sheets.models import Answer, Sheet, SheetState
+from app.scoring.rules import PROGRESS_LABELS, GroupFigure, progress
+from app.sheets import figures
+from app.sheets.figures import GroupKey, SheetScore
+from app.sheets.models import PREFECTURE, Answer, Sheet, SheetState
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,34 @@ class ExportSheet:
 
 
 @dataclass(frozen=True)
+class GroupRow:
+    """A 部局 or the prefecture in the summary: its figures overall and the mean maturity per category."""
+
+    code: str
+    name: str
+    figure: GroupFigure
+    categories: dict[str, float | None]
+
+    @property
+    def sections(self) -> int:
+        return self.figure.sections
+
+    @property
+    def maturity(self) -> float | None:
+        return self.figure.mean
+
+    @property
+    def median(self) -> float | None:
+        return self.figure.median
+
+    @property
+    def completion(self) -> float | None:
+        return self.figure.completion
+
+
+@dataclass(frozen=True)
 class BureauSummary:
-    group: GroupScore
+    group: GroupRow
     suppressed: bool  # under MIN_GROUP_SIZE 所属: no figure of it (only its size) but for the desk and admins
 
 
@@ -67,7 +93,7 @@ class ExportBundle:
     scope_slug: str  # for file names: all, bureau-CODE, section-CODE
     sheets: tuple[ExportSheet, ...]
     bureaus: tuple[BureauSummary, ...]
-    prefecture: GroupScore | None  # 全庁, for whole-round exports by the desk and admins
+    prefecture: GroupRow | None  # 全庁, for whole-round exports by the desk and admins
     generated_on: date
 
 
@@ -110,8 +136,7 @@ def gather(session: Session, principal: Principal | None, round_id: int, *, bure
 
     definition = checklists.get_definition(session, round_.checklist_version_id)
     sheet_ids = [sheet.id for sheet, _, _ in rows]
-    all_scores = scoring.sheet_scores(session, round_id)
-    scores = {s.sheet_id: s for s in all_scores}
+    scores = figures.sheet_scores(session, sheet_ids)
     answers = _answers(session, round_id, set(sheet_ids), definition)
     sheets = tuple(
         ExportSheet(
@@ -125,15 +150,19 @@ def gather(session: Session, principal: Principal | None, round_id: int, *, bure
     )
     full = principal is None or principal.sees_everything
     bureau_units = {bu.id: bu for _, _, bu in rows}  # in export order
-    members: dict[int, list[SheetScore]] = {}
-    for score in all_scores:  # a 部局's figures cover all its 所属, also when one 所属 is exported
-        members.setdefault(score.bureau_id, []).append(score)
-    bureaus = tuple(
-        BureauSummary(group=group, suppressed=not full and permissions.why_not_see_group(
-            principal, group.sections, MIN_GROUP_SIZE) is not None)
-        for group in (scoring.group_score(unit, members[uid]) for uid, unit in bureau_units.items())
-    )
-    prefecture = scoring.group_score(None, all_scores) if full and not (bureau or section) else None
+    whole = full and not (bureau or section)
+    # A 部局's figures cover all its 所属, also when one 所属 is exported.
+    found = figures.groups(session, principal, [round_id], bureau_ids=list(bureau_units), prefecture=whole,
+                           categories=True, completion=True)
+
+    def row(scope: int, code: str, name: str) -> GroupRow:
+        return GroupRow(code, name, found[GroupKey(round_id, scope)], {
+            c: found[k].mean if (k := GroupKey(round_id, scope, c)) in found else None
+            for c in definition.categories})
+
+    bureaus = tuple(BureauSummary(group=(g := row(uid, unit.code, unit.name)), suppressed=g.figure.suppressed)
+                    for uid, unit in bureau_units.items())
+    prefecture = row(PREFECTURE, "", "全庁") if whole else None
     return ExportBundle(round=round_, definition=definition, scope_label=scope_label, scope_slug=slug,
                         sheets=sheets, bureaus=bureaus, prefecture=prefecture, generated_on=today_jst())
 

@@ -37,7 +37,7 @@ from app.rounds import service as rounds
 from app.rounds.models import Round, RoundState
 from app.sheets import service as sheets_service
 from app.sheets.models import Answer, Sheet, SheetState
-from app.sheets.service import MEMO_MAX, ImportedAnswer
+from app.sheets.service import MEMO_MAX, ImportedAnswer, ImportedSheet
 from app.statuses import Status, parse_status
 
 _TOKEN_SPLIT = re.compile(r"[\s_\-－＿()（）\[\]［］【】・.]+")
@@ -296,16 +296,10 @@ def apply_import(session: Session, plan: ImportPlan, *, actor: Principal | User 
     actor_id = getattr(actor, "user_id", None) or getattr(actor, "id", None)
     if not plan.ok:
         raise InvalidInput(f"取り込めない内容が{plan.error_count}件あります。直してから、もう一度選んでください。")
-    sheets = answers = 0
-    for sheet in plan.sheets:
-        written = sheets_service.write_imported_answers(
-            session, sheet_id=sheet.sheet_id, actor_id=actor_id, note=f"取り込み: {sheet.label}",
-            entry_on=sheet.entry_on,
-            answers=[ImportedAnswer(c.item_key, c.new_status, c.new_memo, c.version) for c in sheet.changes],
-        )
-        if written:
-            sheets += 1
-            answers += written
+    sheets, answers = sheets_service.import_answers(session, [
+        ImportedSheet(sheet.sheet_id, [ImportedAnswer(c.item_key, c.new_status, c.new_memo, c.version)
+                                       for c in sheet.changes], sheet.entry_on, f"取り込み: {sheet.label}")
+        for sheet in plan.sheets], actor_id=actor_id)
     auth_service.audit(session, "excel_import", actor=actor, label=actor_label, detail={
         "round_id": plan.round.id, "files": [f.name for f in plan.files], "sheets": sheets, "answers": answers})
     return sheets, answers

@@ -28,6 +28,7 @@ from app.orgs.models import LinkKind, Unit, UnitKind, UnitLink
 from app.reorg.csvfile import KIND_LABELS, Row, RowError
 from app.rounds import service as rounds
 from app.rounds.models import Round
+from app.sheets import service as sheets
 from app.sheets.models import Sheet
 
 MOVES_MEMBERS = {"rename", "move", "merge"}
@@ -482,13 +483,10 @@ def apply(session: Session, p: ReorgPlan, *, today: date, actor: Principal | Non
     created = followed = 0
     for effect in p.rounds:
         for old, new in effect.follow:
-            unit = opened[new.code]
-            sheet = session.exec(select(Sheet).where(Sheet.round_id == effect.round.id, Sheet.unit_id == old.id)).one()
-            sheet.unit_id, sheet.bureau_id = unit.id, unit.parent_id
-            session.add(sheet)
+            sheets.hand_on(session, effect.round.id, old.id, opened[new.code])
             followed += 1
-        sections = [(opened[n.code], opened[n.code].parent_id) for n in effect.create]
-        created += len(rounds.add_sheets(session, effect.round, sections))
+        sections = [(opened[n.code].id, opened[n.code].parent_id) for n in effect.create]
+        created += len(sheets.create_sheets(session, effect.round, sections))
     result = Applied(len(p.changes), len(opened), len(closed), moved, created, followed, p.to_reassign)
     auth_service.audit(session, "reorg_apply", actor=actor, label=label, detail={
         "effective_on": p.effective_on.isoformat(), "source": source, "changes": p.counts,

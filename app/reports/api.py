@@ -1,4 +1,5 @@
-"""JSON for every desk figure, with the same access rules as the pages (same services).
+"""JSON for every desk figure, with the same access rules as the pages (same services), and the scores
+of a round per 所属 or per 部局.
 
 * ``submissions``, ``heatmap``, ``distribution``: the desk and admins only (403 otherwise).
 * ``weak-items``: the desk for any scope; members and leaders for groups of at least 5 所属.
@@ -15,8 +16,10 @@ from pydantic import BaseModel, Field
 
 from app.auth.deps import CurrentPrincipal
 from app.reports import service
-from app.reports.queries import BureauRef, SectionTotal
+from app.reports.queries import BureauRef
 from app.scoring.rules import Progress
+from app.scoring.schemas import CategoryScore, Score
+from app.sheets.figures import SheetTotal
 from app.statuses import Status
 from app.web.deps import DbSession, csrf_protect
 from app.web.params import BureauQ, PageQ, RoundId
@@ -200,7 +203,7 @@ class DistributionOut(BaseModel):
     bureaus: list[RollupOut]
 
 
-def _unit(ref: BureauRef | SectionTotal) -> UnitOut:
+def _unit(ref: BureauRef | SheetTotal) -> UnitOut:
     return UnitOut(code=ref.code, name=ref.name)
 
 
@@ -329,3 +332,52 @@ def distribution(round_id: RoundId, session: DbSession, principal: CurrentPrinci
         prefecture=_rollup(view.prefecture),
         bureaus=[_rollup(r) for r in view.bureaus],
     )
+
+
+# --- scores per 所属 or per 部局 -------------------------------------------------------------------------
+
+
+class SectionScoreOut(Score):
+    code: str
+    name: str
+    bureau_code: str
+    state: str
+    categories: list[CategoryScore]
+
+
+class BureauScoreOut(BaseModel):
+    code: str
+    name: str
+    sections: int
+    suppressed: bool = Field(description="true when the group is too small (under 5 所属) to show its figures: "
+                                         "maturity, median, completion and categories are then null / empty")
+    maturity: float | None = Field(description="mean maturity of its 所属 (those with any answer)")
+    median: float | None
+    completion: float | None = Field(description="pooled completion of its 所属; null when suppressed")
+    categories: dict[str, float | None]
+
+
+@router.get("/rounds/{round_id}/scores", responses={401: {}, 403: {}, 404: {}})
+def scores(round_id: RoundId, session: DbSession, principal: CurrentPrincipal,
+           by: Annotated[Literal["section", "bureau"], Query()] = "section"
+           ) -> list[SectionScoreOut] | list[BureauScoreOut]:
+    """Maturity, completion and category scores per 所属 (``by=section``) or per 部局 (``by=bureau``).
+
+    The desk and admins see every 所属; members and leaders see their own 所属, and 部局 averages
+    only for groups of at least five 所属.
+    """
+    view = service.scores(session, principal, round_id)
+    if by == "bureau":
+        return [BureauScoreOut(
+            code=b.bureau.code, name=b.bureau.name, sections=b.figure.sections, suppressed=b.figure.suppressed,
+            maturity=b.figure.mean, median=b.figure.median, completion=b.figure.completion,
+            categories={name: g.mean for name, g in b.categories.items()}) for b in view.bureaus]
+    names = {b.bureau.id: b.bureau for b in view.bureaus}
+    return [
+        SectionScoreOut(
+            code=s.code, name=s.name, bureau_code=names[s.score.bureau_id].code, state=s.score.state,
+            **Score.of(s.score.overall).model_dump(),
+            categories=[CategoryScore(name=n, **Score.of(t).model_dump()) for n, t in s.score.categories.items()],
+        )
+        for s in view.sections
+    ]

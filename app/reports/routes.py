@@ -18,7 +18,7 @@ from app.errors import Forbidden
 from app.reports import service
 from app.scoring.rules import PROGRESS_LABELS, Progress
 from app.web.deps import DbSession, csrf_protect
-from app.web.params import BureauQ, PageQ, RoundQ
+from app.web.params import BureauQ, PageQ, RoundId, RoundQ
 from app.web.render import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
@@ -48,6 +48,17 @@ def _base(here: str) -> dict:
     return {"DESK_PAGES": DESK_PAGES, "here": here, "PROGRESS_LABELS": PROGRESS_LABELS, "PROGRESS": Progress,
             "HM": HM, "HM_SYMBOL": HM_SYMBOL, "hm_cells": heatmap_cells,
             "COUNTERPART_NAMES_SHOWN": service.COUNTERPART_NAMES_SHOWN}
+
+
+@router.get("/rounds/{round_id}")
+def round_page(request: Request, session: DbSession, principal: CurrentPrincipal, round_id: RoundId,
+               bureau: BureauQ = None):
+    """全所属の状況: every 部局's progress and figures, the 所属 of one 部局, the downloads (desk and admins;
+    a 所属's staff are sent home)."""
+    if permissions.why_not_see_all_sections(principal) and principal.sections:
+        return RedirectResponse("/", status_code=303)
+    view = service.round_overview(session, principal, round_id, bureau_code=bureau or None)
+    return render(request, "reports/round.html", {"view": view, "PROGRESS_LABELS": PROGRESS_LABELS})
 
 
 @router.get("/desk")

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from statistics import fmean as mean  # float arithmetic, as in app.scoring.rules
-from typing import Literal
 
 from markupsafe import Markup
 from sqlmodel import Session
@@ -21,14 +19,18 @@ from app.checklists import service as checklists
 from app.checklists.service import Definition, ItemDef
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.reports import queries
-from app.reports.queries import BureauRef, Leader, SectionTotal, SheetRow
+from app.reports.queries import BureauRef, Leader
 from app.rounds import service as rounds
 from app.rounds.models import Round
 from app.scoring import rules
-from app.scoring.rules import PROGRESS_LABELS, FiveNumbers, ItemCounts, Progress
+from app.scoring.rules import PROGRESS_LABELS, FiveNumbers, GroupFigure, ItemCounts, Progress, ProgressCounts
+from app.sheets import figures
+from app.sheets.figures import SheetTotal
+from app.sheets.models import PREFECTURE
 from app.statuses import Status
 
 PER_PAGE = {"board": 100, "heatmap": 100, "quick_wins": 50}
+PENDING = (Progress.NOT_STARTED, Progress.IN_PROGRESS)  # the board lists the 所属 not yet submitted
 MAIL_SEPARATOR = "; "  # Outlook's recipient separator
 # The page lists, per ☆☆☆ item, the 部局 with most 所属 at × and a few names each (the JSON: all).
 COUNTERPART_BUREAUS_SHOWN = 10
@@ -111,29 +113,6 @@ def desk_context(session: Session, principal: Principal, round_id: int | None, b
 
 
 @dataclass(frozen=True)
-class ProgressCounts:
-    not_started: int = 0
-    in_progress: int = 0
-    submitted: int = 0
-
-    @classmethod
-    def of(cls, sheets: list[SheetRow] | list[SectionTotal]) -> ProgressCounts:
-        c = Counter(t.progress for t in sheets)
-        return cls(c[Progress.NOT_STARTED], c[Progress.IN_PROGRESS], c[Progress.SUBMITTED])
-
-    @property
-    def total(self) -> int:
-        return self.not_started + self.in_progress + self.submitted
-
-    @property
-    def submitted_share(self) -> float:
-        return rules.share(self.submitted, self.total)
-
-    def get(self, progress: Progress) -> int:
-        return getattr(self, progress.value)
-
-
-@dataclass(frozen=True)
 class BureauProgress:
     bureau: BureauRef
     counts: ProgressCounts
@@ -141,7 +120,7 @@ class BureauProgress:
 
 @dataclass(frozen=True)
 class PendingSection:
-    section: SectionTotal
+    section: SheetTotal
     bureau: BureauRef
     leaders: list[Leader]
 
@@ -164,35 +143,31 @@ def board(session: Session, principal: Principal, round_id: int | None, *, burea
     if progress is Progress.SUBMITTED:
         raise InvalidInput("未提出の一覧は 未着手（not_started）か 入力中（in_progress）で絞り込めます。")
     ctx = desk_context(session, principal, round_id, bureau_code)
-    sheets = queries.sheet_rows(session, ctx.round.id)
-    by_bureau_sheets: dict[int, list[SheetRow]] = defaultdict(list)
-    for t in sheets:
-        by_bureau_sheets[t.bureau_id].append(t)
-    by_bureau = [BureauProgress(b, ProgressCounts.of(by_bureau_sheets.get(b.id, []))) for b in ctx.bureaus]
-    scope = by_bureau_sheets.get(ctx.bureau.id, []) if ctx.bureau else sheets
-    pending = [t for t in scope if not t.submitted and (progress is None or t.progress is progress)]
-    leaders = queries.leaders_of_round(session, ctx.round.id, bureau_id=ctx.bureau.id if ctx.bureau else None)
-    upns = list(dict.fromkeys(leader.upn for t in pending for leader in leaders.get(t.unit_id, [])))
-    pager = Pager.of(page, per_page, len(pending))
-    shown = [t.sheet_id for t in pending[pager.offset:pager.offset + per_page]]
-    totals = queries.section_totals(session, ctx.round.id, ctx.definition, sheet_ids=shown) if shown else []
+    counts = figures.progress_counts(session, ctx.round.id)
+    by_bureau = [BureauProgress(b, counts.get(b.id, ProgressCounts())) for b in ctx.bureaus]
+    bureau_id = ctx.bureau.id if ctx.bureau else None
+    wanted = [progress] if progress else list(PENDING)
+    pager = Pager.of(page, per_page, figures.count_sheets(session, ctx.round.id, bureau_id=bureau_id, progress=wanted))
+    shown = figures.sheet_totals(session, ctx.round.id, bureau_id=bureau_id, progress=wanted, limit=per_page,
+                                 offset=pager.offset)
+    leaders = queries.leaders_of_round(session, ctx.round.id, bureau_id=bureau_id, progress=wanted)
+    upns = list(dict.fromkeys(leader.upn for unit_leaders in leaders.values() for leader in unit_leaders))
     names = ctx.bureau_names
     return BoardPage(
         ctx=ctx,
-        counts=ProgressCounts.of(sheets),
+        counts=sum(counts.values(), ProgressCounts()),
         by_bureau=by_bureau,
         progress=progress,
-        pending=[PendingSection(t, names[t.bureau_id], leaders.get(t.unit_id, [])) for t in totals],
+        pending=[PendingSection(t, names[t.bureau_id], leaders.get(t.unit_id, [])) for t in shown],
         pager=pager,
         mail_list=MAIL_SEPARATOR.join(upns),
         recipients=len(upns),
-        without_leader=sum(1 for t in pending if not leaders.get(t.unit_id)),
+        without_leader=pager.total - len(leaders),
     )
 
 
 # --- 2. heatmap -------------------------------------------------------------------------------------
 
-HeatmapSort = Literal["org", "asc", "desc", "all_asc", "all_desc"]
 HEATMAP_SORTS: dict[str, str] = {
     "org": "組織順",
     "asc": "部局ごとに成熟度の低い順",
@@ -204,7 +179,7 @@ HEATMAP_SORTS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class HeatmapRow:
-    section: SectionTotal
+    section: SheetTotal
     bureau: BureauRef
     statuses: list[str | None]  # in item order
 
@@ -229,37 +204,15 @@ class HeatmapPage:
         return [row for group in self.groups for row in group.rows]
 
 
-def _maturity_order(t: SectionTotal, descending: bool):
-    value = t.maturity
-    return (value is None, -(value or 0) if descending else (value or 0))
-
-
-def sorted_sections(totals: list[SectionTotal], bureaus: list[BureauRef], sort: str) -> list[SectionTotal]:
-    """By maturity (所属 without a maturity last) within each 部局 (``asc``, ``desc``) or across the
-    prefecture (``all_asc``, ``all_desc``); ``totals`` come in organisation order, which breaks ties."""
-    if sort in ("all_asc", "all_desc"):
-        return sorted(totals, key=lambda t: _maturity_order(t, sort == "all_desc"))
-    rank = {b.id: i for i, b in enumerate(bureaus)}
-    descending = sort == "desc"
-    return sorted(totals, key=lambda t: (rank.get(t.bureau_id, len(rank)), *_maturity_order(t, descending)))
-
-
 def heatmap(session: Session, principal: Principal, round_id: int | None, *, bureau_code: str | None = None,
             sort: str = "org", page: int = 1, per_page: int = PER_PAGE["heatmap"]) -> HeatmapPage:
     if sort not in HEATMAP_SORTS:
         raise InvalidInput(f"並べ方「{sort}」は使えません。", fields={"sort": "org, asc, desc, all_asc, all_desc"})
     ctx = desk_context(session, principal, round_id, bureau_code)
     bureau_id = ctx.bureau.id if ctx.bureau else None
-    if sort == "org":  # only the shown page needs its scores
-        sheets = queries.sheet_rows(session, ctx.round.id, bureau_id=bureau_id)
-        pager = Pager.of(page, per_page, len(sheets))
-        ids = [t.sheet_id for t in sheets[pager.offset:pager.offset + per_page]]
-        shown = queries.section_totals(session, ctx.round.id, ctx.definition, sheet_ids=ids) if ids else []
-    else:
-        totals = queries.section_totals(session, ctx.round.id, ctx.definition, bureau_id=bureau_id)
-        ordered = sorted_sections(totals, ctx.bureaus, sort)
-        pager = Pager.of(page, per_page, len(ordered))
-        shown = ordered[pager.offset:pager.offset + per_page]
+    pager = Pager.of(page, per_page, figures.count_sheets(session, ctx.round.id, bureau_id=bureau_id))
+    shown = figures.sheet_totals(session, ctx.round.id, bureau_id=bureau_id, order=sort, limit=per_page,
+                                 offset=pager.offset)
     answers = queries.cells(session, [t.sheet_id for t in shown])
     names = ctx.bureau_names
     keys = [item.key for item in ctx.definition.items]
@@ -315,19 +268,17 @@ def weak_items(session: Session, principal: Principal, round_id: int | None, *,
     least ``MIN_GROUP_SIZE`` 所属."""
     ctx = desk_context(session, principal, round_id, bureau_code, everything=desk_page)
     bureau_id = ctx.bureau.id if ctx.bureau else None
-    sections = queries.sheet_count(session, ctx.round.id, bureau_id=bureau_id)
+    sections = figures.sections_in(session, ctx.round.id, bureau_id=bureau_id)
     refusal = permissions.why_not_see_group(principal, sections, rules.MIN_GROUP_SIZE)
     if refusal:
         raise Forbidden(refusal)
     points = ctx.definition.points
-    counts = queries.item_status_counts(session, ctx.round.id, bureau_id=bureau_id)
+    counts = figures.item_counts(session, ctx.round.id, bureau_id=bureau_id)
     prefecture: dict[str, float | None] = {}
     if bureau_id is not None:
-        total = queries.sheet_count(session, ctx.round.id)
-        everywhere = queries.item_status_counts(session, ctx.round.id)
-        prefecture = {i.key: ItemCounts.of(everywhere.get(i.key, {}), total).maturity(points)
-                      for i in ctx.definition.items}
-    per_item = [(item, ItemCounts.of(counts.get(item.key, {}), sections)) for item in ctx.definition.items]
+        everywhere = figures.item_counts(session, ctx.round.id)
+        prefecture = {i.key: everywhere.get(i.key, ItemCounts()).maturity(points) for i in ctx.definition.items}
+    per_item = [(item, counts.get(item.key, ItemCounts(unanswered=sections))) for item in ctx.definition.items]
     per_item.sort(key=lambda pair: rules.weakest_first_key(pair[1], pair[0].position, points))
     items = [WeakItem(rank, item, c, c.maturity(points), prefecture.get(item.key))
              for rank, (item, c) in enumerate(per_item, start=1)]
@@ -358,7 +309,7 @@ def _weak_desc(items: list[WeakItem], sections: int, scope: str) -> str:
 class QuickWinSheet:
     """A 所属 with at least one quick win: how many per status, and its overall tally."""
 
-    section: SectionTotal
+    section: SheetTotal
     by_status: dict[str, int]  # quick-win status symbol → number of ☆ items at it
 
     @property
@@ -414,11 +365,8 @@ def rank_quick_wins(sheets: list[QuickWinSheet], points) -> list[Run]:
 @dataclass(frozen=True)
 class CounterpartBureau:
     bureau: BureauRef
-    names: list[tuple[str, str]]  # (code, name) of the 所属 at ×
-
-    @property
-    def count(self) -> int:
-        return len(self.names)
+    count: int  # 所属 at ×
+    names: list[tuple[str, str]]  # (code, name) of the first COUNTERPART_NAMES_SHOWN of them
 
 
 @dataclass(frozen=True)
@@ -472,11 +420,8 @@ def quick_wins(session: Session, principal: Principal, round_id: int | None, *,
     bureau_id = ctx.bureau.id if ctx.bureau else None
     unit_ids = list(principal.sections) if own_only else None
     definition = ctx.definition
-    scope = {"bureau_id": bureau_id, "unit_ids": unit_ids}
-    counts = queries.quick_win_counts(session, ctx.round.id, definition, **scope)
-    totals = queries.section_totals(session, ctx.round.id, definition, sheet_ids=list(counts)) if counts else []
-    runs = rank_quick_wins([QuickWinSheet(t, counts[t.sheet_id]) for t in totals if t.sheet_id in counts],
-                           definition.points)
+    totals = figures.sheet_totals(session, ctx.round.id, bureau_id=bureau_id, unit_ids=unit_ids, quick_wins=True)
+    runs = rank_quick_wins([QuickWinSheet(t, _quick_counts(t)) for t in totals], definition.points)
     pager = Pager.of(page, per_page, sum(n for *_, n in runs))
     # The runs that overlap this page, and which of their rows: (run, first row, last row).
     window, start = [], 0
@@ -496,25 +441,43 @@ def quick_wins(session: Session, principal: Principal, round_id: int | None, *,
     return QuickWinsPage(ctx, wins, pager, _counterpart(session, ctx, bureau_id, unit_ids), own_only)
 
 
+def _quick_counts(t: figures.SheetTotal) -> dict[str, int]:
+    counts = {Status.NOT_STARTED.value: t.quick_not_done, Status.FAIR.value: t.quick_fair}
+    return {status: n for status, n in counts.items() if n}
+
+
 def _counterpart(session: Session, ctx: DeskContext, bureau_id: int | None,
                  unit_ids: list[int] | None) -> list[CounterpartItem]:
+    """The ☆☆☆ items (相手次第) by how many 所属 answered ×, with the 部局 that have most of them and a few
+    names each. For the desk: the prefecture or one 部局 (group tallies); for a 所属's staff: their own."""
     items = [i for i in ctx.definition.items if i.difficulty == rules.COUNTERPART_DIFFICULTY]
     if not items:
         return []
     keys = [i.key for i in items]
-    sections = queries.sheet_count(session, ctx.round.id, bureau_id=bureau_id, unit_ids=unit_ids)
-    counts = queries.item_status_counts(session, ctx.round.id, bureau_id=bureau_id, keys=keys,
-                                        unit_ids=unit_ids)
-    at_x: dict[str, dict[int, list[tuple[str, str]]]] = defaultdict(lambda: defaultdict(list))
-    for r in queries.counterpart_sections(session, ctx.round.id, ctx.definition, bureau_id=bureau_id,
-                                          unit_ids=unit_ids):
-        at_x[r.item_key][r.bureau_id].append((r.code, r.name))
-    result = []
-    for item in items:
-        found = at_x[item.key]
-        bureaus = [CounterpartBureau(b, found[b.id]) for b in ctx.bureaus if found.get(b.id)]
-        bureaus.sort(key=lambda cb: -cb.count)  # stable: organisation order among equals
-        result.append(CounterpartItem(item, ItemCounts.of(counts.get(item.key, {}), sections), bureaus))
+    if unit_ids is None:
+        counts = figures.item_counts(session, ctx.round.id, bureau_id=bureau_id, keys=keys)
+        per_bureau = figures.bureau_counts(session, ctx.round.id, keys, rules.COUNTERPART_STATUS.value,
+                                           bureau_id=bureau_id)
+    else:  # one's own 所属: their sheets' answers
+        own = queries.section_statuses(session, ctx.round.id, unit_ids, keys)
+        counts = {key: ItemCounts.of(Counter(s.statuses.get(key) for s in own), len(own)) for key in keys}
+        per_bureau = defaultdict(Counter)
+        for s in own:
+            for key in keys:
+                if s.statuses.get(key) == rules.COUNTERPART_STATUS.value:
+                    per_bureau[key][s.bureau_id] += 1
+    order = {b.id: n for n, b in enumerate(ctx.bureaus)}
+    shown: dict[str, list[int]] = {  # most 所属 at × first, organisation order among equals
+        key: sorted((b for b, n in per_bureau.get(key, {}).items() if n), key=lambda b, k=key: (
+            -per_bureau[k][b], order.get(b, len(order))))
+        for key in keys}
+    names = queries.counterpart_names(session, ctx.round.id, keys, {b for ids in shown.values()
+                                                                    for b in ids[:COUNTERPART_BUREAUS_SHOWN]},
+                                      unit_ids=unit_ids, per_bureau=COUNTERPART_NAMES_SHOWN)
+    refs = ctx.bureau_names
+    result = [CounterpartItem(item, counts.get(item.key, ItemCounts()), [
+        CounterpartBureau(refs[b], per_bureau[item.key][b], names.get((item.key, b), [])) for b in shown[item.key]])
+        for item in items]
     result.sort(key=lambda c: (-c.not_started, c.item.position))
     return result
 
@@ -524,14 +487,10 @@ def _counterpart(session: Session, ctx: DeskContext, bureau_id: int | None,
 
 @dataclass(frozen=True)
 class Rollup:
-    """A group of 所属 (a 部局 or the prefecture): counts, mean, median, quartiles, completion."""
+    """A group of 所属 (a 部局 or the prefecture) on the distribution page: its figures and progress."""
 
     bureau: BureauRef | None  # None: the prefecture
-    sections: int
-    scored: int  # 所属 with a maturity (any ◎ ○ △ × answer)
-    mean: float | None
-    five: FiveNumbers | None
-    completion: float  # pooled: answered + 該当なし over all items of all its 所属
+    figure: GroupFigure
     progress: ProgressCounts
 
     @property
@@ -539,18 +498,28 @@ class Rollup:
         return self.bureau.name if self.bureau else "全庁"
 
     @property
+    def sections(self) -> int:
+        return self.figure.sections
+
+    @property
+    def scored(self) -> int:
+        return self.figure.scored
+
+    @property
+    def mean(self) -> float | None:
+        return self.figure.mean
+
+    @property
+    def five(self) -> FiveNumbers | None:
+        return self.figure.five
+
+    @property
     def median(self) -> float | None:
-        return self.five.median if self.five else None
+        return self.figure.median
 
-
-def rollup(bureau: BureauRef | None, totals: list[SectionTotal]) -> Rollup:
-    """The group figures, as ``app.scoring.queries.group_score`` defines them (mean and median of the
-    所属's maturity; completion pooled over their items)."""
-    values = [t.maturity for t in totals if t.maturity is not None]
-    items = sum(t.tally.total for t in totals)
-    done = sum(t.tally.answered + t.tally.not_applicable for t in totals)
-    return Rollup(bureau, len(totals), len(values), round(mean(values), 1) if values else None,
-                  rules.five_numbers(values), rules.share(done, items), ProgressCounts.of(totals))
+    @property
+    def completion(self) -> float:
+        return self.figure.completion or 0.0
 
 
 @dataclass(frozen=True)
@@ -577,20 +546,25 @@ class DistributionPage:
 def distribution(session: Session, principal: Principal, round_id: int | None, *,
                  charts: bool = True) -> DistributionPage:
     ctx = desk_context(session, principal, round_id)
-    totals = queries.section_totals(session, ctx.round.id, ctx.definition)
-    values = [t.maturity for t in totals if t.maturity is not None]
+    found = figures.groups(session, principal, [ctx.round.id], completion=True)
+    progress = figures.progress_counts(session, ctx.round.id)
+    empty = rules.group([])
+
+    def rollup(bureau: BureauRef | None) -> Rollup:
+        scope = bureau.id if bureau else PREFECTURE
+        counts = progress.get(scope, ProgressCounts()) if bureau else sum(progress.values(), ProgressCounts())
+        return Rollup(bureau, found.get(figures.GroupKey(ctx.round.id, scope), empty), counts)
+
+    bureaus = [rollup(b) for b in ctx.bureaus]
+    prefecture = rollup(None)
+    values = [v for v, n in figures.maturities(session, ctx.round.id) if v is not None for _ in range(n)]
     bins = [Bin(lo, hi, n) for (lo, hi), n in zip(rules.SCORE_BINS, rules.histogram(values), strict=True)]
-    grouped: dict[int, list[SectionTotal]] = defaultdict(list)
-    for t in totals:
-        grouped[t.bureau_id].append(t)
-    bureaus = [rollup(b, grouped.get(b.id, [])) for b in ctx.bureaus]
-    prefecture = rollup(None, totals)
     if not charts:
         return DistributionPage(ctx, prefecture, bins, bureaus, Markup(""), Markup(""))
     title = ctx.round.title
     histogram_chart = distribution_charts.histogram(
         [(b.label, b.count) for b in bins],
-        title=f"{title} 所属の成熟度の分布（{len(totals)}所属中、回答のある{len(values)}所属）",
+        title=f"{title} 所属の成熟度の分布（{prefecture.sections}所属中、回答のある{len(values)}所属）",
         desc=_histogram_desc(prefecture, bins),
     )
     box_chart = distribution_charts.boxplot(
@@ -611,3 +585,75 @@ def _histogram_desc(prefecture: Rollup, bins: list[Bin]) -> str:
 
 PROGRESS_CHOICES: dict[str, str] = {p.value: PROGRESS_LABELS[p]
                                     for p in (Progress.NOT_STARTED, Progress.IN_PROGRESS)}
+
+
+# --- the round at a glance (全所属の状況) --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BureauOverview:
+    bureau: BureauRef
+    figure: GroupFigure
+    progress: ProgressCounts
+
+
+@dataclass(frozen=True)
+class RoundOverview:
+    ctx: DeskContext
+    progress: ProgressCounts
+    bureaus: list[BureauOverview]
+    sections: list[SheetTotal]  # the 所属 of the chosen 部局 (none chosen: none listed)
+
+
+def round_overview(session: Session, principal: Principal, round_id: int, *,
+                   bureau_code: str | None = None) -> RoundOverview:
+    """Every 部局 of a round with its figures and progress, the 所属 of one of them, and the downloads."""
+    ctx = desk_context(session, principal, round_id, bureau_code)
+    found = figures.groups(session, principal, [ctx.round.id], bureau_ids=[b.id for b in ctx.bureaus],
+                           prefecture=False, completion=True)
+    progress = figures.progress_counts(session, ctx.round.id)
+    bureaus = [BureauOverview(b, found[figures.GroupKey(ctx.round.id, b.id)], progress.get(b.id, ProgressCounts()))
+               for b in ctx.bureaus]
+    sections = figures.sheet_totals(session, ctx.round.id, bureau_id=ctx.bureau.id) if ctx.bureau else []
+    return RoundOverview(ctx, sum(progress.values(), ProgressCounts()), bureaus, sections)
+
+
+# --- scores per 所属 and per 部局 (JSON) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BureauScores:
+    bureau: BureauRef
+    figure: GroupFigure
+    categories: dict[str, GroupFigure]
+
+
+@dataclass(frozen=True)
+class SectionScores:
+    code: str
+    name: str
+    score: figures.SheetScore
+
+
+@dataclass(frozen=True)
+class RoundScores:
+    bureaus: list[BureauScores]
+    sections: list[SectionScores]  # the desk: every 所属; others: their own
+
+
+def scores(session: Session, principal: Principal, round_id: int) -> RoundScores:
+    """A round's figures per 部局 (withheld for groups a person may not see) and per 所属 (the desk and
+    admins: every 所属; members and leaders: their own)."""
+    round_ = rounds.get_round(session, round_id)
+    definition = checklists.get_definition(session, round_.checklist_version_id)
+    bureaus = queries.round_bureaus(session, round_)
+    found = figures.groups(session, principal, [round_id], bureau_ids=[b.id for b in bureaus], prefecture=False,
+                           categories=True, completion=True)
+    result = [BureauScores(b, found[figures.GroupKey(round_id, b.id)], {
+        name: found[key] for name in definition.categories
+        if (key := figures.GroupKey(round_id, b.id, name)) in found and not found[key].suppressed})
+        for b in bureaus if found[figures.GroupKey(round_id, b.id)].sections]
+    unit_ids = None if principal.sees_everything else list(principal.sections)
+    listed = figures.sheet_totals(session, round_id, unit_ids=unit_ids)
+    by_id = figures.sheet_scores(session, [t.sheet_id for t in listed])
+    return RoundScores(result, [SectionScores(t.code, t.name, by_id[t.sheet_id]) for t in listed])

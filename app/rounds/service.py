@@ -1,5 +1,5 @@
-"""Rounds: the current round, listing, creating, opening (which creates every 所属's sheet), closing and
-reopening. Every change of state is recorded as a RoundEvent (shown on the round's admin page) and in
+"""Rounds: the current round, listing, creating, opening, closing and reopening (opening creates every
+所属's sheet: ``app.sheets.service.open_round`` does both). Every change of state is recorded as a RoundEvent (shown on the round's admin page) and in
 the audit log."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from sqlalchemy import case, func, insert
+from sqlalchemy import case, func
 from sqlmodel import Session, select
 
 from app.auth import service as auth_service
@@ -15,12 +15,8 @@ from app.auth.models import User
 from app.auth.permissions import Principal
 from app.checklists import service as checklists
 from app.errors import Conflict, InvalidInput, NotFound
-from app.jpdate import fiscal_year_label, fiscal_year_of, now_utc
-from app.orgs import service as orgs
-from app.orgs.models import Unit, UnitKind
+from app.jpdate import fiscal_year_label, fiscal_year_of
 from app.rounds.models import Round, RoundEvent, RoundEventKind, RoundState
-from app.scoring import queries as scoring_queries
-from app.sheets.models import Answer, Sheet
 
 TITLE_MAX = 100
 REASON_MAX = 500
@@ -111,44 +107,15 @@ def create_round(
     return new
 
 
-def open_round(session: Session, round_: Round, *, on: date, actor: Principal | None = None) -> int:
-    """Open a draft round: every 所属 in force on ``on`` gets its (empty) sheet. Returns the count."""
+def open_round(session: Session, round_: Round, *, sheets: int, actor: Principal | None = None) -> None:
+    """Mark a draft round open (its ``sheets`` are created by ``app.sheets.service.open_round``, which
+    calls this)."""
     if round_.state != RoundState.DRAFT:
         raise Conflict("準備中の調査回だけを開始できます。")
-    units = orgs.units_in_force(session, on)
-    bureaus = orgs.bureau_map(units)
-    sections = [u for u in units if u.kind == UnitKind.SECTION]
-    add_sheets(session, round_, [(u, bureaus[u.id].id) for u in sections])
     round_.state = RoundState.OPEN
     session.add(round_)
     session.flush()
-    _record(session, round_, RoundEventKind.OPEN, actor, detail={"sheets": len(sections)})
-    return len(sections)
-
-
-def add_sheets(session: Session, round_: Round, sections: list[tuple[Unit, int]]) -> list[int]:
-    """Empty sheets (one unanswered answer per item) for ``(所属, its 部局's id)`` in a round; their ids."""
-    if not sections:
-        return []
-    definition = checklists.get_definition(session, round_.checklist_version_id)
-    now = now_utc()
-    session.execute(
-        insert(Sheet),
-        [{"round_id": round_.id, "unit_id": u.id, "bureau_id": bureau_id, "state": "draft", "updated_at": now}
-         for u, bureau_id in sections],
-    )
-    sheet_ids = list(session.exec(
-        select(Sheet.id).where(Sheet.round_id == round_.id, Sheet.unit_id.in_([u.id for u, _ in sections]))
-    ).all())
-    rows = [
-        {"sheet_id": sid, "item_key": item.key, "memo": "", "version": 0}
-        for sid in sheet_ids
-        for item in definition.items
-    ]
-    for start in range(0, len(rows), 5000):
-        session.execute(insert(Answer), rows[start : start + 5000])
-    scoring_queries.refresh_tallies(session, sheet_ids=sheet_ids)
-    return sheet_ids
+    _record(session, round_, RoundEventKind.OPEN, actor, detail={"sheets": sheets})
 
 
 def close_round(session: Session, round_: Round, *, actor: Principal | None = None) -> None:
@@ -198,7 +165,3 @@ def round_events(session: Session, round_id: int) -> list[tuple[RoundEvent, str]
         .order_by(RoundEvent.at, RoundEvent.id)
     ).all()
     return [(event, name or "システム") for event, name in rows]
-
-
-def sheet_counts(session: Session) -> dict[int, int]:
-    return dict(session.exec(select(Sheet.round_id, func.count()).group_by(Sheet.round_id)).all())

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from statistics import fmean as mean  # fmean: float arithmetic (mean works in exact fractions, slowly)
-from statistics import median
 
 from app.statuses import DEFAULT_POINTS, SCORED_STATUSES, Status
 
@@ -114,6 +113,30 @@ def progress_of(submitted: bool, started: bool) -> Progress:
     return Progress.IN_PROGRESS if started else Progress.NOT_STARTED
 
 
+@dataclass(frozen=True)
+class ProgressCounts:
+    """How many 所属 of a group are 未着手, 入力中, 提出済."""
+
+    not_started: int = 0
+    in_progress: int = 0
+    submitted: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.not_started + self.in_progress + self.submitted
+
+    @property
+    def submitted_share(self) -> float:
+        return share(self.submitted, self.total)
+
+    def get(self, progress: Progress) -> int:
+        return getattr(self, progress.value)
+
+    def __add__(self, other: ProgressCounts) -> ProgressCounts:
+        return ProgressCounts(self.not_started + other.not_started, self.in_progress + other.in_progress,
+                              self.submitted + other.submitted)
+
+
 # Order of achievement for round-to-round comparisons (× lowest, ◎ highest). 該当なし and unanswered
 # are not on the scale: a change to or from them is "not comparable", never improved or regressed.
 _RANK = {Status.NOT_STARTED: 0, Status.FAIR: 1, Status.GOOD: 2, Status.EXCELLENT: 3}
@@ -170,35 +193,6 @@ def maturity_change(before: float | None, after: float | None) -> Change:
         return Change.NOT_COMPARABLE
     delta = round(after - before, 1)
     return Change.IMPROVED if delta > 0 else Change.REGRESSED if delta < 0 else Change.UNCHANGED
-
-
-@dataclass(frozen=True)
-class GroupFigure:
-    """A group of 所属 (a 部局, or the whole prefecture) in one round, as shown beside one 所属.
-
-    ``sections`` counts every 所属 of the group with a sheet in the round (answered or not); the
-    average and the median are over those with a maturity. Under MIN_GROUP_SIZE 所属 both are withheld
-    (``suppressed``), whoever asks, so that no single 所属 can be singled out.
-    """
-
-    sections: int
-    scored: int
-    average: float | None
-    median: float | None
-    suppressed: bool
-
-
-def group_figure(maturities: Iterable[float | None]) -> GroupFigure:
-    values = list(maturities)
-    scored = [v for v in values if v is not None]
-    if len(values) < MIN_GROUP_SIZE:
-        return GroupFigure(len(values), len(scored), None, None, True)
-    return GroupFigure(
-        len(values), len(scored),
-        round(mean(scored), 1) if scored else None,
-        round(median(scored), 1) if scored else None,
-        False,
-    )
 
 
 # Targets (目標): a DX推進リーダー picks up to TARGET_LIMIT items and the status aimed for in the next round.
@@ -369,3 +363,41 @@ def five_numbers(values: Iterable[float]) -> FiveNumbers | None:
         return round(data[low] + (data[high] - data[low]) * (pos - low), 1)
 
     return FiveNumbers(round(data[0], 1), at(0.25), at(0.5), at(0.75), round(data[-1], 1))
+
+
+# --- Groups of 所属 (a 部局, the prefecture): every group figure of the app ------------------------------
+
+
+@dataclass(frozen=True)
+class GroupFigure:
+    """A group of 所属 in one round: ``sections`` counts every 所属 of the group with a sheet (answered or
+    not); the mean and the five numbers are over those with a maturity; ``completion`` (when asked for)
+    is pooled over all their items. ``suppressed``: the person asking may not see the figures of so
+    small a group (``permissions.why_not_see_group``), so only its size is known.
+    """
+
+    sections: int
+    scored: int
+    mean: float | None
+    five: FiveNumbers | None
+    completion: float | None
+    suppressed: bool
+
+    @property
+    def median(self) -> float | None:
+        return self.five.median if self.five else None
+
+
+def group(maturities: Iterable[tuple[float | None, int]], *, completion: float | None = None,
+          suppressed: bool = False) -> GroupFigure:
+    """The figures of a group from its 所属's maturities, given as (maturity or None, how many 所属)."""
+    values: list[float] = []
+    sections = 0
+    for value, count in maturities:
+        sections += count
+        if value is not None:
+            values.extend([value] * count)
+    if suppressed:
+        return GroupFigure(sections, len(values), None, None, None, True)
+    return GroupFigure(sections, len(values), round(mean(values), 1) if values else None, five_numbers(values),
+                       completion, False)

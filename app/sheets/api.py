@@ -10,9 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.auth.deps import CurrentPrincipal
 from app.auth.models import User
 from app.jpdate import wareki
-from app.scoring import queries as scoring
 from app.scoring.schemas import CategoryScore, Score
-from app.sheets import service
+from app.sheets import figures, service
 from app.sheets.models import EventSource
 from app.sheets.service import AnswerInput, SheetView
 from app.web.deps import DbSession, csrf_protect
@@ -86,7 +85,7 @@ class ReopenIn(BaseModel):
 
 
 def sheet_out(session, view: SheetView) -> SheetOut:
-    score = scoring.sheet_scores(session, view.round.id, sheet_ids=[view.sheet.id])[0]
+    score = figures.sheet_score(session, view.sheet.id)
     names = _user_names(session, {a.updated_by_id for a in view.answers.values()})
     items = []
     for item in view.definition.items:
@@ -147,7 +146,7 @@ def put_answer(round_id: RoundId, code: Code, item_key: ItemKey, body: AnswerIn,
     [answer] = service.save_answers(
         session, principal, round_id, code,
         [AnswerInput(item_key, body.status, body.memo, body.version)], source=EventSource.API,
-    )
+    ).answers
     session.commit()
     by = principal.display_name if answer.updated_by_id == principal.user_id else (
         _user_names(session, {answer.updated_by_id}).get(answer.updated_by_id))  # unchanged row: last writer

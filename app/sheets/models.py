@@ -11,8 +11,6 @@ from sqlmodel import Field, SQLModel
 from app.db import UTCDateTime
 from app.jpdate import now_utc
 
-STATUS_VALUES = ("◎", "○", "△", "×", "該当なし")
-
 
 class SheetState(StrEnum):
     DRAFT = "draft"
@@ -32,11 +30,15 @@ class Sheet(SQLModel, table=True):
     submitted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     submitted_by_id: int | None = Field(default=None, foreign_key="user.id")
     updated_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
-    # The sheet's overall counts (the sum of its ``sheet_tally`` rows), recounted with them.
+    # The sheet's overall counts (the sum of its ``sheet_tally`` rows), kept by the writer with them
+    # (``app.sheets.writer``): items, answered ◎ ○ △ ×, 該当なし, points, and the quick wins (☆ items
+    # at △ and at ×, ``scoring.rules.QUICK_WIN_*``).
     tally_total: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     tally_answered: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     tally_not_applicable: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     tally_points: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    tally_quick_fair: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    tally_quick_not_done: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
 
 
 class Answer(SQLModel, table=True):
@@ -62,9 +64,8 @@ class Answer(SQLModel, table=True):
 
 
 class SheetTally(SQLModel, table=True):
-    """A sheet's counts per category, kept in step with its answers by every writer
-    (``app.scoring.queries.refresh_tallies``), so that group figures over a whole round read a few
-    thousand rows instead of every answer. The answers stay the source of truth."""
+    """A sheet's counts per category, kept in step with its answers by the writer (``app.sheets.writer``).
+    The answers stay the source of truth."""
 
     __tablename__ = "sheet_tally"
 
@@ -75,6 +76,40 @@ class SheetTally(SQLModel, table=True):
     answered: int
     not_applicable: int
     points: int
+
+
+# Group tallies: how many 所属 of a group (a 部局, or the whole prefecture: ``PREFECTURE``) in one round,
+# by sheet state, have each value of a figure. Kept by the writer in the transaction of every change,
+# so that a group's figures read a few hundred rows, whatever the number of 所属 and rounds.
+PREFECTURE = 0  # bureau_id of the rows that count every 所属 of the round
+NO_MATURITY = -1  # maturity_x10 of sheets (or categories) with no item answered ◎ ○ △ ×
+UNANSWERED = ""  # status of items not answered yet
+
+
+class MaturityTally(SQLModel, table=True):
+    """所属 per maturity (tenths of a point) of their sheet (``category`` "") or of one category."""
+
+    __tablename__ = "maturity_tally"
+
+    round_id: int = Field(foreign_key="round.id", primary_key=True)
+    bureau_id: int = Field(primary_key=True)  # a 部局's unit id, or PREFECTURE
+    state: str = Field(sa_column=Column(String(16), primary_key=True))
+    category: str = Field(sa_column=Column(String(100), primary_key=True))  # "" = the whole sheet
+    maturity_x10: int = Field(primary_key=True)  # round(maturity, 1) × 10, or NO_MATURITY
+    sections: int
+
+
+class ItemTally(SQLModel, table=True):
+    """所属 per status of one item ("" = unanswered)."""
+
+    __tablename__ = "item_tally"
+
+    round_id: int = Field(foreign_key="round.id", primary_key=True)
+    bureau_id: int = Field(primary_key=True)  # a 部局's unit id, or PREFECTURE
+    state: str = Field(sa_column=Column(String(16), primary_key=True))
+    item_key: str = Field(sa_column=Column(String(100), primary_key=True))
+    status: str = Field(sa_column=Column(String(8), primary_key=True))
+    sections: int
 
 
 class EventKind(StrEnum):

@@ -13,12 +13,12 @@ from app.auth.deps import CurrentPrincipal
 from app.auth.permissions import Principal
 from app.errors import AppError, Conflict, InvalidInput
 from app.rounds import service as rounds
-from app.scoring import queries as scoring
-from app.sheets import service
+from app.sheets import figures, service
 from app.sheets.models import EventSource
 from app.sheets.service import AnswerInput, SheetView
 from app.web.deps import DbSession, FormDep, csrf_protect
 from app.web.params import Code, ItemKey, RoundId
+from app.web.htmx import wants_fragment
 from app.web.render import render
 from app.web.templating import dom_id
 from app.web.urls import sheet_url
@@ -36,17 +36,18 @@ class RowState:
 
 
 def _page_context(session: Session, view: SheetView, rows: RowState | None = None, saved: int | None = None, *,
-                  principal: Principal) -> dict:
-    [score] = scoring.sheet_scores(session, view.round.id, sheet_ids=[view.sheet.id])
-    return {
+                  principal: Principal, fragment: bool = False) -> dict:
+    context = {
         "view": view,
-        "score": score,
+        "score": figures.sheet_score(session, view.sheet.id),
         "rows": rows or RowState(),
         "saved": saved,
-        "round_choices": service.round_choices(session, principal, view),
-        "leaders": service.leaders_of(session, view.unit.id),
         "url": sheet_url(view.round.id, view.unit.code),
     }
+    if not fragment:  # what only the whole page shows
+        context["round_choices"] = service.round_choices(session, principal, view)
+        context["leaders"] = service.leaders_of(session, view.unit.id)
+    return context
 
 
 @router.get("/")
@@ -68,16 +69,18 @@ def sheet_page(request: Request, round_id: RoundId, code: Code, session: DbSessi
     return render(request, "sheets/sheet.html", _page_context(session, view, saved=saved, principal=principal))
 
 
-def _inputs_from_form(form, view: SheetView, only: str | None = None) -> list[AnswerInput]:
+def _inputs_from_form(form, only: str | None = None) -> list[AnswerInput]:
+    """The rows of the sheet form (every row with a ``version:<item key>`` field, or only one)."""
     inputs = []
-    for item in view.definition.items:
-        if only is not None and item.key != only:
+    for name in form:
+        if not name.startswith("version:"):
             continue
-        if f"version:{item.key}" not in form:
+        key = name.removeprefix("version:")
+        if only is not None and key != only:
             continue
-        raw_version = form.get(f"version:{item.key}")
+        raw_version = form.get(name)
         version = int(raw_version) if isinstance(raw_version, str) and raw_version.isdigit() else None
-        inputs.append(AnswerInput(item.key, form.get(f"status:{item.key}"), form.get(f"memo:{item.key}"), version))
+        inputs.append(AnswerInput(key, form.get(f"status:{key}"), form.get(f"memo:{key}"), version))
     return inputs
 
 
@@ -85,8 +88,7 @@ def _inputs_from_form(form, view: SheetView, only: str | None = None) -> list[An
 def save_sheet(request: Request, round_id: RoundId, code: Code, session: DbSession, principal: CurrentPrincipal,
                form: FormDep):
     """The plain form (no JavaScript): every row at once, all or nothing."""
-    view = service.get_sheet_for(session, principal, round_id, code)
-    inputs = _inputs_from_form(form, view)
+    inputs = _inputs_from_form(form)
     try:
         saved = service.save_answers(session, principal, round_id, code, inputs, source=EventSource.PAGE)
     except (InvalidInput, Conflict) as exc:
@@ -100,7 +102,7 @@ def save_sheet(request: Request, round_id: RoundId, code: Code, session: DbSessi
         context = {**_page_context(session, view, rows, principal=principal), "error": exc.message}
         return render(request, "sheets/sheet.html", context, status_code=exc.status_code)
     session.commit()
-    return RedirectResponse(f"{sheet_url(round_id, code)}?saved={len(saved)}", status_code=303)
+    return RedirectResponse(f"{sheet_url(round_id, code)}?saved={saved.changed}", status_code=303)
 
 
 def _row_errors(exc: AppError) -> dict[str, str]:
@@ -113,11 +115,9 @@ def _row_errors(exc: AppError) -> dict[str, str]:
 def save_row(request: Request, round_id: RoundId, code: Code, item_key: ItemKey, session: DbSession,
              principal: CurrentPrincipal, form: FormDep):
     """One row, from htmx: answers with the row's save state (and the updated score, out of band)."""
-    view = service.get_sheet_for(session, principal, round_id, code)
-    view.definition.item(item_key)  # 404 for an unknown item
-    inputs = _inputs_from_form(form, view, only=item_key) or [AnswerInput(item_key, None, None, None)]
+    inputs = _inputs_from_form(form, only=item_key) or [AnswerInput(item_key, None, None, None)]
     try:
-        [answer] = service.save_answers(session, principal, round_id, code, inputs, source=EventSource.PAGE)
+        [answer] = service.save_answers(session, principal, round_id, code, inputs, source=EventSource.PAGE).answers
     except (InvalidInput, Conflict) as exc:
         session.rollback()
         view = service.get_sheet_for(session, principal, round_id, code)
@@ -127,13 +127,14 @@ def save_row(request: Request, round_id: RoundId, code: Code, item_key: ItemKey,
             typed_memo={item_key: typed.memo} if isinstance(exc, InvalidInput) and typed.memo is not None else {},
             errors={item_key: exc.message},
         )
-        context = {**_page_context(session, view, rows, principal=principal), "item": view.definition.item(item_key)}
+        context = {**_page_context(session, view, rows, principal=principal, fragment=wants_fragment(request)),
+                   "item": view.definition.item(item_key)}
         return render(request, "sheets/sheet.html", context, block="row_error", status_code=exc.status_code,
                       headers={"HX-Retarget": f"#row-{dom_id(item_key)}", "HX-Reswap": "outerHTML"})
     session.commit()
     view = service.get_sheet_for(session, principal, round_id, code)
-    context = {**_page_context(session, view, principal=principal), "item": view.definition.item(item_key),
-               "answer": answer}
+    context = {**_page_context(session, view, principal=principal, fragment=wants_fragment(request)),
+               "item": view.definition.item(item_key), "answer": answer}
     return render(request, "sheets/sheet.html", context, block="row_saved")
 
 

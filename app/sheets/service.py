@@ -1,4 +1,7 @@
-"""Sheets: the scoped getter (load + authorise in one step), saving answers, submitting, reopening.
+"""Sheets: the scoped getter (load + authorise in one step) and every use case that changes answers or a
+sheet's state: saving (page, API, htmx row, form), importing, submitting, reopening, creating the sheets
+of a round, handing sheets on in a reorganisation. Each decides what to write from what it reads under
+the sheet's lock, and writes it through ``app.sheets.writer`` (the one writer).
 
 Services never commit: the route owns the transaction, so a use case that fails changes nothing.
 """
@@ -8,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, exists, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import func
 from sqlmodel import Session, select
 
-from app.auth import permissions
+from app.auth import permissions, scope
 from app.auth.models import Membership, SectionRole, User
 from app.auth.permissions import Principal
 from app.checklists import service as checklists
@@ -20,11 +22,11 @@ from app.checklists.service import Definition, ItemDef
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.jpdate import now_utc, today_jst
 from app.orgs import service as orgs
-from app.orgs.models import Unit
+from app.orgs.models import Unit, UnitKind
 from app.rounds import service as rounds
 from app.rounds.models import Round, RoundState
-from app.scoring import queries as scoring_queries
-from app.sheets.models import Answer, EventKind, EventSource, Sheet, SheetEvent, SheetState
+from app.sheets import writer
+from app.sheets.models import Answer, EventSource, Sheet, SheetState
 from app.statuses import Status, parse_status
 
 MEMO_MAX = 2000
@@ -70,16 +72,6 @@ class SheetView:
         return Status(answer.status) if answer and answer.status else None
 
 
-@dataclass(frozen=True)
-class AnswerInput:
-    """One row as a person sent it: raw text, validated by ``save_answers``."""
-
-    item_key: str
-    status: str | None
-    memo: str | None
-    version: int | None
-
-
 def own_sheets(session: Session, principal: Principal, round_id: int) -> list[tuple[Sheet, Unit]]:
     """The sheets of the 所属 the person belongs to, in one round (the home page's list)."""
     if not principal.sections:
@@ -99,13 +91,12 @@ def get_sheet_for(session: Session, principal: Principal, round_id: int, section
         select(Sheet, Unit)
         .join(Unit, Unit.id == Sheet.unit_id)
         .where(Sheet.round_id == round_id, Unit.code == section_code)
+        .execution_options(populate_existing=True)  # the writer writes with Core: read what is stored
     ).first()
     if row is None:
         raise NotFound(f"所属コード「{section_code}」のチェックシートはこの調査回にありません。")
     sheet, unit = row
-    refusal = permissions.why_not_read_sheet(principal, unit.id)
-    if refusal and principal.sections:  # the staff of a 所属 may read its predecessors' sheets
-        refusal = permissions.why_not_read_sheet(principal, unit.id, continued_by=orgs.successor_ids(session, unit.id))
+    refusal = scope.why_not_read(session, principal, unit.id)
     if refusal:
         raise Forbidden(refusal)
     return _view(session, principal, round_, sheet, unit)
@@ -131,17 +122,16 @@ def round_choices(session: Session, principal: Principal, view: SheetView) -> li
         .where(Sheet.unit_id.in_(family), Round.state != RoundState.DRAFT)
         .order_by(Round.opens_on.desc(), Round.id.desc(), Unit.code)
     ).all()
-    if not principal.sees_everything:
-        readable = set(principal.sections)
-        for uid in principal.sections:
-            readable |= {a.unit.id for a in orgs.lineage(session, uid)}
-        rows = [(r, u) for r, u in rows if u.id in readable]
+    readable = scope.readable_units(session, principal)
+    if readable is not None:
+        rows = [(r, u) for r, u in rows if u.id in readable or u.id in principal.sections]
     return [RoundChoice(r, u.code, u.name, r.id == view.round.id and u.id == view.unit.id) for r, u in rows]
 
 
 def _view(session: Session, principal: Principal, round_: Round, sheet: Sheet, unit: Unit) -> SheetView:
     definition = checklists.get_definition(session, round_.checklist_version_id)
-    answers = {a.item_key: a for a in session.exec(select(Answer).where(Answer.sheet_id == sheet.id)).all()}
+    answers = {a.item_key: a for a in session.exec(
+        select(Answer).where(Answer.sheet_id == sheet.id).execution_options(populate_existing=True)).all()}
     states = {
         "sheet_submitted": sheet.state == SheetState.SUBMITTED,
         "round_open": round_.state == RoundState.OPEN,
@@ -162,7 +152,17 @@ def _view(session: Session, principal: Principal, round_: Round, sheet: Sheet, u
 # --- saving ---------------------------------------------------------------------------------------
 
 
-def validate_answer(item: ItemDef, raw: AnswerInput, current: Answer) -> tuple[Status | None, str]:
+@dataclass(frozen=True)
+class AnswerInput:
+    """One row as a person sent it: raw text, validated by ``save_answers``."""
+
+    item_key: str
+    status: str | None
+    memo: str | None
+    version: int | None
+
+
+def validate_answer(item: ItemDef, raw: AnswerInput, memo_now: str) -> tuple[Status | None, str]:
     """The status and memo to store, or InvalidInput with a message per field."""
     errors: dict[str, str] = {}
     status: Status | None = None
@@ -172,7 +172,7 @@ def validate_answer(item: ItemDef, raw: AnswerInput, current: Answer) -> tuple[S
         errors["status"] = str(exc)
     if status is Status.NOT_APPLICABLE and not item.allows_na:
         errors["status"] = "この項目では「該当なし」は選べません。◎ ○ △ × のいずれかを選んでください。"
-    memo = current.memo if raw.memo is None else raw.memo.replace("\r\n", "\n").replace("\r", "\n")
+    memo = memo_now if raw.memo is None else raw.memo.replace("\r\n", "\n").replace("\r", "\n")
     if len(memo) > MEMO_MAX:
         errors["memo"] = f"メモは{MEMO_MAX:,}文字以内にしてください（現在{len(memo):,}文字）。"
     elif "\x00" in memo:  # PostgreSQL cannot store it; refused on every database alike
@@ -186,6 +186,24 @@ def validate_answer(item: ItemDef, raw: AnswerInput, current: Answer) -> tuple[S
     return status, memo
 
 
+@dataclass(frozen=True)
+class Saved:
+    answers: list[writer.StoredAnswer]  # one per row sent, as stored now
+    changed: int  # rows that were written (the others were sent unchanged)
+
+
+def _lock_for(session: Session, round_id: int, code: str) -> writer.LockedSheet:
+    sheet = writer.lock_by_code(session, round_id, code)
+    if sheet is None:
+        rounds.get_round(session, round_id)  # 404 for an unknown round
+        raise NotFound(f"所属コード「{code}」のチェックシートはこの調査回にありません。")
+    return sheet
+
+
+def _states(sheet: writer.LockedSheet) -> dict[str, bool]:
+    return {"sheet_submitted": sheet.state == SheetState.SUBMITTED, "round_open": sheet.round_state == RoundState.OPEN}
+
+
 def save_answers(
     session: Session,
     principal: Principal,
@@ -194,97 +212,57 @@ def save_answers(
     inputs: list[AnswerInput],
     *,
     source: EventSource,
-) -> list[Answer]:
+) -> Saved:
     """Save one or more rows in one transaction: all are saved, or (on any error) none.
 
     Each row carries the version it was read at; a row someone else changed since gets 409 with
-    what they saved. Rows sent unchanged are left alone (no new version, no history entry).
+    what they saved. Rows sent unchanged are left alone (no new version, no history entry). Whether the
+    sheet is still a draft of an open round, and each version, are checked under the sheet's lock.
     """
-    view = get_sheet_for(session, principal, round_id, section_code)
-    if view.why_not_edit:
-        raise Forbidden(view.why_not_edit)
-    planned = []
+    sheet = _lock_for(session, round_id, section_code)
+    refusal = scope.why_not_read(session, principal, sheet.unit_id) or permissions.why_not_edit_sheet(
+        principal, sheet.unit_id, **_states(sheet))
+    if refusal:
+        raise Forbidden(refusal)
+    definition = checklists.get_definition(session, sheet.version_id)
+    items = [definition.item(raw.item_key) for raw in inputs]  # 404 for an unknown item
+    stored = writer.answers(session, sheet.id, [item.key for item in items])
+    changes: list[writer.Change] = []
     errors: dict[str, str] = {}
-    for raw in inputs:
-        item = view.definition.item(raw.item_key)
-        current = view.answers[item.key]
+    for item, raw in zip(items, inputs, strict=True):
+        current = stored[item.key]
         try:
-            status, memo = validate_answer(item, raw, current)
+            status, memo = validate_answer(item, raw, current.memo)
         except InvalidInput as exc:
             if len(inputs) == 1:
                 raise
             errors[item.key] = exc.message
             continue
-        if (status.value if status else None) == current.status and memo == current.memo:
+        new_status = status.value if status else None
+        if new_status == current.status and memo == current.memo:
             continue  # unchanged: nothing to write, whatever version the page had
-        planned.append((item, current, status, memo, raw.version))
+        if raw.version != current.version:
+            raise _conflict(session, item, current)
+        changes.append(writer.Change(item, current, new_status, memo))
     if errors:
         raise InvalidInput(f"{len(errors)}件の項目に誤りがあります。赤く示した項目を直してください。", fields=errors)
-    if not planned:
-        return [view.answers[raw.item_key] for raw in inputs]
     now = now_utc()
-    _touch_draft_sheet(session, view, now)
-    saved = []
-    for item, current, status, memo, expected in planned:
-        saved.append(_write_answer(session, principal, view, item, current, status, memo, expected, now, source))
-    scoring_queries.refresh_tallies(session, sheet_ids=[view.sheet.id])
-    return saved
+    writer.write_answers(session, sheet, definition, changes, actor_id=principal.user_id, source=source, now=now,
+                         entry_on=today_jst())
+    written = {c.item.key: c for c in changes}
+    return Saved([_after(stored[item.key], written.get(item.key), now, principal.user_id) for item in items],
+                 len(changes))
 
 
-def _touch_draft_sheet(session: Session, view: SheetView, now: datetime) -> None:
-    """Mark the sheet as changed today, only while it is a draft of an open round.
-
-    This UPDATE also serialises writers of one sheet (row lock), so a save racing a submission
-    either lands before it or is refused after it — never after a sheet was submitted.
-    """
-    result = session.execute(
-        update(Sheet)
-        .where(
-            Sheet.id == view.sheet.id,
-            Sheet.state == SheetState.DRAFT,
-            exists().where(and_(Round.id == Sheet.round_id, Round.state == RoundState.OPEN)),
-        )
-        .values(updated_at=now, entry_on=today_jst())
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise Forbidden("提出済みか受付期間外のため、変更できません。画面を再読み込みしてください。")
+def _after(stored: writer.StoredAnswer, change: writer.Change | None, now: datetime,
+           actor_id: int) -> writer.StoredAnswer:
+    if change is None:
+        return stored
+    return writer.StoredAnswer(stored.id, stored.item_key, change.status, change.memo, stored.version + 1, now,
+                               actor_id)
 
 
-def _write_answer(session, principal, view, item, current, status, memo, expected, now, source) -> Answer:
-    new_status = status.value if status else None
-    result = session.execute(
-        update(Answer)
-        .where(Answer.id == current.id, Answer.version == expected)
-        .values(status=new_status, memo=memo, version=Answer.version + 1, updated_at=now,
-                updated_by_id=principal.user_id)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        session.refresh(current)
-        raise _conflict(session, item, current)
-    session.add(
-        SheetEvent(
-            sheet_id=view.sheet.id,
-            at=now,
-            actor_id=principal.user_id,
-            kind=EventKind.ANSWER,
-            source=source,
-            item_key=item.key,
-            old_status=current.status,
-            new_status=new_status,
-            old_memo=current.memo if current.memo != memo else None,
-            new_memo=memo if current.memo != memo else None,
-        )
-    )
-    # The row now holds exactly what the conditional UPDATE wrote: set it without reading it back.
-    for name, value in (("status", new_status), ("memo", memo), ("version", expected + 1), ("updated_at", now),
-                        ("updated_by_id", principal.user_id)):
-        set_committed_value(current, name, value)
-    return current
-
-
-def _conflict(session: Session, item: ItemDef, current: Answer) -> Conflict:
+def _conflict(session: Session, item: ItemDef, current: writer.StoredAnswer) -> Conflict:
     who = session.get(User, current.updated_by_id) if current.updated_by_id else None
     name = who.display_name if who else "他の方"
     shown = current.status or "未回答"
@@ -296,7 +274,7 @@ def _conflict(session: Session, item: ItemDef, current: Answer) -> Conflict:
     )
 
 
-def answer_json(answer: Answer, updated_by: str | None = None) -> dict:
+def answer_json(answer: Answer | writer.StoredAnswer, updated_by: str | None = None) -> dict:
     return {
         "item_key": answer.item_key,
         "status": answer.status,
@@ -311,56 +289,47 @@ def answer_json(answer: Answer, updated_by: str | None = None) -> dict:
 
 
 def submit(session: Session, principal: Principal, round_id: int, section_code: str, *,
-           source: EventSource) -> Sheet:
-    view = get_sheet_for(session, principal, round_id, section_code)
-    if view.why_not_submit:
-        raise Forbidden(view.why_not_submit)
-    missing = [item.text for item in view.definition.items if view.answers[item.key].status is None]
-    if missing:
+           source: EventSource) -> None:
+    """提出: the 所属's leader, every item answered (checked under the sheet's lock, so that a save that
+    clears an answer lands before it, and is then counted, or after it, and is then refused)."""
+    sheet = _lock_for(session, round_id, section_code)
+    refusal = scope.why_not_read(session, principal, sheet.unit_id) or permissions.why_not_submit(
+        principal, sheet.unit_id, **_states(sheet))
+    if refusal:
+        raise Forbidden(refusal)
+    definition = checklists.get_definition(session, sheet.version_id)
+    unanswered = sheet.total - sheet.counts.answered - sheet.counts.not_applicable
+    if unanswered:
+        stored = writer.answers(session, sheet.id)
+        missing = [item.text for item in definition.items if stored[item.key].status is None]
         raise InvalidInput(
             f"未回答の項目が{len(missing)}件あります。すべての項目に回答してから提出してください"
             f"（例:「{missing[0]}」）。"
         )
-    now = now_utc()
-    _set_state(session, view, SheetState.DRAFT, SheetState.SUBMITTED,
-               {"submitted_at": now, "submitted_by_id": principal.user_id, "updated_at": now},
-               "既に提出されています。")
-    session.add(SheetEvent(sheet_id=view.sheet.id, at=now, actor_id=principal.user_id, kind=EventKind.SUBMIT,
-                           source=source))
-    session.refresh(view.sheet)
-    return view.sheet
+    if sheet.state == SheetState.SUBMITTED:
+        raise Conflict("既に提出されています。")
+    writer.set_state(session, sheet, definition, SheetState.SUBMITTED, actor_id=principal.user_id, source=source,
+                     now=now_utc())
 
 
 def reopen(session: Session, principal: Principal, round_id: int, section_code: str, *, source: EventSource,
-           reason: str = "") -> Sheet:
-    view = get_sheet_for(session, principal, round_id, section_code)
-    if view.why_not_submit:
-        raise Forbidden(view.why_not_submit)
+           reason: str = "") -> None:
+    sheet = _lock_for(session, round_id, section_code)
+    refusal = scope.why_not_read(session, principal, sheet.unit_id) or permissions.why_not_submit(
+        principal, sheet.unit_id, **_states(sheet))
+    if refusal:
+        raise Forbidden(refusal)
     reason = reason.strip()
     if "\x00" in reason:
         raise InvalidInput("理由に使えない制御文字（NUL）が含まれています。", fields={"reason": "制御文字（NUL）は使えません。"})
     if len(reason) > REOPEN_REASON_MAX:
         raise InvalidInput(f"理由は{REOPEN_REASON_MAX}文字以内にしてください（現在{len(reason)}文字）。",
                            fields={"reason": f"{REOPEN_REASON_MAX}文字以内にしてください。"})
-    now = now_utc()
-    _set_state(session, view, SheetState.SUBMITTED, SheetState.DRAFT,
-               {"submitted_at": None, "submitted_by_id": None, "updated_at": now},
-               "提出されていないため、取り消すものはありません。")
-    session.add(SheetEvent(sheet_id=view.sheet.id, at=now, actor_id=principal.user_id, kind=EventKind.REOPEN,
-                           source=source, note=reason))
-    session.refresh(view.sheet)
-    return view.sheet
-
-
-def _set_state(session, view: SheetView, from_: SheetState, to: SheetState, values: dict, refusal: str) -> None:
-    result = session.execute(
-        update(Sheet)
-        .where(Sheet.id == view.sheet.id, Sheet.state == from_)
-        .values(state=to, **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise Conflict(refusal)
+    if sheet.state != SheetState.SUBMITTED:
+        raise Conflict("提出されていないため、取り消すものはありません。")
+    definition = checklists.get_definition(session, sheet.version_id)
+    writer.set_state(session, sheet, definition, SheetState.DRAFT, actor_id=principal.user_id, source=source,
+                     now=now_utc(), note=reason)
 
 
 def leaders_of(session: Session, unit_id: int) -> list[User]:
@@ -387,45 +356,76 @@ class ImportedAnswer:
     version: int  # the answer's version when the import was previewed
 
 
-def write_imported_answers(session: Session, *, sheet_id: int, answers: list[ImportedAnswer], actor_id: int | None,
-                           note: str, entry_on: date | None) -> int:
-    """Store imported answers of one sheet, each with a history event (source=import). Never commits.
+@dataclass(frozen=True)
+class ImportedSheet:
+    sheet_id: int
+    answers: list[ImportedAnswer]
+    entry_on: date | None
+    note: str
 
-    The sheet must still be a draft, and each answer still at the version the preview saw; otherwise
-    Conflict, and the caller's transaction (the whole import) is rolled back.
+
+def import_answers(session: Session, sheets: list[ImportedSheet], *, actor_id: int | None) -> tuple[int, int]:
+    """Store imported answers, each with a history event (source=import). Returns (sheets, answers)
+    changed. Never commits.
+
+    Every sheet must still be a draft, and each answer still at the version the preview saw, under
+    the sheets' locks (taken together, in id order); otherwise Conflict, and the caller's transaction
+    (the whole import) is rolled back.
     """
-    if not answers:
-        return 0
+    wanted = {s.sheet_id: s for s in sheets if s.answers}
+    locked = writer.lock(session, wanted)
     now = now_utc()
-    touched = session.execute(
-        update(Sheet)
-        .where(Sheet.id == sheet_id, Sheet.state == SheetState.DRAFT)
-        .values(updated_at=now, entry_on=entry_on or today_jst())
-        .execution_options(synchronize_session=False)
-    )
-    if touched.rowcount != 1:
-        raise Conflict("提出済みのチェックシートには取り込めません。内容を確認して、もう一度やり直してください。")
-    current = {a.item_key: a for a in session.exec(select(Answer).where(Answer.sheet_id == sheet_id)).all()}
-    for imported in answers:
-        answer = current[imported.item_key]
-        old_status, old_memo = answer.status, answer.memo
-        result = session.execute(
-            update(Answer)
-            .where(Answer.id == answer.id, Answer.version == imported.version)
-            .values(status=imported.status, memo=imported.memo, version=Answer.version + 1, updated_at=now,
-                    updated_by_id=actor_id)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
-            raise Conflict("取り込みの確認の後に、チェックシートの回答が変更されました。"
-                           "もう一度確認してから取り込んでください。",
-                           item_key=imported.item_key)
-        memo_changed = old_memo != imported.memo
-        session.add(SheetEvent(
-            sheet_id=sheet_id, at=now, actor_id=actor_id, kind=EventKind.ANSWER, source=EventSource.IMPORT,
-            item_key=imported.item_key, old_status=old_status, new_status=imported.status,
-            old_memo=old_memo if memo_changed else None, new_memo=imported.memo if memo_changed else None,
-            note=note[:500],
-        ))
-    scoring_queries.refresh_tallies(session, sheet_ids=[sheet_id])
-    return len(answers)
+    group = writer.GroupDelta()
+    written = 0
+    for sheet in locked:
+        imported = wanted[sheet.id]
+        if sheet.state != SheetState.DRAFT:
+            raise Conflict("提出済みのチェックシートには取り込めません。内容を確認して、もう一度やり直してください。")
+        definition = checklists.get_definition(session, sheet.version_id)
+        stored = writer.answers(session, sheet.id, [a.item_key for a in imported.answers])
+        changes = []
+        for answer in imported.answers:
+            current = stored[answer.item_key]
+            if current.version != answer.version:
+                raise Conflict("取り込みの確認の後に、チェックシートの回答が変更されました。"
+                               "もう一度確認してから取り込んでください。", item_key=answer.item_key)
+            changes.append(writer.Change(definition.by_key[answer.item_key], current, answer.status, answer.memo))
+        writer.write_answers(session, sheet, definition, changes, actor_id=actor_id, source=EventSource.IMPORT,
+                             now=now, entry_on=imported.entry_on or today_jst(), note=imported.note[:500],
+                             group=group)
+        written += len(changes)
+    writer.apply(session, group)
+    return len(locked), written
+
+
+# --- sheets of a round ------------------------------------------------------------------------------
+
+
+def create_sheets(session: Session, round_: Round, sections: list[tuple[int, int]]) -> list[int]:
+    """Empty sheets (one unanswered answer per item) for ``(所属 id, its 部局's id)`` in a round; their ids."""
+    definition = checklists.get_definition(session, round_.checklist_version_id)
+    return writer.create(session, round_, definition, [writer.NewSheet(u, b) for u, b in sections], now=now_utc())
+
+
+def open_round(session: Session, round_: Round, *, on: date, actor: Principal | None = None) -> int:
+    """Open a draft round: every 所属 in force on ``on`` gets its empty sheet. Returns the count."""
+    units = orgs.units_in_force(session, on)
+    bureaus = orgs.bureau_map(units)
+    sections = [u for u in units if u.kind == UnitKind.SECTION]
+    rounds.open_round(session, round_, sheets=len(sections), actor=actor)
+    create_sheets(session, round_, [(u.id, bureaus[u.id].id) for u in sections])
+    return len(sections)
+
+
+def hand_on(session: Session, round_id: int, from_unit_id: int, to_unit: Unit) -> None:
+    """A reorganisation: the sheet of ``from_unit_id`` in a round becomes the sheet of ``to_unit``, filed
+    under its 部局."""
+    sheet_id = session.exec(select(Sheet.id).where(Sheet.round_id == round_id, Sheet.unit_id == from_unit_id)).one()
+    [sheet] = writer.lock(session, [sheet_id])
+    writer.move(session, sheet, checklists.get_definition(session, sheet.version_id), unit_id=to_unit.id,
+                bureau_id=to_unit.parent_id)
+
+
+def sheet_counts(session: Session) -> dict[int, int]:
+    """Sheets per round."""
+    return dict(session.exec(select(Sheet.round_id, func.count()).group_by(Sheet.round_id)).all())

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.auth import scope
 from app.auth.deps import CurrentPrincipal
 from app.scoring.rules import CHANGE_LABELS
 from app.support import service
@@ -191,7 +192,7 @@ def list_records(session: DbSession, principal: CurrentPrincipal,
             responses={401: {}, 403: {}, 404: {}})
 def section_records(code: Code, session: DbSession, principal: CurrentPrincipal) -> list[RecordSummaryOut]:
     """A 所属's records (and those of the units it continues): its staff, the desk and admins."""
-    unit = trend_service.resolve_section(session, principal, code)
+    unit = scope.resolve_section(session, principal, code)
     return [_summary(r) for r in service.records_of_section(session, principal, unit)]
 
 
@@ -199,7 +200,7 @@ def section_records(code: Code, session: DbSession, principal: CurrentPrincipal)
              responses={401: {}, 403: {}, 404: {}, 422: {}})
 def create_record(code: Code, body: RecordIn, session: DbSession, principal: CurrentPrincipal) -> RecordOut:
     """The desk records a consultation with the 所属 (``consulted_on`` required; state defaults to 受付)."""
-    unit = trend_service.resolve_section(session, principal, code)
+    unit = scope.resolve_section(session, principal, code)
     trend = trend_service.section_trend(session, unit)
     record = service.create_record(session, principal, unit, trend, _input(body))
     session.commit()
@@ -210,7 +211,7 @@ def create_record(code: Code, body: RecordIn, session: DbSession, principal: Cur
              responses={401: {}, 403: {}, 404: {}, 422: {}})
 def request_support(code: Code, body: RequestIn, session: DbSession, principal: CurrentPrincipal) -> RecordOut:
     """「相談する」: the 所属's DX推進リーダー asks the desk for help; the record starts as 受付."""
-    unit = trend_service.resolve_section(session, principal, code)
+    unit = scope.resolve_section(session, principal, code)
     trend = trend_service.section_trend(session, unit)
     record = service.request_support(session, principal, unit, trend, body.item_keys, body.message)
     session.commit()

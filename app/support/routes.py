@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
-from app.auth import permissions
+from app.auth import permissions, scope
 from app.auth.deps import CurrentPrincipal
 from app.errors import Conflict, Forbidden, InvalidInput
 from app.scoring.rules import CHANGE_LABELS, CHANGE_MARKS
@@ -92,7 +92,7 @@ def new_record(request: Request, session: DbSession, principal: CurrentPrincipal
     _desk_only(principal)
     if not section:
         return render(request, "support/choose.html", {"sections": service.section_options(session)})
-    unit = trend_service.resolve_section(session, principal, section.strip()[:32])
+    unit = scope.resolve_section(session, principal, section.strip()[:32])
     form = service.support_form(session, principal, unit, mode="create", checked=items)
     return render(request, "support/form.html", {"form": form})
 
@@ -100,7 +100,7 @@ def new_record(request: Request, session: DbSession, principal: CurrentPrincipal
 @router.post("/support/new")
 def create_record(request: Request, session: DbSession, principal: CurrentPrincipal, form: FormDep,
                   section: str = ""):
-    unit = trend_service.resolve_section(session, principal, section.strip()[:32] or "-")
+    unit = scope.resolve_section(session, principal, section.strip()[:32] or "-")
     trend = trend_service.section_trend(session, unit)
     data = _input(form)
     try:
@@ -162,7 +162,7 @@ def update_record(request: Request, record_id: RecordId, session: DbSession, pri
 def section_records(request: Request, code: Code, session: DbSession, principal: CurrentPrincipal,
                     recent: Annotated[int | None, Query(ge=1, le=100)] = None):
     """A 所属's records; ``?recent=N`` keeps the newest N (the trend page loads them as a fragment)."""
-    unit = trend_service.resolve_section(session, principal, code)
+    unit = scope.resolve_section(session, principal, code)
     records = service.records_of_section(session, principal, unit)
     return render(request, "support/section.html", {
         "unit": unit, "records": records[:recent] if recent else records, "recent": recent,
@@ -174,7 +174,7 @@ def section_records(request: Request, code: Code, session: DbSession, principal:
 @router.get("/sections/{code}/consult")
 def consult_form(request: Request, code: Code, session: DbSession, principal: CurrentPrincipal,
                  item: ItemKeys = ()):  # noqa: B006 — Query default
-    unit = trend_service.resolve_section(session, principal, code)
+    unit = scope.resolve_section(session, principal, code)
     refusal = permissions.why_not_request_support(principal, unit.id)
     if refusal:
         raise Forbidden(refusal)
@@ -184,7 +184,7 @@ def consult_form(request: Request, code: Code, session: DbSession, principal: Cu
 
 @router.post("/sections/{code}/consult")
 def consult(request: Request, code: Code, session: DbSession, principal: CurrentPrincipal, form: FormDep):
-    unit = trend_service.resolve_section(session, principal, code)
+    unit = scope.resolve_section(session, principal, code)
     trend = trend_service.section_trend(session, unit)
     data = _input(form)
     try:

@@ -17,7 +17,7 @@ from sqlalchemy import and_, case, delete, exists, func, insert, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from app.auth import permissions
+from app.auth import permissions, scope
 from app.auth.models import Membership, SectionRole, User
 from app.auth.permissions import Principal
 from app.checklists import service as checklists
@@ -307,7 +307,7 @@ def _may_read(session: Session, principal: Principal, unit: Unit) -> bool:
     continues (its lineage), so that a renamed or merged 所属 keeps its history."""
     if permissions.why_not_read_support(principal, unit.id) is None:
         return True
-    return any(a.unit.id == unit.id for unit_id in principal.sections for a in orgs.lineage(session, unit_id))
+    return unit.id in (scope.readable_units(session, principal) or ())
 
 
 def list_records(session: Session, principal: Principal, *, unit_ids: Sequence[int] | None = None,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated
 
@@ -10,12 +11,14 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import select
 
-from app.auth import permissions
+from app.auth import permissions, scope
 from app.auth.deps import CurrentPrincipal
 from app.orgs.models import Unit
-from app.scoring import queries
-from app.scoring.rules import CHANGE_LABELS
+from app.scoring.rules import CHANGE_LABELS, GroupFigure
 from app.scoring.schemas import CategoryScore, Score
+from app.sheets import figures
+from app.sheets.figures import GroupKey
+from app.sheets.models import PREFECTURE
 from app.trend import service as trend_service
 from app.trend import targets as targets_service
 from app.web.deps import DbSession, csrf_protect
@@ -74,10 +77,10 @@ def section_trend(code: Code, session: DbSession, principal: CurrentPrincipal) -
     """A 所属's maturity per round (following renames, moves, merges and splits), beside its 部局's
     average and the prefecture median for that round (withheld for groups under 5 所属), and, between
     its two latest rounds, each item's change. Desk and admins: any 所属; members and leaders: their own."""
-    unit = trend_service.resolve_section(session, principal, code)
+    unit = scope.resolve_section(session, principal, code)
     trend = trend_service.section_trend(session, unit)
     bureau_ids = {p.score.bureau_id for p in trend.points}
-    groups = queries.round_groups(session, [r.id for r in trend.rounds], bureau_ids)
+    groups = figures.groups(session, principal, [r.id for r in trend.rounds], bureau_ids=bureau_ids)
     bureaus = {u.id: u for u in session.exec(select(Unit).where(Unit.id.in_(bureau_ids)))} if bureau_ids else {}
     rounds = [
         TrendRound(
@@ -85,7 +88,7 @@ def section_trend(code: Code, session: DbSession, principal: CurrentPrincipal) -
             opens_on=p.round.opens_on, section_code=p.unit.code, section_name=p.unit.name, relation=p.relation,
             relation_label=p.relation_label, state=p.score.state, **Score.of(p.score.overall).model_dump(),
             categories=[CategoryScore(name=n, **Score.of(t).model_dump()) for n, t in p.score.categories.items()],
-            **_groups(groups[p.round.id], bureaus.get(p.score.bureau_id), p.score.bureau_id),
+            **_groups(groups, p.round.id, bureaus.get(p.score.bureau_id), p.score.bureau_id),
         )
         for p in trend.points
     ]
@@ -105,17 +108,18 @@ def section_trend(code: Code, session: DbSession, principal: CurrentPrincipal) -
                     changes=changes)
 
 
-def _groups(groups: queries.RoundGroups, bureau: Unit | None, bureau_id: int) -> dict:
-    figure = groups.bureaus.get(bureau_id)
+def _groups(groups: Mapping[GroupKey, GroupFigure], round_id: int, bureau: Unit | None, bureau_id: int) -> dict:
+    figure = groups[GroupKey(round_id, bureau_id)]
+    prefecture = groups[GroupKey(round_id, PREFECTURE)]
     return {
         "bureau_code": bureau.code if bureau else None,
         "bureau_name": bureau.name if bureau else None,
-        "bureau_sections": figure.sections if figure else 0,
-        "bureau_suppressed": figure.suppressed if figure else True,
-        "bureau_average": figure.average if figure else None,
-        "prefecture_sections": groups.prefecture.sections,
-        "prefecture_suppressed": groups.prefecture.suppressed,
-        "prefecture_median": groups.prefecture.median,
+        "bureau_sections": figure.sections,
+        "bureau_suppressed": figure.suppressed,
+        "bureau_average": figure.mean,
+        "prefecture_sections": prefecture.sections,
+        "prefecture_suppressed": prefecture.suppressed,
+        "prefecture_median": prefecture.median,
     }
 
 
@@ -189,7 +193,7 @@ def _targets_out(session, principal, unit) -> TargetsOut:
 @router.get("/sections/{code}/targets", response_model=TargetsOut, responses={401: {}, 403: {}, 404: {}})
 def get_targets(code: Code, session: DbSession, principal: CurrentPrincipal) -> TargetsOut:
     """The 所属's targets per base round, with target against result once the next round has answers."""
-    unit = trend_service.resolve_section(session, principal, code)
+    unit = scope.resolve_section(session, principal, code)
     return _targets_out(session, principal, unit)
 
 
@@ -198,7 +202,7 @@ def get_targets(code: Code, session: DbSession, principal: CurrentPrincipal) -> 
 def put_targets(code: Code, body: TargetsIn, session: DbSession, principal: CurrentPrincipal) -> TargetsOut:
     """Replace the targets set from the 所属's latest round (the 所属's DX推進リーダー only; at most five
     items; ◎ ○ △, not below the current status)."""
-    unit = trend_service.resolve_section(session, principal, code)
+    unit = scope.resolve_section(session, principal, code)
     trend = trend_service.section_trend(session, unit)
     wanted: dict[str, str] = {}
     for t in body.targets:

@@ -20,7 +20,6 @@ from app.checklists.service import ItemDef
 from app.jpdate import fiscal_year_label
 from app.orgs.models import Unit
 from app.rounds.models import Round
-from app.scoring import queries
 from app.scoring.rules import (
     CHANGE_LABELS,
     CHANGE_MARKS,
@@ -31,6 +30,9 @@ from app.scoring.rules import (
     GroupFigure,
     maturity_change,
 )
+from app.sheets import figures
+from app.sheets.figures import GroupKey
+from app.sheets.models import PREFECTURE
 from app.statuses import Status
 from app.trend import service as trend_service
 from app.trend import targets as targets_service
@@ -172,17 +174,18 @@ def round_label(round_: Round) -> tuple[str, str]:
 
 def build(session: Session, principal: Principal, unit: Unit, *, typed_targets: Mapping[str, str] | None = None,
           target_errors: Mapping[str, str] | None = None, target_error: str | None = None) -> TrendPage:
-    """The page for ``unit``; the caller has checked access with ``trend.resolve_section``."""
+    """The page for ``unit``; the caller has checked access with ``auth.scope.resolve_section``."""
     trend = trend_service.section_trend(session, unit)
     rounds = trend.rounds
     latest = rounds[-1] if rounds else None
     previous = rounds[-2] if len(rounds) > 1 else None
-    groups = queries.round_groups(session, [r.id for r in rounds], {p.score.bureau_id for p in trend.points})
+    groups = figures.groups(session, principal, [r.id for r in rounds],
+                            bureau_ids={p.score.bureau_id for p in trend.points})
     rows = _round_rows(session, trend, groups)
     bureau = session.get(Unit, unit.parent_id) if unit.parent_id else None
 
     line, line_desc = _line_chart(unit, rows)
-    categories = _category_rows(session, trend, latest, previous)
+    categories = _category_rows(session, principal, trend, latest, previous)
     bars, bars_desc = _category_chart(unit, categories, latest, previous)
     items = trend_service.compare(session, trend, previous.id, latest.id) if previous and latest else []
     counted = Counter(c.change for c in items if c.change is not None)
@@ -222,7 +225,7 @@ def build(session: Session, principal: Principal, unit: Unit, *, typed_targets: 
     )
 
 
-def _round_rows(session: Session, trend: Trend, groups: dict[int, queries.RoundGroups]) -> list[RoundRow]:
+def _round_rows(session: Session, trend: Trend, groups: Mapping[GroupKey, GroupFigure]) -> list[RoundRow]:
     rows: list[RoundRow] = []
     bureau_ids = {p.score.bureau_id for p in trend.points}
     bureaus = {u.id: u for u in session.exec(select(Unit).where(Unit.id.in_(bureau_ids)))} if bureau_ids else {}
@@ -231,10 +234,10 @@ def _round_rows(session: Session, trend: Trend, groups: dict[int, queries.RoundG
         points = trend.points_in(round_.id)
         main = trend.main_point(round_.id)
         anchor = main or points[0]
-        group = groups[round_.id]
-        figure = group.bureaus.get(anchor.score.bureau_id)
+        figure = groups.get(GroupKey(round_.id, anchor.score.bureau_id))
         after = main.score.overall.maturity if main else None
-        rows.append(RoundRow(round_, points, main, bureaus.get(anchor.score.bureau_id), figure, group.prefecture,
+        rows.append(RoundRow(round_, points, main, bureaus.get(anchor.score.bureau_id), figure,
+                             groups[GroupKey(round_.id, PREFECTURE)],
                              maturity_change(before, after) if rows else Change.NEW_ITEM))
         before = after
     return rows
@@ -257,7 +260,7 @@ def _line_chart(unit: Unit, rows: list[RoundRow]) -> tuple[Markup, str]:
         series.append(LineSeries(f"{point.unit.name}（{point.relation_label}）",
                                  [values.get(i) for i in range(len(rows))], "predecessor"))
     bureau_names = {r.bureau.name for r in rows if r.bureau}
-    bureau_values = [r.bureau_figure.average if r.bureau_figure else None for r in rows]
+    bureau_values = [r.bureau_figure.mean if r.bureau_figure else None for r in rows]
     bureau_label = f"部局平均（{next(iter(bureau_names))}）" if len(bureau_names) == 1 else "部局平均"
     if rows and all(v is None for v in bureau_values):
         bureau_label += f"：{MIN_GROUP_SIZE}所属未満のため表示しません"
@@ -271,7 +274,7 @@ def _line_chart(unit: Unit, rows: list[RoundRow]) -> tuple[Markup, str]:
     for r in rows:
         own = "回答なし" if not r.main or r.main.score.overall.maturity is None else \
             f"{r.main.score.overall.maturity:.1f}点"
-        parts.append(f"{r.round.title}: この所属 {own}、部局平均 {_figure_text(r.bureau_figure, 'average')}、"
+        parts.append(f"{r.round.title}: この所属 {own}、部局平均 {_figure_text(r.bureau_figure, 'mean')}、"
                      f"全庁の中央値 {_figure_text(r.prefecture, 'median')}")
     desc = (f"{unit.name}の成熟度（100点満点）の推移。" + "。".join(parts) + "。") if rows else \
         f"{unit.name}には、まだ調査回の結果がありません。"
@@ -285,8 +288,8 @@ def _figure_text(figure: GroupFigure | None, attr: str) -> str:
     return "回答なし" if value is None else f"{value:.1f}点"
 
 
-def _category_rows(session: Session, trend: Trend, latest: Round | None, previous: Round | None
-                   ) -> list[CategoryRow]:
+def _category_rows(session: Session, principal: Principal, trend: Trend, latest: Round | None,
+                   previous: Round | None) -> list[CategoryRow]:
     if latest is None:
         return []
     now = trend.main_point(latest.id)
@@ -295,8 +298,8 @@ def _category_rows(session: Session, trend: Trend, latest: Round | None, previou
     previous_def = checklists.get_definition(session, previous.checklist_version_id) if previous else None
     names = list(latest_def.categories) + [
         n for n in (previous_def.categories if previous_def else ()) if n not in latest_def.categories]
-    groups = queries.category_groups(session, latest.id, [now.score.bureau_id] if now else [])
-    bureau_groups = groups.bureaus.get(now.score.bureau_id, {}) if now else {}
+    groups = figures.groups(session, principal, [latest.id], bureau_ids=[now.score.bureau_id] if now else [],
+                            categories=True)
     rows = []
     for name in names:
         after_t = now.score.categories.get(name) if now else None
@@ -307,8 +310,8 @@ def _category_rows(session: Session, trend: Trend, latest: Round | None, previou
             after=after_t.maturity if after_t else None,
             in_before=previous_def is None or name in previous_def.categories,
             in_after=name in latest_def.categories,
-            bureau=bureau_groups.get(name),
-            prefecture=groups.prefecture.get(name),
+            bureau=groups.get(GroupKey(latest.id, now.score.bureau_id, name)) if now else None,
+            prefecture=groups.get(GroupKey(latest.id, PREFECTURE, name)),
         ))
     return rows
 
@@ -316,7 +319,7 @@ def _category_rows(session: Session, trend: Trend, latest: Round | None, previou
 def _category_chart(unit: Unit, rows: list[CategoryRow], latest: Round | None, previous: Round | None
                     ) -> tuple[Markup, str]:
     bars = [CategoryBar(r.name, r.before if previous else None, r.after,
-                        r.bureau.average if r.bureau and not r.bureau.suppressed else None,
+                        r.bureau.mean if r.bureau and not r.bureau.suppressed else None,
                         r.prefecture.median if r.prefecture and not r.prefecture.suppressed else None)
             for r in rows]
     after_label = latest.title if latest else "今回"

@@ -8,6 +8,7 @@ import re
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
+from app.auth import scope
 from app.auth.deps import CurrentPrincipal
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.orgs.models import Unit
@@ -47,14 +48,14 @@ def my_trend(request: Request, session: DbSession, principal: CurrentPrincipal, 
 
 @router.get("/sections/{code}/trend")
 def trend(request: Request, code: Code, session: DbSession, principal: CurrentPrincipal):
-    unit = trend_service.resolve_section(session, principal, code)
+    unit = scope.resolve_section(session, principal, code)
     page = trend_page.build(session, principal, unit)
     return render(request, "trend/trend.html", {"page": page})
 
 
 @router.post("/sections/{code}/targets")
 def set_targets(request: Request, code: Code, session: DbSession, principal: CurrentPrincipal, form: FormDep):
-    unit = trend_service.resolve_section(session, principal, code)
+    unit = scope.resolve_section(session, principal, code)
     wanted = {name[len(TARGET_FIELD):]: value for name, value in form.multi_items()
               if name.startswith(TARGET_FIELD) and isinstance(value, str)}
     raw_round = form.get("round_id")

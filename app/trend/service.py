@@ -8,16 +8,14 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
-from app.auth import permissions
-from app.auth.permissions import Principal
 from app.checklists import service as checklists
-from app.errors import Forbidden, NotFound
+from app.errors import NotFound
 from app.orgs import service as orgs
 from app.orgs.models import Unit
 from app.rounds.models import Round
-from app.scoring import queries
 from app.scoring.rules import Change, change
-from app.sheets.models import Answer
+from app.sheets import figures
+from app.sheets.models import Answer, Sheet
 from app.statuses import Status
 
 RELATION_LABELS = {
@@ -33,7 +31,7 @@ class TrendPoint:
     round: Round
     unit: Unit
     relation: str  # self | continued | merged | split (see orgs.service.Ancestor)
-    score: queries.SheetScore
+    score: figures.SheetScore
     statuses: dict[str, Status | None]
 
     @property
@@ -83,32 +81,20 @@ class Trend:
         return points[0] if len(points) == 1 else None
 
 
-def resolve_section(session: Session, principal: Principal, code: str) -> Unit:
-    """The 所属 with this code (in force now, else the latest that had it), if the person may see it."""
-    unit = orgs.current_by_code(session, code)
-    if unit is None:
-        raise NotFound(f"所属コード「{code}」の所属はありません。")
-    refusal = permissions.why_not_read_sheet(principal, unit.id)
-    if refusal and principal.sections:
-        refusal = permissions.why_not_read_sheet(principal, unit.id, continued_by=orgs.successor_ids(session, unit.id))
-    if refusal:
-        raise Forbidden(refusal)
-    return unit
-
-
 def section_trend(session: Session, unit: Unit) -> Trend:
     ancestors = orgs.lineage(session, unit.id)
     relation = {a.unit.id: a.relation for a in ancestors}
     units = {a.unit.id: a.unit for a in ancestors}
-    scores = queries.sheet_scores(session, unit_ids=list(units))
-    rounds = {r.id: r for r in session.exec(select(Round).where(Round.id.in_({s.round_id for s in scores})))}
-    statuses = _statuses(session, [s.sheet_id for s in scores])
+    sheet_ids = session.exec(select(Sheet.id).where(Sheet.unit_id.in_(list(units)))).all()
+    scores = figures.sheet_scores(session, sheet_ids)
+    rounds = {r.id: r for r in session.exec(select(Round).where(Round.id.in_({s.round_id for s in scores.values()})))}
+    statuses = _statuses(session, list(scores))
     points = [
         TrendPoint(rounds[s.round_id], units[s.unit_id], relation[s.unit_id], s, statuses.get(s.sheet_id, {}))
-        for s in scores
+        for s in scores.values()
     ]
     order = list(RELATION_LABELS)
-    points.sort(key=lambda p: (p.round.opens_on, p.round.id, order.index(p.relation)))
+    points.sort(key=lambda p: (p.round.opens_on, p.round.id, order.index(p.relation), p.unit.position, p.unit.code))
     return Trend(unit, points)
 
 

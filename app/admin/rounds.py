@@ -1,4 +1,5 @@
-"""Admin pages for rounds (/admin/rounds): create, open, close, reopen with a reason."""
+"""Admin pages for rounds (/admin/rounds): create, open (which creates every 所属's sheet), close, reopen
+with a reason."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from app.errors import InvalidInput
 from app.jpdate import fiscal_year_label, fiscal_year_of, today_jst
 from app.rounds import service
 from app.rounds.models import ROUND_EVENT_LABELS, Round
+from app.sheets import service as sheets
 from app.web.deps import DbSession, FormDep, csrf_protect
 from app.web.params import RoundId
 from app.web.render import render
@@ -55,7 +57,7 @@ def _list_context(session: Session, form: dict, errors: dict[str, str] | None = 
         "rounds": rounds,
         "definitions": {r.checklist_version_id: checklists.get_definition(session, r.checklist_version_id)
                         for r in rounds},
-        "sheet_counts": service.sheet_counts(session),
+        "sheet_counts": sheets.sheet_counts(session),
         "open_rounds": service.open_rounds(session),
         "years": years,
         "versions": _versions(session),
@@ -114,7 +116,7 @@ def _detail_context(session: Session, round_: Round, errors: dict | None = None,
     return {
         "round": round_,
         "definition": checklists.get_definition(session, round_.checklist_version_id),
-        "sheets": service.sheet_counts(session).get(round_.id, 0),
+        "sheets": sheets.sheet_counts(session).get(round_.id, 0),
         "events": service.round_events(session, round_.id),
         "EVENT_LABELS": {k.value: v for k, v in ROUND_EVENT_LABELS.items()},
         "others_open": others_open,
@@ -133,7 +135,7 @@ def round_page(request: Request, round_id: RoundId, session: DbSession, done: st
 @router.post("/{round_id}/open")
 def open_(round_id: RoundId, session: DbSession, principal: AdminPrincipal):
     round_ = service.get_round(session, round_id)
-    service.open_round(session, round_, on=max(round_.opens_on, today_jst()), actor=principal)
+    sheets.open_round(session, round_, on=max(round_.opens_on, today_jst()), actor=principal)
     session.commit()
     return RedirectResponse(f"/admin/rounds/{round_id}?done=opened", status_code=303)
 

@@ -1,0 +1,396 @@
+"""The one writer of answers and sheet state. Nothing else in the app writes ``answer``, ``sheet``,
+``sheet_event`` or the stored tallies; the use cases (``app.sheets.service``) decide *what* to write
+and call this module, which writes it.
+
+Every change starts by locking the sheet rows it touches (``lock``): on PostgreSQL ``FOR NO KEY
+UPDATE`` of the sheet and ``FOR SHARE`` of its round, so that two changes of one sheet (a save and a
+submission, an import and a save) run one after the other, and a round is closed only between saves;
+on SQLite the write transaction (``BEGIN IMMEDIATE``) already holds the database's write lock. The
+state, round state and stored counts the caller checks are those read under the lock.
+
+Every change writes its history (``sheet_event``) and updates the stored tallies in the same
+transaction with increments, never a recount: the sheet's counts (``sheet`` row and ``sheet_tally``)
+and its groups' counts (``maturity_tally``, ``item_tally``), written last and in key order (see
+``app.sheets.tallies.GroupDelta``). Statements are prebuilt Core statements: a save is a handful of
+short statements, without ORM bookkeeping. Never commits.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from app.checklists.service import Definition, ItemDef
+from app.orgs.models import Unit
+from app.rounds.models import Round
+from app.sheets import tallies
+from app.sheets.models import (
+    Answer,
+    EventKind,
+    EventSource,
+    ItemTally,
+    MaturityTally,
+    Sheet,
+    SheetEvent,
+    SheetState,
+    SheetTally,
+)
+from app.sheets.tallies import OVERALL, Counts, GroupDelta
+
+# PostgreSQL's row locks (SQLite has one writer at a time). FOR NO KEY UPDATE is the lock an UPDATE
+# takes, and does not block the foreign-key checks of the history rows inserted after it.
+_PG_LOCK = "FOR NO KEY UPDATE OF sheet FOR SHARE OF round"
+
+
+@dataclass(frozen=True)
+class LockedSheet:
+    """A sheet as read under its lock."""
+
+    id: int
+    round_id: int
+    unit_id: int
+    bureau_id: int
+    state: str
+    round_state: str
+    version_id: int  # the round's checklist version
+    total: int  # items
+    counts: Counts  # overall stored counts
+
+
+_LOCKED = (Sheet.id, Sheet.round_id, Sheet.unit_id, Sheet.bureau_id, Sheet.state, Round.state,
+           Round.checklist_version_id, Sheet.tally_total, Sheet.tally_answered, Sheet.tally_not_applicable,
+           Sheet.tally_points, Sheet.tally_quick_fair, Sheet.tally_quick_not_done)
+
+
+def _lock_query(*where):
+    return (select(*_LOCKED).join(Round, Round.id == Sheet.round_id).where(*where).order_by(Sheet.id)
+            .suffix_with(_PG_LOCK, dialect="postgresql"))
+
+
+_LOCK_BY_ID = _lock_query(Sheet.id.in_(bindparam("ids", expanding=True)))
+_LOCK_BY_CODE = _lock_query(Sheet.round_id == bindparam("round_id"),
+                            Sheet.unit_id.in_(select(Unit.id).where(Unit.code == bindparam("code"))))
+
+
+def _locked(row) -> LockedSheet:
+    return LockedSheet(*row[:8], Counts(*row[8:]))
+
+
+def lock(session: Session, sheet_ids: Iterable[int]) -> list[LockedSheet]:
+    """Lock sheets (in id order, so that two writers of several sheets never wait for each other in a
+    circle) and read them. Unknown ids are left out."""
+    ids = sorted(set(sheet_ids))
+    if not ids:
+        return []
+    session.flush()  # the ORM's pending changes first: the writer writes with Core
+    return [_locked(row) for row in session.connection().execute(_LOCK_BY_ID, {"ids": ids})]
+
+
+def lock_by_code(session: Session, round_id: int, code: str) -> LockedSheet | None:
+    """Lock the sheet of the 所属 with ``code`` in a round (None when it has none)."""
+    session.flush()
+    row = session.connection().execute(_LOCK_BY_CODE, {"round_id": round_id, "code": code}).first()
+    return _locked(row) if row else None
+
+
+# --- reading under the lock -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    id: int
+    item_key: str
+    status: str | None
+    memo: str
+    version: int
+    updated_at: datetime | None
+    updated_by_id: int | None
+
+
+_ANSWERS = select(Answer.id, Answer.item_key, Answer.status, Answer.memo, Answer.version, Answer.updated_at,
+                  Answer.updated_by_id).where(Answer.sheet_id == bindparam("sheet_id"))
+_SOME_ANSWERS = _ANSWERS.where(Answer.item_key.in_(bindparam("keys", expanding=True)))
+
+
+def answers(session: Session, sheet_id: int, keys: Sequence[str] | None = None) -> dict[str, StoredAnswer]:
+    """The stored answers of a locked sheet (all, or those of ``keys``)."""
+    query, params = (_ANSWERS, {"sheet_id": sheet_id}) if keys is None else (
+        _SOME_ANSWERS, {"sheet_id": sheet_id, "keys": list(keys)})
+    return {row.item_key: StoredAnswer(*row) for row in session.connection().execute(query, params)}
+
+
+# --- changing answers -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    """One answer to write: from what is stored (read under the lock) to its new status and memo."""
+
+    item: ItemDef
+    stored: StoredAnswer
+    status: str | None
+    memo: str
+
+
+_UPDATE_ANSWER = (
+    update(Answer).where(Answer.id == bindparam("answer_id"))
+    .values(status=bindparam("new_status"), memo=bindparam("new_memo"), version=Answer.version + 1,
+            updated_at=bindparam("now"), updated_by_id=bindparam("actor_id"))
+)
+_CATEGORY_COUNTS = select(SheetTally.category, SheetTally.answered, SheetTally.not_applicable,
+                          SheetTally.points).where(SheetTally.sheet_id == bindparam("sheet_id"),
+                                                   SheetTally.category.in_(bindparam("names", expanding=True)))
+_BUMP_CATEGORY = (
+    update(SheetTally)
+    .where(SheetTally.sheet_id == bindparam("b_sheet"), SheetTally.category == bindparam("name"))
+    .values(answered=SheetTally.answered + bindparam("d_answered"),
+            not_applicable=SheetTally.not_applicable + bindparam("d_na"),
+            points=SheetTally.points + bindparam("d_points"))
+)
+_TOUCH_SHEET = (
+    update(Sheet).where(Sheet.id == bindparam("sheet_id"))
+    .values(updated_at=bindparam("now"), entry_on=bindparam("on"),
+            tally_answered=Sheet.tally_answered + bindparam("d_answered"),
+            tally_not_applicable=Sheet.tally_not_applicable + bindparam("d_na"),
+            tally_points=Sheet.tally_points + bindparam("d_points"),
+            tally_quick_fair=Sheet.tally_quick_fair + bindparam("d_quick_fair"),
+            tally_quick_not_done=Sheet.tally_quick_not_done + bindparam("d_quick_not_done"))
+)
+
+
+def write_answers(session: Session, sheet: LockedSheet, definition: Definition, changes: Sequence[Change], *,
+                  actor_id: int | None, source: EventSource, now: datetime, entry_on: date, note: str = "",
+                  group: GroupDelta | None = None) -> None:
+    """Write ``changes`` to a locked sheet: the answers (each one version up), one history event each,
+    the sheet's counts and its groups'. With ``group`` (several sheets in one transaction) the group
+    counts are gathered there, for the caller to ``apply``; otherwise they are written here."""
+    if not changes:
+        return
+    conn = session.connection()
+    conn.execute(_UPDATE_ANSWER, [
+        {"answer_id": c.stored.id, "new_status": c.status, "new_memo": c.memo, "now": now, "actor_id": actor_id}
+        for c in changes])
+    conn.execute(insert(SheetEvent), [_event(sheet.id, c, actor_id, source, now, note) for c in changes])
+
+    own = GroupDelta() if group is None else group
+    steps: dict[str, Counts] = defaultdict(Counts)
+    for c in changes:
+        points = definition.points
+        steps[c.item.category] += tallies.counts_of(c.item, c.status, points) - tallies.counts_of(
+            c.item, c.stored.status, points)
+        own.status_moved(sheet.round_id, sheet.bureau_id, sheet.state, c.item.key,
+                         c.stored.status or tallies.UNANSWERED, c.status or tallies.UNANSWERED)
+    moved = {name: step for name, step in steps.items() if step}
+    total = sum(moved.values(), Counts())
+    top = definition.max_points
+    if moved:
+        before = {row[0]: Counts(*row[1:]) for row in conn.execute(
+            _CATEGORY_COUNTS, {"sheet_id": sheet.id, "names": list(moved)})}
+        conn.execute(_BUMP_CATEGORY, [
+            {"b_sheet": sheet.id, "name": name, "d_answered": step.answered, "d_na": step.not_applicable,
+             "d_points": step.points} for name, step in moved.items()])
+        for name, step in moved.items():
+            old = before[name]
+            own.maturity_moved(sheet.round_id, sheet.bureau_id, sheet.state, name,
+                               tallies.maturity_x10(old, top), tallies.maturity_x10(old + step, top))
+        own.maturity_moved(sheet.round_id, sheet.bureau_id, sheet.state, OVERALL,
+                           tallies.maturity_x10(sheet.counts, top), tallies.maturity_x10(sheet.counts + total, top))
+    conn.execute(_TOUCH_SHEET, {
+        "sheet_id": sheet.id, "now": now, "on": entry_on, "d_answered": total.answered,
+        "d_na": total.not_applicable, "d_points": total.points, "d_quick_fair": total.quick_fair,
+        "d_quick_not_done": total.quick_not_done})
+    if group is None:
+        apply(session, own)
+
+
+def _event(sheet_id: int, c: Change, actor_id: int | None, source: EventSource, now: datetime, note: str) -> dict:
+    memo_changed = c.stored.memo != c.memo
+    return {"sheet_id": sheet_id, "at": now, "actor_id": actor_id, "kind": EventKind.ANSWER.value,
+            "source": source.value, "item_key": c.item.key, "old_status": c.stored.status, "new_status": c.status,
+            "old_memo": c.stored.memo if memo_changed else None, "new_memo": c.memo if memo_changed else None,
+            "note": note}
+
+
+# --- the sheet's state (submit, reopen) and place (reorganisation) ------------------------------------------
+
+
+_SET_STATE = (
+    update(Sheet).where(Sheet.id == bindparam("sheet_id"))
+    .values(state=bindparam("new_state"), submitted_at=bindparam("when_submitted"),
+            submitted_by_id=bindparam("who_submitted"), updated_at=bindparam("now"))
+)
+_STATUSES = select(Answer.item_key, Answer.status).where(Answer.sheet_id == bindparam("sheet_id"))
+
+
+def _figures(session: Session, sheet: LockedSheet, definition: Definition) -> tallies.SheetFigures:
+    statuses = dict(session.connection().execute(_STATUSES, {"sheet_id": sheet.id}).all())
+    return tallies.figures_of(definition, statuses)[2]
+
+
+def set_state(session: Session, sheet: LockedSheet, definition: Definition, state: SheetState, *,
+              actor_id: int | None, source: EventSource, now: datetime, note: str = "") -> None:
+    """Submit (``SUBMITTED``) or reopen (``DRAFT``) a locked sheet: its state, one history event, and
+    its place in the group tallies (which count sheets per state)."""
+    submitted = state == SheetState.SUBMITTED
+    conn = session.connection()
+    conn.execute(_SET_STATE, {"sheet_id": sheet.id, "new_state": state.value, "now": now,
+                              "when_submitted": now if submitted else None,
+                              "who_submitted": actor_id if submitted else None})
+    conn.execute(insert(SheetEvent), [{
+        "sheet_id": sheet.id, "at": now, "actor_id": actor_id, "source": source.value, "note": note,
+        "kind": (EventKind.SUBMIT if submitted else EventKind.REOPEN).value}])
+    figures = _figures(session, sheet, definition)
+    group = GroupDelta()
+    group.sheet(sheet.round_id, sheet.bureau_id, sheet.state, figures, -1)
+    group.sheet(sheet.round_id, sheet.bureau_id, state.value, figures, 1)
+    apply(session, group)
+
+
+def move(session: Session, sheet: LockedSheet, definition: Definition, *, unit_id: int, bureau_id: int) -> None:
+    """A reorganisation hands a sheet of an open round to the 所属 that continues its 所属, under that
+    所属's 部局: the sheet leaves its old 部局's group tallies for the new one's."""
+    session.connection().execute(update(Sheet).where(Sheet.id == sheet.id).values(unit_id=unit_id,
+                                                                                   bureau_id=bureau_id))
+    if bureau_id == sheet.bureau_id:
+        return
+    figures = _figures(session, sheet, definition)
+    group = GroupDelta()
+    group.sheet(sheet.round_id, sheet.bureau_id, sheet.state, figures, -1, scopes=[sheet.bureau_id])
+    group.sheet(sheet.round_id, bureau_id, sheet.state, figures, 1, scopes=[bureau_id])
+    apply(session, group)
+
+
+# --- new sheets ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class NewSheet:
+    """A sheet to create with its answers (the demo generator's bulk path; opening a round creates
+    empty ones)."""
+
+    unit_id: int
+    bureau_id: int
+    statuses: Mapping[str, str | None] = field(default_factory=dict)  # item key → status (absent: none)
+    memos: Mapping[str, str] = field(default_factory=dict)
+    state: str = SheetState.DRAFT.value
+    entry_on: date | None = None
+    submitted_at: datetime | None = None
+    submitted_by_id: int | None = None
+    updated_at: datetime | None = None
+    answered_at: Mapping[str, datetime] = field(default_factory=dict)  # item key → when answered
+    answered_by_id: int | None = None
+
+
+CHUNK = 20_000
+
+
+def create(session: Session, round_: Round, definition: Definition, sheets: Sequence[NewSheet], *,
+           now: datetime) -> list[int]:
+    """Create sheets with their answers (every item has an answer row, unanswered or not) and their
+    stored tallies, in bulk. Returns the new sheets' ids in the order given."""
+    if not sheets:
+        return []
+    conn = session.connection()
+    positions = {name: min(i.position for i in items) for name, items in definition.grouped}
+    sizes = {name: len(items) for name, items in definition.grouped}
+    counted = [tallies.figures_of(definition, s.statuses) for s in sheets]
+    rows = []
+    for s, (overall, _, _) in zip(sheets, counted, strict=True):
+        rows.append({
+            "round_id": round_.id, "unit_id": s.unit_id, "bureau_id": s.bureau_id, "state": s.state,
+            "entry_on": s.entry_on, "submitted_at": s.submitted_at, "submitted_by_id": s.submitted_by_id,
+            "updated_at": s.updated_at or now, "tally_total": len(definition.items),
+            "tally_answered": overall.answered, "tally_not_applicable": overall.not_applicable,
+            "tally_points": overall.points, "tally_quick_fair": overall.quick_fair,
+            "tally_quick_not_done": overall.quick_not_done})
+    for start in range(0, len(rows), CHUNK):
+        bulk_insert(conn, Sheet, rows[start:start + CHUNK])
+    units = [s.unit_id for s in sheets]
+    found = dict(conn.execute(select(Sheet.unit_id, Sheet.id).where(Sheet.round_id == round_.id,
+                                                                     Sheet.unit_id.in_(units))).all())
+    ids = [found[u] for u in units]
+    answers, categories = [], []
+    group = GroupDelta()
+    for sheet_id, s, (_, by_category, figures) in zip(ids, sheets, counted, strict=True):
+        for item in definition.items:
+            status = s.statuses.get(item.key)
+            answered = status is not None
+            answers.append({"sheet_id": sheet_id, "item_key": item.key, "status": status,
+                            "memo": s.memos.get(item.key, ""), "version": 1 if answered else 0,
+                            "updated_at": s.answered_at.get(item.key) if answered else None,
+                            "updated_by_id": s.answered_by_id if answered else None})
+        for name, c in by_category.items():
+            categories.append({"sheet_id": sheet_id, "category": name, "position": positions[name],
+                               "total": sizes[name], "answered": c.answered, "not_applicable": c.not_applicable,
+                               "points": c.points})
+        group.sheet(round_.id, s.bureau_id, s.state, figures, 1)
+        if len(answers) >= CHUNK:
+            bulk_insert(conn, Answer, answers)
+            answers.clear()
+    bulk_insert(conn, Answer, answers)
+    for start in range(0, len(categories), CHUNK):
+        bulk_insert(conn, SheetTally, categories[start:start + CHUNK])
+    apply(session, group)
+    return ids
+
+
+def add_history(session: Session, events: Sequence[dict]) -> None:
+    """History events written in bulk with ``create`` (the demo generator's past answers)."""
+    conn = session.connection()
+    for start in range(0, len(events), CHUNK):
+        bulk_insert(conn, SheetEvent, list(events[start:start + CHUNK]))
+
+
+def bulk_insert(conn: Connection, model, rows: list[dict]) -> None:
+    """executemany on SQLite; COPY on PostgreSQL (several times faster than INSERT batches there).
+    Every row of one call has the same keys."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(model), rows)
+        return
+    columns = list(rows[0])
+    table = model.__table__
+    binds = [table.c[name].type for name in columns]
+    names = ", ".join(f'"{name}"' for name in columns)
+    cursor = conn.connection.dbapi_connection.cursor()
+    with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:  # noqa: S608 (our own names)
+        for row in rows:
+            copy.write_row([_db_value(t, row[c], conn.dialect) for t, c in zip(binds, columns, strict=True)])
+
+
+def _db_value(type_, value, dialect):
+    """What the column type would bind (UTCDateTime checks and normalises datetimes)."""
+    processor = getattr(type_, "process_bind_param", None)
+    return processor(value, dialect) if processor and value is not None else value
+
+
+# --- the group tallies --------------------------------------------------------------------------------------
+
+
+def _upserts(model, keys: tuple[str, ...]) -> dict[str, object]:
+    statements = {}
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite)):
+        stmt = dialect.insert(model)
+        statements[name] = stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={"sections": model.__table__.c.sections + stmt.excluded.sections})
+    return statements
+
+
+_MATURITY_UPSERT = _upserts(MaturityTally, ("round_id", "bureau_id", "state", "category", "maturity_x10"))
+_ITEM_UPSERT = _upserts(ItemTally, ("round_id", "bureau_id", "state", "item_key", "status"))
+
+
+def apply(session: Session, group: GroupDelta) -> None:
+    """Write gathered group counts: increments of existing rows, new rows for new values."""
+    conn = session.connection()
+    dialect = conn.dialect.name
+    for statement, rows in ((_MATURITY_UPSERT, group.maturity_rows()), (_ITEM_UPSERT, group.item_rows())):
+        if rows:
+            conn.execute(statement[dialect], rows)
