@@ -39,11 +39,6 @@ class InvalidInput(AppError):
     default_message = "入力内容を確認してください。"
 
 
-class TooLarge(AppError):
-    status_code = 413
-    default_message = "送信されたデータが大きすぎます。"
-
-
 class Unavailable(AppError):
     status_code = 503
     default_message = "データベースに接続できません。しばらくしてから再度お試しください。"

@@ -362,7 +362,7 @@ def test_the_page_refuses_a_file_that_is_not_csv(client, session, org, raw, mess
     before = state(session)
     response = upload(client, token, raw)
     assert response.status_code == 422 and message in response.text
-    assert 'id="err-file"' in response.text and 'aria-invalid="true"' in response.text
+    assert 'id="file-error"' in response.text and 'aria-invalid="true"' in response.text
     assert state(session) == before
 
 

@@ -67,8 +67,8 @@ def test_a_bad_round_form_says_what_to_fix_and_stores_nothing(client, session, w
     response = client.post("/admin/rounds", data=new_round_form(token, world, **change))
     assert response.status_code == 422
     assert message in response.text
-    assert f'id="err-{field}"' in response.text
-    assert re.search(rf'aria-describedby="[^"]*err-{field}" aria-invalid="true"', response.text)
+    assert f'id="{field}-error"' in response.text
+    assert re.search(rf'aria-describedby="[^"]*{field}-error" aria-invalid="true"', response.text)
     assert len(session.exec(select(Round)).all()) == 1
 
 

@@ -7,7 +7,6 @@ import base64
 import csv
 import io
 import json
-import math
 import re
 from dataclasses import dataclass, field
 
@@ -21,6 +20,7 @@ from app.errors import Forbidden, InvalidInput, NotFound
 from app.jpdate import today_jst
 from app.orgs import service as orgs
 from app.orgs.models import Unit, UnitKind
+from app.paging import Pager
 
 PER_PAGE = 50
 MAX_IMPORT_ROWS = 20_000
@@ -77,13 +77,7 @@ class UserRow:
 @dataclass
 class Page:
     rows: list
-    total: int
-    page: int
-    per_page: int = PER_PAGE
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
+    pager: Pager
 
 
 def describe_roles(user: User, memberships: list[tuple[str, SectionRole]]) -> str:
@@ -133,8 +127,8 @@ def list_users(session: Session, *, q: str = "", unit_code: str = "", role: str 
     if active in ("1", "0"):
         query = query.where(User.is_active == (active == "1"))
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    page = max(1, min(page, max(1, math.ceil(total / PER_PAGE))))
-    users = session.exec(query.order_by(User.upn).offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
+    pager = Pager.of(page, PER_PAGE, total)
+    users = session.exec(query.order_by(User.upn).offset(pager.offset).limit(PER_PAGE)).all()
     by_user: dict[int, list[tuple[Unit, SectionRole]]] = {u.id: [] for u in users}
     if users:
         for membership, unit in session.exec(
@@ -142,7 +136,7 @@ def list_users(session: Session, *, q: str = "", unit_code: str = "", role: str 
             .where(Membership.user_id.in_(list(by_user))).order_by(Unit.code)
         ).all():
             by_user[membership.user_id].append((unit, SectionRole(membership.role)))
-    return Page([UserRow(u, by_user[u.id]) for u in users], total, page)
+    return Page([UserRow(u, by_user[u.id]) for u in users], pager)
 
 
 def get_user(session: Session, user_id: int) -> UserRow:
@@ -479,8 +473,8 @@ def list_audit(session: Session, *, kind: str = "", page: int = 1) -> Page:
     if kind:
         query = query.where(AuditEvent.kind == kind)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    page = max(1, min(page, max(1, math.ceil(total / PER_PAGE))))
+    pager = Pager.of(page, PER_PAGE, total)
     events = session.exec(
-        query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).offset((page - 1) * PER_PAGE).limit(PER_PAGE)
+        query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).offset(pager.offset).limit(PER_PAGE)
     ).all()
-    return Page([AuditRow(e) for e in events], total, page)
+    return Page([AuditRow(e) for e in events], pager)

@@ -18,6 +18,7 @@ from app.charts import stacked
 from app.checklists import service as checklists
 from app.checklists.service import Definition, ItemDef
 from app.errors import Forbidden, InvalidInput, NotFound
+from app.paging import Pager
 from app.reports import queries
 from app.reports.queries import BureauRef, Leader
 from app.rounds import service as rounds
@@ -38,34 +39,6 @@ COUNTERPART_NAMES_SHOWN = 5
 
 
 # --- shared -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pager:
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.per_page
-
-    @property
-    def first(self) -> int:
-        return min(self.offset + 1, self.total)
-
-    @property
-    def last(self) -> int:
-        return min(self.offset + self.per_page, self.total)
-
-    @classmethod
-    def of(cls, page: int, per_page: int, total: int) -> Pager:
-        pages = max(1, -(-total // per_page))
-        return cls(min(max(page, 1), pages), per_page, total)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from app.auth.models import User
 from app.auth.permissions import Principal
 from app.checklists.service import ItemDef
+from app.paging import Pager
 from app.sheets.models import EventKind, EventSource, SheetEvent
 from app.sheets.service import SheetView, get_sheet_for
 
@@ -74,12 +75,8 @@ class History:
     item: ItemDef | None
 
     @property
-    def page(self) -> int:
-        return self.offset // self.limit + 1
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.limit))
+    def pager(self) -> Pager:
+        return Pager(self.offset // self.limit + 1, self.limit, self.total)
 
 
 def sheet_history(session: Session, principal: Principal, round_id: int, section_code: str, *,

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import AppError, Conflict, InvalidInput, LoginRequired, Unavailable
 from app.web.htmx import is_api, wants_fragment
+from app.web.middleware import BodyTooLarge
 from app.web.render import base_context
 
 log = logging.getLogger("paperless")
@@ -25,7 +26,6 @@ _HTTP_MESSAGES = {
     403: "この操作を行う権限がありません。",
     404: "お探しのページは見つかりません。URLを確認してください。",
     405: "この操作はこのURLでは行えません。",
-    413: "送信されたデータが大きすぎます。",
     415: "この形式のデータは受け付けられません。",
     422: "入力内容を確認してください。",
 }
@@ -112,6 +112,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if isinstance(exc, BodyTooLarge):
+        raise exc  # answered by the BodyLimit middleware
     message = _HTTP_MESSAGES.get(exc.status_code, "リクエストを処理できませんでした。")
     response = render_error(request, exc.status_code, message)
     if exc.headers:

@@ -1,10 +1,8 @@
-"""htmx conventions: when to answer with a fragment, and the event names the pages listen for."""
+"""htmx conventions: when to answer with a fragment, and which requests are the JSON API's."""
 
 from __future__ import annotations
 
 from fastapi import Request
-
-ANSWER_SAVED = "answer-saved"
 
 
 def wants_fragment(request: Request) -> bool:

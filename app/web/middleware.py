@@ -44,7 +44,9 @@ class SecurityHeaders:
 
 
 class BodyTooLarge(HTTPException):
-    """Raised while the body is read; an HTTPException so the app's handler renders the 413."""
+    """Raised while the body is read. An HTTPException, so that FastAPI's body parsing lets it through
+    (it turns other exceptions into 400); the app's handler raises it on to ``BodyLimit``, the one
+    place that answers 413."""
 
     def __init__(self) -> None:
         super().__init__(status_code=413)
