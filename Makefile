@@ -26,6 +26,7 @@ run: install
 	$(RUN_ENV) $(BIN)/paperless serve --host $(HOST) --port $(PORT)
 
 test: install
+	$(BIN)/lint-imports --no-cache
 	bash scripts/ensure-chromium.sh
 	if [ -n "$$PAPERLESS_TEST_POSTGRES_URL" ]; then bash scripts/ensure-pg-client.sh; fi
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
@@ -58,6 +59,7 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check app tests migrations bench
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR)
