@@ -252,7 +252,7 @@ def _round_action(round_id: int, action: str, reason: str = "") -> None:
                 count = sheets.open_round(session, target, on=max(target.opens_on, today_jst()))
                 message = f"開始しました: {target.title}（{count}所属のチェックシートを作成）"
             elif action == "close":
-                rounds.close_round(session, target)
+                sheets.close_round(session, target)
                 message = f"締め切りました: {target.title}"
             else:
                 rounds.reopen_round(session, target, reason=reason, actor=None)

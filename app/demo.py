@@ -25,7 +25,7 @@ from app.checklists.service import Definition
 from app.jpdate import JST, fiscal_year_label, fiscal_year_of, now_utc, today_jst
 from app.orgs.models import Unit, UnitKind
 from app.rounds.models import Round, RoundState
-from app.sheets import writer
+from app.sheets import figures, writer
 from app.sheets.models import Answer, EventKind, EventSource, Sheet
 
 # A prefectural office: 11 部局, 60 所属 (some 部局 small on purpose: fewer than 5 所属).
@@ -98,6 +98,8 @@ def load(session: Session, checklist: LoadedChecklist, plan: DemoPlan, progress:
         _fill_round(session, round_, definition, sections, bureau_of, propensity, not_applicable,
                     index * _improvement_scale(plan.rounds), rng, plan, progress,
                     memos=plan.history and index == len(calendar) - 1)
+        if round_.state == RoundState.CLOSED:
+            figures.materialize(session, round_.id)  # as closing it would have
     if plan.history and len(calendar) >= 2:
         _support_and_targets(session, sections, rng)
 

@@ -78,7 +78,7 @@ def test_priority_is_ease_times_gap():
 
 
 def test_histogram_bins_put_100_in_the_last_bin_and_quartiles_interpolate():
-    assert rules.histogram([0.0, 9.9, 10.0, 99.9, 100.0]) == [2, 1, 0, 0, 0, 0, 0, 0, 0, 2]
+    assert rules.histogram([(0.0, 1), (9.9, 1), (10.0, 1), (99.9, 1), (100.0, 2)]) == [2, 1, 0, 0, 0, 0, 0, 0, 0, 3]
     five = rules.five_numbers([0.0, 33.3, 40.0, 46.7, 100.0])
     assert (five.minimum, five.q1, five.median, five.q3, five.maximum) == (0.0, 33.3, 40.0, 46.7, 100.0)
     assert rules.five_numbers([10.0, 20.0]).q1 == 12.5

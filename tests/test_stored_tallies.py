@@ -20,11 +20,12 @@ from app.errors import Conflict
 from app.orgs.models import UnitKind
 from app.rounds.models import Round
 from app.scoring import rules
-from app.sheets import service
+from app.sheets import figures, service
 from app.sheets.models import PREFECTURE, Answer, ItemTally, MaturityTally, Sheet, SheetTally
 from app.statuses import Status
 from tests import factories as f
 from tests.conftest import csrf_from, sign_in
+from tests.factories import field
 
 K1 = "office.daily.keep-electronic"
 K_NA = "meeting.internal.no-paper-handouts"
@@ -82,6 +83,11 @@ def assert_in_step(session):
     session.expire_all()
     try:
         assert stored(session) == recounted(session)
+        conn = session.connection()
+        for (round_id,) in session.execute(select(Round.id).where(Round.state == "closed")):
+            # the figures stored for a closed round are what the histograms say
+            every_group = figures._Scope(None, True, True, None)
+            assert figures._stored(conn, [round_id], every_group) == figures._live(conn, [round_id], every_group)
     finally:
         session.commit()  # end the read (SQLite's write lock)
 
@@ -122,13 +128,13 @@ def test_every_kind_of_write_keeps_every_stored_tally_in_step(client, new_client
             c.put(f"/api/v1{base}/answers/{key}", json={"status": status_for(key), "memo": f"m{_step}",
                                                          "version": seen[key]}, headers={"X-CSRF-Token": token})
         elif kind == "row":
-            c.post(f"{base}/items/{key}", data={f"status:{key}": status_for(key) or "", f"version:{key}": seen[key]},
+            c.post(f"{base}/items/{key}", data={field("status", key): status_for(key) or "", field("version", key): seen[key]},
                    headers={"HX-Request": "true", "X-CSRF-Token": token})
         elif kind == "form":
             page = c.get(base).text
             data = {"csrf_token": csrf_from(page)}
             for k in rng.sample(keys, 3):
-                data |= {f"status:{k}": status_for(k) or "", f"version:{k}": seen[k], f"memo:{k}": ""}
+                data |= {field("status", k): status_for(k) or "", field("version", k): seen[k], field("memo", k): ""}
             c.post(base, data=data)
         elif kind == "import":
             sheet = f.sheet_of(session, round_id, world.a1 if code == "A1" else world.b1)
@@ -155,6 +161,20 @@ def test_every_kind_of_write_keeps_every_stored_tally_in_step(client, new_client
     [round_] = session.execute(select(Round).where(Round.id == round_id)).scalars()
     service.hand_on(session, round_id, world.b1.id, b1_new)
     service.create_sheets(session, round_, [(c1.id, bureau_c.id)])
+    session.commit()
+    assert_in_step(session)
+
+    # The round closes (its group figures are stored), an import changes it, it reopens and closes again.
+    [round_] = session.execute(select(Round).where(Round.id == round_id)).scalars()
+    service.close_round(session, round_)
+    session.commit()
+    assert_in_step(session)
+    a2 = f.sheet_of(session, round_id, world.a2)
+    stored_a2 = {a.item_key: a.version for a in session.execute(
+        select(Answer).where(Answer.sheet_id == a2.id)).scalars()}
+    service.import_answers(session, [service.ImportedSheet(a2.id, [
+        service.ImportedAnswer(K1, "◎", "", stored_a2[K1]), service.ImportedAnswer(K_NA, "該当なし", "", stored_a2[K_NA])],
+        None, "取り込み: test")], actor_id=world.admin.id)
     session.commit()
     assert_in_step(session)
 

@@ -142,7 +142,7 @@ def open_(round_id: RoundId, session: DbSession, principal: AdminPrincipal):
 
 @router.post("/{round_id}/close")
 def close(round_id: RoundId, session: DbSession, principal: AdminPrincipal):
-    service.close_round(session, service.get_round(session, round_id), actor=principal)
+    sheets.close_round(session, service.get_round(session, round_id), actor=principal)
     session.commit()
     return RedirectResponse(f"/admin/rounds/{round_id}?done=closed", status_code=303)
 

@@ -521,23 +521,22 @@ def distribution(session: Session, principal: Principal, round_id: int | None, *
     ctx = desk_context(session, principal, round_id)
     found = figures.groups(session, principal, [ctx.round.id], completion=True)
     progress = figures.progress_counts(session, ctx.round.id)
-    empty = rules.group([])
 
     def rollup(bureau: BureauRef | None) -> Rollup:
         scope = bureau.id if bureau else PREFECTURE
         counts = progress.get(scope, ProgressCounts()) if bureau else sum(progress.values(), ProgressCounts())
-        return Rollup(bureau, found.get(figures.GroupKey(ctx.round.id, scope), empty), counts)
+        return Rollup(bureau, found.get(figures.GroupKey(ctx.round.id, scope), rules.EMPTY_GROUP), counts)
 
     bureaus = [rollup(b) for b in ctx.bureaus]
     prefecture = rollup(None)
-    values = [v for v, n in figures.maturities(session, ctx.round.id) if v is not None for _ in range(n)]
-    bins = [Bin(lo, hi, n) for (lo, hi), n in zip(rules.SCORE_BINS, rules.histogram(values), strict=True)]
+    scored = [(v, n) for v, n in figures.maturities(session, ctx.round.id) if v is not None]
+    bins = [Bin(lo, hi, n) for (lo, hi), n in zip(rules.SCORE_BINS, rules.histogram(scored), strict=True)]
     if not charts:
         return DistributionPage(ctx, prefecture, bins, bureaus, Markup(""), Markup(""))
     title = ctx.round.title
     histogram_chart = distribution_charts.histogram(
         [(b.label, b.count) for b in bins],
-        title=f"{title} 所属の成熟度の分布（{prefecture.sections}所属中、回答のある{len(values)}所属）",
+        title=f"{title} 所属の成熟度の分布（{prefecture.sections}所属中、回答のある{prefecture.scored}所属）",
         desc=_histogram_desc(prefecture, bins),
     )
     box_chart = distribution_charts.boxplot(

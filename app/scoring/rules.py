@@ -14,10 +14,9 @@ so every figure in the app comes from the same formulas.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from statistics import fmean as mean  # fmean: float arithmetic (mean works in exact fractions, slowly)
 
 from app.statuses import DEFAULT_POINTS, SCORED_STATUSES, Status
 
@@ -331,10 +330,11 @@ def score_bin(value: float) -> int:
     return min(int(value // SCORE_BIN_WIDTH), len(SCORE_BINS) - 1)
 
 
-def histogram(values: Iterable[float]) -> list[int]:
+def histogram(maturities: Iterable[tuple[float, int]]) -> list[int]:
+    """所属 per bin, from (maturity, how many 所属) pairs."""
     counts = [0] * len(SCORE_BINS)
-    for value in values:
-        counts[score_bin(value)] += 1
+    for value, n in maturities:
+        counts[score_bin(value)] += n
     return counts
 
 
@@ -353,16 +353,31 @@ def five_numbers(values: Iterable[float]) -> FiveNumbers | None:
     """Quartiles by linear interpolation between the sorted values (Excel's QUARTILE.INC,
     ``statistics.quantiles(method="inclusive")``), rounded to 0.1; None for no values."""
     data = sorted(values)
-    if not data:
+    return five_numbers_of(len(data), data.__getitem__)
+
+
+def five_numbers_of(count: int, nth: Callable[[int], float]) -> FiveNumbers | None:
+    """The same from ``count`` sorted values known by position (``nth(i)``: the i-th smallest, 0-based),
+    so that a group's figures need only the values at QUARTILE_POSITIONS, not all of them."""
+    if count <= 0:
         return None
 
     def at(fraction: float) -> float:
-        pos = (len(data) - 1) * fraction
+        pos = (count - 1) * fraction
         low = int(pos)
-        high = min(low + 1, len(data) - 1)
-        return round(data[low] + (data[high] - data[low]) * (pos - low), 1)
+        high = min(low + 1, count - 1)
+        return round(nth(low) + (nth(high) - nth(low)) * (pos - low), 1)
 
-    return FiveNumbers(round(data[0], 1), at(0.25), at(0.5), at(0.75), round(data[-1], 1))
+    return FiveNumbers(round(nth(0), 1), at(0.25), at(0.5), at(0.75), round(nth(count - 1), 1))
+
+
+def quartile_positions(count: int) -> set[int]:
+    """The positions (0-based, in sorted order) that ``five_numbers_of`` reads among ``count`` values."""
+    positions = set()
+    for quarter in range(5):
+        low = (count - 1) * quarter // 4
+        positions |= {low, min(low + 1, count - 1)}
+    return positions
 
 
 # --- Groups of 所属 (a 部局, the prefecture): every group figure of the app ------------------------------
@@ -388,16 +403,14 @@ class GroupFigure:
         return self.five.median if self.five else None
 
 
-def group(maturities: Iterable[tuple[float | None, int]], *, completion: float | None = None,
+def group(sections: int, scored: int, tenths: int, five: FiveNumbers | None, *, completion: float | None = None,
           suppressed: bool = False) -> GroupFigure:
-    """The figures of a group from its 所属's maturities, given as (maturity or None, how many 所属)."""
-    values: list[float] = []
-    sections = 0
-    for value, count in maturities:
-        sections += count
-        if value is not None:
-            values.extend([value] * count)
+    """The figures of a group: ``sections`` 所属 with a sheet, ``scored`` of them with a maturity, the sum
+    of those maturities in tenths of a point, and their five numbers (``five_numbers_of``)."""
     if suppressed:
-        return GroupFigure(sections, len(values), None, None, None, True)
-    return GroupFigure(sections, len(values), round(mean(values), 1) if values else None, five_numbers(values),
-                       completion, False)
+        return GroupFigure(sections, scored, None, None, None, True)
+    return GroupFigure(sections, scored, round(tenths / (10 * scored), 1) if scored else None, five, completion,
+                       False)
+
+
+EMPTY_GROUP = GroupFigure(0, 0, None, None, None, False)

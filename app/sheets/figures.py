@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import date
+from functools import lru_cache
+from itertools import groupby
 from typing import Literal
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -29,18 +31,18 @@ from app.auth import permissions
 from app.auth.permissions import Principal
 from app.checklists import service as checklists
 from app.orgs.models import Unit
-from app.rounds.models import Round
+from app.rounds.models import Round, RoundState
 from app.scoring import rules
-from app.scoring.rules import GroupFigure, ItemCounts, Progress, ProgressCounts, Tally
+from app.scoring.rules import FiveNumbers, GroupFigure, ItemCounts, Progress, ProgressCounts, Tally
 from app.sheets.models import (
     NO_MATURITY,
     PREFECTURE,
-    UNANSWERED,
     ItemTally,
     MaturityTally,
     Sheet,
     SheetState,
     SheetTally,
+    StoredGroupFigure,
 )
 from app.sheets.tallies import OVERALL
 
@@ -50,15 +52,20 @@ ORG_ORDER = (Bureau.position, Bureau.code, Unit.position, Unit.code)
 SUBMITTED = SheetState.SUBMITTED.value
 
 
+_VERSIONS = select(Round.id, Round.checklist_version_id).where(Round.id.in_(bindparam("ids", expanding=True)))
+
+
 def max_points(session: Session, round_ids: Iterable[int]) -> dict[int, int]:
     """The top points of each round's checklist version (maturity's denominator)."""
     ids = list(set(round_ids))
     if not ids:
         return {}
-    rows = session.connection().execute(select(Round.id, Round.checklist_version_id).where(Round.id.in_(ids)))
+    rows = session.connection().execute(_VERSIONS, {"ids": ids})
     return {rid: checklists.get_definition(session, vid).max_points for rid, vid in rows}
 
 
+# Statements are built once per shape (which filters a call uses) with bind parameters, and reused:
+# building SQLAlchemy expressions costs more than running these queries.
 # --- sheets ------------------------------------------------------------------------------------------------
 
 
@@ -79,8 +86,13 @@ class SheetScore:
         return self.state == SUBMITTED
 
 
-_SHEET_ROWS = (Sheet.id, Sheet.round_id, Sheet.unit_id, Sheet.bureau_id, Sheet.state, Sheet.tally_total,
-               Sheet.tally_answered, Sheet.tally_not_applicable, Sheet.tally_points)
+_SHEET_ROWS = select(Sheet.id, Sheet.round_id, Sheet.unit_id, Sheet.bureau_id, Sheet.state, Sheet.tally_total,
+                     Sheet.tally_answered, Sheet.tally_not_applicable, Sheet.tally_points
+                     ).where(Sheet.id.in_(bindparam("ids", expanding=True)))
+_CATEGORY_ROWS = (select(SheetTally.sheet_id, SheetTally.category, SheetTally.total, SheetTally.answered,
+                         SheetTally.not_applicable, SheetTally.points)
+                  .where(SheetTally.sheet_id.in_(bindparam("ids", expanding=True)))
+                  .order_by(SheetTally.sheet_id, SheetTally.position))
 
 
 def sheet_scores(session: Session, sheet_ids: Sequence[int]) -> dict[int, SheetScore]:
@@ -88,17 +100,13 @@ def sheet_scores(session: Session, sheet_ids: Sequence[int]) -> dict[int, SheetS
     if not sheet_ids:
         return {}
     conn = session.connection()
-    rows = conn.execute(select(*_SHEET_ROWS).where(Sheet.id.in_(list(sheet_ids)))).all()
+    rows = conn.execute(_SHEET_ROWS, {"ids": list(sheet_ids)}).all()
     top = max_points(session, {r.round_id for r in rows})
     result = {}
     for sid, round_id, unit_id, bureau_id, state, total, answered, na, points in rows:
         result[sid] = SheetScore(sid, round_id, unit_id, bureau_id, state,
                                  Tally(total, answered, na, points, top[round_id]))
-    for sid, name, total, answered, na, points in conn.execute(
-        select(SheetTally.sheet_id, SheetTally.category, SheetTally.total, SheetTally.answered,
-               SheetTally.not_applicable, SheetTally.points)
-        .where(SheetTally.sheet_id.in_(list(result))).order_by(SheetTally.sheet_id, SheetTally.position)
-    ):
+    for sid, name, total, answered, na, points in conn.execute(_CATEGORY_ROWS, {"ids": list(result)}):
         score = result[sid]
         score.categories[name] = Tally(total, answered, na, points, score.overall.max_points)
     return result
@@ -153,20 +161,56 @@ def _ratio():
     return case((Sheet.tally_answered > 0, Sheet.tally_points * 1.0 / Sheet.tally_answered), else_=None)
 
 
-def _listing(round_id: int, *, bureau_id: int | None, unit_ids: Collection[int] | None,
-             sheet_ids: Collection[int] | None, progress: Collection[Progress] | None, quick_wins: bool):
-    where = [Sheet.round_id == round_id]
-    if bureau_id is not None:
-        where.append(Sheet.bureau_id == bureau_id)
-    if unit_ids is not None:
-        where.append(Sheet.unit_id.in_(list(unit_ids)))
-    if sheet_ids is not None:
-        where.append(Sheet.id.in_(list(sheet_ids)))
+def _listing(*, bureau: bool, units: bool, sheets: bool, progress: tuple[Progress, ...] | None,
+             quick_wins: bool) -> list:
+    where = [Sheet.round_id == bindparam("round_id")]
+    if bureau:
+        where.append(Sheet.bureau_id == bindparam("bureau_id"))
+    if units:
+        where.append(Sheet.unit_id.in_(bindparam("unit_ids", expanding=True)))
+    if sheets:
+        where.append(Sheet.id.in_(bindparam("sheet_ids", expanding=True)))
     if progress is not None:
         where.append(in_progress(progress))
     if quick_wins:
         where.append((Sheet.tally_quick_fair + Sheet.tally_quick_not_done) > 0)
     return where
+
+
+@lru_cache(maxsize=64)
+def _totals_statement(order: str, paged: bool, **shape):
+    ratio = _ratio()
+    descending = order in ("desc", "all_desc")
+    by_maturity = [(ratio.desc() if descending else ratio.asc()).nulls_last()]
+    within_bureau = (Bureau.position, Bureau.code, *by_maturity, *ORG_ORDER[2:])
+    ordering = {"org": ORG_ORDER, "asc": within_bureau, "desc": within_bureau,
+                "all_asc": (*by_maturity, *ORG_ORDER), "all_desc": (*by_maturity, *ORG_ORDER)}
+    query = (
+        select(Sheet.id, Sheet.unit_id, Unit.code, Unit.name, Sheet.bureau_id, Sheet.state, Sheet.entry_on,
+               Sheet.tally_total, Sheet.tally_answered, Sheet.tally_not_applicable, Sheet.tally_points,
+               Sheet.tally_quick_fair, Sheet.tally_quick_not_done)
+        .join(Unit, Unit.id == Sheet.unit_id)
+        .join(Bureau, Bureau.id == Sheet.bureau_id)
+        .where(*_listing(**shape))
+        .order_by(*ordering[order])
+    )
+    return query.limit(bindparam("limit")).offset(bindparam("offset")) if paged else query
+
+
+@lru_cache(maxsize=64)
+def _count_statement(**shape):
+    return select(func.count()).select_from(Sheet).where(*_listing(**shape))
+
+
+def _params(round_id: int, bureau_id: int | None, unit_ids: Collection[int] | None,
+            sheet_ids: Collection[int] | None, progress: Collection[Progress] | None, quick_wins: bool
+            ) -> tuple[dict, dict]:
+    """(the statement's shape, its parameters)"""
+    shape = {"bureau": bureau_id is not None, "units": unit_ids is not None, "sheets": sheet_ids is not None,
+             "progress": tuple(sorted(progress)) if progress is not None else None, "quick_wins": quick_wins}
+    params = {"round_id": round_id, "bureau_id": bureau_id, "unit_ids": list(unit_ids or ()),
+              "sheet_ids": list(sheet_ids or ())}
+    return shape, params
 
 
 def sheet_totals(session: Session, round_id: int, *, bureau_id: int | None = None,
@@ -176,43 +220,27 @@ def sheet_totals(session: Session, round_id: int, *, bureau_id: int | None = Non
     """A round's sheets (or those of one 部局, of some 所属, in some states of progress, with quick wins)
     with their overall figures, in organisation order or by maturity (within each 部局, or across the
     prefecture: ``all_``; 所属 without a maturity last), one page at a time."""
-    ratio = _ratio()
-    descending = order in ("desc", "all_desc")
-    by_maturity = [(ratio.desc() if descending else ratio.asc()).nulls_last()]
-    ordering = {"org": ORG_ORDER, "asc": (Bureau.position, Bureau.code, *by_maturity, *ORG_ORDER[2:]),
-                "all_asc": (*by_maturity, *ORG_ORDER)}
-    ordering["desc"], ordering["all_desc"] = ordering["asc"], ordering["all_asc"]
-    query = (
-        select(Sheet.id, Sheet.unit_id, Unit.code, Unit.name, Sheet.bureau_id, Sheet.state, Sheet.entry_on,
-               Sheet.tally_total, Sheet.tally_answered, Sheet.tally_not_applicable, Sheet.tally_points,
-               Sheet.tally_quick_fair, Sheet.tally_quick_not_done)
-        .join(Unit, Unit.id == Sheet.unit_id)
-        .join(Bureau, Bureau.id == Sheet.bureau_id)
-        .where(*_listing(round_id, bureau_id=bureau_id, unit_ids=unit_ids, sheet_ids=sheet_ids, progress=progress,
-                         quick_wins=quick_wins))
-        .order_by(*ordering[order])
-        .offset(offset)
-    )
-    if limit is not None:
-        query = query.limit(limit)
+    shape, params = _params(round_id, bureau_id, unit_ids, sheet_ids, progress, quick_wins)
+    query = _totals_statement(order, limit is not None, **shape)
     top = max_points(session, [round_id]).get(round_id, 3)
-    return [SheetTotal(*r[:7], Tally(r[7], r[8], r[9], r[10], top), r[11], r[12])
-            for r in session.connection().execute(query)]
+    rows = session.connection().execute(query, {**params, "limit": limit, "offset": offset})
+    return [SheetTotal(*r[:7], Tally(r[7], r[8], r[9], r[10], top), r[11], r[12]) for r in rows]
 
 
 def count_sheets(session: Session, round_id: int, *, bureau_id: int | None = None,
                  unit_ids: Collection[int] | None = None, progress: Collection[Progress] | None = None) -> int:
-    query = select(func.count()).select_from(Sheet).where(*_listing(
-        round_id, bureau_id=bureau_id, unit_ids=unit_ids, sheet_ids=None, progress=progress, quick_wins=False))
-    return session.connection().execute(query).scalar_one()
+    shape, params = _params(round_id, bureau_id, unit_ids, None, progress, False)
+    return session.connection().execute(_count_statement(**shape), params).scalar_one()
+
+
+_PROGRESS = (select(Sheet.bureau_id, Sheet.state, _STARTED, func.count())
+             .where(Sheet.round_id == bindparam("round_id")).group_by(Sheet.bureau_id, Sheet.state, _STARTED))
 
 
 def progress_counts(session: Session, round_id: int) -> dict[int, ProgressCounts]:
     """未着手 / 入力中 / 提出済 per 部局 of a round (sum them for the prefecture)."""
-    query = (select(Sheet.bureau_id, Sheet.state, _STARTED, func.count())
-             .where(Sheet.round_id == round_id).group_by(Sheet.bureau_id, Sheet.state, _STARTED))
     counts: dict[int, dict[Progress, int]] = defaultdict(lambda: defaultdict(int))
-    for bureau_id, state, started, n in session.connection().execute(query):
+    for bureau_id, state, started, n in session.connection().execute(_PROGRESS, {"round_id": round_id}):
         counts[bureau_id][rules.progress_of(state == SUBMITTED, bool(started))] += n
     return {b: ProgressCounts(c[Progress.NOT_STARTED], c[Progress.IN_PROGRESS], c[Progress.SUBMITTED])
             for b, c in counts.items()}
@@ -228,6 +256,9 @@ class GroupKey:
     category: str = OVERALL
 
 
+Raw = tuple[int, int, int, FiveNumbers | None]  # sections, scored, sum of maturities in tenths, five numbers
+
+
 def groups(session: Session, principal: Principal | None, round_ids: Iterable[int], *,
            bureau_ids: Collection[int] | None = None, prefecture: bool = True, categories: bool = False,
            completion: bool = False, states: Collection[str] | None = None) -> dict[GroupKey, GroupFigure]:
@@ -235,53 +266,171 @@ def groups(session: Session, principal: Principal | None, round_ids: Iterable[in
     when None), overall, and per category too with ``categories``; the pooled completion with
     ``completion``; over the sheets in ``states`` (all when None). A group the person may not see
     (``permissions.why_not_see_group``; ``principal`` None: the system, which sees all) comes back
-    suppressed, with its size only."""
+    suppressed, with its size only.
+
+    A closed round's figures are read as stored (``group_figure``); an open round's are computed from
+    the histogram of maturities (``maturity_tally``) in SQL, so that a round of 3,000 所属 arrives as a
+    handful of rows per group."""
     ids = list(set(round_ids))
     if not ids:
         return {}
-    m = MaturityTally
-    where = [m.round_id.in_(ids)]
-    if bureau_ids is not None:
-        where.append(m.bureau_id.in_([*bureau_ids, *([PREFECTURE] if prefecture else [])]))
-    elif not prefecture:
-        where.append(m.bureau_id != PREFECTURE)
-    if not categories:
-        where.append(m.category == OVERALL)
-    if states is not None:
-        where.append(m.state.in_(list(states)))
-    query = (select(m.round_id, m.bureau_id, m.category, m.maturity_x10, func.sum(m.sections))
-             .where(*where).group_by(m.round_id, m.bureau_id, m.category, m.maturity_x10))
-    values: dict[GroupKey, list[tuple[float | None, int]]] = defaultdict(list)
-    for round_id, bureau_id, category, tenths, n in session.connection().execute(query):
-        if n:
-            values[GroupKey(round_id, bureau_id, category)].append((None if tenths == NO_MATURITY else tenths / 10, n))
-    pooled = _completion(session, ids, where_bureaus=bureau_ids, prefecture=prefecture,
-                         states=states) if completion else {}
+    conn = session.connection()
+    stored = set() if states is not None else _closed_and_stored(conn, ids)
+    scope = _Scope(bureau_ids, prefecture, categories, states)
+    raw = _stored(conn, list(stored), scope) if stored else {}
+    live = [r for r in ids if r not in stored]
+    if live:
+        raw |= _live(conn, live, scope)
     # Every group asked for has its overall figure, empty when it has no sheet in the round.
-    scopes = [*([PREFECTURE] if prefecture else []), *(bureau_ids or [])]
     for round_id in ids:
-        for scope in scopes:
-            values.setdefault(GroupKey(round_id, scope), [])
+        for bureau_id in [*([PREFECTURE] if prefecture else []), *(bureau_ids or [])]:
+            raw.setdefault(GroupKey(round_id, bureau_id), (0, 0, 0, None))
+    pooled = _completion(conn, ids, states) if completion else {}
     result = {}
-    for key, pairs in values.items():
-        sections = sum(n for _, n in pairs)
+    for key, (sections, scored, tenths, five) in raw.items():
         hidden = principal is not None and permissions.why_not_see_group(
             principal, sections, rules.MIN_GROUP_SIZE) is not None
-        result[key] = rules.group(pairs, completion=pooled.get((key.round_id, key.bureau_id)), suppressed=hidden)
+        result[key] = rules.group(sections, scored, tenths, five, suppressed=hidden,
+                                  completion=pooled.get((key.round_id, key.bureau_id)))
     return result
 
 
-def _completion(session: Session, round_ids: list[int], *, where_bureaus: Collection[int] | None,
-                prefecture: bool, states: Collection[str] | None) -> dict[tuple[int, int], float]:
-    i = ItemTally
-    where = [i.round_id.in_(round_ids)]
-    if where_bureaus is not None:
-        where.append(i.bureau_id.in_([*where_bureaus, *([PREFECTURE] if prefecture else [])]))
-    if states is not None:
-        where.append(i.state.in_(list(states)))
-    query = (select(i.round_id, i.bureau_id, func.sum(case((i.status != UNANSWERED, i.sections), else_=0)),
-                    func.sum(i.sections)).where(*where).group_by(i.round_id, i.bureau_id))
-    return {(r, b): rules.share(done, total) for r, b, done, total in session.connection().execute(query)}
+@dataclass(frozen=True)
+class _Scope:
+    """Which groups a call reads: its statements' shape and their parameters."""
+
+    bureau_ids: Collection[int] | None
+    prefecture: bool
+    categories: bool
+    states: Collection[str] | None
+
+    @property
+    def shape(self) -> dict:
+        return {"bureaus": self.bureau_ids is not None, "prefecture": self.prefecture,
+                "categories": self.categories, "states": self.states is not None}
+
+    def params(self, round_ids: list[int]) -> dict:
+        return {"round_ids": round_ids, "scopes": [*(self.bureau_ids or ()), *([PREFECTURE] if self.prefecture else [])],
+                "states": list(self.states or ())}
+
+
+def _where(model, *, bureaus: bool, prefecture: bool, categories: bool, states: bool) -> list:
+    where = [model.round_id.in_(bindparam("round_ids", expanding=True))]
+    if bureaus:
+        where.append(model.bureau_id.in_(bindparam("scopes", expanding=True)))
+    elif not prefecture:
+        where.append(model.bureau_id != PREFECTURE)
+    if not categories:
+        where.append(model.category == OVERALL)
+    if states:
+        where.append(model.state.in_(bindparam("states", expanding=True)))
+    return where
+
+
+_CLOSED_AND_STORED = (
+    select(StoredGroupFigure.round_id).join(Round, Round.id == StoredGroupFigure.round_id)
+    .where(StoredGroupFigure.round_id.in_(bindparam("round_ids", expanding=True)),
+           StoredGroupFigure.bureau_id == PREFECTURE, StoredGroupFigure.category == OVERALL,
+           Round.state == RoundState.CLOSED)
+)
+
+
+def _closed_and_stored(conn, round_ids: list[int]) -> set[int]:
+    return set(conn.execute(_CLOSED_AND_STORED, {"round_ids": round_ids}).scalars())
+
+
+@lru_cache(maxsize=16)
+def _stored_statement(**shape):
+    g = StoredGroupFigure
+    return select(g.round_id, g.bureau_id, g.category, g.sections, g.scored, g.tenths, g.minimum, g.q1, g.median,
+                  g.q3, g.maximum).where(*_where(g, **(shape | {"states": False})))
+
+
+def _stored(conn, round_ids: list[int], scope: _Scope) -> dict[GroupKey, Raw]:
+    rows = conn.execute(_stored_statement(**scope.shape), scope.params(round_ids))
+    return {GroupKey(r, b, c): (n, scored, tenths, FiveNumbers(*five) if scored else None)
+            for r, b, c, n, scored, tenths, *five in rows}
+
+
+@lru_cache(maxsize=16)
+def _histogram_statement(**shape):
+    """所属 per (round, group, category, maturity), in that order (the primary key's, so SQLite reads
+    the index in order), summed over sheet states."""
+    m = MaturityTally
+    group = (m.round_id, m.bureau_id, m.category, m.maturity_x10)
+    return (select(*group, func.sum(m.sections)).where(*_where(m, **shape)).group_by(*group)
+            .having(func.sum(m.sections) > 0).order_by(*group))
+
+
+def _live(conn, round_ids: list[int], scope: _Scope) -> dict[GroupKey, Raw]:
+    """From the histogram of maturities: each group's size, its 所属 with a maturity and their sum, and
+    the five numbers (a histogram of a round's 3,000 所属 is a few hundred rows per group at most)."""
+    result: dict[GroupKey, Raw] = {}
+    rows = conn.execute(_histogram_statement(**scope.shape), scope.params(round_ids))
+    for (round_id, bureau_id, category), values in groupby(rows, key=lambda row: row[:3]):
+        sections = scored = tenths = 0
+        ranges = []  # (first position, next position, maturity) in sorted order
+        for *_, value, n in values:
+            sections += n
+            if value != NO_MATURITY:
+                ranges.append((scored, scored + n, value / 10))
+                scored += n
+                tenths += value * n
+        result[GroupKey(round_id, bureau_id, category)] = (
+            sections, scored, tenths, rules.five_numbers_of(scored, _nth(ranges)))
+    return result
+
+
+def _nth(ranges: list[tuple[int, int, float]]):
+    """``nth(i)`` over a group's value ranges: the value whose [low, high) holds position i."""
+    def nth(i: int) -> float:
+        return next(value for low, high, value in ranges if low <= i < high)
+    return nth
+
+
+@lru_cache(maxsize=4)
+def _completion_statement(states: bool):
+    where = [Sheet.round_id.in_(bindparam("round_ids", expanding=True))]
+    if states:
+        where.append(Sheet.state.in_(bindparam("states", expanding=True)))
+    return (select(Sheet.round_id, Sheet.bureau_id, func.sum(Sheet.tally_answered + Sheet.tally_not_applicable),
+                   func.sum(Sheet.tally_total)).where(*where).group_by(Sheet.round_id, Sheet.bureau_id))
+
+
+def _completion(conn, round_ids: list[int], states: Collection[str] | None) -> dict[tuple[int, int], float]:
+    """Pooled completion (answered and 該当なし over all items) per round and 部局, and the prefecture's,
+    from the sheets' stored counts."""
+    done: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+    rows = conn.execute(_completion_statement(states is not None), {"round_ids": round_ids,
+                                                                     "states": list(states or ())})
+    for round_id, bureau_id, answered, total in rows:
+        for key in ((round_id, bureau_id), (round_id, PREFECTURE)):
+            done[key][0] += int(answered)
+            done[key][1] += int(total)
+    return {key: rules.share(answered, total) for key, (answered, total) in done.items()}
+
+
+def materialize(session: Session, round_id: int, bureau_ids: Collection[int] | None = None) -> None:
+    """Store the figures of a round's groups (every group, or the prefecture and ``bureau_ids``), as
+    ``groups`` computes them: when the round is closed, and after every change of a closed round."""
+    conn = session.connection()
+    g = StoredGroupFigure
+    in_scope = [] if bureau_ids is None else [g.bureau_id.in_([PREFECTURE, *bureau_ids])]
+    conn.execute(delete(g).where(g.round_id == round_id, *in_scope))
+    raw = _live(conn, [round_id], _Scope(bureau_ids, True, True, None))
+    rows = [{"round_id": k.round_id, "bureau_id": k.bureau_id, "category": k.category, "sections": n,
+             "scored": scored, "tenths": tenths,
+             **dict(zip(("minimum", "q1", "median", "q3", "maximum"), astuple(five) if five else (None,) * 5,
+                        strict=True))}
+            for k, (n, scored, tenths, five) in raw.items()]
+    if rows:
+        conn.execute(insert(g), rows)
+
+
+def refresh_stored(session: Session, round_id: int, bureau_ids: Collection[int]) -> None:
+    """After a change of a round that is not open: its stored figures (if it has them) follow."""
+    if _closed_and_stored(session.connection(), [round_id]):
+        materialize(session, round_id, bureau_ids)
 
 
 def item_counts(session: Session, round_id: int, *, bureau_id: int | None = None,

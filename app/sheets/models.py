@@ -90,12 +90,16 @@ class MaturityTally(SQLModel, table=True):
     """所属 per maturity (tenths of a point) of their sheet (``category`` "") or of one category."""
 
     __tablename__ = "maturity_tally"
+    # Keys in the order the figures read them: one round's group (a 部局 or the prefecture) and category,
+    # maturities in order (a histogram read in index order); or one category across every 部局.
+    __table_args__ = (Index("ix_maturity_tally_round_category", "round_id", "category", "bureau_id", "maturity_x10",
+                            "state", "sections"),)
 
     round_id: int = Field(foreign_key="round.id", primary_key=True)
     bureau_id: int = Field(primary_key=True)  # a 部局's unit id, or PREFECTURE
-    state: str = Field(sa_column=Column(String(16), primary_key=True))
     category: str = Field(sa_column=Column(String(100), primary_key=True))  # "" = the whole sheet
     maturity_x10: int = Field(primary_key=True)  # round(maturity, 1) × 10, or NO_MATURITY
+    state: str = Field(sa_column=Column(String(16), primary_key=True))
     sections: int
 
 
@@ -103,13 +107,36 @@ class ItemTally(SQLModel, table=True):
     """所属 per status of one item ("" = unanswered)."""
 
     __tablename__ = "item_tally"
+    # One group's items (weak items); or some items at one status across every 部局 (相手次第 items).
+    __table_args__ = (Index("ix_item_tally_round_item", "round_id", "item_key", "status", "bureau_id", "sections"),)
 
     round_id: int = Field(foreign_key="round.id", primary_key=True)
     bureau_id: int = Field(primary_key=True)  # a 部局's unit id, or PREFECTURE
-    state: str = Field(sa_column=Column(String(16), primary_key=True))
     item_key: str = Field(sa_column=Column(String(100), primary_key=True))
     status: str = Field(sa_column=Column(String(8), primary_key=True))
+    state: str = Field(sa_column=Column(String(16), primary_key=True))
     sections: int
+
+
+class StoredGroupFigure(SQLModel, table=True):
+    """The figures of a group in a closed round, kept so that pages over many rounds (a 所属's trend) do
+    not recompute them: written when the round is closed (``sheets.service.close_round``) and again by
+    the writer whenever it changes a closed round; read only while the round is closed. Always equal to
+    what ``figures.groups`` computes from ``maturity_tally`` (the test of the stored tallies checks it)."""
+
+    __tablename__ = "group_figure"
+
+    round_id: int = Field(foreign_key="round.id", primary_key=True)
+    bureau_id: int = Field(primary_key=True)  # a 部局's unit id, or PREFECTURE
+    category: str = Field(sa_column=Column(String(100), primary_key=True))  # "" = the whole sheet
+    sections: int
+    scored: int
+    tenths: int  # the sum of the scored 所属's maturities, in tenths of a point
+    minimum: float | None = None
+    q1: float | None = None
+    median: float | None = None
+    q3: float | None = None
+    maximum: float | None = None
 
 
 class EventKind(StrEnum):

@@ -28,8 +28,8 @@ from sqlmodel import Session
 
 from app.checklists.service import Definition, ItemDef
 from app.orgs.models import Unit
-from app.rounds.models import Round
-from app.sheets import tallies
+from app.rounds.models import Round, RoundState
+from app.sheets import figures, tallies
 from app.sheets.models import (
     Answer,
     EventKind,
@@ -207,6 +207,7 @@ def write_answers(session: Session, sheet: LockedSheet, definition: Definition, 
         "d_quick_not_done": total.quick_not_done})
     if group is None:
         apply(session, own)
+        closed_round_changed(session, sheet.round_state, sheet.round_id, [sheet.bureau_id])
 
 
 def _event(sheet_id: int, c: Change, actor_id: int | None, source: EventSource, now: datetime, note: str) -> dict:
@@ -228,7 +229,7 @@ _SET_STATE = (
 _STATUSES = select(Answer.item_key, Answer.status).where(Answer.sheet_id == bindparam("sheet_id"))
 
 
-def _figures(session: Session, sheet: LockedSheet, definition: Definition) -> tallies.SheetFigures:
+def _adds(session: Session, sheet: LockedSheet, definition: Definition) -> tallies.SheetFigures:
     statuses = dict(session.connection().execute(_STATUSES, {"sheet_id": sheet.id}).all())
     return tallies.figures_of(definition, statuses)[2]
 
@@ -245,11 +246,12 @@ def set_state(session: Session, sheet: LockedSheet, definition: Definition, stat
     conn.execute(insert(SheetEvent), [{
         "sheet_id": sheet.id, "at": now, "actor_id": actor_id, "source": source.value, "note": note,
         "kind": (EventKind.SUBMIT if submitted else EventKind.REOPEN).value}])
-    figures = _figures(session, sheet, definition)
+    adds = _adds(session, sheet, definition)
     group = GroupDelta()
-    group.sheet(sheet.round_id, sheet.bureau_id, sheet.state, figures, -1)
-    group.sheet(sheet.round_id, sheet.bureau_id, state.value, figures, 1)
+    group.sheet(sheet.round_id, sheet.bureau_id, sheet.state, adds, -1)
+    group.sheet(sheet.round_id, sheet.bureau_id, state.value, adds, 1)
     apply(session, group)
+    closed_round_changed(session, sheet.round_state, sheet.round_id, [sheet.bureau_id])
 
 
 def move(session: Session, sheet: LockedSheet, definition: Definition, *, unit_id: int, bureau_id: int) -> None:
@@ -259,11 +261,12 @@ def move(session: Session, sheet: LockedSheet, definition: Definition, *, unit_i
                                                                                    bureau_id=bureau_id))
     if bureau_id == sheet.bureau_id:
         return
-    figures = _figures(session, sheet, definition)
+    adds = _adds(session, sheet, definition)
     group = GroupDelta()
-    group.sheet(sheet.round_id, sheet.bureau_id, sheet.state, figures, -1, scopes=[sheet.bureau_id])
-    group.sheet(sheet.round_id, bureau_id, sheet.state, figures, 1, scopes=[bureau_id])
+    group.sheet(sheet.round_id, sheet.bureau_id, sheet.state, adds, -1, scopes=[sheet.bureau_id])
+    group.sheet(sheet.round_id, bureau_id, sheet.state, adds, 1, scopes=[bureau_id])
     apply(session, group)
+    closed_round_changed(session, sheet.round_state, sheet.round_id, [sheet.bureau_id, bureau_id])
 
 
 # --- new sheets ---------------------------------------------------------------------------------------------
@@ -317,7 +320,7 @@ def create(session: Session, round_: Round, definition: Definition, sheets: Sequ
     ids = [found[u] for u in units]
     answers, categories = [], []
     group = GroupDelta()
-    for sheet_id, s, (_, by_category, figures) in zip(ids, sheets, counted, strict=True):
+    for sheet_id, s, (_, by_category, adds) in zip(ids, sheets, counted, strict=True):
         for item in definition.items:
             status = s.statuses.get(item.key)
             answered = status is not None
@@ -329,7 +332,7 @@ def create(session: Session, round_: Round, definition: Definition, sheets: Sequ
             categories.append({"sheet_id": sheet_id, "category": name, "position": positions[name],
                                "total": sizes[name], "answered": c.answered, "not_applicable": c.not_applicable,
                                "points": c.points})
-        group.sheet(round_.id, s.bureau_id, s.state, figures, 1)
+        group.sheet(round_.id, s.bureau_id, s.state, adds, 1)
         if len(answers) >= CHUNK:
             bulk_insert(conn, Answer, answers)
             answers.clear()
@@ -337,6 +340,7 @@ def create(session: Session, round_: Round, definition: Definition, sheets: Sequ
     for start in range(0, len(categories), CHUNK):
         bulk_insert(conn, SheetTally, categories[start:start + CHUNK])
     apply(session, group)
+    closed_round_changed(session, round_.state, round_.id, {s.bureau_id for s in sheets})
     return ids
 
 
@@ -383,8 +387,15 @@ def _upserts(model, keys: tuple[str, ...]) -> dict[str, object]:
     return statements
 
 
-_MATURITY_UPSERT = _upserts(MaturityTally, ("round_id", "bureau_id", "state", "category", "maturity_x10"))
-_ITEM_UPSERT = _upserts(ItemTally, ("round_id", "bureau_id", "state", "item_key", "status"))
+_MATURITY_UPSERT = _upserts(MaturityTally, ("round_id", "bureau_id", "category", "maturity_x10", "state"))
+_ITEM_UPSERT = _upserts(ItemTally, ("round_id", "bureau_id", "item_key", "status", "state"))
+
+
+def closed_round_changed(session: Session, round_state: str, round_id: int, bureau_ids: Iterable[int]) -> None:
+    """A change of a round that is not open (an import into a closed round, say): the figures stored for
+    it follow (``figures.materialize``); open rounds have none."""
+    if round_state != RoundState.OPEN:
+        figures.refresh_stored(session, round_id, set(bureau_ids))
 
 
 def apply(session: Session, group: GroupDelta) -> None:

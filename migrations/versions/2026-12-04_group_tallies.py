@@ -1,7 +1,8 @@
 """Group tallies: per round, 部局 (and the whole prefecture, bureau_id 0) and sheet state, how many 所属
 have each maturity (overall and per category: maturity_tally) and each status of each item
-(item_tally); and each sheet's quick wins (☆ items at △ and at ×) on its row. Kept by the sheet writer
-from now on; filled here from the stored sheet tallies and the answers.
+(item_tally); each sheet's quick wins (☆ items at △ and at ×) on its row; and the figures of the groups
+of closed rounds (group_figure). Kept by the sheet writer from now on; filled here from the stored
+sheet tallies and the answers.
 
 Revision ID: 0006
 Revises: 0005
@@ -55,8 +56,9 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=8), nullable=False),
     sa.Column('sections', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['round_id'], ['round.id'], name=op.f('fk_item_tally_round_id_round')),
-    sa.PrimaryKeyConstraint('round_id', 'bureau_id', 'state', 'item_key', 'status', name=op.f('pk_item_tally'))
+    sa.PrimaryKeyConstraint('round_id', 'bureau_id', 'item_key', 'status', 'state', name=op.f('pk_item_tally'))
     )
+    op.create_index('ix_item_tally_round_item', 'item_tally', ['round_id', 'item_key', 'status', 'bureau_id', 'sections'])
     op.create_table('maturity_tally',
     sa.Column('round_id', sa.Integer(), nullable=False),
     sa.Column('bureau_id', sa.Integer(), nullable=False),
@@ -65,8 +67,25 @@ def upgrade() -> None:
     sa.Column('maturity_x10', sa.Integer(), nullable=False),
     sa.Column('sections', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['round_id'], ['round.id'], name=op.f('fk_maturity_tally_round_id_round')),
-    sa.PrimaryKeyConstraint('round_id', 'bureau_id', 'state', 'category', 'maturity_x10',
+    sa.PrimaryKeyConstraint('round_id', 'bureau_id', 'category', 'maturity_x10', 'state',
                             name=op.f('pk_maturity_tally'))
+    )
+    op.create_index('ix_maturity_tally_round_category', 'maturity_tally',
+                    ['round_id', 'category', 'bureau_id', 'maturity_x10', 'state', 'sections'])
+    op.create_table('group_figure',
+    sa.Column('round_id', sa.Integer(), nullable=False),
+    sa.Column('bureau_id', sa.Integer(), nullable=False),
+    sa.Column('category', sa.String(length=100), nullable=False),
+    sa.Column('sections', sa.Integer(), nullable=False),
+    sa.Column('scored', sa.Integer(), nullable=False),
+    sa.Column('tenths', sa.Integer(), nullable=False),
+    sa.Column('minimum', sa.Float(), nullable=True),
+    sa.Column('q1', sa.Float(), nullable=True),
+    sa.Column('median', sa.Float(), nullable=True),
+    sa.Column('q3', sa.Float(), nullable=True),
+    sa.Column('maximum', sa.Float(), nullable=True),
+    sa.ForeignKeyConstraint(['round_id'], ['round.id'], name=op.f('fk_group_figure_round_id_round')),
+    sa.PrimaryKeyConstraint('round_id', 'bureau_id', 'category', name=op.f('pk_group_figure'))
     )
     for name in COLUMNS:
         op.add_column('sheet', sa.Column(name, sa.Integer(), server_default='0', nullable=False))
@@ -74,7 +93,9 @@ def upgrade() -> None:
     op.execute(QUICK.format(column="tally_quick_not_done", status="×"))
     op.execute(ITEMS.format(bureau="s.bureau_id", group_by="s.bureau_id, "))
     op.execute(ITEMS.format(bureau=PREFECTURE, group_by=""))
-    _fill_maturity(op.get_bind())
+    conn = op.get_bind()
+    _fill_maturity(conn)
+    _fill_figures(conn)
 
 
 def _fill_maturity(conn) -> None:
@@ -98,7 +119,51 @@ def _fill_maturity(conn) -> None:
         conn.execute(table.insert(), values[start:start + 10_000])
 
 
+def _fill_figures(conn) -> None:
+    """The figures of every group of every closed round, as app.sheets.figures computes them (frozen
+    here with the migration): size, 所属 with a maturity, their sum in tenths, the five numbers."""
+    closed = [r for (r,) in conn.execute(sa.text('SELECT id FROM "round" WHERE state = \'closed\''))]
+    if not closed:
+        return
+    histogram: dict = {}
+    query = sa.text(
+        "SELECT round_id, bureau_id, category, maturity_x10, SUM(sections) FROM maturity_tally "
+        "WHERE round_id IN :closed GROUP BY round_id, bureau_id, category, maturity_x10 ORDER BY maturity_x10"
+    ).bindparams(sa.bindparam("closed", expanding=True))
+    rows = conn.execute(query, {"closed": closed})
+    for round_id, bureau_id, category, tenths, count in rows:
+        if count:
+            histogram.setdefault((round_id, bureau_id, category), []).append((tenths, int(count)))
+    table = sa.table('group_figure', *(sa.column(c) for c in (
+        'round_id', 'bureau_id', 'category', 'sections', 'scored', 'tenths', 'minimum', 'q1', 'median', 'q3',
+        'maximum')))
+    values = []
+    for (round_id, bureau_id, category), pairs in histogram.items():
+        scored = sorted(v / 10 for v, n in pairs if v >= 0 for _ in range(n))
+        values.append({"round_id": round_id, "bureau_id": bureau_id, "category": category,
+                       "sections": sum(n for _, n in pairs), "scored": len(scored),
+                       "tenths": sum(v * n for v, n in pairs if v >= 0), **_five(scored)})
+    for start in range(0, len(values), 10_000):
+        conn.execute(table.insert(), values[start:start + 10_000])
+
+
+def _five(data: list[float]) -> dict:
+    """As app.scoring.rules.five_numbers (QUARTILE.INC, rounded to 0.1), frozen here."""
+    if not data:
+        return dict.fromkeys(("minimum", "q1", "median", "q3", "maximum"))
+
+    def at(fraction: float) -> float:
+        pos = (len(data) - 1) * fraction
+        low = int(pos)
+        high = min(low + 1, len(data) - 1)
+        return round(data[low] + (data[high] - data[low]) * (pos - low), 1)
+
+    return {"minimum": round(data[0], 1), "q1": at(0.25), "median": at(0.5), "q3": at(0.75),
+            "maximum": round(data[-1], 1)}
+
+
 def downgrade() -> None:
+    op.drop_table('group_figure')
     op.drop_table('maturity_tally')
     op.drop_table('item_tally')
     # Plain DROP COLUMN (SQLite ≥ 3.35 and PostgreSQL): a batch copy of `sheet` would trip the
