@@ -184,6 +184,12 @@ def mark_submitted(session: Session, round_id: int, unit: Unit) -> None:
     session.flush()
 
 
+def field(kind: str, key: str) -> str:
+    """The sheet form's field of an item of checklist v1: s<position> (status), m<position> (memo) or
+    v<position> (version)."""
+    return f"{kind[0]}{V1_KEYS.index(key) + 1}"
+
+
 V1_KEYS = ("office.daily.keep-electronic", "office.daily.no-personal-printing", "briefing.section.paperless",
            "briefing.bureau.paperless", "meeting.internal.no-paper-handouts", "meeting.external.advance-or-tablet")
 # Round 1 of the desk world, item by item in sheet order (difficulty ☆ ☆☆ ☆ ☆ ☆ ☆☆☆; the last two

@@ -29,6 +29,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
 from tests.conftest import csrf_from, sign_in
+from tests.factories import field as form_field
 
 LOGIN = "login"
 ROLES = ("anonymous", "member_a", "leader_a", "member_b", "desk", "admin")
@@ -43,7 +44,7 @@ UPN = {
 # (ids of what ``more_world`` makes) are named in the rules as "{name}".
 PATH_DEFAULTS = {"code": "A1", "item_key": "office.daily.keep-electronic", "path": "css/app.css"}
 K1 = PATH_DEFAULTS["item_key"]
-UNCHANGED_FORM = {f"version:{K1}": "0", f"status:{K1}": "◎"}  # saving ◎ again changes nothing
+UNCHANGED_FORM = {form_field("version", K1): "0", form_field("status", K1): "◎"}  # saving ◎ again changes nothing
 # member.a2 is nobody's persona: the admin's changes to a user are made to them (and change nothing).
 A2_USER_FORM = {"upn": "member.a2@test.example", "display_name": "職員 A2", "unit_code": "A2", "role": "member"}
 A2_USER_CSV = "UPN,表示名,所属コード,役割\r\nmember.a2@test.example,職員 A2,A2,member\r\n"

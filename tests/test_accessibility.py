@@ -68,9 +68,9 @@ def _stale_row_save(page: Page, ids: dict[str, int]) -> None:
     other = page.request.put(f"{origin}/api/v1/rounds/{ids['round_id']}/sections/A1/answers/{key}",
                              data={"status": "○", "version": 0}, headers={"X-CSRF-Token": token})
     assert other.status == 200, other.text()
-    row = f"#row-{key.replace('.', '_')}"
+    row = f"#r{KEYS.index(key) + 1}"
     with page.expect_response(lambda r: r.url.endswith(f"/items/{key}")) as saved:
-        page.locator(f"{row} label.st-excellent").click()
+        page.locator(f"{row} span.e").click()
     assert saved.value.status == 409
     expect(page.locator(f"{row} .save-state__error")).to_be_visible()
 
@@ -270,7 +270,8 @@ def _focus_not_visible(page) -> list[str]:
     """Controls that show no focus outline of 2px or more when reached with the keyboard.
 
     One Tab press puts the page in keyboard mode; focus() then moves on as the keyboard would show it. A
-    radio drawn by its label (the sheet's status options) shows the outline on the label. A date input is
+    hidden radio drawn by the element after it (the sheet's status options: a label around the radio and
+    its button) shows the outline on that element. A date input is
     four Tab stops inside the one element (year, month, day, the calendar button): each is pressed to."""
     page.keyboard.press("Tab")
     missing = page.evaluate("""(selector) => {
@@ -279,7 +280,8 @@ def _focus_not_visible(page) -> list[str]:
             if (el.disabled || el.getClientRects().length === 0 || getComputedStyle(el).visibility === 'hidden') continue;
             el.focus();
             if (document.activeElement !== el) continue;
-            const shown = getComputedStyle(el).opacity === '0' && el.labels && el.labels.length ? el.labels[0] : el;
+            const hidden = getComputedStyle(el).opacity === '0';
+            const shown = hidden ? (el.nextElementSibling || (el.labels && el.labels[0]) || el) : el;
             const cs = getComputedStyle(shown);
             if (cs.outlineStyle === 'none' || parseFloat(cs.outlineWidth) < 2) {
                 missing.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''} `
@@ -365,9 +367,9 @@ def test_the_sheet_is_filled_in_and_submitted_with_the_keyboard_alone_with_visib
         page.goto(f"{base}/rounds/{world.round.id}/sections/A1")
         page.wait_for_function("() => window.htmx !== undefined")
         for n, key in enumerate(KEYS):
-            _tab_to(page, f"el.name === 'status:{key}'")
-            # Focus is visible: the focused (hidden) radio's label carries a thick outline.
-            label = "document.querySelector(`label[for='${document.activeElement.id}']`)"
+            _tab_to(page, f"el.name === '{factories.field('status', key)}'")
+            # Focus is visible: the focused (hidden) radio's button (the span beside it) carries a thick outline.
+            label = "document.activeElement.nextElementSibling"
             style, width = _outline(page, label)
             assert style != "none" and width >= 2, (key, style, width)
             with page.expect_response(lambda r, key=key: r.url.endswith(f"/items/{key}")) as saved:
@@ -383,8 +385,8 @@ def test_the_sheet_is_filled_in_and_submitted_with_the_keyboard_alone_with_visib
                 with page.expect_response(lambda r, key=key: r.url.endswith(f"/items/{key}")) as saved:
                     page.keyboard.press("Tab")  # leaving the memo saves it
                 assert saved.value.status == 200
-        row = page.locator(f"#row-{KEYS[0].replace('.', '_')}")
-        expect(row.locator(".save-state")).to_contain_text("保存しました")
+        row = page.locator("#r1")
+        expect(row.locator("output")).to_contain_text("保存しました")
 
         _tab_to(page, "el.tagName === 'BUTTON' && el.textContent.trim() === '提出する'", backwards=True)
         style, width = _outline(page, "document.activeElement")
@@ -408,18 +410,18 @@ def test_status_radio_groups_read_as_achievement_with_labelled_options(site, chr
         browser_sign_in(context, base, UPN["member_a"])
         page = context.new_page()
         page.goto(f"{base}/rounds/{world.round.id}/sections/A1")
-        group = page.get_by_role("group", name="達成状況：資料を電子でも保管している", exact=True)
+        group = page.get_by_role("group", name="達成状況 資料を電子でも保管している", exact=True)
         expect(group).to_have_count(1)
         for name in ("◎ 60%以上", "○ 60～30%程度", "△ 30%以下", "× 未対応", "未回答"):
             expect(group.get_by_role("radio", name=name, exact=True)).to_have_count(1)
         snapshot = group.aria_snapshot()
-        assert '- group "達成状況：資料を電子でも保管している"' in snapshot
+        assert '- group "達成状況 資料を電子でも保管している"' in snapshot
         assert re.search(r'- radio "◎ 60%以上"', snapshot), snapshot
         # An item that allows 該当なし offers it, with its meaning.
-        meeting = page.get_by_role("group", name="達成状況：紙資料を配っていない", exact=True)
+        meeting = page.get_by_role("group", name="達成状況 紙資料を配っていない", exact=True)
         na = meeting.get_by_role("radio", name="該当なし この所属には該当しない", exact=True)
         expect(na).to_have_count(1)
-        memo = page.get_by_role("textbox", name="メモ：資料を電子でも保管している", exact=True)
+        memo = page.get_by_role("textbox", name="メモ 資料を電子でも保管している", exact=True)
         expect(memo).to_have_count(1)
     finally:
         context.close()

@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from app.web.urls import safe_next
 from tests.conftest import csrf_from, sign_in
+from tests.factories import field
 
 ITEMS = ["office.daily.keep-electronic", "office.daily.no-personal-printing", "briefing.section.paperless",
          "briefing.bureau.paperless", "meeting.internal.no-paper-handouts", "meeting.external.advance-or-tablet"]
@@ -124,7 +125,7 @@ def test_editing_a_sections_answers_by_page_and_api(client, world, persona):
     api = client.put(f"/api/v1/rounds/{world.round.id}/sections/A1/answers/{ITEMS[0]}",
                      json={"status": "◎", "version": 0}, headers=headers)
     page = client.post(f"/rounds/{world.round.id}/sections/A1/items/{ITEMS[1]}",
-                       data={f"status:{ITEMS[1]}": "○", f"version:{ITEMS[1]}": "0"}, headers=headers)
+                       data={field("status", ITEMS[1]): "○", field("version", ITEMS[1]): "0"}, headers=headers)
     expected = 200 if EDIT[persona] else 403
     assert (api.status_code, page.status_code) == (expected, expected), (api.text, page.text[:300])
 

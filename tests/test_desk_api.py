@@ -6,7 +6,7 @@ import pytest
 
 from tests import factories
 from tests.conftest import sign_in
-from tests.factories import V1_KEYS
+from tests.factories import V1_KEYS, field
 
 K1, K2, K3, K4, K5, K6 = V1_KEYS
 FIGURES = ("submissions", "heatmap", "weak-items", "quick-wins", "distribution")
@@ -161,9 +161,9 @@ def test_heatmap_rows_link_to_the_read_only_sheet(client, dw):
 def test_the_desk_cannot_change_a_sheet(client, dw):
     token = sign_in(client, "desk@test.example")
     url = f"/rounds/{dw.round.id}/sections/P3"
-    row = client.post(f"{url}/items/{K2}", data={f"status:{K2}": "◎", f"version:{K2}": "0", "csrf_token": token})
+    row = client.post(f"{url}/items/{K2}", data={field("status", K2): "◎", field("version", K2): "0", "csrf_token": token})
     assert row.status_code == 403
-    form = client.post(url, data={f"status:{K2}": "◎", f"version:{K2}": "0", "csrf_token": token})
+    form = client.post(url, data={field("status", K2): "◎", field("version", K2): "0", "csrf_token": token})
     assert form.status_code == 403
     put = client.put(f"/api/v1/rounds/{dw.round.id}/sections/P3/answers/{K2}", json={"status": "◎", "version": 0},
                      headers={"X-CSRF-Token": token})

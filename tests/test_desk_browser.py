@@ -63,5 +63,5 @@ def test_desk_opens_heatmap_filters_a_bureau_and_opens_a_section(session, served
     page.get_by_role("link", name="Q部 1課").click()
     expect(page).to_have_url(f"{served}/rounds/{dw.round.id}/sections/Q1")
     expect(page.get_by_text("変更はできません")).to_be_visible()
-    expect(page.locator("input.status-input:checked").first).to_be_disabled()
+    expect(page.locator(".status-group input:checked").first).to_be_disabled()
     expect(page.get_by_role("button", name="まとめて保存する")).to_have_count(0)

@@ -7,6 +7,7 @@ from sqlmodel import select
 from app.sheets.models import SheetEvent
 from tests import factories
 from tests.conftest import csrf_from, sign_in
+from tests.factories import field
 
 K1 = "office.daily.keep-electronic"
 K2 = "office.daily.no-personal-printing"
@@ -33,10 +34,10 @@ def test_every_write_path_leaves_its_record(client, new_client, session, world):
     # 1. the plain page form (no JavaScript)
     token = sign_in(client, "member.a1@test.example")
     page = client.get(sheet_url(world))
-    form = {"csrf_token": csrf_from(page.text), f"status:{K1}": "◎", f"memo:{K1}": "共有フォルダ", f"version:{K1}": "0"}
+    form = {"csrf_token": csrf_from(page.text), field("status", K1): "◎", field("memo", K1): "共有フォルダ", field("version", K1): "0"}
     assert client.post(sheet_url(world), data=form).status_code == 303
     # 2. one row through htmx
-    row = client.post(f"{sheet_url(world)}/items/{K2}", data={f"status:{K2}": "△", f"version:{K2}": "0"},
+    row = client.post(f"{sheet_url(world)}/items/{K2}", data={field("status", K2): "△", field("version", K2): "0"},
                       headers={"HX-Request": "true", "X-CSRF-Token": token})
     assert row.status_code == 200, row.text
     # 3. the JSON API, answering everything else, then 4. submit and 5. reopen with a reason (leader, API)

@@ -16,6 +16,7 @@ from app.main import SESSION_COOKIE, create_app
 from app.orgs.models import Unit
 from app.sheets.models import Answer
 from tests.conftest import make_settings, sign_in
+from tests.factories import field
 
 ANSWER = "/api/v1/rounds/{rid}/sections/A1/answers/{key}"
 SHEET = "/api/v1/rounds/{rid}/sections/A1/sheet"
@@ -127,15 +128,15 @@ def test_the_plain_form_stores_hostile_memos_as_typed(client, session, world):
     rid = world.round.id  # read now: after the rollback below, world's rows would reload (and lock SQLite)
     memo = HOSTILE_MEMOS["script"] + HOSTILE_MEMOS["bidi"]
     response = client.post(PAGE.format(rid=rid),
-                           data={"csrf_token": token, f"version:{KEYS[0]}": "0", f"status:{KEYS[0]}": "△",
-                                 f"memo:{KEYS[0]}": memo})
+                           data={"csrf_token": token, field("version", KEYS[0]): "0", field("status", KEYS[0]): "△",
+                                 field("memo", KEYS[0]): memo})
     assert response.status_code == 303
     stored = session.scalars(select(Answer.memo).where(Answer.item_key == KEYS[0])).all()
     session.rollback()  # the test's session writes: end its transaction (SQLite's write lock) before going on
     assert memo in stored
     too_long = client.post(PAGE.format(rid=rid),
-                           data={"csrf_token": token, f"version:{KEYS[1]}": "0", f"status:{KEYS[1]}": "△",
-                                 f"memo:{KEYS[1]}": "字" * 10_000})
+                           data={"csrf_token": token, field("version", KEYS[1]): "0", field("status", KEYS[1]): "△",
+                                 field("memo", KEYS[1]): "字" * 10_000})
     assert too_long.status_code == 422 and "2,000文字以内" in too_long.text
 
 

@@ -17,6 +17,7 @@ from app.rounds.models import Round, RoundEvent, RoundState
 from app.sheets.models import Answer, Sheet, SheetEvent
 from tests import factories as f
 from tests.conftest import sign_in
+from tests.factories import field
 
 K1 = "office.daily.keep-electronic"
 
@@ -198,7 +199,7 @@ def test_a_closed_round_refuses_every_write_path(client, new_client, session, wo
     member = new_client()
     token = sign_in(member, "member.b1@test.example")
     url = f"/rounds/{rid}/sections/B1"
-    row = {"csrf_token": token, f"status:{K1}": "◎", f"memo:{K1}": "x", f"version:{K1}": "0"}
+    row = {"csrf_token": token, field("status", K1): "◎", field("memo", K1): "x", field("version", K1): "0"}
     assert member.post(url, data=row).status_code == 403  # the page's form
     htmx = member.post(f"{url}/items/{K1}", data=row, headers={"HX-Request": "true"})  # one row, htmx
     assert htmx.status_code == 403 and htmx.headers["HX-Retarget"] == "#flash"

@@ -14,6 +14,7 @@ from app.support.models import SupportRecord, SupportRecordItem
 from app.support.service import Due, due
 from tests import factories as f
 from tests.conftest import sign_in
+from tests.factories import field
 
 KEEP = "office.daily.keep-electronic"
 PRINT = "office.daily.no-personal-printing"
@@ -227,7 +228,7 @@ def test_the_desk_cannot_change_a_sheet(client, session, world):
                           headers={"X-CSRF-Token": token}, json={"status": "◎", "version": 0})
     assert response.status_code == 403
     page = client.post(f"/rounds/{world.round.id}/sections/A1",
-                       data={"csrf_token": token, f"status:{KEEP}": "◎", f"version:{KEEP}": "0"})
+                       data={"csrf_token": token, field("status", KEEP): "◎", field("version", KEEP): "0"})
     assert page.status_code == 403
     assert client.get(f"/api/v1/rounds/{world.round.id}/sections/A1/sheet").json()["items"][0]["answer"]["status"] is None
 

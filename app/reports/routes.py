@@ -20,6 +20,7 @@ from app.scoring.rules import PROGRESS_LABELS, Progress
 from app.web.deps import DbSession, csrf_protect
 from app.web.params import BureauQ, PageQ, RoundId, RoundQ
 from app.web.render import render
+from app.web.templating import STATUS_CODES
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
@@ -34,10 +35,9 @@ DESK_PAGES: tuple[tuple[str, str], ...] = (
 )
 
 # Heatmap cells: a short class (its colour, in app.css) and the symbol for each status.
-HM = {"◎": "e", "○": "g", "△": "f", "×": "n", "該当なし": "a", None: "u"}
 HM_SYMBOL = {"◎": "◎", "○": "○", "△": "△", "×": "×", "該当なし": "該", None: "未"}
 # One <td> per status, built once: a heatmap page has 4,000 cells.
-_CELLS = {s: Markup(f"<td class={HM[s]}>{HM_SYMBOL[s]}</td>") for s in HM}  # noqa: S704 (constants)
+_CELLS = {s: Markup(f"<td class={STATUS_CODES[s]}>{HM_SYMBOL[s]}</td>") for s in STATUS_CODES}  # noqa: S704 (constants)
 
 
 def heatmap_cells(statuses: list[str | None]) -> Markup:
@@ -46,7 +46,7 @@ def heatmap_cells(statuses: list[str | None]) -> Markup:
 
 def _base(here: str) -> dict:
     return {"DESK_PAGES": DESK_PAGES, "here": here, "PROGRESS_LABELS": PROGRESS_LABELS, "PROGRESS": Progress,
-            "HM": HM, "HM_SYMBOL": HM_SYMBOL, "hm_cells": heatmap_cells,
+            "HM": STATUS_CODES, "HM_SYMBOL": HM_SYMBOL, "hm_cells": heatmap_cells,
             "COUNTERPART_NAMES_SHOWN": service.COUNTERPART_NAMES_SHOWN}
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from app.auth.deps import CurrentPrincipal
 from app.auth.permissions import Principal
+from app.checklists.service import Definition, ItemDef
 from app.errors import AppError, Conflict, InvalidInput
 from app.rounds import service as rounds
 from app.sheets import figures, service
@@ -20,7 +21,6 @@ from app.web.deps import DbSession, FormDep, csrf_protect
 from app.web.htmx import wants_fragment
 from app.web.params import Code, ItemKey, RoundId
 from app.web.render import render
-from app.web.templating import dom_id
 from app.web.urls import sheet_url
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
@@ -69,18 +69,17 @@ def sheet_page(request: Request, round_id: RoundId, code: Code, session: DbSessi
     return render(request, "sheets/sheet.html", _page_context(session, view, saved=saved, principal=principal))
 
 
-def _inputs_from_form(form, only: str | None = None) -> list[AnswerInput]:
-    """The rows of the sheet form (every row with a ``version:<item key>`` field, or only one)."""
+def _inputs_from_form(form, definition: Definition, only: ItemDef | None = None) -> list[AnswerInput]:
+    """The rows of the sheet form: fields named by the item's position (s<n> status, m<n> memo, v<n> the
+    version it was read at); every row that has a version, or only ``only``."""
     inputs = []
-    for name in form:
-        if not name.startswith("version:"):
+    for item in (only,) if only else definition.items:
+        n = item.position
+        raw_version = form.get(f"v{n}")
+        if raw_version is None:
             continue
-        key = name.removeprefix("version:")
-        if only is not None and key != only:
-            continue
-        raw_version = form.get(name)
         version = int(raw_version) if isinstance(raw_version, str) and raw_version.isdigit() else None
-        inputs.append(AnswerInput(key, form.get(f"status:{key}"), form.get(f"memo:{key}"), version))
+        inputs.append(AnswerInput(item.key, form.get(f"s{n}"), form.get(f"m{n}"), version))
     return inputs
 
 
@@ -88,7 +87,7 @@ def _inputs_from_form(form, only: str | None = None) -> list[AnswerInput]:
 def save_sheet(request: Request, round_id: RoundId, code: Code, session: DbSession, principal: CurrentPrincipal,
                form: FormDep):
     """The plain form (no JavaScript): every row at once, all or nothing."""
-    inputs = _inputs_from_form(form)
+    inputs = _inputs_from_form(form, service.definition_of(session, round_id))
     try:
         saved = service.save_answers(session, principal, round_id, code, inputs, source=EventSource.PAGE)
     except (InvalidInput, Conflict) as exc:
@@ -115,7 +114,8 @@ def _row_errors(exc: AppError) -> dict[str, str]:
 def save_row(request: Request, round_id: RoundId, code: Code, item_key: ItemKey, session: DbSession,
              principal: CurrentPrincipal, form: FormDep):
     """One row, from htmx: answers with the row's save state (and the updated score, out of band)."""
-    inputs = _inputs_from_form(form, only=item_key) or [AnswerInput(item_key, None, None, None)]
+    item = service.definition_of(session, round_id).item(item_key)  # 404 for an unknown item
+    inputs = _inputs_from_form(form, None, only=item) or [AnswerInput(item_key, None, None, None)]
     try:
         [answer] = service.save_answers(session, principal, round_id, code, inputs, source=EventSource.PAGE).answers
     except (InvalidInput, Conflict) as exc:
@@ -130,7 +130,7 @@ def save_row(request: Request, round_id: RoundId, code: Code, item_key: ItemKey,
         context = {**_page_context(session, view, rows, principal=principal, fragment=wants_fragment(request)),
                    "item": view.definition.item(item_key)}
         return render(request, "sheets/sheet.html", context, block="row_error", status_code=exc.status_code,
-                      headers={"HX-Retarget": f"#row-{dom_id(item_key)}", "HX-Reswap": "outerHTML"})
+                      headers={"HX-Retarget": f"#r{view.definition.item(item_key).position}", "HX-Reswap": "outerHTML"})
     session.commit()
     view = service.get_sheet_for(session, principal, round_id, code)
     context = {**_page_context(session, view, principal=principal, fragment=wants_fragment(request)),

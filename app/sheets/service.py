@@ -25,7 +25,7 @@ from app.orgs import service as orgs
 from app.orgs.models import Unit, UnitKind
 from app.rounds import service as rounds
 from app.rounds.models import Round, RoundState
-from app.sheets import writer
+from app.sheets import figures, writer
 from app.sheets.models import Answer, EventSource, Sheet, SheetState
 from app.statuses import Status, parse_status
 
@@ -42,7 +42,7 @@ class SheetView:
     unit: Unit
     bureau: Unit
     definition: Definition
-    answers: dict[str, Answer]
+    answers: dict[str, writer.StoredAnswer]
     why_not_edit: str | None
     why_not_submit: str | None
     why_not_export: str | None = None
@@ -82,6 +82,11 @@ def own_sheets(session: Session, principal: Principal, round_id: int) -> list[tu
         .where(Sheet.round_id == round_id, Sheet.unit_id.in_(list(principal.sections)))
         .order_by(Unit.code)
     ).all())
+
+
+def definition_of(session: Session, round_id: int) -> Definition:
+    """The checklist version of a round (404 for an unknown round)."""
+    return checklists.get_definition(session, rounds.get_round(session, round_id).checklist_version_id)
 
 
 def get_sheet_for(session: Session, principal: Principal, round_id: int, section_code: str) -> SheetView:
@@ -130,8 +135,7 @@ def round_choices(session: Session, principal: Principal, view: SheetView) -> li
 
 def _view(session: Session, principal: Principal, round_: Round, sheet: Sheet, unit: Unit) -> SheetView:
     definition = checklists.get_definition(session, round_.checklist_version_id)
-    answers = {a.item_key: a for a in session.exec(
-        select(Answer).where(Answer.sheet_id == sheet.id).execution_options(populate_existing=True)).all()}
+    answers = writer.answers(session, sheet.id)
     states = {
         "sheet_submitted": sheet.state == SheetState.SUBMITTED,
         "round_open": round_.state == RoundState.OPEN,
@@ -395,6 +399,8 @@ def import_answers(session: Session, sheets: list[ImportedSheet], *, actor_id: i
                              group=group)
         written += len(changes)
     writer.apply(session, group)
+    for sheet in locked:
+        writer.closed_round_changed(session, sheet.round_state, sheet.round_id, [sheet.bureau_id])
     return len(locked), written
 
 
@@ -415,6 +421,13 @@ def open_round(session: Session, round_: Round, *, on: date, actor: Principal | 
     rounds.open_round(session, round_, sheets=len(sections), actor=actor)
     create_sheets(session, round_, [(u.id, bureaus[u.id].id) for u in sections])
     return len(sections)
+
+
+def close_round(session: Session, round_: Round, *, actor: Principal | None = None) -> None:
+    """締切: the round is closed (after every save in flight, see ``writer.lock``) and its group figures
+    are stored, so that pages over many rounds read them instead of recomputing them."""
+    rounds.close_round(session, round_, actor=actor)
+    figures.materialize(session, round_.id)
 
 
 def hand_on(session: Session, round_id: int, from_unit_id: int, to_unit: Unit) -> None:

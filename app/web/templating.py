@@ -46,6 +46,15 @@ def dom_id(key: str) -> str:
     return key.replace(".", "_")
 
 
+# Status → a one-letter class, where a page repeats it thousands of times (the sheet's options, the
+# heatmap's cells); the same colours as STATUS_CLASSES.
+STATUS_CODES = {"◎": "e", "○": "g", "△": "f", "×": "n", "該当なし": "a", None: "u"}
+
+
+def status_code(value: str | None) -> str:
+    return STATUS_CODES[value or None]
+
+
 def status_class(value: str | None) -> str:
     return STATUS_CLASSES.get(Status(value), "") if value else "st-unanswered"
 
@@ -73,6 +82,7 @@ def make_templates(strict: bool) -> Jinja2Blocks:
         fy=fiscal_year_label,
         stars=difficulty_stars,
         status_class=status_class,
+        status_code=status_code,
         score=fmt_score,
         domid=dom_id,
         hhmm=hhmm,

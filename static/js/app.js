@@ -38,3 +38,22 @@ document.addEventListener("click", function (event) {
     fallback();
   }
 });
+
+// Sheet rows save one at a time (htmx posts the row's own fields): without JavaScript the whole table is
+// one form, so a row's request would otherwise carry every field of the page.
+document.addEventListener("htmx:configRequest", function (event) {
+  var row = event.detail.elt;
+  if (!row.matches || !row.matches("tr.item-row")) {
+    return;
+  }
+  var own = {};
+  row.querySelectorAll("[name]").forEach(function (field) {
+    own[field.name] = true;
+  });
+  var params = event.detail.parameters;
+  Array.from(params.keys()).forEach(function (name) {
+    if (!own[name]) {
+      delete params[name];
+    }
+  });
+});
