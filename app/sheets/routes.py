@@ -17,8 +17,8 @@ from app.sheets import figures, service
 from app.sheets.models import EventSource
 from app.sheets.service import AnswerInput, SheetView
 from app.web.deps import DbSession, FormDep, csrf_protect
-from app.web.params import Code, ItemKey, RoundId
 from app.web.htmx import wants_fragment
+from app.web.params import Code, ItemKey, RoundId
 from app.web.render import render
 from app.web.templating import dom_id
 from app.web.urls import sheet_url
