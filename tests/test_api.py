@@ -43,15 +43,17 @@ def test_rounds_list_id_title_fiscal_year_state_and_version(client, world):
     assert (r["checklist"], r["checklist_version"], r["current"]) == ("paperless", 1, True)
 
 
-def test_a_draft_round_is_listed_for_the_desk_and_admins_only(new_client, session, world):
-    draft = factories.make_round(session, world.version_id, title="令和9年度 第1回", fiscal_year=2027, open_it=False)
+def test_a_round_being_prepared_is_listed_for_the_desk_and_admins_only(new_client, session, world):
+    preparing = factories.make_round(session, world.version_id, title="令和9年度 第1回", fiscal_year=2027,
+                                     open_it=False)
     session.commit()
     for upn, sees in (("member.a1@test.example", False), ("leader.a1@test.example", False),
                       ("desk@test.example", True), ("admin@test.example", True)):
         client = new_client()
         sign_in(client, upn)
         listed = {r["id"]: r["state"] for r in client.get("/api/v1/rounds").json()}
-        assert (draft.id in listed) is sees and listed[world.round.id] == "open", upn
+        assert (preparing.id in listed) is sees and listed[world.round.id] == "open", upn
+        assert listed.get(preparing.id, "preparing") == "preparing", upn
 
 
 def test_sheet_lists_every_item_unanswered_at_first(client, world):

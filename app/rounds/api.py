@@ -33,13 +33,13 @@ class RoundOut(BaseModel):
 
 @router.get("/rounds", response_model=list[RoundOut], responses={401: {"description": "Not signed in"}})
 def list_rounds(session: DbSession, principal: CurrentPrincipal) -> list[RoundOut]:
-    """Every round, newest first, with its fiscal year, state and checklist version (draft rounds for the
-    desk and admins only)."""
+    """Every round, newest first, with its fiscal year, state and checklist version (rounds still being
+    prepared, state ``preparing``, for the desk and admins only)."""
     current = service.current_round(session)
-    drafts = permissions.sees_draft_rounds(principal)
+    preparing = permissions.sees_preparing_rounds(principal)
     out = []
     for r in service.list_rounds(session):
-        if r.state == RoundState.DRAFT and not drafts:
+        if r.state == RoundState.PREPARING and not preparing:
             continue
         definition = checklists.get_definition(session, r.checklist_version_id)
         out.append(RoundOut(
