@@ -62,9 +62,9 @@ def test_weak_items_json(client, dw):
     assert body["scope"] is None and body["sections"] == 7
     first = body["items"][0]
     assert (first["rank"], first["item"]["key"], first["maturity"]) == (1, K6, 33.3)
-    assert first["counts"] == {"excellent": 1, "good": 0, "fair": 0, "not_started": 2, "not_applicable": 1,
+    assert first["counts"] == {"excellent": 1, "good": 0, "fair": 0, "not_done": 2, "not_applicable": 1,
                                "unanswered": 3}
-    assert first["shares"]["not_started"] == 28.6 and first["shares"]["unanswered"] == 42.9
+    assert first["shares"]["not_done"] == 28.6 and first["shares"]["unanswered"] == 42.9
     p = client.get(api(dw, "weak-items", "?bureau=P")).json()
     assert p["scope"] == {"code": "P", "name": "P部"} and p["sections"] == 5
     k1 = next(i for i in p["items"] if i["item"]["key"] == K1)
@@ -78,7 +78,7 @@ def test_quick_wins_json(client, dw):
     assert [(q["rank"], q["section"]["code"], q["item"]["key"], q["priority"]) for q in body["quick_wins"]][:2] == [
         (1, "Q1", K1, 9), (2, "Q1", K3, 9)]
     [k6] = body["counterpart_items"]
-    assert (k6["not_started"], k6["scored"], k6["share"]) == (2, 3, 66.7)
+    assert (k6["not_done"], k6["scored"], k6["share"]) == (2, 3, 66.7)
     assert k6["bureaus"][0] == {"bureau": {"code": "P", "name": "P部"}, "sections": [{"code": "P2", "name": "P部 2課"}]}
 
 

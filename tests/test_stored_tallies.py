@@ -61,7 +61,7 @@ def recounted(session) -> dict:
         overall = count(definition.items)
         quick = Counter(mine.get(i.key) for i in definition.items if i.difficulty == rules.QUICK_WIN_DIFFICULTY)
         sheets[s.id] = (overall.total, overall.answered, overall.not_applicable, overall.points,
-                        quick[Status.FAIR.value], quick[Status.NOT_STARTED.value])
+                        quick[Status.FAIR.value], quick[Status.NOT_DONE.value])
         for scope in (PREFECTURE, s.bureau_id):
             maturity[(s.round_id, scope, s.state, "", _tenths(overall))] += 1
             for item in definition.items:

@@ -47,7 +47,7 @@ def stored(session, world):
     (Status.GOOD, Status.EXCELLENT, TargetResult.MET),
     (Status.GOOD, Status.GOOD, TargetResult.MET),
     (Status.EXCELLENT, Status.GOOD, TargetResult.NOT_MET),
-    (Status.FAIR, Status.NOT_STARTED, TargetResult.NOT_MET),
+    (Status.FAIR, Status.NOT_DONE, TargetResult.NOT_MET),
     (Status.GOOD, None, TargetResult.PENDING),
     (Status.GOOD, Status.NOT_APPLICABLE, TargetResult.NOT_COMPARABLE),
 ])

@@ -124,7 +124,7 @@ def test_a_merged_section_shows_each_predecessors_past_side_by_side(session, his
     assert [(p.unit.code, p.relation) for p in trend.points] == [("M1", "merged"), ("M2", "merged"), ("M", "self")]
     rows = {c.key: c for c in trend_service.compare(session, trend, history["r1"].id, history["r2"].id)}
     row = rows["office.daily.keep-electronic"]
-    assert row.before == [("文書課", Status.EXCELLENT), ("法規課", Status.NOT_STARTED)]
+    assert row.before == [("文書課", Status.EXCELLENT), ("法規課", Status.NOT_DONE)]
     assert row.change is None
 
 

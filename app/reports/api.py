@@ -112,7 +112,7 @@ class StatusCountsOut(BaseModel):
     excellent: int = Field(description="◎")
     good: int = Field(description="○")
     fair: int = Field(description="△")
-    not_started: int = Field(description="×")
+    not_done: int = Field(description="×")
     not_applicable: int = Field(description="該当なし")
     unanswered: int
 
@@ -121,7 +121,7 @@ class StatusSharesOut(BaseModel):
     excellent: float
     good: float
     fair: float
-    not_started: float
+    not_done: float
     not_applicable: float
     unanswered: float
 
@@ -160,7 +160,7 @@ class CounterpartBureauOut(BaseModel):
 
 class CounterpartItemOut(BaseModel):
     item: ItemRefOut
-    not_started: int
+    not_done: int
     scored: int
     share: float = Field(description="× / 所属 that answered ◎ ○ △ × × 100")
     bureaus: list[CounterpartBureauOut]
@@ -263,7 +263,7 @@ def heatmap(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, 
 
 
 _COUNT_FIELDS = {"excellent": Status.EXCELLENT, "good": Status.GOOD, "fair": Status.FAIR,
-                 "not_started": Status.NOT_STARTED, "not_applicable": Status.NOT_APPLICABLE,
+                 "not_done": Status.NOT_DONE, "not_applicable": Status.NOT_APPLICABLE,
                  "unanswered": None}
 
 
@@ -302,7 +302,7 @@ def quick_wins(round_id: RoundId, session: DbSession, principal: CurrentPrincipa
                     for q in view.rows],
         page=_page(view.pager),
         counterpart_items=[CounterpartItemOut(
-            item=_item(c.item), not_started=c.not_started, scored=c.counts.scored, share=c.share,
+            item=_item(c.item), not_done=c.not_done, scored=c.counts.scored, share=c.share,
             bureaus=[CounterpartBureauOut(bureau=_unit(b.bureau),
                                           sections=[UnitOut(code=code, name=name) for code, name in b.names])
                      for b in c.bureaus],

@@ -297,7 +297,7 @@ def _weak_desc(items: list[WeakItem], sections: int, scope: str) -> str:
     known = [w for w in items if w.maturity is not None]
     if not known:
         return f"{scope}の{sections}所属は、まだどの項目にも ◎ ○ △ × で回答していません。"
-    weakest = "、".join(f"「{w.item.text}」（{w.maturity:.1f}点、×{w.share(Status.NOT_STARTED):.1f}%）"
+    weakest = "、".join(f"「{w.item.text}」（{w.maturity:.1f}点、×{w.share(Status.NOT_DONE):.1f}%）"
                        for w in known[:3])
     return f"{scope}の{sections}所属の回答。最も弱い項目は {weakest}。詳しい数値は下の表にあります。"
 
@@ -388,13 +388,13 @@ class CounterpartItem:
         return sum(b.count for b in self.bureaus[COUNTERPART_BUREAUS_SHOWN:])
 
     @property
-    def not_started(self) -> int:
-        return self.counts.not_started
+    def not_done(self) -> int:
+        return self.counts.not_done
 
     @property
     def share(self) -> float:
         """Share of × among the 所属 that answered ◎ ○ △ ×."""
-        return rules.share(self.counts.not_started, self.counts.scored)
+        return rules.share(self.counts.not_done, self.counts.scored)
 
 
 @dataclass(frozen=True)
@@ -442,7 +442,7 @@ def quick_wins(session: Session, principal: Principal, round_id: int | None, *,
 
 
 def _quick_counts(t: figures.SheetTotal) -> dict[str, int]:
-    counts = {Status.NOT_STARTED.value: t.quick_not_done, Status.FAIR.value: t.quick_fair}
+    counts = {Status.NOT_DONE.value: t.quick_not_done, Status.FAIR.value: t.quick_fair}
     return {status: n for status, n in counts.items() if n}
 
 
@@ -478,7 +478,7 @@ def _counterpart(session: Session, ctx: DeskContext, bureau_id: int | None,
     result = [CounterpartItem(item, counts.get(item.key, ItemCounts()), [
         CounterpartBureau(refs[b], per_bureau[item.key][b], names.get((item.key, b), [])) for b in shown[item.key]])
         for item in items]
-    result.sort(key=lambda c: (-c.not_started, c.item.position))
+    result.sort(key=lambda c: (-c.not_done, c.item.position))
     return result
 
 

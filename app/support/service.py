@@ -442,7 +442,7 @@ class SupportComparison:
     others: ChangeShare
 
 
-_RANK_SQL = {Status.EXCELLENT.value: 3, Status.GOOD.value: 2, Status.FAIR.value: 1, Status.NOT_STARTED.value: 0}
+_RANK_SQL = {Status.EXCELLENT.value: 3, Status.GOOD.value: 2, Status.FAIR.value: 1, Status.NOT_DONE.value: 0}
 
 
 def _rank(column):
@@ -651,7 +651,7 @@ class ItemChoice:
 
     @property
     def needs_work(self) -> bool:
-        return self.status in (Status.FAIR, Status.NOT_STARTED)
+        return self.status in (Status.FAIR, Status.NOT_DONE)
 
 
 @dataclass
