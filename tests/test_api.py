@@ -31,7 +31,8 @@ def test_me_gives_the_user_roles_section_and_csrf_token(client, world):
     me = client.get("/api/v1/me").json()
     assert me["upn"] == "leader.a1@test.example"
     assert me["roles"] == ["leader"]
-    assert me["section_code"] == "A1"
+    assert me["section"] == {"code": "A1", "name": "A部 一課"}
+    assert me["memberships"] == [{"section": {"code": "A1", "name": "A部 一課"}, "role": "leader"}]
     assert me["csrf_token"] == token
 
 
@@ -59,7 +60,8 @@ def test_a_round_being_prepared_is_listed_for_the_desk_and_admins_only(new_clien
 def test_sheet_lists_every_item_unanswered_at_first(client, world):
     sign_in(client, "member.a1@test.example")
     sheet = client.get(SHEET.format(rid=world.round.id, code="A1")).json()
-    assert [i["key"] for i in sheet["items"]] == ALL_KEYS
+    assert [i["item_key"] for i in sheet["items"]] == ALL_KEYS
+    assert sheet["round"] == {"id": world.round.id, "title": "令和8年度 第1回"}
     assert all(i["answer"]["status"] is None and i["answer"]["version"] == 0 for i in sheet["items"])
     assert sheet["state"] == "draft" and sheet["entry_date"] is None
     assert sheet["score"] == {"maturity": None, "completion": 0.0, "total": 6, "answered": 0,

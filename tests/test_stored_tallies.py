@@ -101,7 +101,7 @@ def test_every_kind_of_write_keeps_every_stored_tally_in_step(client, new_client
 
     def versions(code):
         sheet = client_sheet(code)
-        return {i["key"]: i["answer"]["version"] for i in sheet["items"]}
+        return {i["item_key"]: i["answer"]["version"] for i in sheet["items"]}
 
     def client_sheet(code):
         c, _ = people[code]
