@@ -240,7 +240,7 @@ def test_distribution_bins_and_rollups(session, dw, desk):
     assert (by["Q"].sections, by["Q"].scored, by["Q"].mean, by["Q"].median, by["Q"].completion) == (2, 1, 0.0, 0.0, 50.0)
     assert (by["E"].sections, by["E"].scored, by["E"].mean, by["E"].five, by["E"].completion) == (0, 0, None, None, 0.0)
     # The same mean, median and completion as /scores?by=bureau
-    scores = {b.bureau.code: b.figure for b in service.scores(session, desk, dw.round.id).bureaus}
+    scores = {b.bureau.code: b.figure for b in service.scores(session, desk, dw.round.id, by="bureau").bureaus}
     for code in ("P", "Q"):
         assert (by[code].mean, by[code].median, by[code].completion) == (
             scores[code].mean, scores[code].median, scores[code].completion)
@@ -275,3 +275,13 @@ def test_members_see_group_figures_of_five_or_more_and_their_own_quick_wins(sess
     assert (k6.not_done, k6.counts.sections, [b.names for b in k6.bureaus]) == (1, 1, [[("P2", "P部 2課")]])
     with pytest.raises(Forbidden):
         service.quick_wins(session, member, dw.round.id, bureau_code="P")
+
+
+def test_a_counterpart_item_lists_the_first_ten_bureaus_and_counts_the_others():
+    """At prefecture scale a ☆☆☆ item has × in over 100 部局: the page and the JSON list ten of them."""
+    from app.reports.queries import BureauRef
+
+    bureaus = [service.CounterpartBureau(BureauRef(i, f"B{i}", f"B{i}部", i), 13 - i, []) for i in range(12)]
+    item = service.CounterpartItem(None, ItemCounts(), bureaus)  # type: ignore[arg-type]
+    assert [b.bureau.code for b in item.shown] == [f"B{i}" for i in range(10)]
+    assert (item.hidden_bureaus, item.hidden_sections) == (2, 3 + 2)
