@@ -11,7 +11,7 @@ class Status(StrEnum):
     EXCELLENT = "◎"
     GOOD = "○"
     FAIR = "△"
-    NOT_STARTED = "×"
+    NOT_DONE = "×"  # 未対応
     NOT_APPLICABLE = "該当なし"
 
     @property
@@ -19,19 +19,19 @@ class Status(StrEnum):
         return self is not Status.NOT_APPLICABLE
 
 
-SCORED_STATUSES: tuple[Status, ...] = (Status.EXCELLENT, Status.GOOD, Status.FAIR, Status.NOT_STARTED)
+SCORED_STATUSES: tuple[Status, ...] = (Status.EXCELLENT, Status.GOOD, Status.FAIR, Status.NOT_DONE)
 DEFAULT_POINTS: Mapping[Status, int] = {
     Status.EXCELLENT: 3,
     Status.GOOD: 2,
     Status.FAIR: 1,
-    Status.NOT_STARTED: 0,
+    Status.NOT_DONE: 0,
 }
 # The seed's legend (だいたいの目安): what each symbol means.
 STATUS_LABELS: Mapping[Status, str] = {
     Status.EXCELLENT: "60%以上",
     Status.GOOD: "60～30%程度",
     Status.FAIR: "30%以下",
-    Status.NOT_STARTED: "未対応",
+    Status.NOT_DONE: "未対応",
     Status.NOT_APPLICABLE: "この所属には該当しない",
 }
 
@@ -45,10 +45,10 @@ _ALIASES: Mapping[str, Status] = {
     "O": Status.GOOD,
     "△": Status.FAIR,
     "▲": Status.FAIR,
-    "×": Status.NOT_STARTED,
-    "✕": Status.NOT_STARTED,
-    "✖": Status.NOT_STARTED,
-    "X": Status.NOT_STARTED,
+    "×": Status.NOT_DONE,
+    "✕": Status.NOT_DONE,
+    "✖": Status.NOT_DONE,
+    "X": Status.NOT_DONE,
     "該当なし": Status.NOT_APPLICABLE,
     "N/A": Status.NOT_APPLICABLE,
     "NA": Status.NOT_APPLICABLE,

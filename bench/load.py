@@ -201,7 +201,7 @@ async def sign_in(person: Person, round_id: int, stats: Stats) -> bool:
             stats.error(f"me/sheet {me.status_code}/{sheet.status_code}")
             return False
         person.csrf = me.json()["csrf_token"]
-        person.versions = {i["key"]: i["answer"]["version"] for i in sheet.json()["items"]}
+        person.versions = {i["item_key"]: i["answer"]["version"] for i in sheet.json()["items"]}
         if sheet.json()["can_reopen"]:
             # Part of the demo's 所属 have submitted already; their leader reopens the sheet so that
             # every simulated person has something to save (as a leader does to correct a sheet).

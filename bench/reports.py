@@ -188,7 +188,7 @@ def measure(base: str, eps: list[Endpoint], sessions: dict, n: int, warmup: int,
     item = sheet["items"][0]
     # Alternate ◎ and ○, starting with the one not stored now, so that every save writes.
     answer = item["answer"]
-    state = {"key": item["key"], "version": answer["version"], "flip": int(answer["status"] == "◎")}
+    state = {"key": item["item_key"], "version": answer["version"], "flip": int(answer["status"] == "◎")}
 
     def call(ep: Endpoint) -> requests.Response:
         s = sessions[ep.who][0]

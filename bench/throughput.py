@@ -120,7 +120,7 @@ DATASETS: dict[str, list[str]] = {
 
 def answers_of(sheet: dict) -> list[tuple[str, int, str | None]]:
     """(item key, version, status) of every answer of a sheet (GET …/sections/{code}/sheet)."""
-    return [(item["key"], item["answer"]["version"], item["answer"]["status"]) for item in sheet["items"]]
+    return [(item["item_key"], item["answer"]["version"], item["answer"]["status"]) for item in sheet["items"]]
 
 
 def newest_round(rounds: list[dict]) -> int:

@@ -146,6 +146,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     # --- figures: scores for everyone (filtered, groups under 5 所属 withheld), the desk's figures ------------
     ("GET", "/api/v1/rounds/{round_id}/scores"): signed_in(200),  # filtered to what each may see
     ("GET", "/api/v1/rounds/{round_id}/submissions"): desk_only(200),
+    ("GET", "/api/v1/rounds/{round_id}/submissions/mail-list"): desk_only(200),
     ("GET", "/api/v1/rounds/{round_id}/heatmap"): desk_only(200),
     ("GET", "/api/v1/rounds/{round_id}/distribution"): desk_only(200),
     # 所属 staff may read a group of at least 5 所属; the world's prefecture has 3: 403.

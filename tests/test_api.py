@@ -31,7 +31,8 @@ def test_me_gives_the_user_roles_section_and_csrf_token(client, world):
     me = client.get("/api/v1/me").json()
     assert me["upn"] == "leader.a1@test.example"
     assert me["roles"] == ["leader"]
-    assert me["section_code"] == "A1"
+    assert me["section"] == {"code": "A1", "name": "A部 一課"}
+    assert me["memberships"] == [{"section": {"code": "A1", "name": "A部 一課"}, "role": "leader"}]
     assert me["csrf_token"] == token
 
 
@@ -43,21 +44,24 @@ def test_rounds_list_id_title_fiscal_year_state_and_version(client, world):
     assert (r["checklist"], r["checklist_version"], r["current"]) == ("paperless", 1, True)
 
 
-def test_a_draft_round_is_listed_for_the_desk_and_admins_only(new_client, session, world):
-    draft = factories.make_round(session, world.version_id, title="令和9年度 第1回", fiscal_year=2027, open_it=False)
+def test_a_round_being_prepared_is_listed_for_the_desk_and_admins_only(new_client, session, world):
+    preparing = factories.make_round(session, world.version_id, title="令和9年度 第1回", fiscal_year=2027,
+                                     open_it=False)
     session.commit()
     for upn, sees in (("member.a1@test.example", False), ("leader.a1@test.example", False),
                       ("desk@test.example", True), ("admin@test.example", True)):
         client = new_client()
         sign_in(client, upn)
         listed = {r["id"]: r["state"] for r in client.get("/api/v1/rounds").json()}
-        assert (draft.id in listed) is sees and listed[world.round.id] == "open", upn
+        assert (preparing.id in listed) is sees and listed[world.round.id] == "open", upn
+        assert listed.get(preparing.id, "preparing") == "preparing", upn
 
 
 def test_sheet_lists_every_item_unanswered_at_first(client, world):
     sign_in(client, "member.a1@test.example")
     sheet = client.get(SHEET.format(rid=world.round.id, code="A1")).json()
-    assert [i["key"] for i in sheet["items"]] == ALL_KEYS
+    assert [i["item_key"] for i in sheet["items"]] == ALL_KEYS
+    assert sheet["round"] == {"id": world.round.id, "title": "令和8年度 第1回"}
     assert all(i["answer"]["status"] is None and i["answer"]["version"] == 0 for i in sheet["items"])
     assert sheet["state"] == "draft" and sheet["entry_date"] is None
     assert sheet["score"] == {"maturity": None, "completion": 0.0, "total": 6, "answered": 0,
@@ -211,7 +215,11 @@ def test_scores_by_section_and_by_bureau(client, new_client, world):
 
     desk = new_client()
     sign_in(desk, "desk@test.example")
-    by_section = {s["code"]: s for s in desk.get(f"/api/v1/rounds/{world.round.id}/scores?by=section").json()}
+    body = desk.get(f"/api/v1/rounds/{world.round.id}/scores?by=section").json()
+    assert (body["round"]["id"], body["by"], body["page"]) == (
+        world.round.id, "section", {"page": 1, "per_page": 50, "pages": 1, "total": 3})
+    by_section = {s["section"]["code"]: s for s in body["rows"]}
+    assert by_section["A1"]["bureau"] == {"code": "A", "name": "A部"} and by_section["A1"]["state"] == "draft"
     assert set(by_section) == {"A1", "A2", "B1"}
     assert by_section["A1"]["maturity"] == 60.0 and by_section["A1"]["completion"] == 100.0
     assert by_section["A2"]["maturity"] == 66.7 and by_section["A2"]["completion"] == 16.7
@@ -219,16 +227,18 @@ def test_scores_by_section_and_by_bureau(client, new_client, world):
     cats = {c["name"]: c["maturity"] for c in by_section["A1"]["categories"]}
     assert cats == {"所属内": 83.3, "打合せ": 16.7, "会議": 100.0}
 
-    by_bureau = {b["code"]: b for b in desk.get(f"/api/v1/rounds/{world.round.id}/scores?by=bureau").json()}
-    assert by_bureau["A"]["maturity"] == round((60.0 + 66.7) / 2, 1)
+    body = desk.get(f"/api/v1/rounds/{world.round.id}/scores?by=bureau").json()
+    assert body["by"] == "bureau" and body["page"]["total"] == 2
+    by_bureau = {b["bureau"]["code"]: b for b in body["rows"]}
+    assert by_bureau["A"]["mean"] == round((60.0 + 66.7) / 2, 1)
     assert by_bureau["A"]["completion"] == round(7 / 12 * 100, 1)
-    assert by_bureau["B"]["maturity"] is None
+    assert by_bureau["B"]["mean"] is None
 
     # A member sees only their own 所属, and no average of a group under five 所属.
     mine = client.get(f"/api/v1/rounds/{world.round.id}/scores?by=section").json()
-    assert [s["code"] for s in mine] == ["A1"]
-    groups = client.get(f"/api/v1/rounds/{world.round.id}/scores?by=bureau").json()
-    assert all(g["suppressed"] and g["maturity"] is None for g in groups)
+    assert [s["section"]["code"] for s in mine["rows"]] == ["A1"] and mine["page"]["total"] == 1
+    groups = client.get(f"/api/v1/rounds/{world.round.id}/scores?by=bureau").json()["rows"]
+    assert all(g["suppressed"] and g["mean"] is None for g in groups)
     assert client.get(f"/api/v1/rounds/{world.round.id}/scores?by=nonsense").status_code == 422
 
 
@@ -247,14 +257,36 @@ def test_scores_by_bureau_withhold_every_figure_of_a_small_group_from_sections(c
 
     dw = factories.build_desk_world(session)
     sign_in(client, "member.p2@test.example")
-    groups = {g["code"]: g for g in client.get(f"/api/v1/rounds/{dw.round.id}/scores?by=bureau").json()}
+    groups = {g["bureau"]["code"]: g for g in client.get(f"/api/v1/rounds/{dw.round.id}/scores?by=bureau").json()["rows"]}
     assert groups["P"]["suppressed"] is False and groups["P"]["completion"] is not None
-    assert groups["P"]["maturity"] is not None and groups["P"]["categories"]
+    assert groups["P"]["mean"] is not None and groups["P"]["categories"]
+    assert all(set(c) == {"name", "mean"} for c in groups["P"]["categories"])
     q = groups["Q"]
     assert q["suppressed"] is True and q["sections"] == 2
-    assert (q["maturity"], q["median"], q["completion"], q["categories"]) == (None, None, None, {})
+    assert (q["mean"], q["median"], q["completion"], q["categories"]) == (None, None, None, [])
 
     desk = new_client()
     sign_in(desk, "desk@test.example")
-    q = {g["code"]: g for g in desk.get(f"/api/v1/rounds/{dw.round.id}/scores?by=bureau").json()}["Q"]
-    assert q["suppressed"] is False and q["completion"] == 50.0 and q["maturity"] == 0.0
+    rows = desk.get(f"/api/v1/rounds/{dw.round.id}/scores?by=bureau").json()["rows"]
+    q = {g["bureau"]["code"]: g for g in rows}["Q"]
+    assert q["suppressed"] is False and q["completion"] == 50.0 and q["mean"] == 0.0
+
+
+def test_scores_are_paged_by_section_and_by_bureau(client, session):
+    from tests import factories
+
+    dw = factories.build_desk_world(session)
+    sign_in(client, "desk@test.example")
+    url = f"/api/v1/rounds/{dw.round.id}/scores"
+    first = client.get(f"{url}?per_page=3").json()
+    assert first["page"] == {"page": 1, "per_page": 3, "pages": 3, "total": 7}
+    assert [r["section"]["code"] for r in first["rows"]] == ["P1", "P2", "P3"]
+    last = client.get(f"{url}?per_page=3&page=3").json()
+    assert [r["section"]["code"] for r in last["rows"]] == ["Q2"]
+    past = client.get(f"{url}?per_page=3&page=99").json()  # past the end: the last page
+    assert past["page"]["page"] == 3 and past["rows"] == last["rows"]
+    bureaus = client.get(f"{url}?by=bureau&per_page=1&page=2").json()
+    assert bureaus["page"] == {"page": 2, "per_page": 1, "pages": 2, "total": 2}
+    assert [r["bureau"]["code"] for r in bureaus["rows"]] == ["Q"]
+    assert client.get(f"{url}?per_page=1001").status_code == 422
+    assert client.get(f"{url}?per_page=0").status_code == 422

@@ -131,7 +131,7 @@ def test_second_sign_in_finds_the_user_by_tenant_and_object_id_not_upn(client, b
     other = browser()
     assert sign_in(other, idp, "member.a1").status_code == 303
     me = other.get("/api/v1/me").json()
-    assert me["section_code"] == "A1"
+    assert me["section"]["code"] == "A1"
     session.expire_all()
     assert session.get(User, world.member_a.id).upn == "member.a1@test.example"  # Entra's UPN is now shown
 

@@ -186,9 +186,10 @@ def test_trend_joins_items_by_key_across_hand_made_versions(session):
     assert rows["keep.same"].change is Change.IMPROVED
     assert rows["gets.reworded"].change is Change.IMPROVED and rows["gets.reworded"].text == "新しい文言"
     assert rows["brand.new"].change is Change.NEW_ITEM and not rows["brand.new"].in_before
-    assert rows["brand.new"].before == [("X課", None)]
+    assert [(u.name, st) for u, st in rows["brand.new"].before] == [("X課", None)]
     assert rows["goes.away"].change is Change.REMOVED_ITEM and not rows["goes.away"].in_after
-    assert rows["goes.away"].after is None and rows["goes.away"].before == [("X課", Status.GOOD)]
+    assert rows["goes.away"].after is None
+    assert [(u.name, st) for u, st in rows["goes.away"].before] == [("X課", Status.GOOD)]
     assert rows["moves.over"].change is Change.UNCHANGED and rows["moves.over"].category == "会議"
     assert rows["gets.harder"].change is Change.REGRESSED
     assert rows["na.allowed"].change is Change.NOT_COMPARABLE
@@ -299,6 +300,6 @@ def test_the_demo_puts_the_newest_round_on_version_2(client, session):
     page = client.get(f"/rounds/{rounds[1].id}/sections/1001")
     assert page.status_code == 200 and "起案・決裁を電子決裁で行い" in page.text
     trend = client.get("/api/v1/sections/1001/trend").json()
-    changes = {c["key"]: c for c in trend["changes"]}
+    changes = {c["item_key"]: c for c in trend["changes"]}
     assert changes["documents.approval.electronic"]["change"] == "new_item"
     assert len(changes) == 36

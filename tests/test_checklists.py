@@ -54,7 +54,7 @@ def test_seed_sheet_has_the_six_items_exactly_as_the_prefecture_wrote_them():
     assert checklist.legend.difficulty == {3: "相手次第", 2: "ちょっと難しい", 1: "やりやすい"}
     assert {s.value: label for s, label in checklist.legend.status.items()} == {
         "◎": "60%以上", "○": "60～30%程度", "△": "30%以下", "×": "未対応"}
-    assert checklist.points == {Status.EXCELLENT: 3, Status.GOOD: 2, Status.FAIR: 1, Status.NOT_STARTED: 0}
+    assert checklist.points == {Status.EXCELLENT: 3, Status.GOOD: 2, Status.FAIR: 1, Status.NOT_DONE: 0}
 
 
 def test_every_checklist_file_loads_with_unique_keys():

@@ -9,7 +9,7 @@ from tests.conftest import sign_in
 from tests.factories import V1_KEYS, field
 
 K1, K2, K3, K4, K5, K6 = V1_KEYS
-FIGURES = ("submissions", "heatmap", "weak-items", "quick-wins", "distribution")
+FIGURES = ("submissions", "submissions/mail-list", "heatmap", "weak-items", "quick-wins", "distribution")
 
 
 @pytest.fixture
@@ -32,21 +32,45 @@ def test_desk_and_admin_fetch_every_figure(client, dw, upn):
 def test_submissions_json(client, dw):
     sign_in(client, "desk@test.example")
     body = client.get(api(dw, "submissions")).json()
+    assert body["round"] == {"id": dw.round.id, "title": "令和8年度 第1回"}
+    assert body["page"] == {"page": 1, "per_page": 100, "pages": 1, "total": 5} and "mail_list" not in body
     assert body["overall"] == {"sections": 7, "not_started": 2, "in_progress": 3, "submitted": 2,
                                "submitted_share": 28.6}
     assert [(b["bureau"]["code"], b["sections"]) for b in body["bureaus"]] == [("P", 5), ("Q", 2), ("E", 0)]
     assert [p["section"]["code"] for p in body["pending"]] == ["P2", "P3", "P4", "Q1", "Q2"]
     assert body["pending"][0]["leaders"] == [{"name": "リーダー P2", "upn": "leader.p2@test.example"}]
     assert body["pending"][0]["progress"] == "in_progress" and body["pending"][0]["completion"] == 100.0
-    assert body["mail_list"].split("; ")[0] == "leader.p2@test.example"
     only = client.get(api(dw, "submissions", "?bureau=Q&progress=not_started")).json()
-    assert [p["section"]["code"] for p in only["pending"]] == ["Q2"] and only["mail_list"] == ""
+    assert [p["section"]["code"] for p in only["pending"]] == ["Q2"]
+    paged = client.get(api(dw, "submissions", "?per_page=2&page=3")).json()
+    assert [p["section"]["code"] for p in paged["pending"]] == ["Q2"]
+    assert paged["page"] == {"page": 3, "per_page": 2, "pages": 3, "total": 5}
+    assert client.get(api(dw, "submissions", "?per_page=1001")).status_code == 422
+
+
+def test_submissions_mail_list_has_every_pending_leader_with_the_boards_filters(client, dw):
+    """The leaders of every 所属 not yet submitted, over all pages: P2, P3 (two leaders), P4 (not its retired
+    leader), Q1; Q2 has none."""
+    sign_in(client, "desk@test.example")
+    body = client.get(api(dw, "submissions/mail-list")).json()
+    assert body["round"] == {"id": dw.round.id, "title": "令和8年度 第1回"}
+    assert body["mail_list"].split("; ") == ["leader.p2@test.example", "leader.p3@test.example",
+                                             "leader2.p3@test.example", "leader.p4@test.example",
+                                             "leader.q1@test.example"]
+    assert (body["recipients"], body["without_leader"]) == (5, 1)
+    assert client.get(api(dw, "submissions/mail-list", "?bureau=Q&progress=not_started")).json() == {
+        "round": body["round"], "recipients": 0, "without_leader": 1, "mail_list": ""}
+    started = client.get(api(dw, "submissions/mail-list", "?progress=in_progress")).json()  # P2, P3, Q1
+    assert (started["recipients"], started["without_leader"]) == (4, 0)
+    assert client.get(api(dw, "submissions/mail-list", "?progress=submitted")).status_code == 422
+    assert client.get(api(dw, "submissions/mail-list", "?bureau=ZZ")).status_code == 404
 
 
 def test_heatmap_json(client, dw):
     sign_in(client, "desk@test.example")
     body = client.get(api(dw, "heatmap", "?sort=all_asc&per_page=2&page=1")).json()
-    assert [i["key"] for i in body["items"]] == list(V1_KEYS)
+    assert [i["item_key"] for i in body["items"]] == list(V1_KEYS)
+    assert body["round"]["id"] == dw.round.id
     assert [(r["section"]["code"], r["maturity"]) for r in body["rows"]] == [("Q1", 0.0), ("P3", 33.3)]
     assert body["page"] == {"page": 1, "per_page": 2, "pages": 4, "total": 7}
     p = client.get(api(dw, "heatmap", "?bureau=P&per_page=2&page=1")).json()["rows"]
@@ -59,15 +83,15 @@ def test_heatmap_json(client, dw):
 def test_weak_items_json(client, dw):
     sign_in(client, "desk@test.example")
     body = client.get(api(dw, "weak-items")).json()
-    assert body["scope"] is None and body["sections"] == 7
+    assert body["bureau"] is None and body["sections"] == 7
     first = body["items"][0]
-    assert (first["rank"], first["item"]["key"], first["maturity"]) == (1, K6, 33.3)
-    assert first["counts"] == {"excellent": 1, "good": 0, "fair": 0, "not_started": 2, "not_applicable": 1,
+    assert (first["rank"], first["item"]["item_key"], first["maturity"]) == (1, K6, 33.3)
+    assert first["counts"] == {"excellent": 1, "good": 0, "fair": 0, "not_done": 2, "not_applicable": 1,
                                "unanswered": 3}
-    assert first["shares"]["not_started"] == 28.6 and first["shares"]["unanswered"] == 42.9
+    assert first["shares"]["not_done"] == 28.6 and first["shares"]["unanswered"] == 42.9
     p = client.get(api(dw, "weak-items", "?bureau=P")).json()
-    assert p["scope"] == {"code": "P", "name": "P部"} and p["sections"] == 5
-    k1 = next(i for i in p["items"] if i["item"]["key"] == K1)
+    assert p["bureau"] == {"code": "P", "name": "P部"} and p["sections"] == 5
+    k1 = next(i for i in p["items"] if i["item"]["item_key"] == K1)
     assert (k1["maturity"], k1["prefecture_maturity"]) == (50.0, 40.0)
 
 
@@ -75,11 +99,14 @@ def test_quick_wins_json(client, dw):
     sign_in(client, "desk@test.example")
     body = client.get(api(dw, "quick-wins", "?per_page=5")).json()
     assert body["own_sections_only"] is False and body["page"]["total"] == 8
-    assert [(q["rank"], q["section"]["code"], q["item"]["key"], q["priority"]) for q in body["quick_wins"]][:2] == [
+    assert [(q["rank"], q["section"]["code"], q["item"]["item_key"], q["priority"]) for q in body["quick_wins"]][:2] == [
         (1, "Q1", K1, 9), (2, "Q1", K3, 9)]
     [k6] = body["counterpart_items"]
-    assert (k6["not_started"], k6["scored"], k6["share"]) == (2, 3, 66.7)
-    assert k6["bureaus"][0] == {"bureau": {"code": "P", "name": "P部"}, "sections": [{"code": "P2", "name": "P部 2課"}]}
+    assert (k6["not_done"], k6["scored"], k6["share"]) == (2, 3, 66.7)
+    assert k6["bureaus"][0] == {"bureau": {"code": "P", "name": "P部"}, "count": 1,
+                                "names": [{"code": "P2", "name": "P部 2課"}]}
+    assert (k6["bureaus_not_listed"], k6["sections_not_listed"]) == (0, 0)
+    assert client.get(api(dw, "quick-wins")).json()["page"]["per_page"] == 50
 
 
 def test_distribution_json(client, dw):
@@ -94,7 +121,7 @@ def test_distribution_json(client, dw):
 
 def test_a_member_cannot_fetch_the_heatmap_or_other_sections_figures(client, dw):
     sign_in(client, "member.p2@test.example")
-    for name in ("submissions", "heatmap", "distribution"):
+    for name in ("submissions", "submissions/mail-list", "heatmap", "distribution"):
         response = client.get(api(dw, name))
         assert response.status_code == 403, name
         assert "業務DX相談窓口" in response.json()["detail"]
@@ -105,7 +132,7 @@ def test_a_member_cannot_fetch_the_heatmap_or_other_sections_figures(client, dw)
     mine = client.get(api(dw, "quick-wins")).json()
     assert mine["own_sections_only"] is True
     assert {q["section"]["code"] for q in mine["quick_wins"]} == {"P2"}
-    assert {s["code"] for c in mine["counterpart_items"] for b in c["bureaus"] for s in b["sections"]} == {"P2"}
+    assert {s["code"] for c in mine["counterpart_items"] for b in c["bureaus"] for s in b["names"]} == {"P2"}
     assert client.get(api(dw, "quick-wins", "?bureau=P")).status_code == 403
 
 
@@ -177,6 +204,7 @@ def test_openapi_documents_the_response_shapes(client):
     schema = client.get("/api/v1/openapi.json").json()
     for name in FIGURES:
         path = schema["paths"][f"/api/v1/rounds/{{round_id}}/{name}"]["get"]
+        assert path["responses"]["200"]["description"]
         ref = path["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
         assert ref.startswith("#/components/schemas/")
     assert "StatusCountsOut" in schema["components"]["schemas"]

@@ -32,7 +32,7 @@ def texts(root: ET.Element) -> list[str]:
     return [t.text or "" for t in root.iter(f"{SVG}text")]
 
 
-FULL = [("1. 資料を電子でも保管している", ItemCounts(excellent=5, good=3, fair=2, not_started=4, not_applicable=1,
+FULL = [("1. 資料を電子でも保管している", ItemCounts(excellent=5, good=3, fair=2, not_done=4, not_applicable=1,
                                               unanswered=5)),
         ("2. とても長いチェック項目の文章が入っても切り詰めて表示されることを確かめるための項目", ItemCounts(good=1))]
 

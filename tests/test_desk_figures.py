@@ -64,16 +64,16 @@ def test_item_counts_take_unanswered_from_the_group_size():
 def test_weakest_first_breaks_ties_by_share_of_x_then_unanswered_then_position():
     a = ItemCounts(excellent=1, fair=1)  # (3+1)/6 = 66.7, no ×
     b = ItemCounts(good=2, unanswered=1)  # 66.7, no ×, one unanswered
-    c = ItemCounts(excellent=2, not_started=1)  # 66.7, a third ×
+    c = ItemCounts(excellent=2, not_done=1)  # 66.7, a third ×
     nothing = ItemCounts(unanswered=4)
     order = sorted([(a, 1), (b, 2), (c, 3), (nothing, 0)], key=lambda p: rules.weakest_first_key(p[0], p[1]))
     assert [pos for _, pos in order] == [3, 2, 1, 0]
 
 
 def test_priority_is_ease_times_gap():
-    assert rules.priority(1, Status.NOT_STARTED) == 9
+    assert rules.priority(1, Status.NOT_DONE) == 9
     assert rules.priority(1, Status.FAIR) == 6
-    assert rules.priority(3, Status.NOT_STARTED) == 3
+    assert rules.priority(3, Status.NOT_DONE) == 3
     assert rules.priority(2, Status.EXCELLENT) == 0
 
 
@@ -173,11 +173,11 @@ def test_weak_items_prefecture_wide_weakest_first(session, dw, desk):
     assert [(w.item.key, w.maturity) for w in view.items] == [
         (K6, 33.3), (K1, 40.0), (K3, 41.7), (K2, 50.0), (K5, 55.6), (K4, 58.3)]
     k6 = view.items[0]
-    assert (k6.counts.excellent, k6.counts.not_started, k6.counts.not_applicable, k6.counts.unanswered) == (1, 2, 1, 3)
+    assert (k6.counts.excellent, k6.counts.not_done, k6.counts.not_applicable, k6.counts.unanswered) == (1, 2, 1, 3)
     k1 = view.items[1]
-    assert (k1.counts.excellent, k1.counts.good, k1.counts.fair, k1.counts.not_started, k1.counts.unanswered) == (
+    assert (k1.counts.excellent, k1.counts.good, k1.counts.fair, k1.counts.not_done, k1.counts.unanswered) == (
         1, 1, 1, 2, 2)
-    assert (k1.share(Status.EXCELLENT), k1.share(Status.NOT_STARTED), k1.share(None)) == (14.3, 28.6, 28.6)
+    assert (k1.share(Status.EXCELLENT), k1.share(Status.NOT_DONE), k1.share(None)) == (14.3, 28.6, 28.6)
     assert k1.prefecture_maturity is None
 
 
@@ -216,7 +216,7 @@ def test_quick_wins_are_ranked_by_priority_then_count_then_maturity(session, dw,
 def test_counterpart_items_group_the_x_of_three_star_items(session, dw, desk):
     [k6] = service.quick_wins(session, desk, dw.round.id).counterpart
     assert k6.item.key == K6
-    assert (k6.not_started, k6.counts.scored, k6.share) == (2, 3, 66.7)
+    assert (k6.not_done, k6.counts.scored, k6.share) == (2, 3, 66.7)
     assert [(b.bureau.code, b.names) for b in k6.bureaus] == [("P", [("P2", "P部 2課")]), ("Q", [("Q1", "Q部 1課")])]
 
 
@@ -224,7 +224,7 @@ def test_quick_wins_of_a_round_with_no_answers_are_empty(session, dw, desk):
     view = service.quick_wins(session, desk, dw.empty_round.id)
     assert view.rows == [] and view.pager.total == 0
     [k6] = view.counterpart
-    assert (k6.not_started, k6.share, k6.bureaus) == (0, 0.0, [])
+    assert (k6.not_done, k6.share, k6.bureaus) == (0, 0.0, [])
 
 
 def test_distribution_bins_and_rollups(session, dw, desk):
@@ -240,7 +240,7 @@ def test_distribution_bins_and_rollups(session, dw, desk):
     assert (by["Q"].sections, by["Q"].scored, by["Q"].mean, by["Q"].median, by["Q"].completion) == (2, 1, 0.0, 0.0, 50.0)
     assert (by["E"].sections, by["E"].scored, by["E"].mean, by["E"].five, by["E"].completion) == (0, 0, None, None, 0.0)
     # The same mean, median and completion as /scores?by=bureau
-    scores = {b.bureau.code: b.figure for b in service.scores(session, desk, dw.round.id).bureaus}
+    scores = {b.bureau.code: b.figure for b in service.scores(session, desk, dw.round.id, by="bureau").bureaus}
     for code in ("P", "Q"):
         assert (by[code].mean, by[code].median, by[code].completion) == (
             scores[code].mean, scores[code].median, scores[code].completion)
@@ -272,6 +272,16 @@ def test_members_see_group_figures_of_five_or_more_and_their_own_quick_wins(sess
     view = service.quick_wins(session, member, dw.round.id)
     assert view.own_only and [(q.code, q.item.key) for q in view.rows] == [("P2", K1)]
     [k6] = view.counterpart
-    assert (k6.not_started, k6.counts.sections, [b.names for b in k6.bureaus]) == (1, 1, [[("P2", "P部 2課")]])
+    assert (k6.not_done, k6.counts.sections, [b.names for b in k6.bureaus]) == (1, 1, [[("P2", "P部 2課")]])
     with pytest.raises(Forbidden):
         service.quick_wins(session, member, dw.round.id, bureau_code="P")
+
+
+def test_a_counterpart_item_lists_the_first_ten_bureaus_and_counts_the_others():
+    """At prefecture scale a ☆☆☆ item has × in over 100 部局: the page and the JSON list ten of them."""
+    from app.reports.queries import BureauRef
+
+    bureaus = [service.CounterpartBureau(BureauRef(i, f"B{i}", f"B{i}部", i), 13 - i, []) for i in range(12)]
+    item = service.CounterpartItem(None, ItemCounts(), bureaus)  # type: ignore[arg-type]
+    assert [b.bureau.code for b in item.shown] == [f"B{i}" for i in range(10)]
+    assert (item.hidden_bureaus, item.hidden_sections) == (2, 3 + 2)

@@ -127,7 +127,7 @@ def test_sigkill_mid_stream_keeps_every_acknowledged_save(backend, database_url,
         client = client_for(server.base)
         token = sign_in(client, upn)
         items = client.get(SHEET.format(rid=rid, code=code)).json()["items"]
-        versions = {i["key"]: i["answer"]["version"] for i in items}
+        versions = {i["item_key"]: i["answer"]["version"] for i in items}
         n = seed
         while True:
             key = KEYS[n % len(KEYS)]
@@ -172,7 +172,7 @@ def test_sigkill_mid_stream_keeps_every_acknowledged_save(backend, database_url,
         stored = {}
         for code in ("A1", "A2", "B1"):
             for item in desk.get(SHEET.format(rid=rid, code=code)).json()["items"]:
-                stored[(code, item["key"])] = item["answer"]
+                stored[(code, item["item_key"])] = item["answer"]
     finally:
         restarted.stop()
     engine = create_engine(database_url)

@@ -87,7 +87,8 @@ def test_history_json_newest_first_with_memo_before_and_after(client, session, w
     factories.fill(session, world.round.id, world.a1, world.member_a, {K1: ("◎", "書き直したメモ")})
     sign_in(client, "member.a1@test.example")
     body = client.get(api(world)).json()
-    assert body["total"] == 3 and body["section_code"] == "A1"
+    assert body["total"] == 3 and body["section"] == {"code": "A1", "name": "A部 一課"}
+    assert body["round"] == {"id": world.round.id, "title": world.round.title}
     newest, middle, oldest = body["events"]
     assert (newest["old_status"], newest["new_status"], newest["memo_changed"]) == ("○", "◎", False)
     assert newest["old_memo"] is None and newest["new_memo"] is None

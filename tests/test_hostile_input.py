@@ -46,7 +46,7 @@ def test_hostile_memos_are_stored_exactly_as_typed_and_shown_escaped(client, wor
         response = put(client, token, rid, key, status="○", memo=memo, version=0)
         assert response.status_code == 200, (key, response.text)
         assert response.json()["memo"] == memo
-    items = {i["key"]: i["answer"]["memo"] for i in client.get(SHEET.format(rid=rid)).json()["items"]}
+    items = {i["item_key"]: i["answer"]["memo"] for i in client.get(SHEET.format(rid=rid)).json()["items"]}
     assert [items[k] for k in KEYS] == list(HOSTILE_MEMOS.values())
 
     page = client.get(PAGE.format(rid=rid)).text

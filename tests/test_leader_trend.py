@@ -162,13 +162,13 @@ def test_the_trend_api_carries_the_group_figures(client, new_client, org):
     sign_in(client, "member.p3@test.example")
     rounds = client.get("/api/v1/sections/P3/trend").json()["rounds"]
     first = rounds[0]
-    assert (first["bureau_code"], first["bureau_sections"], first["bureau_average"]) == ("P", 5, 61.1)
+    assert (first["bureau"], first["bureau_sections"], first["bureau_mean"]) == ({"code": "P", "name": "P部"}, 5, 61.1)
     assert (first["prefecture_sections"], first["prefecture_median"]) == (7, 72.2)
     assert first["bureau_suppressed"] is False and first["maturity"] == 50.0
     other = new_client()
     sign_in(other, "leader.q1@test.example")
     q1 = other.get("/api/v1/sections/Q1/trend").json()["rounds"][0]
-    assert q1["bureau_suppressed"] is True and q1["bureau_average"] is None
+    assert q1["bureau_suppressed"] is True and q1["bureau_mean"] is None
     assert q1["prefecture_median"] == 72.2
 
 
@@ -256,7 +256,7 @@ def test_a_new_section_without_any_round_gets_an_empty_page_and_may_still_ask_fo
     assert "この所属には、まだ調査回の結果がありません。" in html
     assert "調査回の結果がまだないため、目標は設定できません。" in html
     assert client.get("/api/v1/sections/A9/targets").json() == {
-        "section_code": "A9", "section_name": "A部 新設課", "latest_round_id": None, "can_set": False, "sets": []}
+        "section": {"code": "A9", "name": "A部 新設課"}, "latest_round": None, "can_set": False, "sets": []}
     assert client.post("/sections/A9/targets", data={"csrf_token": token, "round_id": "1"}).status_code == 404
     response = client.post("/sections/A9/consult", data={"csrf_token": token, "request_message": "始め方を相談したい"})
     assert response.status_code == 303

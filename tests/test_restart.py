@@ -32,7 +32,7 @@ def test_saved_answers_survive_a_restart_and_demo_data_loads_only_once(database_
         token = sign_in(http, f"member.{code}@demo.example")
         url = f"/api/v1/rounds/{current['id']}/sections/{code}/answers/{KEY}"
         sheet = http.get(f"/api/v1/rounds/{current['id']}/sections/{code}/sheet").json()
-        version = next(i["answer"]["version"] for i in sheet["items"] if i["key"] == KEY)
+        version = next(i["answer"]["version"] for i in sheet["items"] if i["item_key"] == KEY)
         saved = http.put(url, json={"status": "◎", "memo": "再起動後も残る", "version": version},
                          headers={"X-CSRF-Token": token})
         assert saved.status_code == 200, saved.text
@@ -47,7 +47,7 @@ def test_saved_answers_survive_a_restart_and_demo_data_loads_only_once(database_
         with client_for(server.base) as http:
             sign_in(http, f"member.{code}@demo.example")
             sheet = http.get(f"/api/v1/rounds/{current['id']}/sections/{code}/sheet").json()
-            answer = next(i["answer"] for i in sheet["items"] if i["key"] == KEY)
+            answer = next(i["answer"] for i in sheet["items"] if i["item_key"] == KEY)
             assert (answer["status"], answer["memo"], answer["version"]) == ("◎", "再起動後も残る", version + 1)
     finally:
         server.stop()

@@ -31,14 +31,14 @@ def new_round_form(token, world, **overrides):
     return form
 
 
-def test_admin_creates_a_draft_round_titled_from_the_fiscal_year(client, session, world):
+def test_admin_creates_a_round_being_prepared_titled_from_the_fiscal_year(client, session, world):
     token = sign_in(client, "admin@test.example")
     form = new_round_form(token, world, fiscal_year="2026", opens_on="2026-10-01", closes_on="2026-11-30")
     response = client.post("/admin/rounds", data=form)
     assert response.status_code == 303, response.text
     created = session.exec(select(Round).where(Round.id != world.round.id)).one()
     assert created.title == "令和8年度 第2回"  # the world's round is 令和8年度 第1回
-    assert (created.state, created.fiscal_year, created.checklist_version_id) == (RoundState.DRAFT, 2026,
+    assert (created.state, created.fiscal_year, created.checklist_version_id) == (RoundState.PREPARING, 2026,
                                                                                  world.version_id)
     assert session.exec(select(Sheet).where(Sheet.round_id == created.id)).all() == []  # no sheets until opened
     page = client.get(response.headers["location"])

@@ -13,7 +13,7 @@ from app.sheets.models import Answer
 from app.statuses import Status, parse_status
 from tests import factories as f
 
-E, G, F_, X, NA = Status.EXCELLENT, Status.GOOD, Status.FAIR, Status.NOT_STARTED, Status.NOT_APPLICABLE
+E, G, F_, X, NA = Status.EXCELLENT, Status.GOOD, Status.FAIR, Status.NOT_DONE, Status.NOT_APPLICABLE
 
 
 def test_all_unanswered_has_no_maturity_and_zero_completion():

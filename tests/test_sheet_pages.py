@@ -87,7 +87,7 @@ def test_plain_form_saves_every_changed_row_without_javascript(client, world):
     assert response.status_code == 303
     assert response.headers["location"] == f"{page_url(world)}?saved=2"
     sheet = client.get(f"/api/v1/rounds/{world.round.id}/sections/A1/sheet").json()
-    answers = {i["key"]: i["answer"] for i in sheet["items"]}
+    answers = {i["item_key"]: i["answer"] for i in sheet["items"]}
     assert answers[K1]["status"] == "◎" and answers[K_NA]["status"] == "該当なし"
     assert answers[K_NA]["memo"] == "会議なし"
     assert "2件の回答を保存しました" in client.get(response.headers["location"]).text

@@ -62,7 +62,7 @@ def recounted(session) -> dict:
         overall = count(definition.items)
         quick = Counter(mine.get(i.key) for i in definition.items if i.difficulty == rules.QUICK_WIN_DIFFICULTY)
         sheets[s.id] = (overall.total, overall.answered, overall.not_applicable, overall.points,
-                        quick[Status.FAIR.value], quick[Status.NOT_STARTED.value])
+                        quick[Status.FAIR.value], quick[Status.NOT_DONE.value])
         for scope in (PREFECTURE, s.bureau_id):
             maturity[(s.round_id, scope, s.state, "", _tenths(overall))] += 1
             for item in definition.items:
@@ -107,7 +107,7 @@ def test_every_kind_of_write_keeps_every_stored_tally_in_step(client, new_client
 
     def versions(code):
         sheet = client_sheet(code)
-        return {i["key"]: i["answer"]["version"] for i in sheet["items"]}
+        return {i["item_key"]: i["answer"]["version"] for i in sheet["items"]}
 
     def client_sheet(code):
         c, _ = people[code]

@@ -149,7 +149,8 @@ def test_a_leaders_consultation_request_reaches_the_desk(client, new_client, ses
     [row] = desk.get("/api/v1/support-records").json()
     assert (row["state"], row["state_label"], row["origin"], row["section"]["code"]) == (
         "received", "受付", "request", "A1")
-    assert row["contact_person"] == "リーダー A1"
+    assert row["contact_person"] == "リーダー A1" and row["bureau"] == {"code": "A", "name": "A部"}
+    assert [i["item_key"] for i in row["items"]] == [KEEP] and row["items"][0]["text"]
 
 
 def test_a_consultation_needs_an_item_or_a_message(client, session, world):
@@ -166,7 +167,7 @@ def test_a_leader_may_change_their_own_request_until_the_desk_takes_it_up(client
     body = client.post("/api/v1/sections/A1/support-requests", headers={"X-CSRF-Token": token},
                        json={"item_keys": [KEEP], "message": "相談です"}).json()
     record_id = body["id"]
-    assert body["state"] == "received" and body["items"][0]["key"] == KEEP
+    assert body["state"] == "received" and body["items"][0]["item_key"] == KEEP
     edited = client.post(f"/support/{record_id}/edit", data={"csrf_token": token, "version": "0",
                                                               "request_message": "追記しました", "items": [PRINT]})
     assert edited.status_code == 303
@@ -240,8 +241,9 @@ def test_the_desk_writes_records_through_the_api(client, session, world):
                           json={"consulted_on": TODAY.isoformat(), "advice": "訪問して説明", "item_keys": [KEEP]})
     assert created.status_code == 201
     body = created.json()
-    assert (body["state"], body["origin"], body["version"], body["effect"]["next_round_id"]) == (
+    assert (body["state"], body["origin"], body["version"], body["effect"]["next_round"]) == (
         "received", "desk", 0, None)
+    assert body["round"] == {"id": world.round.id, "title": world.round.title}
     bad = client.post("/api/v1/sections/A1/support-records", headers=headers, json={"advice": "日付なし"})
     assert bad.status_code == 422 and "consulted_on" in bad.json()["errors"]
     bad = client.patch(f"/api/v1/support-records/{body['id']}", headers=headers, json={"state": "closed", "version": 0})
@@ -261,8 +263,9 @@ def test_supported_items_show_how_they_moved_in_the_next_round(client, session, 
     session.commit()
     sign_in(client, "desk@test.example")
     body = client.get(f"/api/v1/support-records/{record.id}").json()
-    assert body["effect"]["next_round_title"] == "令和8年度 第2回"
-    assert {i["key"]: (i["after"], i["change"]) for i in body["effect"]["items"]} == {
+    assert body["effect"]["next_round"] == {"id": later.id, "title": "令和8年度 第2回"}
+    assert [b["section"]["code"] for b in body["effect"]["items"][0]["before"]] == ["A1"]
+    assert {i["item_key"]: (i["after"], i["change"]) for i in body["effect"]["items"]} == {
         KEEP: ("○", "improved"), PRINT: ("△", "unchanged")}
     html = client.get(f"/support/{record.id}").text
     assert "▲</span> 改善" in html and "＝</span> 変化なし" in html

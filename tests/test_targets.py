@@ -47,7 +47,7 @@ def stored(session, world):
     (Status.GOOD, Status.EXCELLENT, TargetResult.MET),
     (Status.GOOD, Status.GOOD, TargetResult.MET),
     (Status.EXCELLENT, Status.GOOD, TargetResult.NOT_MET),
-    (Status.FAIR, Status.NOT_STARTED, TargetResult.NOT_MET),
+    (Status.FAIR, Status.NOT_DONE, TargetResult.NOT_MET),
     (Status.GOOD, None, TargetResult.PENDING),
     (Status.GOOD, Status.NOT_APPLICABLE, TargetResult.NOT_COMPARABLE),
 ])
@@ -76,7 +76,7 @@ def test_a_leader_sets_targets_and_members_see_them(client, new_client, session,
     member = new_client()
     sign_in(member, "member.a1@test.example")
     body = member.get("/api/v1/sections/A1/targets").json()
-    assert body["can_set"] is False and body["latest_round_id"] == answered.round.id
+    assert body["can_set"] is False and body["latest_round"] == {"id": answered.round.id, "title": answered.round.title}
     [current] = body["sets"]
     assert [(t["item_key"], t["target"], t["base_status"], t["result"]) for t in current["targets"]] == [
         (KEEP, "◎", "△", None)]
@@ -141,7 +141,9 @@ def test_the_next_round_shows_target_against_result(client, session, answered):
     sign_in(client, "member.a1@test.example")
     body = client.get("/api/v1/sections/A1/targets").json()
     [past] = body["sets"]
-    assert (past["base_round_id"], past["result_round_id"], past["met"]) == (answered.round.id, later.id, 1)
+    assert (past["base_round"]["id"], past["result_round"], past["met"]) == (
+        answered.round.id, {"id": later.id, "title": "令和8年度 第2回"}, 1)
+    assert {t["set_by_section"]["code"] for t in past["targets"]} == {"A1"}
     results = {t["item_key"]: (t["result_status"], t["result"]) for t in past["targets"]}
     assert results == {KEEP: ("◎", "met"), PRINT: ("△", "not_met"), SECTION: (None, "pending"),
                        INTERNAL: ("該当なし", "not_comparable")}

@@ -124,7 +124,8 @@ def test_a_merged_section_shows_each_predecessors_past_side_by_side(session, his
     assert [(p.unit.code, p.relation) for p in trend.points] == [("M1", "merged"), ("M2", "merged"), ("M", "self")]
     rows = {c.key: c for c in trend_service.compare(session, trend, history["r1"].id, history["r2"].id)}
     row = rows["office.daily.keep-electronic"]
-    assert row.before == [("文書課", Status.EXCELLENT), ("法規課", Status.NOT_STARTED)]
+    assert [(unit.name, status) for unit, status in row.before] == [("文書課", Status.EXCELLENT),
+                                                                    ("法規課", Status.NOT_DONE)]
     assert row.change is None
 
 
@@ -137,9 +138,13 @@ def test_a_split_section_shows_its_parents_past_marked(session, history):
 def test_trend_api_follows_the_same_access_rules(client, new_client, session, history):
     sign_in(client, "member.a1@test.example")
     body = client.get("/api/v1/sections/A1/trend").json()
-    assert [r["section_name"] for r in body["rounds"]] == ["旧総務課", "総務課"]
+    assert [r["section"]["name"] for r in body["rounds"]] == ["旧総務課", "総務課"]
+    assert body["section"] == {"code": "A1", "name": "総務課"}
+    assert [r["round"]["id"] for r in body["rounds"]] == [history["r1"].id, history["r2"].id]
     assert body["compared"] == [history["r1"].id, history["r2"].id]
-    changes = {c["key"]: c for c in body["changes"]}
+    changes = {c["item_key"]: c for c in body["changes"]}
+    kept = next(c for c in body["changes"] if c["in_before"])
+    assert [b["section"]["name"] for b in kept["before"]] == ["旧総務課"] and kept["before"][0]["section"]["code"]
     assert changes["office.daily.teams-circulation"]["in_before"] is False
     assert changes["office.daily.teams-circulation"]["change_label"] == "前回はなかった項目"
     assert client.get("/api/v1/sections/M/trend").status_code == 403

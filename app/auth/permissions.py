@@ -88,8 +88,8 @@ def why_not_see_all_sections(p: Principal) -> str | None:
     return "全所属の一覧は業務DX相談窓口・管理者だけが見られます。"
 
 
-def sees_draft_rounds(p: Principal) -> bool:
-    """A round being prepared (draft, no sheets yet) is shown to the desk and admins only."""
+def sees_preparing_rounds(p: Principal) -> bool:
+    """A round being prepared (準備中, no sheets yet) is shown to the desk and admins only."""
     return p.sees_everything
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth import flows
 from app.auth import service as auth_service
@@ -18,6 +18,7 @@ from app.orgs.models import Unit
 from app.web import session as web_session
 from app.web.deps import DbSession, FormDep, SettingsDep, csrf_protect
 from app.web.render import render
+from app.web.schemas import SectionRef, section_ref
 from app.web.urls import safe_next
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
@@ -111,8 +112,9 @@ def _refused(request: Request, settings, others, *, status: int, reason: str, me
 
 
 @router.post("/auth/dev-login", include_in_schema=True, status_code=303, summary="Development sign-in")
-def dev_login(request: Request, session: DbSession, settings: SettingsDep, upn: Annotated[str, Form()],
-              next: Annotated[str, Form()] = "/"):
+def dev_login(request: Request, session: DbSession, settings: SettingsDep,
+              upn: Annotated[str, Form(description="the demo user's sign-in name, e.g. desk@demo.example")],
+              next: Annotated[str, Form(description="where to go afterwards (a path of this site)")] = "/"):
     """Sign in as a demo user (only with ``PAPERLESS_AUTH=dev``; 404 otherwise)."""
     if settings.auth != "dev":
         raise NotFound()
@@ -156,24 +158,37 @@ def signed_out(request: Request, settings: SettingsDep):
     return render(request, "auth/signed_out.html", {"msal": settings.auth == "msal"})
 
 
+class MembershipOut(BaseModel):
+    section: SectionRef = Field(description="the 所属")
+    role: Literal["member", "leader"] = Field(description="member (職員) or leader (DX推進リーダー)")
+
+
 class Me(BaseModel):
-    upn: str
-    display_name: str
-    roles: list[str]
-    section_code: str | None
-    sections: dict[str, str]
-    csrf_token: str
+    """The signed-in person."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "upn": "taro.toyama@pref.example.jp", "display_name": "富山 太郎", "roles": ["leader"],
+        "section": {"code": "1001", "name": "総務課"},
+        "memberships": [{"section": {"code": "1001", "name": "総務課"}, "role": "leader"}],
+        "csrf_token": "kV3w…"}]})
+    upn: str = Field(description="sign-in name (mail address)", examples=["taro.toyama@pref.example.jp"])
+    display_name: str = Field(description="表示名", examples=["富山 太郎"])
+    roles: list[str] = Field(description="admin, desk, leader, member", examples=[["leader"]])
+    section: SectionRef | None = Field(description="their 所属 (the first by code when several); null for none")
+    memberships: list[MembershipOut] = Field(description="every 所属 they belong to, by code, with their role there")
+    csrf_token: str = Field(description="send it as the X-CSRF-Token header on state-changing requests")
 
 
 @router.get("/api/v1/me", response_model=Me, tags=["me"])
 def me(request: Request, session: DbSession, principal: CurrentPrincipal) -> Me:
-    """The signed-in user, their roles, their 所属 code and the CSRF token for state-changing calls."""
-    codes = {session.get(Unit, uid).code: role.value for uid, role in principal.sections.items()}
+    """The signed-in user, their roles, their 所属 and the CSRF token for state-changing calls."""
+    memberships = sorted((MembershipOut(section=section_ref(session.get(Unit, uid)), role=role.value)
+                          for uid, role in principal.sections.items()), key=lambda m: m.section.code)
     return Me(
         upn=principal.upn,
         display_name=principal.display_name,
         roles=principal.roles,
-        section_code=next(iter(sorted(codes)), None),
-        sections=codes,
+        section=memberships[0].section if memberships else None,
+        memberships=memberships,
         csrf_token=web_session.csrf_token(request.session),
     )

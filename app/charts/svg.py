@@ -15,7 +15,7 @@ STATUS_FILL = {
     Status.EXCELLENT: "#0072b2",
     Status.GOOD: "#56b4e9",
     Status.FAIR: "#f0e442",
-    Status.NOT_STARTED: "#d55e00",
+    Status.NOT_DONE: "#d55e00",
     Status.NOT_APPLICABLE: "#bbbbbb",
 }
 UNANSWERED_FILL = "#ffffff"

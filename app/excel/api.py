@@ -18,7 +18,10 @@ from app.web.params import RoundId
 
 router = APIRouter(prefix="/api/v1", tags=["export"], dependencies=[Depends(csrf_protect)])
 
-CodeFilter = Annotated[str | None, Query(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")]
+BureauFilter = Annotated[str | None, Query(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$",
+                                          description="only this 部局 (部局コード); not with `section`")]
+SectionFilter = Annotated[str | None, Query(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$",
+                                           description="only this 所属 (所属コード); not with `bureau`")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _RESPONSES = {
     401: {"description": "Not signed in (or an invalid, revoked or expired token)"},
@@ -36,8 +39,8 @@ def _download(content: bytes, media_type: str, names: tuple[str, str]) -> Respon
 
 @router.get("/rounds/{round_id}/export.csv", response_class=Response, responses={
     **_RESPONSES, 200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM, CRLF"}})
-def export_csv(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, bureau: CodeFilter = None,
-               section: CodeFilter = None) -> Response:
+def export_csv(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, bureau: BureauFilter = None,
+               section: SectionFilter = None) -> Response:
     """One row per 所属 × item, header in Japanese, ISO dates; opens in Japanese Excel as it is.
     Narrow with ``bureau=部局コード`` or ``section=所属コード``."""
     bundle = export.gather(session, principal, round_id, bureau=bureau, section=section)
@@ -46,8 +49,8 @@ def export_csv(round_id: RoundId, session: DbSession, principal: CurrentPrincipa
 
 @router.get("/rounds/{round_id}/export.xlsx", response_class=Response, responses={
     **_RESPONSES, 200: {"content": {XLSX: {}}, "description": "集計 worksheet, then one worksheet per 所属"}})
-def export_xlsx(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, bureau: CodeFilter = None,
-                section: CodeFilter = None) -> Response:
+def export_xlsx(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, bureau: BureauFilter = None,
+                section: SectionFilter = None) -> Response:
     """A workbook in the layout of the prefecture's sheet: a summary worksheet (scores per 所属 and
     部局), then one worksheet per 所属. Narrow with ``bureau=部局コード`` or ``section=所属コード``."""
     bundle = export.gather(session, principal, round_id, bureau=bureau, section=section)

@@ -130,7 +130,7 @@ def plan_import(session: Session, round_id: int, files: list[ParsedFile],
                 progress: Callable[[int], None] = lambda n: None) -> ImportPlan:
     """Check ``files`` against the round and list what would change. Writes nothing."""
     round_ = rounds.get_round(session, round_id)
-    if round_.state == RoundState.DRAFT:
+    if round_.state == RoundState.PREPARING:
         raise InvalidInput("準備中（開始前）の調査回には取り込めません。調査回を開始してから取り込んでください。")
     definition = checklists.get_definition(session, round_.checklist_version_id)
     targets = {unit.code: _Target(sheet, unit) for sheet, unit in session.exec(

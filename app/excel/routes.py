@@ -42,7 +42,7 @@ def _require_admin(principal: Principal) -> None:
 
 
 def _context(session, *, selected: int | None = None, **extra: Any) -> dict:
-    choices = [r for r in rounds.list_rounds(session) if r.state != RoundState.DRAFT]
+    choices = [r for r in rounds.list_rounds(session) if r.state != RoundState.PREPARING]
     current = rounds.current_round(session)
     return {"rounds": choices, "selected": selected or (current.id if current else None), "plan": None,
             "token": None, "error": None, "field_errors": {}, "done": None, **extra}

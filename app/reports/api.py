@@ -1,9 +1,15 @@
 """JSON for every desk figure, with the same access rules as the pages (same services), and the scores
 of a round per 所属 or per 部局.
 
-* ``submissions``, ``heatmap``, ``distribution``: the desk and admins only (403 otherwise).
+* ``submissions`` (and its ``mail-list``), ``heatmap``, ``distribution``: the desk and admins only (403
+  otherwise).
 * ``weak-items``: the desk for any scope; members and leaders for groups of at least 5 所属.
 * ``quick-wins``: the desk for every 所属; members and leaders get their own 所属's rows only.
+* ``scores``: everyone signed in; members and leaders see their own 所属, and 部局 figures only for groups
+  of at least 5 所属.
+
+Lists are paged (``page``, ``per_page``, and a ``page`` object in the response); the default pages keep
+every response under 100 KB at prefecture scale (3,000 所属 × 40 items).
 """
 
 from __future__ import annotations
@@ -12,17 +18,25 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.deps import CurrentPrincipal
 from app.reports import service
-from app.reports.queries import BureauRef
 from app.scoring.rules import Progress
 from app.scoring.schemas import CategoryScore, Score
-from app.sheets.figures import SheetTotal
 from app.statuses import Status
 from app.web.deps import DbSession, csrf_protect
 from app.web.params import BureauQ, PageQ, RoundId
+from app.web.schemas import (
+    BureauRef,
+    PageOut,
+    RoundRef,
+    SectionRef,
+    bureau_ref,
+    page_out,
+    round_ref,
+    section_ref,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["desk"], dependencies=[Depends(csrf_protect)])
 
@@ -33,187 +47,268 @@ _ERRORS = {
     422: {"description": "Invalid parameter"},
 }
 
+ProgressName = Literal["not_started", "in_progress", "submitted"]
+SheetStateName = Literal["draft", "submitted"]
+PendingFilter = Annotated[Literal["", "not_started", "in_progress"], Query(
+    description="only 未着手 (not_started) or only 入力中 (in_progress); empty or absent: both")]
 
-class UnitOut(BaseModel):
-    code: str
-    name: str
+
+def _per_page(default: int, maximum: int) -> object:
+    return Query(ge=1, le=maximum, description=f"rows per page (default {default}, at most {maximum})")
+
+
+_EXAMPLE_ROUND = {"id": 2, "title": "令和8年度 第1回"}
+_EXAMPLE_SECTION = {"code": "1001", "name": "総務課"}
+_EXAMPLE_BUREAU = {"code": "10", "name": "経営管理部"}
+_EXAMPLE_ITEM = {"item_key": "meeting.internal.no-paper-handouts", "position": 5, "category": "会議",
+                 "scene": "庁内の会議", "text": "紙資料を配っていない", "difficulty": 1}
 
 
 class ItemRefOut(BaseModel):
-    key: str
-    position: int
-    category: str
-    scene: str
-    text: str
-    difficulty: int = Field(description="1 ☆ やりやすい, 2 ☆☆ ちょっと難しい, 3 ☆☆☆ 相手次第")
+    """A checklist item, as the figures reference it."""
 
-
-class PageOut(BaseModel):
-    page: int
-    per_page: int
-    pages: int
-    total: int
+    item_key: str = Field(description="the item's key: stable across checklist versions",
+                          examples=["meeting.internal.no-paper-handouts"])
+    position: int = Field(description="place on the sheet (1 = first row)", examples=[5])
+    category: str = Field(description="カテゴリ", examples=["会議"])
+    scene: str = Field(description="シーン", examples=["庁内の会議"])
+    text: str = Field(description="チェック項目", examples=["紙資料を配っていない"])
+    difficulty: int = Field(description="難易度: 1 ☆ やりやすい, 2 ☆☆ ちょっと難しい, 3 ☆☆☆ 相手次第", examples=[1])
 
 
 class ProgressOut(BaseModel):
-    sections: int
-    not_started: int = Field(description="未着手: nothing answered")
-    in_progress: int = Field(description="入力中: something answered, not submitted")
-    submitted: int = Field(description="提出済")
-    submitted_share: float = Field(description="submitted / sections × 100")
+    sections: int = Field(description="number of 所属 with a sheet in the round", examples=[60])
+    not_started: int = Field(description="未着手: nothing answered", examples=[12])
+    in_progress: int = Field(description="入力中: something answered, not submitted", examples=[20])
+    submitted: int = Field(description="提出済", examples=[28])
+    submitted_share: float = Field(description="submitted / sections × 100 (0–100, one decimal)", examples=[46.7])
 
 
 class BureauProgressOut(ProgressOut):
-    bureau: UnitOut
+    bureau: BureauRef = Field(description="the 部局")
 
 
 class LeaderOut(BaseModel):
-    name: str
-    upn: str
+    name: str = Field(description="display name of the DX推進リーダー", examples=["富山 太郎"])
+    upn: str = Field(description="their sign-in name (mail address)", examples=["taro.toyama@pref.example.jp"])
 
 
 class PendingOut(BaseModel):
-    section: UnitOut
-    bureau: UnitOut
-    progress: Literal["not_started", "in_progress"]
-    completion: float
-    entry_date: date | None
-    leaders: list[LeaderOut]
+    section: SectionRef = Field(description="the 所属 not yet submitted")
+    bureau: BureauRef = Field(description="its 部局")
+    progress: Literal["not_started", "in_progress"] = Field(description="未着手 or 入力中")
+    completion: float = Field(description="回答率 of its sheet (0–100)", examples=[50.0])
+    entry_date: date | None = Field(description="記載日 of its sheet (ISO), null before the first answer")
+    leaders: list[LeaderOut] = Field(description="its DX推進リーダー (empty: none registered)")
 
 
 class SubmissionsOut(BaseModel):
-    round_id: int
-    overall: ProgressOut
-    bureaus: list[BureauProgressOut]
+    """The submission board (提出状況): progress overall and per 部局, and one page of the 所属 not yet
+    submitted with their leaders. Their leaders' mail list is at ``…/submissions/mail-list``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "round": _EXAMPLE_ROUND,
+        "overall": {"sections": 60, "not_started": 12, "in_progress": 20, "submitted": 28, "submitted_share": 46.7},
+        "bureaus": [{"bureau": _EXAMPLE_BUREAU, "sections": 6, "not_started": 1, "in_progress": 2, "submitted": 3,
+                     "submitted_share": 50.0}],
+        "pending": [{"section": _EXAMPLE_SECTION, "bureau": _EXAMPLE_BUREAU, "progress": "in_progress",
+                     "completion": 50.0, "entry_date": "2026-11-29",
+                     "leaders": [{"name": "富山 太郎", "upn": "taro.toyama@pref.example.jp"}]}],
+        "page": {"page": 1, "per_page": 100, "pages": 1, "total": 32},
+    }]})
+    round: RoundRef = Field(description="the round")
+    overall: ProgressOut = Field(description="the whole prefecture")
+    bureaus: list[BureauProgressOut] = Field(description="every 部局 of the round, in organisation order")
     pending: list[PendingOut] = Field(description="not submitted (filtered by bureau and progress), one page")
-    page: PageOut
-    mail_list: str = Field(
-        description="UPNs of the leaders of every pending 所属 (all pages), separated by '; '")
+    page: PageOut = Field(description="which page of `pending`")
+
+
+class MailListOut(BaseModel):
+    """The DX推進リーダー of every 所属 not yet submitted (all pages, same filters as the board), as one
+    mail list to paste into Outlook."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "round": _EXAMPLE_ROUND, "recipients": 2, "without_leader": 1,
+        "mail_list": "taro.toyama@pref.example.jp; hanako.toyama@pref.example.jp"}]})
+    round: RoundRef = Field(description="the round")
+    recipients: int = Field(description="number of distinct leaders in `mail_list`", examples=[2])
+    without_leader: int = Field(description="所属 of the list with no DX推進リーダー registered", examples=[1])
+    mail_list: str = Field(description="their UPNs, separated by '; ' (Outlook's separator)",
+                           examples=["taro.toyama@pref.example.jp; hanako.toyama@pref.example.jp"])
 
 
 class HeatmapRowOut(BaseModel):
-    section: UnitOut
-    bureau: UnitOut
-    maturity: float | None
-    completion: float
-    progress: str
-    statuses: list[str | None] = Field(description="one per item, in the order of `items`; null = unanswered")
+    section: SectionRef = Field(description="the 所属")
+    bureau: BureauRef = Field(description="its 部局")
+    maturity: float | None = Field(description="成熟度 of its sheet (0–100); null when nothing is answered ◎ ○ △ ×",
+                                   examples=[55.6])
+    completion: float = Field(description="回答率 of its sheet (0–100)", examples=[75.0])
+    progress: ProgressName = Field(description="未着手 / 入力中 / 提出済")
+    statuses: list[str | None] = Field(description="one per item, in the order of `items`: ◎ ○ △ × 該当なし, "
+                                                   "or null = unanswered", examples=[["◎", "×", None]])
 
 
 class HeatmapOut(BaseModel):
-    round_id: int
-    sort: str
-    items: list[ItemRefOut]
-    rows: list[HeatmapRowOut]
-    page: PageOut
+    """Each 所属's status per item, one page of 所属 at a time."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "round": _EXAMPLE_ROUND, "sort": "org", "items": [_EXAMPLE_ITEM],
+        "rows": [{"section": _EXAMPLE_SECTION, "bureau": _EXAMPLE_BUREAU, "maturity": 66.7, "completion": 100.0,
+                  "progress": "submitted", "statuses": ["○"]}],
+        "page": {"page": 1, "per_page": 100, "pages": 1, "total": 1},
+    }]})
+    round: RoundRef = Field(description="the round")
+    sort: Literal["org", "asc", "desc", "all_asc", "all_desc"] = Field(
+        description="org: organisation order; asc/desc: by maturity within each 部局; all_asc/all_desc: by "
+                    "maturity across the prefecture")
+    items: list[ItemRefOut] = Field(description="the round's checklist items, in sheet order")
+    rows: list[HeatmapRowOut] = Field(description="one page of 所属")
+    page: PageOut = Field(description="which page of `rows`")
 
 
 class StatusCountsOut(BaseModel):
-    excellent: int = Field(description="◎")
-    good: int = Field(description="○")
-    fair: int = Field(description="△")
-    not_started: int = Field(description="×")
-    not_applicable: int = Field(description="該当なし")
-    unanswered: int
+    excellent: int = Field(description="◎ (60%以上)", examples=[10])
+    good: int = Field(description="○ (60～30%程度)", examples=[20])
+    fair: int = Field(description="△ (30%以下)", examples=[15])
+    not_done: int = Field(description="× (未対応)", examples=[8])
+    not_applicable: int = Field(description="該当なし", examples=[2])
+    unanswered: int = Field(description="未回答 (no answer yet)", examples=[5])
 
 
 class StatusSharesOut(BaseModel):
-    excellent: float
-    good: float
-    fair: float
-    not_started: float
-    not_applicable: float
-    unanswered: float
+    excellent: float = Field(description="◎, % of the 所属 in the scope", examples=[16.7])
+    good: float = Field(description="○, %", examples=[33.3])
+    fair: float = Field(description="△, %", examples=[25.0])
+    not_done: float = Field(description="×, %", examples=[13.3])
+    not_applicable: float = Field(description="該当なし, %", examples=[3.3])
+    unanswered: float = Field(description="未回答, %", examples=[8.3])
 
 
 class WeakItemOut(BaseModel):
-    rank: int
-    item: ItemRefOut
-    maturity: float | None = Field(description="the item's maturity over the 所属 that answered ◎ ○ △ ×")
-    prefecture_maturity: float | None = Field(description="the same over the prefecture (with a 部局 scope)")
-    counts: StatusCountsOut
+    rank: int = Field(description="1 = the weakest", examples=[1])
+    item: ItemRefOut = Field(description="the item")
+    maturity: float | None = Field(description="the item's maturity over the 所属 that answered ◎ ○ △ ×",
+                                   examples=[41.2])
+    prefecture_maturity: float | None = Field(
+        description="the same over the prefecture (with a 部局 scope; null for the prefecture itself)", examples=[48.0])
+    counts: StatusCountsOut = Field(description="number of 所属 per status")
     shares: StatusSharesOut = Field(description="percentages (0–100) of all 所属 in the scope")
 
 
 class WeakItemsOut(BaseModel):
-    round_id: int
-    scope: UnitOut | None = Field(description="the 部局, or null for the whole prefecture")
-    sections: int
-    items: list[WeakItemOut] = Field(description="weakest first")
+    """Per item, how the 所属 of the prefecture or of one 部局 answered, weakest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "round": _EXAMPLE_ROUND, "bureau": None, "sections": 60,
+        "items": [{"rank": 1, "item": _EXAMPLE_ITEM, "maturity": 41.2, "prefecture_maturity": None,
+                   "counts": {"excellent": 10, "good": 20, "fair": 15, "not_done": 8, "not_applicable": 2,
+                              "unanswered": 5},
+                   "shares": {"excellent": 16.7, "good": 33.3, "fair": 25.0, "not_done": 13.3, "not_applicable": 3.3,
+                              "unanswered": 8.3}}],
+    }]})
+    round: RoundRef = Field(description="the round")
+    bureau: BureauRef | None = Field(description="the 部局 of the scope, or null for the whole prefecture")
+    sections: int = Field(description="number of 所属 in the scope", examples=[60])
+    items: list[WeakItemOut] = Field(description="every item, weakest first")
 
 
 class QuickWinOut(BaseModel):
-    rank: int
-    priority: int = Field(description="ease × gap (☆ at × = 9, ☆ at △ = 6)")
-    section: UnitOut
-    bureau: UnitOut
-    item: ItemRefOut
-    status: str
-    section_quick_wins: int
-    section_maturity: float | None
+    rank: int = Field(description="place in the ranking over all pages (1 = visit first)", examples=[1])
+    priority: int = Field(description="ease × gap (☆ at × = 9, ☆ at △ = 6)", examples=[9])
+    section: SectionRef = Field(description="the 所属")
+    bureau: BureauRef = Field(description="its 部局")
+    item: ItemRefOut = Field(description="the ☆ item")
+    status: Literal["△", "×"] = Field(description="the 所属's status of the item")
+    section_quick_wins: int = Field(description="the 所属's quick wins in all (one visit, several items)",
+                                    examples=[3])
+    section_maturity: float | None = Field(description="成熟度 of the 所属's sheet", examples=[38.9])
 
 
 class CounterpartBureauOut(BaseModel):
-    bureau: UnitOut
-    sections: list[UnitOut]
+    bureau: BureauRef = Field(description="the 部局")
+    count: int = Field(description="its 所属 at × on the item", examples=[7])
+    names: list[SectionRef] = Field(
+        description=f"the first {service.COUNTERPART_NAMES_SHOWN} of those 所属, in organisation order "
+                    "(`count` tells how many there are in all)")
 
 
 class CounterpartItemOut(BaseModel):
-    item: ItemRefOut
-    not_started: int
-    scored: int
-    share: float = Field(description="× / 所属 that answered ◎ ○ △ × × 100")
-    bureaus: list[CounterpartBureauOut]
+    item: ItemRefOut = Field(description="the ☆☆☆ (相手次第) item")
+    not_done: int = Field(description="所属 at × on it", examples=[12])
+    scored: int = Field(description="所属 that answered it ◎ ○ △ ×", examples=[50])
+    share: float = Field(description="not_done / scored × 100", examples=[24.0])
+    bureaus: list[CounterpartBureauOut] = Field(
+        description=f"the {service.COUNTERPART_BUREAUS_SHOWN} 部局 with most 所属 at ×, most first")
+    bureaus_not_listed: int = Field(description="further 部局 with 所属 at × (not in `bureaus`)", examples=[3])
+    sections_not_listed: int = Field(description="their 所属 at ×", examples=[4])
 
 
 class QuickWinsOut(BaseModel):
-    round_id: int
-    own_sections_only: bool
-    quick_wins: list[QuickWinOut]
-    page: PageOut
-    counterpart_items: list[CounterpartItemOut] = Field(description="☆☆☆ items at ×, most first")
+    """Quick wins (☆ items at △ or ×) by visit priority, one page at a time, and the ☆☆☆ items at ×."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "round": _EXAMPLE_ROUND, "own_sections_only": False,
+        "quick_wins": [{"rank": 1, "priority": 9, "section": _EXAMPLE_SECTION, "bureau": _EXAMPLE_BUREAU,
+                        "item": _EXAMPLE_ITEM, "status": "×", "section_quick_wins": 3, "section_maturity": 38.9}],
+        "page": {"page": 1, "per_page": 50, "pages": 1, "total": 1},
+        "counterpart_items": [{
+            "item": {**_EXAMPLE_ITEM, "item_key": "meeting.external.advance-or-tablet", "position": 6,
+                     "scene": "庁外との会議", "text": "事前送付またはタブレットで資料を共有している", "difficulty": 3},
+            "not_done": 12, "scored": 50, "share": 24.0,
+            "bureaus": [{"bureau": _EXAMPLE_BUREAU, "count": 7, "names": [_EXAMPLE_SECTION]}],
+            "bureaus_not_listed": 3, "sections_not_listed": 5}],
+    }]})
+    round: RoundRef = Field(description="the round")
+    own_sections_only: bool = Field(description="true for members and leaders: only their own 所属's rows")
+    quick_wins: list[QuickWinOut] = Field(description="one page of 所属 × item, highest priority first")
+    page: PageOut = Field(description="which page of `quick_wins`")
+    counterpart_items: list[CounterpartItemOut] = Field(description="☆☆☆ items at ×, most 所属 at × first")
 
 
 class BinOut(BaseModel):
-    lower: int
-    upper: int = Field(description="exclusive, except 100 in the last bin")
-    sections: int
+    lower: int = Field(description="lowest maturity of the bin", examples=[40])
+    upper: int = Field(description="exclusive, except 100 in the last bin", examples=[50])
+    sections: int = Field(description="number of 所属 whose maturity falls in the bin", examples=[12])
 
 
 class RollupOut(BaseModel):
-    bureau: UnitOut | None = Field(description="null for the prefecture")
-    sections: int
-    scored: int
-    mean: float | None
-    median: float | None
-    minimum: float | None
-    q1: float | None
-    q3: float | None
-    maximum: float | None
-    completion: float
-    not_started: int
-    in_progress: int
-    submitted: int
+    bureau: BureauRef | None = Field(description="the 部局, or null for the prefecture")
+    sections: int = Field(description="number of 所属 with a sheet", examples=[6])
+    scored: int = Field(description="of them, with a maturity (something answered ◎ ○ △ ×)", examples=[5])
+    mean: float | None = Field(description="mean maturity of those 所属", examples=[52.3])
+    median: float | None = Field(description="median maturity", examples=[50.0])
+    minimum: float | None = Field(description="lowest maturity", examples=[20.0])
+    q1: float | None = Field(description="lower quartile (QUARTILE.INC)", examples=[38.9])
+    q3: float | None = Field(description="upper quartile (QUARTILE.INC)", examples=[66.7])
+    maximum: float | None = Field(description="highest maturity", examples=[88.9])
+    completion: float = Field(description="回答率 pooled over every item of every sheet (0–100)", examples=[80.0])
+    not_started: int = Field(description="所属 未着手", examples=[1])
+    in_progress: int = Field(description="所属 入力中", examples=[2])
+    submitted: int = Field(description="所属 提出済", examples=[3])
 
 
 class DistributionOut(BaseModel):
-    round_id: int
-    bins: list[BinOut]
-    prefecture: RollupOut
-    bureaus: list[RollupOut]
+    """The histogram of 所属 maturity and every 部局's rollup."""
 
-
-def _unit(ref: BureauRef | SheetTotal) -> UnitOut:
-    return UnitOut(code=ref.code, name=ref.name)
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "round": _EXAMPLE_ROUND,
+        "bins": [{"lower": 40, "upper": 50, "sections": 12}],
+        "prefecture": {"bureau": None, "sections": 60, "scored": 55, "mean": 52.3, "median": 50.0, "minimum": 0.0,
+                       "q1": 38.9, "q3": 66.7, "maximum": 100.0, "completion": 80.0, "not_started": 12,
+                       "in_progress": 20, "submitted": 28},
+        "bureaus": [{"bureau": _EXAMPLE_BUREAU, "sections": 6, "scored": 5, "mean": 52.3, "median": 50.0,
+                     "minimum": 20.0, "q1": 38.9, "q3": 66.7, "maximum": 88.9, "completion": 80.0,
+                     "not_started": 1, "in_progress": 2, "submitted": 3}],
+    }]})
+    round: RoundRef = Field(description="the round")
+    bins: list[BinOut] = Field(description="ten bins of 10 points, 0–10 first")
+    prefecture: RollupOut = Field(description="the whole prefecture")
+    bureaus: list[RollupOut] = Field(description="every 部局 of the round, in organisation order")
 
 
 def _item(item) -> ItemRefOut:
-    return ItemRefOut(key=item.key, position=item.position, category=item.category, scene=item.scene,
+    return ItemRefOut(item_key=item.key, position=item.position, category=item.category, scene=item.scene,
                       text=item.text, difficulty=item.difficulty)
-
-
-def _page(p: service.Pager) -> PageOut:
-    return PageOut(page=p.page, per_page=p.per_page, pages=p.pages, total=p.total)
 
 
 def _progress(c: service.ProgressCounts) -> dict:
@@ -223,47 +318,59 @@ def _progress(c: service.ProgressCounts) -> dict:
 
 @router.get("/rounds/{round_id}/submissions", response_model=SubmissionsOut, responses=_ERRORS)
 def submissions(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, bureau: BureauQ = None,
-                progress: Literal["", "not_started", "in_progress"] = "", page: PageQ = 1,
-                per_page: Annotated[int, Query(ge=1, le=1000)] = 1000) -> SubmissionsOut:
-    """未着手 / 入力中 / 提出済 overall and per 部局, and the 所属 not yet submitted with their
-    DX推進リーダー (names and UPNs, and a mail list). Desk and admins only."""
+                progress: PendingFilter = "", page: PageQ = 1,
+                per_page: Annotated[int, _per_page(100, 1000)] = 100) -> SubmissionsOut:
+    """未着手 / 入力中 / 提出済 overall and per 部局, and one page of the 所属 not yet submitted with their
+    DX推進リーダー (names and UPNs). Their mail list: ``…/submissions/mail-list``. Desk and admins only."""
     view = service.board(session, principal, round_id, bureau_code=bureau or None,
                          progress=Progress(progress) if progress else None, page=page, per_page=per_page)
     return SubmissionsOut(
-        round_id=view.ctx.round.id,
+        round=round_ref(view.ctx.round),
         overall=ProgressOut(**_progress(view.counts)),
-        bureaus=[BureauProgressOut(bureau=_unit(b.bureau), **_progress(b.counts)) for b in view.by_bureau],
-        pending=[PendingOut(section=_unit(p.section), bureau=_unit(p.bureau),
+        bureaus=[BureauProgressOut(bureau=bureau_ref(b.bureau), **_progress(b.counts)) for b in view.by_bureau],
+        pending=[PendingOut(section=section_ref(p.section), bureau=bureau_ref(p.bureau),
                             progress=p.section.progress.value, completion=p.section.tally.completion,
                             entry_date=p.section.entry_on,
                             leaders=[LeaderOut(name=x.name, upn=x.upn) for x in p.leaders])
                  for p in view.pending],
-        page=_page(view.pager),
-        mail_list=view.mail_list,
+        page=page_out(view.pager),
     )
+
+
+@router.get("/rounds/{round_id}/submissions/mail-list", response_model=MailListOut, responses=_ERRORS)
+def submissions_mail_list(round_id: RoundId, session: DbSession, principal: CurrentPrincipal,
+                          bureau: BureauQ = None, progress: PendingFilter = "") -> MailListOut:
+    """The UPNs of the DX推進リーダー of every 所属 not yet submitted (all of them, not one page), with the
+    filters of ``…/submissions``: paste ``mail_list`` into Outlook's recipients. Desk and admins only."""
+    view = service.mail_list(session, principal, round_id, bureau_code=bureau or None,
+                             progress=Progress(progress) if progress else None)
+    return MailListOut(round=round_ref(view.ctx.round), recipients=view.recipients,
+                       without_leader=view.without_leader, mail_list=view.mail_list)
 
 
 @router.get("/rounds/{round_id}/heatmap", response_model=HeatmapOut, responses=_ERRORS)
 def heatmap(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, bureau: BureauQ = None,
-            sort: Literal["org", "asc", "desc", "all_asc", "all_desc"] = "org", page: PageQ = 1,
-            per_page: Annotated[int, Query(ge=1, le=500)] = 100) -> HeatmapOut:
+            sort: Annotated[Literal["org", "asc", "desc", "all_asc", "all_desc"], Query(
+                description="org: organisation order; asc/desc: by maturity within each 部局; all_asc/all_desc: "
+                            "across the prefecture")] = "org",
+            page: PageQ = 1, per_page: Annotated[int, _per_page(100, 500)] = 100) -> HeatmapOut:
     """Each 所属's status per item (rows grouped by 部局 unless sorted across the prefecture),
     one page at a time. Desk and admins only."""
     view = service.heatmap(session, principal, round_id, bureau_code=bureau or None, sort=sort, page=page,
                            per_page=per_page)
     return HeatmapOut(
-        round_id=view.ctx.round.id,
+        round=round_ref(view.ctx.round),
         sort=view.sort,
         items=[_item(i) for i in view.items],
-        rows=[HeatmapRowOut(section=_unit(r.section), bureau=_unit(r.bureau), maturity=r.section.maturity,
+        rows=[HeatmapRowOut(section=section_ref(r.section), bureau=bureau_ref(r.bureau), maturity=r.section.maturity,
                             completion=r.section.tally.completion, progress=r.section.progress.value,
                             statuses=r.statuses) for r in view.rows],
-        page=_page(view.pager),
+        page=page_out(view.pager),
     )
 
 
 _COUNT_FIELDS = {"excellent": Status.EXCELLENT, "good": Status.GOOD, "fair": Status.FAIR,
-                 "not_started": Status.NOT_STARTED, "not_applicable": Status.NOT_APPLICABLE,
+                 "not_done": Status.NOT_DONE, "not_applicable": Status.NOT_APPLICABLE,
                  "unanswered": None}
 
 
@@ -275,8 +382,8 @@ def weak_items(round_id: RoundId, session: DbSession, principal: CurrentPrincipa
     ``bureau``. Members and leaders: groups of 5 所属 or more only."""
     view = service.weak_items(session, principal, round_id, bureau_code=bureau or None, charts=False)
     return WeakItemsOut(
-        round_id=view.ctx.round.id,
-        scope=_unit(view.ctx.bureau) if view.ctx.bureau else None,
+        round=round_ref(view.ctx.round),
+        bureau=bureau_ref(view.ctx.bureau) if view.ctx.bureau else None,
         sections=view.sections,
         items=[WeakItemOut(
             rank=w.rank, item=_item(w.item), maturity=w.maturity, prefecture_maturity=w.prefecture_maturity,
@@ -288,24 +395,25 @@ def weak_items(round_id: RoundId, session: DbSession, principal: CurrentPrincipa
 
 @router.get("/rounds/{round_id}/quick-wins", response_model=QuickWinsOut, responses=_ERRORS)
 def quick_wins(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, bureau: BureauQ = None,
-               page: PageQ = 1, per_page: Annotated[int, Query(ge=1, le=1000)] = 100) -> QuickWinsOut:
+               page: PageQ = 1, per_page: Annotated[int, _per_page(50, 1000)] = 50) -> QuickWinsOut:
     """所属 × ☆ item at △ or ×, by priority (ease × gap, see docs/scoring-additions.md), and the
     ☆☆☆ items at × grouped by item. Members and leaders get their own 所属 only."""
     view = service.quick_wins(session, principal, round_id, bureau_code=bureau or None, page=page,
                               per_page=per_page)
     return QuickWinsOut(
-        round_id=view.ctx.round.id,
+        round=round_ref(view.ctx.round),
         own_sections_only=view.own_only,
-        quick_wins=[QuickWinOut(rank=q.rank, priority=q.priority, section=UnitOut(code=q.code, name=q.name),
-                                bureau=_unit(q.bureau), item=_item(q.item), status=q.status,
+        quick_wins=[QuickWinOut(rank=q.rank, priority=q.priority, section=section_ref(q.sheet.section),
+                                bureau=bureau_ref(q.bureau), item=_item(q.item), status=q.status,
                                 section_quick_wins=q.section_quick_wins, section_maturity=q.section_maturity)
                     for q in view.rows],
-        page=_page(view.pager),
+        page=page_out(view.pager),
         counterpart_items=[CounterpartItemOut(
-            item=_item(c.item), not_started=c.not_started, scored=c.counts.scored, share=c.share,
-            bureaus=[CounterpartBureauOut(bureau=_unit(b.bureau),
-                                          sections=[UnitOut(code=code, name=name) for code, name in b.names])
-                     for b in c.bureaus],
+            item=_item(c.item), not_done=c.not_done, scored=c.counts.scored, share=c.share,
+            bureaus=[CounterpartBureauOut(bureau=bureau_ref(b.bureau), count=b.count,
+                                          names=[SectionRef(code=code, name=name) for code, name in b.names])
+                     for b in c.shown],
+            bureaus_not_listed=c.hidden_bureaus, sections_not_listed=c.hidden_sections,
         ) for c in view.counterpart],
     )
 
@@ -313,7 +421,7 @@ def quick_wins(round_id: RoundId, session: DbSession, principal: CurrentPrincipa
 def _rollup(r: service.Rollup) -> RollupOut:
     five = r.five
     return RollupOut(
-        bureau=_unit(r.bureau) if r.bureau else None, sections=r.sections, scored=r.scored, mean=r.mean,
+        bureau=bureau_ref(r.bureau) if r.bureau else None, sections=r.sections, scored=r.scored, mean=r.mean,
         median=r.median, minimum=five.minimum if five else None, q1=five.q1 if five else None,
         q3=five.q3 if five else None, maximum=five.maximum if five else None, completion=r.completion,
         not_started=r.progress.not_started, in_progress=r.progress.in_progress,
@@ -327,7 +435,7 @@ def distribution(round_id: RoundId, session: DbSession, principal: CurrentPrinci
     quartiles, completion, progress counts). Desk and admins only."""
     view = service.distribution(session, principal, round_id, charts=False)
     return DistributionOut(
-        round_id=view.ctx.round.id,
+        round=round_ref(view.ctx.round),
         bins=[BinOut(lower=b.lower, upper=b.upper, sections=b.count) for b in view.bins],
         prefecture=_rollup(view.prefecture),
         bureaus=[_rollup(r) for r in view.bureaus],
@@ -338,46 +446,89 @@ def distribution(round_id: RoundId, session: DbSession, principal: CurrentPrinci
 
 
 class SectionScoreOut(Score):
-    code: str
-    name: str
-    bureau_code: str
-    state: str
-    categories: list[CategoryScore]
+    section: SectionRef = Field(description="the 所属")
+    bureau: BureauRef = Field(description="its 部局 in the round")
+    state: SheetStateName = Field(description="its sheet: draft (入力中, not submitted) or submitted (提出済)")
+    categories: list[CategoryScore] = Field(description="per category, in sheet order")
+
+
+class CategoryMeanOut(BaseModel):
+    name: str = Field(description="カテゴリ", examples=["会議"])
+    mean: float | None = Field(description="mean of the 所属's maturity in the category", examples=[61.1])
 
 
 class BureauScoreOut(BaseModel):
-    code: str
-    name: str
-    sections: int
+    bureau: BureauRef = Field(description="the 部局")
+    sections: int = Field(description="number of its 所属 with a sheet in the round", examples=[6])
     suppressed: bool = Field(description="true when the group is too small (under 5 所属) to show its figures: "
-                                         "maturity, median, completion and categories are then null / empty")
-    maturity: float | None = Field(description="mean maturity of its 所属 (those with any answer)")
-    median: float | None
-    completion: float | None = Field(description="pooled completion of its 所属; null when suppressed")
-    categories: dict[str, float | None]
+                                         "mean, median, completion and categories are then null / empty")
+    mean: float | None = Field(description="mean maturity of its 所属 (those with any answer)", examples=[52.3])
+    median: float | None = Field(description="median maturity of its 所属", examples=[50.0])
+    completion: float | None = Field(description="pooled completion of its 所属; null when suppressed",
+                                     examples=[80.0])
+    categories: list[CategoryMeanOut] = Field(description="per category: the mean of its 所属 (empty when suppressed)")
 
 
-@router.get("/rounds/{round_id}/scores", responses={401: {}, 403: {}, 404: {}})
+_EXAMPLE_SCORE = {"maturity": 55.6, "completion": 100.0, "total": 6, "answered": 6, "not_applicable": 0,
+                  "unanswered": 0}
+
+
+class SectionScoresOut(BaseModel):
+    """``by=section``: one page of 所属 with their scores."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "round": _EXAMPLE_ROUND, "by": "section",
+        "rows": [{"section": _EXAMPLE_SECTION, "bureau": _EXAMPLE_BUREAU, "state": "submitted", **_EXAMPLE_SCORE,
+                  "categories": [{"name": "会議", **_EXAMPLE_SCORE, "total": 2, "answered": 2}]}],
+        "page": {"page": 1, "per_page": 50, "pages": 1, "total": 1},
+    }]})
+    round: RoundRef = Field(description="the round")
+    by: Literal["section"] = Field(description="what each row is: a 所属")
+    rows: list[SectionScoreOut] = Field(description="one page of 所属, in organisation order")
+    page: PageOut = Field(description="which page of `rows`")
+
+
+class BureauScoresOut(BaseModel):
+    """``by=bureau``: one page of 部局 with their figures."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "round": _EXAMPLE_ROUND, "by": "bureau",
+        "rows": [{"bureau": _EXAMPLE_BUREAU, "sections": 6, "suppressed": False, "mean": 52.3, "median": 50.0,
+                  "completion": 80.0, "categories": [{"name": "会議", "mean": 61.1}]}],
+        "page": {"page": 1, "per_page": 50, "pages": 1, "total": 1},
+    }]})
+    round: RoundRef = Field(description="the round")
+    by: Literal["bureau"] = Field(description="what each row is: a 部局")
+    rows: list[BureauScoreOut] = Field(description="one page of 部局 (those with 所属 in the round), in "
+                                                   "organisation order")
+    page: PageOut = Field(description="which page of `rows`")
+
+
+@router.get("/rounds/{round_id}/scores", response_model=SectionScoresOut | BureauScoresOut,
+            responses={401: {}, 403: {}, 404: {}})
 def scores(round_id: RoundId, session: DbSession, principal: CurrentPrincipal,
-           by: Annotated[Literal["section", "bureau"], Query()] = "section"
-           ) -> list[SectionScoreOut] | list[BureauScoreOut]:
-    """Maturity, completion and category scores per 所属 (``by=section``) or per 部局 (``by=bureau``).
+           by: Annotated[Literal["section", "bureau"], Query(description="rows per 所属 or per 部局")] = "section",
+           page: PageQ = 1, per_page: Annotated[int, _per_page(50, 1000)] = 50,
+           ) -> SectionScoresOut | BureauScoresOut:
+    """Maturity, completion and category scores per 所属 (``by=section``) or per 部局 (``by=bureau``),
+    one page at a time (50 rows by default: a 所属's row with its categories is about 1.4 KB).
 
-    The desk and admins see every 所属; members and leaders see their own 所属, and 部局 averages
+    The desk and admins see every 所属; members and leaders see their own 所属, and 部局 figures
     only for groups of at least five 所属.
     """
-    view = service.scores(session, principal, round_id)
+    view = service.scores(session, principal, round_id, by=by, page=page, per_page=per_page)
     if by == "bureau":
-        return [BureauScoreOut(
-            code=b.bureau.code, name=b.bureau.name, sections=b.figure.sections, suppressed=b.figure.suppressed,
-            maturity=b.figure.mean, median=b.figure.median, completion=b.figure.completion,
-            categories={name: g.mean for name, g in b.categories.items()}) for b in view.bureaus]
-    names = {b.bureau.id: b.bureau for b in view.bureaus}
-    return [
+        return BureauScoresOut(round=round_ref(view.round), by="bureau", page=page_out(view.pager), rows=[
+            BureauScoreOut(
+                bureau=bureau_ref(b.bureau), sections=b.figure.sections, suppressed=b.figure.suppressed,
+                mean=b.figure.mean, median=b.figure.median, completion=b.figure.completion,
+                categories=[CategoryMeanOut(name=name, mean=g.mean) for name, g in b.categories.items()])
+            for b in view.bureaus])
+    return SectionScoresOut(round=round_ref(view.round), by="section", page=page_out(view.pager), rows=[
         SectionScoreOut(
-            code=s.code, name=s.name, bureau_code=names[s.score.bureau_id].code, state=s.score.state,
+            section=section_ref(s.section), bureau=bureau_ref(s.bureau), state=s.score.state,
             **Score.of(s.score.overall).model_dump(),
             categories=[CategoryScore(name=n, **Score.of(t).model_dump()) for n, t in s.score.categories.items()],
         )
         for s in view.sections
-    ]
+    ])

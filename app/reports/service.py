@@ -30,10 +30,11 @@ from app.sheets.figures import SheetTotal
 from app.sheets.models import PREFECTURE
 from app.statuses import Status
 
-PER_PAGE = {"board": 100, "heatmap": 100, "quick_wins": 50}
+PER_PAGE = {"board": 100, "heatmap": 100, "quick_wins": 50, "scores": 50}
 PENDING = (Progress.NOT_STARTED, Progress.IN_PROGRESS)  # the board lists the 所属 not yet submitted
 MAIL_SEPARATOR = "; "  # Outlook's recipient separator
-# The page lists, per ☆☆☆ item, the 部局 with most 所属 at × and a few names each (the JSON: all).
+# The page and the JSON list, per ☆☆☆ item, the 部局 with most 所属 at × and a few names each, and count the
+# others (at prefecture scale, over 100 部局 per item: listing them all made the JSON 160 KB).
 COUNTERPART_BUREAUS_SHOWN = 10
 COUNTERPART_NAMES_SHOWN = 5
 
@@ -111,20 +112,40 @@ class BoardPage:
     without_leader: int
 
 
-def board(session: Session, principal: Principal, round_id: int | None, *, bureau_code: str | None = None,
-          progress: Progress | None = None, page: int = 1, per_page: int = PER_PAGE["board"]) -> BoardPage:
+@dataclass(frozen=True)
+class MailList:
+    """The DX推進リーダー of every 所属 of the (filtered) list of those not yet submitted, as one mail list."""
+
+    ctx: DeskContext
+    mail_list: str  # their UPNs, separated by MAIL_SEPARATOR (Outlook's)
+    recipients: int
+    without_leader: int  # 所属 of the list with no leader to write to
+
+
+def _pending(progress: Progress | None) -> list[Progress]:
     if progress is Progress.SUBMITTED:
         raise InvalidInput("未提出の一覧は 未着手（not_started）か 入力中（in_progress）で絞り込めます。")
+    return [progress] if progress else list(PENDING)
+
+
+def _recipients(leaders: dict[int, list[Leader]], pending: int) -> tuple[str, int, int]:
+    """(mail list, recipients, 所属 without a leader) of the leaders of ``pending`` 所属."""
+    upns = list(dict.fromkeys(leader.upn for unit_leaders in leaders.values() for leader in unit_leaders))
+    return MAIL_SEPARATOR.join(upns), len(upns), pending - len(leaders)
+
+
+def board(session: Session, principal: Principal, round_id: int | None, *, bureau_code: str | None = None,
+          progress: Progress | None = None, page: int = 1, per_page: int = PER_PAGE["board"]) -> BoardPage:
+    wanted = _pending(progress)
     ctx = desk_context(session, principal, round_id, bureau_code)
     counts = figures.progress_counts(session, ctx.round.id)
     by_bureau = [BureauProgress(b, counts.get(b.id, ProgressCounts())) for b in ctx.bureaus]
     bureau_id = ctx.bureau.id if ctx.bureau else None
-    wanted = [progress] if progress else list(PENDING)
     pager = Pager.of(page, per_page, figures.count_sheets(session, ctx.round.id, bureau_id=bureau_id, progress=wanted))
     shown = figures.sheet_totals(session, ctx.round.id, bureau_id=bureau_id, progress=wanted, limit=per_page,
                                  offset=pager.offset)
     leaders = queries.leaders_of_round(session, ctx.round.id, bureau_id=bureau_id, progress=wanted)
-    upns = list(dict.fromkeys(leader.upn for unit_leaders in leaders.values() for leader in unit_leaders))
+    mail, recipients, without_leader = _recipients(leaders, pager.total)
     names = ctx.bureau_names
     return BoardPage(
         ctx=ctx,
@@ -133,10 +154,22 @@ def board(session: Session, principal: Principal, round_id: int | None, *, burea
         progress=progress,
         pending=[PendingSection(t, names[t.bureau_id], leaders.get(t.unit_id, [])) for t in shown],
         pager=pager,
-        mail_list=MAIL_SEPARATOR.join(upns),
-        recipients=len(upns),
-        without_leader=pager.total - len(leaders),
+        mail_list=mail,
+        recipients=recipients,
+        without_leader=without_leader,
     )
+
+
+def mail_list(session: Session, principal: Principal, round_id: int | None, *, bureau_code: str | None = None,
+              progress: Progress | None = None) -> MailList:
+    """The board's mail list alone (same filters, same rules), for the JSON: it is long at prefecture scale
+    (2,000 and more UPNs), so the board's JSON leaves it out."""
+    wanted = _pending(progress)
+    ctx = desk_context(session, principal, round_id, bureau_code)
+    bureau_id = ctx.bureau.id if ctx.bureau else None
+    pending = figures.count_sheets(session, ctx.round.id, bureau_id=bureau_id, progress=wanted)
+    leaders = queries.leaders_of_round(session, ctx.round.id, bureau_id=bureau_id, progress=wanted)
+    return MailList(ctx, *_recipients(leaders, pending))
 
 
 # --- 2. heatmap -------------------------------------------------------------------------------------
@@ -270,7 +303,7 @@ def _weak_desc(items: list[WeakItem], sections: int, scope: str) -> str:
     known = [w for w in items if w.maturity is not None]
     if not known:
         return f"{scope}の{sections}所属は、まだどの項目にも ◎ ○ △ × で回答していません。"
-    weakest = "、".join(f"「{w.item.text}」（{w.maturity:.1f}点、×{w.share(Status.NOT_STARTED):.1f}%）"
+    weakest = "、".join(f"「{w.item.text}」（{w.maturity:.1f}点、×{w.share(Status.NOT_DONE):.1f}%）"
                        for w in known[:3])
     return f"{scope}の{sections}所属の回答。最も弱い項目は {weakest}。詳しい数値は下の表にあります。"
 
@@ -361,13 +394,13 @@ class CounterpartItem:
         return sum(b.count for b in self.bureaus[COUNTERPART_BUREAUS_SHOWN:])
 
     @property
-    def not_started(self) -> int:
-        return self.counts.not_started
+    def not_done(self) -> int:
+        return self.counts.not_done
 
     @property
     def share(self) -> float:
         """Share of × among the 所属 that answered ◎ ○ △ ×."""
-        return rules.share(self.counts.not_started, self.counts.scored)
+        return rules.share(self.counts.not_done, self.counts.scored)
 
 
 @dataclass(frozen=True)
@@ -415,7 +448,7 @@ def quick_wins(session: Session, principal: Principal, round_id: int | None, *,
 
 
 def _quick_counts(t: figures.SheetTotal) -> dict[str, int]:
-    counts = {Status.NOT_STARTED.value: t.quick_not_done, Status.FAIR.value: t.quick_fair}
+    counts = {Status.NOT_DONE.value: t.quick_not_done, Status.FAIR.value: t.quick_fair}
     return {status: n for status, n in counts.items() if n}
 
 
@@ -451,7 +484,7 @@ def _counterpart(session: Session, ctx: DeskContext, bureau_id: int | None,
     result = [CounterpartItem(item, counts.get(item.key, ItemCounts()), [
         CounterpartBureau(refs[b], per_bureau[item.key][b], names.get((item.key, b), [])) for b in shown[item.key]])
         for item in items]
-    result.sort(key=lambda c: (-c.not_started, c.item.position))
+    result.sort(key=lambda c: (-c.not_done, c.item.position))
     return result
 
 
@@ -602,30 +635,38 @@ class BureauScores:
 
 @dataclass(frozen=True)
 class SectionScores:
-    code: str
-    name: str
+    section: SheetTotal
+    bureau: BureauRef
     score: figures.SheetScore
 
 
 @dataclass(frozen=True)
 class RoundScores:
-    bureaus: list[BureauScores]
-    sections: list[SectionScores]  # the desk: every 所属; others: their own
+    round: Round
+    bureaus: list[BureauScores]  # by=bureau: one page of the 部局 with a sheet in the round
+    sections: list[SectionScores]  # by=section: one page (the desk: every 所属; others: their own)
+    pager: Pager
 
 
-def scores(session: Session, principal: Principal, round_id: int) -> RoundScores:
-    """A round's figures per 部局 (withheld for groups a person may not see) and per 所属 (the desk and
-    admins: every 所属; members and leaders: their own)."""
+def scores(session: Session, principal: Principal, round_id: int, *, by: str = "section", page: int = 1,
+           per_page: int = PER_PAGE["scores"]) -> RoundScores:
+    """One page of a round's figures per 所属 (``by="section"``: the desk and admins every 所属, members
+    and leaders their own) or per 部局 (``by="bureau"``: figures withheld for groups a person may not see)."""
     round_ = rounds.get_round(session, round_id)
-    definition = checklists.get_definition(session, round_.checklist_version_id)
     bureaus = queries.round_bureaus(session, round_)
-    found = figures.groups(session, principal, [round_id], bureau_ids=[b.id for b in bureaus], prefecture=False,
-                           categories=True, completion=True)
-    result = [BureauScores(b, found[figures.GroupKey(round_id, b.id)], {
-        name: found[key] for name in definition.categories
-        if (key := figures.GroupKey(round_id, b.id, name)) in found and not found[key].suppressed})
-        for b in bureaus if found[figures.GroupKey(round_id, b.id)].sections]
+    if by == "bureau":
+        definition = checklists.get_definition(session, round_.checklist_version_id)
+        found = figures.groups(session, principal, [round_id], bureau_ids=[b.id for b in bureaus],
+                               prefecture=False, categories=True, completion=True)
+        result = [BureauScores(b, found[figures.GroupKey(round_id, b.id)], {
+            name: found[key] for name in definition.categories
+            if (key := figures.GroupKey(round_id, b.id, name)) in found and not found[key].suppressed})
+            for b in bureaus if found[figures.GroupKey(round_id, b.id)].sections]
+        pager = Pager.of(page, per_page, len(result))
+        return RoundScores(round_, result[pager.offset:pager.offset + per_page], [], pager)
     unit_ids = None if principal.sees_everything else list(principal.sections)
-    listed = figures.sheet_totals(session, round_id, unit_ids=unit_ids)
+    pager = Pager.of(page, per_page, figures.count_sheets(session, round_id, unit_ids=unit_ids))
+    listed = figures.sheet_totals(session, round_id, unit_ids=unit_ids, limit=per_page, offset=pager.offset)
     by_id = figures.sheet_scores(session, [t.sheet_id for t in listed])
-    return RoundScores(result, [SectionScores(t.code, t.name, by_id[t.sheet_id]) for t in listed])
+    names = {b.id: b for b in bureaus}
+    return RoundScores(round_, [], [SectionScores(t, names[t.bureau_id], by_id[t.sheet_id]) for t in listed], pager)

@@ -13,12 +13,12 @@ from app.jpdate import now_utc
 
 
 class RoundState(StrEnum):
-    DRAFT = "draft"  # prepared, not yet open to 所属
+    PREPARING = "preparing"  # 準備中: created, not yet open to 所属 (was "draft" before migration 0007)
     OPEN = "open"  # 所属 fill in their sheets
     CLOSED = "closed"  # read-only for everyone
 
 
-ROUND_STATE_LABELS = {RoundState.DRAFT: "準備中", RoundState.OPEN: "受付中", RoundState.CLOSED: "締切済"}
+ROUND_STATE_LABELS = {RoundState.PREPARING: "準備中", RoundState.OPEN: "受付中", RoundState.CLOSED: "締切済"}
 
 
 class Round(SQLModel, table=True):

@@ -99,7 +99,7 @@ def create_round(
         checklist_version_id=checklist_version_id,
         opens_on=opens_on,
         closes_on=closes_on,
-        state=RoundState.DRAFT,
+        state=RoundState.PREPARING,
     )
     session.add(new)
     session.flush()
@@ -108,9 +108,9 @@ def create_round(
 
 
 def open_round(session: Session, round_: Round, *, sheets: int, actor: Principal | None = None) -> None:
-    """Mark a draft round open (its ``sheets`` are created by ``app.sheets.service.open_round``, which
+    """Mark a round being prepared open (its ``sheets`` are created by ``app.sheets.service.open_round``, which
     calls this)."""
-    if round_.state != RoundState.DRAFT:
+    if round_.state != RoundState.PREPARING:
         raise Conflict("準備中の調査回だけを開始できます。")
     round_.state = RoundState.OPEN
     session.add(round_)

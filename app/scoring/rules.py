@@ -138,7 +138,7 @@ class ProgressCounts:
 
 # Order of achievement for round-to-round comparisons (× lowest, ◎ highest). 該当なし and unanswered
 # are not on the scale: a change to or from them is "not comparable", never improved or regressed.
-_RANK = {Status.NOT_STARTED: 0, Status.FAIR: 1, Status.GOOD: 2, Status.EXCELLENT: 3}
+_RANK = {Status.NOT_DONE: 0, Status.FAIR: 1, Status.GOOD: 2, Status.EXCELLENT: 3}
 
 
 class Change(StrEnum):
@@ -249,7 +249,7 @@ class ItemCounts:
     excellent: int = 0
     good: int = 0
     fair: int = 0
-    not_started: int = 0
+    not_done: int = 0
     not_applicable: int = 0
     unanswered: int = 0
 
@@ -258,7 +258,7 @@ class ItemCounts:
         """From ``{status symbol: count}`` over ``sections`` sheets; sheets without an answer are unanswered."""
         counts = {s: by_status.get(s.value, 0) for s in Status}
         given = sum(counts.values())
-        return cls(counts[Status.EXCELLENT], counts[Status.GOOD], counts[Status.FAIR], counts[Status.NOT_STARTED],
+        return cls(counts[Status.EXCELLENT], counts[Status.GOOD], counts[Status.FAIR], counts[Status.NOT_DONE],
                    counts[Status.NOT_APPLICABLE], max(sections - given, 0))
 
     @property
@@ -267,12 +267,12 @@ class ItemCounts:
 
     @property
     def scored(self) -> int:
-        return self.excellent + self.good + self.fair + self.not_started
+        return self.excellent + self.good + self.fair + self.not_done
 
     def count(self, status: Status | None) -> int:
         return {
             Status.EXCELLENT: self.excellent, Status.GOOD: self.good, Status.FAIR: self.fair,
-            Status.NOT_STARTED: self.not_started, Status.NOT_APPLICABLE: self.not_applicable, None: self.unanswered,
+            Status.NOT_DONE: self.not_done, Status.NOT_APPLICABLE: self.not_applicable, None: self.unanswered,
         }[status]
 
     def maturity(self, points: Mapping[Status, int] = DEFAULT_POINTS) -> float | None:
@@ -292,15 +292,15 @@ def weakest_first_key(counts: ItemCounts, position: int, points: Mapping[Status,
     nothing is known about them yet."""
     value = counts.maturity(points)
     return (value is None, value if value is not None else 0.0,
-            -share(counts.not_started, counts.scored), -share(counts.unanswered, counts.sections), position)
+            -share(counts.not_done, counts.scored), -share(counts.unanswered, counts.sections), position)
 
 
 # Quick wins (すぐできる改善): an easy item (☆) a 所属 rates △ or ×.
 QUICK_WIN_DIFFICULTY = 1
-QUICK_WIN_STATUSES: tuple[Status, ...] = (Status.NOT_STARTED, Status.FAIR)
+QUICK_WIN_STATUSES: tuple[Status, ...] = (Status.NOT_DONE, Status.FAIR)
 # 相手次第 problems: a ☆☆☆ item at × depends on a counterpart, not on the 所属.
 COUNTERPART_DIFFICULTY = 3
-COUNTERPART_STATUS = Status.NOT_STARTED
+COUNTERPART_STATUS = Status.NOT_DONE
 
 
 def ease(difficulty: int) -> int:

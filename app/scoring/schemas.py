@@ -8,12 +8,13 @@ from app.scoring.rules import Tally
 
 
 class Score(BaseModel):
-    maturity: float | None = Field(description="points / (max points × answered items) × 100; null if none answered")
-    completion: float = Field(description="(answered + 該当なし) / all items × 100")
-    total: int
-    answered: int
-    not_applicable: int
-    unanswered: int
+    maturity: float | None = Field(description="成熟度: points / (max points × answered items) × 100, one decimal; "
+                                               "null if nothing is answered ◎ ○ △ ×", examples=[55.6])
+    completion: float = Field(description="回答率: (answered + 該当なし) / all items × 100", examples=[100.0])
+    total: int = Field(description="number of items", examples=[6])
+    answered: int = Field(description="items answered ◎ ○ △ ×", examples=[6])
+    not_applicable: int = Field(description="items answered 該当なし", examples=[0])
+    unanswered: int = Field(description="items without an answer", examples=[0])
 
     @classmethod
     def of(cls, tally: Tally) -> Score:
@@ -22,4 +23,4 @@ class Score(BaseModel):
 
 
 class CategoryScore(Score):
-    name: str
+    name: str = Field(description="カテゴリ", examples=["会議"])

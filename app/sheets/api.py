@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,72 +17,91 @@ from app.sheets.models import EventSource
 from app.sheets.service import AnswerInput, SheetView
 from app.web.deps import DbSession, csrf_protect
 from app.web.params import Code, ItemKey, RoundId
+from app.web.schemas import BureauRef, RoundRef, SectionRef, bureau_ref, round_ref, section_ref
 
 router = APIRouter(prefix="/api/v1", tags=["sheets"], dependencies=[Depends(csrf_protect)])
 
 
-
 class AnswerOut(BaseModel):
-    item_key: str
-    status: str | None = Field(description="◎ ○ △ × 該当なし, or null when unanswered")
-    memo: str
-    version: int
-    updated_at: datetime | None
-    updated_by: str | None = None
+    """One answer as saved."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "item_key": "office.daily.keep-electronic", "status": "◎", "memo": "共有フォルダに保存", "version": 3,
+        "updated_at": "2026-11-29T01:23:45Z", "updated_by": "富山 太郎"}]})
+    item_key: str = Field(description="the item's key", examples=["office.daily.keep-electronic"])
+    status: str | None = Field(description="◎ ○ △ × 該当なし, or null when unanswered", examples=["◎"])
+    memo: str = Field(description="メモ (up to 2,000 characters; empty when none)", examples=["共有フォルダに保存"])
+    version: int = Field(description="the answer's version: send it back with the next save (0 = never saved)",
+                         examples=[3])
+    updated_at: datetime | None = Field(description="when it was last saved (UTC), null if never")
+    updated_by: str | None = Field(default=None, description="display name of who saved it last", examples=["富山 太郎"])
 
 
 class Link(BaseModel):
-    label: str
-    url: str | None = None
+    label: str = Field(description="the link's text", examples=["ペーパーレス会議の進め方"])
+    url: str | None = Field(default=None, description="where it points; null for a reference without an address")
 
 
 class ItemOut(BaseModel):
-    key: str
-    position: int
-    category: str
-    scene: str
-    text: str
-    difficulty: int
-    allows_na: bool
-    links: list[Link]
-    hints: list[str]
-    answer: AnswerOut
-
-
-class UnitRef(BaseModel):
-    code: str
-    name: str
+    item_key: str = Field(description="the item's key: stable across checklist versions",
+                          examples=["office.daily.keep-electronic"])
+    position: int = Field(description="place on the sheet (1 = first row)", examples=[1])
+    category: str = Field(description="カテゴリ", examples=["所属内"])
+    scene: str = Field(description="シーン", examples=["日常業務"])
+    text: str = Field(description="チェック項目", examples=["資料を電子で保管している"])
+    difficulty: int = Field(description="難易度: 1 ☆ やりやすい, 2 ☆☆ ちょっと難しい, 3 ☆☆☆ 相手次第", examples=[1])
+    allows_na: bool = Field(description="whether 該当なし may be answered")
+    links: list[Link] = Field(description="参考リンク")
+    hints: list[str] = Field(description="improvement hints shown at △ and ×")
+    answer: AnswerOut = Field(description="the 所属's answer")
 
 
 class SheetOut(BaseModel):
-    round_id: int
-    round_title: str
-    checklist: str
-    checklist_version: int
-    section: UnitRef
-    bureau: UnitRef
-    state: str = Field(description="draft or submitted")
-    submitted_at: datetime | None
-    entry_date: date | None = Field(description="記載日 (ISO)")
-    entry_date_wareki: str | None = Field(description="記載日 in the Japanese era, e.g. 令和7年11月29日")
-    can_edit: bool
-    can_submit: bool
-    can_reopen: bool
-    score: Score
-    categories: list[CategoryScore]
-    items: list[ItemOut]
+    """A 所属's sheet in a round."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "round": {"id": 2, "title": "令和8年度 第1回"}, "checklist": "paperless", "checklist_version": 2,
+        "section": {"code": "1001", "name": "総務課"}, "bureau": {"code": "10", "name": "経営管理部"},
+        "state": "draft", "submitted_at": None, "entry_date": "2026-11-29", "entry_date_wareki": "令和8年11月29日",
+        "can_edit": True, "can_submit": False, "can_reopen": False,
+        "score": {"maturity": 100.0, "completion": 16.7, "total": 6, "answered": 1, "not_applicable": 0,
+                  "unanswered": 5},
+        "categories": [{"name": "所属内", "maturity": 100.0, "completion": 50.0, "total": 2, "answered": 1,
+                        "not_applicable": 0, "unanswered": 1}],
+        "items": [{"item_key": "office.daily.keep-electronic", "position": 1, "category": "所属内",
+                   "scene": "日常業務", "text": "資料を電子で保管している", "difficulty": 1, "allows_na": False,
+                   "links": [], "hints": [],
+                   "answer": {"item_key": "office.daily.keep-electronic", "status": "◎", "memo": "", "version": 1,
+                              "updated_at": "2026-11-29T01:23:45Z", "updated_by": "富山 太郎"}}],
+    }]})
+    round: RoundRef = Field(description="the round")
+    checklist: str = Field(description="the checklist's id", examples=["paperless"])
+    checklist_version: int = Field(description="the checklist version the round uses", examples=[2])
+    section: SectionRef = Field(description="the 所属")
+    bureau: BureauRef = Field(description="its 部局 in the round")
+    state: Literal["draft", "submitted"] = Field(description="draft (入力中, not submitted) or submitted (提出済)")
+    submitted_at: datetime | None = Field(description="when it was submitted (UTC); null while not submitted")
+    entry_date: date | None = Field(description="記載日 (ISO): the day of the last change, null before the first")
+    entry_date_wareki: str | None = Field(description="記載日 in the Japanese era", examples=["令和8年11月29日"])
+    can_edit: bool = Field(description="whether the signed-in person may change answers now")
+    can_submit: bool = Field(description="whether they may submit it now (a leader, every item answered)")
+    can_reopen: bool = Field(description="whether they may reopen it (a leader, submitted, round open)")
+    score: Score = Field(description="the sheet's maturity and completion")
+    categories: list[CategoryScore] = Field(description="per category, in sheet order")
+    items: list[ItemOut] = Field(description="every item of the checklist version, in sheet order")
 
 
 class AnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: str | None = Field(max_length=20, description="◎ ○ △ × 該当なし, or null to clear")
-    memo: str | None = Field(default=None, description="omit to keep the memo as it is")
-    version: int = Field(ge=0, le=2**31 - 1, description="the answer's version when it was read")
+    status: str | None = Field(max_length=20, description="◎ ○ △ × 該当なし, or null to clear", examples=["◎"])
+    memo: str | None = Field(default=None, description="omit to keep the memo as it is", examples=["共有フォルダに保存"])
+    version: int = Field(ge=0, le=2**31 - 1, description="the answer's version when it was read", examples=[0])
 
 
 class ReopenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(default="", max_length=service.REOPEN_REASON_MAX)
+    reason: str = Field(default="", max_length=service.REOPEN_REASON_MAX, description="why (kept in the history)",
+                        examples=["修正のため"])
 
 
 def sheet_out(session, view: SheetView) -> SheetOut:
@@ -91,17 +111,16 @@ def sheet_out(session, view: SheetView) -> SheetOut:
     for item in view.definition.items:
         answer = view.answers[item.key]
         items.append(ItemOut(
-            key=item.key, position=item.position, category=item.category, scene=item.scene, text=item.text,
+            item_key=item.key, position=item.position, category=item.category, scene=item.scene, text=item.text,
             difficulty=item.difficulty, allows_na=item.allows_na, links=[Link(**link) for link in item.links],
             hints=list(item.hints), answer=AnswerOut(**service.answer_json(answer, names.get(answer.updated_by_id))),
         ))
     return SheetOut(
-        round_id=view.round.id,
-        round_title=view.round.title,
+        round=round_ref(view.round),
         checklist=view.definition.checklist_id,
         checklist_version=view.definition.version,
-        section=UnitRef(code=view.unit.code, name=view.unit.name),
-        bureau=UnitRef(code=view.bureau.code, name=view.bureau.name),
+        section=section_ref(view.unit),
+        bureau=bureau_ref(view.bureau),
         state=view.sheet.state,
         submitted_at=view.sheet.submitted_at,
         entry_date=view.sheet.entry_on,

@@ -124,7 +124,7 @@ def round_choices(session: Session, principal: Principal, view: SheetView) -> li
         select(Round, Unit)
         .join(Sheet, Sheet.round_id == Round.id)
         .join(Unit, Unit.id == Sheet.unit_id)
-        .where(Sheet.unit_id.in_(family), Round.state != RoundState.DRAFT)
+        .where(Sheet.unit_id.in_(family), Round.state != RoundState.PREPARING)
         .order_by(Round.opens_on.desc(), Round.id.desc(), Unit.code)
     ).all()
     readable = scope.readable_units(session, principal)
@@ -414,7 +414,7 @@ def create_sheets(session: Session, round_: Round, sections: list[tuple[int, int
 
 
 def open_round(session: Session, round_: Round, *, on: date, actor: Principal | None = None) -> int:
-    """Open a draft round: every 所属 in force on ``on`` gets its empty sheet. Returns the count."""
+    """Open a round being prepared: every 所属 in force on ``on`` gets its empty sheet. Returns the count."""
     units = orgs.units_in_force(session, on)
     bureaus = orgs.bureau_map(units)
     sections = [u for u in units if u.kind == UnitKind.SECTION]

@@ -56,7 +56,7 @@ def counts_of(item: ItemDef, status: str | None, points: Mapping[Status, int]) -
         return Counts(not_applicable=1)
     quick = item.difficulty == rules.QUICK_WIN_DIFFICULTY and value in rules.QUICK_WIN_STATUSES
     return Counts(answered=1, points=points[value], quick_fair=int(quick and value is Status.FAIR),
-                  quick_not_done=int(quick and value is Status.NOT_STARTED))
+                  quick_not_done=int(quick and value is Status.NOT_DONE))
 
 
 def maturity_x10(counts: Counts, max_points: int) -> int:

@@ -146,9 +146,17 @@ class RecordView(_RecordLabels):
 class RecordRow(_RecordLabels):
     record: SupportRecord
     unit: Unit
-    bureau_name: str
-    item_texts: list[str]
+    bureau: Unit | None  # the 所属's 部局 (None for a 所属 without one)
+    items: list[tuple[str, str]]  # (key, text) in sheet order
     due: Due
+
+    @property
+    def bureau_name(self) -> str:
+        return self.bureau.name if self.bureau else ""
+
+    @property
+    def item_texts(self) -> list[str]:
+        return [text for _, text in self.items]
 
 
 @dataclass
@@ -332,13 +340,14 @@ def list_records(session: Session, principal: Principal, *, unit_ids: Sequence[i
     ).limit(limit)
     rows = session.exec(query).all()
     keys = _items_of(session, [r.id for r, _ in rows])
-    bureaus = {u.id: u.name for u in session.exec(
+    bureaus = {u.id: u for u in session.exec(
         select(Unit).where(Unit.id.in_({u.parent_id for _, u in rows if u.parent_id})))}
     texts = _item_texts(session, {r.round_id for r, _ in rows if r.round_id})
     today = today_jst()
     return [
-        RecordRow(record, unit, bureaus.get(unit.parent_id, ""),
-                  [t for _, t in sorted(texts.get((record.round_id, k), (0, k)) for k in keys.get(record.id, []))],
+        RecordRow(record, unit, bureaus.get(unit.parent_id),
+                  [(k, t) for (_, t), k in sorted((texts.get((record.round_id, k), (0, k)), k)
+                                                  for k in keys.get(record.id, []))],
                   due(record.state, record.follow_up_on, today))
         for record, unit in rows
     ]
@@ -442,7 +451,7 @@ class SupportComparison:
     others: ChangeShare
 
 
-_RANK_SQL = {Status.EXCELLENT.value: 3, Status.GOOD.value: 2, Status.FAIR.value: 1, Status.NOT_STARTED.value: 0}
+_RANK_SQL = {Status.EXCELLENT.value: 3, Status.GOOD.value: 2, Status.FAIR.value: 1, Status.NOT_DONE.value: 0}
 
 
 def _rank(column):
@@ -651,7 +660,7 @@ class ItemChoice:
 
     @property
     def needs_work(self) -> bool:
-        return self.status in (Status.FAIR, Status.NOT_STARTED)
+        return self.status in (Status.FAIR, Status.NOT_DONE)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +23,16 @@ from app.trend import service as trend_service
 from app.trend import targets as targets_service
 from app.web.deps import DbSession, csrf_protect
 from app.web.params import Code
+from app.web.schemas import (
+    BureauRef,
+    PriorStatusOut,
+    RoundRef,
+    SectionRef,
+    bureau_ref,
+    prior_statuses,
+    round_ref,
+    section_ref,
+)
 
 _STRICT = ConfigDict(extra="forbid")
 ItemKey = Annotated[str, Field(min_length=1, max_length=100)]
@@ -31,45 +41,59 @@ router = APIRouter(prefix="/api/v1", tags=["trends", "targets"], dependencies=[D
 
 
 class TrendRound(Score):
-    round_id: int
-    round_title: str
-    fiscal_year: int
-    opens_on: date
-    section_code: str
-    section_name: str
-    relation: str = Field(description="self | continued (renamed/moved) | merged (a predecessor) | split (the parent)")
-    relation_label: str
-    state: str
-    categories: list[CategoryScore]
-    bureau_code: str | None = Field(default=None, description="the 部局 of the 所属's sheet in that round")
-    bureau_name: str | None = None
-    bureau_sections: int = Field(default=0, description="所属 of that 部局 with a sheet in the round")
-    bureau_suppressed: bool = Field(default=True, description="true under 5 所属: no average is shown")
-    bureau_average: float | None = Field(default=None, description="mean maturity of the 部局's 所属")
-    prefecture_sections: int = 0
-    prefecture_suppressed: bool = True
-    prefecture_median: float | None = Field(default=None, description="median maturity of every 所属")
+    round: RoundRef = Field(description="the round")
+    fiscal_year: int = Field(description="its fiscal year (年度)", examples=[2026])
+    opens_on: date = Field(description="the day it opened")
+    section: SectionRef = Field(description="the 所属 whose sheet this is: the 所属 itself, or a predecessor")
+    relation: Literal["self", "continued", "merged", "split"] = Field(
+        description="self | continued (renamed/moved) | merged (a predecessor) | split (the parent)")
+    relation_label: str = Field(description="the relation in Japanese (empty for self)", examples=["統合前の所属"])
+    state: Literal["draft", "submitted"] = Field(description="the sheet: draft (入力中) or submitted (提出済)")
+    categories: list[CategoryScore] = Field(description="per category, in sheet order")
+    bureau: BureauRef | None = Field(default=None, description="the 部局 of the 所属's sheet in that round")
+    bureau_sections: int = Field(default=0, description="所属 of that 部局 with a sheet in the round", examples=[6])
+    bureau_suppressed: bool = Field(default=True, description="true under 5 所属: no mean is shown")
+    bureau_mean: float | None = Field(default=None, description="mean maturity of the 部局's 所属", examples=[52.3])
+    prefecture_sections: int = Field(default=0, description="所属 with a sheet in the round", examples=[60])
+    prefecture_suppressed: bool = Field(default=True, description="true under 5 所属: no median is shown")
+    prefecture_median: float | None = Field(default=None, description="median maturity of every 所属", examples=[50.0])
 
 
 class ItemChangeOut(BaseModel):
-    key: str
-    text: str
-    category: str
-    before: list[dict[str, str | None]] = Field(description="[{section, status}] — several after a merge")
-    after: str | None
+    item_key: str = Field(description="the item's key: items are joined by key across checklist versions",
+                          examples=["office.daily.keep-electronic"])
+    text: str = Field(description="チェック項目 (in the later round's checklist when it has the item)")
+    category: str = Field(description="カテゴリ")
+    before: list[PriorStatusOut] = Field(description="the earlier round: several entries after a merge")
+    after: str | None = Field(description="the status in the later round, null if unanswered", examples=["◎"])
     in_before: bool = Field(description="false when the item did not exist in the earlier round's checklist")
     in_after: bool = Field(description="false when the item does not exist in the later round's checklist")
-    change: str | None = Field(
-        description="improved | regressed | unchanged | not_comparable | new_item | removed_item")
-    change_label: str | None
+    change: Literal["improved", "regressed", "unchanged", "not_comparable", "new_item", "removed_item"] | None = Field(
+        description="null when there are several predecessors (compare `before` yourself)")
+    change_label: str | None = Field(description="the change in Japanese", examples=["改善"])
 
 
 class TrendOut(BaseModel):
-    section_code: str
-    section_name: str
-    rounds: list[TrendRound]
+    """A 所属's maturity per round and, between its two latest rounds, each item's change."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "section": {"code": "1001", "name": "総務課"},
+        "rounds": [{"round": {"id": 2, "title": "令和8年度 第1回"}, "fiscal_year": 2026, "opens_on": "2026-10-01",
+                    "section": {"code": "1001", "name": "総務課"}, "relation": "self", "relation_label": "",
+                    "state": "submitted", "maturity": 55.6, "completion": 100.0, "total": 6, "answered": 6,
+                    "not_applicable": 0, "unanswered": 0, "categories": [],
+                    "bureau": {"code": "10", "name": "経営管理部"}, "bureau_sections": 6, "bureau_suppressed": False,
+                    "bureau_mean": 52.3, "prefecture_sections": 60, "prefecture_suppressed": False,
+                    "prefecture_median": 50.0}],
+        "compared": [1, 2],
+        "changes": [{"item_key": "office.daily.keep-electronic", "text": "資料を電子で保管している", "category": "所属内",
+                     "before": [{"section": {"code": "1001", "name": "総務課"}, "status": "△"}], "after": "◎",
+                     "in_before": True, "in_after": True, "change": "improved", "change_label": "改善"}],
+    }]})
+    section: SectionRef = Field(description="the 所属 asked for")
+    rounds: list[TrendRound] = Field(description="one entry per round and sheet (predecessors too), oldest first")
     compared: list[int] = Field(description="[earlier round id, later round id] of `changes`, or []")
-    changes: list[ItemChangeOut]
+    changes: list[ItemChangeOut] = Field(description="each item between the two latest rounds")
 
 
 @router.get("/sections/{code}/trend", response_model=TrendOut, responses={401: {}, 403: {}, 404: {}})
@@ -84,8 +108,8 @@ def section_trend(code: Code, session: DbSession, principal: CurrentPrincipal) -
     bureaus = {u.id: u for u in session.exec(select(Unit).where(Unit.id.in_(bureau_ids)))} if bureau_ids else {}
     rounds = [
         TrendRound(
-            round_id=p.round.id, round_title=p.round.title, fiscal_year=p.round.fiscal_year,
-            opens_on=p.round.opens_on, section_code=p.unit.code, section_name=p.unit.name, relation=p.relation,
+            round=round_ref(p.round), fiscal_year=p.round.fiscal_year,
+            opens_on=p.round.opens_on, section=section_ref(p.unit), relation=p.relation,
             relation_label=p.relation_label, state=p.score.state, **Score.of(p.score.overall).model_dump(),
             categories=[CategoryScore(name=n, **Score.of(t).model_dump()) for n, t in p.score.categories.items()],
             **_groups(groups, p.round.id, bureaus.get(p.score.bureau_id), p.score.bureau_id),
@@ -98,25 +122,22 @@ def section_trend(code: Code, session: DbSession, principal: CurrentPrincipal) -
         compared = [ordered[-2].id, ordered[-1].id]
         for c in trend_service.compare(session, trend, *compared):
             changes.append(ItemChangeOut(
-                key=c.key, text=c.text, category=c.category,
-                before=[{"section": name, "status": s.value if s else None} for name, s in c.before],
+                item_key=c.key, text=c.text, category=c.category, before=prior_statuses(c.before),
                 after=c.after.value if c.after else None, in_before=c.in_before, in_after=c.in_after,
                 change=c.change.value if c.change else None,
                 change_label=CHANGE_LABELS[c.change] if c.change else None,
             ))
-    return TrendOut(section_code=unit.code, section_name=unit.name, rounds=rounds, compared=compared,
-                    changes=changes)
+    return TrendOut(section=section_ref(unit), rounds=rounds, compared=compared, changes=changes)
 
 
 def _groups(groups: Mapping[GroupKey, GroupFigure], round_id: int, bureau: Unit | None, bureau_id: int) -> dict:
     figure = groups[GroupKey(round_id, bureau_id)]
     prefecture = groups[GroupKey(round_id, PREFECTURE)]
     return {
-        "bureau_code": bureau.code if bureau else None,
-        "bureau_name": bureau.name if bureau else None,
+        "bureau": bureau_ref(bureau) if bureau else None,
         "bureau_sections": figure.sections,
         "bureau_suppressed": figure.suppressed,
-        "bureau_average": figure.mean,
+        "bureau_mean": figure.mean,
         "prefecture_sections": prefecture.sections,
         "prefecture_suppressed": prefecture.suppressed,
         "prefecture_median": prefecture.median,
@@ -128,43 +149,55 @@ def _groups(groups: Mapping[GroupKey, GroupFigure], round_id: int, bureau: Unit 
 
 class TargetIn(BaseModel):
     model_config = _STRICT
-    item_key: ItemKey
-    status: str = Field(max_length=8, description="◎ ○ △ (the status aimed for in the next round)")
+    item_key: ItemKey = Field(description="the item's key", examples=["office.daily.keep-electronic"])
+    status: str = Field(max_length=8, description="◎ ○ △ (the status aimed for in the next round)", examples=["◎"])
 
 
 class TargetsIn(BaseModel):
     model_config = _STRICT
-    round_id: int = Field(ge=1, le=2**31 - 1, description="the 所属's latest round (the base of the targets)")
+    round_id: int = Field(ge=1, le=2**31 - 1, description="the 所属's latest round (`latest_round.id` of GET)",
+                          examples=[2])
     targets: list[TargetIn] = Field(max_length=100, description="replaces the targets set from that round")
 
 
 class TargetOut(BaseModel):
-    item_key: str
-    text: str
-    category: str
-    target: str
-    base_status: str | None = Field(description="the 所属's status when the target was set")
+    item_key: str = Field(description="the item's key", examples=["office.daily.keep-electronic"])
+    text: str = Field(description="チェック項目")
+    category: str = Field(description="カテゴリ")
+    target: str = Field(description="the status aimed for: ◎ ○ △", examples=["◎"])
+    base_status: str | None = Field(description="the 所属's status when the target was set", examples=["△"])
     result_status: str | None = Field(description="status in the result round (null: unanswered or none yet)")
-    result: str | None = Field(description="met | not_met | pending | not_comparable; null until the next round")
-    result_label: str
-    set_by_section: str
-    set_at: datetime
+    result: Literal["met", "not_met", "pending", "not_comparable"] | None = Field(
+        description="met | not_met | pending | not_comparable; null until the next round")
+    result_label: str = Field(description="the result in Japanese", examples=["達成"])
+    set_by_section: SectionRef = Field(description="the 所属 that set it (a predecessor after a reorganisation)")
+    set_at: datetime = Field(description="when it was set (UTC)")
 
 
 class TargetSetOut(BaseModel):
-    base_round_id: int
-    base_round_title: str
-    result_round_id: int | None
-    result_round_title: str | None
-    met: int
-    targets: list[TargetOut]
+    base_round: RoundRef = Field(description="the round the targets were set from")
+    result_round: RoundRef | None = Field(description="the next round, whose answers judge them; null until it exists")
+    met: int = Field(description="targets met", examples=[2])
+    targets: list[TargetOut] = Field(description="the targets, in the order they were set")
 
 
 class TargetsOut(BaseModel):
-    section_code: str
-    section_name: str
-    latest_round_id: int | None = Field(description="targets can be set from this round only")
-    can_set: bool
+    """A 所属's targets (目標) per base round."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "section": {"code": "1001", "name": "総務課"}, "latest_round": {"id": 2, "title": "令和8年度 第1回"},
+        "can_set": True,
+        "sets": [{"base_round": {"id": 1, "title": "令和7年度 第1回"},
+                  "result_round": {"id": 2, "title": "令和8年度 第1回"}, "met": 1,
+                  "targets": [{"item_key": "office.daily.keep-electronic", "text": "資料を電子で保管している",
+                               "category": "所属内", "target": "◎", "base_status": "△", "result_status": "◎",
+                               "result": "met", "result_label": "達成",
+                               "set_by_section": {"code": "1001", "name": "総務課"},
+                               "set_at": "2025-12-01T00:00:00Z"}]}],
+    }]})
+    section: SectionRef = Field(description="the 所属")
+    latest_round: RoundRef | None = Field(description="the 所属's latest round: targets can be set from it only")
+    can_set: bool = Field(description="whether the signed-in person may set targets now (the 所属's leader)")
     sets: list[TargetSetOut] = Field(description="newest base round first")
 
 
@@ -172,19 +205,18 @@ def _targets_out(session, principal, unit) -> TargetsOut:
     trend = trend_service.section_trend(session, unit)
     sets = targets_service.target_sets(session, trend)
     return TargetsOut(
-        section_code=unit.code, section_name=unit.name,
-        latest_round_id=trend.rounds[-1].id if trend.rounds else None,
+        section=section_ref(unit),
+        latest_round=round_ref(trend.rounds[-1]) if trend.rounds else None,
         can_set=permissions.why_not_set_targets(principal, unit.id) is None and bool(trend.rounds),
         sets=[TargetSetOut(
-            base_round_id=s.base_round.id, base_round_title=s.base_round.title,
-            result_round_id=s.result_round.id if s.result_round else None,
-            result_round_title=s.result_round.title if s.result_round else None, met=s.met,
+            base_round=round_ref(s.base_round),
+            result_round=round_ref(s.result_round) if s.result_round else None, met=s.met,
             targets=[TargetOut(
                 item_key=r.item_key, text=r.text, category=r.category, target=r.target.value,
                 base_status=r.base_status.value if r.base_status else None,
                 result_status=r.result_status.value if r.result_status else None,
                 result=r.result.value if r.result else None, result_label=r.result_label,
-                set_by_section=r.set_by_unit, set_at=r.set_at,
+                set_by_section=section_ref(r.set_by_unit), set_at=r.set_at,
             ) for r in s.rows],
         ) for s in sets],
     )

@@ -39,7 +39,7 @@ from app.trend import targets as targets_service
 from app.trend.service import ItemComparison, Trend, TrendPoint
 from app.trend.targets import TargetSet
 
-NEEDS_WORK = (Status.FAIR, Status.NOT_STARTED)
+NEEDS_WORK = (Status.FAIR, Status.NOT_DONE)
 FALLBACK_HINTS = {
     1: "やりやすい項目です。まず所属内で「次の打合せから」などと申し合わせ、できるところから始めてみましょう。",
     2: "少し準備が要る項目です。所属内で担当を決め、やり方（保存場所・手順）を共有してから進めましょう。",

@@ -45,7 +45,7 @@ class ItemComparison:
     text: str
     category: str
     difficulty: int | None
-    before: list[tuple[str, Status | None]]  # (所属 name, status) — several after a merge
+    before: list[tuple[Unit, Status | None]]  # (所属, status) — several after a merge
     after: Status | None
     in_before: bool
     in_after: bool
@@ -123,7 +123,7 @@ def compare(session: Session, trend: Trend, before_round_id: int, after_round_id
     for key in keys:
         item = after_def.by_key.get(key) or before_def.by_key[key]
         in_before, in_after = key in before_def.by_key, key in after_def.by_key
-        previous = [(p.unit.name, p.statuses.get(key)) for p in before]
+        previous = [(p.unit, p.statuses.get(key)) for p in before]
         now = current.statuses.get(key) if in_after else None
         single = previous[0][1] if len(previous) == 1 else None
         verdict = change(single, now, in_before=in_before, in_after=in_after) if len(previous) == 1 or not (

@@ -42,7 +42,7 @@ class TargetRow:
     base_status: Status | None  # when the target was set (the base round)
     result_status: Status | None  # in the result round (None: unanswered or no result round yet)
     result: TargetResult | None  # None while there is no result round
-    set_by_unit: str  # the 所属 that set it (an older name after a reorganisation)
+    set_by_unit: Unit  # the 所属 that set it (an older name after a reorganisation)
     set_at: datetime
 
     @property
@@ -76,7 +76,7 @@ def target_sets(session: Session, trend: Trend) -> list[TargetSet]:
     if not rounds:
         return []
     unit_ids = {p.unit.id for p in trend.points} | {trend.unit.id}
-    names = {p.unit.id: p.unit.name for p in trend.points} | {trend.unit.id: trend.unit.name}
+    units = {p.unit.id: p.unit for p in trend.points} | {trend.unit.id: trend.unit}
     found = session.exec(
         select(Target)
         .where(Target.unit_id.in_(unit_ids), Target.round_id.in_([r.id for r in rounds]))
@@ -106,7 +106,7 @@ def target_sets(session: Session, trend: Trend) -> list[TargetSet]:
             rows.append(TargetRow(
                 item_key=t.item_key, text=item.text if item else t.item_key, category=item.category if item else "",
                 target=target, base_status=base_point.statuses.get(t.item_key) if base_point else None,
-                result_status=now, result=outcome, set_by_unit=names.get(t.unit_id, ""), set_at=t.set_at,
+                result_status=now, result=outcome, set_by_unit=units[t.unit_id], set_at=t.set_at,
             ))
         result.append(TargetSet(base, after, rows))
     result.reverse()

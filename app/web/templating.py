@@ -22,7 +22,7 @@ STATUS_CLASSES = {
     Status.EXCELLENT: "st-excellent",
     Status.GOOD: "st-good",
     Status.FAIR: "st-fair",
-    Status.NOT_STARTED: "st-none",
+    Status.NOT_DONE: "st-none",
     Status.NOT_APPLICABLE: "st-na",
 }
 

@@ -1,0 +1,86 @@
+"""The OpenAPI document of the JSON API is valid OpenAPI 3.1, documents every field and parameter, and the
+examples of the main response models match their own schemas (Power BI / Power Query users read it)."""
+
+from __future__ import annotations
+
+import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+
+REF = "#/components/schemas/"
+
+
+@pytest.fixture
+def schema(app) -> dict:
+    return app.openapi()
+
+
+def operations(schema: dict):
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            yield path, method, operation
+
+
+def refs_in(node) -> set[str]:
+    """Names of the component schemas a schema fragment points at (directly, in lists or unions)."""
+    if isinstance(node, dict):
+        found = {node["$ref"].removeprefix(REF)} if "$ref" in node else set()
+        for value in node.values():
+            found |= refs_in(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(refs_in(v) for v in node)) if node else set()
+    return set()
+
+
+def test_the_schema_is_valid_openapi(schema):
+    assert schema["openapi"].startswith("3.1")
+    validate(schema)  # raises OpenAPIValidationError naming the path of the fault
+
+
+def test_every_field_of_every_schema_has_a_description(schema):
+    missing = [f"{name}.{field}" for name, component in schema["components"]["schemas"].items()
+               for field, spec in component.get("properties", {}).items() if not spec.get("description")]
+    assert not missing, f"add Field(description=…) to: {missing}"
+
+
+def test_every_parameter_has_a_description(schema):
+    missing = [f"{method.upper()} {path} {p['name']}" for path, method, operation in operations(schema)
+               for p in operation.get("parameters", []) if not (p.get("description") or p["schema"].get("description"))]
+    assert not missing, missing
+
+
+def test_every_json_response_of_the_api_has_examples_that_match_its_schema(schema):
+    components = schema["components"]["schemas"]
+    main = set()
+    for path, _, operation in operations(schema):
+        content = operation["responses"].get("200", operation["responses"].get("201", {})).get("content", {})
+        if path.startswith("/api/v1/") and "application/json" in content:
+            main |= refs_in(content["application/json"]["schema"])
+    assert {"SheetOut", "SubmissionsOut", "MailListOut", "SectionScoresOut", "BureauScoresOut", "QuickWinsOut",
+            "TrendOut", "RoundOut", "Me"} <= main
+    for name in sorted(main):
+        examples = components[name].get("examples")
+        assert examples, f"{name}: add model_config json_schema_extra examples"
+        validator = Draft202012Validator({"$ref": REF + name, "components": schema["components"]})
+        for example in examples:
+            errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(example)]
+            assert not errors, (name, errors)
+
+
+def test_a_round_a_section_and_a_bureau_have_one_shape_everywhere(schema):
+    """No field is named after a round, a 所属 or a 部局 with a suffix (``round_title``, ``section_code``,
+    ``bureau_name``…): they are ``round: {id, title}``, ``section: {code, name}``, ``bureau: {code, name}``;
+    items are ``item_key``; ``sections`` is always a number."""
+    components = schema["components"]["schemas"]
+    flat = ("round_title", "section_code", "section_name", "bureau_code", "bureau_name", "key", "scope")
+    found = [f"{name}.{field}" for name, c in components.items() for field in c.get("properties", {}) if field in flat]
+    assert not found, found
+    for name, component in components.items():
+        sections = component.get("properties", {}).get("sections")
+        if sections is not None:
+            assert sections.get("type") == "integer", name
+        for field in ("section", "bureau", "round"):
+            spec = component.get("properties", {}).get(field)
+            if spec is not None and name not in ("PriorStatusOut",):
+                assert refs_in(spec) <= {"SectionRef", "BureauRef", "RoundRef"} and refs_in(spec), (name, field)
