@@ -125,10 +125,14 @@ def test_a_member_cannot_fetch_the_heatmap_or_other_sections_figures(client, dw)
         response = client.get(api(dw, name))
         assert response.status_code == 403, name
         assert "業務DX相談窓口" in response.json()["detail"]
-    assert client.get(api(dw, "weak-items")).status_code == 200  # 7 所属
-    assert client.get(api(dw, "weak-items", "?bureau=P")).status_code == 200  # 5 所属
-    small = client.get(api(dw, "weak-items", "?bureau=Q"))
-    assert small.status_code == 403 and "5所属未満" in small.json()["detail"]
+    # The prefecture: five 所属 answered K1 (shown), four K2 (withheld); 部局 P (four of five answered
+    # any item) and Q (two 所属): refused.
+    items = {i["item"]["item_key"]: i for i in client.get(api(dw, "weak-items")).json()["items"]}
+    assert items[K1]["suppressed"] is False and items[K1]["counts"]["unanswered"] == 2
+    assert items[K2]["suppressed"] is True and items[K2]["counts"] is None
+    for bureau in ("P", "Q"):
+        small = client.get(api(dw, "weak-items", f"?bureau={bureau}"))
+        assert small.status_code == 403 and "回答した所属が5未満" in small.json()["detail"]
     mine = client.get(api(dw, "quick-wins")).json()
     assert mine["own_sections_only"] is True
     assert {q["section"]["code"] for q in mine["quick_wins"]} == {"P2"}

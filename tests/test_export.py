@@ -169,7 +169,7 @@ def test_leaders_summary_hides_every_figure_of_a_small_bureau(client, session, w
     assert wb.sheetnames == ["集計", "A1 A部 一課"]
     rows = [list(r) for r in wb["集計"].iter_rows(values_only=True)]
     bureau_a = next(r for r in rows if r[0] == "A" and isinstance(r[2], int))
-    assert bureau_a[3] == "—" and "5所属未満" in bureau_a[6]
+    assert bureau_a[3] == "—" and "回答した所属が5未満" in bureau_a[6]
     # Not its completion either: with two 所属, the 部局's and A1's own would give away A2's.
     assert bureau_a[2] == 2 and bureau_a[4:6] == ["—", "—"]
     assert not any(r[1] == "全庁" for r in rows)

@@ -1,5 +1,8 @@
 """The leader page: a 所属 beside its 部局 average and the prefecture median, worked out by hand on a
-small organisation (部局 P with five 所属, 部局 Q with two), on SQLite and PostgreSQL."""
+small organisation (部局 P with five 所属, 部局 Q with two), on SQLite and PostgreSQL.
+
+In each round only four of P's five 所属 answered, so a 所属's leader sees P's figures withheld (fewer than
+five contributing 所属, tests/test_small_groups.py); the figures themselves are checked as the desk sees them."""
 
 from __future__ import annotations
 
@@ -52,6 +55,7 @@ def org(session):
     f.make_user(session, "leader.p3@test.example", "リーダー P3", section=units["P3"], role=SectionRole.LEADER)
     f.make_user(session, "member.p3@test.example", "職員 P3", section=units["P3"])
     f.make_user(session, "leader.q1@test.example", "リーダー Q1", section=units["Q1"], role=SectionRole.LEADER)
+    f.make_user(session, "desk@test.example", "窓口", is_desk=True)
     v1 = f.publish(session)
     r1 = f.make_round(session, v1, title="令和6年度 第1回", fiscal_year=2024, opens_on=date(2024, 10, 1))
     f.set_answers(session, r1.id, units["P1"], {KEEP: "◎"})
@@ -82,35 +86,41 @@ def groups_seen_by(session, upn, round_ids) -> dict:
 
 
 def test_group_figures_per_round_worked_by_hand(session, org):
-    groups = groups_seen_by(session, "leader.p3@test.example", [org["r1"].id, org["r2"].id])
+    groups = groups_seen_by(session, "desk@test.example", [org["r1"].id, org["r2"].id])
     r1, r2 = org["r1"].id, org["r2"].id
     # Round 1, 部局 P: 100, 94.4, 50.0, 0.0 and P5 unanswered → mean 61.1, median (50.0 + 94.4) / 2 = 72.2
     assert groups[(r1, org["p"].id)] == (5, 4, 61.1, 72.2, False)
-    # 部局 Q has two 所属: below MIN_GROUP_SIZE, so no average or median at all for a leader
-    assert groups[(r1, org["q"].id)] == (2, 2, None, None, True)
+    # 部局 Q: 100 and 50
+    assert groups[(r1, org["q"].id)] == (2, 2, 75.0, 75.0, False)
     # Prefecture: 0, 50, 50, 94.4, 100, 100 → median 72.2; mean 394.4 / 6 = 65.7
     assert groups[(r1, PREFECTURE)] == (7, 6, 65.7, 72.2, False)
     # Round 2, 部局 P: 100, 100, 50.0, 0.0 (P4 unanswered) → mean 62.5, median 75.0
     assert groups[(r2, org["p"].id)] == (5, 4, 62.5, 75.0, False)
     assert groups[(r2, PREFECTURE)] == (7, 6, 63.9, 75.0, False)
+    # A leader: four of P's five 所属 answered, both of Q's: too few contributors to show either 部局;
+    # six answered in the prefecture.
+    leader = groups_seen_by(session, "leader.p3@test.example", [r1, r2])
+    for r in (r1, r2):
+        assert leader[(r, org["p"].id)] == (5, 4, None, None, True)
+        assert leader[(r, org["q"].id)] == (2, 2, None, None, True)
+    assert leader[(r1, PREFECTURE)] == (7, 6, 65.7, 72.2, False)
 
 
 def test_the_desk_sees_a_small_group_that_a_leader_does_not(session, org):
-    desk = f.make_user(session, "desk.p@test.example", is_desk=True)
-    session.commit()
     r1 = org["r1"].id
-    assert groups_seen_by(session, "desk.p@test.example", [r1])[(r1, org["q"].id)] == (2, 2, 75.0, 75.0, False)
+    assert groups_seen_by(session, "desk@test.example", [r1])[(r1, org["q"].id)] == (2, 2, 75.0, 75.0, False)
     assert groups_seen_by(session, "leader.q1@test.example", [r1])[(r1, org["q"].id)] == (2, 2, None, None, True)
-    assert desk.is_desk
 
 
-def test_a_round_with_no_answers_has_no_figures_but_is_not_withheld(session, org):
+def test_a_round_with_no_answers_has_no_figures_and_a_leader_sees_them_withheld(session, org):
     r3 = f.make_round(session, org["v1"], title="令和8年度 第1回", fiscal_year=2026, opens_on=date(2026, 4, 20))
     session.commit()
+    assert groups_seen_by(session, "desk@test.example", [r3.id])[(r3.id, org["p"].id)] == (5, 0, None, None, False)
     three = groups_seen_by(session, "leader.p3@test.example", [r3.id])
-    assert three[(r3.id, org["p"].id)] == (5, 0, None, None, False)
+    # No 所属 answered: nothing to show, and a leader is not told either whether the others have answered
+    assert three[(r3.id, org["p"].id)] == (5, 0, None, None, True)
     assert three[(r3.id, org["q"].id)] == (2, 0, None, None, True)
-    assert three[(r3.id, PREFECTURE)] == (7, 0, None, None, False)
+    assert three[(r3.id, PREFECTURE)] == (7, 0, None, None, True)
     page = trend_page.build(session, _leader(session, "leader.p3@test.example"), org["P3"])
     assert [r.round.title for r in page.rows] == ["令和6年度 第1回", "令和7年度 第1回", "令和8年度 第1回"]
     assert page.rows[2].main.score.overall.maturity is None
@@ -127,7 +137,10 @@ def _leader(session, upn):
 
 
 def test_the_view_model_compares_categories_and_items_with_the_previous_round(session, org):
-    page = trend_page.build(session, _leader(session, "leader.p3@test.example"), org["P3"])
+    leader = trend_page.build(session, _leader(session, "leader.p3@test.example"), org["P3"])
+    assert [r.bureau_figure.suppressed for r in leader.rows] == [True, True]  # four of five answered
+    assert leader.can_set_targets and leader.can_request
+    page = trend_page.build(session, _leader(session, "desk@test.example"), org["P3"])
     assert [(r.main.score.overall.maturity, r.change) for r in page.rows] == [
         (50.0, Change.NEW_ITEM), (50.0, Change.UNCHANGED)]
     assert [r.bureau_figure.mean for r in page.rows] == [61.1, 62.5]
@@ -142,29 +155,37 @@ def test_the_view_model_compares_categories_and_items_with_the_previous_round(se
     assert changes["briefing.section.paperless"] is Change.NOT_COMPARABLE
     assert [(s.item.key, s.status) for s in page.next_steps] == [(PRINT, Status.FAIR)]
     assert page.next_steps[0].hints == () and "少し準備が要る" in page.next_steps[0].fallback
-    assert page.can_set_targets and page.can_request
 
 
 def test_the_page_shows_the_groups_and_says_why_a_small_bureau_has_no_average(client, new_client, org):
-    sign_in(client, "leader.p3@test.example")
+    sign_in(client, "desk@test.example")
     html = client.get("/sections/P3/trend").text
     assert "61.1" in html and "72.2" in html and "62.5" in html
     assert "▲</span> 改善" in html and "▼</span> 後退" in html
     assert "順位は表示しません" in html
+    leader = new_client()
+    sign_in(leader, "leader.p3@test.example")
+    html = leader.get("/sections/P3/trend").text
+    assert "61.1" not in html and "72.2" in html  # P withheld (four answered), the prefecture shown (six)
+    assert "P部は5所属、回答4所属（5未満）" in html
     other = new_client()
     sign_in(other, "leader.q1@test.example")
     html = other.get("/sections/Q1/trend").text
-    assert "Q部は2所属（5所属未満）" in html
-    assert "部局平均（Q部）：5所属未満のため表示しません" in html
+    assert "Q部は2所属、回答2所属（5未満）" in html
+    assert "部局平均（Q部）：回答した所属が5未満のため表示しません" in html
 
 
 def test_the_trend_api_carries_the_group_figures(client, new_client, org):
-    sign_in(client, "member.p3@test.example")
+    sign_in(client, "desk@test.example")
     rounds = client.get("/api/v1/sections/P3/trend").json()["rounds"]
     first = rounds[0]
     assert (first["bureau"], first["bureau_sections"], first["bureau_mean"]) == ({"code": "P", "name": "P部"}, 5, 61.1)
     assert (first["prefecture_sections"], first["prefecture_median"]) == (7, 72.2)
     assert first["bureau_suppressed"] is False and first["maturity"] == 50.0
+    member = new_client()
+    sign_in(member, "member.p3@test.example")
+    own = member.get("/api/v1/sections/P3/trend").json()["rounds"][0]
+    assert (own["bureau_suppressed"], own["bureau_mean"], own["prefecture_median"]) == (True, None, 72.2)
     other = new_client()
     sign_in(other, "leader.q1@test.example")
     q1 = other.get("/api/v1/sections/Q1/trend").json()["rounds"][0]
@@ -191,7 +212,7 @@ def test_the_menu_leads_a_member_to_their_own_trend(client, org):
 
 
 def test_every_chart_on_the_page_is_well_formed_svg_with_title_and_desc(client, org):
-    sign_in(client, "leader.p3@test.example")
+    sign_in(client, "desk@test.example")
     html = client.get("/sections/P3/trend").text
     charts = re.findall(r"<svg .*?</svg>", html, flags=re.S)
     assert len(charts) == 2
@@ -273,6 +294,7 @@ def test_the_trend_chooser_refuses_a_malformed_code(client, world):
 def test_group_figures_follow_a_saved_answer(client, session, org):
     r2 = org["r2"].id
     before = groups_seen_by(session, "leader.p3@test.example", [r2])[(r2, org["p"].id)]
+    assert before == (5, 4, None, None, True)
     session.commit()
     # P4 answers its first item in round 2 through the API (the sheets service touches the sheet)
     f.make_user(session, "member.p4@test.example", section=org["P4"])
@@ -282,5 +304,5 @@ def test_group_figures_follow_a_saved_answer(client, session, org):
                           headers={"X-CSRF-Token": token}, json={"status": "◎", "version": 0})
     assert response.status_code == 200, response.text
     after = groups_seen_by(session, "leader.p3@test.example", [r2])[(r2, org["p"].id)]
-    # 部局 P: 100, 100, 50.0, 100 (P4 now), 0.0 → mean 70.0, median 100.0
-    assert (before[2], after[2], after[3], after[1]) == (62.5, 70.0, 100.0, 5)
+    # 部局 P: 100, 100, 50.0, 100 (P4 now), 0.0 → mean 70.0, median 100.0; five answered: shown to the leader
+    assert after == (5, 5, 70.0, 100.0, False)

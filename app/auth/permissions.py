@@ -180,9 +180,11 @@ def why_not_manage_tokens(p: Principal) -> str | None:
     return "APIトークンは、業務DX相談窓口・管理者だけが作成できます。"
 
 
-def why_not_see_group(p: Principal, sections: int, min_size: int) -> str | None:
-    """A group aggregate (全庁, a 部局): the desk always; others only for groups of ``min_size`` 所属
-    or more, so that no single 所属 can be singled out."""
-    if p.sees_everything or sections >= min_size:
+def why_not_see_group(p: Principal, contributors: int, min_size: int) -> str | None:
+    """A group figure (全庁, a 部局, one item over a group): the desk always; others only when at least
+    ``min_size`` 所属 contributed to it (answered what the figure is made of: a maturity counts the 所属
+    with a maturity, an item's counts the 所属 that answered the item), so that no single 所属 can be
+    singled out — a group of five where only one has answered is a group of one."""
+    if p.sees_everything or contributors >= min_size:
         return None
-    return f"{min_size}所属未満のグループの集計は、業務DX相談窓口だけが見られます。"
+    return f"回答した所属が{min_size}未満の集計は、特定の所属が分からないよう業務DX相談窓口だけが見られます。"

@@ -291,7 +291,7 @@ def _summary(ws: Worksheet, bundle: ExportBundle) -> None:
         row += 1
         if suppressed:  # no figure of the group at all: its size only
             _data_row(ws, row, [group.code, group.name, group.sections, "—", "—", "—"])
-            _put(ws, f"G{row}", f"{MIN_GROUP_SIZE}所属未満の部局は平均・中央値・回答率を表示しません")
+            _put(ws, f"G{row}", f"回答した所属が{MIN_GROUP_SIZE}未満の部局は平均・中央値・回答率を表示しません")
             continue
         _data_row(ws, row, [group.code or "", group.name, group.sections, group.maturity, group.median,
                             group.completion, *[group.categories.get(c) for c in categories]])

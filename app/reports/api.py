@@ -191,8 +191,12 @@ class WeakItemOut(BaseModel):
                                    examples=[41.2])
     prefecture_maturity: float | None = Field(
         description="the same over the prefecture (with a 部局 scope; null for the prefecture itself)", examples=[48.0])
-    counts: StatusCountsOut = Field(description="number of 所属 per status")
-    shares: StatusSharesOut = Field(description="percentages (0–100) of all 所属 in the scope")
+    suppressed: bool = Field(
+        description="true when fewer than 5 所属 answered the item and the caller is not the desk: `maturity`, "
+                    "`counts` and `shares` are then null, so that no 所属's answer can be singled out", examples=[False])
+    counts: StatusCountsOut | None = Field(description="number of 所属 per status (null when suppressed)")
+    shares: StatusSharesOut | None = Field(
+        description="percentages (0–100) of all 所属 in the scope (null when suppressed)")
 
 
 class WeakItemsOut(BaseModel):
@@ -201,6 +205,7 @@ class WeakItemsOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "round": _EXAMPLE_ROUND, "bureau": None, "sections": 60,
         "items": [{"rank": 1, "item": _EXAMPLE_ITEM, "maturity": 41.2, "prefecture_maturity": None,
+                   "suppressed": False,
                    "counts": {"excellent": 10, "good": 20, "fair": 15, "not_done": 8, "not_applicable": 2,
                               "unanswered": 5},
                    "shares": {"excellent": 16.7, "good": 33.3, "fair": 25.0, "not_done": 13.3, "not_applicable": 3.3,
@@ -379,7 +384,8 @@ def weak_items(round_id: RoundId, session: DbSession, principal: CurrentPrincipa
                bureau: BureauQ = None) -> WeakItemsOut:
     """Per item, how many 所属 answered ◎ ○ △ × 該当なし or nothing, and the shares, weakest first
     (lowest item maturity; see docs/scoring-additions.md). The prefecture, or one 部局 with
-    ``bureau``. Members and leaders: groups of 5 所属 or more only."""
+    ``bureau``. Members and leaders: only items that 5 所属 or more answered (the others come last,
+    ``suppressed``)."""
     view = service.weak_items(session, principal, round_id, bureau_code=bureau or None, charts=False)
     return WeakItemsOut(
         round=round_ref(view.ctx.round),
@@ -387,8 +393,9 @@ def weak_items(round_id: RoundId, session: DbSession, principal: CurrentPrincipa
         sections=view.sections,
         items=[WeakItemOut(
             rank=w.rank, item=_item(w.item), maturity=w.maturity, prefecture_maturity=w.prefecture_maturity,
-            counts=StatusCountsOut(**{k: w.counts.count(s) for k, s in _COUNT_FIELDS.items()}),
-            shares=StatusSharesOut(**{k: w.share(s) for k, s in _COUNT_FIELDS.items()}),
+            suppressed=w.suppressed,
+            counts=None if w.suppressed else StatusCountsOut(**{k: w.counts.count(s) for k, s in _COUNT_FIELDS.items()}),
+            shares=None if w.suppressed else StatusSharesOut(**{k: w.share(s) for k, s in _COUNT_FIELDS.items()}),
         ) for w in view.items],
     )
 
@@ -460,7 +467,7 @@ class CategoryMeanOut(BaseModel):
 class BureauScoreOut(BaseModel):
     bureau: BureauRef = Field(description="the 部局")
     sections: int = Field(description="number of its 所属 with a sheet in the round", examples=[6])
-    suppressed: bool = Field(description="true when the group is too small (under 5 所属) to show its figures: "
+    suppressed: bool = Field(description="true when fewer than 5 of its 所属 answered (and the caller is not the desk): "
                                          "mean, median, completion and categories are then null / empty")
     mean: float | None = Field(description="mean maturity of its 所属 (those with any answer)", examples=[52.3])
     median: float | None = Field(description="median maturity of its 所属", examples=[50.0])

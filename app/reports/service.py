@@ -238,14 +238,21 @@ def heatmap(session: Session, principal: Principal, round_id: int | None, *, bur
 
 @dataclass(frozen=True)
 class WeakItem:
+    """One item over a group. ``counts`` and ``maturity`` are None when the person asking may not see
+    them: fewer than ``MIN_GROUP_SIZE`` 所属 answered the item (``permissions.why_not_see_group``)."""
+
     rank: int
     item: ItemDef
-    counts: ItemCounts
+    counts: ItemCounts | None
     maturity: float | None
     prefecture_maturity: float | None  # beside a 部局's figure; None for the prefecture itself
 
-    def share(self, status: Status | None) -> float:
-        return rules.share(self.counts.count(status), self.counts.sections)
+    @property
+    def suppressed(self) -> bool:
+        return self.counts is None
+
+    def share(self, status: Status | None) -> float | None:
+        return None if self.counts is None else rules.share(self.counts.count(status), self.counts.sections)
 
     @property
     def difference(self) -> float | None:
@@ -270,27 +277,35 @@ def weak_items(session: Session, principal: Principal, round_id: int | None, *,
                bureau_code: str | None = None, desk_page: bool = False, charts: bool = True) -> WeakItemsPage:
     """Per item, the share of each status in the prefecture or one 部局, weakest first.
 
-    The desk sees every scope; others (through the API; the page is the desk's) only groups of at
-    least ``MIN_GROUP_SIZE`` 所属."""
+    The desk sees everything. Others (through the API; the page is the desk's) see an item's figures
+    only when at least ``MIN_GROUP_SIZE`` 所属 answered it (``visible``); the others come last, without
+    figures, and a scope where no item is visible is refused."""
     ctx = desk_context(session, principal, round_id, bureau_code, everything=desk_page)
     bureau_id = ctx.bureau.id if ctx.bureau else None
     sections = figures.sections_in(session, ctx.round.id, bureau_id=bureau_id)
-    refusal = permissions.why_not_see_group(principal, sections, rules.MIN_GROUP_SIZE)
-    if refusal:
-        raise Forbidden(refusal)
     points = ctx.definition.points
+
+    def visible(counts: ItemCounts) -> ItemCounts | None:
+        answered = counts.scored + counts.not_applicable
+        return None if permissions.why_not_see_group(principal, answered, rules.MIN_GROUP_SIZE) else counts
+
     counts = figures.item_counts(session, ctx.round.id, bureau_id=bureau_id)
+    per_item = [(item, visible(counts.get(item.key, ItemCounts(unanswered=sections))))
+                for item in ctx.definition.items]
+    if sections and all(c is None for _, c in per_item):
+        raise Forbidden(permissions.why_not_see_group(principal, 0, rules.MIN_GROUP_SIZE))
     prefecture: dict[str, float | None] = {}
     if bureau_id is not None:
         everywhere = figures.item_counts(session, ctx.round.id)
-        prefecture = {i.key: everywhere.get(i.key, ItemCounts()).maturity(points) for i in ctx.definition.items}
-    per_item = [(item, counts.get(item.key, ItemCounts(unanswered=sections))) for item in ctx.definition.items]
-    per_item.sort(key=lambda pair: rules.weakest_first_key(pair[1], pair[0].position, points))
-    items = [WeakItem(rank, item, c, c.maturity(points), prefecture.get(item.key))
+        prefecture = {i.key: c.maturity(points) for i in ctx.definition.items
+                      if (c := visible(everywhere.get(i.key, ItemCounts()))) is not None}
+    per_item.sort(key=lambda pair: (pair[1] is None, pair[0].position) if pair[1] is None
+                  else (False, *rules.weakest_first_key(pair[1], pair[0].position, points)))
+    items = [WeakItem(rank, item, c, c.maturity(points) if c else None, prefecture.get(item.key))
              for rank, (item, c) in enumerate(per_item, start=1)]
     scope = ctx.bureau.name if ctx.bureau else "全庁"
     chart = stacked.status_shares(
-        [(f"{w.item.position}. {w.item.text}", w.counts) for w in items],
+        [(f"{w.item.position}. {w.item.text}", w.counts) for w in items if w.counts is not None],
         title=f"{ctx.round.title} {scope}: 項目ごとの達成状況の割合（弱い順）",
         desc=_weak_desc(items, sections, scope),
     ) if charts else Markup("")

@@ -387,8 +387,9 @@ def quartile_positions(count: int) -> set[int]:
 class GroupFigure:
     """A group of 所属 in one round: ``sections`` counts every 所属 of the group with a sheet (answered or
     not); the mean and the five numbers are over those with a maturity; ``completion`` (when asked for)
-    is pooled over all their items. ``suppressed``: the person asking may not see the figures of so
-    small a group (``permissions.why_not_see_group``), so only its size is known.
+    is pooled over all their items. ``suppressed``: the person asking may not see the figures of a group
+    to which so few 所属 contributed (``permissions.why_not_see_group``), so only its size and the number
+    of 所属 with a maturity are known.
     """
 
     sections: int

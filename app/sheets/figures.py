@@ -268,6 +268,9 @@ def groups(session: Session, principal: Principal | None, round_ids: Iterable[in
     (``permissions.why_not_see_group``; ``principal`` None: the system, which sees all) comes back
     suppressed, with its size only.
 
+    Whether a person may see a group's figures counts the 所属 that contributed to them (``scored``: those
+    with a maturity), not the group's size.
+
     A closed round's figures are read as stored (``group_figure``); an open round's are computed from
     the histogram of maturities (``maturity_tally``) in SQL, so that a round of 3,000 所属 arrives as a
     handful of rows per group."""
@@ -289,7 +292,7 @@ def groups(session: Session, principal: Principal | None, round_ids: Iterable[in
     result = {}
     for key, (sections, scored, tenths, five) in raw.items():
         hidden = principal is not None and permissions.why_not_see_group(
-            principal, sections, rules.MIN_GROUP_SIZE) is not None
+            principal, scored, rules.MIN_GROUP_SIZE) is not None
         result[key] = rules.group(sections, scored, tenths, five, suppressed=hidden,
                                   completion=pooled.get((key.round_id, key.bureau_id)))
     return result

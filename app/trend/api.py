@@ -52,10 +52,10 @@ class TrendRound(Score):
     categories: list[CategoryScore] = Field(description="per category, in sheet order")
     bureau: BureauRef | None = Field(default=None, description="the 部局 of the 所属's sheet in that round")
     bureau_sections: int = Field(default=0, description="所属 of that 部局 with a sheet in the round", examples=[6])
-    bureau_suppressed: bool = Field(default=True, description="true under 5 所属: no mean is shown")
+    bureau_suppressed: bool = Field(default=True, description="true when fewer than 5 of its 所属 answered: no mean is shown")
     bureau_mean: float | None = Field(default=None, description="mean maturity of the 部局's 所属", examples=[52.3])
     prefecture_sections: int = Field(default=0, description="所属 with a sheet in the round", examples=[60])
-    prefecture_suppressed: bool = Field(default=True, description="true under 5 所属: no median is shown")
+    prefecture_suppressed: bool = Field(default=True, description="true when fewer than 5 所属 answered: no median is shown")
     prefecture_median: float | None = Field(default=None, description="median maturity of every 所属", examples=[50.0])
 
 

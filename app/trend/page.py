@@ -141,7 +141,7 @@ class TrendPage:
     next_steps: list[NextStep]
     why_not_request: str | None
     sheet_round: Round | None  # the latest round, when the 所属 has a sheet of its own in it
-    suppressed: bool  # some group figure on the page is withheld (fewer than MIN_GROUP_SIZE 所属)
+    suppressed: bool  # some group figure on the page is withheld (fewer than MIN_GROUP_SIZE 所属 answered)
     min_group_size: int = MIN_GROUP_SIZE
     target_limit: int = TARGET_LIMIT
     target_statuses: tuple[Status, ...] = TARGET_STATUSES
@@ -263,12 +263,12 @@ def _line_chart(unit: Unit, rows: list[RoundRow]) -> tuple[Markup, str]:
     bureau_values = [r.bureau_figure.mean if r.bureau_figure else None for r in rows]
     bureau_label = f"部局平均（{next(iter(bureau_names))}）" if len(bureau_names) == 1 else "部局平均"
     if rows and all(v is None for v in bureau_values):
-        bureau_label += f"：{MIN_GROUP_SIZE}所属未満のため表示しません"
+        bureau_label += f"：回答した所属が{MIN_GROUP_SIZE}未満のため表示しません"
     series.append(LineSeries(bureau_label, bureau_values, "bureau"))
     prefecture_values = [r.prefecture.median for r in rows]
     prefecture_label = "全庁の中央値"
     if rows and all(r.prefecture.suppressed for r in rows):
-        prefecture_label += f"：{MIN_GROUP_SIZE}所属未満のため表示しません"
+        prefecture_label += f"：回答した所属が{MIN_GROUP_SIZE}未満のため表示しません"
     series.append(LineSeries(prefecture_label, prefecture_values, "prefecture"))
     parts = []
     for r in rows:
@@ -283,7 +283,7 @@ def _line_chart(unit: Unit, rows: list[RoundRow]) -> tuple[Markup, str]:
 
 def _figure_text(figure: GroupFigure | None, attr: str) -> str:
     if figure is None or figure.suppressed:
-        return f"非表示（{MIN_GROUP_SIZE}所属未満）"
+        return f"非表示（回答した所属が{MIN_GROUP_SIZE}未満）"
     value = getattr(figure, attr)
     return "回答なし" if value is None else f"{value:.1f}点"
 
