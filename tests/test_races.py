@@ -12,6 +12,8 @@ promise, tried a few hundred times.
 3. import vs save (100 pairs): the admin applies a previewed Excel import while a member saves an
    answer the import changes. Exactly one of the two succeeds, and what is stored is the winner's
    (the import never overwrites a save it did not preview).
+4. two admins (or a double click) opening, closing or reopening one round at once: one changes it, the
+   other gets 409; never a 500, never a second set of sheets or a second close event.
 
 After each family the stored tallies are compared with a recount from the raw answers.
 
@@ -418,4 +420,46 @@ def test_an_import_never_overwrites_a_save_it_did_not_preview(app, engine, serve
                 assert (answers[code][KEYS[0]], answers[code][KEYS[1]]) == (("×", 2), ("△", 1)), (r, code)
                 assert written == [(KEYS[0], "×", "api")], (r, code)
     print(f"\n[{backend}] import vs save: {dict(codes_seen)}")
+    assert_tallies_in_step(engine)
+
+
+# --- 4. two admins changing the state of one round at once ---------------------------------------------------
+
+ROUND_PAIRS = 20
+
+
+def test_two_admins_opening_closing_or_reopening_a_round_at_once_change_it_once(app, engine, served, backend):
+    """A double click on 開始／締切／再開 (or two admins): one request changes the round, the other is a
+    409 (the state is checked under the round's row lock); never a 500, never two sets of sheets or two
+    close events."""
+    round_ids, codes = prepare(engine, sections=3, rounds=1, statuses=dict.fromkeys(KEYS, "△"))
+    with session_for(engine, write=True) as s:
+        version_id = s.execute(select(Round.checklist_version_id)).scalar_one()
+        drafts = [f.make_round(s, version_id, title=f"令和9年度 第{n + 1}回", fiscal_year=2027, open_it=False).id
+                  for n in range(ROUND_PAIRS)]
+        s.commit()
+    base, people = served
+    people.sign_in(ADMIN)
+
+    def change(r, action):
+        data = {"reason": "競合テストの再開"} if action == "reopen" else {}
+        return lambda: people.post(ADMIN, f"/admin/rounds/{r}/{action}", data=data)
+
+    outcome = Counter()
+    with ThreadPoolExecutor(2) as pool:
+        for r in drafts:
+            for action in ("open", "close", "reopen"):
+                first, second = (fut.result().status_code for fut in race(pool, change(r, action), change(r, action)))
+                outcome[(action, first, second)] += 1
+                assert sorted((first, second)) == [303, 409], (r, action, first, second)
+    with session_for(engine) as s:
+        kinds = defaultdict(list)
+        for round_id, kind in s.execute(select(RoundEvent.round_id, RoundEvent.kind).order_by(RoundEvent.id)):
+            kinds[round_id].append(kind)
+        sheets = dict(s.execute(select(Sheet.round_id, func.count()).group_by(Sheet.round_id)).all())
+        s.commit()
+    for r in drafts:
+        assert kinds[r] == ["create", "open", "close", "reopen"], (r, kinds[r])
+        assert sheets[r] == len(codes), r
+    print(f"\n[{backend}] round state races: {dict(outcome)}")
     assert_tallies_in_step(engine)
