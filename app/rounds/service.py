@@ -107,9 +107,18 @@ def create_round(
     return new
 
 
+def _lock(session: Session, round_: Round) -> None:
+    """Read the round again under its row lock, so that its state is checked where it is changed: of two
+    changes at once (two admins, a double click), the second waits for the first and sees its state.
+    PostgreSQL: FOR NO KEY UPDATE, which (as the UPDATE after it) waits for the saves that hold the round
+    FOR SHARE; SQLite: the write transaction holds the database's write lock already."""
+    session.refresh(round_, with_for_update={"key_share": True})
+
+
 def open_round(session: Session, round_: Round, *, sheets: int, actor: Principal | None = None) -> None:
     """Mark a round being prepared open (its ``sheets`` are created by ``app.sheets.service.open_round``, which
     calls this)."""
+    _lock(session, round_)
     if round_.state != RoundState.PREPARING:
         raise Conflict("準備中の調査回だけを開始できます。")
     round_.state = RoundState.OPEN
@@ -119,6 +128,7 @@ def open_round(session: Session, round_: Round, *, sheets: int, actor: Principal
 
 
 def close_round(session: Session, round_: Round, *, actor: Principal | None = None) -> None:
+    _lock(session, round_)
     if round_.state != RoundState.OPEN:
         raise Conflict("受付中の調査回だけを締め切れます。")
     round_.state = RoundState.CLOSED
@@ -130,6 +140,7 @@ def close_round(session: Session, round_: Round, *, actor: Principal | None = No
 def reopen_round(session: Session, round_: Round, *, reason: str, actor: Principal | None) -> None:
     """Reopen a closed round (an admin action): the reason is required and kept with the round."""
     reason = (reason or "").strip()
+    _lock(session, round_)
     if round_.state != RoundState.CLOSED:
         raise Conflict("締切済の調査回だけを再開できます。")
     if not reason:
