@@ -14,7 +14,6 @@ from app.auth.deps import CurrentPrincipal, optional_principal
 from app.auth.entra import Entra, ProviderUnavailable, SignInFailed
 from app.auth.permissions import Principal
 from app.errors import NotFound, Unavailable
-from app.orgs.models import Unit
 from app.web import session as web_session
 from app.web.deps import DbSession, FormDep, SettingsDep, csrf_protect
 from app.web.render import render
@@ -182,8 +181,8 @@ class Me(BaseModel):
 @router.get("/api/v1/me", response_model=Me, tags=["me"])
 def me(request: Request, session: DbSession, principal: CurrentPrincipal) -> Me:
     """The signed-in user, their roles, their 所属 and the CSRF token for state-changing calls."""
-    memberships = sorted((MembershipOut(section=section_ref(session.get(Unit, uid)), role=role.value)
-                          for uid, role in principal.sections.items()), key=lambda m: m.section.code)
+    memberships = [MembershipOut(section=section_ref(unit), role=principal.sections[unit.id].value)
+                   for unit in auth_service.own_sections(session, principal)]
     return Me(
         upn=principal.upn,
         display_name=principal.display_name,

@@ -35,6 +35,13 @@ def load_principal(session: Session, user_id: int, *, read_only: bool = False, d
     )
 
 
+def own_sections(session: Session, principal: Principal) -> list[Unit]:
+    """The 所属 a person belongs to, by code (one query, however many)."""
+    if not principal.sections:
+        return []
+    return list(session.exec(select(Unit).where(Unit.id.in_(list(principal.sections))).order_by(Unit.code)))
+
+
 def find_user_by_upn(session: Session, upn: str) -> User | None:
     return session.exec(select(User).where(User.upn == upn.strip().lower())).first()
 
