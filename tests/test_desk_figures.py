@@ -264,9 +264,12 @@ def test_members_get_none_of_the_desk_only_figures(session, dw, member):
 
 
 def test_members_see_group_figures_of_five_or_more_and_their_own_quick_wins(session, dw, member):
-    assert service.weak_items(session, member, dw.round.id).sections == 7
-    assert service.weak_items(session, member, dw.round.id, bureau_code="P").sections == 5
-    for small in ("Q", "E"):
+    prefecture = service.weak_items(session, member, dw.round.id)
+    assert prefecture.sections == 7
+    # K1 was answered by five 所属 (P1, P2, P3, P5, Q1); every other item by four or fewer.
+    assert [w.item.key for w in prefecture.items if not w.suppressed] == [K1]
+    # P has five 所属 but at most four answered any item (P4 answered nothing): refused like Q and E.
+    for small in ("P", "Q", "E"):
         with pytest.raises(Forbidden):
             service.weak_items(session, member, dw.round.id, bureau_code=small)
     view = service.quick_wins(session, member, dw.round.id)

@@ -292,7 +292,7 @@ def weak_items(session: Session, principal: Principal, round_id: int | None, *,
     counts = figures.item_counts(session, ctx.round.id, bureau_id=bureau_id)
     per_item = [(item, visible(counts.get(item.key, ItemCounts(unanswered=sections))))
                 for item in ctx.definition.items]
-    if sections and all(c is None for _, c in per_item):
+    if all(c is None for _, c in per_item):
         raise Forbidden(permissions.why_not_see_group(principal, 0, rules.MIN_GROUP_SIZE))
     prefecture: dict[str, float | None] = {}
     if bureau_id is not None:
