@@ -33,7 +33,9 @@ def test_me_gives_the_user_roles_section_and_csrf_token(client, world):
     assert me["roles"] == ["leader"]
     assert me["section"] == {"code": "A1", "name": "A部 一課"}
     assert me["memberships"] == [{"section": {"code": "A1", "name": "A部 一課"}, "role": "leader"}]
-    assert me["csrf_token"] == token
+    assert me["csrf_token"] != token  # masked afresh on every response; both verify
+    for version, sent in enumerate((token, me["csrf_token"])):
+        assert put(client, sent, world, status="○", version=version).status_code == 200
 
 
 def test_rounds_list_id_title_fiscal_year_state_and_version(client, world):

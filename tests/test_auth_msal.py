@@ -307,8 +307,10 @@ def test_session_is_rotated_at_sign_in_and_its_cookie_stays_small(client, idp, w
         print(f"\n[session cookie after Microsoft 365 sign-in: {len(value)} bytes; "
               f"sign-in cookie with {flows.MAX_PENDING} pending flows: {len(signin_cookie)} bytes]")
     assert len(value) < 1000  # far below the browsers' 4 KB limit
+    # The CSRF secret is new too: a token from before sign-in no longer verifies.
+    assert client.post("/auth/logout", data={"csrf_token": before}).status_code == 403
     after = client.get("/api/v1/me").json()["csrf_token"]
-    assert after != before
+    assert client.post("/auth/logout", data={"csrf_token": after}).status_code < 400
 
 
 def test_sign_in_cookie_keeps_only_the_newest_flows(client, idp, world):

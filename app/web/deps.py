@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -17,6 +15,7 @@ from starlette.datastructures import FormData
 from app.config import Settings
 from app.db import session_for
 from app.errors import Forbidden, Unavailable
+from app.web import session as web_session
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -48,10 +47,9 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 async def csrf_protect(request: Request) -> None:
-    """Refuse a state-changing request without this session's CSRF token (header or form field)."""
+    """Refuse a state-changing request without a masked CSRF token of this session (header or form field)."""
     if request.method in SAFE_METHODS:
         return
-    expected = request.session.get("csrf")
     sent = request.headers.get("X-CSRF-Token")
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -59,9 +57,7 @@ async def csrf_protect(request: Request) -> None:
         form = await request.form()
         value = form.get("csrf_token")
         sent = value if isinstance(value, str) else None
-    if not expected or not sent or not hmac.compare_digest(
-        hashlib.sha256(expected.encode()).digest(), hashlib.sha256(sent.encode()).digest()
-    ):
+    if not web_session.csrf_valid(request.session, sent):
         raise Forbidden(
             "安全のため、この操作は受け付けられませんでした（確認用トークンがないか古くなっています）。"
             "ページを再読み込みしてから、もう一度操作してください。",

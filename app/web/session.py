@@ -1,10 +1,17 @@
-"""The signed session cookie: identity only (user id, how they signed in, times, CSRF token).
+"""The signed session cookie: identity only (user id, how they signed in, times, CSRF secret).
 
 Idle and absolute lifetimes are enforced here; the cookie itself is Starlette's signed session.
+
+The CSRF secret never appears in a response as it is: each render shows it masked with a fresh random
+pad (``base64url(pad + (pad XOR secret))``, as Django does), so a compressed page whose size an attacker
+watches while reflecting guesses into it tells them nothing about the secret (BREACH).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
 import secrets
 import time
 from collections.abc import MutableMapping
@@ -42,9 +49,37 @@ def user_id(session: MutableMapping[str, Any], settings: Settings) -> int | None
 
 
 def csrf_token(session: MutableMapping[str, Any]) -> str:
-    """The CSRF token of this session (created for anonymous visitors too, for the sign-in form)."""
-    token = session.get("csrf")
-    if not token:
-        token = secrets.token_urlsafe(24)
-        session["csrf"] = token
-    return token
+    """A freshly masked CSRF token for this session (the secret is created for anonymous visitors too,
+    for the sign-in form). Every call gives a different string; each one verifies."""
+    secret = session.get("csrf")
+    if not secret:
+        secret = secrets.token_urlsafe(24)
+        session["csrf"] = secret
+    raw = secret.encode()
+    pad = secrets.token_bytes(len(raw))
+    return _b64(pad + _xor(pad, raw))
+
+
+def csrf_valid(session: MutableMapping[str, Any], sent: str | None) -> bool:
+    """Whether ``sent`` is a masked token of this session's secret (constant-time compare). The bare
+    secret, a token of another session, a tampered or malformed one: all False."""
+    secret = session.get("csrf")
+    if not isinstance(secret, str) or not secret or not sent:
+        return False
+    raw = secret.encode()
+    try:
+        masked = base64.b64decode(sent + "=" * (-len(sent) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    if len(masked) != 2 * len(raw) or _b64(masked) != sent:  # one spelling only (no unused bits flipped)
+        return False
+    pad, cipher = masked[: len(raw)], masked[len(raw):]
+    return hmac.compare_digest(_xor(pad, cipher), raw)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    return bytes(x ^ y for x, y in zip(a, b, strict=True))
