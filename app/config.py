@@ -30,6 +30,10 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "production"
     database_url: str = f"sqlite:///{DEFAULT_DB_PATH}"
+    # Database connections per process (a fixed pool, no overflow), and how long a request waits for one
+    # before it gets a 503 "busy, retry" (see app/db.py, DbGate).
+    db_pool_size: int = 5
+    db_wait_seconds: float = 5.0
     auth: Literal["dev", "msal"] = "msal"
     secret_key: SecretStr = SecretStr("")
     secret_key_file: Path | None = None
@@ -112,6 +116,12 @@ class Settings(BaseSettings):
             raise ConfigError(
                 "PAPERLESS_SECRET_KEY (or PAPERLESS_SECRET_KEY_FILE) must be set to a random value "
                 "of at least 32 characters in production and with PAPERLESS_AUTH=msal."
+            )
+        if not 1 <= self.db_pool_size <= 100:
+            raise ConfigError(f"PAPERLESS_DB_POOL_SIZE must be between 1 and 100 (default 5), not {self.db_pool_size}.")
+        if not 0 < self.db_wait_seconds <= 300:
+            raise ConfigError(
+                f"PAPERLESS_DB_WAIT_SECONDS must be more than 0 and at most 300 (default 5), not {self.db_wait_seconds}."
             )
         for part in filter(None, (p.strip() for p in self.trusted_proxies.split(","))):
             try:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
@@ -51,21 +52,26 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+DEFAULT_POOL_SIZE = 5
+DEFAULT_WAIT_SECONDS = 5.0
+
+
+def make_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE, wait_seconds: float = DEFAULT_WAIT_SECONDS,
+                **kwargs) -> Engine:
+    """An engine with a fixed pool of ``pool_size`` connections (no overflow). A request waits at most
+    ``wait_seconds`` for one (in ``DbGate``, or in the pool for a connection held outside the gate), then
+    gets ``sqlalchemy.exc.TimeoutError``, which the web layer answers with a 503 "busy, retry"."""
+    kwargs.setdefault("pool_size", pool_size)
+    kwargs.setdefault("max_overflow", 0)
+    kwargs.setdefault("pool_timeout", wait_seconds)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("pool_size", 8)
-        kwargs.setdefault("max_overflow", 8)
-        kwargs.setdefault("pool_timeout", 30)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_timeout", 10)
     return create_engine(url, connect_args={"connect_timeout": 5}, **kwargs)
 
 
@@ -109,13 +115,16 @@ def sessions(engine: Engine, *, write: bool = False) -> Iterator[Session]:
 
 
 class DbGate:
-    """Admits at most ``slots`` requests to the database at once; the others wait in the event loop.
+    """Admits at most as many requests to the database at once as the pool has connections; the others
+    wait in the event loop, at most as long as the pool's timeout, then get the pool's own
+    ``TimeoutError`` (answered with a 503 "busy, retry"). One limit, one wait: the pool's.
 
-    Why: a request's session keeps its pooled connection between the thread hops of one request (its
-    sync dependencies and its endpoint each run in the thread pool). If more requests than the pool holds
-    get a thread at once, the threads block in the pool while the connections they wait for belong to
-    requests queued for a thread: nothing moves until the pool timeout (seen with 400 simultaneous
-    sign-ins). With no more admitted requests than connections, a thread never waits for the pool.
+    Why wait here and not in the pool: a request's session keeps its pooled connection between the thread
+    hops of one request (its sync dependencies and its endpoint each run in the thread pool). If more
+    requests than the pool holds get a thread at once, the threads block in the pool while the
+    connections they wait for belong to requests queued for a thread: nothing moves until the pool
+    timeout (seen with 400 simultaneous sign-ins). With no more admitted requests than connections, a
+    thread never waits for the pool (only for a connection taken outside the gate, such as a CLI job's).
 
     On SQLite, writers also queue here one at a time (SQLite has one writer anyway): they wait in order
     instead of sleeping in SQLite's busy handler with its growing back-off.
@@ -123,8 +132,9 @@ class DbGate:
     The semaphores are made per event loop (one per worker in production; tests run several loops).
     """
 
-    def __init__(self, slots: int, *, serialise_writes: bool) -> None:
+    def __init__(self, slots: int, *, wait_seconds: float, serialise_writes: bool) -> None:
         self.slots = max(1, slots)
+        self.wait_seconds = wait_seconds
         self.serialise_writes = serialise_writes
         self._loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -133,7 +143,9 @@ class DbGate:
         pool = engine.pool
         size = pool.size() if hasattr(pool, "size") else 1
         overflow = max(0, getattr(pool, "_max_overflow", 0))
-        return cls(min(size + overflow, max_threads), serialise_writes=engine.dialect.name == "sqlite")
+        wait = pool.timeout() if hasattr(pool, "timeout") else DEFAULT_WAIT_SECONDS
+        return cls(min(size + overflow, max_threads), wait_seconds=wait,
+                   serialise_writes=engine.dialect.name == "sqlite")
 
     def _semaphores(self) -> tuple[asyncio.Semaphore, asyncio.Semaphore | None]:
         loop = asyncio.get_running_loop()
@@ -146,9 +158,17 @@ class DbGate:
     @asynccontextmanager
     async def admit(self, *, write: bool) -> AsyncIterator[None]:
         slots, writers = self._semaphores()
-        if write and writers is not None:
-            async with writers, slots:
-                yield
-        else:
-            async with slots:
-                yield
+        needed = [writers, slots] if write and writers is not None else [slots]
+        held: list[asyncio.Semaphore] = []
+        try:
+            try:
+                async with asyncio.timeout(self.wait_seconds):
+                    for semaphore in needed:
+                        await semaphore.acquire()
+                        held.append(semaphore)
+            except TimeoutError:
+                raise PoolTimeout(f"no database connection free within {self.wait_seconds:g} s") from None
+            yield
+        finally:
+            for semaphore in reversed(held):
+                semaphore.release()

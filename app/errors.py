@@ -42,3 +42,12 @@ class InvalidInput(AppError):
 class Unavailable(AppError):
     status_code = 503
     default_message = "データベースに接続できません。しばらくしてから再度お試しください。"
+
+
+class Busy(Unavailable):
+    """Every database connection of this process stayed busy for PAPERLESS_DB_WAIT_SECONDS."""
+
+    default_message = (
+        "ただいまサーバーが混み合っています。この操作はまだ反映されていません。"
+        "数秒待ってから、もう一度お試しください。"
+    )

@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # A broken checklist file stops start-up here, naming the file, the item and the field.
     checklist_files = checklist_loader.load_directory(settings.checklists_dir)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size,
+                         wait_seconds=settings.db_wait_seconds)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):

@@ -70,11 +70,10 @@ def test_a_burst_larger_than_the_pool_waits_its_turn_instead_of_deadlocking(app,
 
     Before the gate, sessions held connections between the thread hops of a request while other
     requests' threads blocked in the pool; with a pool of 2 and a 2-second pool timeout this burst
-    failed with 503s.
+    failed with 503s. (Now the wait is in the gate, bounded by the same timeout.)
     """
     app.state.engine.dispose()
-    app.state.engine = make_engine(str(app.state.settings.database_url), pool_size=2, max_overflow=0,
-                                   pool_timeout=2)
+    app.state.engine = make_engine(str(app.state.settings.database_url), pool_size=2, wait_seconds=5)
     app.state.db_gate = DbGate.for_engine(app.state.engine)
     base = live_server(app)
     clients = [client_for(base) for _ in range(4)]

@@ -13,12 +13,13 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.errors import AppError, Conflict, InvalidInput, LoginRequired, Unavailable
+from app.errors import AppError, Busy, Conflict, InvalidInput, LoginRequired, Unavailable
 from app.web.htmx import is_api, wants_fragment
 from app.web.middleware import BodyTooLarge
 from app.web.render import base_context
 
 log = logging.getLogger("paperless")
+RETRY_AFTER_SECONDS = "5"  # on every 503: the database is down or busy; a browser or client may retry
 
 _HTTP_MESSAGES = {
     400: "リクエストの形式が正しくありません。",
@@ -36,7 +37,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _db_unavailable)
-    app.add_exception_handler(PoolTimeout, _db_unavailable)  # every connection busy for pool_timeout
+    app.add_exception_handler(PoolTimeout, _db_busy)  # no connection free within PAPERLESS_DB_WAIT_SECONDS
     app.add_exception_handler(DataError, _db_data_error)
     app.add_exception_handler(IntegrityError, _db_integrity_error)
     app.add_exception_handler(DBAPIError, _db_error)
@@ -70,7 +71,7 @@ async def _app_error(request: Request, exc: AppError) -> Response:
         return RedirectResponse(target, status_code=303)
     response = render_error(request, exc.status_code, exc.message, fields=exc.fields, extra=exc.extra)
     if isinstance(exc, Unavailable):
-        response.headers["Retry-After"] = "5"
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
     if isinstance(exc, LoginRequired):
         response.headers["WWW-Authenticate"] = "Bearer"
     return response
@@ -121,11 +122,15 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     return response
 
 
-async def _db_unavailable(request: Request, exc: OperationalError | PoolTimeout) -> Response:
+async def _db_unavailable(request: Request, exc: OperationalError | DBAPIError) -> Response:
     log.warning("database unavailable: %s", exc.__class__.__name__)
-    response = render_error(request, Unavailable.status_code, Unavailable.default_message)
-    response.headers["Retry-After"] = "5"
-    return response
+    return await _app_error(request, Unavailable())
+
+
+async def _db_busy(request: Request, exc: PoolTimeout) -> Response:
+    """Every connection of the pool stayed busy for PAPERLESS_DB_WAIT_SECONDS (``DbGate``, or the pool)."""
+    log.warning("database busy on %s %s: %s", request.method, request.url.path, exc)
+    return await _app_error(request, Busy())
 
 
 async def _db_data_error(request: Request, exc: DataError) -> Response:

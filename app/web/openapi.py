@@ -18,7 +18,7 @@ COMMON = {
     "403": "Not allowed, or the X-CSRF-Token header is missing or wrong on a state-changing request",
     "413": "Request body too large (refused before it is read)",
     "422": "Invalid input; `errors` names each field with a message",
-    "503": "The database does not answer (retry after the Retry-After seconds)",
+    "503": "The database does not answer, or is busy (retry after the Retry-After seconds)",
 }
 PUBLIC = {"/healthz", "/auth/dev-login"}  # no sign-in needed: no 401 or 403
 

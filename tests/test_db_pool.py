@@ -1,0 +1,98 @@
+"""A small fixed pool per process, and a bounded wait for a connection: a request that finds every
+connection busy for PAPERLESS_DB_WAIT_SECONDS gets a Japanese 503 "busy, retry" (HTML for pages, JSON
+for /api), never a hang or a 500. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import anyio
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import ConfigError, Settings
+from app.main import create_app
+from tests.conftest import make_settings, sign_in
+
+SHEET = "/api/v1/rounds/{rid}/sections/A1/sheet"
+ANSWER = "/api/v1/rounds/{rid}/sections/A1/answers/office.daily.keep-electronic"
+BUSY = "混み合っています"
+WAIT = 0.5
+
+
+@pytest.fixture
+def small_app(database_url):
+    app = create_app(make_settings(database_url, db_pool_size=1, db_wait_seconds=WAIT))
+    yield app
+    app.state.engine.dispose()
+
+
+def _assert_busy(client: TestClient, rid: int, token: str) -> None:
+    started = time.monotonic()
+    page = client.get(f"/rounds/{rid}/sections/A1")
+    assert page.status_code == 503, page.text
+    assert BUSY in page.text and page.headers["content-type"].startswith("text/html")
+    assert page.headers["retry-after"] == "5"
+    api = client.get(SHEET.format(rid=rid))
+    assert api.status_code == 503 and BUSY in api.json()["detail"] and api.headers["retry-after"] == "5"
+    save = client.put(ANSWER.format(rid=rid), json={"status": "◎", "version": 0}, headers={"X-CSRF-Token": token})
+    assert save.status_code == 503 and BUSY in save.json()["detail"]
+    assert time.monotonic() - started < 3 * WAIT + 5  # each waited about WAIT, not the old 10–30 s
+
+
+def _assert_served(client: TestClient, rid: int, token: str) -> None:
+    assert client.get(f"/rounds/{rid}/sections/A1").status_code == 200
+    save = client.put(ANSWER.format(rid=rid), json={"status": "◎", "version": 0}, headers={"X-CSRF-Token": token})
+    assert save.status_code == 200, save.text
+
+
+def test_pool_size_and_wait_come_from_the_settings(small_app):
+    assert small_app.state.engine.pool.size() == 1
+    assert small_app.state.engine.pool.timeout() == WAIT
+    assert (small_app.state.db_gate.slots, small_app.state.db_gate.wait_seconds) == (1, WAIT)
+
+
+def test_a_connection_held_outside_the_requests_gives_the_next_request_503_busy(small_app, world):
+    with TestClient(small_app, follow_redirects=False) as client:
+        token = sign_in(client, "member.a1@test.example")
+        held = small_app.state.engine.connect()  # the pool's only connection (a CLI job, a long query)
+        try:
+            _assert_busy(client, world.round.id, token)
+        finally:
+            held.close()
+        _assert_served(client, world.round.id, token)
+
+
+def test_a_request_queued_behind_a_request_holding_the_pool_gets_503_busy(small_app, world):
+    with TestClient(small_app, follow_redirects=False) as client:
+        token = sign_in(client, "member.a1@test.example")
+        portal = client.portal
+        release = portal.call(anyio.Event)
+        admitted = portal.call(anyio.Event)
+
+        async def slow_request() -> None:  # holds the one admission as a long request would
+            async with small_app.state.db_gate.admit(write=False):
+                admitted.set()
+                await release.wait()
+
+        portal.start_task_soon(slow_request)
+        portal.call(admitted.wait)
+        with ThreadPoolExecutor(1) as pool:  # a request that hangs fails the test instead of hanging it
+            waiting = pool.submit(_assert_busy, client, world.round.id, token)
+            try:
+                waiting.result(timeout=30)
+            finally:
+                portal.call(release.set)
+        _assert_served(client, world.round.id, token)
+
+
+def test_pool_settings_are_read_from_the_environment_and_checked(monkeypatch, database_url):
+    monkeypatch.setenv("PAPERLESS_DB_POOL_SIZE", "3")
+    monkeypatch.setenv("PAPERLESS_DB_WAIT_SECONDS", "2.5")
+    settings = Settings(_env_file=None, env="test", auth="dev", database_url=database_url)
+    assert (settings.db_pool_size, settings.db_wait_seconds) == (3, 2.5)
+    for field, value, name in (("db_pool_size", 0, "PAPERLESS_DB_POOL_SIZE"),
+                               ("db_wait_seconds", 0, "PAPERLESS_DB_WAIT_SECONDS")):
+        with pytest.raises(ConfigError, match=name):
+            make_settings(database_url, **{field: value}).check()
