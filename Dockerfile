@@ -17,7 +17,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PAPERLESS_ENV=production \
     PAPERLESS_AUTH=msal \
-    PAPERLESS_WORKERS=2 \
     PAPERLESS_MIGRATE_ON_START=true
 WORKDIR /app
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin paperless

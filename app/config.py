@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     # before it gets a 503 "busy, retry" (see app/db.py, DbGate).
     db_pool_size: int = 5
     db_wait_seconds: float = 5.0
+    # Web server processes (`paperless serve`); default 1 on SQLite (more is refused), 2 on PostgreSQL.
+    workers: int | None = None
     auth: Literal["dev", "msal"] = "msal"
     secret_key: SecretStr = SecretStr("")
     secret_key_file: Path | None = None
@@ -119,6 +121,8 @@ class Settings(BaseSettings):
             )
         if not 1 <= self.db_pool_size <= 100:
             raise ConfigError(f"PAPERLESS_DB_POOL_SIZE must be between 1 and 100 (default 5), not {self.db_pool_size}.")
+        if self.workers is not None and self.workers < 1:
+            raise ConfigError(f"PAPERLESS_WORKERS must be 1 or more, not {self.workers}.")
         if not 0 < self.db_wait_seconds <= 300:
             raise ConfigError(
                 f"PAPERLESS_DB_WAIT_SECONDS must be more than 0 and at most 300 (default 5), not {self.db_wait_seconds}."

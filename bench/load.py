@@ -442,7 +442,9 @@ def main() -> int:
                         help="mean seconds a person pauses between saves (exponential; default 30: all 400 "
                              "people filling in at once, each choosing a status or finishing a memo every "
                              "30 s; 10 is the stress setting of docs/benchmarks.md)")
-    parser.add_argument("--workers", type=int, default=2, help="server processes (default 2, one per core)")
+    parser.add_argument("--workers", type=int,
+                        help="server processes (default 2 on PostgreSQL, one per core; 1 on SQLite, the only "
+                             "number `paperless serve` allows there)")
     parser.add_argument("--sign-in-concurrency", type=int, default=20,
                         help="people signing in at the same time")
     parser.add_argument("--capacity-clients", type=int, default=32)
@@ -450,6 +452,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
+    if args.workers is None:
+        args.workers = 1 if args.db == "sqlite" else 2
 
     url = prepare_database(args.db, args.pg_url, args.sections)
     port = free_port()

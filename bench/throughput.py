@@ -797,7 +797,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="a PostgreSQL server URL; databases bench_http_* are created there")
     parser.add_argument("--dataset", choices=tuple(DATASETS), default="small")
     parser.add_argument("--rebuild", action="store_true", help="drop the dataset and build it again")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of the app and of the peer")
+    parser.add_argument("--workers", type=int, help="uvicorn workers of the app and of the peer (default 2 on "
+                        "PostgreSQL; 1 on SQLite, the only number `paperless serve` allows there)")
     parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run (default 10)")
     parser.add_argument("--connections", default="4,32",
                         help="connection counts for /healthz, the saves and the peer (default 4,32)")
@@ -813,6 +814,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--check", action="store_true",
                         help="quick check after API changes: small dataset, every endpoint 2 s at 1 connection")
     args = parser.parse_args(argv)
+    if args.workers is None:
+        args.workers = 1 if args.db == "sqlite" else 2
     args.connections = sorted({int(c) for c in str(args.connections).split(",") if c.strip()})
     if args.check:
         args.dataset, args.duration, args.connections, args.page_connections = "small", 2, [1], 1

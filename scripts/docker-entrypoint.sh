@@ -6,4 +6,5 @@ set -eu
 if [ "${PAPERLESS_MIGRATE_ON_START:-true}" = "true" ]; then
   paperless migrate
 fi
-exec paperless serve --host 0.0.0.0 --port 8000 --workers "${PAPERLESS_WORKERS:-2}" "$@"
+# Workers: PAPERLESS_WORKERS if set, else 2 on PostgreSQL and 1 on SQLite (more is refused there).
+exec paperless serve --host 0.0.0.0 --port 8000 "$@"

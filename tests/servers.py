@@ -76,7 +76,7 @@ class ProcessServer:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         handle = self.log.open("ab")
         self.proc = subprocess.Popen(  # noqa: S603 (our own command line)
-            [str(PAPERLESS), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [str(PAPERLESS), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"],
             env=server_env(self.database_url), cwd=PROJECT_ROOT, stdout=handle, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
