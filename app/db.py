@@ -124,7 +124,7 @@ class DbGate:
     requests than the pool holds get a thread at once, the threads block in the pool while the
     connections they wait for belong to requests queued for a thread: nothing moves until the pool
     timeout (seen with 400 simultaneous sign-ins). With no more admitted requests than connections, a
-    thread never waits for the pool (only for a connection taken outside the gate, such as a CLI job's).
+    thread never waits for the pool (only for a connection that something takes outside the gate).
 
     On SQLite, writers also queue here one at a time (SQLite has one writer anyway): they wait in order
     instead of sleeping in SQLite's busy handler with its growing back-off.
