@@ -10,7 +10,8 @@ is always the person of another 所属. The outcomes are what the product should
 できるか」, docs/leader-and-support.md, ``app/auth/permissions.py``), not merely what the app does.
 
 The walk: one browser per persona, signed in once, reused for every rule (a rule marked ``fresh`` gets a
-browser of its own: it changes who is signed in). Each persona walks its own copy of the world, in the
+browser of its own: it changes who is signed in; since signing out ends every session of that person, the
+walk signs the persona in again after it). Each persona walks its own copy of the world, in the
 order of the table, so a write stays for the rules after it: rules that change something act on objects
 made for them (``more_world``: a closed round to reopen, an open one to close, a draft to open, a user who
 is not a persona, the leader's requests, the desk's and the admin's own API tokens) or change nothing a
@@ -214,6 +215,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/users/{user_id}"): admin_only(303, path={"user_id": "{user_id}"}, form=A2_USER_FORM),
     ("POST", "/admin/users/{user_id}/disable"): admin_only(303, path={"user_id": "{user_id}"}),
     ("POST", "/admin/users/{user_id}/enable"): admin_only(303, path={"user_id": "{user_id}"}),
+    ("POST", "/admin/users/{user_id}/end-sessions"): admin_only(303, path={"user_id": "{user_id}"}),
     ("GET", "/admin/users-import"): admin_only(200),
     ("POST", "/admin/users-import"): admin_only(200, files=(("file", "users.csv", "users_csv"),)),
     ("POST", "/admin/users-import/apply"): admin_only(303, form={"payload": "{users_payload}"}),
@@ -365,5 +367,7 @@ def test_each_persona_gets_the_expected_outcome_on_every_route(app, session, wor
                             f"{response.headers.get('location', '')} {response.text[:160]!r}")
         if response.status_code >= 500:
             failures.append(f"{method} {path} as {role}: server error")
+        if rule.fresh:
+            shared = _browser(new_client, role)
     _OPENAPI.setdefault("schema", app.openapi_schema)
     assert not failures, "\n".join(failures)

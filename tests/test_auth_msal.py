@@ -156,6 +156,27 @@ def test_entra_app_roles_grant_desk_and_admin_without_a_directory_row(browser, i
         ("desk.role@test.example", "desk", "entra"), ("admin.role@test.example", "admin", "entra")}
 
 
+def test_new_entra_app_roles_end_that_persons_other_sessions(browser, idp, session, world):
+    earlier = browser()
+    assert sign_in(earlier, idp, "desk.role").status_code == 303
+    user = session.exec(select(User).where(User.upn == "desk.role@test.example")).one()
+    user.entra_roles = "admin"  # as if Entra granted another app role at that sign-in
+    session.add(user)
+    session.commit()
+    bystander = browser()
+    assert sign_in(bystander, idp, "member.a1").status_code == 303
+    now = browser()
+    assert sign_in(now, idp, "desk.role").status_code == 303  # roles back to "desk": a role change
+    assert now.get("/api/v1/me").json()["roles"] == ["desk"]
+    assert earlier.get("/api/v1/me").status_code == 401
+    assert bystander.get("/api/v1/me").json()["upn"] == "member.a1@test.example"
+    again = browser()
+    assert sign_in(again, idp, "desk.role").status_code == 303  # the same roles: the others go on
+    assert now.get("/api/v1/me").status_code == 200
+    assert [d for k, d in audit_kinds(session) if k == "sessions_ended"] == [
+        {"user": "desk.role@test.example", "reason": "role_change"}]
+
+
 def test_next_page_is_reached_after_sign_in(client, idp, world):
     target = f"/rounds/{world.round.id}/sections/A1?saved=1"
     anonymous = client.get(target)
@@ -265,7 +286,7 @@ def test_logout_signs_out_of_entra_and_access_ends(client, idp, session, world):
     assert f'href="{location}"' in response.text.replace("&amp;", "&")
     assert client.get("/api/v1/me").status_code == 401
     assert client.get(sheet).status_code == 303
-    assert audit_kinds(session)[-1][0] == "sign_out"
+    assert [k for k, _ in audit_kinds(session)][-2:] == ["sign_out", "sessions_ended"]
     # Entra's page returns to ours, which signs nobody in again.
     with httpx.Client(verify=trust(idp)) as entra_browser:
         confirm = entra_browser.get(location)

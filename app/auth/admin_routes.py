@@ -23,6 +23,7 @@ DONE_MESSAGES = {
     "saved": "変更を保存しました。",
     "disabled": "利用停止にしました。この利用者はサインインできなくなりました。",
     "enabled": "利用を再開しました。",
+    "sessions_ended": "この利用者のセッションをすべて終了しました。次の操作からサインインし直しが必要です。",
     "imported": "CSVを取り込みました。",
 }
 
@@ -114,6 +115,13 @@ def enable_user(user_id: int, session: DbSession, principal: AdminPrincipal):
     directory.set_active(session, principal, user_id, True)
     session.commit()
     return RedirectResponse(f"/admin/users/{user_id}?done=enabled", status_code=303)
+
+
+@router.post("/admin/users/{user_id}/end-sessions")
+def end_user_sessions(user_id: int, session: DbSession, principal: AdminPrincipal):
+    directory.end_user_sessions(session, principal, user_id)
+    session.commit()
+    return RedirectResponse(f"/admin/users/{user_id}?done=sessions_ended", status_code=303)
 
 
 @router.get("/admin/users-import")

@@ -27,8 +27,9 @@ def optional_principal(request: Request, session: DbSession, settings: SettingsD
     else:
         uid = web_session.user_id(request.session, settings)
         if uid is not None:
-            principal = auth_service.load_principal(session, uid, dev=request.session.get("via") == "dev")
-            if principal is None:  # disabled or removed since sign-in
+            principal = auth_service.load_principal(session, uid, generation=web_session.generation(request.session),
+                                                    dev=request.session.get("via") == "dev")
+            if principal is None:  # disabled, removed or its sessions ended since sign-in
                 web_session.end(request.session)
     request.state.principal = principal
     return principal

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from app.auth.models import AuditEvent, Membership, SectionRole, User
 from app.auth.permissions import Principal
-from app.auth.service import audit
+from app.auth.service import audit, end_sessions
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.jpdate import today_jst
 from app.orgs import service as orgs
@@ -46,6 +46,7 @@ AUDIT_KINDS = {
     "user_enabled": "利用再開",
     "users_imported": "利用者CSVの取り込み",
     "token_created": "APIトークンの発行",
+    "sessions_ended": "セッションの終了",
 }
 DETAIL_LABELS = {
     "method": "方法", "ip": "IPアドレス", "how": "照合", "roles": "Entraのアプリロール", "reason": "理由",
@@ -60,6 +61,8 @@ DETAIL_VALUES = {
     "wrong_tenant": "他の組織（テナント）", "not_registered": "未登録", "disabled": "利用停止中",
     "no_role": "所属・役割なし", "expired": "IDトークンの期限切れ", "audience": "IDトークンの宛先不正",
     "issuer": "IDトークンの発行元不正", "unknown_key": "署名鍵が不明", "id_token": "IDトークン不正",
+    "sign_out": "サインアウト", "user_disabled": "利用停止", "role_change": "役割の変更",
+    "admin_ended": "管理者による終了",
 }
 
 
@@ -261,6 +264,7 @@ def update_user(session: Session, actor: Principal, user_id: int, data: UserInpu
     if before_roles != after_roles:
         audit(session, "role_change", actor=actor, detail={
             "user": upn, "source": "admin", "before": before_roles, "after": after_roles})
+        end_sessions(session, user, actor=actor, reason="role_change")
     return user
 
 
@@ -273,6 +277,15 @@ def set_active(session: Session, actor: Principal, user_id: int, active: bool) -
         session.add(user)
         audit(session, "user_enabled" if active else "user_disabled", actor=actor,
               detail={"user": user.upn, "source": "admin"})
+        if not active:  # so that enabling again does not bring old sessions back
+            end_sessions(session, user, actor=actor, reason="user_disabled")
+    return user
+
+
+def end_user_sessions(session: Session, actor: Principal, user_id: int) -> User:
+    """The admin's 「この利用者のセッションをすべて終了」: every browser of theirs must sign in again."""
+    user = get_user(session, user_id).user
+    end_sessions(session, user, actor=actor, reason="admin_ended")
     return user
 
 
@@ -429,6 +442,8 @@ def apply_import(session: Session, actor: Principal, text: str) -> ImportPreview
         if before != after:
             audit(session, "role_change", actor=actor, detail={
                 "user": row.upn, "source": "csv", "before": before, "after": after})
+            if row.upn in existing:  # a person just added has no sessions to end
+                end_sessions(session, user, actor=actor, reason="role_change")
     audit(session, "users_imported", actor=actor, detail={
         "source": "csv", "added": preview.count("add"), "updated": preview.count("update"),
         "unchanged": preview.count("same")})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, String, Text, UniqueConstraint
+from sqlalchemy import Column, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -34,6 +34,8 @@ class User(SQLModel, table=True):
     # Roles granted by Entra app roles at the last sign-in (comma-separated: "admin,desk").
     entra_roles: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
     last_sign_in_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # Every session cookie carries the generation it was started with; raising it ends them all at once.
+    session_generation: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     created_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
 
 

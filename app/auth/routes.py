@@ -95,7 +95,7 @@ def callback(request: Request, session: DbSession, settings: SettingsDep, form: 
         web_session.end(request.session)
         return _refused(request, settings, others, status=403, reason=result.refusal, message=result.message,
                         upn=identity.upn)
-    web_session.start(request.session, result.user.id, "msal")
+    web_session.start(request.session, result.user.id, "msal", result.user.session_generation)
     response = RedirectResponse(safe_next(flow.next), status_code=303)
     flows.store(response, settings, others)
     return response
@@ -119,7 +119,7 @@ def dev_login(request: Request, session: DbSession, settings: SettingsDep,
         raise NotFound()
     user = auth_service.dev_sign_in(session, upn)
     session.commit()
-    web_session.start(request.session, user.id, "dev")
+    web_session.start(request.session, user.id, "dev", user.session_generation)
     return RedirectResponse(safe_next(next), status_code=303)
 
 
@@ -135,9 +135,10 @@ def logout_page(request: Request, settings: SettingsDep,
 @router.post("/auth/logout", include_in_schema=False)
 def logout(request: Request, session: DbSession, settings: SettingsDep,
            principal: Annotated[Principal | None, Depends(optional_principal)]):
-    """Clear the session; with Microsoft 365 also sign out of Entra, which then returns to /auth/signed-out."""
+    """End every session of this person (other browsers, copies of the cookie) and clear this one; with
+    Microsoft 365 also sign out of Entra, which then returns to /auth/signed-out."""
     if principal is not None:
-        auth_service.audit(session, "sign_out", actor=principal, detail={"ip": _client_ip(request)})
+        auth_service.sign_out(session, principal, ip=_client_ip(request))
         session.commit()
     web_session.end(request.session)
     if settings.auth != "msal":

@@ -16,10 +16,12 @@ from app.orgs import service as orgs
 from app.orgs.models import Unit
 
 
-def load_principal(session: Session, user_id: int, *, read_only: bool = False, dev: bool = False) -> Principal | None:
-    """The Principal for an active user, or None (unknown or disabled)."""
+def load_principal(session: Session, user_id: int, *, generation: int | None = None, read_only: bool = False,
+                   dev: bool = False) -> Principal | None:
+    """The Principal for an active user, or None (unknown or disabled, or, for a session cookie, a session ended
+    since: ``generation`` is the one the cookie was started with, checked on the row this query loads)."""
     user = session.get(User, user_id)
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or (generation is not None and generation != user.session_generation):
         return None
     memberships = session.exec(select(Membership).where(Membership.user_id == user_id)).all()
     entra = set(filter(None, user.entra_roles.split(",")))
@@ -33,6 +35,18 @@ def load_principal(session: Session, user_id: int, *, read_only: bool = False, d
         read_only=read_only,
         dev=dev,
     )
+
+
+def end_sessions(session: Session, user: User, *, actor: User | Principal, reason: str) -> None:
+    """End every signed-in session of ``user`` at once (all browsers, and any copy of a cookie), and audit it.
+
+    ``reason``: sign_out, user_disabled, role_change or admin_ended. The increment is done by the database, so two
+    concurrent calls both count. API tokens are not affected (they are revoked on their own page).
+    """
+    user.session_generation = User.session_generation + 1
+    session.add(user)
+    session.flush()
+    audit(session, "sessions_ended", actor=actor, detail={"user": user.upn, "reason": reason})
 
 
 def own_sections(session: Session, principal: Principal) -> list[Unit]:
@@ -105,6 +119,8 @@ def sign_in_with_entra(session: Session, identity: Identity, *, tenant_id: str, 
     if before != user.entra_roles or how == "created":
         audit(session, "role_change", actor=user, detail={
             "user": user.upn, "source": "entra", "before": before, "after": user.entra_roles})
+        if how == "known":  # the person may be signed in elsewhere with the old roles
+            end_sessions(session, user, actor=user, reason="role_change")
     has_section = session.exec(select(Membership.id).where(Membership.user_id == user.id)).first() is not None
     if not (has_section or user.is_admin or user.is_desk or granted):
         return _refuse(session, "no_role", label, ip, user=user)
@@ -141,6 +157,14 @@ def dev_sign_in(session: Session, upn: str) -> User:
     session.add(user)
     audit(session, "sign_in", actor=user, detail={"method": "dev"})
     return user
+
+
+def sign_out(session: Session, principal: Principal, *, ip: str = "") -> None:
+    """Sign-out ends every session of the person, not only this browser's (see docs/auth.md)."""
+    audit(session, "sign_out", actor=principal, detail={"ip": ip})
+    user = session.get(User, principal.user_id)
+    if user is not None:
+        end_sessions(session, user, actor=principal, reason="sign_out")
 
 
 def audit(session: Session, kind: str, *, actor: User | Principal | None = None, label: str = "",

@@ -1,6 +1,9 @@
-"""The signed session cookie: identity only (user id, how they signed in, times, CSRF secret).
+"""The signed session cookie: identity only (user id, session generation, how they signed in, times, CSRF
+secret).
 
-Idle and absolute lifetimes are enforced here; the cookie itself is Starlette's signed session.
+Idle and absolute lifetimes are enforced here; the cookie itself is Starlette's signed session. The generation is
+checked against the user's row on every request (``auth.service.load_principal``): raising it there ends every
+session of that person at once, including copies of the cookie.
 
 The CSRF secret never appears in a response as it is: each render shows it masked with a fresh random
 pad (``base64url(pad + (pad XOR secret))``, as Django does), so a compressed page whose size an attacker
@@ -22,15 +25,22 @@ from app.config import Settings
 SEEN_RESOLUTION = 60  # seconds: refresh "last seen" at most once a minute (fewer Set-Cookie headers)
 
 
-def start(session: MutableMapping[str, Any], user_id: int, method: str) -> None:
+def start(session: MutableMapping[str, Any], user_id: int, method: str, generation: int) -> None:
     """Begin a signed-in session; everything from before is dropped (session fixation)."""
     session.clear()
     now = int(time.time())
-    session.update(uid=user_id, via=method, iat=now, seen=now, csrf=secrets.token_urlsafe(24))
+    session.update(uid=user_id, gen=generation, via=method, iat=now, seen=now, csrf=secrets.token_urlsafe(24))
 
 
 def end(session: MutableMapping[str, Any]) -> None:
+    """Forget this browser's session (the server-side end of all of them is ``auth.service.end_sessions``)."""
     session.clear()
+
+
+def generation(session: MutableMapping[str, Any]) -> int:
+    """The user's session generation when this session began (0 for cookies from before generations existed)."""
+    value = session.get("gen", 0)
+    return value if isinstance(value, int) else -1
 
 
 def user_id(session: MutableMapping[str, Any], settings: Settings) -> int | None:
