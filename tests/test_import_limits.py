@@ -98,6 +98,12 @@ def is_busy(page) -> None:
     assert BUSY in page.text and "確認結果：" not in page.text and 'name="plan"' not in page.text
 
 
+def test_the_import_page_states_the_limits_of_one_upload(limited):
+    client, _ = limited
+    page = client.get("/admin/import").text
+    assert "展開後のサイズ 1 MB、文字列（共有文字列）1,000個、読み取り時間 30 秒まで" in page
+
+
 # --- shared strings ------------------------------------------------------------------------------------------
 
 

@@ -243,22 +243,19 @@ def _read_file(name: str, data: bytes, budget: _Budget) -> ParsedFile:
 def _open(name: str, data: bytes, max_bytes: int) -> tuple[list[zipfile.ZipInfo], str | None]:
     """The archive's entries, or a refusal of this file alone (with no entries)."""
     suffix = PurePath(name).suffix.lower()
-    refusal = None
     if not data:
-        refusal = "空のファイルです（0バイト）。記入したExcelファイルを選び直してください。"
-    elif len(data) > max_bytes:
-        refusal = f"ファイルが大きすぎます（{len(data) / 1e6:.1f} MB、上限 {max_bytes / 1e6:.1f} MB）。"
-    elif suffix == ".csv":
-        refusal = "CSVファイルは取り込めません。Excelのチェックシート（.xlsx）を選んでください。"
-    elif suffix == ".xlsm":
-        refusal = "マクロ付きブック（.xlsm）は受け付けません。Excelで「.xlsx」形式で保存し直してください。"
-    elif data.startswith(_OLE_MAGIC):
-        refusal = ("古い形式（.xls）か、パスワードで保護されたファイルです。パスワードを外し、"
-                   "Excelで「.xlsx」形式で保存し直してください。")
-    elif suffix != ".xlsx" or not data.startswith(_ZIP_MAGIC):
-        refusal = "XLSXファイル（Excelのブック .xlsx）ではありません。記入したチェックシートの .xlsx を選んでください。"
-    if refusal:
-        return [], refusal
+        return [], "空のファイルです（0バイト）。記入したExcelファイルを選び直してください。"
+    if len(data) > max_bytes:
+        return [], f"ファイルが大きすぎます（{len(data) / 1e6:.1f} MB、上限 {max_bytes / 1e6:.1f} MB）。"
+    if suffix == ".csv":
+        return [], "CSVファイルは取り込めません。Excelのチェックシート（.xlsx）を選んでください。"
+    if suffix == ".xlsm":
+        return [], "マクロ付きブック（.xlsm）は受け付けません。Excelで「.xlsx」形式で保存し直してください。"
+    if data.startswith(_OLE_MAGIC):
+        return [], ("古い形式（.xls）か、パスワードで保護されたファイルです。パスワードを外し、"
+                    "Excelで「.xlsx」形式で保存し直してください。")
+    if suffix != ".xlsx" or not data.startswith(_ZIP_MAGIC):
+        return [], "XLSXファイル（Excelのブック .xlsx）ではありません。記入したチェックシートの .xlsx を選んでください。"
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             entries = archive.infolist()

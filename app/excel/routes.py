@@ -52,6 +52,7 @@ def _context(session, *, selected: int | None = None, **extra: Any) -> dict:
 def _page(request: Request, session, settings: Settings, status: int = 200, **extra: Any):
     context = _context(session, **extra)
     context["max_mb"] = settings.max_upload_bytes / 1_000_000
+    context["limits"] = reader.Limits.from_settings(settings)
     return render(request, "excel/import.html", context, status_code=status)
 
 
