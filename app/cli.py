@@ -516,12 +516,16 @@ def import_xlsx(files: tuple[Path, ...], round_id: int, apply_it: bool, by_upn: 
     from app.excel import importer, reader
 
     settings = _settings()
-    parsed = []
-    with click.progressbar(files, label="reading", file=sys.stderr) as bar:
-        for path in bar:
-            with path.open("rb") as handle:
-                data = handle.read(settings.max_upload_bytes + 1)
-            parsed.append(reader.read_xlsx(path.name, data, max_bytes=settings.max_upload_bytes))
+    limits = reader.Limits.from_settings(settings)
+    contents = []
+    for path in files:
+        with path.open("rb") as handle:
+            contents.append((path.name, handle.read(limits.max_file_bytes + 1)))
+    try:
+        with click.progressbar(length=len(contents), label="reading", file=sys.stderr) as bar:
+            parsed = reader.read_upload(contents, limits, progress=bar.update)
+    except AppError as exc:  # a limit of the whole run: PAPERLESS_IMPORT_* raise them for this command
+        raise click.ClickException(exc.message) from exc
     engine = _engine(settings)
     try:
         with session_for(engine, write=apply_it) as session:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr, model_validator
+from pydantic import PositiveFloat, PositiveInt, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     # Request bodies larger than this are refused before they are read in full.
     max_body_bytes: int = 1_000_000
     max_upload_bytes: int = 10_000_000
+
+    # Excel import, per upload (every file of one preview or one `paperless import xlsx` run together).
+    # See docs/excel.md; past any of these the whole upload is refused, naming the limit and the file.
+    import_max_expanded_bytes: PositiveInt = 50_000_000  # unzipped size of all files
+    import_max_shared_strings: PositiveInt = 100_000  # <si> entries of all files, counted before parsing
+    import_time_budget_seconds: PositiveFloat = 30.0  # reading all files
 
     # Who to ask when sign-in is refused (shown on the refusal page).
     desk_contact: str = "業務DX相談窓口（デジタル化推進室）内線 0000"

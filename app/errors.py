@@ -34,6 +34,11 @@ class Conflict(AppError):
     default_message = "他の方が先に更新しました。画面を確認してください。"
 
 
+class TooLarge(AppError):
+    status_code = 413
+    default_message = "データが大きすぎます。分けて送ってください。"
+
+
 class InvalidInput(AppError):
     status_code = 422
     default_message = "入力内容を確認してください。"

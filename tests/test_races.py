@@ -358,7 +358,7 @@ def test_no_answer_is_written_to_a_round_after_its_close(app, engine, served, ba
 # --- 3. an Excel import vs a save of an answer it changes ----------------------------------------------------
 
 IMPORT_ROUNDS, IMPORT_SECTIONS = 10, 10  # 100 pairs, one per sheet; small rounds, as an import plans a whole round
-BATCH_IMPORT = 2
+BATCH_IMPORT = 1  # a process runs one import at a time (a second one is refused, 503): one pair at a time
 # The save is released at the barrier or a little after it, so that some saves land before the apply
 # reads the sheet (its check against the preview refuses), some while it plans (only the version check
 # under the sheet's lock can refuse), and some after it has locked the sheet (the save waits, then 409).

@@ -17,8 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -29,7 +31,7 @@ from app.auth.models import User
 from app.auth.permissions import Principal
 from app.checklists import service as checklists
 from app.checklists.service import Definition, ItemDef
-from app.errors import InvalidInput
+from app.errors import InvalidInput, Unavailable
 from app.excel import layout
 from app.excel.reader import ParsedFile, ParsedSheet
 from app.orgs.models import Unit
@@ -41,6 +43,25 @@ from app.sheets.service import MEMO_MAX, ImportedAnswer, ImportedSheet
 from app.statuses import Status, parse_status
 
 _TOKEN_SPLIT = re.compile(r"[\s_\-－＿()（）\[\]［］【】・.]+")
+_running = threading.Lock()
+
+
+class Busy(Unavailable):
+    """Another import is running in this process."""
+
+    default_message = "ほかの取込みを処理中です。しばらくしてからもう一度お試しください。何も取り込んでいません。"
+
+
+@contextmanager
+def one_at_a_time() -> Iterator[None]:
+    """At most one import (reading the files, checking, writing) at a time in this process. A second one is
+    refused at once (``Busy``, 503), never queued: reading a large upload takes a core for seconds."""
+    if not _running.acquire(blocking=False):
+        raise Busy()
+    try:
+        yield
+    finally:
+        _running.release()
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,13 @@
 """Reading filled-in Excel sheets (XLSX) for the import. Pure: bytes in, ``ParsedFile`` out; no database.
 
-Untrusted input, so everything is checked before openpyxl sees it: size, the ZIP container (entries
-and total uncompressed size, against zip bombs), the workbook part. openpyxl parses the XML with
-defusedxml (installed as a dependency). Whatever goes wrong becomes a message a person can act on;
-nothing here raises for a bad file.
+Untrusted input, so everything is checked before openpyxl sees it: each file's size, its ZIP container
+(entries, the workbook part), and for the upload as a whole (every file of one preview or one CLI run
+together, ``Limits``) the expanded size and the number of shared strings (``<si>`` elements, counted in
+the raw XML while it is inflated, before openpyxl parses any of it). The whole read has a time budget,
+checked between files and stages and on every row read. openpyxl parses the XML with defusedxml
+(installed as a dependency). A bad file becomes a message on that file (``ParsedFile.error``); passing a
+limit of the upload refuses the whole upload (``TooLarge`` or ``InvalidInput``, naming the limit and the
+file), before anything is stored.
 
 What is read from each worksheet that has a header row with チェック項目 and 達成状況 (see
 ``app.excel.layout``): the 所属コード / 所属名 / 記載日 labels above the header (the value is the first
@@ -17,19 +21,26 @@ from __future__ import annotations
 import io
 import logging
 import re
+import time
 import zipfile
+import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
+from app.errors import InvalidInput, TooLarge
 from app.excel import layout
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 log = logging.getLogger("paperless.import")
 
-MAX_UNCOMPRESSED = 50_000_000  # bytes once unzipped, all parts together
 MAX_ZIP_ENTRIES = 2_000
 MAX_SHEETS = 300
 MAX_ROWS = 2_000  # rows read per worksheet
@@ -41,6 +52,43 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _WAREKI = re.compile(r"^(令和|平成|R|H)(元|\d{1,2})[年.\-/](\d{1,2})[月.\-/](\d{1,2})日?$")
 _WESTERN = re.compile(r"^(\d{4})[年.\-/](\d{1,2})[月.\-/](\d{1,2})日?$")
 _ERA_START = {"令和": 2018, "R": 2018, "平成": 1988, "H": 1988}
+# A shared string: <si>, <si/>, <si attr…> or with a namespace prefix (<x:si>). Counted in every part of the
+# archive, since [Content_Types].xml may name any part the shared strings; overcounting only refuses sooner.
+_SI = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?si[\s/>]")
+_SI_TAIL = 64  # longest start of a tag kept from one chunk for the next
+_CHUNK = 1 << 16
+_NOTHING_STORED = "何も取り込んでいません。"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one upload (every file of one preview, or of one CLI run) may cost, all files together."""
+
+    max_file_bytes: int  # each file as uploaded
+    max_expanded_bytes: int  # all files together, once unzipped (sizes declared in the archives)
+    max_shared_strings: int  # all files together
+    time_budget_seconds: float  # reading every file, from the first check to the last row
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(max_file_bytes=settings.max_upload_bytes,
+                   max_expanded_bytes=settings.import_max_expanded_bytes,
+                   max_shared_strings=settings.import_max_shared_strings,
+                   time_budget_seconds=settings.import_time_budget_seconds)
+
+
+class _Budget:
+    """The upload's deadline, checked cooperatively (no thread is ever interrupted)."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float]) -> None:
+        self.seconds, self.clock = seconds, clock
+        self.deadline = clock() + seconds
+
+    def check(self, name: str) -> None:
+        if self.clock() > self.deadline:
+            raise InvalidInput(f"ファイル「{name}」: 読み取りに時間がかかりすぎたため中止しました（1回の取り込みの上限 "
+                               f"{self.seconds:g} 秒）。ファイルを分けて取り込むか、表以外のシートを削除してください。"
+                               + _NOTHING_STORED)
 
 
 @dataclass(frozen=True)
@@ -94,12 +142,69 @@ class ParsedFile:
                    skipped=tuple(data.get("skipped", ())))
 
 
-def read_xlsx(name: str, data: bytes, *, max_bytes: int) -> ParsedFile:
-    """Parse one uploaded file. Never raises for a bad file: ``error`` says what is wrong."""
-    name = PurePath(name.replace("\\", "/")).name or "（名前なし）"
-    refusal = _refuse(name, data, max_bytes)
-    if refusal:
-        return ParsedFile(name=name, error=refusal)
+def read_upload(files: Sequence[tuple[str, bytes]], limits: Limits, *, clock: Callable[[], float] = time.monotonic,
+                progress: Callable[[int], None] = lambda n: None) -> list[ParsedFile]:
+    """Parse every file of one upload within ``limits``. A file with a problem of its own gets its ``error``
+    (the preview shows it on that file); an upload past one of ``limits`` raises ``TooLarge`` (size, shared
+    strings) or ``InvalidInput`` (time), naming the limit and the file where it was passed."""
+    budget = _Budget(limits.time_budget_seconds, clock)
+    checked: list[tuple[str, bytes, list[zipfile.ZipInfo], str | None]] = []
+    expanded = 0
+    for raw_name, data in files:
+        name = PurePath(raw_name.replace("\\", "/")).name or "（名前なし）"
+        entries, refusal = _open(name, data, limits.max_file_bytes)
+        # Declared sizes bound what zipfile will inflate (it stops there and checks the CRC), so this is a real cap.
+        expanded += sum(e.file_size for e in entries)
+        if expanded > limits.max_expanded_bytes:
+            raise TooLarge(f"ファイル「{name}」: 展開後の合計サイズが上限（1回の取り込みで "
+                           f"{_mb(limits.max_expanded_bytes)}）を超えています。ファイルを分けて取り込むか、"
+                           "画像など表以外のデータを削除してください。" + _NOTHING_STORED)
+        checked.append((name, data, entries, refusal))
+    strings = 0
+    for name, data, entries, _ in checked:
+        strings = _count_shared_strings(name, data, entries, strings, limits.max_shared_strings, budget)
+    parsed = []
+    for name, data, _, refusal in checked:
+        parsed.append(ParsedFile(name=name, error=refusal) if refusal else _read_file(name, data, budget))
+        progress(1)
+    return parsed
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:g} MB"
+
+
+def _count_shared_strings(name: str, data: bytes, entries: list[zipfile.ZipInfo], counted: int, limit: int,
+                          budget: _Budget) -> int:
+    """``counted`` plus the shared strings of one file, inflating it chunk by chunk; refuses as soon as the
+    upload's count passes ``limit``."""
+    if not entries:
+        return counted
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for entry in entries:
+            tail = b""
+            try:
+                with archive.open(entry) as part:
+                    while chunk := part.read(_CHUNK):
+                        budget.check(name)
+                        buffer = tail + chunk
+                        cut = buffer.rfind(b"<")
+                        tail = buffer[cut:] if cut >= 0 and len(buffer) - cut <= _SI_TAIL else b""
+                        counted += len(_SI.findall(buffer[: len(buffer) - len(tail)]))
+                        if counted > limit:
+                            break
+            except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, ValueError, OSError, EOFError):
+                continue  # a broken or encrypted part: openpyxl refuses the file with its own message
+            counted += len(_SI.findall(tail + b" "))
+            if counted > limit:
+                raise TooLarge(f"ファイル「{name}」: 文字列（共有文字列）の数が上限（1回の取り込みで {limit:,}個）を"
+                               "超えています。ファイルを分けて取り込んでください。" + _NOTHING_STORED)
+    return counted
+
+
+def _read_file(name: str, data: bytes, budget: _Budget) -> ParsedFile:
+    """Parse one file that passed the checks. Never raises for a bad file: ``error`` says what is wrong."""
+    budget.check(name)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
     except Exception as exc:  # noqa: BLE001 — a third-party parser on untrusted input: any failure is a bad file
@@ -107,17 +212,20 @@ def read_xlsx(name: str, data: bytes, *, max_bytes: int) -> ParsedFile:
         return ParsedFile(name=name, error="Excelのブックとして読めません。ファイルが壊れていないか、"
                                            "Excelで開いて「.xlsx」形式で保存し直してから、もう一度選んでください。")
     try:
+        budget.check(name)
         worksheets = [ws for ws in workbook.worksheets if hasattr(ws, "iter_rows")]
         if len(worksheets) > MAX_SHEETS:
             return ParsedFile(name=name, error=f"シートが多すぎます（{len(worksheets)}枚、上限 {MAX_SHEETS}枚）。"
                                                "ファイルを分けてください。")
         sheets, skipped = [], []
         for ws in worksheets:
-            parsed = _read_sheet(ws)
+            parsed = _read_sheet(ws, lambda: budget.check(name))
             if parsed is None:
                 skipped.append(ws.title)
             else:
                 sheets.append(parsed)
+    except InvalidInput:
+        raise  # out of time
     except Exception as exc:  # noqa: BLE001 — malformed parts surface only while reading rows
         log.info("unreadable worksheet in %r: %s", name, exc.__class__.__name__)
         return ParsedFile(name=name, error="シートの内容を読み取れません。"
@@ -132,35 +240,32 @@ def read_xlsx(name: str, data: bytes, *, max_bytes: int) -> ParsedFile:
     return ParsedFile(name=name, sheets=tuple(sheets), skipped=tuple(skipped))
 
 
-def _refuse(name: str, data: bytes, max_bytes: int) -> str | None:
+def _open(name: str, data: bytes, max_bytes: int) -> tuple[list[zipfile.ZipInfo], str | None]:
+    """The archive's entries, or a refusal of this file alone (with no entries)."""
     suffix = PurePath(name).suffix.lower()
     if not data:
-        return "空のファイルです（0バイト）。記入したExcelファイルを選び直してください。"
+        return [], "空のファイルです（0バイト）。記入したExcelファイルを選び直してください。"
     if len(data) > max_bytes:
-        return f"ファイルが大きすぎます（{len(data) / 1e6:.1f} MB、上限 {max_bytes / 1e6:.1f} MB）。"
+        return [], f"ファイルが大きすぎます（{len(data) / 1e6:.1f} MB、上限 {max_bytes / 1e6:.1f} MB）。"
     if suffix == ".csv":
-        return "CSVファイルは取り込めません。Excelのチェックシート（.xlsx）を選んでください。"
+        return [], "CSVファイルは取り込めません。Excelのチェックシート（.xlsx）を選んでください。"
     if suffix == ".xlsm":
-        return "マクロ付きブック（.xlsm）は受け付けません。Excelで「.xlsx」形式で保存し直してください。"
+        return [], "マクロ付きブック（.xlsm）は受け付けません。Excelで「.xlsx」形式で保存し直してください。"
     if data.startswith(_OLE_MAGIC):
-        return ("古い形式（.xls）か、パスワードで保護されたファイルです。パスワードを外し、"
-                "Excelで「.xlsx」形式で保存し直してください。")
+        return [], ("古い形式（.xls）か、パスワードで保護されたファイルです。パスワードを外し、"
+                    "Excelで「.xlsx」形式で保存し直してください。")
     if suffix != ".xlsx" or not data.startswith(_ZIP_MAGIC):
-        return "XLSXファイル（Excelのブック .xlsx）ではありません。記入したチェックシートの .xlsx を選んでください。"
+        return [], "XLSXファイル（Excelのブック .xlsx）ではありません。記入したチェックシートの .xlsx を選んでください。"
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             entries = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
-        return "ファイルが壊れているため読めません。Excelで開いて「.xlsx」形式で保存し直してください。"
+        return [], "ファイルが壊れているため読めません。Excelで開いて「.xlsx」形式で保存し直してください。"
     if len(entries) > MAX_ZIP_ENTRIES:
-        return f"ファイルの構成部品が多すぎます（{len(entries):,}個）。チェックシートのファイルを選んでください。"
-    # Declared sizes bound what zipfile will inflate (it stops there and checks the CRC), so this is a real cap.
-    if sum(e.file_size for e in entries) > MAX_UNCOMPRESSED:
-        return (f"展開後のサイズが大きすぎます（上限 {MAX_UNCOMPRESSED // 1_000_000} MB）。"
-                "チェックシート以外のデータ（画像など）を削除するか、ファイルを分けてください。")
+        return [], f"ファイルの構成部品が多すぎます（{len(entries):,}個）。チェックシートのファイルを選んでください。"
     if "xl/workbook.xml" not in {e.filename for e in entries}:
-        return "XLSXファイル（Excelのブック）ではありません。記入したチェックシートの .xlsx を選んでください。"
-    return None
+        return [], "XLSXファイル（Excelのブック）ではありません。記入したチェックシートの .xlsx を選んでください。"
+    return entries, None
 
 
 def _text(value) -> str | None:
@@ -177,9 +282,10 @@ def _text(value) -> str | None:
     return text if text.strip() else None
 
 
-def _read_sheet(ws) -> ParsedSheet | None:
+def _read_sheet(ws, check_time: Callable[[], None]) -> ParsedSheet | None:
     grid: list[list[tuple[object, str]]] = []  # (value, data_type) per cell
     for row in ws.iter_rows(min_row=1, max_row=MAX_ROWS + 1, max_col=MAX_COLS):
+        check_time()
         grid.append([(getattr(c, "value", None), getattr(c, "data_type", "n")) for c in row])
     header_at = None
     columns: dict[str, int] = {}

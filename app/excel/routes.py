@@ -7,6 +7,7 @@ is what the preview showed.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -18,7 +19,7 @@ from app.auth import permissions
 from app.auth.deps import CurrentPrincipal
 from app.auth.permissions import Principal
 from app.config import Settings
-from app.errors import Conflict, Forbidden, InvalidInput
+from app.errors import Conflict, Forbidden, InvalidInput, TooLarge
 from app.excel import importer, reader
 from app.excel.importer import ImportPlan
 from app.rounds import service as rounds
@@ -51,6 +52,7 @@ def _context(session, *, selected: int | None = None, **extra: Any) -> dict:
 def _page(request: Request, session, settings: Settings, status: int = 200, **extra: Any):
     context = _context(session, **extra)
     context["max_mb"] = settings.max_upload_bytes / 1_000_000
+    context["limits"] = reader.Limits.from_settings(settings)
     return render(request, "excel/import.html", context, status_code=status)
 
 
@@ -62,7 +64,17 @@ def import_page(request: Request, session: DbSession, principal: CurrentPrincipa
     return _page(request, session, settings, selected=round, done=done)
 
 
-@router.post(f"{PAGE}/preview")
+async def _one_import_at_a_time() -> AsyncIterator[None]:
+    """Taken before the request's database session (on SQLite a POST first waits for the one writer), and
+    let go before the response is sent. A second import meanwhile gets ``importer.Busy`` (503, Retry-After)."""
+    with importer.one_at_a_time():
+        yield
+
+
+ONE_IMPORT = Depends(_one_import_at_a_time, scope="function")
+
+
+@router.post(f"{PAGE}/preview", dependencies=[ONE_IMPORT])
 def preview(request: Request, session: DbSession, principal: CurrentPrincipal, settings: SettingsDep, form: FormDep):
     _require_admin(principal)
     raw_round = form.get("round_id")
@@ -79,12 +91,12 @@ def preview(request: Request, session: DbSession, principal: CurrentPrincipal, s
     if field_errors:
         return _page(request, session, settings, 422, selected=round_id, field_errors=field_errors,
                      error="入力内容を確認してください。")
-    limit = settings.max_upload_bytes
-    files = [reader.read_xlsx(u.filename, u.file.read(limit + 1), max_bytes=limit) for u in uploads]
+    limits = reader.Limits.from_settings(settings)
     try:
+        files = reader.read_upload([(u.filename, u.file.read(limits.max_file_bytes + 1)) for u in uploads], limits)
         plan = importer.plan_import(session, round_id, files)
-    except InvalidInput as exc:
-        return _page(request, session, settings, 422, selected=round_id, error=exc.message)
+    except (TooLarge, InvalidInput) as exc:  # a limit of the upload (naming the file), or the round
+        return _page(request, session, settings, exc.status_code, selected=round_id, error=exc.message)
     return _preview(request, session, settings, principal, plan, files)
 
 
@@ -103,7 +115,7 @@ def _preview(request, session, settings: Settings, principal: Principal, plan: I
                  token=token, error=error)
 
 
-@router.post(f"{PAGE}/apply")
+@router.post(f"{PAGE}/apply", dependencies=[ONE_IMPORT])
 def apply(request: Request, session: DbSession, principal: CurrentPrincipal, settings: SettingsDep, form: FormDep):
     _require_admin(principal)
     payload = _unsign(settings, form.get("plan"), principal)
