@@ -46,7 +46,7 @@ _TOKEN_SPLIT = re.compile(r"[\s_\-－＿()（）\[\]［］【】・.]+")
 _running = threading.Lock()
 
 
-class Busy(Unavailable):
+class ImportRunning(Unavailable):
     """Another import is running in this process."""
 
     default_message = "ほかの取込みを処理中です。しばらくしてからもう一度お試しください。何も取り込んでいません。"
@@ -55,9 +55,9 @@ class Busy(Unavailable):
 @contextmanager
 def one_at_a_time() -> Iterator[None]:
     """At most one import (reading the files, checking, writing) at a time in this process. A second one is
-    refused at once (``Busy``, 503), never queued: reading a large upload takes a core for seconds."""
+    refused at once (``ImportRunning``, 503), never queued: reading a large upload takes a core for seconds."""
     if not _running.acquire(blocking=False):
-        raise Busy()
+        raise ImportRunning()
     try:
         yield
     finally:
