@@ -46,7 +46,7 @@ def describe(char: str) -> str:
     return f"U+{code:04X}（{what}）"
 
 
-def check(value: str, label: str, *, multiline: bool) -> tuple[str, str | None]:
+def check_text(value: str, label: str, *, multiline: bool) -> tuple[str, str | None]:
     """(the value normalised, None) or (the value, why it is refused): a message for the person, naming
     the field ``label`` (e.g. 「メモ」), the character and where it is."""
     text = _LINE_BREAK.sub("\n", value)
@@ -62,9 +62,9 @@ def check(value: str, label: str, *, multiline: bool) -> tuple[str, str | None]:
                    "取り除いてから入力してください。")
 
 
-def clean(value: str, label: str, *, multiline: bool) -> str:
-    """The value normalised, or InvalidText with the message of ``check``."""
-    text, problem = check(value, label, multiline=multiline)
+def clean_text(value: str, label: str, *, multiline: bool) -> str:
+    """The value normalised, or InvalidText with the message of ``check_text``."""
+    text, problem = check_text(value, label, multiline=multiline)
     if problem:
         raise InvalidText(problem)
     return text

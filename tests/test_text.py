@@ -18,7 +18,7 @@ from app import text
     ("\u202e右から左\u200f \ufeffBOM 😀", "\u202e右から左\u200f \ufeffBOM 😀"),
 ])
 def test_line_breaks_are_normalised_in_multiline_fields(typed, stored):
-    assert text.clean(typed, "メモ", multiline=True) == stored
+    assert text.clean_text(typed, "メモ", multiline=True) == stored
 
 
 @pytest.mark.parametrize(("typed", "named"), [
@@ -34,19 +34,19 @@ def test_line_breaks_are_normalised_in_multiline_fields(typed, stored):
 @pytest.mark.parametrize("multiline", [True, False])
 def test_other_control_characters_are_refused_naming_the_character_the_field_and_where(typed, named, multiline):
     with pytest.raises(text.InvalidText) as refused:
-        text.clean(typed, "メモ", multiline=multiline)
+        text.clean_text(typed, "メモ", multiline=multiline)
     assert str(refused.value) == f"メモに使えない文字 {named} が含まれています（2文字目）。取り除いてから入力してください。"
 
 
 @pytest.mark.parametrize("typed", ["令和8年度\n第1回", "令和8年度\r\n第1回", "令和8年度\v第1回", "令和8年度\u2028第1回"])
 def test_single_line_fields_refuse_line_breaks(typed):
-    value, problem = text.check(typed, "調査回の名称", multiline=False)
+    value, problem = text.check_text(typed, "調査回の名称", multiline=False)
     assert problem == "調査回の名称に改行は使えません（6文字目）。1行で入力してください。"
     assert value == typed
 
 
 def test_a_tab_in_a_single_line_field_is_a_space():
-    assert text.clean("富山\t太郎", "表示名", multiline=False) == "富山 太郎"
+    assert text.clean_text("富山\t太郎", "表示名", multiline=False) == "富山 太郎"
 
 
 def test_scrub_never_refuses_and_replaces_visibly():
