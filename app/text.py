@@ -58,7 +58,7 @@ def check_text(value: str, label: str, *, multiline: bool) -> tuple[str, str | N
     where = f"{bad.start() + 1:,}文字目"
     if bad.group() == "\n":
         return value, f"{label}に改行は使えません（{where}）。1行で入力してください。"
-    return value, (f"{label}に使えない文字 {describe(bad.group())} が含まれています（{where}）。"
+    return value, (f"{label}に使えない文字「{describe(bad.group())}」が含まれています（{where}）。"
                    "取り除いてから入力してください。")
 
 

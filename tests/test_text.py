@@ -35,7 +35,7 @@ def test_line_breaks_are_normalised_in_multiline_fields(typed, stored):
 def test_other_control_characters_are_refused_naming_the_character_the_field_and_where(typed, named, multiline):
     with pytest.raises(text.InvalidText) as refused:
         text.clean_text(typed, "メモ", multiline=multiline)
-    assert str(refused.value) == f"メモに使えない文字 {named} が含まれています（2文字目）。取り除いてから入力してください。"
+    assert str(refused.value) == f"メモに使えない文字「{named}」が含まれています（2文字目）。取り除いてから入力してください。"
 
 
 @pytest.mark.parametrize("typed", ["令和8年度\n第1回", "令和8年度\r\n第1回", "令和8年度\v第1回", "令和8年度\u2028第1回"])
