@@ -255,6 +255,13 @@ def test_the_excel_import_names_the_row_of_a_memo_with_a_control_character(sessi
     assert errors == [f"{first.row}行目: メモに使えない文字「U+0007（BEL）」が含まれています（2文字目）。取り除いてから入力してください。"]
 
 
+def test_an_uploaded_file_name_keeps_no_line_break_or_control_character():
+    from tests.test_import import full_rows, paper_sheet
+
+    parsed = reader.read_xlsx("総務課\r\n\x1b.xlsx", paper_sheet(full_rows(), code="A1"), max_bytes=10**7)
+    assert parsed.name == "総務課 \ufffd.xlsx" and parsed.error is None
+
+
 def test_a_name_from_entra_id_is_scrubbed_never_refused(session, world):
     from app.auth import service as auth_service
     from app.auth.entra import Identity

@@ -26,6 +26,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from app.excel import layout
+from app.text import scrub
 
 log = logging.getLogger("paperless.import")
 
@@ -96,7 +97,7 @@ class ParsedFile:
 
 def read_xlsx(name: str, data: bytes, *, max_bytes: int) -> ParsedFile:
     """Parse one uploaded file. Never raises for a bad file: ``error`` says what is wrong."""
-    name = PurePath(name.replace("\\", "/")).name or "（名前なし）"
+    name = PurePath(scrub(name, multiline=False).replace("\\", "/")).name or "（名前なし）"  # kept in the history
     refusal = _refuse(name, data, max_bytes)
     if refusal:
         return ParsedFile(name=name, error=refusal)
