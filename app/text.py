@@ -31,7 +31,7 @@ class InvalidText(ValueError):
 
 
 def describe(char: str) -> str:
-    """「U+001B（ESC）」: the code point, and what it is."""
+    """The code point and what it is, e.g. U+001B（ESC）."""
     code = ord(char)
     if code < 0x20:
         what = _C0_NAMES[code]
