@@ -262,6 +262,21 @@ def test_an_uploaded_file_name_keeps_no_line_break_or_control_character():
     assert parsed.name == "総務課 \ufffd.xlsx" and parsed.error is None
 
 
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("text: 資料を電子でも保管している", 'text: "資料を\\x1b電子でも保管している"',
+     "text: 文字列に使えない文字「U+001B（ESC）」が含まれています（4文字目）"),
+    ("scene: 日常", 'scene: "日常\\n業務"', "scene: 文字列に改行は使えません（3文字目）"),
+])
+def test_a_checklist_definition_names_the_field_with_a_control_character(project_root, old, new, message):
+    from app.checklists.loader import ChecklistDefinitionError, parse_checklist
+
+    source = (project_root / "checklists/paperless/v1.yaml").read_text(encoding="utf-8")
+    assert old in source
+    with pytest.raises(ChecklistDefinitionError) as refused:
+        parse_checklist(source.replace(old, new, 1).encode(), display_path="v9.yaml")
+    assert message in str(refused.value)
+
+
 def test_a_name_from_entra_id_is_scrubbed_never_refused(session, world):
     from app.auth import service as auth_service
     from app.auth.entra import Identity
