@@ -5,10 +5,10 @@ The only module that writes these formats. Pure: an ``ExportBundle`` in, bytes o
 * CSV: UTF-8 with BOM (Excel then reads it as UTF-8), CRLF between records, one row per 所属 × item,
   header row in Japanese, ISO 8601 dates. Fields with commas, quotes or line breaks are quoted (RFC 4180).
   A text field that Excel would take for a formula (starting with = + - @) is prefixed with ``'``.
-* Both: text stored before ``app.text``'s rule existed is written through ``scrub`` (control characters
-  become U+FFFD), so no stored value can make an export fail.
 * XLSX: a summary worksheet (集計) first, then one worksheet per 所属 in the original sheet's layout
   (see ``app.excel.layout``). Every text cell is written as text, never as a formula.
+* Both: text stored before ``app.text``'s rule existed is written through ``scrub`` (control characters
+  become U+FFFD), so no stored value can make an export fail.
 """
 
 from __future__ import annotations
