@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -335,6 +336,17 @@ def test_admin_previews_then_applies_a_reorganisation(client, session, org):
     after = client.get("/admin/reorg?applied=2").text
     assert "組織改正を適用しました" in after and "所属の再設定が必要な職員（1人）" in after and "職員 P" in after
     assert "所属の名称変更: 旧総務課（A1） → 総務課（A1・X部）" in after  # the record of past reorganisations
+
+
+def test_the_file_name_kept_in_the_audit_log_has_no_line_break_or_control_character(client, session, org):
+    token = sign_in(client, "admin@test.example")
+    preview = upload(client, token, "rename,A1,A1,総務課,\n")
+    data = preview.text.split('name="data" value="')[1].split('"')[0]
+    applied = client.post("/admin/reorg/apply", data={"csrf_token": token, "data": data,
+                                                      "filename": "組織改正\r\n\x1b.csv", "effective_on": "2025-04-01"})
+    assert applied.status_code == 303
+    [detail] = session.exec(select(AuditEvent.detail).where(AuditEvent.kind == "reorg_apply")).all()
+    assert json.loads(detail)["source"] == "組織改正 \ufffd.csv"
 
 
 def test_the_page_shows_every_error_and_offers_no_apply(client, session, org):

@@ -21,6 +21,7 @@ from app.jpdate import today_jst
 from app.orgs import service as orgs
 from app.orgs.models import Unit, UnitKind
 from app.paging import Pager
+from app.text import check_text
 
 PER_PAGE = 50
 MAX_IMPORT_ROWS = 20_000
@@ -175,14 +176,16 @@ def _section_by_code(session: Session, code: str) -> Unit | None:
 def _validate(session: Session, data: UserInput, *, user_id: int | None) -> tuple[str, str, Unit | None, SectionRole]:
     errors: dict[str, str] = {}
     upn = data.upn.strip().lower()
-    name = data.display_name.strip()
+    name, name_problem = check_text(data.display_name.strip(), "表示名", multiline=False)
     if not UPN_RE.match(upn) or len(upn) > 254:
         errors["upn"] = "UPN はメールアドレスの形で入力してください（例: toyama-taro@pref.toyama.lg.jp）。"
     else:
         other = session.exec(select(User).where(User.upn == upn)).first()
         if other is not None and other.id != user_id:
             errors["upn"] = f"UPN「{upn}」は既に登録されています（{other.display_name}）。"
-    if not name:
+    if name_problem:
+        errors["display_name"] = name_problem
+    elif not name:
         errors["display_name"] = "表示名を入力してください。"
     elif len(name) > 100:
         errors["display_name"] = "表示名は100文字以内にしてください。"
@@ -364,7 +367,10 @@ def preview_import(session: Session, text: str, encoding: str = "UTF-8") -> Impo
             row.errors.append(f"UPN「{row.upn}」が {first_line[row.upn]} 行目と重複しています。")
         else:
             first_line[row.upn] = row.line
-        if not row.display_name:
+        row.display_name, problem = check_text(row.display_name, "表示名", multiline=False)
+        if problem:
+            row.errors.append(problem)
+        elif not row.display_name:
             row.errors.append("表示名が空です。")
         elif len(row.display_name) > 100:
             row.errors.append("表示名が100文字を超えています。")

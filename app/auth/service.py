@@ -14,6 +14,7 @@ from app.errors import NotFound
 from app.jpdate import now_utc, today_jst
 from app.orgs import service as orgs
 from app.orgs.models import Unit
+from app.text import scrub
 
 
 def load_principal(session: Session, user_id: int, *, generation: int | None = None, read_only: bool = False,
@@ -87,7 +88,7 @@ def sign_in_with_entra(session: Session, identity: Identity, *, tenant_id: str, 
     has claimed yet, on that person's first sign-in. Entra app roles ``Admin`` / ``ConsultationDesk``
     are stored on the user at every sign-in and grant admin / desk without a directory row.
     """
-    label = identity.upn or identity.object_id
+    label = scrub(identity.upn or identity.object_id, multiline=False)
     if identity.tenant_id != tenant_id:
         return _refuse(session, "wrong_tenant", label, ip, tid=identity.tenant_id)
     user = session.exec(
@@ -102,7 +103,7 @@ def sign_in_with_entra(session: Session, identity: Identity, *, tenant_id: str, 
     if user is None:
         if not granted:
             return _refuse(session, "not_registered", label, ip)
-        user = User(upn=_free_upn(session, identity), display_name=(identity.name or label)[:100],
+        user = User(upn=_free_upn(session, identity), display_name=scrub(identity.name or label, multiline=False)[:100],
                     tenant_id=identity.tenant_id, object_id=identity.object_id)
         how = "created"
     if not user.is_active:

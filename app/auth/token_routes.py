@@ -13,6 +13,7 @@ from app.auth.models import User
 from app.auth.permissions import Principal
 from app.errors import Forbidden
 from app.jpdate import now_utc
+from app.text import check_text
 from app.web.deps import DbSession, FormDep, csrf_protect
 from app.web.render import render
 
@@ -45,8 +46,10 @@ def tokens_page(request: Request, session: DbSession, principal: CurrentPrincipa
 def parse_token_form(name: object, days: object) -> tuple[str, int, dict[str, str]]:
     """The name and days of a new token, with a message per field that is wrong."""
     errors = {}
-    name = name.strip() if isinstance(name, str) else ""
-    if not name:
+    name, problem = check_text(name.strip() if isinstance(name, str) else "", "名前", multiline=False)
+    if problem:
+        errors["name"] = problem
+    elif not name:
         errors["name"] = "用途が分かる名前を入力してください（例: Power BI 集計）。"
     elif len(name) > NAME_MAX:
         errors["name"] = f"名前は{NAME_MAX}文字以内にしてください（現在{len(name)}文字）。"

@@ -16,6 +16,7 @@ from app.auth.models import ApiToken, User
 from app.auth.permissions import Principal
 from app.errors import Forbidden, LoginRequired, NotFound
 from app.jpdate import now_utc
+from app.text import clean_text
 
 PREFIX = "pct_"
 MAX_DAYS = 366
@@ -29,8 +30,9 @@ def create(session: Session, user: User, *, name: str, days: int) -> tuple[ApiTo
     """A new token for ``user``; returns the row and the token in clear (never stored)."""
     if not 1 <= days <= MAX_DAYS:
         raise ValueError(f"有効日数は1～{MAX_DAYS}日にしてください。")
+    name = clean_text(name.strip(), "名前", multiline=False)  # InvalidText is a ValueError
     clear = PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, name=name.strip()[:100] or "APIトークン", token_hash=digest(clear),
+    row = ApiToken(user_id=user.id, name=name[:100] or "APIトークン", token_hash=digest(clear),
                    expires_at=now_utc() + timedelta(days=days))
     session.add(row)
     session.flush()

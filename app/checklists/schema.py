@@ -2,38 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.statuses import DEFAULT_POINTS, SCORED_STATUSES, Status
+from app.text import clean_text
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 Text = Field(min_length=1, max_length=500)
+# Every text of a definition is one line under the free-text rule (app/text.py); the loader names the field.
+Line = Annotated[str, AfterValidator(lambda value: clean_text(value, "文字列", multiline=False))]
 
 
 class Link(BaseModel):
     """A reference link: an intranet navigation path as the office writes it, and optionally its URL."""
 
     model_config = _FROZEN
-    label: str = Text
+    label: Line = Text
     url: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=2000)
 
 
 class Item(BaseModel):
     model_config = _FROZEN
     key: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$", max_length=100)
-    scene: str = Field(min_length=1, max_length=100)
-    text: str = Text
+    scene: Line = Field(min_length=1, max_length=100)
+    text: Line = Text
     difficulty: Literal[1, 2, 3]
     allow_na: bool = False
     links: tuple[Link, ...] = ()
-    hints: tuple[str, ...] = ()
+    hints: tuple[Line, ...] = ()
 
 
 class Category(BaseModel):
     model_config = _FROZEN
-    name: str = Field(min_length=1, max_length=100)
+    name: Line = Field(min_length=1, max_length=100)
     items: tuple[Item, ...] = Field(min_length=1)
 
 
@@ -41,9 +44,9 @@ class Legend(BaseModel):
     """だいたいの目安, as printed on the sheet."""
 
     model_config = _FROZEN
-    heading: str = "だいたいの目安"
-    difficulty: dict[Literal[1, 2, 3], str]
-    status: dict[Status, str]
+    heading: Line = "だいたいの目安"
+    difficulty: dict[Literal[1, 2, 3], Line]
+    status: dict[Status, Line]
 
     @field_validator("difficulty")
     @classmethod
@@ -66,7 +69,7 @@ class Checklist(BaseModel):
     model_config = _FROZEN
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$", max_length=64)
     version: int = Field(ge=1)
-    title: str = Field(min_length=1, max_length=200)
+    title: Line = Field(min_length=1, max_length=200)
     legend: Legend
     points: dict[Status, int] = Field(default_factory=lambda: dict(DEFAULT_POINTS))
     categories: tuple[Category, ...] = Field(min_length=1)

@@ -33,7 +33,8 @@ _RESPONSES = {
 
 def _download(content: bytes, media_type: str, names: tuple[str, str]) -> Response:
     ascii_name, name = names
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    # RFC 6266: an ASCII fallback (built from ids and codes), and the whole name percent-encoded (RFC 5987)
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
     return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
 
 

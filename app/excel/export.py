@@ -27,6 +27,7 @@ from app.scoring.rules import PROGRESS_LABELS, GroupFigure, progress
 from app.sheets import figures
 from app.sheets.figures import GroupKey, SheetScore
 from app.sheets.models import PREFECTURE, Answer, Sheet, SheetState
+from app.text import scrub
 
 
 @dataclass(frozen=True)
@@ -195,4 +196,5 @@ def file_name(bundle: ExportBundle, extension: str) -> tuple[str, str]:
     """(ASCII fallback, Japanese) file names for Content-Disposition."""
     ascii_name = f"paperless-round{bundle.round.id}-{bundle.scope_slug}.{extension}"
     scope = "全所属" if bundle.scope_slug == "all" else bundle.scope_slug.split("-", 1)[1]
-    return ascii_name, f"ペーパーレス化状況チェック_{bundle.round.title}_{scope}.{extension}".replace(" ", "")
+    title = scrub(bundle.round.title, multiline=False)  # a title stored before the rule may hold a line break
+    return ascii_name, f"ペーパーレス化状況チェック_{title}_{scope}.{extension}".replace(" ", "")

@@ -41,6 +41,7 @@ from app.sheets import service as sheets_service
 from app.sheets.models import Answer, Sheet, SheetState
 from app.sheets.service import MEMO_MAX, ImportedAnswer, ImportedSheet
 from app.statuses import Status, parse_status
+from app.text import check_text
 
 _TOKEN_SPLIT = re.compile(r"[\s_\-－＿()（）\[\]［］【】・.]+")
 _running = threading.Lock()
@@ -271,7 +272,10 @@ def _plan_rows(sheet: ParsedSheet, plan: SheetPlan, definition: Definition, stor
         if status is False:
             continue
         new_status = current.status if row.status is None else status
-        new_memo = current.memo if row.memo is None else row.memo
+        new_memo, problem = (current.memo, None) if row.memo is None else check_text(row.memo, "メモ", multiline=True)
+        if problem:
+            plan.errors.append(f"{row.row}行目: {problem}")
+            continue
         if len(new_memo) > MEMO_MAX:
             plan.errors.append(f"{row.row}行目: メモは{MEMO_MAX:,}文字以内にしてください（{len(new_memo):,}文字）。")
             continue

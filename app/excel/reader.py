@@ -35,6 +35,7 @@ from openpyxl.utils import get_column_letter
 
 from app.errors import InvalidInput, TooLarge
 from app.excel import layout
+from app.text import scrub
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -151,7 +152,7 @@ def read_upload(files: Sequence[tuple[str, bytes]], limits: Limits, *, clock: Ca
     checked: list[tuple[str, bytes, list[zipfile.ZipInfo], str | None]] = []
     expanded = 0
     for raw_name, data in files:
-        name = PurePath(raw_name.replace("\\", "/")).name or "（名前なし）"
+        name = PurePath(scrub(raw_name, multiline=False).replace("\\", "/")).name or "（名前なし）"  # kept in the history
         entries, refusal = _open(name, data, limits.max_file_bytes)
         # Declared sizes bound what zipfile will inflate (it stops there and checks the CRC), so this is a real cap.
         expanded += sum(e.file_size for e in entries)

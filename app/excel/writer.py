@@ -7,6 +7,8 @@ The only module that writes these formats. Pure: an ``ExportBundle`` in, bytes o
   A text field that Excel would take for a formula (starting with = + - @) is prefixed with ``'``.
 * XLSX: a summary worksheet (集計) first, then one worksheet per 所属 in the original sheet's layout
   (see ``app.excel.layout``). Every text cell is written as text, never as a formula.
+* Both: text stored before ``app.text``'s rule existed is written through ``scrub`` (control characters
+  become U+FFFD), so no stored value can make an export fail.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from app.excel.export import ExportBundle, ExportSheet
 from app.jpdate import fiscal_year_label, to_jst, wareki
 from app.scoring.rules import MIN_GROUP_SIZE, difficulty_stars
 from app.statuses import Status
+from app.text import scrub
 
 Progress = Callable[[int], None]
 
@@ -44,6 +47,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def _csv_text(value: str | None) -> str:
     if not value:
         return ""
+    value = scrub(value)  # text stored before the rule: replaced, never refused
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
@@ -103,9 +107,11 @@ def _font(size: float = 11, bold: bool = False, color: str = "000000") -> Font:
 def _put(ws: Worksheet, ref: str, value, *, bold: bool = False, size: float = 11) -> Cell:
     """Write a value; text always as text (openpyxl would turn "=…" into a formula)."""
     cell = ws[ref]
-    cell.value = value
     if isinstance(value, str):
+        cell.value = scrub(value)  # XML holds no control characters: replaced, never refused
         cell.data_type = "s"
+    else:
+        cell.value = value
     cell.font = _font(size, bold)
     return cell
 

@@ -20,6 +20,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from app.errors import InvalidInput
+from app.text import check_text
 
 MAX_BYTES = 1_000_000
 MAX_ROWS = 2_000
@@ -150,8 +151,10 @@ def _row(number: int, values: dict[str, str]) -> tuple[Row | None, list[str]]:
             problems.append(f"{COLUMN_LABELS[column]}「{code[:40]}」に使えない文字があります"
                             "（半角英数字と - _ . で32文字まで）。")
         codes[column] = code
-    name = (values["new_name"] or "").strip()
-    if len(name) > NAME_MAX:
+    name, problem = check_text((values["new_name"] or "").strip(), "新名称", multiline=False)
+    if problem:
+        problems.append(problem)
+    elif len(name) > NAME_MAX:
         problems.append(f"新名称は{NAME_MAX}文字以内にしてください（{len(name)}文字）。")
     if problems:
         return None, problems

@@ -30,6 +30,7 @@ from app.rounds import service as rounds
 from app.rounds.models import Round
 from app.sheets import service as sheets
 from app.sheets.models import Sheet
+from app.text import scrub
 
 MOVES_MEMBERS = {"rename", "move", "merge"}
 LINK_KINDS = {"rename": LinkKind.RENAME, "move": LinkKind.MOVE, "merge": LinkKind.MERGE, "split": LinkKind.SPLIT}
@@ -489,7 +490,7 @@ def apply(session: Session, p: ReorgPlan, *, today: date, actor: Principal | Non
         created += len(sheets.create_sheets(session, effect.round, sections))
     result = Applied(len(p.changes), len(opened), len(closed), moved, created, followed, p.to_reassign)
     auth_service.audit(session, "reorg_apply", actor=actor, label=label, detail={
-        "effective_on": p.effective_on.isoformat(), "source": source, "changes": p.counts,
+        "effective_on": p.effective_on.isoformat(), "source": scrub(source, multiline=False), "changes": p.counts,
         "summary": summary_lines(p), "memberships_moved": moved, "sheets_created": created,
         "to_reassign": [f"{x.name} <{x.upn}> ({x.unit.name})" for x in result.to_reassign],
     })

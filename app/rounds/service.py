@@ -17,6 +17,7 @@ from app.checklists import service as checklists
 from app.errors import Conflict, InvalidInput, NotFound
 from app.jpdate import fiscal_year_label, fiscal_year_of
 from app.rounds.models import Round, RoundEvent, RoundEventKind, RoundState
+from app.text import check_text
 
 TITLE_MAX = 100
 REASON_MAX = 500
@@ -57,8 +58,10 @@ def validate_new_round(session: Session, *, fiscal_year: int | None, title: str,
     errors: dict[str, str] = {}
     if fiscal_year is None or not 2000 <= fiscal_year <= 2100:
         errors["fiscal_year"] = "年度を選んでください。"
-    title = title.strip()
-    if len(title) > TITLE_MAX:
+    title, problem = check_text(title.strip(), "調査回の名称", multiline=False)
+    if problem:
+        errors["title"] = problem
+    elif len(title) > TITLE_MAX:
         errors["title"] = f"名称は{TITLE_MAX}文字以内にしてください（現在{len(title)}文字）。"
     elif title and session.exec(select(Round.id).where(Round.title == title)).first() is not None:
         errors["title"] = f"「{title}」という調査回は既にあります。別の名称にしてください。"
@@ -146,8 +149,9 @@ def reopen_round(session: Session, round_: Round, *, reason: str, actor: Princip
     if not reason:
         raise InvalidInput("再開する理由を入力してください。",
                            fields={"reason": "再開する理由を入力してください（例: 提出漏れの所属があるため）。"})
-    if "\x00" in reason:
-        raise InvalidInput("理由に使えない制御文字（NUL）が含まれています。", fields={"reason": "制御文字（NUL）は使えません。"})
+    reason, problem = check_text(reason, "理由", multiline=True)
+    if problem:
+        raise InvalidInput(problem, fields={"reason": problem})
     if len(reason) > REASON_MAX:
         raise InvalidInput(f"理由は{REASON_MAX}文字以内にしてください。",
                            fields={"reason": f"理由は{REASON_MAX}文字以内にしてください（現在{len(reason)}文字）。"})

@@ -94,7 +94,9 @@ class SheetOut(BaseModel):
 class AnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: str | None = Field(max_length=20, description="◎ ○ △ × 該当なし, or null to clear", examples=["◎"])
-    memo: str | None = Field(default=None, description="omit to keep the memo as it is", examples=["共有フォルダに保存"])
+    memo: str | None = Field(default=None, description="omit to keep the memo as it is. CR LF, CR, vertical tab and "
+                             "form feed are stored as a line feed; other control characters are refused (422)",
+                             examples=["共有フォルダに保存"])
     version: int = Field(ge=0, le=2**31 - 1, description="the answer's version when it was read", examples=[0])
 
 

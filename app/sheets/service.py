@@ -28,6 +28,7 @@ from app.rounds.models import Round, RoundState
 from app.sheets import figures, writer
 from app.sheets.models import Answer, EventSource, Sheet, SheetState
 from app.statuses import Status, parse_status
+from app.text import check_text
 
 MEMO_MAX = 2000
 REOPEN_REASON_MAX = 500
@@ -176,11 +177,11 @@ def validate_answer(item: ItemDef, raw: AnswerInput, memo_now: str) -> tuple[Sta
         errors["status"] = str(exc)
     if status is Status.NOT_APPLICABLE and not item.allows_na:
         errors["status"] = "この項目では「該当なし」は選べません。◎ ○ △ × のいずれかを選んでください。"
-    memo = memo_now if raw.memo is None else raw.memo.replace("\r\n", "\n").replace("\r", "\n")
-    if len(memo) > MEMO_MAX:
+    memo, problem = (memo_now, None) if raw.memo is None else check_text(raw.memo, "メモ", multiline=True)
+    if problem:
+        errors["memo"] = problem
+    elif len(memo) > MEMO_MAX:
         errors["memo"] = f"メモは{MEMO_MAX:,}文字以内にしてください（現在{len(memo):,}文字）。"
-    elif "\x00" in memo:  # PostgreSQL cannot store it; refused on every database alike
-        errors["memo"] = "メモに使えない制御文字（NUL）が含まれています。取り除いてから保存してください。"
     if raw.version is None:
         errors["version"] = "version（読み込んだときの版番号）を指定してください。"
     elif raw.version < 0:
@@ -323,9 +324,9 @@ def reopen(session: Session, principal: Principal, round_id: int, section_code: 
         principal, sheet.unit_id, **_states(sheet))
     if refusal:
         raise Forbidden(refusal)
-    reason = reason.strip()
-    if "\x00" in reason:
-        raise InvalidInput("理由に使えない制御文字（NUL）が含まれています。", fields={"reason": "制御文字（NUL）は使えません。"})
+    reason, problem = check_text(reason.strip(), "理由", multiline=True)
+    if problem:
+        raise InvalidInput(problem, fields={"reason": problem})
     if len(reason) > REOPEN_REASON_MAX:
         raise InvalidInput(f"理由は{REOPEN_REASON_MAX}文字以内にしてください（現在{len(reason)}文字）。",
                            fields={"reason": f"{REOPEN_REASON_MAX}文字以内にしてください。"})

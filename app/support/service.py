@@ -37,6 +37,7 @@ from app.support.models import (
     SupportRecordItem,
     SupportState,
 )
+from app.text import check_text
 from app.trend import service as trend_service
 from app.trend.service import ItemComparison, Trend
 
@@ -196,10 +197,6 @@ class SupportInput:
     version: int | None = None
 
 
-def _clean(value: str | None) -> str | None:
-    return None if value is None else value.replace("\r\n", "\n").replace("\r", "\n").strip()
-
-
 def _date(value: str | None, label: str, errors: dict[str, str], name: str, *, required: bool) -> date | None:
     value = (value or "").strip()
     if not value:
@@ -217,9 +214,14 @@ def _date(value: str | None, label: str, errors: dict[str, str], name: str, *, r
     return parsed
 
 
-def _text(value: str | None, label: str, limit: int, errors: dict[str, str], name: str) -> str | None:
-    value = _clean(value)
-    if value is not None and len(value) > limit:
+def _text(value: str | None, label: str, limit: int, errors: dict[str, str], name: str, *,
+          multiline: bool) -> str | None:
+    if value is None:
+        return None
+    value, problem = check_text(value.strip(), label, multiline=multiline)
+    if problem:
+        errors[name] = problem
+    elif len(value) > limit:
         errors[name] = f"{label}は{limit:,}文字以内にしてください（現在{len(value):,}文字）。"
     return value
 
@@ -543,10 +545,10 @@ def _desk_values(session: Session, round_: Round | None, data: SupportInput, err
         "consulted_on": consulted,
         "follow_up_on": follow,
         "state": state.value if state else None,
-        "desk_staff": _text(data.desk_staff, "窓口の担当者", NAME_MAX, errors, "desk_staff"),
-        "contact_person": _text(data.contact_person, "所属の担当者", NAME_MAX, errors, "contact_person"),
-        "request_message": _text(data.request_message, "相談の内容", TEXT_MAX, errors, "request_message"),
-        "advice": _text(data.advice, "助言・対応の内容", TEXT_MAX, errors, "advice"),
+        "desk_staff": _text(data.desk_staff, "窓口の担当者", NAME_MAX, errors, "desk_staff", multiline=False),
+        "contact_person": _text(data.contact_person, "所属の担当者", NAME_MAX, errors, "contact_person", multiline=False),
+        "request_message": _text(data.request_message, "相談の内容", TEXT_MAX, errors, "request_message", multiline=True),
+        "advice": _text(data.advice, "助言・対応の内容", TEXT_MAX, errors, "advice", multiline=True),
         "item_keys": _item_keys(session, round_, data.item_keys, errors),
     }
     if creating:
@@ -572,7 +574,7 @@ def request_support(session: Session, principal: Principal, unit: Unit, trend: T
     round_ = trend.rounds[-1] if trend.rounds else None
     errors: dict[str, str] = {}
     keys = _item_keys(session, round_, item_keys, errors) or []
-    text = _text(message, "相談の内容", TEXT_MAX, errors, "request_message") or ""
+    text = _text(message, "相談の内容", TEXT_MAX, errors, "request_message", multiline=True) or ""
     if not keys and not text and "items" not in errors:
         errors["request_message"] = "相談したい項目を選ぶか、相談の内容を書いてください。"
     if errors:
@@ -607,7 +609,7 @@ def update_record(session: Session, principal: Principal, record_id: int, data: 
             raise Forbidden("相談日・担当者・助言・次回フォローアップ日・状態は業務DX相談窓口だけが変更できます。"
                             "変更できるのは相談の内容と項目です。")
         values = {
-            "request_message": _text(data.request_message, "相談の内容", TEXT_MAX, errors, "request_message"),
+            "request_message": _text(data.request_message, "相談の内容", TEXT_MAX, errors, "request_message", multiline=True),
             "item_keys": _item_keys(session, view.round, data.item_keys, errors),
         }
         values = {k: v for k, v in values.items() if v is not None}

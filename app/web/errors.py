@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import AppError, Busy, Conflict, InvalidInput, LoginRequired, Unavailable
+from app.text import check_text
 from app.web.htmx import is_api, wants_fragment
 from app.web.middleware import BodyTooLarge
 from app.web.render import base_context
@@ -106,6 +107,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
             fields[name] = str(err.get("ctx", {}).get("error", err["msg"]))
         elif err["type"] == "json_invalid":
             fields["body"] = _PYDANTIC_MESSAGES["json_invalid"]
+        elif err["type"] == "string_unicode" and isinstance(err.get("input"), str):  # a lone surrogate
+            fields[name] = check_text(err["input"], name, multiline=True)[1] or f"{name} は文字列で指定してください。"
         else:
             fields[name] = f"{name} " + _PYDANTIC_MESSAGES.get(err["type"], "の値が正しくありません。")
     message = "入力内容を確認してください: " + " ".join(fields.values())
