@@ -15,6 +15,9 @@ from app.errors import Forbidden, LoginRequired
 from app.web import session as web_session
 from app.web.deps import DbSession, SettingsDep
 
+# Dependencies that only look at values already loaded are ``async def``: FastAPI runs a plain ``def``
+# dependency in the thread pool, a hop that costs more than the check itself.
+
 
 def optional_principal(request: Request, session: DbSession, settings: SettingsDep) -> Principal | None:
     cached = getattr(request.state, "principal", None)
@@ -35,7 +38,7 @@ def optional_principal(request: Request, session: DbSession, settings: SettingsD
     return principal
 
 
-def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+async def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
     if principal is None:
         raise LoginRequired()
     return principal
@@ -52,7 +55,7 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
-def admin_principal(principal: CurrentPrincipal) -> Principal:
+async def admin_principal(principal: CurrentPrincipal) -> Principal:
     """The signed-in person, if an administrator (403 with the reason otherwise)."""
     refusal = permissions.why_not_admin(principal)
     if refusal:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from app.auth.entra import Identity
@@ -16,23 +17,34 @@ from app.orgs import service as orgs
 from app.orgs.models import Unit
 from app.text import scrub
 
+_PRINCIPAL = (
+    select(User.upn, User.display_name, User.is_active, User.is_admin, User.is_desk, User.entra_roles,
+           User.session_generation, Membership.unit_id, Membership.role)
+    .outerjoin(Membership, Membership.user_id == User.id)
+    .where(User.id == bindparam("user_id"))
+)
+
 
 def load_principal(session: Session, user_id: int, *, generation: int | None = None, read_only: bool = False,
                    dev: bool = False) -> Principal | None:
     """The Principal for an active user, or None (unknown or disabled, or, for a session cookie, a session ended
-    since: ``generation`` is the one the cookie was started with, checked on the row this query loads)."""
-    user = session.get(User, user_id)
-    if user is None or not user.is_active or (generation is not None and generation != user.session_generation):
+    since: ``generation`` is the one the cookie was started with, checked on the row this query loads).
+    One prebuilt statement (the user and its memberships): it runs on every request."""
+    session.flush()  # pending ORM changes first (a role just changed in this transaction)
+    rows = session.connection().execute(_PRINCIPAL, {"user_id": user_id}).all()
+    if not rows:
         return None
-    memberships = session.exec(select(Membership).where(Membership.user_id == user_id)).all()
-    entra = set(filter(None, user.entra_roles.split(",")))
+    upn, display_name, is_active, is_admin, is_desk, entra_roles, session_generation = rows[0][:7]
+    if not is_active or (generation is not None and generation != session_generation):
+        return None
+    entra = set(filter(None, entra_roles.split(",")))
     return Principal(
-        user_id=user.id,
-        upn=user.upn,
-        display_name=user.display_name,
-        is_admin=user.is_admin or "admin" in entra,
-        is_desk=user.is_desk or "desk" in entra,
-        sections={m.unit_id: SectionRole(m.role) for m in memberships},
+        user_id=user_id,
+        upn=upn,
+        display_name=display_name,
+        is_admin=is_admin or "admin" in entra,
+        is_desk=is_desk or "desk" in entra,
+        sections={unit_id: SectionRole(role) for *_, unit_id, role in rows if unit_id is not None},
         read_only=read_only,
         dev=dev,
     )

@@ -20,7 +20,7 @@ from app.web import session as web_session
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:  # async: no thread hop for a lookup
     return request.app.state.settings
 
 
