@@ -182,9 +182,12 @@ def test_every_kind_of_write_keeps_every_stored_tally_in_step(client, new_client
     b1_new = f.make_unit(session, "B1N", "B部 一課（新）", parent=bureau_c, position=1)
     c1 = f.make_unit(session, "C1", "C部 一課", parent=bureau_c, position=2)
     [round_] = session.execute(select(Round).where(Round.id == round_id)).scalars()
+    b1_sheet = f.sheet_of(session, round_id, world.b1).id
     service.hand_on(session, round_id, world.b1.id, b1_new)
     service.create_sheets(session, round_, [(c1.id, bureau_c.id)])
     session.commit()
+    assert session.execute(select(Sheet.unit_id, Sheet.bureau_id).where(Sheet.id == b1_sheet)).one() == (
+        b1_new.id, bureau_c.id)  # the same sheet, now the new 所属's under its 部局
     assert_in_step(session)
 
     # The round closes (its group figures are stored), an import changes it, it reopens and closes again.
