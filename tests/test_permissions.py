@@ -63,3 +63,10 @@ def test_an_api_token_only_reads():
     assert "閲覧だけ" in why_not_edit_sheet(token_leader_a, A, **OPEN_DRAFT)
     assert "閲覧だけ" in why_not_submit(token_leader_a, A, **OPEN_DRAFT)
     assert why_not_admin(Principal(4, "a@x", "a", is_admin=True, read_only=True)) is not None
+
+
+def test_staff_read_the_units_their_section_continues_and_are_told_why_not_the_others():
+    """``readable``: the predecessors of the person's 所属 (auth.scope.readable_units)."""
+    assert why_not_read_sheet(member_a, B, readable={B}) is None
+    assert why_not_read_sheet(member_a, B, readable={3}) == (
+        "この所属のチェックシートは、所属の職員と業務DX相談窓口だけが見られます。")
