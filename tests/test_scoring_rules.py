@@ -7,7 +7,7 @@ import random
 import pytest
 from sqlmodel import select
 
-from app.scoring.rules import Tally, completion, maturity, progress, tally
+from app.scoring.rules import Change, ItemCounts, Tally, change, completion, maturity, progress, tally
 from app.sheets import figures
 from app.sheets.models import Answer
 from app.statuses import Status, parse_status
@@ -77,3 +77,30 @@ def test_stored_sheet_figures_match_the_reference_tally(session, world):
     session.commit()
     got = {code: figures.sheet_score(session, sheet_id).overall for code, sheet_id in sheets.items()}
     assert got == expected
+
+
+def test_every_not_applicable_is_counted():
+    t = tally([NA, NA, NA, E, None])
+    assert (t.not_applicable, t.answered, t.unanswered, t.completion, t.maturity) == (3, 1, 1, 80.0, 100.0)
+
+
+@pytest.mark.parametrize(("before", "after", "kwargs", "expected"), [
+    (F_, G, {}, Change.IMPROVED),
+    (X, E, {}, Change.IMPROVED),
+    (E, F_, {}, Change.REGRESSED),
+    (G, G, {}, Change.UNCHANGED),
+    (X, X, {}, Change.UNCHANGED),
+    (None, G, {}, Change.NOT_COMPARABLE),
+    (G, NA, {}, Change.NOT_COMPARABLE),
+    (G, G, {"in_before": False}, Change.NEW_ITEM),
+    (G, G, {"in_after": False}, Change.REMOVED_ITEM),
+])
+def test_change_between_rounds(before, after, kwargs, expected):
+    assert change(before, after, **kwargs) is expected
+
+
+def test_an_items_group_maturity_uses_the_checklists_own_points():
+    counts = ItemCounts(excellent=1, good=1, fair=0, not_done=0)
+    points = {E: 4, G: 2, F_: 1, X: 0}  # a checklist may set its own points; the top is 4 here
+    assert counts.maturity() == round(5 / 6 * 100, 1)
+    assert counts.maturity(points) == 75.0  # (4 + 2) / (4 × 2)
