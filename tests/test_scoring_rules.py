@@ -7,7 +7,17 @@ import random
 import pytest
 from sqlmodel import select
 
-from app.scoring.rules import Change, ItemCounts, Tally, change, completion, maturity, progress, tally
+from app.scoring.rules import (
+    Change,
+    ItemCounts,
+    Tally,
+    change,
+    completion,
+    maturity,
+    maturity_change,
+    progress,
+    tally,
+)
 from app.sheets import figures
 from app.sheets.models import Answer
 from app.statuses import Status, parse_status
@@ -104,3 +114,14 @@ def test_an_items_group_maturity_uses_the_checklists_own_points():
     points = {E: 4, G: 2, F_: 1, X: 0}  # a checklist may set its own points; the top is 4 here
     assert counts.maturity() == round(5 / 6 * 100, 1)
     assert counts.maturity(points) == 75.0  # (4 + 2) / (4 × 2)
+
+
+@pytest.mark.parametrize(("before", "after", "expected"), [
+    (50.0, 50.4, Change.IMPROVED),  # a rise of less than one point still counts
+    (50.0, 49.9, Change.REGRESSED),
+    (40.0, 40.04, Change.UNCHANGED),  # below 0.1 point: the same figure as shown
+    (None, 50.0, Change.NOT_COMPARABLE),
+    (50.0, None, Change.NOT_COMPARABLE),
+])
+def test_maturity_change_between_rounds(before, after, expected):
+    assert maturity_change(before, after) is expected
