@@ -312,4 +312,6 @@ def test_submit_records_who_and_when_and_reopen_clears_them_with_the_actor_in_th
                           .order_by(SheetEvent.id)).all()
     assert [(e.kind, e.actor_id, e.source, e.note) for e in events] == [
         ("submit", world.leader_a.id, "api", ""), ("reopen", world.leader_a.id, "api", "誤りを直すため")]
+    answers = session.exec(select(SheetEvent).where(SheetEvent.sheet_id == sheet.id, SheetEvent.kind == "answer")).all()
+    assert len(answers) == 6 and {(e.actor_id, e.note) for e in answers} == {(world.leader_a.id, "")}
     session.commit()

@@ -100,6 +100,8 @@ def test_each_refusal_says_why_in_words_for_that_person():
     assert why_not_edit_request(leader_a, A, created_by_id=99, origin="request", state="received") == (
         "この記録は業務DX相談窓口だけが変更できます。")
     assert why_not_edit_request(token_leader_a, A, created_by_id=2, origin="request", state="received") == token
+    assert why_not_edit_request(leader_a, A, created_by_id=2, origin="request", state="in_progress") == (
+        "窓口が対応を始めたため、相談の内容は変更できません。追加の相談は新しく送ってください。")
     assert why_not_manage_tokens(member_a) == "APIトークンは、業務DX相談窓口・管理者だけが作成できます。"
     assert why_not_manage_tokens(Principal(3, "d@x", "d", is_desk=True, read_only=True)) == (
         "APIトークンでは、APIトークンの作成・取消はできません。")

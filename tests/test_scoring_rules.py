@@ -13,9 +13,11 @@ from app.scoring.rules import (
     Tally,
     change,
     completion,
+    group,
     maturity,
     maturity_change,
     progress,
+    share,
     tally,
 )
 from app.sheets import figures
@@ -125,3 +127,9 @@ def test_an_items_group_maturity_uses_the_checklists_own_points():
 ])
 def test_maturity_change_between_rounds(before, after, expected):
     assert maturity_change(before, after) is expected
+
+
+def test_share_of_a_whole_of_one_and_a_suppressed_group_keeps_its_counts():
+    assert (share(1, 1), share(0, 1), share(1, 3), share(0, 0)) == (100.0, 0.0, 33.3, 0.0)
+    hidden = group(5, 3, 1500, None, suppressed=True)
+    assert (hidden.sections, hidden.scored, hidden.suppressed) == (5, 3, True)
