@@ -18,7 +18,7 @@ RUN_ENV := PAPERLESS_ENV=$(PAPERLESS_ENV) PAPERLESS_AUTH=$(PAPERLESS_AUTH)
 # Narrow it with PYTEST_ARGS, e.g. make test PYTEST_ARGS="tests/test_sheets.py -k submit" TEST_WORKERS=0
 TEST_WORKERS ?= auto
 
-.PHONY: run test install assets migrate demo lint check clean bench
+.PHONY: run test install assets migrate demo lint check clean bench mutate
 
 run: install
 	$(RUN_ENV) $(BIN)/paperless migrate
@@ -26,6 +26,7 @@ run: install
 	$(RUN_ENV) $(BIN)/paperless serve --host $(HOST) --port $(PORT)
 
 test: install
+	$(BIN)/ruff check app tests bench
 	$(BIN)/lint-imports --no-cache
 	bash scripts/ensure-chromium.sh
 	if [ -n "$$PAPERLESS_TEST_POSTGRES_URL" ]; then bash scripts/ensure-pg-client.sh; fi
@@ -56,6 +57,15 @@ migrate: install
 DB ?= sqlite
 bench: install
 	$(BIN)/python bench/load.py --db $(DB) $(BENCH_ARGS)
+
+# Mutation testing (by hand, not in CI; docs/testing.md): mutmut changes app/scoring/rules.py,
+# app/auth/permissions.py and app/sheets/writer.py one mutant at a time and runs the tests that cover each
+# ([tool.mutmut] in pyproject.toml). Work happens in mutants/ (git-ignored); a second run resumes.
+# MUTATE_CHILDREN: parallel mutants (default: one per core).
+MUTATE_CHILDREN ?= $(shell nproc)
+mutate: install
+	$(BIN)/mutmut run --max-children $(MUTATE_CHILDREN)
+	$(BIN)/mutmut results
 
 lint: install
 	$(BIN)/ruff check app tests migrations bench

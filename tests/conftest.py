@@ -30,6 +30,20 @@ BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Without PAPERLESS_TEST_POSTGRES_URL, say plainly that every database test ran on SQLite only."""
+    if POSTGRES_URL:
+        return
+    on_sqlite = {report.nodeid for reports in terminalreporter.stats.values() for report in reports
+                 if "sqlite" in getattr(report, "nodeid", "").partition("[")[2].rstrip("]").split("-")}
+    if on_sqlite:
+        terminalreporter.write_sep("=", "PostgreSQL NOT TESTED", red=True, bold=True)
+        terminalreporter.write_line(
+            f"PAPERLESS_TEST_POSTGRES_URL is not set: the PostgreSQL half of this run ({len(on_sqlite)} tests, the "
+            "twins of the [sqlite] ones) did not run. Set it (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/"
+            "postgres) to run them, as CI does.", red=True, bold=True)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> str:
     """URL of a SQLite database migrated once per run (``alembic upgrade head``, as production)."""

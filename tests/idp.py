@@ -1,6 +1,7 @@
 """A real OpenID Connect provider for sign-in tests: oidc-provider-mock served over TLS on 127.0.0.1
 with a certificate made at test time, mounted at /<tenant>/v2.0 so that MSAL's Entra-style discovery
-URL resolves. Import the fixtures into a test module:
+URL resolves. In front of its token endpoint, ``EntraTokenRules`` checks the client secret and PKCE as Entra
+ID does (the mock accepts any secret and ignores PKCE). Import the fixtures into a test module:
 ``from tests.idp import idp_fixture, idp_server_fixture, tls_cert_fixture  # noqa: F401``.
 """
 
@@ -8,8 +9,11 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
+import io
 import ipaddress
 import json
+import secrets
 import ssl
 import threading
 import urllib.parse
@@ -97,6 +101,80 @@ class TamperingMiddleware:
         return [body]
 
 
+def _s256(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
+
+
+class EntraTokenRules:
+    """What Entra ID checks and oidc-provider-mock does not: at the token endpoint, the client's secret
+    (sent in the body or as HTTP Basic; nothing else is accepted here) and, for an authorization code, the
+    PKCE verifier against the S256 challenge of the authorization request that issued the code. Refusals
+    use Entra's error shapes (invalid_client 401, invalid_grant 400, with the AADSTS code)."""
+
+    def __init__(self, app, *, client_id: str, client_secret: str) -> None:
+        self.app = app
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.challenges: dict[str, tuple[str | None, str | None]] = {}  # code → (challenge, method)
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD")
+        if method == "POST" and path.endswith("/oauth2/authorize"):
+            return self._authorize(environ, start_response)
+        if method == "POST" and path.endswith("/oauth2/token"):
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+            refusal = self._refusal(dict(urllib.parse.parse_qsl(body.decode())), environ.get("HTTP_AUTHORIZATION", ""))
+            if refusal:
+                status, error, description = refusal
+                payload = json.dumps({"error": error, "error_description": description,
+                                      "error_codes": [int(description[6:description.index(":")])]}).encode()
+                start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+                return [payload]
+        return self.app(environ, start_response)
+
+    def _authorize(self, environ, start_response):
+        """Remember the PKCE challenge of the request for the code the provider redirects back with."""
+        query = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", "")))
+
+        def remember(status, headers, exc_info=None):
+            location = next((v for k, v in headers if k.lower() == "location"), "")
+            code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query)).get("code")
+            if code:
+                with self.lock:
+                    self.challenges[code] = (query.get("code_challenge"), query.get("code_challenge_method"))
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, remember)
+
+    def _refusal(self, form: dict[str, str], authorization: str) -> tuple[str, str, str] | None:
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        if authorization.startswith("Basic "):
+            pair = base64.b64decode(authorization[6:]).decode()
+            client_id, secret = (urllib.parse.unquote_plus(v) for v in pair.split(":", 1))
+        if client_id != self.client_id:
+            return ("400 Bad Request", "unauthorized_client",
+                    f"AADSTS700016: Application with identifier '{client_id}' was not found in the directory.")
+        if secret is None:
+            return ("401 Unauthorized", "invalid_client", "AADSTS7000218: The request body must contain the "
+                    "following parameter: 'client_assertion' or 'client_secret'.")
+        if not secrets.compare_digest(secret, self.client_secret):
+            return "401 Unauthorized", "invalid_client", "AADSTS7000215: Invalid client secret provided."
+        if form.get("grant_type") != "authorization_code":
+            return None
+        with self.lock:
+            challenge, method = self.challenges.pop(form.get("code", ""), (None, None))
+        verifier = form.get("code_verifier")
+        if challenge is None or method != "S256":
+            return ("400 Bad Request", "invalid_grant",
+                    "AADSTS9002325: Proof Key for Code Exchange is required (S256 code_challenge).")
+        if verifier is None or not secrets.compare_digest(_s256(verifier), challenge):
+            return ("400 Bad Request", "invalid_grant", "AADSTS501481: The Code_Verifier does not match "
+                    "the code_challenge supplied in the authorization request.")
+        return None
+
+
 @dataclass
 class Provider:
     host: str  # the "authority host": https://127.0.0.1:PORT
@@ -134,7 +212,8 @@ def idp_server_fixture(tls_cert) -> Iterator[Provider]:
     cert, key = tls_cert
     tamper = Tamper()
     provider = oidc_provider_mock.app(user_claims=USERS, require_nonce=True)
-    wsgi = DispatcherMiddleware(NotFound(), {f"/{TENANT}/v2.0": TamperingMiddleware(provider, tamper)})
+    strict = EntraTokenRules(TamperingMiddleware(provider, tamper), client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    wsgi = DispatcherMiddleware(NotFound(), {f"/{TENANT}/v2.0": strict})
     server = werkzeug.serving.make_server("127.0.0.1", 0, wsgi, threaded=True, ssl_context=(cert, key))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

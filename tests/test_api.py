@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from sqlmodel import select
+
 from app.jpdate import today_jst, wareki
+from app.sheets.models import SheetEvent
 from tests import factories
 from tests.conftest import sign_in
 
@@ -291,3 +294,26 @@ def test_scores_are_paged_by_section_and_by_bureau(client, session):
     assert [r["bureau"]["code"] for r in bureaus["rows"]] == ["Q"]
     assert client.get(f"{url}?per_page=1001").status_code == 422
     assert client.get(f"{url}?per_page=0").status_code == 422
+
+
+def test_submit_records_who_and_when_and_reopen_clears_them_with_the_actor_in_the_history(client, session, world):
+    token = sign_in(client, "leader.a1@test.example")
+    answer_all(client, token, world)
+    submit = f"/api/v1/rounds/{world.round.id}/sections/A1/submit"
+    assert client.post(submit, headers={"X-CSRF-Token": token}).status_code == 200
+    sheet = factories.sheet_of(session, world.round.id, world.a1)
+    session.refresh(sheet)
+    assert sheet.submitted_by_id == world.leader_a.id and sheet.submitted_at is not None
+    session.commit()
+    reopened = client.post(submit.replace("submit", "reopen"), json={"reason": "誤りを直すため"},
+                           headers={"X-CSRF-Token": token})
+    assert reopened.status_code == 200
+    session.refresh(sheet)
+    assert (sheet.state, sheet.submitted_by_id, sheet.submitted_at) == ("draft", None, None)
+    events = session.exec(select(SheetEvent).where(SheetEvent.sheet_id == sheet.id, SheetEvent.item_key.is_(None))
+                          .order_by(SheetEvent.id)).all()
+    assert [(e.kind, e.actor_id, e.source, e.note) for e in events] == [
+        ("submit", world.leader_a.id, "api", ""), ("reopen", world.leader_a.id, "api", "誤りを直すため")]
+    answers = session.exec(select(SheetEvent).where(SheetEvent.sheet_id == sheet.id, SheetEvent.kind == "answer")).all()
+    assert len(answers) == 6 and {(e.actor_id, e.note) for e in answers} == {(world.leader_a.id, "")}
+    session.commit()

@@ -404,3 +404,30 @@ def test_a_certificate_credential_is_accepted_by_msal(database_url, idp, tmp_pat
     assertion = assertion() if callable(assertion) else assertion
     claims = jwt.decode(assertion, key.public_key(), algorithms=["PS256"], audience=f"{idp.issuer_base}/oauth2/token")
     assert claims["iss"] == claims["sub"] == settings.entra_client_id
+
+
+def test_a_wrong_client_secret_is_refused_by_entra_with_a_page_for_the_administrator(database_url, idp, session,
+                                                                                       world, settings):
+    app = create_app(msal_settings(database_url, idp, entra_client_secret="an-expired-secret"))
+    with TestClient(app, follow_redirects=False) as c:
+        path, params = callback_path(approve(idp, start(c), "member.a1"))
+        response = c.get(path, params=params)
+        assert response.status_code == 400
+        assert "クライアントシークレット" in response.text and "AADSTS7000215" in response.text
+        assert settings.desk_contact in response.text
+        assert c.get("/api/v1/me").status_code == 401
+    app.state.engine.dispose()
+    assert audit_kinds(session)[-1][1]["reason"] == "idp:invalid_client"
+
+
+def test_a_code_redeemed_with_another_sign_ins_pkce_verifier_is_refused(client, idp, session, world):
+    """Two sign-ins in one browser: the code of the second returned with the state of the first is redeemed
+    with the first's PKCE verifier, which Entra refuses — the code is bound to the browser's own sign-in."""
+    first, second = start(client), start(client)
+    _, first_params = callback_path(approve(idp, first, "member.a1"))
+    path, second_params = callback_path(approve(idp, second, "member.a1"))
+    response = client.get(path, params={"code": second_params["code"], "state": first_params["state"]})
+    assert response.status_code == 400
+    assert "もう一度サインイン" in response.text and "AADSTS501481" in response.text
+    assert client.get("/api/v1/me").status_code == 401
+    assert audit_kinds(session)[-1][1]["reason"] == "idp:invalid_grant"

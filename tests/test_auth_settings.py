@@ -86,11 +86,18 @@ def test_secret_and_client_secret_may_come_from_files(tmp_path):
 def test_a_certificate_may_replace_the_client_secret(tmp_path):
     cert = tmp_path / "app.pem"
     cert.write_text("-----BEGIN PRIVATE KEY-----\n")
-    settings(entra_client_secret="", entra_client_certificate_file=str(cert)).check()
+    with_cert = settings(entra_client_secret="", entra_client_certificate_file=str(cert))
+    with_cert.check()
+    assert with_cert.entra_client_certificate_file == cert
+    assert "PAPERLESS_ENTRA_CLIENT_CERTIFICATE_FILE" in refusal(entra_client_secret="")  # neither is refused
+    assert "no such file" in refusal(entra_client_secret="", entra_client_certificate_file=str(tmp_path / "none.pem"))
 
 
 def test_plain_http_redirect_uri_is_allowed_outside_production_only():
-    settings(env="development", entra_redirect_uri="http://localhost:8000/auth/callback").check()
+    local = settings(env="development", entra_redirect_uri="http://localhost:8000/auth/callback")
+    local.check()
+    assert local.post_logout_redirect_uri == "http://localhost:8000/auth/signed-out"
+    assert "must use https in production" in refusal(entra_redirect_uri="http://localhost:8000/auth/callback")
 
 
 def test_proxy_headers_are_trusted_only_from_configured_addresses():

@@ -4,6 +4,7 @@ back, refusing to replace data without --force."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -78,8 +79,9 @@ def test_a_restored_backup_has_every_answer_and_restore_refuses_without_force(
     # Over the live database after changes: refused without --force, then brought back exactly.
     leader = new_client()
     token = sign_in(leader, "leader.a1@test.example")
-    leader.put(ANSWER.format(rid=world.round.id, code="A1", key=KEYS[0]),
-               json={"status": "×", "memo": "後から変更", "version": 1}, headers={"X-CSRF-Token": token})
+    changed = leader.put(ANSWER.format(rid=world.round.id, code="A1", key=KEYS[0]),
+                         json={"status": "×", "memo": "後から変更", "version": 1}, headers={"X-CSRF-Token": token})
+    assert changed.status_code == 200, changed.text
     assert snapshot(database_url) != before
     refused = paperless(database_url, "restore", str(target))
     assert refused.exit_code != 0 and "--force" in refused.output
@@ -95,30 +97,40 @@ def test_a_backup_taken_while_saves_go_on_is_consistent(app, client, world, data
     """Every answer's version equals its history events in the copy: no save is half in it."""
     token = sign_in(client, "member.a1@test.example")
     stop = threading.Event()
-    saved = []
+    saved: list[int] = []
+    failures: list[str] = []  # the writer thread reports here; the test asserts in its own thread
 
     def keep_saving() -> None:
         versions = dict.fromkeys(KEYS, 0)
         n = 0
-        while not stop.is_set() and n < 2000:
-            key = KEYS[n % len(KEYS)]
-            response = client.put(ANSWER.format(rid=world.round.id, code="A1", key=key),
-                                  json={"status": "◎○"[n % 2], "memo": f"#{n}", "version": versions[key]},
-                                  headers={"X-CSRF-Token": token})
-            assert response.status_code == 200, response.text
-            versions[key] = response.json()["version"]
-            saved.append(n)
-            n += 1
+        try:
+            while not stop.is_set() and n < 2000:
+                key = KEYS[n % len(KEYS)]
+                response = client.put(ANSWER.format(rid=world.round.id, code="A1", key=key),
+                                      json={"status": "◎○"[n % 2], "memo": f"#{n}", "version": versions[key]},
+                                      headers={"X-CSRF-Token": token})
+                if response.status_code != 200:
+                    failures.append(f"save #{n}: {response.status_code} {response.text}")
+                    return
+                versions[key] = response.json()["version"]
+                saved.append(n)
+                n += 1
+        except Exception as exc:  # noqa: BLE001 (reported to the test's thread)
+            failures.append(f"save #{n}: {exc!r}")
 
-    writer = threading.Thread(target=keep_saving)
+    writer = threading.Thread(target=keep_saving, daemon=True)
     writer.start()
     try:
-        while len(saved) < 20:
-            threading.Event().wait(0.01)
+        deadline = time.monotonic() + 60
+        while len(saved) < 20 and not failures and writer.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(saved) >= 20, f"the writer saved {len(saved)} answers in 60 s; {failures}"
         made = paperless(database_url, "backup", str(tmp_path / "during.backup"))
     finally:
         stop.set()
-        writer.join()
+        writer.join(60)
+    assert not writer.is_alive(), "the writer thread did not stop"
+    assert failures == []
     assert made.exit_code == 0, made.output
     assert paperless(scratch_database_url, "restore", str(tmp_path / "during.backup")).exit_code == 0
     engine = create_engine(scratch_database_url)

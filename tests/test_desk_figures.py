@@ -288,3 +288,34 @@ def test_a_counterpart_item_lists_the_first_ten_bureaus_and_counts_the_others():
     item = service.CounterpartItem(None, ItemCounts(), bureaus)  # type: ignore[arg-type]
     assert [b.bureau.code for b in item.shown] == [f"B{i}" for i in range(10)]
     assert (item.hidden_bureaus, item.hidden_sections) == (2, 3 + 2)
+
+
+def quick_sheet(code: str, not_done: int, fair: int, maturity: float) -> service.QuickWinSheet:
+    """A sheet with ``not_done`` ☆ items at × and ``fair`` at △, scored ``maturity`` over ten answers."""
+    total = figures.SheetTotal(sheet_id=0, unit_id=0, code=code, name=code, bureau_id=0, state="draft", entry_on=None,
+                               tally=rules.Tally(total=10, answered=10, points=maturity * 30 / 100),
+                               quick_fair=fair, quick_not_done=not_done)
+    return service.QuickWinSheet(total, service._quick_counts(total))
+
+
+def test_quick_wins_tie_break_more_quick_wins_then_lower_maturity_then_organisation_order():
+    """Equal priority: the 所属 with more quick wins first, then the lower maturity, then the order the
+    sheets come in (organisation order, which is not the order of the codes here)."""
+    sheets = [quick_sheet("A", 1, 1, 50.0), quick_sheet("B", 1, 2, 60.0), quick_sheet("Z", 1, 1, 30.0),
+              quick_sheet("C", 1, 1, 30.0), quick_sheet("F", 1, 0, 10.0), quick_sheet("E", 1, 0, 0.0),
+              quick_sheet("G", 0, 1, 0.0)]
+    runs = service.rank_quick_wins(sheets, rules.DEFAULT_POINTS)
+    got = [(value, sheet.section.code, "".join(sorted(statuses)), n) for value, sheet, statuses, n in runs]
+    assert got == [(9, "B", "×", 1), (9, "Z", "×", 1), (9, "C", "×", 1), (9, "A", "×", 1), (9, "E", "×", 1),
+                   (9, "F", "×", 1),
+                   (6, "B", "△", 2), (6, "Z", "△", 1), (6, "C", "△", 1), (6, "A", "△", 1), (6, "G", "△", 1)]
+
+
+def test_quick_wins_of_statuses_with_equal_priority_make_one_run():
+    """With points where △ and × are both worth nothing, a ☆ item at either is equally urgent: one run,
+    ranked by how many quick wins each 所属 has in it."""
+    points = {Status.EXCELLENT: 2, Status.GOOD: 1, Status.FAIR: 0, Status.NOT_DONE: 0}
+    sheets = [quick_sheet("A", 1, 0, 20.0), quick_sheet("B", 1, 2, 40.0), quick_sheet("C", 0, 1, 10.0)]
+    got = [(value, sheet.section.code, "".join(sorted(statuses)), n)
+           for value, sheet, statuses, n in service.rank_quick_wins(sheets, points)]
+    assert got == [(6, "B", "×△", 3), (6, "C", "×△", 1), (6, "A", "×△", 1)]

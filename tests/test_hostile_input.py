@@ -17,6 +17,7 @@ from app.orgs.models import Unit
 from app.sheets.models import Answer
 from tests.conftest import make_settings, sign_in
 from tests.factories import field
+from tests.test_api import answer_all
 
 ANSWER = "/api/v1/rounds/{rid}/sections/A1/answers/{key}"
 SHEET = "/api/v1/rounds/{rid}/sections/A1/sheet"
@@ -68,10 +69,28 @@ def test_a_nul_character_is_refused_with_a_clear_message_on_every_database(clien
     assert "「U+0000（NUL）」" in response.json()["detail"]
     reopen = client.post(f"/api/v1/rounds/{world.round.id}/sections/A1/reopen", json={"reason": "a\x00b"},
                          headers={"X-CSRF-Token": token})
-    assert reopen.status_code in (403, 422)  # a member may not reopen; never a 500
+    assert reopen.status_code == 403  # a member may not reopen at all (the leader's case is the next test)
     login = client.post("/auth/dev-login", data={"upn": "x\x00@test.example"},
                         headers={"X-CSRF-Token": token})
     assert login.status_code in (404, 422)
+
+
+def test_a_leaders_reopen_reason_with_nul_is_refused_and_the_sheet_stays_submitted(client, world):
+    """The reason is kept in the history: NUL is refused (422) on the API and the page, the sheet stays
+    submitted, and the same reopen without it goes through."""
+    token = sign_in(client, "leader.a1@test.example")
+    answer_all(client, token, world)
+    submit = f"/api/v1/rounds/{world.round.id}/sections/A1/submit"
+    assert client.post(submit, headers={"X-CSRF-Token": token}).status_code == 200
+    reopen = submit.replace("submit", "reopen")
+    refused = client.post(reopen, json={"reason": "修正\x00のため"}, headers={"X-CSRF-Token": token})
+    assert refused.status_code == 422, refused.text
+    assert "NUL" in refused.json()["detail"] or "制御文字" in refused.json()["detail"]
+    page = client.post(f"{PAGE.format(rid=world.round.id)}/reopen", data={"csrf_token": token, "reason": "修正\x00"})
+    assert page.status_code == 422, page.text
+    assert client.get(SHEET.format(rid=world.round.id)).json()["state"] == "submitted"
+    reopened = client.post(reopen, json={"reason": "修正のため"}, headers={"X-CSRF-Token": token})
+    assert reopened.status_code == 200 and reopened.json()["state"] == "draft"
 
 
 @pytest.mark.parametrize(

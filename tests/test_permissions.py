@@ -63,3 +63,47 @@ def test_an_api_token_only_reads():
     assert "閲覧だけ" in why_not_edit_sheet(token_leader_a, A, **OPEN_DRAFT)
     assert "閲覧だけ" in why_not_submit(token_leader_a, A, **OPEN_DRAFT)
     assert why_not_admin(Principal(4, "a@x", "a", is_admin=True, read_only=True)) is not None
+
+
+def test_staff_read_the_units_their_section_continues_and_are_told_why_not_the_others():
+    """``readable``: the predecessors of the person's 所属 (auth.scope.readable_units)."""
+    assert why_not_read_sheet(member_a, B, readable={B}) is None
+    assert why_not_read_sheet(member_a, B, readable={3}) == (
+        "この所属のチェックシートは、所属の職員と業務DX相談窓口だけが見られます。")
+
+
+def test_each_refusal_says_why_in_words_for_that_person():
+    """The reason differs by who asks: the words are part of the rule (a refusal tells the person what to do)."""
+    from app.auth.permissions import (
+        why_not_edit_request,
+        why_not_manage_support,
+        why_not_manage_tokens,
+        why_not_read_support,
+        why_not_request_support,
+        why_not_set_targets,
+    )
+
+    token = "APIトークンでは閲覧だけができます。"
+    assert why_not_set_targets(member_a, A) == "目標の設定・変更は所属のDX推進リーダーだけができます（職員は閲覧できます）。"
+    assert why_not_set_targets(desk, A) == "目標は所属のDX推進リーダーが設定します。業務DX相談窓口・管理者は閲覧だけができます。"
+    assert why_not_set_targets(member_a, B) == "この所属の目標は、所属のDX推進リーダーだけが設定できます。"
+    assert why_not_set_targets(token_leader_a, A) == token
+    assert why_not_request_support(member_a, A) == (
+        "業務DX相談窓口への相談は、所属のDX推進リーダーから送ります。リーダーにご相談ください。")
+    assert why_not_request_support(desk, A) == "窓口の方は「伴走支援」から相談の記録を作成してください。"
+    assert why_not_request_support(member_a, B) == "この所属の相談は、所属のDX推進リーダーだけが送れます。"
+    assert why_not_request_support(token_leader_a, A) == token
+    assert why_not_manage_support(member_a) == (
+        "伴走支援の記録の作成・変更は業務DX相談窓口だけができます（所属の方は閲覧と「相談する」ができます）。")
+    assert why_not_manage_support(Principal(3, "d@x", "d", is_desk=True, read_only=True)) == token
+    assert why_not_read_support(member_a, B) == "伴走支援の記録は、その所属の職員と業務DX相談窓口だけが見られます。"
+    assert why_not_edit_request(leader_a, A, created_by_id=99, origin="request", state="received") == (
+        "この記録は業務DX相談窓口だけが変更できます。")
+    assert why_not_edit_request(token_leader_a, A, created_by_id=2, origin="request", state="received") == token
+    assert why_not_edit_request(leader_a, A, created_by_id=2, origin="request", state="in_progress") == (
+        "窓口が対応を始めたため、相談の内容は変更できません。追加の相談は新しく送ってください。")
+    assert why_not_manage_tokens(member_a) == "APIトークンは、業務DX相談窓口・管理者だけが作成できます。"
+    assert why_not_manage_tokens(Principal(3, "d@x", "d", is_desk=True, read_only=True)) == (
+        "APIトークンでは、APIトークンの作成・取消はできません。")
+    assert why_not_see_all_sections(member_a) == "全所属の一覧は業務DX相談窓口・管理者だけが見られます。"
+    assert why_not_admin(member_a) == "この操作は管理者だけができます。"

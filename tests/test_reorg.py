@@ -232,6 +232,37 @@ def test_staff_of_a_renamed_section_still_read_their_past_sheets(client, session
     leader.close()
 
 
+def test_after_a_split_each_part_reads_the_parents_past_but_not_the_other_part(client, session, org):
+    """Staff read their 所属 and what it continues (its lineage), never its successors nor the rest of its
+    family: a new part of a split does not read the other part, and staff left on the old 所属 read neither."""
+    apply_csv(session, "split,P,P1,企画課,\nsplit,P,P2,調整課,Y\n")
+    units = in_force(session)
+    f.make_user(session, "member.p1@test.example", "職員 P1", section=units["P1"])
+    r1, r2 = org["r1"].id, second_round(session, org, {"P1": "◎", "P2": "×"}).id
+    sign_in(client, "member.p1@test.example")
+    past = client.get(f"/rounds/{r1}/sections/P")  # split from: the parent's past
+    assert past.status_code == 200 and f'href="/rounds/{r2}/sections/P1"' in past.text
+    assert "/sections/P2" not in past.text  # the parent's round switcher offers no sheet of the other part
+    assert client.get(f"/rounds/{r2}/sections/P1").status_code == 200
+    assert client.get(f"/rounds/{r2}/sections/P2").status_code == 403  # the other part: family, not lineage
+    assert client.get("/api/v1/sections/P2/trend").status_code == 403
+    left = client.__class__(client.app, follow_redirects=False)
+    sign_in(left, "member.p@test.example")  # still on the closed 所属 P, waiting to be reassigned
+    past = left.get(f"/rounds/{r1}/sections/P")
+    assert past.status_code == 200 and "/sections/P1" not in past.text and "/sections/P2" not in past.text
+    assert [left.get(f"/rounds/{r2}/sections/{code}").status_code for code in ("P1", "P2")] == [403, 403]
+    left.close()
+
+
+def test_after_a_merge_the_merged_sections_staff_read_both_pasts_and_nobody_elses(client, session, org):
+    apply_csv(session, "merge,M1,M,文書法規課,\nmerge,M2,M,,\n")
+    r1, r2 = org["r1"].id, second_round(session, org, {"M": "○", "P": "◎"}).id
+    sign_in(client, "member.m2@test.example")
+    assert [client.get(f"/rounds/{r1}/sections/{code}").status_code for code in ("M1", "M2")] == [200, 200]
+    assert client.get(f"/rounds/{r2}/sections/M").status_code == 200
+    assert [client.get(f"/rounds/{r}/sections/P").status_code for r in (r1, r2)] == [403, 403]
+
+
 # --- bad files: a message, and nothing stored --------------------------------------------------------------------
 
 def plan_errors(session, text: str, on: date = APRIL) -> list[str]:

@@ -7,7 +7,19 @@ import random
 import pytest
 from sqlmodel import select
 
-from app.scoring.rules import Tally, completion, maturity, progress, tally
+from app.scoring.rules import (
+    Change,
+    ItemCounts,
+    Tally,
+    change,
+    completion,
+    group,
+    maturity,
+    maturity_change,
+    progress,
+    share,
+    tally,
+)
 from app.sheets import figures
 from app.sheets.models import Answer
 from app.statuses import Status, parse_status
@@ -77,3 +89,47 @@ def test_stored_sheet_figures_match_the_reference_tally(session, world):
     session.commit()
     got = {code: figures.sheet_score(session, sheet_id).overall for code, sheet_id in sheets.items()}
     assert got == expected
+
+
+def test_every_not_applicable_is_counted():
+    t = tally([NA, NA, NA, E, None])
+    assert (t.not_applicable, t.answered, t.unanswered, t.completion, t.maturity) == (3, 1, 1, 80.0, 100.0)
+
+
+@pytest.mark.parametrize(("before", "after", "kwargs", "expected"), [
+    (F_, G, {}, Change.IMPROVED),
+    (X, E, {}, Change.IMPROVED),
+    (E, F_, {}, Change.REGRESSED),
+    (G, G, {}, Change.UNCHANGED),
+    (X, X, {}, Change.UNCHANGED),
+    (None, G, {}, Change.NOT_COMPARABLE),
+    (G, NA, {}, Change.NOT_COMPARABLE),
+    (G, G, {"in_before": False}, Change.NEW_ITEM),
+    (G, G, {"in_after": False}, Change.REMOVED_ITEM),
+])
+def test_change_between_rounds(before, after, kwargs, expected):
+    assert change(before, after, **kwargs) is expected
+
+
+def test_an_items_group_maturity_uses_the_checklists_own_points():
+    counts = ItemCounts(excellent=1, good=1, fair=0, not_done=0)
+    points = {E: 4, G: 2, F_: 1, X: 0}  # a checklist may set its own points; the top is 4 here
+    assert counts.maturity() == round(5 / 6 * 100, 1)
+    assert counts.maturity(points) == 75.0  # (4 + 2) / (4 × 2)
+
+
+@pytest.mark.parametrize(("before", "after", "expected"), [
+    (50.0, 50.4, Change.IMPROVED),  # a rise of less than one point still counts
+    (50.0, 49.9, Change.REGRESSED),
+    (40.0, 40.04, Change.UNCHANGED),  # below 0.1 point: the same figure as shown
+    (None, 50.0, Change.NOT_COMPARABLE),
+    (50.0, None, Change.NOT_COMPARABLE),
+])
+def test_maturity_change_between_rounds(before, after, expected):
+    assert maturity_change(before, after) is expected
+
+
+def test_share_of_a_whole_of_one_and_a_suppressed_group_keeps_its_counts():
+    assert (share(1, 1), share(0, 1), share(1, 3), share(0, 0)) == (100.0, 0.0, 33.3, 0.0)
+    hidden = group(5, 3, 1500, None, suppressed=True)
+    assert (hidden.sections, hidden.scored, hidden.suppressed) == (5, 3, True)

@@ -105,10 +105,6 @@ def test_every_kind_of_write_keeps_every_stored_tally_in_step(client, new_client
         c = new_client()
         people[code] = (c, sign_in(c, upn))
 
-    def versions(code):
-        sheet = client_sheet(code)
-        return {i["item_key"]: i["answer"]["version"] for i in sheet["items"]}
-
     def client_sheet(code):
         c, _ = people[code]
         return c.get(f"/api/v1/rounds/{round_id}/sections/{code}/sheet").json()
@@ -117,25 +113,36 @@ def test_every_kind_of_write_keeps_every_stored_tally_in_step(client, new_client
         allowed = CHOICES + (["該当なし"] if definition.by_key[key].allows_na else [])
         return rng.choice(allowed)
 
+    outcomes = Counter()
     for _step in range(40):
         code = rng.choice(["A1", "B1"])
         c, token = people[code]
         base = f"/rounds/{round_id}/sections/{code}"
         kind = rng.choice(["api", "api", "row", "form", "import", "submit", "reopen"])
-        seen = versions(code)
+        before = client_sheet(code)
+        seen = {i["item_key"]: i["answer"]["version"] for i in before["items"]}
+        submitted = before["state"] == "submitted"
+        complete = all(i["answer"]["status"] is not None for i in before["items"])
         key = rng.choice(keys)
+        changed: set[str] = set()  # the items this step must have written
         if kind == "api":
-            c.put(f"/api/v1{base}/answers/{key}", json={"status": status_for(key), "memo": f"m{_step}",
-                                                         "version": seen[key]}, headers={"X-CSRF-Token": token})
+            new = status_for(key)
+            response = c.put(f"/api/v1{base}/answers/{key}", json={"status": new, "memo": f"m{_step}",
+                                                                    "version": seen[key]}, headers={"X-CSRF-Token": token})
+            expected = 403 if submitted else 200
+            changed = {key}
         elif kind == "row":
-            c.post(f"{base}/items/{key}", data={field("status", key): status_for(key) or "", field("version", key): seen[key]},
-                   headers={"HX-Request": "true", "X-CSRF-Token": token})
+            response = c.post(f"{base}/items/{key}", data={field("status", key): status_for(key) or "",
+                                                            field("version", key): seen[key]},
+                              headers={"HX-Request": "true", "X-CSRF-Token": token})
+            expected = 403 if submitted else 200
         elif kind == "form":
             page = c.get(base).text
             data = {"csrf_token": csrf_from(page)}
             for k in rng.sample(keys, 3):
                 data |= {field("status", k): status_for(k) or "", field("version", k): seen[k], field("memo", k): ""}
-            c.post(base, data=data)
+            response = c.post(base, data=data)
+            expected = 403 if submitted else 303
         elif kind == "import":
             sheet = f.sheet_of(session, round_id, world.a1 if code == "A1" else world.b1)
             picked = rng.sample(keys, 2)
@@ -144,12 +151,28 @@ def test_every_kind_of_write_keeps_every_stored_tally_in_step(client, new_client
                     service.ImportedAnswer(k, status_for(k), "取り込み", seen[k]) for k in picked],
                     None, "取り込み: test")], actor_id=world.admin.id)
                 session.commit()
+                response_code = 200
             except Conflict:
                 session.rollback()  # a submitted sheet refuses imports; nothing written
+                response_code = 409
+            assert response_code == (409 if submitted else 200), (kind, code, submitted)
+            outcomes[kind, response_code] += 1
+            continue
         elif kind == "submit":
-            c.post(f"/api/v1{base}/submit", headers={"X-CSRF-Token": token})
+            response = c.post(f"/api/v1{base}/submit", headers={"X-CSRF-Token": token})
+            expected = 409 if submitted else 200 if complete else 422
         else:
-            c.post(f"/api/v1{base}/reopen", json={"reason": "test"}, headers={"X-CSRF-Token": token})
+            response = c.post(f"/api/v1{base}/reopen", json={"reason": "test"}, headers={"X-CSRF-Token": token})
+            expected = 200 if submitted else 409
+        assert response.status_code == expected, (_step, kind, code, submitted, response.text[:300])
+        outcomes[kind, response.status_code] += 1
+        after = client_sheet(code)
+        if response.status_code >= 400:  # refused: nothing changed
+            assert after == before, (_step, kind)
+            continue
+        for k in changed:
+            assert next(i for i in after["items"] if i["item_key"] == k)["answer"]["version"] == seen[k] + 1, _step
+    assert outcomes[("api", 200)] > 0 and sum(n for (_, code), n in outcomes.items() if code >= 400) > 0, outcomes
     assert_in_step(session)
 
     # A reorganisation in April: B1 is renamed (its sheet in the open round is handed on, to a new 部局),
@@ -159,9 +182,12 @@ def test_every_kind_of_write_keeps_every_stored_tally_in_step(client, new_client
     b1_new = f.make_unit(session, "B1N", "B部 一課（新）", parent=bureau_c, position=1)
     c1 = f.make_unit(session, "C1", "C部 一課", parent=bureau_c, position=2)
     [round_] = session.execute(select(Round).where(Round.id == round_id)).scalars()
+    b1_sheet = f.sheet_of(session, round_id, world.b1).id
     service.hand_on(session, round_id, world.b1.id, b1_new)
     service.create_sheets(session, round_, [(c1.id, bureau_c.id)])
     session.commit()
+    assert session.execute(select(Sheet.unit_id, Sheet.bureau_id).where(Sheet.id == b1_sheet)).one() == (
+        b1_new.id, bureau_c.id)  # the same sheet, now the new 所属's under its 部局
     assert_in_step(session)
 
     # The round closes (its group figures are stored), an import changes it, it reopens and closes again.
@@ -190,8 +216,9 @@ def test_the_migration_counts_the_sheets_that_already_exist(client, session, wor
     token = sign_in(client, "member.a1@test.example")
     round_id = world.round.id
     for key, status in ((K1, "○"), (K_NA, "該当なし")):
-        client.put(f"/api/v1/rounds/{round_id}/sections/A1/answers/{key}", json={"status": status, "version": 0},
-                   headers={"X-CSRF-Token": token})
+        saved = client.put(f"/api/v1/rounds/{round_id}/sections/A1/answers/{key}",
+                           json={"status": status, "version": 0}, headers={"X-CSRF-Token": token})
+        assert saved.status_code == 200, saved.text
     expected = stored(session)
     assert expected == recounted(session)
     session.close()

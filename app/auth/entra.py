@@ -289,7 +289,14 @@ class Entra:
 
 
 def _idp_message(result: Mapping[str, Any]) -> str:
-    if result.get("error") == "access_denied":
+    error = result.get("error")
+    if error == "access_denied":
         return "Microsoft 365 のサインイン画面でサインインが取り消されたか、拒否されました。"
     code = str(result.get("error_description", "")).split(":", 1)[0]
-    return f"Microsoft 365 からエラーが返されました（{result.get('error')}{' ' + code if code else ''}）。"
+    shown = f"（{error}{' ' + code if code else ''}）"
+    if error in ("invalid_client", "unauthorized_client"):  # the app's registration or credential (config)
+        return (f"このアプリの Microsoft 365 への登録情報（クライアントID・クライアントシークレットまたは証明書）が"
+                f"受け付けられませんでした{shown}。システム管理者に連絡してください。")
+    if error == "invalid_grant":  # the code expired, was used, or is not this browser's (PKCE)
+        return f"サインインの確認に失敗しました{shown}。お手数ですが、もう一度サインインしてください。"
+    return f"Microsoft 365 からエラーが返されました{shown}。"
