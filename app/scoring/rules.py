@@ -371,15 +371,6 @@ def five_numbers_of(count: int, nth: Callable[[int], float]) -> FiveNumbers | No
     return FiveNumbers(round(nth(0), 1), at(0.25), at(0.5), at(0.75), round(nth(count - 1), 1))
 
 
-def quartile_positions(count: int) -> set[int]:
-    """The positions (0-based, in sorted order) that ``five_numbers_of`` reads among ``count`` values."""
-    positions = set()
-    for quarter in range(5):
-        low = (count - 1) * quarter // 4
-        positions |= {low, min(low + 1, count - 1)}
-    return positions
-
-
 # --- Groups of 所属 (a 部局, the prefecture): every group figure of the app ------------------------------
 
 
