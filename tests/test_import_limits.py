@@ -211,7 +211,7 @@ def test_an_import_while_another_runs_is_refused_at_once(client, session, world)
     page = preview(client, token, world.round.id, good)
     assert page.status_code == 200
     before = state(session)
-    with importer.one_at_a_time():  # another import holds the gate
+    with importer.import_slot():  # another import holds the gate
         for busy in (preview(client, token, world.round.id, good), apply(client, token, page)):
             is_busy(busy)
     assert state(session) == before

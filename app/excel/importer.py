@@ -54,7 +54,7 @@ class ImportRunning(Unavailable):
 
 
 @contextmanager
-def one_at_a_time() -> Iterator[None]:
+def import_slot() -> Iterator[None]:
     """At most one import (reading the files, checking, writing) at a time in this process. A second one is
     refused at once (``ImportRunning``, 503), never queued: reading a large upload takes a core for seconds."""
     if not _running.acquire(blocking=False):

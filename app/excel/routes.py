@@ -67,7 +67,7 @@ def import_page(request: Request, session: DbSession, principal: CurrentPrincipa
 async def _one_import_at_a_time() -> AsyncIterator[None]:
     """Taken before the request's database session (on SQLite a POST first waits for the one writer), and
     let go before the response is sent. A second import meanwhile gets ``importer.ImportRunning`` (503, Retry-After)."""
-    with importer.one_at_a_time():
+    with importer.import_slot():
         yield
 
 
