@@ -4,10 +4,12 @@ Run by hand (not in CI), from the project root::
 
     .venv/bin/python bench/load.py --db sqlite                 # 5 minutes on SQLite (var/bench/hold_load.db)
     .venv/bin/python bench/load.py --db postgres --duration 60 # 1 minute on PostgreSQL (database hold_load)
+    .venv/bin/python bench/load.py --db postgres --servers 2 --workers 2   # two servers on one database
 
 The script prepares a fresh database (``paperless migrate`` + ``paperless demo --sections 200``), starts
-the server the way ``make run`` does (``paperless serve``, development sign-in) with ``--workers`` processes,
-and then:
+the server the way ``make run`` does (``paperless serve``, development sign-in) with ``--workers`` processes
+(``--servers`` such servers on one database, as behind a load balancer: people are spread over them in
+turn), and then:
 
 1. signs every person in (GET /auth/login → POST /auth/dev-login → GET /api/v1/me for the CSRF token)
    and reads their sheet;
@@ -17,7 +19,10 @@ and then:
    that attempt, so each acknowledged (200) save can be found again in the database;
 3. measures the server's capacity for saves and for ``/healthz`` with ``--capacity-clients`` clients that
    send back-to-back for ``--capacity-seconds`` each, and reports the ratio;
-4. stops the server and compares the database with what the clients were told: for every answer, the
+4. on PostgreSQL, samples the number of connections to the database every half second (the peak must
+   stay within ``max_connections``, and with the default pool of 5 per worker it is at most
+   servers × workers × 5, plus the sampler's own);
+5. stops the server and compares the database with what the clients were told: for every answer, the
    final memo/status/version must be the last acknowledged save, the version must have grown by exactly the
    number of acknowledged saves, and the history must hold exactly one event per acknowledged save.
 
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -46,6 +52,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPERLESS = ROOT / ".venv" / "bin" / "paperless"
@@ -371,7 +378,26 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
-async def run(args: argparse.Namespace, url: str, base: str) -> dict:
+async def peak_connections(url: str, stop: asyncio.Event) -> int:
+    """The most connections to the database seen at once (PostgreSQL), sampled every half second."""
+    engine = create_engine(url, poolclass=NullPool)
+    peak = 0
+    database = make_url(url).database
+    try:
+        while not stop.is_set():
+            def sample() -> int:
+                with engine.connect() as conn:
+                    return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = :d"),
+                                        {"d": database}).scalar_one()
+            peak = max(peak, await asyncio.to_thread(sample))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+    finally:
+        engine.dispose()
+    return peak
+
+
+async def run(args: argparse.Namespace, url: str, bases: list[str]) -> dict:
     rng = random.Random(args.seed)
     round_id, people_rows = people_of(url, args.people)
     before = versions_now(url, round_id)
@@ -379,8 +405,10 @@ async def run(args: argparse.Namespace, url: str, base: str) -> dict:
     # One connection per person, dropped by the client after 4 s idle: before uvicorn's 5 s keep-alive
     # timeout closes it, so that no request is written into a connection the server is closing.
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=4.0)
-    people = [Person(upn, code, httpx.AsyncClient(base_url=base, timeout=30, limits=limits))
-              for upn, code in people_rows]
+    people = [Person(upn, code, httpx.AsyncClient(base_url=bases[n % len(bases)], timeout=30, limits=limits))
+              for n, (upn, code) in enumerate(people_rows)]
+    stop_sampling = asyncio.Event()
+    sampler = asyncio.create_task(peak_connections(url, stop_sampling)) if args.db == "postgres" else None
     try:
         started = time.monotonic()
         gate = asyncio.Semaphore(args.sign_in_concurrency)  # people arrive over a minute, not all at once
@@ -406,10 +434,12 @@ async def run(args: argparse.Namespace, url: str, base: str) -> dict:
 
         capacity_people = people[: args.capacity_clients]
         saves, save_seconds = await back_to_back(capacity_people, round_id, args.capacity_seconds, stats, rng)
-        hits, health_seconds = await healthz_back_to_back(base, args.capacity_clients, args.capacity_seconds,
+        hits, health_seconds = await healthz_back_to_back(bases[0], args.capacity_clients, args.capacity_seconds,
                                                           stats)
     finally:
         await asyncio.gather(*(p.client.aclose() for p in people))
+        stop_sampling.set()
+        peak = await sampler if sampler is not None else None
     lat = stats.save_latencies
     return {
         "round_id": round_id,
@@ -427,6 +457,7 @@ async def run(args: argparse.Namespace, url: str, base: str) -> dict:
         "save_max_ms": round(max(lat) * 1000, 1) if lat else None,
         "capacity_saves_per_second": round(saves / save_seconds, 1),
         "capacity_healthz_per_second": round(hits / health_seconds, 1),
+        "peak_database_connections": peak,
     }
 
 
@@ -445,6 +476,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int,
                         help="server processes (default 2 on PostgreSQL, one per core; 1 on SQLite, the only "
                              "number `paperless serve` allows there)")
+    parser.add_argument("--servers", type=int, default=1,
+                        help="server processes started side by side on the one database (default 1)")
     parser.add_argument("--sign-in-concurrency", type=int, default=20,
                         help="people signing in at the same time")
     parser.add_argument("--capacity-clients", type=int, default=32)
@@ -456,20 +489,25 @@ def main() -> int:
         args.workers = 1 if args.db == "sqlite" else 2
 
     url = prepare_database(args.db, args.pg_url, args.sections)
-    port = free_port()
-    log = ROOT / "var" / "bench" / f"server-{args.db}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    server = start_server(url, port, args.workers, log)
+    servers, bases = [], []
     try:
-        result = asyncio.run(run(args, url, f"http://127.0.0.1:{port}"))
+        for n in range(args.servers):
+            port = free_port()
+            log = ROOT / "var" / "bench" / f"server-{args.db}-{n + 1}.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            servers.append(start_server(url, port, args.workers, log))
+            bases.append(f"http://127.0.0.1:{port}")
+        result = asyncio.run(run(args, url, bases))
     finally:
-        stop_server(server)
+        for server in servers:
+            stop_server(server)
     stats: Stats = result.pop("stats")
     problems = verify(url, result.pop("round_id"), result.pop("before"), stats)
     if not args.keep:
         drop_database(args.db, args.pg_url)
     report = {
         "database": args.db,
+        "servers": args.servers,
         "workers": args.workers,
         "duration_s": args.duration,
         "think_s": args.think,
