@@ -117,7 +117,7 @@ def test_v3_keeps_version_2s_items_and_only_adds_hints_and_links():
     items = {i.key: i for _, i in v3.items}
     for key, label in SEED_LINKS.items():  # the seed's intranet paths stay first, label only
         assert (items[key].links[0].label, items[key].links[0].url) == (label, None), key
-    assert items["documents.approval.electronic"].hints[0] == "紙決裁が残る文書の種類を洗い出し、業務DX相談窓口へ"
+    assert items["documents.approval.electronic"].hints[0] == "紙決裁が残る文書の種類を洗い出し、業務DX相談窓口に相談する"
 
 
 def test_every_item_of_the_newest_version_has_a_hint_and_a_real_link():
