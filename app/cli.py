@@ -98,13 +98,19 @@ def demo(sections: int, rounds: int, seed: int, checklist_path: Path | None, ite
         raise click.ClickException("use either --items or --checklist, not both")
     try:
         newest = None
+        between: list = []
         if items is not None:
             checklist = demo_data.bench_checklist(items)
+        elif checklist_path is not None:
+            checklist = load_checklist(checklist_path)
         else:
-            checklist = load_checklist(checklist_path or settings.checklists_dir / "paperless" / "v1.yaml")
-            # By default the newest round is on version 2, the older ones on version 1 (a real version change).
-            if checklist_path is None:
-                newest = load_checklist(settings.checklists_dir / "paperless" / "v2.yaml")
+            # By default the older rounds are on version 1 and the newest round on the newest version file
+            # (a real version change); the versions in between are published too, unused by any round.
+            files = demo_data.version_files(settings.checklists_dir / "paperless")
+            checklist = load_checklist(files[0])
+            if len(files) > 1:
+                newest = load_checklist(files[-1])
+                between = [load_checklist(f) for f in files[1:-1]]
     except ChecklistDefinitionError as exc:
         raise click.ClickException(str(exc)) from exc
     started = time.perf_counter()
@@ -122,7 +128,7 @@ def demo(sections: int, rounds: int, seed: int, checklist_path: Path | None, ite
             total = sections * sum(per_round)
             plan = demo_data.DemoPlan(sections=sections, rounds=rounds, seed=seed, history=not no_history)
             with click.progressbar(length=total, label="answers", file=sys.stderr) as bar:
-                demo_data.load(session, checklist, plan, progress=bar.update, newest=newest)
+                demo_data.load(session, checklist, plan, progress=bar.update, newest=newest, between=between)
             session.commit()
         demo_data.refresh_statistics(engine)
     finally:

@@ -10,9 +10,11 @@ database. ``bench_checklist(40)`` builds a 40-item checklist in code for benchma
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import yaml
 from sqlalchemy import func, insert, select
@@ -67,13 +69,23 @@ def is_empty(session: Session) -> bool:
     return session.execute(select(func.count()).select_from(Unit)).scalar_one() == 0
 
 
+def version_files(directory: Path) -> list[Path]:
+    """The checklist's version files ``v<N>.yaml`` in ``directory``, oldest version first."""
+    numbered = [(int(m.group(1)), p) for p in directory.glob("v*.yaml") if (m := re.fullmatch(r"v(\d+)\.yaml", p.name))]
+    return [p for _, p in sorted(numbered)]
+
+
 def load(session: Session, checklist: LoadedChecklist, plan: DemoPlan, progress: Progress = lambda n: None,
-         *, newest: LoadedChecklist | None = None) -> None:
+         *, newest: LoadedChecklist | None = None, between: Sequence[LoadedChecklist] = ()) -> None:
     """Fill an empty database. The caller commits. With ``newest`` (a later version of the checklist), the
-    newest round uses it and the older rounds ``checklist``: the demo shows a real version change."""
+    newest round uses it and the older rounds ``checklist``: the demo shows a real version change. The
+    versions ``between`` them are published too (in order, used by no round), as an office that had
+    published each of them would have."""
     rng = random.Random(plan.seed)
     version = checklists.publish(session, checklist)
     definition = checklists.get_definition(session, version.id)
+    for middle in between:
+        checklists.publish(session, middle)
     if newest is not None:
         newest_version = checklists.publish(session, newest)
         newest_definition = checklists.get_definition(session, newest_version.id)

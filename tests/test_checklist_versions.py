@@ -20,17 +20,29 @@ from app.checklists.models import ChecklistVersion
 from app.config import PROJECT_ROOT, get_settings
 from app.errors import Conflict
 from app.main import create_app
-from app.orgs.models import UnitKind
+from app.orgs.models import Unit, UnitKind
 from app.rounds.models import Round
 from app.scoring.rules import Change
+from app.sheets.models import Answer, Sheet
 from app.statuses import Status
 from app.trend import service as trend_service
+from app.trend.page import FALLBACK_HINTS
 from tests import factories as f
 from tests.conftest import make_settings, sign_in
 from tests.test_trend import set_answers
 
 V1_PATH = PROJECT_ROOT / "checklists" / "paperless" / "v1.yaml"
 V2_PATH = PROJECT_ROOT / "checklists" / "paperless" / "v2.yaml"
+V3_PATH = PROJECT_ROOT / "checklists" / "paperless" / "v3.yaml"
+SEED_LINKS = {  # the seed's two intranet paths (label only), kept from version 1 on the items that had them
+    "briefing.section.paperless": "リンク集>働き方改革・女性活躍推進室>働き方改革ラボ>ペーパーレス会議のすすめ",
+    "briefing.bureau.paperless": "リンク集>働き方改革・女性活躍推進室>働き方改革ラボ>ペーパーレス会議のすすめ",
+    "meeting.internal.no-paper-handouts": "リンク集>働き方改革・女性活躍推進室>働き方改革ラボ>ペーパーレス会議のすすめ",
+    "meeting.external.advance-or-tablet": "掲示板>〇（デ推）会議用タブレット端末の貸出開始について",
+    "workstyle.devices.tablets-monitors": "掲示板>〇（デ推）会議用タブレット端末の貸出開始について",
+}
+# Words that mark a hint or a label as unfinished; none may reach a user.
+PLACEHOLDERS = ("TODO", "TBD", "未登録", "まだ登録されていません", "ありません", "準備中", "（仮）", "XXX", "...", "…")
 
 LEGEND = """\
 legend:
@@ -92,6 +104,36 @@ def test_v2_keeps_the_six_seed_items_and_adds_the_thirty_proposed():
     assert items["external.fax.no-fax"].difficulty == 3 and items["external.fax.no-fax"].allow_na
     assert items["documents.approval.electronic"].hints == ("紙決裁が残る文書の種類を洗い出し、業務DX相談窓口へ",)
     assert sum(1 for _, i in v2.items if i.allow_na) == 16
+
+
+def test_v3_keeps_version_2s_items_and_only_adds_hints_and_links():
+    v2 = load_checklist(V2_PATH).checklist
+    v3 = load_checklist(V3_PATH).checklist
+    d = diffs.diff_items(diffs.items_of(v2), diffs.items_of(v3))
+    assert v3.version == 3 and len(v3.items) == 36 and not d.added and not d.removed
+    assert d.reworded == [] and d.moved == [] and d.difficulty == [] and d.not_applicable == []
+    assert [c.name for c in v3.categories] == [c.name for c in v2.categories]
+    assert len(d.references) == 36  # every item gets hints and links
+    items = {i.key: i for _, i in v3.items}
+    for key, label in SEED_LINKS.items():  # the seed's intranet paths stay first, label only
+        assert (items[key].links[0].label, items[key].links[0].url) == (label, None), key
+    assert items["documents.approval.electronic"].hints[0] == "紙決裁が残る文書の種類を洗い出し、業務DX相談窓口に相談する"
+
+
+def test_every_item_of_the_newest_version_has_a_hint_and_a_real_link():
+    """The current checklist: each item has at least one hint a 所属 can act on and at least one link that
+    leads somewhere (an https address, or the intranet path the office writes as a label)."""
+    newest = demo.version_files(PROJECT_ROOT / "checklists" / "paperless")[-1]
+    checklist = load_checklist(newest).checklist
+    assert checklist.version >= 3
+    for _, item in checklist.items:
+        assert item.hints, f"{item.key} has no hint"
+        assert any(link.url and link.url.startswith("https://") or (link.url is None and ">" in link.label)
+                   for link in item.links), f"{item.key} has no https link and no intranet path"
+        for link in item.links:
+            assert link.url is None or link.url.startswith("https://"), f"{item.key}: {link.url}"
+        for text in (*item.hints, *(link.label for link in item.links)):
+            assert not any(word in text for word in PLACEHOLDERS), f"{item.key}: {text}"
 
 
 # --- the difference between two versions -----------------------------------------------------------------
@@ -299,7 +341,59 @@ def test_the_demo_puts_the_newest_round_on_version_2(client, session):
     sign_in(client, "member.1001@demo.example")
     page = client.get(f"/rounds/{rounds[1].id}/sections/1001")
     assert page.status_code == 200 and "起案・決裁を電子決裁で行い" in page.text
+    # Items of version 2 without hints or links: the next steps give the advice for the item's difficulty,
+    # never a system note that something is missing.
+    html = client.get("/sections/1001/trend").text
+    assert 'class="next-step"' in html and any(text in html for text in FALLBACK_HINTS.values())
+    assert "まだ登録されていません" not in html and "参考リンクはありません" not in html
     trend = client.get("/api/v1/sections/1001/trend").json()
     changes = {c["item_key"]: c for c in trend["changes"]}
     assert changes["documents.approval.electronic"]["change"] == "new_item"
     assert len(changes) == 36
+
+
+@pytest.fixture
+def demo_cli_env(database_url, monkeypatch):
+    monkeypatch.setenv("PAPERLESS_DATABASE_URL", database_url)
+    monkeypatch.setenv("PAPERLESS_ENV", "development")
+    monkeypatch.setenv("PAPERLESS_CHECKLISTS_DIR", str(PROJECT_ROOT / "checklists"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_the_demo_command_puts_the_newest_round_on_the_newest_version(demo_cli_env, client, session):
+    """`paperless demo`: the older rounds on version 1, the newest round on the newest file (with hints for
+    every item), the versions in between published too; and nothing a 所属 sees at × is placeholder text."""
+    from app.cli import main
+
+    done = CliRunner().invoke(main, ["demo", "--sections", "6", "--rounds", "2", "--seed", "5"])
+    assert done.exit_code == 0, done.output
+    newest = load_checklist(demo.version_files(PROJECT_ROOT / "checklists" / "paperless")[-1]).checklist
+    published = [v.version for v in session.exec(select(ChecklistVersion).order_by(ChecklistVersion.version))]
+    assert published == list(range(1, newest.version + 1))
+    rounds = session.exec(select(Round).order_by(Round.opens_on)).all()
+    assert [checklists.get_definition(session, r.checklist_version_id).version for r in rounds] == [1, newest.version]
+
+    items = {i.key: i for _, i in newest.items}
+    code = session.exec(  # a 所属 with an item at × in the newest round
+        select(Unit.code).join(Sheet, Sheet.unit_id == Unit.id).join(Answer, Answer.sheet_id == Sheet.id)
+        .where(Sheet.round_id == rounds[1].id, Answer.status == "×").order_by(Unit.code)
+    ).first()
+    session.commit()  # ends the test's transaction: the pages below write (sign-in)
+    assert code, "the demo has no item at × to look at"
+    sign_in(client, f"member.{code}@demo.example")
+    api = client.get(f"/api/v1/rounds/{rounds[1].id}/sections/{code}/sheet")
+    weak = [i for i in api.json()["items"] if i["answer"]["status"] == "×"]
+    assert weak
+    assert all(i["hints"] == list(items[i["item_key"]].hints) and i["links"] for i in weak)  # the JSON has them too
+    sheet = client.get(f"/rounds/{rounds[1].id}/sections/{code}").text
+    trend = client.get(f"/sections/{code}/trend").text
+    for i in weak:
+        assert items[i["item_key"]].hints[0] in sheet and items[i["item_key"]].hints[0] in trend
+    for page in (sheet, trend):
+        assert "まだ登録されていません" not in page and "参考リンクはありません" not in page
+    url = next(link.url for link in items[weak[0]["item_key"]].links if link.url)
+    assert f'<a href="{url}" target=_blank rel=noopener>' in sheet
+    assert f'<a href="{url}" target="_blank" rel="noopener">' in trend
+    assert "（外部サイト・新しいウィンドウで開きます）" in sheet and "（外部サイト・新しいウィンドウで開きます）" in trend

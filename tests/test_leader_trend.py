@@ -262,9 +262,14 @@ def test_next_steps_show_the_hints_and_links_of_the_checklist_file(client, sessi
     html = client.get("/sections/H1/trend").text
     steps = html[html.index('id="next-steps"'):html.index('id="support"')]
     assert "会議資料は前日までにTeamsのチャネルに置く" in steps and "投影用のモニターを予約する" in steps
-    assert '<a href="https://intranet.example/paperless">リンク集&gt;ペーパーレス会議のすすめ</a>' in steps
-    # the second item has no hints and no links: a sensible fallback, said plainly
-    assert "チェックシートにまだ登録されていません" in steps and "この項目の参考リンクはありません" in steps
+    assert ('<a href="https://intranet.example/paperless" target="_blank" rel="noopener">リンク集&gt;ペーパーレス会議のすすめ'
+            '<span class="visually-hidden">（外部サイト・新しいウィンドウで開きます）</span></a>') in steps
+    # the second item has no hints and no links: the advice for its difficulty, and no system note about
+    # what the checklist lacks (the 相談する button is the way on)
+    second = steps[steps.index("会議の前に資料を印刷していない"):]
+    assert trend_page.FALLBACK_HINTS[2] in second and "<h4>参考リンク</h4>" not in second
+    assert "まだ登録されていません" not in steps and "参考リンクはありません" not in steps
+    assert steps.count("<h4>参考リンク</h4>") == 1
     assert steps.count("/sections/H1/consult?item=") == 2
 
 
