@@ -85,6 +85,24 @@ def _empty_support_form(page: Page, ids: dict[str, int]) -> None:
     expect(page.locator(".field-error").first).to_be_visible()
 
 
+def _premature_submit(page: Page, ids: dict[str, int]) -> None:
+    """提出 with an item unanswered (htmx): the panel lists it, linked to its row, and takes the focus. (The
+    member's pages before answered A1's last item: it is cleared again first.)"""
+    key = KEYS[5]
+    origin, token = page.evaluate(
+        "() => [location.origin, JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRF-Token']]")
+    cleared = page.request.put(f"{origin}/api/v1/rounds/{ids['round_id']}/sections/A1/answers/{key}",
+                               data={"status": None, "version": int(page.input_value("#v6"))},
+                               headers={"X-CSRF-Token": token})
+    assert cleared.status == 200, cleared.text()
+    page.reload()
+    with page.expect_response(lambda r: r.url.endswith("/submit")) as sent:
+        page.get_by_role("button", name="提出する").click()
+    assert sent.value.status == 422
+    expect(page.locator("#submit-error")).to_be_focused()
+    expect(page.locator("#submit-error a[href='#r6']")).to_be_visible()
+
+
 def _target_below_current(page: Page, ids: dict[str, int]) -> None:
     """A target lower than this round's answer (◎): the form comes back (422) with the row's message."""
     page.get_by_label("次回の目標：資料を電子でも保管している").select_option("○")
@@ -108,6 +126,11 @@ PAGES = [
     A11yPage("sheet row after a refused save", "member_a", "/rounds/{round_id}/sections/A1", SHEET,
              then=_stale_row_save),
     A11yPage("sheet as leader", "leader_a", "/rounds/{round_id}/sections/A1", SHEET),
+    A11yPage("sheet: a refused 提出 (htmx)", "leader_a", "/rounds/{round_id}/sections/A1", SHEET,
+             then=_premature_submit),
+    A11yPage("sheet: only the unanswered rows", "leader_a", "/rounds/{round_id}/sections/A1?only=unanswered", SHEET),
+    A11yPage("sheet: a refused 提出 (no JavaScript)", "leader_a",
+             "/rounds/{round_id}/sections/A1?submit=incomplete#submit-error", SHEET),
     A11yPage("sheet as desk (read only)", "desk", "/rounds/{round_id}/sections/A1", SHEET),
     A11yPage("submitted sheet", "member_b", "/rounds/{round_id}/sections/B1", SHEET),
     A11yPage("sheet on a tablet", "member_a", "/rounds/{round_id}/sections/A1", SHEET, viewport=TABLET),
