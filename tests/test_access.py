@@ -140,7 +140,8 @@ ACCESS: dict[tuple[str, str], Rule] = {
         by_role(LOGIN, 303, 303, 403, 403, 403, form=UNCHANGED_FORM),
     ("POST", "/rounds/{round_id}/sections/{code}/items/{item_key}"):
         by_role(LOGIN, 200, 200, 403, 403, 403, form=UNCHANGED_FORM),
-    ("POST", "/rounds/{round_id}/sections/{code}/submit"): leader_only(422),
+    # an unanswered item: back to the sheet, which lists them (?submit=incomplete); an htmx 提出 gets 422
+    ("POST", "/rounds/{round_id}/sections/{code}/submit"): leader_only(303),
     ("POST", "/rounds/{round_id}/sections/{code}/reopen"): leader_only(409),
     ("GET", "/rounds/{round_id}/sections/{code}/history"): own_section(200),
 
@@ -189,6 +190,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
                 json={"request_message": "相談の内容を直しました", "version": 0}),
     ("GET", "/support"): desk_only(200),
     ("GET", "/support/effects"): desk_only(200),
+    ("GET", "/support/inbox"): desk_only(200),
     ("GET", "/support/new"): desk_only(200),
     ("POST", "/support/new"):
         desk_only(303, query="section=A1", form={"consulted_on": "{today}", "advice": "Teamsで資料を共有する"}),

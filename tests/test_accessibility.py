@@ -153,6 +153,8 @@ PAGES = [
     A11yPage("trend: choose a 所属", "desk", "/trend", "/trend"),
     A11yPage("support records", "desk", "/support?state=all", "/support"),
     A11yPage("support effects", "desk", "/support/effects", "/support/effects"),
+    A11yPage("support: new requests and overdue follow-ups", "desk", "/support/inbox", "/support/inbox"),
+    A11yPage("support: new requests only", "desk", "/support?state=new", "/support"),
     A11yPage("support: choose a 所属", "desk", "/support/new", "/support/new"),
     A11yPage("support: new record", "desk", "/support/new?section=A1", "/support/new"),
     A11yPage("support: new record refused", "desk", "/support/new?section=A1", "/support/new",

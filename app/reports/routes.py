@@ -101,7 +101,8 @@ def quick_wins_page(request: Request, session: DbSession, principal: CurrentPrin
                     round_id: RoundQ = None, bureau: BureauQ = None, page: PageQ = 1):
     view = service.quick_wins(session, principal, round_id, bureau_code=bureau or None, page=page,
                               desk_page=True)
-    return render(request, "reports/quick_wins.html", {**_base("/desk/quick-wins"), "view": view},
+    return render(request, "reports/quick_wins.html", {**_base("/desk/quick-wins"), "view": view,
+                  "can_record_support": permissions.why_not_manage_support(principal) is None},
                   block="results")
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from app.auth.deps import CurrentPrincipal
+from app.auth import permissions
 from app.auth.permissions import Principal
 from app.checklists.service import Definition, ItemDef
 from app.errors import AppError, Conflict, InvalidInput
@@ -53,6 +54,8 @@ def _page_context(session: Session, view: SheetView, rows: RowState | None = Non
     if not fragment:  # what only the whole page shows
         context["round_choices"] = service.round_choices(session, principal, view)
         context["leaders"] = service.leaders_of(session, view.unit.id)
+        # 「支援を記録」 (the desk's support-record form for this 所属)
+        context["can_record_support"] = permissions.why_not_manage_support(principal) is None
     return context
 
 
