@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from app.auth.deps import CurrentPrincipal
 from app.auth import permissions
+from app.auth.deps import CurrentPrincipal
 from app.auth.permissions import Principal
 from app.checklists.service import Definition, ItemDef
 from app.errors import AppError, Conflict, InvalidInput
