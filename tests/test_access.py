@@ -168,6 +168,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     # --- trend and targets: the 所属's staff, the desk and admins read; its leader sets the targets -------------
     ("GET", "/trend"): by_role(LOGIN, 303, 303, 303, 200, 200),  # 所属 staff: straight to their own 所属
     ("GET", "/sections/{code}/trend"): own_section(200),
+    ("GET", "/sections/{code}/targets"): own_section(303),  # back to the form on the trend page
     ("GET", "/api/v1/sections/{code}/trend"): own_section(200),
     ("GET", "/api/v1/sections/{code}/targets"): own_section(200),
     ("POST", "/sections/{code}/targets"): leader_only(303, form={"round_id": "{round_id}", f"target:{K1}": "◎"}),

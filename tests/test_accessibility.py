@@ -104,12 +104,23 @@ def _premature_submit(page: Page, ids: dict[str, int]) -> None:
 
 
 def _target_below_current(page: Page, ids: dict[str, int]) -> None:
-    """A target lower than this round's answer (◎): the form comes back (422) with the row's message."""
-    page.get_by_label("次回の目標：資料を電子でも保管している").select_option("○")
-    with page.expect_navigation() as sent:
+    """A target that became lower than this round's answer while the form was open (the picker offers only
+    statuses above the answer it was drawn with): htmx swaps the section, the message at the field and
+    the summary focused."""
+    key = KEYS[1]  # △ in this round: the picker offers ◎ and ○
+    page.locator(f"select[name='target:{key}']").select_option("○")
+    origin, token = page.evaluate(
+        "() => [location.origin, JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRF-Token']]")
+    sheet = page.request.get(f"{origin}/api/v1/rounds/{ids['round_id']}/sections/A1/sheet").json()
+    version = next(i["answer"]["version"] for i in sheet["items"] if i["item_key"] == key)
+    raised = page.request.put(f"{origin}/api/v1/rounds/{ids['round_id']}/sections/A1/answers/{key}",
+                              data={"status": "◎", "version": version}, headers={"X-CSRF-Token": token})
+    assert raised.status == 200, raised.text()
+    with page.expect_response(lambda r: r.url.endswith("/targets")) as sent:
         page.get_by_role("button", name="目標を保存する").click()
     assert sent.value.status == 422
     expect(page.locator(".row--error .field-error")).to_be_visible()
+    expect(page.locator("#targets-error")).to_be_focused()
 
 
 SHEET = "/rounds/{round_id}/sections/{code}"
@@ -183,6 +194,7 @@ PERSONA_ORDER = [None, *UPN]  # pages are checked persona by persona (sorted is 
 NOT_PAGES = {
     "/healthz", "/api/v1/openapi.json", "/static",
     "/desk",  # only redirects to /desk/board
+    "/sections/{code}/targets",  # only redirects to the targets on /sections/{code}/trend
 }
 
 
