@@ -216,7 +216,6 @@ def build(session: Session, principal: Principal, unit: Unit, *, typed_targets: 
         now = latest_point.statuses.get(item.key) if latest_point else None
         chosen = typed.get(item.key, current_targets[item.key].value if item.key in current_targets else "")
         form.append(TargetFormRow(item, now, chosen, errors.get(item.key), target_options(now, chosen)))
-    form.sort(key=lambda row: not row.needs_work)  # the items at △ and × first (stable: sheet order within)
     steps = []
     if definition and latest_point:
         for item in definition.items:
