@@ -160,6 +160,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/desk/weak-items"): desk_only(200),
     ("GET", "/desk/quick-wins"): desk_only(200),
     ("GET", "/desk/distribution"): desk_only(200),
+    ("GET", "/desk/downloads"): desk_only(200),
 
     # --- exports: the desk and admins any; a leader their own 所属 only; members none --------------------------
     ("GET", "/api/v1/rounds/{round_id}/export.csv"): by_role(LOGIN, 403, 200, 403, 200, 200, query="section=A1"),

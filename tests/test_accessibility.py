@@ -161,6 +161,8 @@ PAGES = [
     A11yPage("desk: weak items", "desk", "/desk/weak-items", "/desk/weak-items"),
     A11yPage("desk: quick wins", "desk", "/desk/quick-wins", "/desk/quick-wins"),
     A11yPage("desk: distribution", "desk", "/desk/distribution", "/desk/distribution"),
+    A11yPage("desk: downloads", "desk", "/desk/downloads", "/desk/downloads"),
+    A11yPage("desk: downloads, 所属 searched", "desk", "/desk/downloads?q=A", "/desk/downloads"),
     A11yPage("trend: choose a 所属", "desk", "/trend", "/trend"),
     A11yPage("support records", "desk", "/support?state=all", "/support"),
     A11yPage("support effects", "desk", "/support/effects", "/support/effects"),

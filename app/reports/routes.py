@@ -18,6 +18,7 @@ from app.errors import Forbidden
 from app.reports import service
 from app.scoring.rules import PROGRESS_LABELS, Progress
 from app.web.deps import DbSession, csrf_protect
+from app.web.nav import DESK_PAGES
 from app.web.params import BureauQ, PageQ, RoundId, RoundQ
 from app.web.render import render
 from app.web.templating import STATUS_CODES
@@ -25,14 +26,6 @@ from app.web.templating import STATUS_CODES
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
 
-# The desk's pages, in the order of their tabs.
-DESK_PAGES: tuple[tuple[str, str], ...] = (
-    ("/desk/board", "提出状況"),
-    ("/desk/heatmap", "ヒートマップ"),
-    ("/desk/weak-items", "弱い項目"),
-    ("/desk/quick-wins", "クイックウィン"),
-    ("/desk/distribution", "成熟度の分布"),
-)
 
 # Heatmap cells: a short class (its colour, in app.css) and the symbol for each status.
 HM_SYMBOL = {"◎": "◎", "○": "○", "△": "△", "×": "×", "該当なし": "該", None: "未"}
