@@ -140,7 +140,8 @@ ACCESS: dict[tuple[str, str], Rule] = {
         by_role(LOGIN, 303, 303, 403, 403, 403, form=UNCHANGED_FORM),
     ("POST", "/rounds/{round_id}/sections/{code}/items/{item_key}"):
         by_role(LOGIN, 200, 200, 403, 403, 403, form=UNCHANGED_FORM),
-    ("POST", "/rounds/{round_id}/sections/{code}/submit"): leader_only(422),
+    # an unanswered item: back to the sheet, which lists them (?submit=incomplete); an htmx 提出 gets 422
+    ("POST", "/rounds/{round_id}/sections/{code}/submit"): leader_only(303),
     ("POST", "/rounds/{round_id}/sections/{code}/reopen"): leader_only(409),
     ("GET", "/rounds/{round_id}/sections/{code}/history"): own_section(200),
 
@@ -159,6 +160,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/desk/weak-items"): desk_only(200),
     ("GET", "/desk/quick-wins"): desk_only(200),
     ("GET", "/desk/distribution"): desk_only(200),
+    ("GET", "/desk/downloads"): desk_only(200),
 
     # --- exports: the desk and admins any; a leader their own 所属 only; members none --------------------------
     ("GET", "/api/v1/rounds/{round_id}/export.csv"): by_role(LOGIN, 403, 200, 403, 200, 200, query="section=A1"),
@@ -167,6 +169,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     # --- trend and targets: the 所属's staff, the desk and admins read; its leader sets the targets -------------
     ("GET", "/trend"): by_role(LOGIN, 303, 303, 303, 200, 200),  # 所属 staff: straight to their own 所属
     ("GET", "/sections/{code}/trend"): own_section(200),
+    ("GET", "/sections/{code}/targets"): own_section(303),  # back to the form on the trend page
     ("GET", "/api/v1/sections/{code}/trend"): own_section(200),
     ("GET", "/api/v1/sections/{code}/targets"): own_section(200),
     ("POST", "/sections/{code}/targets"): leader_only(303, form={"round_id": "{round_id}", f"target:{K1}": "◎"}),
@@ -189,6 +192,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
                 json={"request_message": "相談の内容を直しました", "version": 0}),
     ("GET", "/support"): desk_only(200),
     ("GET", "/support/effects"): desk_only(200),
+    ("GET", "/support/inbox"): desk_only(200),
     ("GET", "/support/new"): desk_only(200),
     ("POST", "/support/new"):
         desk_only(303, query="section=A1", form={"consulted_on": "{today}", "advice": "Teamsで資料を共有する"}),

@@ -85,13 +85,42 @@ def _empty_support_form(page: Page, ids: dict[str, int]) -> None:
     expect(page.locator(".field-error").first).to_be_visible()
 
 
+def _premature_submit(page: Page, ids: dict[str, int]) -> None:
+    """提出 with an item unanswered (htmx): the panel lists it, linked to its row, and takes the focus. (The
+    member's pages before answered A1's last item: it is cleared again first.)"""
+    key = KEYS[5]
+    origin, token = page.evaluate(
+        "() => [location.origin, JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRF-Token']]")
+    cleared = page.request.put(f"{origin}/api/v1/rounds/{ids['round_id']}/sections/A1/answers/{key}",
+                               data={"status": None, "version": int(page.input_value("#v6"))},
+                               headers={"X-CSRF-Token": token})
+    assert cleared.status == 200, cleared.text()
+    page.reload()
+    with page.expect_response(lambda r: r.url.endswith("/submit")) as sent:
+        page.get_by_role("button", name="提出する").click()
+    assert sent.value.status == 422
+    expect(page.locator("#submit-error")).to_be_focused()
+    expect(page.locator("#submit-error a[href='#r6']")).to_be_visible()
+
+
 def _target_below_current(page: Page, ids: dict[str, int]) -> None:
-    """A target lower than this round's answer (◎): the form comes back (422) with the row's message."""
-    page.get_by_label("次回の目標：資料を電子でも保管している").select_option("○")
-    with page.expect_navigation() as sent:
+    """A target that became lower than this round's answer while the form was open (the picker offers only
+    statuses above the answer it was drawn with): htmx swaps the section, the message at the field and
+    the summary focused."""
+    key = KEYS[1]  # △ in this round: the picker offers ◎ and ○
+    page.locator(f"select[name='target:{key}']").select_option("○")
+    origin, token = page.evaluate(
+        "() => [location.origin, JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRF-Token']]")
+    sheet = page.request.get(f"{origin}/api/v1/rounds/{ids['round_id']}/sections/A1/sheet").json()
+    version = next(i["answer"]["version"] for i in sheet["items"] if i["item_key"] == key)
+    raised = page.request.put(f"{origin}/api/v1/rounds/{ids['round_id']}/sections/A1/answers/{key}",
+                              data={"status": "◎", "version": version}, headers={"X-CSRF-Token": token})
+    assert raised.status == 200, raised.text()
+    with page.expect_response(lambda r: r.url.endswith("/targets")) as sent:
         page.get_by_role("button", name="目標を保存する").click()
     assert sent.value.status == 422
     expect(page.locator(".row--error .field-error")).to_be_visible()
+    expect(page.locator("#targets-error")).to_be_focused()
 
 
 SHEET = "/rounds/{round_id}/sections/{code}"
@@ -108,6 +137,11 @@ PAGES = [
     A11yPage("sheet row after a refused save", "member_a", "/rounds/{round_id}/sections/A1", SHEET,
              then=_stale_row_save),
     A11yPage("sheet as leader", "leader_a", "/rounds/{round_id}/sections/A1", SHEET),
+    A11yPage("sheet: a refused 提出 (htmx)", "leader_a", "/rounds/{round_id}/sections/A1", SHEET,
+             then=_premature_submit),
+    A11yPage("sheet: only the unanswered rows", "leader_a", "/rounds/{round_id}/sections/A1?only=unanswered", SHEET),
+    A11yPage("sheet: a refused 提出 (no JavaScript)", "leader_a",
+             "/rounds/{round_id}/sections/A1?submit=incomplete#submit-error", SHEET),
     A11yPage("sheet as desk (read only)", "desk", "/rounds/{round_id}/sections/A1", SHEET),
     A11yPage("submitted sheet", "member_b", "/rounds/{round_id}/sections/B1", SHEET),
     A11yPage("sheet on a tablet", "member_a", "/rounds/{round_id}/sections/A1", SHEET, viewport=TABLET),
@@ -127,9 +161,13 @@ PAGES = [
     A11yPage("desk: weak items", "desk", "/desk/weak-items", "/desk/weak-items"),
     A11yPage("desk: quick wins", "desk", "/desk/quick-wins", "/desk/quick-wins"),
     A11yPage("desk: distribution", "desk", "/desk/distribution", "/desk/distribution"),
+    A11yPage("desk: downloads", "desk", "/desk/downloads", "/desk/downloads"),
+    A11yPage("desk: downloads, 所属 searched", "desk", "/desk/downloads?q=A", "/desk/downloads"),
     A11yPage("trend: choose a 所属", "desk", "/trend", "/trend"),
     A11yPage("support records", "desk", "/support?state=all", "/support"),
     A11yPage("support effects", "desk", "/support/effects", "/support/effects"),
+    A11yPage("support: new requests and overdue follow-ups", "desk", "/support/inbox", "/support/inbox"),
+    A11yPage("support: new requests only", "desk", "/support?state=new", "/support"),
     A11yPage("support: choose a 所属", "desk", "/support/new", "/support/new"),
     A11yPage("support: new record", "desk", "/support/new?section=A1", "/support/new"),
     A11yPage("support: new record refused", "desk", "/support/new?section=A1", "/support/new",
@@ -158,6 +196,7 @@ PERSONA_ORDER = [None, *UPN]  # pages are checked persona by persona (sorted is 
 NOT_PAGES = {
     "/healthz", "/api/v1/openapi.json", "/static",
     "/desk",  # only redirects to /desk/board
+    "/sections/{code}/targets",  # only redirects to the targets on /sections/{code}/trend
 }
 
 

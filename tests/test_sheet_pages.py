@@ -195,3 +195,102 @@ def test_a_leader_reopens_with_a_reason_that_the_history_keeps(client, world):
         kinds = s.exec(select(SheetEvent.kind, SheetEvent.note).where(SheetEvent.kind.in_(["submit", "reopen"]))
                        .order_by(SheetEvent.id)).all()
     assert [tuple(k) for k in kinds] == [("submit", ""), ("reopen", "メモの追記のため")]
+
+
+# --- 提出 too early (issue 11.2) ---------------------------------------------------------------------
+
+ALL_KEYS = [K1, "office.daily.no-personal-printing", "briefing.section.paperless", "briefing.bureau.paperless",
+            K_NA, "meeting.external.advance-or-tablet"]
+
+
+def _answer(client, world, token, keys, status="○"):
+    for key in keys:
+        client.put(f"/api/v1/rounds/{world.round.id}/sections/A1/answers/{key}", json={"status": status, "version": 0},
+                   headers={"X-CSRF-Token": token})
+
+
+def test_the_submit_panel_counts_the_unanswered_items_beside_the_button(client, world):
+    token = sign_in(client, "leader.a1@test.example")
+    _answer(client, world, token, ALL_KEYS[:2])
+    html = client.get(page_url(world)).text
+    panel = html[html.index('id="submit-panel"'):html.index("</section>", html.index('id="submit-panel"'))]
+    assert "未回答 4 項目" in panel and "提出する" in panel
+    assert f'href="{page_url(world)}?only=unanswered#sheet-rows">未回答のみ表示' in panel
+
+
+def test_only_unanswered_shows_the_unanswered_rows_with_their_category_and_scene(client, world):
+    token = sign_in(client, "member.a1@test.example")
+    _answer(client, world, token, [K1, "briefing.section.paperless"])
+    html = client.get(f"{page_url(world)}?only=unanswered").text
+    assert html.count('class="item-row') == 4
+    assert "<th scope=row id=t1>" not in html and "<th scope=row id=t3>" not in html
+    # the second item of 所属内 is shown with its category (no 〃 pointing at a hidden row)
+    assert "<tr id=r2 class=\"item-row\"" in html and 'class=ditto><span class=vh>所属内' not in html
+    assert re.search(r'<a href="[^"]+\?only=unanswered#sheet-rows" aria-current="page">未回答のみ表示', html)
+    everything = client.get(page_url(world)).text
+    assert everything.count('class="item-row') == 6
+    assert client.get(f"{page_url(world)}?only=junk").status_code == 422
+
+
+def test_the_plain_form_saved_from_the_filtered_view_returns_to_it(client, world):
+    sign_in(client, "member.a1@test.example")
+    page = client.get(f"{page_url(world)}?only=unanswered").text
+    response = client.post(page_url(world), data={"csrf_token": csrf_from(page), "only": "unanswered",
+                                                  field("status", K1): "◎", field("version", K1): "0"})
+    assert response.status_code == 303 and response.headers["location"].endswith("?saved=1&only=unanswered")
+    assert client.get(response.headers["location"]).text.count('class="item-row') == 5
+
+
+def test_a_premature_submit_returns_to_the_sheet_listing_every_unanswered_item_with_a_link_to_its_row(client, world):
+    token = sign_in(client, "leader.a1@test.example")
+    _answer(client, world, token, ALL_KEYS[:2])
+    page = client.get(page_url(world)).text
+    response = client.post(f"{page_url(world)}/submit", data={"csrf_token": csrf_from(page)})
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{page_url(world)}?submit=incomplete#submit-error"
+    html = client.get(response.headers["location"]).text  # a URL that reloads cleanly
+    message = html[html.index('id="submit-error"'):html.index("</div>", html.index('id="submit-error"'))]
+    assert 'role="alert"' in message and 'tabindex="-1"' in message
+    assert "未回答の項目が4件" in message
+    assert re.findall(r'<a href="#r(\d+)">', message) == ["3", "4", "5", "6"]
+    assert "提出済" not in html[:html.index('id="submit-panel"')]  # still a draft
+    # answered meanwhile: the same URL no longer shows a refusal
+    _answer(client, world, token, ALL_KEYS[2:])
+    assert 'id="submit-error"' not in client.get(response.headers["location"]).text
+
+
+def test_a_premature_submit_by_htmx_swaps_the_panel_with_the_list(client, world):
+    token = sign_in(client, "leader.a1@test.example")
+    _answer(client, world, token, ALL_KEYS[:4])
+    _answer(client, world, token, [K_NA], "該当なし")  # an answer too
+    response = client.post(f"{page_url(world)}/submit", headers={**HX, "X-CSRF-Token": token})
+    assert response.status_code == 422
+    assert response.headers["HX-Retarget"] == "#submit-panel" and response.headers["HX-Reswap"] == "outerHTML"
+    assert response.text.lstrip().startswith('<section id="submit-panel"') and "<html" not in response.text
+    assert re.findall(r'<a href="#r(\d+)">', response.text) == ["6"] and "data-focus-on-swap" in response.text
+    _answer(client, world, token, ALL_KEYS[5:])
+    done = client.post(f"{page_url(world)}/submit", headers={**HX, "X-CSRF-Token": token})
+    assert done.status_code == 200 and done.headers["HX-Redirect"] == f"{page_url(world)}?submitted=1"
+    assert "提出済" in client.get(page_url(world)).text
+
+
+def test_a_row_save_updates_the_unanswered_count_out_of_band(client, world):
+    token = sign_in(client, "member.a1@test.example")
+    response = client.post(f"{page_url(world)}/items/{K1}", data={field("status", K1): "◎", field("version", K1): "0"},
+                           headers={**HX, "X-CSRF-Token": token})
+    assert '<p id="unanswered-count" class="submit-count" hx-swap-oob="true">' in response.text
+    assert "未回答 5 項目" in response.text
+
+
+def test_the_board_flags_a_sheet_with_every_item_answered_that_is_not_submitted(client, new_client, world):
+    token = sign_in(client, "leader.a1@test.example")
+    _answer(client, world, token, ALL_KEYS)
+    desk = new_client()
+    sign_in(desk, "desk@test.example")
+    board = desk.get(f"/desk/board?round={world.round.id}").text
+    rows = {code: row for row in board.split("<tr>")[1:]
+            for code in re.findall(r'<span class="code">([A-Z0-9]+)</span>', row)}
+    assert "全項目回答済・未提出" in rows["A1"]
+    assert "全項目回答済・未提出" not in rows["A2"] and "全項目回答済・未提出" not in rows["B1"]
+    client.post(f"{page_url(world)}/submit", data={"csrf_token": token})
+    assert "全項目回答済・未提出" not in desk.get(f"/desk/board?round={world.round.id}").text

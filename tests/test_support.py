@@ -3,6 +3,7 @@ opens a 受付 record; a 所属's staff read their own records only; the effect 
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -105,14 +106,20 @@ def test_open_follow_ups_come_first_overdue_first(session, world):
     done = make("done", TODAY - timedelta(days=40))
     overdue = make("in_progress", TODAY - timedelta(days=2))
     today = make("received", TODAY)
+    # a 「相談する」 request nobody has taken up yet: first, though it has no follow-up date
+    new_request = f.make_support_record(session, world.a1, round_id=world.round.id, state="received", origin="request",
+                                        consulted_on=TODAY - timedelta(days=1)).id
     session.commit()
     desk = _principal(session, world.desk)
     rows = service.list_records(session, desk)
-    assert [r.record.id for r in rows] == [overdue, today, later, request, undated, done]
-    assert [r.due for r in rows] == [Due.OVERDUE, Due.TODAY, Due.LATER, Due.UNSCHEDULED, Due.UNSCHEDULED, Due.CLOSED]
+    assert [r.record.id for r in rows] == [new_request, overdue, today, later, request, undated, done]
+    assert [r.due for r in rows] == [Due.UNSCHEDULED, Due.OVERDUE, Due.TODAY, Due.LATER, Due.UNSCHEDULED,
+                                     Due.UNSCHEDULED, Due.CLOSED]
     open_rows = service.list_records(session, desk, states=["received", "in_progress"])
     assert done not in [r.record.id for r in open_rows]
-    assert service.state_counts(session) == {"received": 2, "in_progress": 3, "done": 1, "overdue": 1}
+    assert [r.record.id for r in service.list_records(session, desk, only="new")] == [new_request]
+    assert [r.record.id for r in service.list_records(session, desk, only="overdue")] == [overdue]
+    assert service.state_counts(session) == {"received": 3, "in_progress": 3, "done": 1, "overdue": 1, "new": 1}
 
 
 def _principal(session, user):
@@ -299,3 +306,57 @@ def test_the_trend_page_loads_the_newest_records_from_the_support_room(client, n
     assert fragment.text.count("<tr") == 3  # a header row and the two newest records
     assert "この所属の記録をすべて見る" in fragment.text
     assert client.get("/sections/A2/support?recent=2", headers={"HX-Request": "true"}).status_code == 403
+
+
+# --- a new 相談 is easy to see (issue 11.4) -------------------------------------------------------------
+
+
+def test_the_desk_start_page_loads_new_requests_and_overdue_follow_ups_first(client, session, world):
+    request = f.make_support_record(session, world.a1, round_id=world.round.id, state="received", origin="request",
+                                    message="部局会議の資料を電子化したい", by=world.leader_a)
+    late = f.make_support_record(session, world.b1, round_id=world.round.id, state="in_progress",
+                                 follow_up_on=TODAY - timedelta(days=3))
+    f.make_support_record(session, world.a2, round_id=world.round.id, state="in_progress",
+                          follow_up_on=TODAY + timedelta(days=3))
+    session.commit()
+    sign_in(client, "desk@test.example")
+    board = client.get("/", follow_redirects=True).text
+    # the board's first region (before the round's figures) loads the support room's list; without
+    # JavaScript its link leads to the same list as a page
+    assert board.index('hx-get="/support/inbox"') < board.index('id="overall-title"')
+    assert '<a href="/support/inbox">' in board
+    page = client.get("/support/inbox")
+    assert page.status_code == 200 and "<h1>" in page.text
+    fragment = client.get("/support/inbox", headers={"HX-Request": "true"}).text
+    assert fragment.lstrip().startswith('<section id="desk-inbox"') and "<h1>" not in fragment
+    new_part, overdue_part = fragment.split('id="inbox-overdue-title"')
+    assert "所属からの新しい相談（受付）<span class=\"inbox__count\">1件</span>" in new_part
+    assert f'href="/support/{request.id}"' in new_part and f'href="/support/{late.id}"' not in new_part
+    assert "部局会議の資料を電子化したい" in new_part
+    assert '<span class="inbox__count">1件</span>' in overdue_part and f'href="/support/{late.id}"' in overdue_part
+    assert 'href="/support?state=new"' in new_part and 'href="/support?state=overdue"' in overdue_part
+    listed = client.get("/support?state=new").text
+    assert f'href="/support/{request.id}"' in listed and f'href="/support/{late.id}"' not in listed
+    assert f'href="/support/{late.id}"' in client.get("/support?state=overdue").text
+
+
+def test_staff_of_a_section_do_not_get_the_desk_inbox(client, world):
+    sign_in(client, "leader.a1@test.example")
+    assert client.get("/support/inbox").status_code == 403
+
+
+def test_record_support_links_only_for_the_desk_prefilled_with_the_section_and_item(client, new_client, session,
+                                                                                     world):
+    f.set_answers(session, world.round.id, world.a2, {KEEP: "×"})  # ☆ at ×: a quick win
+    session.commit()
+    sign_in(client, "desk@test.example")
+    sheet = client.get(f"/rounds/{world.round.id}/sections/A1").text
+    assert 'href="/support/new?section=A1">支援を記録' in sheet
+    quick = client.get(f"/desk/quick-wins?round={world.round.id}").text
+    link = f'href="/support/new?section=A2&amp;items={KEEP}">支援を記録'
+    assert link in quick
+    form = client.get(f"/support/new?section=A2&items={KEEP}").text
+    assert re.search(rf'value="{re.escape(KEEP)}"[^>]* checked', form)
+    leader = new_client()
+    sign_in(leader, "leader.a1@test.example")
+    assert "支援を記録" not in leader.get(f"/rounds/{world.round.id}/sections/A1").text

@@ -3,6 +3,7 @@ them; the next round shows target against result."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -68,7 +69,7 @@ def test_a_target_below_the_current_status_is_no_target():
 def test_a_leader_sets_targets_and_members_see_them(client, new_client, session, answered):
     token = sign_in(client, "leader.a1@test.example")
     response = post_targets(client, token, answered.round.id, **{KEEP: "○", PRINT: "△", SECTION: "", INTERNAL: "◎"})
-    assert response.status_code == 303 and response.headers["location"] == "/sections/A1/trend?targets=saved#targets"
+    assert response.status_code == 303 and response.headers["location"] == "/sections/A1/trend?targets=saved#targets-saved"
     assert stored(session, answered) == {KEEP: "○", PRINT: "△", INTERNAL: "◎"}
     # Saving again replaces the set: an item put back to 目標なし loses its target
     post_targets(client, token, answered.round.id, **{KEEP: "◎", PRINT: ""})
@@ -151,3 +152,68 @@ def test_the_next_round_shows_target_against_result(client, session, answered):
     assert "令和8年度 第1回に設定した目標の結果" in html
     assert "4項目中 <strong>1項目</strong>を達成" in html
     assert "✓</span> 達成" in html and "✗</span> 未達" in html and "結果待ち（未回答）" in html
+
+
+# --- errors at the field, a URL that reloads, the picker (issue 11.3) -------------------------------------
+
+HX = {"HX-Request": "true"}
+
+
+def _form_rows(html: str) -> list[tuple[str, list[str]]]:
+    """(item key, offered statuses) of each row of the targets form, in page order."""
+    rows = re.findall(r'<select id="target-[^"]+" name="target:([a-z.\-]+)"[^>]*>(.*?)</select>', html, re.S)
+    return [(key, re.findall(r'<option value="([^"]+)"', options)) for key, options in rows]
+
+
+def test_the_picker_offers_the_items_at_fair_and_not_done_first_and_only_statuses_above_the_result(client, answered):
+    sign_in(client, "leader.a1@test.example")
+    html = client.get("/sections/A1/trend").text
+    rows = _form_rows(html)
+    # △ and × first (sheet order within), then the rest; ◎ has nothing above it: no picker
+    assert [key for key, _ in rows] == [KEEP, PRINT, BUREAU, INTERNAL, SECTION]
+    assert dict(rows) == {KEEP: ["◎", "○"], PRINT: ["◎", "○", "△"], BUREAU: ["◎", "○"], INTERNAL: ["◎", "○", "△"],
+                          SECTION: ["◎"]}
+    assert html.index("改善したい項目（今回 △・×）") < html.index("そのほかの項目")
+    assert "今回 ◎ のため目標は不要です" in html
+
+
+def test_a_target_kept_at_the_current_status_stays_on_offer(client, session, answered):
+    f.make_target(session, answered.a1, answered.round.id, EXTERNAL, "◎", by=answered.leader_a)
+    session.commit()
+    sign_in(client, "leader.a1@test.example")
+    assert dict(_form_rows(client.get("/sections/A1/trend").text))[EXTERNAL] == ["◎"]
+
+
+def test_a_refused_form_without_javascript_shows_the_error_in_view_and_its_url_reloads_cleanly(client, answered):
+    token = sign_in(client, "leader.a1@test.example")
+    page = client.get("/sections/A1/trend").text
+    assert 'action="/sections/A1/targets#targets-error"' in page  # the browser lands on the message
+    response = post_targets(client, token, answered.round.id, **{SECTION: "△", KEEP: "○"})
+    assert response.status_code == 422 and "<h1>" in response.text  # the whole page
+    summary = response.text[response.text.index('<div class="notice notice--error" role="alert" id="targets-error"'):]
+    summary = summary[:summary.index("</div>")]
+    assert 'tabindex="-1"' in summary and 'role="alert"' in summary
+    assert re.findall(r'<a href="#target-([^"]+)">', summary) == ["briefing_section_paperless"]
+    field = re.search(r'<select id="target-briefing_section_paperless"[^>]*>', response.text).group(0)
+    assert 'aria-invalid="true"' in field and 'aria-describedby="terr-briefing_section_paperless"' in field
+    assert 'id="terr-briefing_section_paperless">' in response.text
+    # the form's address, opened again, leads back to the form
+    again = client.get("/sections/A1/targets")
+    assert again.status_code == 303 and again.headers["location"] == "/sections/A1/trend#targets"
+
+
+def test_htmx_swaps_the_targets_section_with_the_error_at_the_field_then_with_the_saved_targets(
+        client, session, answered):
+    token = sign_in(client, "leader.a1@test.example")
+    data = {"round_id": str(answered.round.id), f"target:{SECTION}": "△", f"target:{KEEP}": "○"}
+    refused = client.post("/sections/A1/targets", data=data, headers={**HX, "X-CSRF-Token": token})
+    assert refused.status_code == 422
+    assert refused.text.lstrip().startswith('<section class="panel trend-section" id="targets"')
+    assert "<h1>" not in refused.text and "data-focus-on-swap" in refused.text
+    assert 'aria-invalid="true" aria-describedby="terr-briefing_section_paperless"' in refused.text
+    assert re.search(r'<option value="○" selected>', refused.text)  # what was typed is kept
+    assert stored(session, answered) == {}
+    data[f"target:{SECTION}"] = "◎"
+    saved = client.post("/sections/A1/targets", data=data, headers={**HX, "X-CSRF-Token": token})
+    assert saved.status_code == 200 and 'id="targets-saved"' in saved.text and "<h1>" not in saved.text
+    assert stored(session, answered) == {KEEP: "○", SECTION: "◎"}

@@ -1,4 +1,5 @@
-"""The admin's import page: choose files → preview (dry run, per file and row) → apply, all or nothing.
+"""The admin's import page: choose files → preview (dry run, per file and row) → apply, all or nothing;
+and the desk's downloads page (``/desk/downloads``, see ``app.excel.downloads``).
 
 The preview keeps what it read from the files in a signed, compressed hidden field, so the files are
 uploaded once; applying checks everything again against the database and writes only if the result
@@ -8,9 +9,9 @@ is what the preview showed.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from starlette.datastructures import UploadFile
@@ -20,11 +21,13 @@ from app.auth.deps import CurrentPrincipal
 from app.auth.permissions import Principal
 from app.config import Settings
 from app.errors import Conflict, Forbidden, InvalidInput, TooLarge
-from app.excel import importer, reader
+from app.excel import downloads, importer, reader
 from app.excel.importer import ImportPlan
 from app.rounds import service as rounds
 from app.rounds.models import RoundState
 from app.web.deps import DbSession, FormDep, SettingsDep, csrf_protect
+from app.web.nav import DESK_PAGES
+from app.web.params import BureauQ, PageQ, RoundQ
 from app.web.render import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
@@ -34,6 +37,16 @@ MAX_FILES = 200
 PLAN_MAX_AGE = 3600  # seconds between preview and apply
 PLAN_MAX_CHARS = 900_000  # the hidden field must stay under the form parser's 1 MB part limit
 _SALT = "paperless.excel-import"
+
+
+@router.get("/desk/downloads")
+def downloads_page(request: Request, session: DbSession, principal: CurrentPrincipal, round_id: RoundQ = None,
+                   bureau: BureauQ = None, q: Annotated[str, Query(max_length=downloads.SEARCH_MAX)] = "",
+                   page: PageQ = 1):
+    """「ダウンロード」: the rounds, and the chosen round's 部局 and 所属 (searched and paged; htmx swaps the list)."""
+    view = downloads.downloads_page(session, principal, round_id, bureau_code=bureau or None, search=q, page=page)
+    return render(request, "excel/downloads.html",
+                  {"view": view, "DESK_PAGES": DESK_PAGES, "here": "/desk/downloads"}, block="sections")
 
 
 def _require_admin(principal: Principal) -> None:

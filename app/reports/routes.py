@@ -18,6 +18,7 @@ from app.errors import Forbidden
 from app.reports import service
 from app.scoring.rules import PROGRESS_LABELS, Progress
 from app.web.deps import DbSession, csrf_protect
+from app.web.nav import DESK_PAGES
 from app.web.params import BureauQ, PageQ, RoundId, RoundQ
 from app.web.render import render
 from app.web.templating import STATUS_CODES
@@ -25,14 +26,6 @@ from app.web.templating import STATUS_CODES
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
 
-# The desk's pages, in the order of their tabs.
-DESK_PAGES: tuple[tuple[str, str], ...] = (
-    ("/desk/board", "提出状況"),
-    ("/desk/heatmap", "ヒートマップ"),
-    ("/desk/weak-items", "弱い項目"),
-    ("/desk/quick-wins", "クイックウィン"),
-    ("/desk/distribution", "成熟度の分布"),
-)
 
 # Heatmap cells: a short class (its colour, in app.css) and the symbol for each status.
 HM_SYMBOL = {"◎": "◎", "○": "○", "△": "△", "×": "×", "該当なし": "該", None: "未"}
@@ -101,7 +94,8 @@ def quick_wins_page(request: Request, session: DbSession, principal: CurrentPrin
                     round_id: RoundQ = None, bureau: BureauQ = None, page: PageQ = 1):
     view = service.quick_wins(session, principal, round_id, bureau_code=bureau or None, page=page,
                               desk_page=True)
-    return render(request, "reports/quick_wins.html", {**_base("/desk/quick-wins"), "view": view},
+    return render(request, "reports/quick_wins.html", {**_base("/desk/quick-wins"), "view": view,
+                  "can_record_support": permissions.why_not_manage_support(principal) is None},
                   block="results")
 
 

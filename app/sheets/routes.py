@@ -4,11 +4,13 @@ one form with a save button), submit and reopen."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
+from app.auth import permissions
 from app.auth.deps import CurrentPrincipal
 from app.auth.permissions import Principal
 from app.checklists.service import Definition, ItemDef
@@ -36,17 +38,24 @@ class RowState:
 
 
 def _page_context(session: Session, view: SheetView, rows: RowState | None = None, saved: int | None = None, *,
-                  principal: Principal, fragment: bool = False) -> dict:
+                  principal: Principal, fragment: bool = False, only_unanswered: bool = False,
+                  submit_refused: bool = False) -> dict:
     context = {
         "view": view,
         "score": figures.sheet_score(session, view.sheet.id),
         "rows": rows or RowState(),
         "saved": saved,
         "url": sheet_url(view.round.id, view.unit.code),
+        # 「未回答のみ表示」 (?only=unanswered): the rows still without an answer
+        "only_unanswered": only_unanswered,
+        # a 提出 refused for unanswered items: the submit panel lists them (view.unanswered), each linked to its row
+        "submit_refused": submit_refused and view.can_submit and bool(view.unanswered),
     }
     if not fragment:  # what only the whole page shows
         context["round_choices"] = service.round_choices(session, principal, view)
         context["leaders"] = service.leaders_of(session, view.unit.id)
+        # 「支援を記録」 (the desk's support-record form for this 所属)
+        context["can_record_support"] = permissions.why_not_manage_support(principal) is None
     return context
 
 
@@ -64,9 +73,12 @@ def home(request: Request, session: DbSession, principal: CurrentPrincipal):
 
 @router.get("/rounds/{round_id}/sections/{code}")
 def sheet_page(request: Request, round_id: RoundId, code: Code, session: DbSession, principal: CurrentPrincipal,
-               saved: int | None = None):
+               saved: int | None = None, only: Literal["unanswered"] | None = None,
+               submit: Literal["incomplete"] | None = None):
     view = service.get_sheet_for(session, principal, round_id, code)
-    return render(request, "sheets/sheet.html", _page_context(session, view, saved=saved, principal=principal))
+    return render(request, "sheets/sheet.html", _page_context(
+        session, view, saved=saved, principal=principal, only_unanswered=only == "unanswered",
+        submit_refused=submit == "incomplete"))
 
 
 def _inputs_from_form(form, definition: Definition, only: ItemDef | None = None) -> list[AnswerInput]:
@@ -101,7 +113,8 @@ def save_sheet(request: Request, round_id: RoundId, code: Code, session: DbSessi
         context = {**_page_context(session, view, rows, principal=principal), "error": exc.message}
         return render(request, "sheets/sheet.html", context, status_code=exc.status_code)
     session.commit()
-    return RedirectResponse(f"{sheet_url(round_id, code)}?saved={saved.changed}", status_code=303)
+    only = "&only=unanswered" if form.get("only") == "unanswered" else ""
+    return RedirectResponse(f"{sheet_url(round_id, code)}?saved={saved.changed}{only}", status_code=303)
 
 
 def _row_errors(exc: AppError) -> dict[str, str]:
@@ -139,10 +152,27 @@ def save_row(request: Request, round_id: RoundId, code: Code, item_key: ItemKey,
 
 
 @router.post("/rounds/{round_id}/sections/{code}/submit")
-def submit(round_id: RoundId, code: Code, session: DbSession, principal: CurrentPrincipal):
-    service.submit(session, principal, round_id, code, source=EventSource.PAGE)
+def submit(request: Request, round_id: RoundId, code: Code, session: DbSession, principal: CurrentPrincipal):
+    """提出. Refused for unanswered items, it answers with the sheet itself listing every one of them: htmx
+    swaps the submit panel in place; without JavaScript the browser is sent back to the sheet
+    (``?submit=incomplete#submit-error``), a URL that reloads cleanly and lists what is unanswered then."""
+    url = sheet_url(round_id, code)
+    try:
+        service.submit(session, principal, round_id, code, source=EventSource.PAGE)
+    except InvalidInput as exc:
+        if "unanswered" not in exc.extra:
+            raise
+        session.rollback()
+        if not wants_fragment(request):
+            return RedirectResponse(f"{url}?submit=incomplete#submit-error", status_code=303)
+        view = service.get_sheet_for(session, principal, round_id, code)
+        context = _page_context(session, view, principal=principal, fragment=True, submit_refused=True)
+        return render(request, "sheets/sheet.html", context, block="submit_panel", status_code=exc.status_code,
+                      headers={"HX-Retarget": "#submit-panel", "HX-Reswap": "outerHTML"})
     session.commit()
-    return RedirectResponse(f"{sheet_url(round_id, code)}?submitted=1", status_code=303)
+    if wants_fragment(request):
+        return Response(headers={"HX-Redirect": f"{url}?submitted=1"})
+    return RedirectResponse(f"{url}?submitted=1", status_code=303)
 
 
 @router.post("/rounds/{round_id}/sections/{code}/reopen")

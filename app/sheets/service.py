@@ -72,6 +72,15 @@ class SheetView:
         answer = self.answers.get(key)
         return Status(answer.status) if answer and answer.status else None
 
+    @property
+    def unanswered(self) -> list[ItemDef]:
+        return unanswered_items(self.definition, self.answers)
+
+
+def unanswered_items(definition: Definition, answers: dict[str, writer.StoredAnswer]) -> list[ItemDef]:
+    """The items that stand between a sheet and 提出: no answer yet (該当なし is an answer), in sheet order."""
+    return [item for item in definition.items if answers[item.key].status is None]
+
 
 def own_sheets(session: Session, principal: Principal, round_id: int) -> list[tuple[Sheet, Unit]]:
     """The sheets of the 所属 the person belongs to, in one round (the home page's list)."""
@@ -305,11 +314,11 @@ def submit(session: Session, principal: Principal, round_id: int, section_code: 
     definition = checklists.get_definition(session, sheet.version_id)
     unanswered = sheet.total - sheet.counts.answered - sheet.counts.not_applicable
     if unanswered:
-        stored = writer.answers(session, sheet.id)
-        missing = [item.text for item in definition.items if stored[item.key].status is None]
+        missing = unanswered_items(definition, writer.answers(session, sheet.id))
         raise InvalidInput(
             f"未回答の項目が{len(missing)}件あります。すべての項目に回答してから提出してください"
-            f"（例:「{missing[0]}」）。"
+            f"（例:「{missing[0].text}」）。",
+            unanswered=[item.key for item in missing],
         )
     if sheet.state == SheetState.SUBMITTED:
         raise Conflict("既に提出されています。")

@@ -34,7 +34,10 @@ STATE_FILTERS = {
     "in_progress": ("対応中", [SupportState.IN_PROGRESS.value]),
     "done": ("完了", [SupportState.DONE.value]),
     "all": ("すべて", None),
+    "new": ("新しい相談", [SupportState.RECEIVED.value]),  # 「相談する」 requests still 受付
+    "overdue": ("期限超過", [SupportState.RECEIVED.value, SupportState.IN_PROGRESS.value]),
 }
+ONLY = {"new": "new", "overdue": "overdue"}  # filters narrower than a state (list_records(only=…))
 
 
 def _desk_only(principal) -> None:
@@ -68,12 +71,20 @@ def support_list(request: Request, session: DbSession, principal: CurrentPrincip
     _desk_only(principal)
     if state not in STATE_FILTERS:
         state = "open"
-    records = service.list_records(session, principal, states=STATE_FILTERS[state][1])
+    records = service.list_records(session, principal, states=STATE_FILTERS[state][1], only=ONLY.get(state))
     counts = service.state_counts(session)
     return render(request, "support/list.html", {
         "records": records, "state": state, "filters": {k: v[0] for k, v in STATE_FILTERS.items()},
         "counts": counts, "SUPPORT_STATE_LABELS": {s.value: label for s, label in SUPPORT_STATE_LABELS.items()},
     })
+
+
+@router.get("/support/inbox")
+def support_inbox(request: Request, session: DbSession, principal: CurrentPrincipal):
+    """New 「相談する」 requests and overdue follow-ups: a page of its own, and the block the desk's start
+    page (the board) loads with htmx."""
+    _desk_only(principal)
+    return render(request, "support/inbox.html", {"inbox": service.inbox(session, principal)}, block="inbox")
 
 
 @router.get("/support/effects")

@@ -320,9 +320,20 @@ def _may_read(session: Session, principal: Principal, unit: Unit) -> bool:
     return unit.id in (scope.readable_units(session, principal) or ())
 
 
+def _is_new_request():
+    """A 「相談する」 request nobody at the desk has taken up yet (受付): what the desk must see first."""
+    return (SupportRecord.origin == SupportOrigin.REQUEST.value) & (SupportRecord.state == SupportState.RECEIVED.value)
+
+
+def _is_overdue(today: date):
+    return (SupportRecord.state != SupportState.DONE.value) & (SupportRecord.follow_up_on < today)
+
+
 def list_records(session: Session, principal: Principal, *, unit_ids: Sequence[int] | None = None,
-                 states: Sequence[str] | None = None, limit: int = 500) -> list[RecordRow]:
-    """Records, open follow-ups first: overdue and due dates ascending, then undated (requests first)."""
+                 states: Sequence[str] | None = None, limit: int = 500, only: str | None = None) -> list[RecordRow]:
+    """Records: new requests (受付) first, whatever their follow-up date; then open follow-ups, overdue and
+    due dates ascending, then undated (requests first); done last. ``only``: "new" (new requests) or
+    "overdue" (open records whose follow-up date has passed)."""
     if unit_ids is None:
         refusal = permissions.why_not_see_all_sections(principal)
         if refusal:
@@ -332,8 +343,13 @@ def list_records(session: Session, principal: Principal, *, unit_ids: Sequence[i
         query = query.where(SupportRecord.unit_id.in_(list(unit_ids)))
     if states:
         query = query.where(SupportRecord.state.in_(list(states)))
+    if only == "new":
+        query = query.where(_is_new_request())
+    elif only == "overdue":
+        query = query.where(_is_overdue(today_jst()))
     query = query.order_by(
         case((SupportRecord.state == SupportState.DONE.value, 1), else_=0),
+        case((_is_new_request(), 0), else_=1),
         case((SupportRecord.follow_up_on.is_(None), 1), else_=0),
         SupportRecord.follow_up_on,
         case((SupportRecord.state == SupportState.RECEIVED.value, 0), else_=1),
@@ -426,10 +442,32 @@ def state_counts(session: Session) -> dict[str, int]:
     ):
         counts[state] = n
     counts["overdue"] = session.exec(
-        select(func.count()).select_from(SupportRecord).where(
-            SupportRecord.state != SupportState.DONE.value, SupportRecord.follow_up_on < today_jst())
+        select(func.count()).select_from(SupportRecord).where(_is_overdue(today_jst()))
     ).one()
+    counts["new"] = session.exec(select(func.count()).select_from(SupportRecord).where(_is_new_request())).one()
     return counts
+
+
+INBOX_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Inbox:
+    """The desk's start: new 「相談する」 requests and overdue follow-ups (the first few of each, and how many)."""
+
+    new_requests: list[RecordRow]
+    new_count: int
+    overdue: list[RecordRow]
+    overdue_count: int
+
+
+def inbox(session: Session, principal: Principal) -> Inbox:
+    refusal = permissions.why_not_see_all_sections(principal)
+    if refusal:
+        raise Forbidden(refusal)
+    counts = state_counts(session)
+    return Inbox(list_records(session, principal, only="new", limit=INBOX_SHOWN), counts["new"],
+                 list_records(session, principal, only="overdue", limit=INBOX_SHOWN), counts["overdue"])
 
 
 @dataclass

@@ -29,6 +29,7 @@ from app.scoring.rules import (
     Change,
     GroupFigure,
     maturity_change,
+    target_below_current,
 )
 from app.sheets import figures
 from app.sheets.figures import GroupKey
@@ -116,6 +117,18 @@ class TargetFormRow:
     current: Status | None
     chosen: str  # "" or the symbol shown as selected
     error: str | None
+    options: tuple[Status, ...] = ()  # the statuses the picker offers (above the current one, and the chosen)
+
+    @property
+    def needs_work(self) -> bool:
+        return self.current in NEEDS_WORK
+
+
+def target_options(current: Status | None, chosen: str) -> tuple[Status, ...]:
+    """The picker offers only statuses above the current result (the rule ``target_below_current`` also
+    allows keeping the same status: a target already chosen stays on offer, so that saving keeps it)."""
+    return tuple(s for s in TARGET_STATUSES
+                 if (s != current and not target_below_current(s, current)) or s.value == chosen)
 
 
 @dataclass
@@ -198,12 +211,11 @@ def build(session: Session, principal: Principal, unit: Unit, *, typed_targets: 
     current_targets = {r.item_key: r.target for r in current.rows} if current else {}
     typed = typed_targets or {}
     errors = target_errors or {}
-    form = [
-        TargetFormRow(item, latest_point.statuses.get(item.key) if latest_point else None,
-                      typed.get(item.key, current_targets[item.key].value if item.key in current_targets else ""),
-                      errors.get(item.key))
-        for item in (definition.items if definition else ())
-    ]
+    form = []
+    for item in definition.items if definition else ():
+        now = latest_point.statuses.get(item.key) if latest_point else None
+        chosen = typed.get(item.key, current_targets[item.key].value if item.key in current_targets else "")
+        form.append(TargetFormRow(item, now, chosen, errors.get(item.key), target_options(now, chosen)))
     steps = []
     if definition and latest_point:
         for item in definition.items:
@@ -216,7 +228,10 @@ def build(session: Session, principal: Principal, unit: Unit, *, typed_targets: 
         unit=unit, bureau=bureau, trend=trend, rows=rows, latest=latest, previous=previous,
         line_chart=line, line_desc=line_desc, category_chart=bars, category_desc=bars_desc, categories=categories,
         items=items, change_counts=change_counts, target_sets=sets, current_targets=current, target_form=form,
-        target_error=target_error or errors.get("targets"),
+        # what is not about one row of the form: the limit of items, an item no longer on the sheet
+        target_error=" ".join(m for m in (target_error, errors.get("targets"), *(
+            v for k, v in errors.items() if k != "targets" and (definition is None or k not in definition.by_key)
+        )) if m) or None,
         why_not_set_targets=permissions.why_not_set_targets(principal, unit.id),
         next_steps=steps, why_not_request=permissions.why_not_request_support(principal, unit.id),
         sheet_round=latest if latest_point and latest_point.relation == "self" else None,

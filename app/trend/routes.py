@@ -4,6 +4,7 @@ a refused form is shown again with the messages and nothing changed."""
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
@@ -16,6 +17,7 @@ from app.trend import page as trend_page
 from app.trend import service as trend_service
 from app.trend import targets as targets_service
 from app.web.deps import DbSession, FormDep, csrf_protect
+from app.web.htmx import wants_fragment
 from app.web.params import Code
 from app.web.render import render
 
@@ -47,14 +49,25 @@ def my_trend(request: Request, session: DbSession, principal: CurrentPrincipal, 
 
 
 @router.get("/sections/{code}/trend")
-def trend(request: Request, code: Code, session: DbSession, principal: CurrentPrincipal):
+def trend(request: Request, code: Code, session: DbSession, principal: CurrentPrincipal,
+          targets: Literal["saved"] | None = None):
     unit = scope.resolve_section(session, principal, code)
     page = trend_page.build(session, principal, unit)
-    return render(request, "trend/trend.html", {"page": page})
+    return render(request, "trend/trend.html", {"page": page, "targets_saved": targets == "saved"})
+
+
+@router.get("/sections/{code}/targets")
+def targets_form(code: Code, session: DbSession, principal: CurrentPrincipal):
+    """The address the form posts to, opened again (a reload, a bookmark): back to the form."""
+    unit = scope.resolve_section(session, principal, code)
+    return RedirectResponse(f"{trend_url(unit.code)}#targets", status_code=303)
 
 
 @router.post("/sections/{code}/targets")
 def set_targets(request: Request, code: Code, session: DbSession, principal: CurrentPrincipal, form: FormDep):
+    """Without JavaScript: saved → back to the page (POST-redirect-GET) at the targets; refused → the page
+    again (422) at ``…/targets#targets-error`` (the form's action), the message in view. With htmx: the
+    targets section alone, saved or with the messages at the fields."""
     unit = scope.resolve_section(session, principal, code)
     wanted = {name[len(TARGET_FIELD):]: value for name, value in form.multi_items()
               if name.startswith(TARGET_FIELD) and isinstance(value, str)}
@@ -68,11 +81,16 @@ def set_targets(request: Request, code: Code, session: DbSession, principal: Cur
     except InvalidInput as exc:
         session.rollback()
         page = trend_page.build(session, principal, unit, typed_targets=wanted, target_errors=exc.fields,
-                                target_error=exc.message)
-        return render(request, "trend/trend.html", {"page": page}, status_code=exc.status_code)
+                                target_error=None if exc.fields else exc.message)
+        return render(request, "trend/trend.html", {"page": page, "targets_saved": False}, block="targets",
+                      status_code=exc.status_code)
     except (Conflict, NotFound) as exc:
         session.rollback()
         page = trend_page.build(session, principal, unit, target_error=exc.message)
-        return render(request, "trend/trend.html", {"page": page}, status_code=exc.status_code)
+        return render(request, "trend/trend.html", {"page": page, "targets_saved": False}, block="targets",
+                      status_code=exc.status_code)
     session.commit()
-    return RedirectResponse(f"{trend_url(unit.code)}?targets=saved#targets", status_code=303)
+    if wants_fragment(request):
+        page = trend_page.build(session, principal, unit)
+        return render(request, "trend/trend.html", {"page": page, "targets_saved": True}, block="targets")
+    return RedirectResponse(f"{trend_url(unit.code)}?targets=saved#targets-saved", status_code=303)

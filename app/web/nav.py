@@ -46,6 +46,18 @@ NAV: tuple[NavItem, ...] = (
 )
 
 
+# The desk's pages (窓口の集計), in the order of their tabs (templates/reports/_desk.html). The downloads
+# page belongs to app.excel, the others to app.reports.
+DESK_PAGES: tuple[tuple[str, str], ...] = (
+    ("/desk/board", "提出状況"),
+    ("/desk/heatmap", "ヒートマップ"),
+    ("/desk/weak-items", "弱い項目"),
+    ("/desk/quick-wins", "クイックウィン"),
+    ("/desk/distribution", "成熟度の分布"),
+    ("/desk/downloads", "ダウンロード"),
+)
+
+
 @dataclass(frozen=True)
 class AdminPage:
     """An entry on the admin index page (/admin). Add a line here when an admin page is added."""

@@ -57,3 +57,26 @@ document.addEventListener("htmx:configRequest", function (event) {
     }
   });
 });
+
+// A message that must be read first (a refused 提出, a form's errors) takes the focus: after an htmx swap
+// that brings it in, and on a page load whose URL names it (#id) — without JavaScript the fragment
+// alone scrolls to it and starts keyboard navigation there.
+function focusMessage(root) {
+  var target = root.querySelector ? root.querySelector("[data-focus-on-swap]") : null;
+  if (root.matches && root.matches("[data-focus-on-swap]")) {
+    target = root;
+  }
+  if (target) {
+    target.focus();
+  }
+}
+document.addEventListener("htmx:afterSettle", function (event) {
+  focusMessage(event.detail.elt);
+});
+document.addEventListener("DOMContentLoaded", function () {
+  var id = window.location.hash.slice(1);
+  var target = id ? document.getElementById(id) : null;
+  if (target && target.matches("[data-focus-on-swap]")) {
+    target.focus();
+  }
+});
