@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlmodel import Session
 
 from app.auth.models import Membership, SectionRole, User
@@ -49,16 +49,22 @@ def bureau_by_code(bureaus: Iterable[BureauRef], code: str | None) -> BureauRef 
     return next((b for b in bureaus if b.code == code), None) if code else None
 
 
+# One row per sheet, its answers as "key=status" lines (status empty when unanswered): a heatmap page is
+# 100 rows instead of 4,000 (fetching a row costs more than the database's work, and on SQLite each row
+# releases and retakes the GIL, which under concurrent requests is the page's largest cost).
+_CELLS = (select(Answer.sheet_id,
+                 func.aggregate_strings(Answer.item_key + "=" + func.coalesce(Answer.status, ""), "\n"))
+          .where(Answer.sheet_id.in_(bindparam("ids", expanding=True)))
+          .group_by(Answer.sheet_id))
+
+
 def cells(session: Session, sheet_ids: Sequence[int]) -> dict[int, dict[str, str | None]]:
     """The answers of a few sheets (one heatmap page): ``{sheet id: {item key: status}}``."""
-    result: dict[int, dict[str, str | None]] = defaultdict(dict)
     if not sheet_ids:
-        return result
-    query = (select(Answer.sheet_id, Answer.item_key, Answer.status)
-             .where(Answer.sheet_id.in_(list(sheet_ids))))
-    for sheet_id, key, status in session.connection().execute(query):
-        result[sheet_id][key] = status
-    return result
+        return {}
+    rows = session.connection().execute(_CELLS, {"ids": list(sheet_ids)}).all()
+    return {sheet_id: {key: status or None for key, _, status in (pair.partition("=") for pair in joined.split("\n"))}
+            for sheet_id, joined in rows}
 
 
 def quick_win_answers(session: Session, definition: Definition, sheet_ids: Sequence[int]

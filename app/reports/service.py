@@ -224,7 +224,8 @@ def heatmap(session: Session, principal: Principal, round_id: int | None, *, bur
     keys = [item.key for item in ctx.definition.items]
     groups: list[HeatmapGroup] = []
     for t in shown:
-        row = HeatmapRow(t, names[t.bureau_id], [answers[t.sheet_id].get(k) for k in keys])
+        found = answers.get(t.sheet_id, {})
+        row = HeatmapRow(t, names[t.bureau_id], [found.get(k) for k in keys])
         group_key = None if sort.startswith("all_") else names[t.bureau_id]
         if not groups or groups[-1].bureau != group_key:
             groups.append(HeatmapGroup(group_key, []))
