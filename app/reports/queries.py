@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlmodel import Session
@@ -102,6 +103,29 @@ def section_statuses(session: Session, round_id: int, unit_ids: Collection[int],
     return list(found.values())
 
 
+@lru_cache(maxsize=2)
+def _counterpart_names_statement(own: bool):
+    """The first ``per_bureau`` 所属 per (item, 部局) at ×, numbered in SQL: at prefecture scale thousands
+    of 所属 answered × to a ☆☆☆ item, and the page shows five per 部局."""
+    where = [Sheet.round_id == bindparam("round_id"), Sheet.bureau_id.in_(bindparam("bureau_ids", expanding=True)),
+             Answer.item_key.in_(bindparam("keys", expanding=True)), Answer.status == bindparam("status")]
+    if own:
+        where.append(Sheet.unit_id.in_(bindparam("unit_ids", expanding=True)))
+    ranked = (
+        select(Answer.item_key, Sheet.bureau_id, Unit.code, Unit.name,
+               func.row_number().over(partition_by=(Answer.item_key, Sheet.bureau_id), order_by=ORG_ORDER
+                                      ).label("n"))
+        .join(Sheet, Sheet.id == Answer.sheet_id)
+        .join(Unit, Unit.id == Sheet.unit_id)
+        .join(Bureau, Bureau.id == Sheet.bureau_id)
+        .where(*where)
+        .subquery()
+    )
+    return (select(ranked.c.item_key, ranked.c.bureau_id, ranked.c.code, ranked.c.name)
+            .where(ranked.c.n <= bindparam("per_bureau"))
+            .order_by(ranked.c.item_key, ranked.c.bureau_id, ranked.c.n))
+
+
 def counterpart_names(session: Session, round_id: int, keys: Collection[str], bureau_ids: Collection[int], *,
                       unit_ids: Collection[int] | None = None, per_bureau: int
                       ) -> dict[tuple[str, int], list[tuple[str, str]]]:
@@ -109,22 +133,12 @@ def counterpart_names(session: Session, round_id: int, keys: Collection[str], bu
     each of ``bureau_ids`` that answered × to ``keys``."""
     if not keys or not bureau_ids:
         return {}
-    query = (
-        select(Answer.item_key, Sheet.bureau_id, Unit.code, Unit.name)
-        .join(Sheet, Sheet.id == Answer.sheet_id)
-        .join(Unit, Unit.id == Sheet.unit_id)
-        .join(Bureau, Bureau.id == Sheet.bureau_id)
-        .where(Sheet.round_id == round_id, Sheet.bureau_id.in_(list(bureau_ids)), Answer.item_key.in_(list(keys)),
-               Answer.status == rules.COUNTERPART_STATUS.value)
-        .order_by(*ORG_ORDER)
-    )
-    if unit_ids is not None:
-        query = query.where(Sheet.unit_id.in_(list(unit_ids)))
+    params = {"round_id": round_id, "bureau_ids": list(bureau_ids), "keys": list(keys),
+              "status": rules.COUNTERPART_STATUS.value, "unit_ids": list(unit_ids or ()), "per_bureau": per_bureau}
     result: dict[tuple[str, int], list[tuple[str, str]]] = defaultdict(list)
-    for key, bureau_id, code, name in session.connection().execute(query):
-        names = result[(key, bureau_id)]
-        if len(names) < per_bureau:
-            names.append((code, name))
+    for key, bureau_id, code, name in session.connection().execute(
+            _counterpart_names_statement(unit_ids is not None), params).all():
+        result[(key, bureau_id)].append((code, name))
     return result
 
 
