@@ -149,9 +149,10 @@ class Leader:
 
 
 def leaders_of_round(session: Session, round_id: int, *, bureau_id: int | None = None,
-                     progress: Collection[Progress] | None = None) -> dict[int, list[Leader]]:
-    """``{unit id: [DX推進リーダー]}`` for the 所属 of a round (of one 部局, in some states of progress),
-    in organisation order."""
+                     progress: Collection[Progress] | None = None,
+                     unit_ids: Collection[int] | None = None) -> dict[int, list[Leader]]:
+    """``{unit id: [DX推進リーダー]}`` for the 所属 of a round (of one 部局, in some states of progress, or
+    some 所属), in organisation order."""
     query = (
         select(Sheet.unit_id, User.display_name, User.upn)
         .join(Membership, Membership.unit_id == Sheet.unit_id)
@@ -165,7 +166,9 @@ def leaders_of_round(session: Session, round_id: int, *, bureau_id: int | None =
         query = query.where(figures.in_progress(progress))
     if bureau_id is not None:
         query = query.where(Sheet.bureau_id == bureau_id)
+    if unit_ids is not None:
+        query = query.where(Sheet.unit_id.in_(list(unit_ids)))
     result: dict[int, list[Leader]] = defaultdict(list)
-    for unit_id, name, upn in session.connection().execute(query):
+    for unit_id, name, upn in session.connection().execute(query).all():
         result[unit_id].append(Leader(name, upn))
     return result

@@ -107,9 +107,9 @@ class BoardPage:
     progress: Progress | None  # filter of the list: 未着手 or 入力中 only, or both
     pending: list[PendingSection]  # one page of the list
     pager: Pager
-    mail_list: str  # every leader of the whole filtered list, not only this page
-    recipients: int
-    without_leader: int
+    mail_list: str | None  # every leader of the whole filtered list, not only this page (None: not asked for)
+    recipients: int | None
+    without_leader: int | None
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,10 @@ def _recipients(leaders: dict[int, list[Leader]], pending: int) -> tuple[str, in
 
 
 def board(session: Session, principal: Principal, round_id: int | None, *, bureau_code: str | None = None,
-          progress: Progress | None = None, page: int = 1, per_page: int = PER_PAGE["board"]) -> BoardPage:
+          progress: Progress | None = None, page: int = 1, per_page: int = PER_PAGE["board"],
+          with_mail_list: bool = True) -> BoardPage:
+    """The board; ``with_mail_list=False`` (the JSON, which leaves the mail list out) reads the leaders of
+    the page's 所属 only, not of every 所属 of the list (thousands of rows at prefecture scale)."""
     wanted = _pending(progress)
     ctx = desk_context(session, principal, round_id, bureau_code)
     counts = figures.progress_counts(session, ctx.round.id)
@@ -144,8 +147,12 @@ def board(session: Session, principal: Principal, round_id: int | None, *, burea
     pager = Pager.of(page, per_page, figures.count_sheets(session, ctx.round.id, bureau_id=bureau_id, progress=wanted))
     shown = figures.sheet_totals(session, ctx.round.id, bureau_id=bureau_id, progress=wanted, limit=per_page,
                                  offset=pager.offset)
-    leaders = queries.leaders_of_round(session, ctx.round.id, bureau_id=bureau_id, progress=wanted)
-    mail, recipients, without_leader = _recipients(leaders, pager.total)
+    if with_mail_list:
+        leaders = queries.leaders_of_round(session, ctx.round.id, bureau_id=bureau_id, progress=wanted)
+        mail, recipients, without_leader = _recipients(leaders, pager.total)
+    else:
+        leaders = queries.leaders_of_round(session, ctx.round.id, unit_ids=[t.unit_id for t in shown])
+        mail = recipients = without_leader = None
     names = ctx.bureau_names
     return BoardPage(
         ctx=ctx,
