@@ -15,6 +15,7 @@ Which group figures a person may see is decided once, here: ``rules.group`` with
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import astuple, dataclass, field
@@ -369,7 +370,7 @@ def _live(conn, round_ids: list[int], scope: _Scope) -> dict[GroupKey, Raw]:
     """From the histogram of maturities: each group's size, its 所属 with a maturity and their sum, and
     the five numbers (a histogram of a round's 3,000 所属 is a few hundred rows per group at most)."""
     result: dict[GroupKey, Raw] = {}
-    rows = conn.execute(_histogram_statement(**scope.shape), scope.params(round_ids))
+    rows = conn.execute(_histogram_statement(**scope.shape), scope.params(round_ids)).all()
     for (round_id, bureau_id, category), values in groupby(rows, key=lambda row: row[:3]):
         sections = scored = tenths = 0
         ranges = []  # (first position, next position, maturity) in sorted order
@@ -385,9 +386,12 @@ def _live(conn, round_ids: list[int], scope: _Scope) -> dict[GroupKey, Raw]:
 
 
 def _nth(ranges: list[tuple[int, int, float]]):
-    """``nth(i)`` over a group's value ranges: the value whose [low, high) holds position i."""
+    """``nth(i)`` over a group's value ranges: the value whose [low, high) holds position i (the ranges are
+    consecutive and sorted, so the one that starts last at or before i)."""
+    starts = [low for low, _, _ in ranges]
+
     def nth(i: int) -> float:
-        return next(value for low, high, value in ranges if low <= i < high)
+        return ranges[bisect_right(starts, i) - 1][2]
     return nth
 
 
