@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import Date, and_, bindparam, func, or_, select
 from sqlmodel import Session
 
 from app.auth.models import Membership, SectionRole, User
@@ -33,17 +33,19 @@ class BureauRef:
     position: int
 
 
+_ROUND_BUREAUS = (
+    select(Unit.id, Unit.code, Unit.name, Unit.position)
+    .where(or_(and_(Unit.kind == UnitKind.BUREAU, Unit.parent_id.is_(None), in_force(bindparam("on", type_=Date))),
+               Unit.id.in_(select(Sheet.bureau_id).where(Sheet.round_id == bindparam("round_id")))))
+    .order_by(Unit.position, Unit.code)
+)  # built once: every desk page and JSON reads it
+
+
 def round_bureaus(session: Session, round_: Round) -> list[BureauRef]:
     """The 部局 of a round, in organisation order: those in force when it opened (even with no 所属,
     shown with zero counts) and any 部局 its sheets were filed under."""
-    of_sheets = select(Sheet.bureau_id).where(Sheet.round_id == round_.id)
-    query = (
-        select(Unit.id, Unit.code, Unit.name, Unit.position)
-        .where(or_(and_(Unit.kind == UnitKind.BUREAU, Unit.parent_id.is_(None), in_force(round_.opens_on)),
-                   Unit.id.in_(of_sheets)))
-        .order_by(Unit.position, Unit.code)
-    )
-    return [BureauRef(*row) for row in session.execute(query)]
+    rows = session.connection().execute(_ROUND_BUREAUS, {"on": round_.opens_on, "round_id": round_.id}).all()
+    return [BureauRef(*row) for row in rows]
 
 
 def bureau_by_code(bureaus: Iterable[BureauRef], code: str | None) -> BureauRef | None:
