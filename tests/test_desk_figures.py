@@ -220,6 +220,19 @@ def test_counterpart_items_group_the_x_of_three_star_items(session, dw, desk):
     assert [(b.bureau.code, b.names) for b in k6.bureaus] == [("P", [("P2", "P部 2課")]), ("Q", [("Q1", "Q部 1課")])]
 
 
+def test_quick_wins_that_tie_keep_organisation_order(session, dw, desk):
+    """Same number of quick wins, same maturity: the 所属 come in organisation order (Q1 after P4 after P2,
+    whatever order they were answered in)."""
+    for code in ("Q1", "P4", "P2"):
+        factories.set_answers(session, dw.empty_round.id, dw.sections[code], {K1: "×"})
+    session.commit()
+    view = service.quick_wins(session, desk, dw.empty_round.id)
+    assert [(q.rank, q.code, q.item.key, q.section_maturity) for q in view.rows] == [
+        (1, "P2", K1, 0.0), (2, "P4", K1, 0.0), (3, "Q1", K1, 0.0)]
+    page = service.quick_wins(session, desk, dw.empty_round.id, page=2, per_page=2)
+    assert [(q.rank, q.code) for q in page.rows] == [(3, "Q1")]
+
+
 def test_counterpart_names_are_the_first_of_each_bureau_in_organisation_order(session, dw, desk):
     # P4 and P3 answer × to K6 as well (P4 first, so that insertion order is not organisation order).
     for code in ("P4", "P3"):

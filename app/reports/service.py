@@ -6,6 +6,7 @@ through ``app.auth.permissions`` and never commit.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from markupsafe import Markup
@@ -345,6 +346,28 @@ class QuickWinSheet:
     def count(self) -> int:
         return sum(self.by_status.values())
 
+    @property
+    def sheet_id(self) -> int:
+        return self.section.sheet_id
+
+    @property
+    def maturity(self) -> float | None:
+        return self.section.maturity
+
+
+@dataclass(frozen=True)
+class QuickWinCandidate:
+    """A sheet with quick wins as the ranking needs it (no names): the ranking reads every such sheet of
+    the round (thousands at prefecture scale), the page shows 50 rows."""
+
+    sheet_id: int
+    maturity: float | None
+    by_status: dict[str, int]
+
+    @property
+    def count(self) -> int:
+        return sum(self.by_status.values())
+
 
 @dataclass(frozen=True)
 class QuickWin:
@@ -371,10 +394,10 @@ class QuickWin:
         return self.sheet.count
 
 
-Run = tuple[int, "QuickWinSheet", frozenset[str], int]  # priority, 所属, its statuses of it, rows
+Run = tuple[int, "QuickWinSheet | QuickWinCandidate", frozenset[str], int]  # priority, 所属, its statuses of it, rows
 
 
-def rank_quick_wins(sheets: list[QuickWinSheet], points) -> list[Run]:
+def rank_quick_wins(sheets: Sequence[QuickWinSheet | QuickWinCandidate], points) -> list[Run]:
     """The ranking as runs of rows: (priority, sheet, its statuses of that priority, how many rows),
     in order. Highest ``rules.priority`` first; among equals the 所属 with more quick wins, then the
     lower maturity, then organisation order (``sheets`` come in it); within a 所属, sheet order."""
@@ -386,7 +409,7 @@ def rank_quick_wins(sheets: list[QuickWinSheet], points) -> list[Run]:
         statuses = frozenset(by_priority[value])
         group = [(sheet, sum(n for st, n in sheet.by_status.items() if st in statuses)) for sheet in sheets]
         group = [(sheet, n) for sheet, n in group if n]
-        group.sort(key=lambda pair: (-pair[0].count, pair[0].section.maturity or 0))
+        group.sort(key=lambda pair: (-pair[0].count, pair[0].maturity or 0))
         runs.extend((value, sheet, statuses, n) for sheet, n in group)
     return runs
 
@@ -449,8 +472,10 @@ def quick_wins(session: Session, principal: Principal, round_id: int | None, *,
     bureau_id = ctx.bureau.id if ctx.bureau else None
     unit_ids = list(principal.sections) if own_only else None
     definition = ctx.definition
-    totals = figures.sheet_totals(session, ctx.round.id, bureau_id=bureau_id, unit_ids=unit_ids, quick_wins=True)
-    runs = rank_quick_wins([QuickWinSheet(t, _quick_counts(t)) for t in totals], definition.points)
+    candidates = [QuickWinCandidate(sheet_id, tally.maturity, _by_status(fair, not_done))
+                  for sheet_id, tally, fair, not_done in figures.quick_win_tallies(
+                      session, ctx.round.id, bureau_id=bureau_id, unit_ids=unit_ids)]
+    runs = rank_quick_wins(candidates, definition.points)
     pager = Pager.of(page, per_page, sum(n for *_, n in runs))
     # The runs that overlap this page, and which of their rows: (run, first row, last row).
     window, start = [], 0
@@ -459,11 +484,14 @@ def quick_wins(session: Session, principal: Principal, round_id: int | None, *,
         if end > pager.offset and start < pager.offset + per_page:
             window.append((run, max(pager.offset - start, 0), min(pager.offset + per_page - start, run[3])))
         start = end
-    shown = list({run[1].section.sheet_id for run, *_ in window})
+    shown = list({run[1].sheet_id for run, *_ in window})
     answers = queries.quick_win_answers(session, definition, shown)
+    sheets = {t.sheet_id: QuickWinSheet(t, _quick_counts(t))
+              for t in figures.sheet_totals(session, ctx.round.id, sheet_ids=shown)}
     names = ctx.bureau_names
     wins: list[QuickWin] = []
-    for (value, sheet, statuses, _), first, last in window:
+    for (value, candidate, statuses, _), first, last in window:
+        sheet = sheets[candidate.sheet_id]
         rows = [(key, st) for key, st in answers[sheet.section.sheet_id] if st in statuses][first:last]
         wins.extend(QuickWin(pager.offset + len(wins) + 1, sheet, definition.by_key[key], st, value,
                              names[sheet.section.bureau_id], sheet.section.maturity) for key, st in rows)
@@ -471,7 +499,11 @@ def quick_wins(session: Session, principal: Principal, round_id: int | None, *,
 
 
 def _quick_counts(t: figures.SheetTotal) -> dict[str, int]:
-    counts = {Status.NOT_DONE.value: t.quick_not_done, Status.FAIR.value: t.quick_fair}
+    return _by_status(t.quick_fair, t.quick_not_done)
+
+
+def _by_status(fair: int, not_done: int) -> dict[str, int]:
+    counts = {Status.NOT_DONE.value: not_done, Status.FAIR.value: fair}
     return {status: n for status, n in counts.items() if n}
 
 
