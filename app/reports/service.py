@@ -129,17 +129,17 @@ def _pending(progress: Progress | None) -> list[Progress]:
     return [progress] if progress else list(PENDING)
 
 
-def _recipients(leaders: dict[int, list[Leader]], pending: int) -> tuple[str, int, int]:
-    """(mail list, recipients, 所属 without a leader) of the leaders of ``pending`` 所属."""
-    upns = list(dict.fromkeys(leader.upn for unit_leaders in leaders.values() for leader in unit_leaders))
-    return MAIL_SEPARATOR.join(upns), len(upns), pending - len(leaders)
+def _recipients(leaders: list[tuple[int, str]], pending: int) -> tuple[str, int, int]:
+    """(mail list, recipients, 所属 without a leader) from the (unit id, UPN) of the leaders of ``pending`` 所属."""
+    upns = list(dict.fromkeys(upn for _, upn in leaders))
+    return MAIL_SEPARATOR.join(upns), len(upns), pending - len({unit_id for unit_id, _ in leaders})
 
 
 def board(session: Session, principal: Principal, round_id: int | None, *, bureau_code: str | None = None,
           progress: Progress | None = None, page: int = 1, per_page: int = PER_PAGE["board"],
           with_mail_list: bool = True) -> BoardPage:
-    """The board; ``with_mail_list=False`` (the JSON, which leaves the mail list out) reads the leaders of
-    the page's 所属 only, not of every 所属 of the list (thousands of rows at prefecture scale)."""
+    """The board: the leaders (names) of the page's 所属, and with ``with_mail_list`` (the page; the JSON
+    leaves it out) the UPNs of those of every 所属 of the list (thousands at prefecture scale)."""
     wanted = _pending(progress)
     ctx = desk_context(session, principal, round_id, bureau_code)
     counts = figures.progress_counts(session, ctx.round.id)
@@ -148,12 +148,12 @@ def board(session: Session, principal: Principal, round_id: int | None, *, burea
     pager = Pager.of(page, per_page, figures.count_sheets(session, ctx.round.id, bureau_id=bureau_id, progress=wanted))
     shown = figures.sheet_totals(session, ctx.round.id, bureau_id=bureau_id, progress=wanted, limit=per_page,
                                  offset=pager.offset)
+    leaders = queries.leaders_of_round(session, ctx.round.id, unit_ids=[t.unit_id for t in shown])
+    mail: str | None = None
+    recipients = without_leader = None
     if with_mail_list:
-        leaders = queries.leaders_of_round(session, ctx.round.id, bureau_id=bureau_id, progress=wanted)
-        mail, recipients, without_leader = _recipients(leaders, pager.total)
-    else:
-        leaders = queries.leaders_of_round(session, ctx.round.id, unit_ids=[t.unit_id for t in shown])
-        mail = recipients = without_leader = None
+        upns = queries.leader_upns(session, ctx.round.id, bureau_id=bureau_id, progress=wanted)
+        mail, recipients, without_leader = _recipients(upns, pager.total)
     names = ctx.bureau_names
     return BoardPage(
         ctx=ctx,
@@ -176,8 +176,8 @@ def mail_list(session: Session, principal: Principal, round_id: int | None, *, b
     ctx = desk_context(session, principal, round_id, bureau_code)
     bureau_id = ctx.bureau.id if ctx.bureau else None
     pending = figures.count_sheets(session, ctx.round.id, bureau_id=bureau_id, progress=wanted)
-    leaders = queries.leaders_of_round(session, ctx.round.id, bureau_id=bureau_id, progress=wanted)
-    return MailList(ctx, *_recipients(leaders, pending))
+    upns = queries.leader_upns(session, ctx.round.id, bureau_id=bureau_id, progress=wanted)
+    return MailList(ctx, *_recipients(upns, pending))
 
 
 # --- 2. heatmap -------------------------------------------------------------------------------------
@@ -472,8 +472,8 @@ def quick_wins(session: Session, principal: Principal, round_id: int | None, *,
     bureau_id = ctx.bureau.id if ctx.bureau else None
     unit_ids = list(principal.sections) if own_only else None
     definition = ctx.definition
-    candidates = [QuickWinCandidate(sheet_id, tally.maturity, _by_status(fair, not_done))
-                  for sheet_id, tally, fair, not_done in figures.quick_win_tallies(
+    candidates = [QuickWinCandidate(sheet_id, maturity, _by_status(fair, not_done))
+                  for sheet_id, maturity, fair, not_done in figures.quick_win_tallies(
                       session, ctx.round.id, bureau_id=bureau_id, unit_ids=unit_ids)]
     runs = rank_quick_wins(candidates, definition.points)
     pager = Pager.of(page, per_page, sum(n for *_, n in runs))

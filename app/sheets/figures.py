@@ -230,8 +230,8 @@ def sheet_totals(session: Session, round_id: int, *, bureau_id: int | None = Non
 
 @lru_cache(maxsize=8)
 def _quick_win_statement(**shape):
-    return (select(Sheet.id, Sheet.tally_total, Sheet.tally_answered, Sheet.tally_not_applicable, Sheet.tally_points,
-                   Sheet.tally_quick_fair, Sheet.tally_quick_not_done)
+    return (select(Sheet.id, Sheet.tally_answered, Sheet.tally_points, Sheet.tally_quick_fair,
+                   Sheet.tally_quick_not_done)
             .join(Unit, Unit.id == Sheet.unit_id)
             .join(Bureau, Bureau.id == Sheet.bureau_id)
             .where(*_listing(**shape))
@@ -239,14 +239,15 @@ def _quick_win_statement(**shape):
 
 
 def quick_win_tallies(session: Session, round_id: int, *, bureau_id: int | None = None,
-                      unit_ids: Collection[int] | None = None) -> list[tuple[int, Tally, int, int]]:
-    """(sheet id, overall tally, ☆ items at △, ☆ items at ×) of a round's sheets with quick wins (of one
-    部局, or of some 所属), in organisation order: what ranking them needs, without their names."""
+                      unit_ids: Collection[int] | None = None) -> list[tuple[int, float | None, int, int]]:
+    """(sheet id, maturity, ☆ items at △, ☆ items at ×) of a round's sheets with quick wins (of one 部局,
+    or of some 所属), in organisation order: what ranking them needs, without their names (thousands
+    of sheets at prefecture scale)."""
     shape, params = _params(round_id, bureau_id, unit_ids, None, None, True)
     top = max_points(session, [round_id]).get(round_id, 3)
     rows = session.connection().execute(_quick_win_statement(**shape), params).all()
-    return [(sid, Tally(total, answered, na, points, top), fair, not_done)
-            for sid, total, answered, na, points, fair, not_done in rows]
+    maturity = rules.maturity  # the formula of Tally.maturity, without a Tally per sheet
+    return [(sid, maturity(points, answered, top), fair, not_done) for sid, answered, points, fair, not_done in rows]
 
 
 def count_sheets(session: Session, round_id: int, *, bureau_id: int | None = None,
