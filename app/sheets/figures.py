@@ -21,7 +21,6 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import astuple, dataclass, field
 from datetime import date
 from functools import lru_cache
-from itertools import groupby
 from typing import Literal
 
 from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select
@@ -393,17 +392,22 @@ def _live(conn, round_ids: list[int], scope: _Scope) -> dict[GroupKey, Raw]:
     the five numbers (a histogram of a round's 3,000 所属 is a few hundred rows per group at most)."""
     result: dict[GroupKey, Raw] = {}
     rows = conn.execute(_histogram_statement(**scope.shape), scope.params(round_ids)).all()
-    for (round_id, bureau_id, category), values in groupby(rows, key=lambda row: row[:3]):
-        sections = scored = tenths = 0
-        ranges = []  # (first position, next position, maturity) in sorted order
-        for *_, value, n in values:
-            sections += n
-            if value != NO_MATURITY:
-                ranges.append((scored, scored + n, value / 10))
-                scored += n
-                tenths += value * n
-        result[GroupKey(round_id, bureau_id, category)] = (
-            sections, scored, tenths, rules.five_numbers_of(scored, _nth(ranges)))
+    # One pass over the rows (thousands for a round's 部局), a group ending where the next begins.
+    group: tuple | None = None
+    sections = scored = tenths = 0
+    ranges: list[tuple[int, int, float]] = []  # (first position, next position, maturity) in sorted order
+    for round_id, bureau_id, category, value, n in rows:
+        if (round_id, bureau_id, category) != group:
+            if group is not None:
+                result[GroupKey(*group)] = (sections, scored, tenths, rules.five_numbers_of(scored, _nth(ranges)))
+            group, sections, scored, tenths, ranges = (round_id, bureau_id, category), 0, 0, 0, []
+        sections += n
+        if value != NO_MATURITY:
+            ranges.append((scored, scored + n, value / 10))
+            scored += n
+            tenths += value * n
+    if group is not None:
+        result[GroupKey(*group)] = (sections, scored, tenths, rules.five_numbers_of(scored, _nth(ranges)))
     return result
 
 
