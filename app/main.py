@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.db_gate = DbGate.for_engine(engine)
-    app.state.templates = make_templates(strict=settings.env != "production")
+    app.state.templates = make_templates(strict=settings.env != "production", reload=settings.env == "development")
     app.state.checklist_files = checklist_files
     app.state.entra = Entra(settings) if settings.auth == "msal" else None  # connects on first use only
 

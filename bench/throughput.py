@@ -141,7 +141,9 @@ def board_facts(submissions: dict, leaders: int) -> tuple[str, list[tuple[str, s
 
 
 def app_env(url: str, secret: str) -> dict[str, str]:
-    return {**os.environ, "PAPERLESS_ENV": "development", "PAPERLESS_AUTH": "dev",
+    # "test", not "development": the development sign-in is allowed, but templates are not looked at on disk
+    # on every page (as in production; development reloads edited templates).
+    return {**os.environ, "PAPERLESS_ENV": "test", "PAPERLESS_AUTH": "dev",
             "PAPERLESS_DATABASE_URL": url, "PAPERLESS_SECRET_KEY": secret}
 
 

@@ -39,6 +39,13 @@ def test_submissions_json(client, dw):
     assert [(b["bureau"]["code"], b["sections"]) for b in body["bureaus"]] == [("P", 5), ("Q", 2), ("E", 0)]
     assert [p["section"]["code"] for p in body["pending"]] == ["P2", "P3", "P4", "Q1", "Q2"]
     assert body["pending"][0]["leaders"] == [{"name": "リーダー P2", "upn": "leader.p2@test.example"}]
+    # Each row has its own 所属's active leaders (not P4's retired one; Q2 has none), on every page.
+    assert [[x["upn"] for x in p["leaders"]] for p in body["pending"]] == [
+        ["leader.p2@test.example"], ["leader.p3@test.example", "leader2.p3@test.example"],
+        ["leader.p4@test.example"], ["leader.q1@test.example"], []]
+    second = client.get(api(dw, "submissions", "?per_page=2&page=2")).json()
+    assert [(p["section"]["code"], [x["upn"] for x in p["leaders"]]) for p in second["pending"]] == [
+        ("P4", ["leader.p4@test.example"]), ("Q1", ["leader.q1@test.example"])]
     assert body["pending"][0]["progress"] == "in_progress" and body["pending"][0]["completion"] == 100.0
     only = client.get(api(dw, "submissions", "?bureau=Q&progress=not_started")).json()
     assert [p["section"]["code"] for p in only["pending"]] == ["Q2"]

@@ -25,7 +25,7 @@ import pytest
 
 from app.auth import service as auth_service
 from app.errors import Forbidden, InvalidInput, NotFound
-from app.reports import service
+from app.reports import queries, service
 from app.scoring import rules
 from app.scoring.rules import ItemCounts, Progress
 from app.sheets import figures
@@ -218,6 +218,36 @@ def test_counterpart_items_group_the_x_of_three_star_items(session, dw, desk):
     assert k6.item.key == K6
     assert (k6.not_done, k6.counts.scored, k6.share) == (2, 3, 66.7)
     assert [(b.bureau.code, b.names) for b in k6.bureaus] == [("P", [("P2", "P部 2課")]), ("Q", [("Q1", "Q部 1課")])]
+
+
+def test_quick_wins_that_tie_keep_organisation_order(session, dw, desk):
+    """Same number of quick wins, same maturity: the 所属 come in organisation order (Q1 after P4 after P2,
+    whatever order they were answered in)."""
+    for code in ("Q1", "P4", "P2"):
+        factories.set_answers(session, dw.empty_round.id, dw.sections[code], {K1: "×"})
+    session.commit()
+    view = service.quick_wins(session, desk, dw.empty_round.id)
+    assert [(q.rank, q.code, q.item.key, q.section_maturity) for q in view.rows] == [
+        (1, "P2", K1, 0.0), (2, "P4", K1, 0.0), (3, "Q1", K1, 0.0)]
+    page = service.quick_wins(session, desk, dw.empty_round.id, page=2, per_page=2)
+    assert [(q.rank, q.code) for q in page.rows] == [(3, "Q1")]
+
+
+def test_counterpart_names_are_the_first_of_each_bureau_in_organisation_order(session, dw, desk):
+    # P4 and P3 answer × to K6 as well (P4 first, so that insertion order is not organisation order).
+    for code in ("P4", "P3"):
+        factories.set_answers(session, dw.round.id, dw.sections[code], {K6: "×"})
+    session.commit()
+    p, q = dw.bureaus["P"].id, dw.bureaus["Q"].id
+    names = queries.counterpart_names(session, dw.round.id, [K6, K1], [p, q], per_bureau=2)
+    assert names == {(K6, p): [("P2", "P部 2課"), ("P3", "P部 3課")], (K6, q): [("Q1", "Q部 1課")],
+                     (K1, p): [("P2", "P部 2課")], (K1, q): [("Q1", "Q部 1課")]}
+    own = queries.counterpart_names(session, dw.round.id, [K6], [p], per_bureau=2,
+                                    unit_ids=[dw.sections["P4"].id, dw.sections["P3"].id])
+    assert own == {(K6, p): [("P3", "P部 3課"), ("P4", "P部 4課")]}
+    [k6] = service.quick_wins(session, desk, dw.round.id).counterpart
+    assert [(b.bureau.code, b.count, [code for code, _ in b.names]) for b in k6.bureaus] == [
+        ("P", 3, ["P2", "P3", "P4"]), ("Q", 1, ["Q1"])]
 
 
 def test_quick_wins_of_a_round_with_no_answers_are_empty(session, dw, desk):

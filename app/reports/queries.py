@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Date, and_, bindparam, func, or_, select
 from sqlmodel import Session
 
 from app.auth.models import Membership, SectionRole, User
@@ -32,33 +33,41 @@ class BureauRef:
     position: int
 
 
+_ROUND_BUREAUS = (
+    select(Unit.id, Unit.code, Unit.name, Unit.position)
+    .where(or_(and_(Unit.kind == UnitKind.BUREAU, Unit.parent_id.is_(None), in_force(bindparam("on", type_=Date))),
+               Unit.id.in_(select(Sheet.bureau_id).where(Sheet.round_id == bindparam("round_id")))))
+    .order_by(Unit.position, Unit.code)
+)  # built once: every desk page and JSON reads it
+
+
 def round_bureaus(session: Session, round_: Round) -> list[BureauRef]:
     """The 部局 of a round, in organisation order: those in force when it opened (even with no 所属,
     shown with zero counts) and any 部局 its sheets were filed under."""
-    of_sheets = select(Sheet.bureau_id).where(Sheet.round_id == round_.id)
-    query = (
-        select(Unit.id, Unit.code, Unit.name, Unit.position)
-        .where(or_(and_(Unit.kind == UnitKind.BUREAU, Unit.parent_id.is_(None), in_force(round_.opens_on)),
-                   Unit.id.in_(of_sheets)))
-        .order_by(Unit.position, Unit.code)
-    )
-    return [BureauRef(*row) for row in session.execute(query)]
+    rows = session.connection().execute(_ROUND_BUREAUS, {"on": round_.opens_on, "round_id": round_.id}).all()
+    return [BureauRef(*row) for row in rows]
 
 
 def bureau_by_code(bureaus: Iterable[BureauRef], code: str | None) -> BureauRef | None:
     return next((b for b in bureaus if b.code == code), None) if code else None
 
 
+# One row per sheet, its answers as "key=status" lines (status empty when unanswered): a heatmap page is
+# 100 rows instead of 4,000 (fetching a row costs more than the database's work, and on SQLite each row
+# releases and retakes the GIL, which under concurrent requests is the page's largest cost).
+_CELLS = (select(Answer.sheet_id,
+                 func.aggregate_strings(Answer.item_key + "=" + func.coalesce(Answer.status, ""), "\n"))
+          .where(Answer.sheet_id.in_(bindparam("ids", expanding=True)))
+          .group_by(Answer.sheet_id))
+
+
 def cells(session: Session, sheet_ids: Sequence[int]) -> dict[int, dict[str, str | None]]:
     """The answers of a few sheets (one heatmap page): ``{sheet id: {item key: status}}``."""
-    result: dict[int, dict[str, str | None]] = defaultdict(dict)
     if not sheet_ids:
-        return result
-    query = (select(Answer.sheet_id, Answer.item_key, Answer.status)
-             .where(Answer.sheet_id.in_(list(sheet_ids))))
-    for sheet_id, key, status in session.connection().execute(query):
-        result[sheet_id][key] = status
-    return result
+        return {}
+    rows = session.connection().execute(_CELLS, {"ids": list(sheet_ids)}).all()
+    return {sheet_id: {key: status or None for key, _, status in (pair.partition("=") for pair in joined.split("\n"))}
+            for sheet_id, joined in rows}
 
 
 def quick_win_answers(session: Session, definition: Definition, sheet_ids: Sequence[int]
@@ -96,6 +105,29 @@ def section_statuses(session: Session, round_id: int, unit_ids: Collection[int],
     return list(found.values())
 
 
+@lru_cache(maxsize=2)
+def _counterpart_names_statement(own: bool):
+    """The first ``per_bureau`` 所属 per (item, 部局) at ×, numbered in SQL: at prefecture scale thousands
+    of 所属 answered × to a ☆☆☆ item, and the page shows five per 部局."""
+    where = [Sheet.round_id == bindparam("round_id"), Sheet.bureau_id.in_(bindparam("bureau_ids", expanding=True)),
+             Answer.item_key.in_(bindparam("keys", expanding=True)), Answer.status == bindparam("status")]
+    if own:
+        where.append(Sheet.unit_id.in_(bindparam("unit_ids", expanding=True)))
+    ranked = (
+        select(Answer.item_key, Sheet.bureau_id, Unit.code, Unit.name,
+               func.row_number().over(partition_by=(Answer.item_key, Sheet.bureau_id), order_by=ORG_ORDER
+                                      ).label("n"))
+        .join(Sheet, Sheet.id == Answer.sheet_id)
+        .join(Unit, Unit.id == Sheet.unit_id)
+        .join(Bureau, Bureau.id == Sheet.bureau_id)
+        .where(*where)
+        .subquery()
+    )
+    return (select(ranked.c.item_key, ranked.c.bureau_id, ranked.c.code, ranked.c.name)
+            .where(ranked.c.n <= bindparam("per_bureau"))
+            .order_by(ranked.c.item_key, ranked.c.bureau_id, ranked.c.n))
+
+
 def counterpart_names(session: Session, round_id: int, keys: Collection[str], bureau_ids: Collection[int], *,
                       unit_ids: Collection[int] | None = None, per_bureau: int
                       ) -> dict[tuple[str, int], list[tuple[str, str]]]:
@@ -103,23 +135,39 @@ def counterpart_names(session: Session, round_id: int, keys: Collection[str], bu
     each of ``bureau_ids`` that answered × to ``keys``."""
     if not keys or not bureau_ids:
         return {}
-    query = (
-        select(Answer.item_key, Sheet.bureau_id, Unit.code, Unit.name)
-        .join(Sheet, Sheet.id == Answer.sheet_id)
-        .join(Unit, Unit.id == Sheet.unit_id)
-        .join(Bureau, Bureau.id == Sheet.bureau_id)
-        .where(Sheet.round_id == round_id, Sheet.bureau_id.in_(list(bureau_ids)), Answer.item_key.in_(list(keys)),
-               Answer.status == rules.COUNTERPART_STATUS.value)
-        .order_by(*ORG_ORDER)
-    )
-    if unit_ids is not None:
-        query = query.where(Sheet.unit_id.in_(list(unit_ids)))
+    params = {"round_id": round_id, "bureau_ids": list(bureau_ids), "keys": list(keys),
+              "status": rules.COUNTERPART_STATUS.value, "unit_ids": list(unit_ids or ()), "per_bureau": per_bureau}
     result: dict[tuple[str, int], list[tuple[str, str]]] = defaultdict(list)
-    for key, bureau_id, code, name in session.connection().execute(query):
-        names = result[(key, bureau_id)]
-        if len(names) < per_bureau:
-            names.append((code, name))
+    for key, bureau_id, code, name in session.connection().execute(
+            _counterpart_names_statement(unit_ids is not None), params).all():
+        result[(key, bureau_id)].append((code, name))
     return result
+
+
+@lru_cache(maxsize=8)
+def _leader_upns_statement(bureau: bool, progress: tuple[Progress, ...] | None):
+    where = [Sheet.round_id == bindparam("round_id"), Membership.role == SectionRole.LEADER, User.is_active]
+    if bureau:
+        where.append(Sheet.bureau_id == bindparam("bureau_id"))
+    if progress is not None:
+        where.append(figures.in_progress(progress))
+    return (select(Sheet.unit_id, User.upn)
+            .join(Membership, Membership.unit_id == Sheet.unit_id)
+            .join(User, User.id == Membership.user_id)
+            .join(Unit, Unit.id == Sheet.unit_id)
+            .join(Bureau, Bureau.id == Sheet.bureau_id)
+            .where(*where)
+            .order_by(*ORG_ORDER, User.display_name, User.upn))
+
+
+def leader_upns(session: Session, round_id: int, *, bureau_id: int | None = None,
+                progress: Collection[Progress] | None = None) -> list[tuple[int, str]]:
+    """(unit id, UPN) of the DX推進リーダー of the 所属 of a round (of one 部局, in some states of progress),
+    in the order of ``leaders_of_round``: the board's mail list (thousands at prefecture scale), so only
+    the two columns it needs, with a statement built once per shape."""
+    statement = _leader_upns_statement(bureau_id is not None, tuple(sorted(progress)) if progress is not None else None)
+    return [(unit_id, upn) for unit_id, upn in session.connection().execute(
+        statement, {"round_id": round_id, "bureau_id": bureau_id}).all()]
 
 
 @dataclass(frozen=True)
@@ -129,9 +177,10 @@ class Leader:
 
 
 def leaders_of_round(session: Session, round_id: int, *, bureau_id: int | None = None,
-                     progress: Collection[Progress] | None = None) -> dict[int, list[Leader]]:
-    """``{unit id: [DX推進リーダー]}`` for the 所属 of a round (of one 部局, in some states of progress),
-    in organisation order."""
+                     progress: Collection[Progress] | None = None,
+                     unit_ids: Collection[int] | None = None) -> dict[int, list[Leader]]:
+    """``{unit id: [DX推進リーダー]}`` for the 所属 of a round (of one 部局, in some states of progress, or
+    some 所属), in organisation order."""
     query = (
         select(Sheet.unit_id, User.display_name, User.upn)
         .join(Membership, Membership.unit_id == Sheet.unit_id)
@@ -145,7 +194,9 @@ def leaders_of_round(session: Session, round_id: int, *, bureau_id: int | None =
         query = query.where(figures.in_progress(progress))
     if bureau_id is not None:
         query = query.where(Sheet.bureau_id == bureau_id)
+    if unit_ids is not None:
+        query = query.where(Sheet.unit_id.in_(list(unit_ids)))
     result: dict[int, list[Leader]] = defaultdict(list)
-    for unit_id, name, upn in session.connection().execute(query):
+    for unit_id, name, upn in session.connection().execute(query).all():
         result[unit_id].append(Leader(name, upn))
     return result

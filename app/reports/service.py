@@ -6,6 +6,7 @@ through ``app.auth.permissions`` and never commit.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from markupsafe import Markup
@@ -107,9 +108,9 @@ class BoardPage:
     progress: Progress | None  # filter of the list: 未着手 or 入力中 only, or both
     pending: list[PendingSection]  # one page of the list
     pager: Pager
-    mail_list: str  # every leader of the whole filtered list, not only this page
-    recipients: int
-    without_leader: int
+    mail_list: str | None  # every leader of the whole filtered list, not only this page (None: not asked for)
+    recipients: int | None
+    without_leader: int | None
 
 
 @dataclass(frozen=True)
@@ -128,14 +129,17 @@ def _pending(progress: Progress | None) -> list[Progress]:
     return [progress] if progress else list(PENDING)
 
 
-def _recipients(leaders: dict[int, list[Leader]], pending: int) -> tuple[str, int, int]:
-    """(mail list, recipients, 所属 without a leader) of the leaders of ``pending`` 所属."""
-    upns = list(dict.fromkeys(leader.upn for unit_leaders in leaders.values() for leader in unit_leaders))
-    return MAIL_SEPARATOR.join(upns), len(upns), pending - len(leaders)
+def _recipients(leaders: list[tuple[int, str]], pending: int) -> tuple[str, int, int]:
+    """(mail list, recipients, 所属 without a leader) from the (unit id, UPN) of the leaders of ``pending`` 所属."""
+    upns = list(dict.fromkeys(upn for _, upn in leaders))
+    return MAIL_SEPARATOR.join(upns), len(upns), pending - len({unit_id for unit_id, _ in leaders})
 
 
 def board(session: Session, principal: Principal, round_id: int | None, *, bureau_code: str | None = None,
-          progress: Progress | None = None, page: int = 1, per_page: int = PER_PAGE["board"]) -> BoardPage:
+          progress: Progress | None = None, page: int = 1, per_page: int = PER_PAGE["board"],
+          with_mail_list: bool = True) -> BoardPage:
+    """The board: the leaders (names) of the page's 所属, and with ``with_mail_list`` (the page; the JSON
+    leaves it out) the UPNs of those of every 所属 of the list (thousands at prefecture scale)."""
     wanted = _pending(progress)
     ctx = desk_context(session, principal, round_id, bureau_code)
     counts = figures.progress_counts(session, ctx.round.id)
@@ -144,8 +148,12 @@ def board(session: Session, principal: Principal, round_id: int | None, *, burea
     pager = Pager.of(page, per_page, figures.count_sheets(session, ctx.round.id, bureau_id=bureau_id, progress=wanted))
     shown = figures.sheet_totals(session, ctx.round.id, bureau_id=bureau_id, progress=wanted, limit=per_page,
                                  offset=pager.offset)
-    leaders = queries.leaders_of_round(session, ctx.round.id, bureau_id=bureau_id, progress=wanted)
-    mail, recipients, without_leader = _recipients(leaders, pager.total)
+    leaders = queries.leaders_of_round(session, ctx.round.id, unit_ids=[t.unit_id for t in shown])
+    mail: str | None = None
+    recipients = without_leader = None
+    if with_mail_list:
+        upns = queries.leader_upns(session, ctx.round.id, bureau_id=bureau_id, progress=wanted)
+        mail, recipients, without_leader = _recipients(upns, pager.total)
     names = ctx.bureau_names
     return BoardPage(
         ctx=ctx,
@@ -168,8 +176,8 @@ def mail_list(session: Session, principal: Principal, round_id: int | None, *, b
     ctx = desk_context(session, principal, round_id, bureau_code)
     bureau_id = ctx.bureau.id if ctx.bureau else None
     pending = figures.count_sheets(session, ctx.round.id, bureau_id=bureau_id, progress=wanted)
-    leaders = queries.leaders_of_round(session, ctx.round.id, bureau_id=bureau_id, progress=wanted)
-    return MailList(ctx, *_recipients(leaders, pending))
+    upns = queries.leader_upns(session, ctx.round.id, bureau_id=bureau_id, progress=wanted)
+    return MailList(ctx, *_recipients(upns, pending))
 
 
 # --- 2. heatmap -------------------------------------------------------------------------------------
@@ -224,7 +232,8 @@ def heatmap(session: Session, principal: Principal, round_id: int | None, *, bur
     keys = [item.key for item in ctx.definition.items]
     groups: list[HeatmapGroup] = []
     for t in shown:
-        row = HeatmapRow(t, names[t.bureau_id], [answers[t.sheet_id].get(k) for k in keys])
+        found = answers.get(t.sheet_id, {})
+        row = HeatmapRow(t, names[t.bureau_id], [found.get(k) for k in keys])
         group_key = None if sort.startswith("all_") else names[t.bureau_id]
         if not groups or groups[-1].bureau != group_key:
             groups.append(HeatmapGroup(group_key, []))
@@ -337,6 +346,28 @@ class QuickWinSheet:
     def count(self) -> int:
         return sum(self.by_status.values())
 
+    @property
+    def sheet_id(self) -> int:
+        return self.section.sheet_id
+
+    @property
+    def maturity(self) -> float | None:
+        return self.section.maturity
+
+
+@dataclass(frozen=True)
+class QuickWinCandidate:
+    """A sheet with quick wins as the ranking needs it (no names): the ranking reads every such sheet of
+    the round (thousands at prefecture scale), the page shows 50 rows."""
+
+    sheet_id: int
+    maturity: float | None
+    by_status: dict[str, int]
+
+    @property
+    def count(self) -> int:
+        return sum(self.by_status.values())
+
 
 @dataclass(frozen=True)
 class QuickWin:
@@ -363,10 +394,10 @@ class QuickWin:
         return self.sheet.count
 
 
-Run = tuple[int, "QuickWinSheet", frozenset[str], int]  # priority, 所属, its statuses of it, rows
+Run = tuple[int, "QuickWinSheet | QuickWinCandidate", frozenset[str], int]  # priority, 所属, its statuses of it, rows
 
 
-def rank_quick_wins(sheets: list[QuickWinSheet], points) -> list[Run]:
+def rank_quick_wins(sheets: Sequence[QuickWinSheet | QuickWinCandidate], points) -> list[Run]:
     """The ranking as runs of rows: (priority, sheet, its statuses of that priority, how many rows),
     in order. Highest ``rules.priority`` first; among equals the 所属 with more quick wins, then the
     lower maturity, then organisation order (``sheets`` come in it); within a 所属, sheet order."""
@@ -378,7 +409,7 @@ def rank_quick_wins(sheets: list[QuickWinSheet], points) -> list[Run]:
         statuses = frozenset(by_priority[value])
         group = [(sheet, sum(n for st, n in sheet.by_status.items() if st in statuses)) for sheet in sheets]
         group = [(sheet, n) for sheet, n in group if n]
-        group.sort(key=lambda pair: (-pair[0].count, pair[0].section.maturity or 0))
+        group.sort(key=lambda pair: (-pair[0].count, pair[0].maturity or 0))
         runs.extend((value, sheet, statuses, n) for sheet, n in group)
     return runs
 
@@ -441,8 +472,10 @@ def quick_wins(session: Session, principal: Principal, round_id: int | None, *,
     bureau_id = ctx.bureau.id if ctx.bureau else None
     unit_ids = list(principal.sections) if own_only else None
     definition = ctx.definition
-    totals = figures.sheet_totals(session, ctx.round.id, bureau_id=bureau_id, unit_ids=unit_ids, quick_wins=True)
-    runs = rank_quick_wins([QuickWinSheet(t, _quick_counts(t)) for t in totals], definition.points)
+    candidates = [QuickWinCandidate(sheet_id, maturity, _by_status(fair, not_done))
+                  for sheet_id, maturity, fair, not_done in figures.quick_win_tallies(
+                      session, ctx.round.id, bureau_id=bureau_id, unit_ids=unit_ids)]
+    runs = rank_quick_wins(candidates, definition.points)
     pager = Pager.of(page, per_page, sum(n for *_, n in runs))
     # The runs that overlap this page, and which of their rows: (run, first row, last row).
     window, start = [], 0
@@ -451,11 +484,14 @@ def quick_wins(session: Session, principal: Principal, round_id: int | None, *,
         if end > pager.offset and start < pager.offset + per_page:
             window.append((run, max(pager.offset - start, 0), min(pager.offset + per_page - start, run[3])))
         start = end
-    shown = list({run[1].section.sheet_id for run, *_ in window})
+    shown = list({run[1].sheet_id for run, *_ in window})
     answers = queries.quick_win_answers(session, definition, shown)
+    sheets = {t.sheet_id: QuickWinSheet(t, _quick_counts(t))
+              for t in figures.sheet_totals(session, ctx.round.id, sheet_ids=shown)}
     names = ctx.bureau_names
     wins: list[QuickWin] = []
-    for (value, sheet, statuses, _), first, last in window:
+    for (value, candidate, statuses, _), first, last in window:
+        sheet = sheets[candidate.sheet_id]
         rows = [(key, st) for key, st in answers[sheet.section.sheet_id] if st in statuses][first:last]
         wins.extend(QuickWin(pager.offset + len(wins) + 1, sheet, definition.by_key[key], st, value,
                              names[sheet.section.bureau_id], sheet.section.maturity) for key, st in rows)
@@ -463,7 +499,11 @@ def quick_wins(session: Session, principal: Principal, round_id: int | None, *,
 
 
 def _quick_counts(t: figures.SheetTotal) -> dict[str, int]:
-    counts = {Status.NOT_DONE.value: t.quick_not_done, Status.FAIR.value: t.quick_fair}
+    return _by_status(t.quick_fair, t.quick_not_done)
+
+
+def _by_status(fair: int, not_done: int) -> dict[str, int]:
+    counts = {Status.NOT_DONE.value: not_done, Status.FAIR.value: fair}
     return {status: n for status, n in counts.items() if n}
 
 

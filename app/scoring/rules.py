@@ -270,10 +270,7 @@ class ItemCounts:
         return self.excellent + self.good + self.fair + self.not_done
 
     def count(self, status: Status | None) -> int:
-        return {
-            Status.EXCELLENT: self.excellent, Status.GOOD: self.good, Status.FAIR: self.fair,
-            Status.NOT_DONE: self.not_done, Status.NOT_APPLICABLE: self.not_applicable, None: self.unanswered,
-        }[status]
+        return getattr(self, _COUNT_FIELDS[status])  # called per item × status on the weak-items page
 
     def maturity(self, points: Mapping[Status, int] = DEFAULT_POINTS) -> float | None:
         """The item's maturity over the group: the same formula as a sheet's, over the 所属 that
@@ -281,6 +278,10 @@ class ItemCounts:
         total = sum(points[s] * self.count(s) for s in SCORED_STATUSES)
         return maturity(total, self.scored, max(points.values()))
 
+
+_COUNT_FIELDS: dict[Status | None, str] = {
+    Status.EXCELLENT: "excellent", Status.GOOD: "good", Status.FAIR: "fair", Status.NOT_DONE: "not_done",
+    Status.NOT_APPLICABLE: "not_applicable", None: "unanswered"}
 
 # The statuses of the weak-items chart, in the order the bars stack them (unanswered last).
 SHARE_ORDER: tuple[Status | None, ...] = (*SCORED_STATUSES, Status.NOT_APPLICABLE, None)

@@ -15,12 +15,12 @@ Which group figures a person may see is decided once, here: ``rules.group`` with
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import astuple, dataclass, field
 from datetime import date
 from functools import lru_cache
-from itertools import groupby
 from typing import Literal
 
 from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select
@@ -227,6 +227,28 @@ def sheet_totals(session: Session, round_id: int, *, bureau_id: int | None = Non
     return [SheetTotal(*r[:7], Tally(r[7], r[8], r[9], r[10], top), r[11], r[12]) for r in rows]
 
 
+@lru_cache(maxsize=8)
+def _quick_win_statement(**shape):
+    return (select(Sheet.id, Sheet.tally_answered, Sheet.tally_points, Sheet.tally_quick_fair,
+                   Sheet.tally_quick_not_done)
+            .join(Unit, Unit.id == Sheet.unit_id)
+            .join(Bureau, Bureau.id == Sheet.bureau_id)
+            .where(*_listing(**shape))
+            .order_by(*ORG_ORDER))
+
+
+def quick_win_tallies(session: Session, round_id: int, *, bureau_id: int | None = None,
+                      unit_ids: Collection[int] | None = None) -> list[tuple[int, float | None, int, int]]:
+    """(sheet id, maturity, ☆ items at △, ☆ items at ×) of a round's sheets with quick wins (of one 部局,
+    or of some 所属), in organisation order: what ranking them needs, without their names (thousands
+    of sheets at prefecture scale)."""
+    shape, params = _params(round_id, bureau_id, unit_ids, None, None, True)
+    top = max_points(session, [round_id]).get(round_id, 3)
+    rows = session.connection().execute(_quick_win_statement(**shape), params).all()
+    maturity = rules.maturity  # the formula of Tally.maturity, without a Tally per sheet
+    return [(sid, maturity(points, answered, top), fair, not_done) for sid, answered, points, fair, not_done in rows]
+
+
 def count_sheets(session: Session, round_id: int, *, bureau_id: int | None = None,
                  unit_ids: Collection[int] | None = None, progress: Collection[Progress] | None = None) -> int:
     shape, params = _params(round_id, bureau_id, unit_ids, None, progress, False)
@@ -369,25 +391,33 @@ def _live(conn, round_ids: list[int], scope: _Scope) -> dict[GroupKey, Raw]:
     """From the histogram of maturities: each group's size, its 所属 with a maturity and their sum, and
     the five numbers (a histogram of a round's 3,000 所属 is a few hundred rows per group at most)."""
     result: dict[GroupKey, Raw] = {}
-    rows = conn.execute(_histogram_statement(**scope.shape), scope.params(round_ids))
-    for (round_id, bureau_id, category), values in groupby(rows, key=lambda row: row[:3]):
-        sections = scored = tenths = 0
-        ranges = []  # (first position, next position, maturity) in sorted order
-        for *_, value, n in values:
-            sections += n
-            if value != NO_MATURITY:
-                ranges.append((scored, scored + n, value / 10))
-                scored += n
-                tenths += value * n
-        result[GroupKey(round_id, bureau_id, category)] = (
-            sections, scored, tenths, rules.five_numbers_of(scored, _nth(ranges)))
+    rows = conn.execute(_histogram_statement(**scope.shape), scope.params(round_ids)).all()
+    # One pass over the rows (thousands for a round's 部局), a group ending where the next begins.
+    group: tuple | None = None
+    sections = scored = tenths = 0
+    ranges: list[tuple[int, int, float]] = []  # (first position, next position, maturity) in sorted order
+    for round_id, bureau_id, category, value, n in rows:
+        if (round_id, bureau_id, category) != group:
+            if group is not None:
+                result[GroupKey(*group)] = (sections, scored, tenths, rules.five_numbers_of(scored, _nth(ranges)))
+            group, sections, scored, tenths, ranges = (round_id, bureau_id, category), 0, 0, 0, []
+        sections += n
+        if value != NO_MATURITY:
+            ranges.append((scored, scored + n, value / 10))
+            scored += n
+            tenths += value * n
+    if group is not None:
+        result[GroupKey(*group)] = (sections, scored, tenths, rules.five_numbers_of(scored, _nth(ranges)))
     return result
 
 
 def _nth(ranges: list[tuple[int, int, float]]):
-    """``nth(i)`` over a group's value ranges: the value whose [low, high) holds position i."""
+    """``nth(i)`` over a group's value ranges: the value whose [low, high) holds position i (the ranges are
+    consecutive and sorted, so the one that starts last at or before i)."""
+    starts = [low for low, _, _ in ranges]
+
     def nth(i: int) -> float:
-        return next(value for low, high, value in ranges if low <= i < high)
+        return ranges[bisect_right(starts, i) - 1][2]
     return nth
 
 

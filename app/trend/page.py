@@ -192,13 +192,17 @@ def build(session: Session, principal: Principal, unit: Unit, *, typed_targets: 
     rounds = trend.rounds
     latest = rounds[-1] if rounds else None
     previous = rounds[-2] if len(rounds) > 1 else None
-    groups = figures.groups(session, principal, [r.id for r in rounds],
-                            bureau_ids={p.score.bureau_id for p in trend.points})
+    # The latest round's groups per category too (its table of categories), read with the others' overall
+    # figures in one pass over that round's tallies rather than two.
+    bureau_ids = {p.score.bureau_id for p in trend.points}
+    groups = figures.groups(session, principal, [r.id for r in rounds if r is not latest], bureau_ids=bureau_ids)
+    if latest is not None:
+        groups |= figures.groups(session, principal, [latest.id], bureau_ids=bureau_ids, categories=True)
     rows = _round_rows(session, trend, groups)
     bureau = session.get(Unit, unit.parent_id) if unit.parent_id else None
 
     line, line_desc = _line_chart(unit, rows)
-    categories = _category_rows(session, principal, trend, latest, previous)
+    categories = _category_rows(session, trend, latest, previous, groups)
     bars, bars_desc = _category_chart(unit, categories, latest, previous)
     items = trend_service.compare(session, trend, previous.id, latest.id) if previous and latest else []
     counted = Counter(c.change for c in items if c.change is not None)
@@ -303,8 +307,8 @@ def _figure_text(figure: GroupFigure | None, attr: str) -> str:
     return "回答なし" if value is None else f"{value:.1f}点"
 
 
-def _category_rows(session: Session, principal: Principal, trend: Trend, latest: Round | None,
-                   previous: Round | None) -> list[CategoryRow]:
+def _category_rows(session: Session, trend: Trend, latest: Round | None, previous: Round | None,
+                   groups: Mapping[GroupKey, GroupFigure]) -> list[CategoryRow]:
     if latest is None:
         return []
     now = trend.main_point(latest.id)
@@ -313,8 +317,6 @@ def _category_rows(session: Session, principal: Principal, trend: Trend, latest:
     previous_def = checklists.get_definition(session, previous.checklist_version_id) if previous else None
     names = list(latest_def.categories) + [
         n for n in (previous_def.categories if previous_def else ()) if n not in latest_def.categories]
-    groups = figures.groups(session, principal, [latest.id], bureau_ids=[now.score.bureau_id] if now else [],
-                            categories=True)
     rows = []
     for name in names:
         after_t = now.score.categories.get(name) if now else None
