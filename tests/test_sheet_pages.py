@@ -137,7 +137,7 @@ def test_leader_submits_by_page_and_members_then_see_it_read_only(client, new_cl
     member = new_client()
     sign_in(member, "member.a1@test.example")
     html = member.get(page_url(world)).text
-    assert "提出済" in html and "取り消しを依頼" in html
+    assert "提出済" in html and "所属のDX推進リーダーに取り消しを依頼してください" in html
     assert "hx-post" not in html and "まとめて保存する" not in html
     assert re.search(r'value=○ checked disabled', html)
     assert "readonly" in html

@@ -68,6 +68,10 @@ class SheetView:
     def submitted(self) -> bool:
         return self.sheet.state == SheetState.SUBMITTED
 
+    @property
+    def round_open(self) -> bool:
+        return self.round.state == RoundState.OPEN
+
     def status_of(self, key: str) -> Status | None:
         answer = self.answers.get(key)
         return Status(answer.status) if answer and answer.status else None

@@ -11,7 +11,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 
 from app.config import PROJECT_ROOT
 from app.jpdate import fiscal_year_label, to_jst, wareki, wareki_datetime
-from app.scoring.rules import DIFFICULTY_LABELS, difficulty_stars
+from app.scoring.rules import DIFFICULTY_LABELS, PROGRESS_LABELS, difficulty_stars, progress_of
 from app.statuses import STATUS_LABELS, Status
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -95,6 +95,9 @@ def make_templates(strict: bool, reload: bool = True) -> Jinja2Blocks:
         STATUSES=list(Status),
         STATUS_LABELS={s.value: label for s, label in STATUS_LABELS.items()},
         DIFFICULTY_LABELS=DIFFICULTY_LABELS,
+        # the one status vocabulary of a sheet (未着手 / 入力中 / 提出済), as the desk's pages count them
+        PROGRESS_LABELS=PROGRESS_LABELS,
+        progress_of=progress_of,
     )
     return templates
 
