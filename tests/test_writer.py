@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from app.checklists import service as checklists
 from app.orgs.models import UnitKind
-from app.sheets import writer
+from app.rounds.models import Round
+from app.sheets import service, writer
 from app.sheets.models import (
     Answer,
     EventSource,
@@ -243,3 +244,28 @@ def test_add_history_writes_the_events_given(session, world):
         (NOW, world.member_a.id, "demo", "◎", f"n{i}") for i in range(3)]
     session.commit()
     assert recounted(session) == stored(session)
+
+
+def test_in_a_closed_round_the_stored_figures_follow_a_submission_a_reopening_and_a_hand_on(session, world):
+    """The app submits, reopens and hands on only in open rounds; the writer keeps a closed round's stored
+    figures (``figures.materialize``) whatever it writes there."""
+    definition, quick, na, _ = _items(session, world)
+    f.set_answers(session, world.round.id, world.a1, {quick.key: "◎", na.key: "○"})
+    f.set_answers(session, world.round.id, world.a2, {quick.key: "×"})
+    session.commit()
+    [round_] = session.execute(select(Round).where(Round.id == world.round.id)).scalars()
+    service.close_round(session, round_)
+    session.commit()
+    assert_in_step(session)
+    writer.set_state(session, _locked(session, world, world.a1), definition, SheetState.SUBMITTED,
+                     actor_id=world.admin.id, source=EventSource.API, now=NOW)
+    session.commit()
+    assert_in_step(session)
+    writer.set_state(session, _locked(session, world, world.a1), definition, SheetState.DRAFT,
+                     actor_id=world.admin.id, source=EventSource.API, now=LATER)
+    session.commit()
+    assert_in_step(session)
+    writer.move(session, _locked(session, world, world.a2), definition, unit_id=world.a2.id,
+                bureau_id=world.bureau_b.id)
+    session.commit()
+    assert_in_step(session)
