@@ -5,7 +5,7 @@ pin what the writer itself writes, so that a change to one of its values fails h
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from sqlalchemy import select
 
@@ -269,3 +269,22 @@ def test_in_a_closed_round_the_stored_figures_follow_a_submission_a_reopening_an
                 bureau_id=world.bureau_b.id)
     session.commit()
     assert_in_step(session)
+
+
+def test_the_copy_path_binds_each_value_as_its_column_type_would():
+    """``bulk_insert`` on PostgreSQL writes with COPY, past SQLAlchemy's binding: ``_db_value`` applies the
+    column type's own (UTC datetimes: aware, converted to UTC, naive refused)."""
+    import pytest
+    from sqlalchemy import Integer
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from app.db import UTCDateTime
+
+    pg, lite = postgresql.dialect(), sqlite.dialect()
+    tokyo = datetime(2026, 6, 1, 12, 4, 5, tzinfo=timezone(timedelta(hours=9)))
+    assert writer._db_value(UTCDateTime(), tokyo, pg) == NOW and writer._db_value(UTCDateTime(), tokyo, pg).tzinfo
+    assert writer._db_value(UTCDateTime(), tokyo, lite) == NOW.replace(tzinfo=None)  # the dialect is passed on
+    assert writer._db_value(UTCDateTime(), None, pg) is None
+    with pytest.raises(ValueError, match="naive"):
+        writer._db_value(UTCDateTime(), NOW.replace(tzinfo=None), pg)
+    assert writer._db_value(Integer(), 7, pg) == 7 and writer._db_value(Integer(), None, pg) is None
