@@ -246,9 +246,10 @@ def test_add_history_writes_the_events_given(session, world):
     assert recounted(session) == stored(session)
 
 
-def test_in_a_closed_round_the_stored_figures_follow_a_submission_a_reopening_and_a_hand_on(session, world):
-    """The app submits, reopens and hands on only in open rounds; the writer keeps a closed round's stored
-    figures (``figures.materialize``) whatever it writes there."""
+def test_in_a_closed_round_the_stored_figures_follow_every_write(session, world):
+    """The app submits, reopens and hands on only in open rounds, and imports into a closed one several sheets
+    at a time; the writer keeps a closed round's stored figures (``figures.materialize``) whatever it writes
+    there, one sheet at a time too."""
     definition, quick, na, _ = _items(session, world)
     f.set_answers(session, world.round.id, world.a1, {quick.key: "◎", na.key: "○"})
     f.set_answers(session, world.round.id, world.a2, {quick.key: "×"})
@@ -267,6 +268,12 @@ def test_in_a_closed_round_the_stored_figures_follow_a_submission_a_reopening_an
     assert_in_step(session)
     writer.move(session, _locked(session, world, world.a2), definition, unit_id=world.a2.id,
                 bureau_id=world.bureau_b.id)
+    session.commit()
+    assert_in_step(session)
+    sheet = _locked(session, world, world.a1)
+    now = writer.answers(session, sheet.id, [quick.key])
+    writer.write_answers(session, sheet, definition, [writer.Change(quick, now[quick.key], "×", "")],
+                         actor_id=world.admin.id, source=EventSource.IMPORT, now=LATER, entry_on=ON)
     session.commit()
     assert_in_step(session)
 
