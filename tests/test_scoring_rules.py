@@ -56,6 +56,7 @@ def test_formulas_directly():
     assert maturity(5, 2) == 83.3
     assert completion(0, 0, 0) == 0.0
     assert completion(2, 1, 6) == 50.0
+    assert (completion(1, 0, 1), completion(0, 1, 1), completion(0, 0, 1)) == (100.0, 100.0, 0.0)  # a sheet of one item
 
 
 @pytest.mark.parametrize(("raw", "status"), [("◎", E), ("〇", G), ("○", G), ("o", G), ("△", F_), ("×", X),
