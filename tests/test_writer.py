@@ -193,9 +193,11 @@ def test_move_hands_a_sheet_on_and_moves_its_group_counts_only_between_bureaus(s
 
 def test_create_writes_every_answer_the_sheet_its_counts_and_its_groups(session, world):
     definition, quick, na, other = _items(session, world)
+    quick_fair = next(i for i in definition.items if i.difficulty == 1 and i.key not in (quick.key, na.key, other.key))
     round_ = f.make_round(session, world.version_id, title="令和8年度 第2回", open_it=False)
     when = {quick.key: NOW - timedelta(days=2)}
-    full = writer.NewSheet(world.a1.id, world.bureau_a.id, statuses={quick.key: "×", na.key: "該当なし", other.key: "○"},
+    full = writer.NewSheet(world.a1.id, world.bureau_a.id,
+                           statuses={quick.key: "×", quick_fair.key: "△", na.key: "該当なし", other.key: "○"},
                            memos={quick.key: "紙", other.key: ""}, state="submitted", entry_on=ON,
                            submitted_at=NOW - timedelta(days=1), submitted_by_id=world.leader_a.id,
                            updated_at=NOW - timedelta(hours=3), answered_at=when, answered_by_id=world.member_a.id)
@@ -210,7 +212,7 @@ def test_create_writes_every_answer_the_sheet_its_counts_and_its_groups(session,
             first.updated_at) == (round_.id, world.bureau_a.id, "submitted", ON, NOW - timedelta(days=1),
                                   world.leader_a.id, NOW - timedelta(hours=3))
     assert (first.tally_total, first.tally_answered, first.tally_not_applicable, first.tally_points,
-            first.tally_quick_fair, first.tally_quick_not_done) == (len(definition.items), 2, 1, 2, 0, 1)
+            first.tally_quick_fair, first.tally_quick_not_done) == (len(definition.items), 3, 1, 3, 1, 1)
     assert (second.state, second.updated_at, second.entry_on, second.tally_answered) == ("draft", NOW, None, 0)
     a = _answer(session, first.id, quick.key)
     assert (a.status, a.memo, a.version, a.updated_at, a.updated_by_id) == (
