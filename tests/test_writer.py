@@ -191,11 +191,13 @@ def test_move_hands_a_sheet_on_and_moves_its_group_counts_only_between_bureaus(s
     assert sum(gone) == 0  # B部 has no sheet left in this round
 
 
-def test_create_writes_every_answer_the_sheet_its_counts_and_its_groups(session, world):
+def test_create_writes_every_answer_the_sheet_its_counts_and_its_groups(session, world, monkeypatch):
+    monkeypatch.setattr(writer, "CHUNK", 7)  # several inserts of at most 7 rows (20,000 in use)
     definition, quick, na, other = _items(session, world)
     quick_fair = next(i for i in definition.items if i.difficulty == 1 and i.key not in (quick.key, na.key, other.key))
     round_ = f.make_round(session, world.version_id, title="令和8年度 第2回", open_it=False)
-    when = {quick.key: NOW - timedelta(days=2)}
+    untouched = next(i for i in definition.items if i.key not in (quick.key, quick_fair.key, na.key, other.key))
+    when = {quick.key: NOW - timedelta(days=2), untouched.key: NOW}  # an unanswered item has no time
     full = writer.NewSheet(world.a1.id, world.bureau_a.id,
                            statuses={quick.key: "×", quick_fair.key: "△", na.key: "該当なし", other.key: "○"},
                            memos={quick.key: "紙", other.key: ""}, state="submitted", entry_on=ON,
@@ -219,7 +221,6 @@ def test_create_writes_every_answer_the_sheet_its_counts_and_its_groups(session,
         "×", "紙", 1, NOW - timedelta(days=2), world.member_a.id)
     b = _answer(session, first.id, other.key)
     assert (b.status, b.memo, b.version, b.updated_at, b.updated_by_id) == ("○", "", 1, None, world.member_a.id)
-    untouched = next(i for i in definition.items if i.key not in full.statuses)
     c = _answer(session, first.id, untouched.key)
     assert (c.status, c.memo, c.version, c.updated_at, c.updated_by_id) == (None, "", 0, None, None)
     assert len(session.execute(select(Answer.id).where(Answer.sheet_id == second.id)).all()) == len(definition.items)
@@ -249,8 +250,8 @@ def test_add_history_writes_the_events_given(session, world):
 
 
 def test_in_a_closed_round_the_stored_figures_follow_every_write(session, world):
-    """The app submits, reopens and hands on only in open rounds, and imports into a closed one several sheets
-    at a time; the writer keeps a closed round's stored figures (``figures.materialize``) whatever it writes
+    """The app submits, reopens, hands on and creates sheets only in open rounds (the demo generator creates
+    past rounds' sheets), and imports into a closed one several sheets at a time; the writer keeps a closed round's stored figures (``figures.materialize``) whatever it writes
     there, one sheet at a time too."""
     definition, quick, na, _ = _items(session, world)
     f.set_answers(session, world.round.id, world.a1, {quick.key: "◎", na.key: "○"})
@@ -276,6 +277,12 @@ def test_in_a_closed_round_the_stored_figures_follow_every_write(session, world)
     now = writer.answers(session, sheet.id, [quick.key])
     writer.write_answers(session, sheet, definition, [writer.Change(quick, now[quick.key], "×", "")],
                          actor_id=world.admin.id, source=EventSource.IMPORT, now=LATER, entry_on=ON)
+    session.commit()
+    assert_in_step(session)
+    c1 = f.make_unit(session, "C1", "C部 一課", parent=world.bureau_b, position=2)
+    [round_] = session.execute(select(Round).where(Round.id == world.round.id)).scalars()
+    writer.create(session, round_, definition, [writer.NewSheet(c1.id, world.bureau_b.id, statuses={quick.key: "◎"})],
+                  now=NOW)
     session.commit()
     assert_in_step(session)
 
