@@ -7,9 +7,11 @@ PAPERLESS_TEST_POSTGRES_URL is set (CI sets it). Each test gets a clean, migrate
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,12 +46,28 @@ def pytest_terminal_summary(terminalreporter) -> None:
             "postgres) to run them, as CI does.", red=True, bold=True)
 
 
+# The migrated SQLite template of this process, kept across the pytest sessions it runs: mutmut
+# (`make mutate`) runs one session per mutant in processes forked from one that has migrated it once.
+_SQLITE_TEMPLATE: dict[int, Path] = {}
+
+
+def _remove_template(pid: int, folder: Path) -> None:
+    if os.getpid() == pid:  # not in a forked child: the parent still uses it
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory) -> str:
-    """URL of a SQLite database migrated once per run (``alembic upgrade head``, as production)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'template.db'}"
-    migrate.upgrade(url)
-    return url
+def sqlite_template() -> str:
+    """URL of a SQLite database migrated once per process (``alembic upgrade head``, as production)."""
+    path = next(iter(_SQLITE_TEMPLATE.values()), None)
+    if path is None or not path.exists():
+        folder = Path(tempfile.mkdtemp(prefix="paperless-template-"))
+        path = folder / "template.db"
+        migrate.upgrade(f"sqlite:///{path}")
+        _SQLITE_TEMPLATE.clear()
+        _SQLITE_TEMPLATE[os.getpid()] = path
+        atexit.register(_remove_template, os.getpid(), folder)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

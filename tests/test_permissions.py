@@ -107,3 +107,49 @@ def test_each_refusal_says_why_in_words_for_that_person():
         "APIトークンでは、APIトークンの作成・取消はできません。")
     assert why_not_see_all_sections(member_a) == "全所属の一覧は業務DX相談窓口・管理者だけが見られます。"
     assert why_not_admin(member_a) == "この操作は管理者だけができます。"
+
+
+def test_each_refusal_to_edit_submit_export_or_see_a_group_says_why_in_words_for_that_person():
+    """The reason is shown to the person with the 403 and tells them what to do: the words are part of the rule."""
+    from app.auth.permissions import why_not_export, why_not_see_group
+
+    token = "APIトークンでは閲覧だけができます。"
+    closed = "この調査回は受付期間外のため、変更できません。"
+    assert why_not_edit_sheet(token_leader_a, A, **OPEN_DRAFT) == token
+    assert why_not_edit_sheet(desk, A, **OPEN_DRAFT) == (
+        "業務DX相談窓口・管理者はチェックシートを閲覧できますが、変更はできません。")
+    assert why_not_edit_sheet(admin, A, **CLOSED) == (
+        "業務DX相談窓口・管理者はチェックシートを閲覧できますが、変更はできません。")
+    assert why_not_edit_sheet(member_a, B, **CLOSED) == closed  # a predecessor's sheet of a past round
+    assert why_not_edit_sheet(member_a, B, **OPEN_DRAFT) == "この所属のチェックシートは、所属の職員だけが入力できます。"
+    assert why_not_edit_sheet(member_a, A, **CLOSED) == closed
+    assert why_not_edit_sheet(leader_a, A, sheet_submitted=True, round_open=False) == closed
+    assert why_not_edit_sheet(leader_a, A, **SUBMITTED) == (
+        "提出済みのため変更できません。変更するには「提出を取り消す」を押してください。")
+    assert why_not_edit_sheet(member_a, A, **SUBMITTED) == (
+        "提出済みのため変更できません。変更するにはDX推進リーダーが提出を取り消してください。")
+    assert why_not_edit_sheet(leader_a, A, **OPEN_DRAFT) is None
+
+    assert why_not_submit(token_leader_a, A, **OPEN_DRAFT) == token
+    assert why_not_submit(member_a, A, **OPEN_DRAFT) == "提出・提出の取消はDX推進リーダーだけができます。"
+    assert why_not_submit(desk, A, **OPEN_DRAFT) == "提出・提出の取消はDX推進リーダーだけができます。"
+    assert why_not_submit(leader_a, A, **CLOSED) == "この調査回は受付期間外のため、提出・取消はできません。"
+
+    leader_elsewhere = (
+        "DX推進リーダーがエクスポートできるのは、自分の所属のチェックシートだけです。"
+        "所属を指定してください（例: ?section=所属コード）。")
+    nobody = ("エクスポートは、DX推進リーダー（自分の所属）・業務DX相談窓口・管理者だけができます。"
+              "内容はチェックシートの画面で確認・印刷できます。")
+    leader_ab = Principal(5, "l2@x", "l2", sections={A: SectionRole.LEADER, B: SectionRole.MEMBER})
+    assert why_not_export(desk, [A, B]) is None and why_not_export(admin, []) is None
+    assert why_not_export(leader_a, [A]) is None
+    assert why_not_export(leader_a, []) == leader_elsewhere  # the whole round: not a leader's
+    assert why_not_export(leader_a, [A, B]) == leader_elsewhere
+    assert why_not_export(leader_ab, [B]) == leader_elsewhere  # a member there, not its leader
+    assert why_not_export(member_a, [A]) == nobody
+    assert why_not_export(Principal(6, "n@x", "n"), []) == nobody
+
+    small = "回答した所属が5未満の集計は、特定の所属が分からないよう業務DX相談窓口だけが見られます。"
+    assert why_not_see_group(member_a, 4, 5) == small
+    assert why_not_see_group(member_a, 5, 5) is None
+    assert why_not_see_group(desk, 1, 5) is None and why_not_see_group(admin, 0, 5) is None

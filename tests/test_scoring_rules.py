@@ -56,6 +56,7 @@ def test_formulas_directly():
     assert maturity(5, 2) == 83.3
     assert completion(0, 0, 0) == 0.0
     assert completion(2, 1, 6) == 50.0
+    assert (completion(1, 0, 1), completion(0, 1, 1), completion(0, 0, 1)) == (100.0, 100.0, 0.0)  # a sheet of one item
 
 
 @pytest.mark.parametrize(("raw", "status"), [("◎", E), ("〇", G), ("○", G), ("o", G), ("△", F_), ("×", X),
@@ -133,3 +134,38 @@ def test_share_of_a_whole_of_one_and_a_suppressed_group_keeps_its_counts():
     assert (share(1, 1), share(0, 1), share(1, 3), share(0, 0)) == (100.0, 0.0, 33.3, 0.0)
     hidden = group(5, 3, 1500, None, suppressed=True)
     assert (hidden.sections, hidden.scored, hidden.suppressed) == (5, 3, True)
+
+
+def test_a_groups_mean_is_over_the_sections_with_a_maturity_and_shown_unless_suppressed():
+    from app.scoring.rules import FiveNumbers
+
+    five = FiveNumbers(40.0, 50.0, 60.0, 70.0, 80.0)
+    shown = group(6, 4, 2345, five, completion=50.0)  # 4 所属 with a maturity, 234.5 points in all
+    assert (shown.sections, shown.scored, shown.mean, shown.five, shown.completion, shown.suppressed) == (
+        6, 4, 58.6, five, 50.0, False)
+    assert shown.median == 60.0
+    nobody = group(6, 0, 0, None)
+    assert (nobody.mean, nobody.median, nobody.completion, nobody.suppressed) == (None, None, None, False)
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    ([], None),
+    ([7.25], (7.2, 7.2, 7.2, 7.2, 7.2)),
+    ([0, 100], (0, 25.0, 50.0, 75.0, 100)),
+    ([3, 1, 2], (1, 1.5, 2.0, 2.5, 3)),
+    ([80.06, 10.04, 40, 20], (10.0, 17.5, 30.0, 50.0, 80.1)),  # QUARTILE.INC: 17.51, 30, 50.015
+])
+def test_five_numbers_are_excels_quartile_inc_rounded_to_a_tenth(values, expected):
+    from dataclasses import astuple
+
+    from app.scoring.rules import five_numbers
+
+    got = five_numbers(values)
+    assert (astuple(got) if got else None) == expected
+
+
+def test_each_maturity_falls_in_one_bin_of_ten_points_and_100_in_the_last():
+    from app.scoring.rules import histogram, score_bin
+
+    assert [score_bin(v) for v in (0, 9.9, 10, 55, 89.9, 90, 99.9, 100)] == [0, 0, 1, 5, 8, 9, 9, 9]
+    assert histogram([(0, 2), (100, 3), (45.5, 1), (10.0, 1)]) == [2, 1, 0, 0, 1, 0, 0, 0, 0, 3]

@@ -68,7 +68,7 @@ _LOCKED = (Sheet.id, Sheet.round_id, Sheet.unit_id, Sheet.bureau_id, Sheet.state
            Sheet.tally_points, Sheet.tally_quick_fair, Sheet.tally_quick_not_done)
 
 
-def _lock_query(*where):
+def _lock_query(*where):  # pragma: no mutate block (built once at import: no test can switch a mutant on)
     return (select(*_LOCKED).join(Round, Round.id == Sheet.round_id).where(*where).order_by(Sheet.id)
             .suffix_with(_PG_LOCK, dialect="postgresql"))
 
@@ -359,6 +359,7 @@ def bulk_insert(conn: Connection, model, rows: list[dict]) -> None:
     if conn.dialect.name != "postgresql":
         conn.execute(insert(model), rows)
         return
+    # pragma: no mutate block (PostgreSQL only; `make mutate` runs on SQLite: tests/test_writer.py, PG half)
     columns = list(rows[0])
     table = model.__table__
     binds = [table.c[name].type for name in columns]
@@ -378,7 +379,7 @@ def _db_value(type_, value, dialect):
 # --- the group tallies --------------------------------------------------------------------------------------
 
 
-def _upserts(model, keys: tuple[str, ...]) -> dict[str, object]:
+def _upserts(model, keys: tuple[str, ...]) -> dict[str, object]:  # pragma: no mutate block (built once at import)
     statements = {}
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite)):
         stmt = dialect.insert(model)
