@@ -328,8 +328,7 @@ def submissions(round_id: RoundId, session: DbSession, principal: CurrentPrincip
     """未着手 / 入力中 / 提出済 overall and per 部局, and one page of the 所属 not yet submitted with their
     DX推進リーダー (names and UPNs). Their mail list: ``…/submissions/mail-list``. Desk and admins only."""
     view = service.board(session, principal, round_id, bureau_code=bureau or None,
-                         progress=Progress(progress) if progress else None, page=page, per_page=per_page,
-                         with_mail_list=False)
+                         progress=Progress(progress) if progress else None, page=page, per_page=per_page)
     return SubmissionsOut(
         round=round_ref(view.ctx.round),
         overall=ProgressOut(**_progress(view.counts)),
