@@ -413,22 +413,37 @@ def quick_wins(round_id: RoundId, session: DbSession, principal: CurrentPrincipa
     ☆☆☆ items at × grouped by item. Members and leaders get their own 所属 only."""
     view = service.quick_wins(session, principal, round_id, bureau_code=bureau or None, page=page,
                               per_page=per_page)
+    # Validated as lists of plain dicts (in pydantic-core) rather than a few hundred models built one by one.
     return QuickWinsOut(
         round=round_ref(view.ctx.round),
         own_sections_only=view.own_only,
-        quick_wins=[QuickWinOut(rank=q.rank, priority=q.priority, section=section_ref(q.sheet.section),
-                                bureau=bureau_ref(q.bureau), item=_item(q.item), status=q.status,
-                                section_quick_wins=q.section_quick_wins, section_maturity=q.section_maturity)
-                    for q in view.rows],
+        quick_wins=_QUICK_WINS.validate_python([
+            {"rank": q.rank, "priority": q.priority, "section": _ref(q.sheet.section), "bureau": _ref(q.bureau),
+             "item": _item_dict(q.item), "status": q.status, "section_quick_wins": q.section_quick_wins,
+             "section_maturity": q.section_maturity}
+            for q in view.rows]),
         page=page_out(view.pager),
-        counterpart_items=[CounterpartItemOut(
-            item=_item(c.item), not_done=c.not_done, scored=c.counts.scored, share=c.share,
-            bureaus=[CounterpartBureauOut(bureau=bureau_ref(b.bureau), count=b.count,
-                                          names=[SectionRef(code=code, name=name) for code, name in b.names])
-                     for b in c.shown],
-            bureaus_not_listed=c.hidden_bureaus, sections_not_listed=c.hidden_sections,
-        ) for c in view.counterpart],
+        counterpart_items=_COUNTERPART_ITEMS.validate_python([
+            {"item": _item_dict(c.item), "not_done": c.not_done, "scored": c.counts.scored, "share": c.share,
+             "bureaus": [{"bureau": _ref(b.bureau), "count": b.count,
+                          "names": [{"code": code, "name": name} for code, name in b.names]} for b in c.shown],
+             "bureaus_not_listed": c.hidden_bureaus, "sections_not_listed": c.hidden_sections}
+            for c in view.counterpart]),
     )
+
+
+_QUICK_WINS = TypeAdapter(list[QuickWinOut])
+_COUNTERPART_ITEMS = TypeAdapter(list[CounterpartItemOut])
+
+
+def _ref(unit) -> dict:
+    """A 所属's or 部局's ``{code, name}`` (SectionRef, BureauRef) as a plain dict."""
+    return {"code": unit.code, "name": unit.name}
+
+
+def _item_dict(item) -> dict:
+    return {"item_key": item.key, "position": item.position, "category": item.category, "scene": item.scene,
+            "text": item.text, "difficulty": item.difficulty}
 
 
 def _rollup(r: service.Rollup) -> dict:
