@@ -156,6 +156,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/rounds/{round_id}/quick-wins"): signed_in(200),  # 所属 staff: their own rows only
     ("GET", "/desk"): desk_only(303),
     ("GET", "/desk/board"): desk_only(200),
+    ("GET", "/desk/board/mail-list"): desk_only(200),
     ("GET", "/desk/heatmap"): desk_only(200),
     ("GET", "/desk/weak-items"): desk_only(200),
     ("GET", "/desk/quick-wins"): desk_only(200),

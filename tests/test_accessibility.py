@@ -157,6 +157,7 @@ PAGES = [
     A11yPage("相談する", "leader_a", "/sections/A1/consult?item=" + KEYS[2], "/sections/{code}/consult"),
     A11yPage("round overview", "desk", "/rounds/{round_id}", "/rounds/{round_id}"),
     A11yPage("desk: submission board", "desk", "/desk/board", "/desk/board"),
+    A11yPage("desk: the leaders' mail list", "desk", "/desk/board/mail-list", "/desk/board/mail-list"),
     A11yPage("desk: heatmap", "desk", "/desk/heatmap", "/desk/heatmap"),
     A11yPage("desk: weak items", "desk", "/desk/weak-items", "/desk/weak-items"),
     A11yPage("desk: quick wins", "desk", "/desk/quick-wins", "/desk/quick-wins"),

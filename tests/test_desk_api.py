@@ -170,7 +170,17 @@ def test_the_desk_lands_on_the_board_of_the_current_round(client, dw):
     assert client.get("/desk").headers["location"] == "/desk/board"
     board = client.get(f"/desk/board?round={dw.round.id}")
     assert board.status_code == 200
-    assert 'id="mail-list"' in board.text and "leader.p2@test.example; leader.p3@test.example" in board.text
+    # the mail list is loaded when its section is opened (htmx), or followed as a link without JavaScript
+    mail_url = f"/desk/board/mail-list?round={dw.round.id}&amp;bureau=&amp;progress="
+    assert f'hx-get="{mail_url}"' in board.text and f'href="{mail_url}"' in board.text
+    assert "leader.p2@test.example; " not in board.text  # the page shows each row's leader, not the list
+    mail = client.get(f"/desk/board/mail-list?round={dw.round.id}")
+    assert mail.status_code == 200 and 'id="mail-list"' in mail.text and "<h1>" in mail.text
+    assert "leader.p2@test.example; leader.p3@test.example" in mail.text
+    fragment = client.get(f"/desk/board/mail-list?round={dw.round.id}&progress=not_started",
+                          headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "<h1>" not in fragment.text
+    assert ">leader.p4@test.example</textarea>" in fragment.text
     assert "窓口の集計" in board.text  # the menu entry
 
 

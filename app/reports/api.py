@@ -328,8 +328,7 @@ def submissions(round_id: RoundId, session: DbSession, principal: CurrentPrincip
     """未着手 / 入力中 / 提出済 overall and per 部局, and one page of the 所属 not yet submitted with their
     DX推進リーダー (names and UPNs). Their mail list: ``…/submissions/mail-list``. Desk and admins only."""
     view = service.board(session, principal, round_id, bureau_code=bureau or None,
-                         progress=Progress(progress) if progress else None, page=page, per_page=per_page,
-                         with_mail_list=False)
+                         progress=Progress(progress) if progress else None, page=page, per_page=per_page)
     return SubmissionsOut(
         round=round_ref(view.ctx.round),
         overall=ProgressOut(**_progress(view.counts)),
@@ -414,33 +413,52 @@ def quick_wins(round_id: RoundId, session: DbSession, principal: CurrentPrincipa
     ☆☆☆ items at × grouped by item. Members and leaders get their own 所属 only."""
     view = service.quick_wins(session, principal, round_id, bureau_code=bureau or None, page=page,
                               per_page=per_page)
+    # Validated as lists of plain dicts (in pydantic-core) rather than a few hundred models built one by one.
     return QuickWinsOut(
         round=round_ref(view.ctx.round),
         own_sections_only=view.own_only,
-        quick_wins=[QuickWinOut(rank=q.rank, priority=q.priority, section=section_ref(q.sheet.section),
-                                bureau=bureau_ref(q.bureau), item=_item(q.item), status=q.status,
-                                section_quick_wins=q.section_quick_wins, section_maturity=q.section_maturity)
-                    for q in view.rows],
+        quick_wins=_QUICK_WINS.validate_python([
+            {"rank": q.rank, "priority": q.priority, "section": _ref(q.sheet.section), "bureau": _ref(q.bureau),
+             "item": _item_dict(q.item), "status": q.status, "section_quick_wins": q.section_quick_wins,
+             "section_maturity": q.section_maturity}
+            for q in view.rows]),
         page=page_out(view.pager),
-        counterpart_items=[CounterpartItemOut(
-            item=_item(c.item), not_done=c.not_done, scored=c.counts.scored, share=c.share,
-            bureaus=[CounterpartBureauOut(bureau=bureau_ref(b.bureau), count=b.count,
-                                          names=[SectionRef(code=code, name=name) for code, name in b.names])
-                     for b in c.shown],
-            bureaus_not_listed=c.hidden_bureaus, sections_not_listed=c.hidden_sections,
-        ) for c in view.counterpart],
+        counterpart_items=_COUNTERPART_ITEMS.validate_python([
+            {"item": _item_dict(c.item), "not_done": c.not_done, "scored": c.counts.scored, "share": c.share,
+             "bureaus": [{"bureau": _ref(b.bureau), "count": b.count,
+                          "names": [{"code": code, "name": name} for code, name in b.names]} for b in c.shown],
+             "bureaus_not_listed": c.hidden_bureaus, "sections_not_listed": c.hidden_sections}
+            for c in view.counterpart]),
     )
 
 
-def _rollup(r: service.Rollup) -> RollupOut:
+_QUICK_WINS = TypeAdapter(list[QuickWinOut])
+_COUNTERPART_ITEMS = TypeAdapter(list[CounterpartItemOut])
+
+
+def _ref(unit) -> dict:
+    """A 所属's or 部局's ``{code, name}`` (SectionRef, BureauRef) as a plain dict."""
+    return {"code": unit.code, "name": unit.name}
+
+
+def _item_dict(item) -> dict:
+    return {"item_key": item.key, "position": item.position, "category": item.category, "scene": item.scene,
+            "text": item.text, "difficulty": item.difficulty}
+
+
+def _rollup(r: service.Rollup) -> dict:
+    """A rollup as the plain dict of a ``RollupOut`` (validated in one list with the others)."""
     five = r.five
-    return RollupOut(
-        bureau=bureau_ref(r.bureau) if r.bureau else None, sections=r.sections, scored=r.scored, mean=r.mean,
-        median=r.median, minimum=five.minimum if five else None, q1=five.q1 if five else None,
-        q3=five.q3 if five else None, maximum=five.maximum if five else None, completion=r.completion,
-        not_started=r.progress.not_started, in_progress=r.progress.in_progress,
-        submitted=r.progress.submitted,
-    )
+    return {
+        "bureau": {"code": r.bureau.code, "name": r.bureau.name} if r.bureau else None, "sections": r.sections,
+        "scored": r.scored, "mean": r.mean, "median": r.median, "minimum": five.minimum if five else None,
+        "q1": five.q1 if five else None, "q3": five.q3 if five else None, "maximum": five.maximum if five else None,
+        "completion": r.completion, "not_started": r.progress.not_started, "in_progress": r.progress.in_progress,
+        "submitted": r.progress.submitted,
+    }
+
+
+_ROLLUPS = TypeAdapter(list[RollupOut])
 
 
 @router.get("/rounds/{round_id}/distribution", response_model=DistributionOut, responses=_ERRORS)
@@ -448,11 +466,13 @@ def distribution(round_id: RoundId, session: DbSession, principal: CurrentPrinci
     """The histogram of 所属 maturity (10-point bins) and every 部局's rollup (mean, median,
     quartiles, completion, progress counts). Desk and admins only."""
     view = service.distribution(session, principal, round_id, charts=False)
+    # The prefecture and every 部局 (a hundred and more) validated as one list of plain dicts.
+    prefecture, *bureaus = _ROLLUPS.validate_python([_rollup(view.prefecture), *map(_rollup, view.bureaus)])
     return DistributionOut(
         round=round_ref(view.ctx.round),
         bins=[BinOut(lower=b.lower, upper=b.upper, sections=b.count) for b in view.bins],
-        prefecture=_rollup(view.prefecture),
-        bureaus=[_rollup(r) for r in view.bureaus],
+        prefecture=prefecture,
+        bureaus=bureaus,
     )
 
 

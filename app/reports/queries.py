@@ -115,11 +115,11 @@ def _counterpart_names_statement(own: bool):
         where.append(Sheet.unit_id.in_(bindparam("unit_ids", expanding=True)))
     ranked = (
         select(Answer.item_key, Sheet.bureau_id, Unit.code, Unit.name,
-               func.row_number().over(partition_by=(Answer.item_key, Sheet.bureau_id), order_by=ORG_ORDER
-                                      ).label("n"))
+               # organisation order within one 部局 (the partition's): no join to the 部局 for its place
+               func.row_number().over(partition_by=(Answer.item_key, Sheet.bureau_id),
+                                      order_by=(Unit.position, Unit.code)).label("n"))
         .join(Sheet, Sheet.id == Answer.sheet_id)
         .join(Unit, Unit.id == Sheet.unit_id)
-        .join(Bureau, Bureau.id == Sheet.bureau_id)
         .where(*where)
         .subquery()
     )

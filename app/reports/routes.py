@@ -72,6 +72,18 @@ def board_page(request: Request, session: DbSession, principal: CurrentPrincipal
     return render(request, "reports/board.html", context, block="results")
 
 
+@router.get("/desk/board/mail-list")
+def board_mail_list_page(request: Request, session: DbSession, principal: CurrentPrincipal,
+                         round_id: RoundQ = None, bureau: BureauQ = None,
+                         progress: Literal["", "not_started", "in_progress"] = ""):
+    """The leaders' mail list of the board's filtered list (every page of it). The board loads it with htmx
+    when its 「メールアドレス」 section is opened (the ``mail`` block); without JavaScript it is this page."""
+    view = service.mail_list(session, principal, round_id, bureau_code=bureau or None,
+                             progress=Progress(progress) if progress else None)
+    return render(request, "reports/board_mail_list.html", {**_base("/desk/board"), "view": view,
+                  "progress": progress}, block="mail")
+
+
 @router.get("/desk/heatmap")
 def heatmap_page(request: Request, session: DbSession, principal: CurrentPrincipal, round_id: RoundQ = None,
                  bureau: BureauQ = None, sort: Literal["org", "asc", "desc", "all_asc", "all_desc"] = "org",

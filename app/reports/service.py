@@ -108,9 +108,6 @@ class BoardPage:
     progress: Progress | None  # filter of the list: 未着手 or 入力中 only, or both
     pending: list[PendingSection]  # one page of the list
     pager: Pager
-    mail_list: str | None  # every leader of the whole filtered list, not only this page (None: not asked for)
-    recipients: int | None
-    without_leader: int | None
 
 
 @dataclass(frozen=True)
@@ -121,6 +118,7 @@ class MailList:
     mail_list: str  # their UPNs, separated by MAIL_SEPARATOR (Outlook's)
     recipients: int
     without_leader: int  # 所属 of the list with no leader to write to
+    pending: int  # 所属 of the list
 
 
 def _pending(progress: Progress | None) -> list[Progress]:
@@ -136,10 +134,9 @@ def _recipients(leaders: list[tuple[int, str]], pending: int) -> tuple[str, int,
 
 
 def board(session: Session, principal: Principal, round_id: int | None, *, bureau_code: str | None = None,
-          progress: Progress | None = None, page: int = 1, per_page: int = PER_PAGE["board"],
-          with_mail_list: bool = True) -> BoardPage:
-    """The board: the leaders (names) of the page's 所属, and with ``with_mail_list`` (the page; the JSON
-    leaves it out) the UPNs of those of every 所属 of the list (thousands at prefecture scale)."""
+          progress: Progress | None = None, page: int = 1, per_page: int = PER_PAGE["board"]) -> BoardPage:
+    """The board: the counts, and one page of the 所属 not yet submitted with their leaders (names). The
+    mail list of every 所属 of the list (thousands at prefecture scale) is ``mail_list``, asked for apart."""
     wanted = _pending(progress)
     ctx = desk_context(session, principal, round_id, bureau_code)
     counts = figures.progress_counts(session, ctx.round.id)
@@ -149,11 +146,6 @@ def board(session: Session, principal: Principal, round_id: int | None, *, burea
     shown = figures.sheet_totals(session, ctx.round.id, bureau_id=bureau_id, progress=wanted, limit=per_page,
                                  offset=pager.offset)
     leaders = queries.leaders_of_round(session, ctx.round.id, unit_ids=[t.unit_id for t in shown])
-    mail: str | None = None
-    recipients = without_leader = None
-    if with_mail_list:
-        upns = queries.leader_upns(session, ctx.round.id, bureau_id=bureau_id, progress=wanted)
-        mail, recipients, without_leader = _recipients(upns, pager.total)
     names = ctx.bureau_names
     return BoardPage(
         ctx=ctx,
@@ -162,22 +154,20 @@ def board(session: Session, principal: Principal, round_id: int | None, *, burea
         progress=progress,
         pending=[PendingSection(t, names[t.bureau_id], leaders.get(t.unit_id, [])) for t in shown],
         pager=pager,
-        mail_list=mail,
-        recipients=recipients,
-        without_leader=without_leader,
     )
 
 
 def mail_list(session: Session, principal: Principal, round_id: int | None, *, bureau_code: str | None = None,
               progress: Progress | None = None) -> MailList:
-    """The board's mail list alone (same filters, same rules), for the JSON: it is long at prefecture scale
-    (2,000 and more UPNs), so the board's JSON leaves it out."""
+    """The board's mail list (same filters, same rules): the leaders of every 所属 of the filtered list, not
+    only of one page. It is long at prefecture scale (2,000 and more UPNs), so the board's page and JSON
+    leave it out: the page loads it when asked (``/desk/board/mail-list``), the JSON has its own URL."""
     wanted = _pending(progress)
     ctx = desk_context(session, principal, round_id, bureau_code)
     bureau_id = ctx.bureau.id if ctx.bureau else None
     pending = figures.count_sheets(session, ctx.round.id, bureau_id=bureau_id, progress=wanted)
     upns = queries.leader_upns(session, ctx.round.id, bureau_id=bureau_id, progress=wanted)
-    return MailList(ctx, *_recipients(upns, pending))
+    return MailList(ctx, *_recipients(upns, pending), pending=pending)
 
 
 # --- 2. heatmap -------------------------------------------------------------------------------------
