@@ -51,6 +51,14 @@ def dom_id(key: str) -> str:
 STATUS_CODES = {"◎": "e", "○": "g", "△": "f", "×": "n", "該当なし": "a", None: "u"}
 
 
+# The sheet row's status options as plain tuples (value, class, spoken label): the row loops over them
+# 36 times a page, and a tuple costs the template nothing to unpack where an Enum's .value, a filter
+# call and a dict lookup per option cost a tenth of the page.
+_OPTIONS = tuple((s.value, STATUS_CODES[s.value] + (" wide" if s is Status.NOT_APPLICABLE else ""),
+                  STATUS_LABELS[s]) for s in Status)
+STATUS_OPTIONS = {True: _OPTIONS, False: tuple(o for o in _OPTIONS if o[0] != Status.NOT_APPLICABLE.value)}
+
+
 def status_code(value: str | None) -> str:
     return STATUS_CODES[value or None]
 
@@ -93,6 +101,7 @@ def make_templates(strict: bool, reload: bool = True) -> Jinja2Blocks:
     env.globals.update(
         asset=asset,
         STATUSES=list(Status),
+        STATUS_OPTIONS=STATUS_OPTIONS,  # [allows 該当なし] → (value, class, label) of each option
         STATUS_LABELS={s.value: label for s, label in STATUS_LABELS.items()},
         DIFFICULTY_LABELS=DIFFICULTY_LABELS,
         # the one status vocabulary of a sheet (未着手 / 入力中 / 提出済), as the desk's pages count them
