@@ -15,6 +15,7 @@ Which group figures a person may see is decided once, here: ``rules.group`` with
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
@@ -23,7 +24,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Literal
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select
+from sqlalchemy import String, and_, bindparam, case, cast, delete, func, insert, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -382,35 +383,37 @@ def _stored(conn, round_ids: list[int], scope: _Scope) -> dict[GroupKey, Raw]:
 
 @lru_cache(maxsize=16)
 def _histogram_statement(**shape):
-    """所属 per (round, group, category, maturity), in that order (the primary key's, so SQLite reads
-    the index in order), summed over sheet states."""
+    """Per (round, group, category): its histogram of maturities as one string of "maturity,所属" pairs
+    joined by commas (in no particular order), summed over sheet states. A round's 部局 are a few thousand
+    (group, maturity) pairs: as rows, each a Python object (and on SQLite a release and retake of the GIL
+    per row, which under concurrent requests costs most), they cost more than reading the tallies."""
     m = MaturityTally
-    group = (m.round_id, m.bureau_id, m.category, m.maturity_x10)
-    return (select(*group, func.sum(m.sections)).where(*_where(m, **shape)).group_by(*group)
-            .having(func.sum(m.sections) > 0).order_by(*group))
+    group = (m.round_id, m.bureau_id, m.category)
+    pairs = (select(*group, m.maturity_x10, func.sum(m.sections).label("n")).where(*_where(m, **shape))
+             .group_by(*group, m.maturity_x10).having(func.sum(m.sections) > 0).subquery())
+    pair = cast(pairs.c.maturity_x10, String) + "," + cast(pairs.c.n, String)
+    return (select(pairs.c.round_id, pairs.c.bureau_id, pairs.c.category, func.aggregate_strings(pair, ","))
+            .group_by(pairs.c.round_id, pairs.c.bureau_id, pairs.c.category))
 
 
 def _live(conn, round_ids: list[int], scope: _Scope) -> dict[GroupKey, Raw]:
     """From the histogram of maturities: each group's size, its 所属 with a maturity and their sum, and
-    the five numbers (a histogram of a round's 3,000 所属 is a few hundred rows per group at most)."""
+    the five numbers (a histogram of a round's 3,000 所属 is a few hundred values per group at most)."""
     result: dict[GroupKey, Raw] = {}
-    rows = conn.execute(_histogram_statement(**scope.shape), scope.params(round_ids)).all()
-    # One pass over the rows (thousands for a round's 部局), a group ending where the next begins.
-    group: tuple | None = None
-    sections = scored = tenths = 0
-    ranges: list[tuple[int, int, float]] = []  # (first position, next position, maturity) in sorted order
-    for round_id, bureau_id, category, value, n in rows:
-        if (round_id, bureau_id, category) != group:
-            if group is not None:
-                result[GroupKey(*group)] = (sections, scored, tenths, rules.five_numbers_of(scored, _nth(ranges)))
-            group, sections, scored, tenths, ranges = (round_id, bureau_id, category), 0, 0, 0, []
-        sections += n
-        if value != NO_MATURITY:
-            ranges.append((scored, scored + n, value / 10))
-            scored += n
-            tenths += value * n
-    if group is not None:
-        result[GroupKey(*group)] = (sections, scored, tenths, rules.five_numbers_of(scored, _nth(ranges)))
+    for round_id, bureau_id, category, joined in conn.execute(_histogram_statement(**scope.shape),
+                                                               scope.params(round_ids)).all():
+        flat = json.loads(f"[{joined}]")  # maturity, 所属, maturity, 所属, …
+        sections = scored = tenths = 0
+        ranges: list[tuple[int, int, float]] = []  # (first position, next position, maturity) in sorted order
+        # ascending maturity: "no maturity" (NO_MATURITY, below every value) first
+        for value, n in sorted(zip(flat[::2], flat[1::2], strict=True)):
+            sections += n
+            if value != NO_MATURITY:
+                ranges.append((scored, scored + n, value / 10))
+                scored += n
+                tenths += value * n
+        result[GroupKey(round_id, bureau_id, category)] = (sections, scored, tenths,
+                                                           rules.five_numbers_of(scored, _nth(ranges)))
     return result
 
 
