@@ -499,23 +499,32 @@ def sections_in(session: Session, round_id: int, *, bureau_id: int | None = None
 
 def bureau_counts(session: Session, round_id: int, keys: Collection[str], status: str, *,
                   bureau_id: int | None = None) -> dict[str, dict[int, int]]:
-    """Per item, how many 所属 of each 部局 (or of one) answered it with ``status``."""
+    """Per item, how many 所属 of each 部局 (or of one) answered it with ``status``: per item one string of
+    "部局,所属" pairs (a hundred-odd 部局 per item are rows that cost more than the query)."""
     i = ItemTally
     where = [i.round_id == round_id, i.item_key.in_(list(keys)), i.status == status,
              i.bureau_id != PREFECTURE if bureau_id is None else i.bureau_id == bureau_id]
-    query = select(i.item_key, i.bureau_id, func.sum(i.sections)).where(*where).group_by(i.item_key, i.bureau_id)
+    per_bureau = (select(i.item_key, i.bureau_id, func.sum(i.sections).label("n")).where(*where)
+                  .group_by(i.item_key, i.bureau_id).subquery())
+    query = (select(per_bureau.c.item_key, func.aggregate_strings(
+        cast(per_bureau.c.bureau_id, String) + "," + cast(per_bureau.c.n, String), ","))
+        .group_by(per_bureau.c.item_key))
     result: dict[str, dict[int, int]] = defaultdict(dict)
-    for key, bureau, n in session.connection().execute(query):
-        result[key][bureau] = n
+    for key, joined in session.connection().execute(query).all():
+        flat = json.loads(f"[{joined}]")
+        result[key] = dict(zip(flat[::2], flat[1::2], strict=True))
     return result
 
 
 def maturities(session: Session, round_id: int, *, bureau_id: int | None = None,
                category: str = OVERALL) -> list[tuple[float | None, int]]:
-    """The maturities of the 所属 of the prefecture (or of one 部局) in a round: (value, how many)."""
+    """The maturities of the 所属 of the prefecture (or of one 部局) in a round: (value, how many), in
+    ascending order ("none" first). Read as one string of "maturity,所属" pairs (hundreds of values)."""
     m = MaturityTally
-    query = (select(m.maturity_x10, func.sum(m.sections))
-             .where(m.round_id == round_id, m.bureau_id == (PREFECTURE if bureau_id is None else bureau_id),
-                    m.category == category).group_by(m.maturity_x10).order_by(m.maturity_x10))
-    return [(None if tenths == NO_MATURITY else tenths / 10, n) for tenths, n in session.connection().execute(query)
-            if n]
+    values = (select(m.maturity_x10, func.sum(m.sections).label("n"))
+              .where(m.round_id == round_id, m.bureau_id == (PREFECTURE if bureau_id is None else bureau_id),
+                     m.category == category).group_by(m.maturity_x10).subquery())
+    query = select(func.aggregate_strings(cast(values.c.maturity_x10, String) + "," + cast(values.c.n, String), ","))
+    flat = json.loads(f"[{session.connection().execute(query).scalar() or ''}]")
+    return [(None if tenths == NO_MATURITY else tenths / 10, n)
+            for tenths, n in sorted(zip(flat[::2], flat[1::2], strict=True)) if n]
