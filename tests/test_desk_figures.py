@@ -240,10 +240,14 @@ def test_counterpart_names_are_the_first_of_each_bureau_in_organisation_order(se
         factories.set_answers(session, dw.round.id, dw.sections[code], {K6: "×"})
     session.commit()
     p, q = dw.bureaus["P"].id, dw.bureaus["Q"].id
-    names = queries.counterpart_names(session, dw.round.id, [K6, K1], [p, q], per_bureau=2)
+    names = queries.counterpart_names(session, dw.round.id, {K6: [p, q], K1: [p, q]}, per_bureau=2)
     assert names == {(K6, p): [("P2", "P部 2課"), ("P3", "P部 3課")], (K6, q): [("Q1", "Q部 1課")],
                      (K1, p): [("P2", "P部 2課")], (K1, q): [("Q1", "Q部 1課")]}
-    own = queries.counterpart_names(session, dw.round.id, [K6], [p], per_bureau=2,
+    # Each item's names come from its own 部局 only.
+    assert queries.counterpart_names(session, dw.round.id, {K6: [q], K1: [p], "none": []}, per_bureau=2) == {
+        (K6, q): [("Q1", "Q部 1課")], (K1, p): [("P2", "P部 2課")]}
+    assert queries.counterpart_names(session, dw.round.id, {K6: [p]}, per_bureau=1) == {(K6, p): [("P2", "P部 2課")]}
+    own = queries.counterpart_names(session, dw.round.id, {K6: [p]}, per_bureau=2,
                                     unit_ids=[dw.sections["P4"].id, dw.sections["P3"].id])
     assert own == {(K6, p): [("P3", "P部 3課"), ("P4", "P部 4課")]}
     [k6] = service.quick_wins(session, desk, dw.round.id).counterpart

@@ -6,11 +6,11 @@ items), the DX推進リーダー to write to. Every figure comes from ``app.shee
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import Date, and_, bindparam, func, or_, select
+from sqlalchemy import Date, and_, bindparam, func, or_, select, union_all
 from sqlmodel import Session
 
 from app.auth.models import Membership, SectionRole, User
@@ -105,41 +105,48 @@ def section_statuses(session: Session, round_id: int, unit_ids: Collection[int],
     return list(found.values())
 
 
-@lru_cache(maxsize=2)
-def _counterpart_names_statement(own: bool):
+@lru_cache(maxsize=32)
+def _counterpart_names_statement(items: int, own: bool):
     """The first ``per_bureau`` 所属 per (item, 部局) at ×, numbered in SQL: at prefecture scale thousands
-    of 所属 answered × to a ☆☆☆ item, and the page shows five per 部局."""
-    where = [Sheet.round_id == bindparam("round_id"), Sheet.bureau_id.in_(bindparam("bureau_ids", expanding=True)),
-             Answer.item_key.in_(bindparam("keys", expanding=True)), Answer.status == bindparam("status")]
-    if own:
-        where.append(Sheet.unit_id.in_(bindparam("unit_ids", expanding=True)))
-    ranked = (
-        select(Answer.item_key, Sheet.bureau_id, Unit.code, Unit.name,
-               # organisation order within one 部局 (the partition's): no join to the 部局 for its place
-               func.row_number().over(partition_by=(Answer.item_key, Sheet.bureau_id),
-                                      order_by=(Unit.position, Unit.code)).label("n"))
-        .join(Sheet, Sheet.id == Answer.sheet_id)
-        .join(Unit, Unit.id == Sheet.unit_id)
-        .where(*where)
-        .subquery()
-    )
+    of 所属 answered × to a ☆☆☆ item, and the page shows five per 部局 of the ten 部局 shown per item.
+
+    One branch per item, each over the sheets of that item's own 部局 only (``ix_sheet_round_bureau``):
+    a third of the answers that the union of every item's 部局 would have SQLite look up."""
+    branches = []
+    for n in range(items):
+        where = [Sheet.round_id == bindparam("round_id"), Sheet.bureau_id.in_(bindparam(f"bureaus_{n}", expanding=True)),
+                 Answer.item_key == bindparam(f"key_{n}"), Answer.status == bindparam("status")]
+        if own:
+            where.append(Sheet.unit_id.in_(bindparam("unit_ids", expanding=True)))
+        branches.append(select(Answer.item_key, Sheet.bureau_id, Unit.code, Unit.name, Unit.position)
+                        .join(Sheet, Sheet.id == Answer.sheet_id)
+                        .join(Unit, Unit.id == Sheet.unit_id)
+                        .where(*where))
+    found = union_all(*branches).subquery() if items > 1 else branches[0].subquery()
+    ranked = select(found.c.item_key, found.c.bureau_id, found.c.code, found.c.name,
+                    # organisation order within one 部局 (the partition's): no join to the 部局 for its place
+                    func.row_number().over(partition_by=(found.c.item_key, found.c.bureau_id),
+                                           order_by=(found.c.position, found.c.code)).label("n")).subquery()
     return (select(ranked.c.item_key, ranked.c.bureau_id, ranked.c.code, ranked.c.name)
             .where(ranked.c.n <= bindparam("per_bureau"))
             .order_by(ranked.c.item_key, ranked.c.bureau_id, ranked.c.n))
 
 
-def counterpart_names(session: Session, round_id: int, keys: Collection[str], bureau_ids: Collection[int], *,
+def counterpart_names(session: Session, round_id: int, bureaus: Mapping[str, Collection[int]], *,
                       unit_ids: Collection[int] | None = None, per_bureau: int
                       ) -> dict[tuple[str, int], list[tuple[str, str]]]:
-    """``{(item key, 部局 id): [(code, name)]}``: the first ``per_bureau`` 所属 (organisation order) of
-    each of ``bureau_ids`` that answered × to ``keys``."""
-    if not keys or not bureau_ids:
+    """``{(item key, 部局 id): [(code, name)]}``: for each item key of ``bureaus``, the first ``per_bureau``
+    所属 (organisation order) of each of its 部局 that answered × to it."""
+    wanted = [(key, list(ids)) for key, ids in bureaus.items() if ids]
+    if not wanted:
         return {}
-    params = {"round_id": round_id, "bureau_ids": list(bureau_ids), "keys": list(keys),
-              "status": rules.COUNTERPART_STATUS.value, "unit_ids": list(unit_ids or ()), "per_bureau": per_bureau}
+    params = {"round_id": round_id, "status": rules.COUNTERPART_STATUS.value, "unit_ids": list(unit_ids or ()),
+              "per_bureau": per_bureau}
+    for n, (key, ids) in enumerate(wanted):
+        params[f"key_{n}"], params[f"bureaus_{n}"] = key, ids
     result: dict[tuple[str, int], list[tuple[str, str]]] = defaultdict(list)
     for key, bureau_id, code, name in session.connection().execute(
-            _counterpart_names_statement(unit_ids is not None), params).all():
+            _counterpart_names_statement(len(wanted), unit_ids is not None), params).all():
         result[(key, bureau_id)].append((code, name))
     return result
 

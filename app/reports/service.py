@@ -522,8 +522,8 @@ def _counterpart(session: Session, ctx: DeskContext, bureau_id: int | None,
         key: sorted((b for b, n in per_bureau.get(key, {}).items() if n), key=lambda b, k=key: (
             -per_bureau[k][b], order.get(b, len(order))))
         for key in keys}
-    names = queries.counterpart_names(session, ctx.round.id, keys, {b for ids in shown.values()
-                                                                    for b in ids[:COUNTERPART_BUREAUS_SHOWN]},
+    names = queries.counterpart_names(session, ctx.round.id, {key: ids[:COUNTERPART_BUREAUS_SHOWN]
+                                                              for key, ids in shown.items()},
                                       unit_ids=unit_ids, per_bureau=COUNTERPART_NAMES_SHOWN)
     refs = ctx.bureau_names
     result = [CounterpartItem(item, counts.get(item.key, ItemCounts()), [

@@ -15,6 +15,7 @@ Which group figures a person may see is decided once, here: ``rules.group`` with
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
@@ -23,7 +24,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Literal
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select
+from sqlalchemy import String, and_, bindparam, case, cast, delete, func, insert, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -255,15 +256,18 @@ def count_sheets(session: Session, round_id: int, *, bureau_id: int | None = Non
     return session.connection().execute(_count_statement(**shape), params).scalar_one()
 
 
-_PROGRESS = (select(Sheet.bureau_id, Sheet.state, _STARTED, func.count())
-             .where(Sheet.round_id == bindparam("round_id")).group_by(Sheet.bureau_id, Sheet.state, _STARTED))
+# Per 部局 and sheet state: sheets, and those started (in 部局 and state order, the index's: no sorting).
+_PROGRESS = (select(Sheet.bureau_id, Sheet.state, func.count(), func.count(case((_STARTED, 1))))
+             .where(Sheet.round_id == bindparam("round_id")).group_by(Sheet.bureau_id, Sheet.state))
 
 
 def progress_counts(session: Session, round_id: int) -> dict[int, ProgressCounts]:
     """未着手 / 入力中 / 提出済 per 部局 of a round (sum them for the prefecture)."""
     counts: dict[int, dict[Progress, int]] = defaultdict(lambda: defaultdict(int))
-    for bureau_id, state, started, n in session.connection().execute(_PROGRESS, {"round_id": round_id}):
-        counts[bureau_id][rules.progress_of(state == SUBMITTED, bool(started))] += n
+    for bureau_id, state, n, started in session.connection().execute(_PROGRESS, {"round_id": round_id}).all():
+        submitted = state == SUBMITTED
+        counts[bureau_id][rules.progress_of(submitted, True)] += started
+        counts[bureau_id][rules.progress_of(submitted, False)] += n - started
     return {b: ProgressCounts(c[Progress.NOT_STARTED], c[Progress.IN_PROGRESS], c[Progress.SUBMITTED])
             for b, c in counts.items()}
 
@@ -379,35 +383,37 @@ def _stored(conn, round_ids: list[int], scope: _Scope) -> dict[GroupKey, Raw]:
 
 @lru_cache(maxsize=16)
 def _histogram_statement(**shape):
-    """所属 per (round, group, category, maturity), in that order (the primary key's, so SQLite reads
-    the index in order), summed over sheet states."""
+    """Per (round, group, category): its histogram of maturities as one string of "maturity,所属" pairs
+    joined by commas (in no particular order), summed over sheet states. A round's 部局 are a few thousand
+    (group, maturity) pairs: as rows, each a Python object (and on SQLite a release and retake of the GIL
+    per row, which under concurrent requests costs most), they cost more than reading the tallies."""
     m = MaturityTally
-    group = (m.round_id, m.bureau_id, m.category, m.maturity_x10)
-    return (select(*group, func.sum(m.sections)).where(*_where(m, **shape)).group_by(*group)
-            .having(func.sum(m.sections) > 0).order_by(*group))
+    group = (m.round_id, m.bureau_id, m.category)
+    pairs = (select(*group, m.maturity_x10, func.sum(m.sections).label("n")).where(*_where(m, **shape))
+             .group_by(*group, m.maturity_x10).having(func.sum(m.sections) > 0).subquery())
+    pair = cast(pairs.c.maturity_x10, String) + "," + cast(pairs.c.n, String)
+    return (select(pairs.c.round_id, pairs.c.bureau_id, pairs.c.category, func.aggregate_strings(pair, ","))
+            .group_by(pairs.c.round_id, pairs.c.bureau_id, pairs.c.category))
 
 
 def _live(conn, round_ids: list[int], scope: _Scope) -> dict[GroupKey, Raw]:
     """From the histogram of maturities: each group's size, its 所属 with a maturity and their sum, and
-    the five numbers (a histogram of a round's 3,000 所属 is a few hundred rows per group at most)."""
+    the five numbers (a histogram of a round's 3,000 所属 is a few hundred values per group at most)."""
     result: dict[GroupKey, Raw] = {}
-    rows = conn.execute(_histogram_statement(**scope.shape), scope.params(round_ids)).all()
-    # One pass over the rows (thousands for a round's 部局), a group ending where the next begins.
-    group: tuple | None = None
-    sections = scored = tenths = 0
-    ranges: list[tuple[int, int, float]] = []  # (first position, next position, maturity) in sorted order
-    for round_id, bureau_id, category, value, n in rows:
-        if (round_id, bureau_id, category) != group:
-            if group is not None:
-                result[GroupKey(*group)] = (sections, scored, tenths, rules.five_numbers_of(scored, _nth(ranges)))
-            group, sections, scored, tenths, ranges = (round_id, bureau_id, category), 0, 0, 0, []
-        sections += n
-        if value != NO_MATURITY:
-            ranges.append((scored, scored + n, value / 10))
-            scored += n
-            tenths += value * n
-    if group is not None:
-        result[GroupKey(*group)] = (sections, scored, tenths, rules.five_numbers_of(scored, _nth(ranges)))
+    for round_id, bureau_id, category, joined in conn.execute(_histogram_statement(**scope.shape),
+                                                               scope.params(round_ids)).all():
+        flat = json.loads(f"[{joined}]")  # maturity, 所属, maturity, 所属, …
+        sections = scored = tenths = 0
+        ranges: list[tuple[int, int, float]] = []  # (first position, next position, maturity) in sorted order
+        # ascending maturity: "no maturity" (NO_MATURITY, below every value) first
+        for value, n in sorted(zip(flat[::2], flat[1::2], strict=True)):
+            sections += n
+            if value != NO_MATURITY:
+                ranges.append((scored, scored + n, value / 10))
+                scored += n
+                tenths += value * n
+        result[GroupKey(round_id, bureau_id, category)] = (sections, scored, tenths,
+                                                           rules.five_numbers_of(scored, _nth(ranges)))
     return result
 
 
@@ -493,23 +499,32 @@ def sections_in(session: Session, round_id: int, *, bureau_id: int | None = None
 
 def bureau_counts(session: Session, round_id: int, keys: Collection[str], status: str, *,
                   bureau_id: int | None = None) -> dict[str, dict[int, int]]:
-    """Per item, how many 所属 of each 部局 (or of one) answered it with ``status``."""
+    """Per item, how many 所属 of each 部局 (or of one) answered it with ``status``: per item one string of
+    "部局,所属" pairs (a hundred-odd 部局 per item are rows that cost more than the query)."""
     i = ItemTally
     where = [i.round_id == round_id, i.item_key.in_(list(keys)), i.status == status,
              i.bureau_id != PREFECTURE if bureau_id is None else i.bureau_id == bureau_id]
-    query = select(i.item_key, i.bureau_id, func.sum(i.sections)).where(*where).group_by(i.item_key, i.bureau_id)
+    per_bureau = (select(i.item_key, i.bureau_id, func.sum(i.sections).label("n")).where(*where)
+                  .group_by(i.item_key, i.bureau_id).subquery())
+    query = (select(per_bureau.c.item_key, func.aggregate_strings(
+        cast(per_bureau.c.bureau_id, String) + "," + cast(per_bureau.c.n, String), ","))
+        .group_by(per_bureau.c.item_key))
     result: dict[str, dict[int, int]] = defaultdict(dict)
-    for key, bureau, n in session.connection().execute(query):
-        result[key][bureau] = n
+    for key, joined in session.connection().execute(query).all():
+        flat = json.loads(f"[{joined}]")
+        result[key] = dict(zip(flat[::2], flat[1::2], strict=True))
     return result
 
 
 def maturities(session: Session, round_id: int, *, bureau_id: int | None = None,
                category: str = OVERALL) -> list[tuple[float | None, int]]:
-    """The maturities of the 所属 of the prefecture (or of one 部局) in a round: (value, how many)."""
+    """The maturities of the 所属 of the prefecture (or of one 部局) in a round: (value, how many), in
+    ascending order ("none" first). Read as one string of "maturity,所属" pairs (hundreds of values)."""
     m = MaturityTally
-    query = (select(m.maturity_x10, func.sum(m.sections))
-             .where(m.round_id == round_id, m.bureau_id == (PREFECTURE if bureau_id is None else bureau_id),
-                    m.category == category).group_by(m.maturity_x10).order_by(m.maturity_x10))
-    return [(None if tenths == NO_MATURITY else tenths / 10, n) for tenths, n in session.connection().execute(query)
-            if n]
+    values = (select(m.maturity_x10, func.sum(m.sections).label("n"))
+              .where(m.round_id == round_id, m.bureau_id == (PREFECTURE if bureau_id is None else bureau_id),
+                     m.category == category).group_by(m.maturity_x10).subquery())
+    query = select(func.aggregate_strings(cast(values.c.maturity_x10, String) + "," + cast(values.c.n, String), ","))
+    flat = json.loads(f"[{session.connection().execute(query).scalar() or ''}]")
+    return [(None if tenths == NO_MATURITY else tenths / 10, n)
+            for tenths, n in sorted(zip(flat[::2], flat[1::2], strict=True)) if n]
