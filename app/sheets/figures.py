@@ -391,8 +391,7 @@ def _histogram_statement(**shape):
     group = (m.round_id, m.bureau_id, m.category)
     pairs = (select(*group, m.maturity_x10, func.sum(m.sections).label("n")).where(*_where(m, **shape))
              .group_by(*group, m.maturity_x10).having(func.sum(m.sections) > 0).subquery())
-    pair = cast(pairs.c.maturity_x10, String) + "," + cast(pairs.c.n, String)
-    return (select(pairs.c.round_id, pairs.c.bureau_id, pairs.c.category, func.aggregate_strings(pair, ","))
+    return (select(pairs.c.round_id, pairs.c.bureau_id, pairs.c.category, _joined(pairs.c.maturity_x10, pairs.c.n))
             .group_by(pairs.c.round_id, pairs.c.bureau_id, pairs.c.category))
 
 
@@ -402,11 +401,10 @@ def _live(conn, round_ids: list[int], scope: _Scope) -> dict[GroupKey, Raw]:
     result: dict[GroupKey, Raw] = {}
     for round_id, bureau_id, category, joined in conn.execute(_histogram_statement(**scope.shape),
                                                                scope.params(round_ids)).all():
-        flat = json.loads(f"[{joined}]")  # maturity, 所属, maturity, 所属, …
         sections = scored = tenths = 0
         ranges: list[tuple[int, int, float]] = []  # (first position, next position, maturity) in sorted order
         # ascending maturity: "no maturity" (NO_MATURITY, below every value) first
-        for value, n in sorted(zip(flat[::2], flat[1::2], strict=True)):
+        for value, n in sorted(_split(joined)):
             sections += n
             if value != NO_MATURITY:
                 ranges.append((scored, scored + n, value / 10))
@@ -506,13 +504,10 @@ def bureau_counts(session: Session, round_id: int, keys: Collection[str], status
              i.bureau_id != PREFECTURE if bureau_id is None else i.bureau_id == bureau_id]
     per_bureau = (select(i.item_key, i.bureau_id, func.sum(i.sections).label("n")).where(*where)
                   .group_by(i.item_key, i.bureau_id).subquery())
-    query = (select(per_bureau.c.item_key, func.aggregate_strings(
-        cast(per_bureau.c.bureau_id, String) + "," + cast(per_bureau.c.n, String), ","))
-        .group_by(per_bureau.c.item_key))
+    query = select(per_bureau.c.item_key, _joined(per_bureau.c.bureau_id, per_bureau.c.n)).group_by(per_bureau.c.item_key)
     result: dict[str, dict[int, int]] = defaultdict(dict)
     for key, joined in session.connection().execute(query).all():
-        flat = json.loads(f"[{joined}]")
-        result[key] = dict(zip(flat[::2], flat[1::2], strict=True))
+        result[key] = dict(_split(joined))
     return result
 
 
@@ -524,7 +519,17 @@ def maturities(session: Session, round_id: int, *, bureau_id: int | None = None,
     values = (select(m.maturity_x10, func.sum(m.sections).label("n"))
               .where(m.round_id == round_id, m.bureau_id == (PREFECTURE if bureau_id is None else bureau_id),
                      m.category == category).group_by(m.maturity_x10).subquery())
-    query = select(func.aggregate_strings(cast(values.c.maturity_x10, String) + "," + cast(values.c.n, String), ","))
-    flat = json.loads(f"[{session.connection().execute(query).scalar() or ''}]")
-    return [(None if tenths == NO_MATURITY else tenths / 10, n)
-            for tenths, n in sorted(zip(flat[::2], flat[1::2], strict=True)) if n]
+    joined = session.connection().execute(select(_joined(values.c.maturity_x10, values.c.n))).scalar()
+    return [(None if tenths == NO_MATURITY else tenths / 10, n) for tenths, n in sorted(_split(joined)) if n]
+
+
+def _joined(a, b):
+    """Integer pairs (a, b) of a query's rows read as one string "a,b,a,b,…" (no order): a few hundred rows
+    cost more as Python objects (and, on SQLite, a release and retake of the GIL per row) than the query."""
+    return func.aggregate_strings(cast(a, String) + "," + cast(b, String), ",")
+
+
+def _split(joined: str | None) -> list[tuple[int, int]]:
+    """The pairs of a ``_joined`` string."""
+    flat = json.loads(f"[{joined or ''}]")
+    return list(zip(flat[::2], flat[1::2], strict=True))
