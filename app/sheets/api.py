@@ -90,7 +90,9 @@ class SheetOut(BaseModel):
                    "scene": "日常業務", "text": "資料を電子で保管している", "difficulty": 1, "allows_na": False,
                    "links": [], "hints": [],
                    "answer": {"item_key": "office.daily.keep-electronic", "status": "◎", "memo": "", "version": 1,
-                              "updated_at": "2026-11-29T01:23:45Z", "updated_by": "富山 太郎"}}],
+                              "updated_at": "2026-11-29T01:23:45Z", "updated_by": "富山 太郎"},
+                   "is_new": False, "previous": None}],
+        "previous_round": {"id": 1, "title": "令和7年度 第1回"},
     }]})
     round: RoundRef = Field(description="the round")
     checklist: str = Field(description="the checklist's id", examples=["paperless"])

@@ -28,6 +28,8 @@ class ConfirmPreviousIn(BaseModel):
 
 
 class ConfirmedOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"confirmed": 1, "sheet": SheetOut.model_config["json_schema_extra"]["examples"][0]}]})
     confirmed: int = Field(description="how many answers were written from the previous round (0: nothing was left "
                            "to confirm)", examples=[6])
     sheet: SheetOut = Field(description="the sheet as it is now")
