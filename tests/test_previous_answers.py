@@ -224,7 +224,7 @@ def test_the_sheet_page_shows_offers_new_items_and_confirm_all_and_counts_nothin
     html = client.get(base).text
     assert f"前回どおりで確認（残り{n}項目）" in html
     assert html.count("前回の回答：") == n and html.count(">変更なし</button>") == n
-    assert html.count("<span class=prev-new>新しい項目</span>") == 30 + 1  # 30 rows and the panel's explanation
+    assert html.count('<span class="tag prev-new">新しい項目</span>') == 30 + 1  # 30 rows and the panel's explanation
     assert "共有フォルダに保存" in html and "未回答 36 項目" in html
     response = client.post(f"{base}/previous", data={"csrf_token": token})
     assert response.status_code == 303, response.text[-800:]
