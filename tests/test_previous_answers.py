@@ -4,12 +4,14 @@ one writer with their history; on SQLite and PostgreSQL (the confirm takes the s
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from app.auth import service as auth_service
+from app.checklists import service as checklists
 from app.checklists.loader import load_checklist
 from app.config import PROJECT_ROOT
 from app.errors import Conflict, Forbidden
@@ -279,3 +281,71 @@ def test_the_sheet_json_has_previous_answers_and_the_api_confirms_them(client, s
     events = client.get(f"/api/v1{url(new)}/history").json()["events"]
     assert {e["source"] for e in events} == {"previous"}
     assert stored(session) == recounted(session)
+
+
+# --- a race: 前回どおりで確認 against a save of one of its items (real concurrent HTTP clients) -------------------
+
+PAIRS = 40
+
+
+def test_前回どおりで確認_racing_a_save_never_overwrites_it_and_keeps_the_tallies(app, engine, live_server, backend):
+    """A member saves one offered item (at version 0) while the leader confirms every previous answer. One goes
+    first under the sheet's lock: the save first, and the confirm leaves that item alone (5 confirmed); the
+    confirm first, and the save, now stale, gets 409 (6 confirmed). Never both, never a 5xx."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.auth.models import Membership, SectionRole
+    from app.db import session_for
+    from app.orgs.models import UnitKind
+    from app.rounds import service as rounds_service
+    from tests.test_races import People, answers_by_sheet, assert_tallies_in_step, leader_of, member_of, race
+
+    last = {k: s for k, (s, _) in BEFORE.items()}
+    with session_for(engine, write=True) as s:
+        bureau = f.make_unit(s, "A", "A部", kind=UnitKind.BUREAU, position=1)
+        units = [f.make_unit(s, f"S{i:03d}", f"A部 {i}課", parent=bureau, position=i) for i in range(1, PAIRS + 1)]
+        people = {}
+        for unit in units:
+            for upn, role in ((member_of(unit.code), SectionRole.MEMBER), (leader_of(unit.code), SectionRole.LEADER)):
+                if upn not in people:
+                    people[upn] = f.make_user(s, upn)
+                s.add(Membership(user_id=people[upn].id, unit_id=unit.id, role=role))
+        version_id = f.publish(s)
+        past = f.make_round(s, version_id, title="令和7年度 第1回", fiscal_year=2025,
+                            opens_on=today_jst() - timedelta(days=400), open_it=False)
+        rounds_service.open_round(s, past, sheets=len(units))
+        definition = checklists.get_definition(s, version_id)
+        writer.create(s, past, definition, [writer.NewSheet(u.id, bureau.id, statuses=last, state="submitted",
+                                                            submitted_at=now_utc()) for u in units], now=now_utc())
+        service.close_round(s, past)
+        new = f.make_round(s, version_id, opens_on=today_jst() - timedelta(days=1))
+        round_id, codes = new.id, [u.code for u in units]
+        s.commit()
+    crowd = People(live_server(app))
+    crowd.sign_in(*{member_of(c) for c in codes}, *{leader_of(c) for c in codes})
+
+    def save(code):
+        return lambda: crowd.put(member_of(code), f"/api/v1/rounds/{round_id}/sections/{code}/answers/{K2}",
+                                 json={"status": "×", "version": 0})
+
+    def confirm_all(code):
+        return lambda: crowd.post(leader_of(code), f"/api/v1/rounds/{round_id}/sections/{code}/previous-answers/confirm")
+
+    outcome = {}
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            for start in range(0, len(codes), 2):
+                pending = {code: race(pool, save(code), confirm_all(code)) for code in codes[start:start + 2]}
+                for code, (saving, confirming) in pending.items():
+                    confirmed = confirming.result()
+                    assert confirmed.status_code == 200, confirmed.text
+                    outcome[code] = (saving.result().status_code, confirmed.json()["confirmed"])
+    finally:
+        crowd.close()
+    stored_now = answers_by_sheet(engine, round_id)
+    for code, (saved, confirmed) in outcome.items():
+        assert (saved, confirmed) in {(200, 5), (409, 6)}, (code, saved, confirmed)
+        assert stored_now[code][K2] == (("×", 1) if saved == 200 else ("○", 1)), code
+        assert all(stored_now[code][k] == (s, 1) for k, s in last.items() if k != K2), code
+    print(f"\n[{backend}] save vs 前回どおりで確認: {dict(Counter(outcome.values()))}")
+    assert_tallies_in_step(engine)
