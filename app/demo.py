@@ -288,7 +288,7 @@ def _fill_round(session, round_, definition: Definition, sections, bureau_of, pr
         roll = rng.random()
         share = 1.0 if not is_open else (0.0 if roll < 0.25 else rng.uniform(0.3, 0.95) if roll < 0.6 else 1.0)
         submitted = share == 1.0 and (rng.random() < (0.6 if is_open else 0.93))
-        if unit.position == 1:  # the first 所属 of each 部局 submitted every round and has not started the open one:
+        if unit.position == 2:  # the second 所属 of each 部局 submitted every round and has not started the open one:
             share, submitted = (0.0, False) if is_open else (1.0, True)  # its sheet offers 「前回の回答」
         day = round_.opens_on + timedelta(days=rng.randrange(0, 30))
         leader = users.get(f"leader.{unit.code}@demo.example".lower())

@@ -349,3 +349,22 @@ def test_前回どおりで確認_racing_a_save_never_overwrites_it_and_keeps_th
         assert all(stored_now[code][k] == (s, 1) for k, s in last.items() if k != K2), code
     print(f"\n[{backend}] save vs 前回どおりで確認: {dict(Counter(outcome.values()))}")
     assert_tallies_in_step(engine)
+
+
+def test_the_demo_offers_previous_answers_in_its_open_round(session):
+    """The demo's second 所属 of each 部局 submitted last round and has not started this one (README)."""
+    from app import demo
+    from app.auth.models import User
+    from app.rounds.models import Round
+
+    files = demo.version_files(PROJECT_ROOT / "checklists" / "paperless")
+    demo.load(session, load_checklist(files[0]), demo.DemoPlan(sections=12, rounds=2, seed=1),
+              newest=load_checklist(files[-1]))
+    session.commit()
+    newest = session.execute(select(Round).order_by(Round.opens_on.desc())).scalars().first()
+    user = session.execute(select(User).where(User.upn == "leader.1002@demo.example")).scalar_one()
+    principal = principal_of(session, user)
+    view = service.get_sheet_for(session, principal, newest.id, "1002")
+    offered = previous.offer_for(session, principal, view)
+    assert figures.sheet_score(session, view.sheet.id).overall.answered == 0
+    assert offered is not None and len(offered.offers) >= 5 and any(offered.is_new(i.key) for i in view.definition.items)
