@@ -11,7 +11,7 @@ from app.auth.deps import CurrentPrincipal
 from app.errors import Conflict, InvalidInput
 from app.sheets import previous, service
 from app.sheets.models import EventSource
-from app.sheets.routes import RowState, _page_context
+from app.sheets.routes import RowState, _inputs_from_form, _page_context, _row_errors
 from app.web.deps import DbSession, FormDep, csrf_protect
 from app.web.htmx import wants_fragment
 from app.web.params import Code, ItemKey, RoundId
@@ -33,18 +33,26 @@ def confirm_all(round_id: RoundId, code: Code, session: DbSession, principal: Cu
 def confirm_one(request: Request, round_id: RoundId, code: Code, item_key: ItemKey, session: DbSession,
                 principal: CurrentPrincipal, form: FormDep):
     """「変更なし」: one item takes its previous answer, if it is still unanswered at the version the page read."""
-    item = service.definition_of(session, round_id).item(item_key)  # 404 for an unknown item
+    definition = service.definition_of(session, round_id)
+    item = definition.item(item_key)  # 404 for an unknown item
     raw = form.get(f"v{item.position}")
     version = int(raw) if isinstance(raw, str) and raw.isdigit() else None
     url = sheet_url(round_id, code)
+    # Without JavaScript the whole sheet form comes here: what was typed in the other rows is saved with it
+    # (in the same transaction), as 「まとめて保存する」 would, so that nothing typed is lost.
+    others = [] if wants_fragment(request) else [i for i in _inputs_from_form(form, definition) if i.item_key != item.key]
     try:
+        if others:
+            service.save_answers(session, principal, round_id, code, others, source=EventSource.PAGE)
         previous.confirm(session, principal, round_id, code, item_key=item.key, version=version,
                          source=EventSource.PAGE)
     except (InvalidInput, Conflict) as exc:
         session.rollback()
         view = service.get_sheet_for(session, principal, round_id, code)
-        rows = RowState(errors={item.key: exc.message})
+        rows = RowState(errors=_row_errors(exc) if others else {item.key: exc.message})
         if not wants_fragment(request):
+            rows.typed_status = {i.item_key: i.status for i in others}
+            rows.typed_memo = {i.item_key: i.memo for i in others if i.memo is not None}
             context = {**_page_context(session, view, rows, principal=principal), "error": exc.message}
             return render(request, "sheets/sheet.html", context, status_code=exc.status_code)
         context = {**_page_context(session, view, rows, principal=principal, fragment=True), "item": item}
