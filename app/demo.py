@@ -109,7 +109,7 @@ def load(session: Session, checklist: LoadedChecklist, plan: DemoPlan, progress:
         session.flush()
         _fill_round(session, round_, definition, sections, bureau_of, propensity, not_applicable,
                     index * _improvement_scale(plan.rounds), rng, plan, progress,
-                    memos=plan.history and index == len(calendar) - 1)
+                    memos=plan.history and index >= len(calendar) - 2)  # (the previous round's are offered again)
         if round_.state == RoundState.CLOSED:
             figures.materialize(session, round_.id)  # as closing it would have
     if plan.history and len(calendar) >= 2:
@@ -288,6 +288,8 @@ def _fill_round(session, round_, definition: Definition, sections, bureau_of, pr
         roll = rng.random()
         share = 1.0 if not is_open else (0.0 if roll < 0.25 else rng.uniform(0.3, 0.95) if roll < 0.6 else 1.0)
         submitted = share == 1.0 and (rng.random() < (0.6 if is_open else 0.93))
+        if unit.position == 2:  # the second 所属 of each 部局 submitted every round and has not started the open one:
+            share, submitted = (0.0, False) if is_open else (1.0, True)  # its sheet offers 「前回の回答」
         day = round_.opens_on + timedelta(days=rng.randrange(0, 30))
         leader = users.get(f"leader.{unit.code}@demo.example".lower())
         sheet = writer.NewSheet(
@@ -309,7 +311,7 @@ def _fill_round(session, round_, definition: Definition, sections, bureau_of, pr
                 sheet.statuses[item.key] = status
                 sheet.answered_at[item.key] = at
         sheets.append(sheet)
-    if memos:  # a few answers of the newest round carry a memo
+    if memos:  # a few answers of the last two rounds carry a memo
         answered = [(s, key) for s in sheets for key in s.statuses]
         for s, key in rng.sample(answered, min(len(answered), 40)):
             s.memos = {**s.memos, key: rng.choice(MEMOS)}

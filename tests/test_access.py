@@ -134,6 +134,9 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/rounds/{round_id}/sections/{code}/submit"): leader_only(422),
     ("POST", "/api/v1/rounds/{round_id}/sections/{code}/reopen"): leader_only(409),
     ("GET", "/api/v1/rounds/{round_id}/sections/{code}/history"): own_section(200),
+    # 前回どおりで確認 (issue 11.11): the walk's world has no previous round, so the 所属's staff confirm nothing (0)
+    ("POST", "/api/v1/rounds/{round_id}/sections/{code}/previous-answers/confirm"):
+        by_role(LOGIN, 200, 200, 403, 403, 403, json={}),
     ("GET", "/rounds/{round_id}"): by_role(LOGIN, 303, 303, 303, 200, 200),  # 所属 people go home
     ("GET", "/rounds/{round_id}/sections/{code}"): own_section(200),
     ("POST", "/rounds/{round_id}/sections/{code}"):
@@ -144,6 +147,10 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/rounds/{round_id}/sections/{code}/submit"): leader_only(303),
     ("POST", "/rounds/{round_id}/sections/{code}/reopen"): leader_only(409),
     ("GET", "/rounds/{round_id}/sections/{code}/history"): own_section(200),
+    ("POST", "/rounds/{round_id}/sections/{code}/previous"): by_role(LOGIN, 303, 303, 403, 403, 403),
+    # 変更なし: no previous round in the walk's world, so the 所属's staff get 409 (no previous answer to confirm)
+    ("POST", "/rounds/{round_id}/sections/{code}/items/{item_key}/previous"):
+        by_role(LOGIN, 409, 409, 403, 403, 403, form={form_field("version", K1): "0"}),
 
     # --- figures: scores for everyone (filtered, groups under 5 所属 withheld), the desk's figures ------------
     ("GET", "/api/v1/rounds/{round_id}/scores"): signed_in(200),  # filtered to what each may see

@@ -60,6 +60,12 @@ class A11yPage:
     msal: bool = False  # served by the app with Microsoft 365 sign-in (the same database)
 
 
+def _open_confirm_previous(page: Page, ids: dict[str, int]) -> None:
+    """The confirmation step of 「前回どおりで確認」: the list of items and the button (issue 11.11)."""
+    page.locator("#previous-panel summary").click()
+    page.get_by_role("button", name="1項目を前回どおりで確認する").wait_for()
+
+
 def _stale_row_save(page: Page, ids: dict[str, int]) -> None:
     """A row after a refused save (htmx): someone else saved it first, so the row shows their answer."""
     key = KEYS[5]
@@ -139,6 +145,9 @@ PAGES = [
     A11yPage("sheet as leader", "leader_a", "/rounds/{round_id}/sections/A1", SHEET),
     A11yPage("sheet: a refused 提出 (htmx)", "leader_a", "/rounds/{round_id}/sections/A1", SHEET,
              then=_premature_submit),
+    # 所属 A1's item still unanswered (cleared again just before) is offered last year's answer; 「前回どおりで確認」 opened (its confirmation step)
+    A11yPage("sheet: 前回どおりで確認 opened", "leader_a", "/rounds/{round_id}/sections/A1", SHEET,
+             then=_open_confirm_previous),
     A11yPage("sheet: only the unanswered rows", "leader_a", "/rounds/{round_id}/sections/A1?only=unanswered", SHEET),
     A11yPage("sheet: a refused 提出 (no JavaScript)", "leader_a",
              "/rounds/{round_id}/sections/A1?submit=incomplete#submit-error", SHEET),

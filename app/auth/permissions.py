@@ -72,6 +72,13 @@ def why_not_edit_sheet(p: Principal, unit_id: int, *, sheet_submitted: bool, rou
     return None
 
 
+def why_not_confirm_previous(p: Principal, unit_id: int, *, sheet_submitted: bool, round_open: bool) -> str | None:
+    """「変更なし」 and 「前回どおりで確認」 (``app.sheets.previous``) answer items with the previous round's answers:
+    a change of the sheet, for whoever may change it. The answers offered are those of the 所属's own past
+    (its lineage), which its staff may read (``auth.scope``)."""
+    return why_not_edit_sheet(p, unit_id, sheet_submitted=sheet_submitted, round_open=round_open)
+
+
 def why_not_submit(p: Principal, unit_id: int, *, sheet_submitted: bool, round_open: bool) -> str | None:
     if p.read_only:
         return "APIトークンでは閲覧だけができます。"

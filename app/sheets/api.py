@@ -1,4 +1,5 @@
-"""JSON API for sheets: read a sheet, save one answer, submit, reopen. Same services as the pages."""
+"""JSON API for sheets: read a sheet (with the previous round's answers offered), save one answer, submit,
+reopen. Same services as the pages; confirming previous answers is in ``previous_api``."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from sqlmodel import select
 
 from app.auth.deps import CurrentPrincipal
 from app.auth.models import User
+from app.auth.permissions import Principal
 from app.jpdate import wareki
 from app.scoring.schemas import CategoryScore, Score
-from app.sheets import figures, service
+from app.sheets import figures, previous, service
 from app.sheets.models import EventSource
 from app.sheets.service import AnswerInput, SheetView
 from app.web.deps import DbSession, csrf_protect
@@ -43,6 +45,14 @@ class Link(BaseModel):
     url: str | None = Field(default=None, description="where it points; null for a reference without an address")
 
 
+class PreviousOut(BaseModel):
+    """The previous round's answer offered to an item still unanswered (not counted until confirmed)."""
+
+    status: str = Field(description="◎ ○ △ × 該当なし, as submitted in the previous round", examples=["○"])
+    memo: str = Field(description="its メモ (empty when none): confirmed together with the status",
+                      examples=["共有フォルダに保存"])
+
+
 class ItemOut(BaseModel):
     item_key: str = Field(description="the item's key: stable across checklist versions",
                           examples=["office.daily.keep-electronic"])
@@ -55,6 +65,13 @@ class ItemOut(BaseModel):
     links: list[Link] = Field(description="参考リンク")
     hints: list[str] = Field(description="improvement hints shown at △ and ×")
     answer: AnswerOut = Field(description="the 所属's answer")
+    is_new: bool = Field(default=False, description="「新しい項目」: the previous round's checklist did not have this "
+                         "item's key (false when there is no previous round to compare with)")
+    previous: PreviousOut | None = Field(default=None, description=(
+        "「前回の回答」: the answer this 所属 (or the 所属 it continues after a reorganisation) submitted in the "
+        "previous round, joined by item key, offered while this item is unanswered in a draft of an open round; "
+        "null otherwise. Not counted in score or progress until confirmed: POST "
+        "/api/v1/rounds/{round_id}/sections/{code}/previous-answers/confirm"))
 
 
 class SheetOut(BaseModel):
@@ -73,7 +90,9 @@ class SheetOut(BaseModel):
                    "scene": "日常業務", "text": "資料を電子で保管している", "difficulty": 1, "allows_na": False,
                    "links": [], "hints": [],
                    "answer": {"item_key": "office.daily.keep-electronic", "status": "◎", "memo": "", "version": 1,
-                              "updated_at": "2026-11-29T01:23:45Z", "updated_by": "富山 太郎"}}],
+                              "updated_at": "2026-11-29T01:23:45Z", "updated_by": "富山 太郎"},
+                   "is_new": False, "previous": None}],
+        "previous_round": {"id": 1, "title": "令和7年度 第1回"},
     }]})
     round: RoundRef = Field(description="the round")
     checklist: str = Field(description="the checklist's id", examples=["paperless"])
@@ -90,6 +109,9 @@ class SheetOut(BaseModel):
     score: Score = Field(description="the sheet's maturity and completion")
     categories: list[CategoryScore] = Field(description="per category, in sheet order")
     items: list[ItemOut] = Field(description="every item of the checklist version, in sheet order")
+    previous_round: RoundRef | None = Field(default=None, description=(
+        "the round whose submitted answers are offered as 「前回の回答」 (the latest earlier round in which this "
+        "所属 or its predecessor has a sheet, if that sheet was submitted); null when nothing is offered"))
 
 
 class AnswerIn(BaseModel):
@@ -110,15 +132,18 @@ class ReopenIn(BaseModel):
 _ITEMS = TypeAdapter(list[ItemOut])
 
 
-def sheet_out(session, view: SheetView) -> SheetOut:
+def sheet_out(session, view: SheetView, principal: Principal) -> SheetOut:
     score = figures.sheet_score(session, view.sheet.id)
+    offered = previous.offer_for(session, principal, view)
     names = _user_names(session, {a.updated_by_id for a in view.answers.values()})
     # Validated as one list of plain dicts (in pydantic-core) rather than 40 items and their answers and
     # links built as models one by one.
     items = _ITEMS.validate_python([
         {"item_key": item.key, "position": item.position, "category": item.category, "scene": item.scene,
          "text": item.text, "difficulty": item.difficulty, "allows_na": item.allows_na, "links": list(item.links),
-         "hints": list(item.hints), "answer": service.answer_json(answer, names.get(answer.updated_by_id))}
+         "hints": list(item.hints), "answer": service.answer_json(answer, names.get(answer.updated_by_id)),
+         "is_new": bool(offered and offered.is_new(item.key)),
+         "previous": _previous_json(offered.offer(item.key)) if offered else None}
         for item in view.definition.items for answer in (view.answers[item.key],)])
     return SheetOut(
         round=round_ref(view.round),
@@ -136,7 +161,12 @@ def sheet_out(session, view: SheetView) -> SheetOut:
         score=Score.of(score.overall),
         categories=[CategoryScore(name=name, **Score.of(t).model_dump()) for name, t in score.categories.items()],
         items=items,
+        previous_round=round_ref(offered.round) if offered else None,
     )
+
+
+def _previous_json(offer: previous.PreviousAnswer | None) -> dict | None:
+    return {"status": offer.status, "memo": offer.memo} if offer else None
 
 
 def _user_names(session, ids: set[int | None]) -> dict[int, str]:
@@ -157,7 +187,7 @@ _ERRORS = {
 @router.get("/rounds/{round_id}/sections/{code}/sheet", response_model=SheetOut, responses=_ERRORS)
 def get_sheet(round_id: RoundId, code: Code, session: DbSession, principal: CurrentPrincipal) -> SheetOut:
     """A 所属's sheet in a round: every item with its answer, the entry date, state, score and completion."""
-    return sheet_out(session, service.get_sheet_for(session, principal, round_id, code))
+    return sheet_out(session, service.get_sheet_for(session, principal, round_id, code), principal)
 
 
 @router.put(
@@ -189,7 +219,7 @@ def submit(round_id: RoundId, code: Code, session: DbSession, principal: Current
     """Submit (提出) the sheet: DX推進リーダー only; every item must be answered."""
     service.submit(session, principal, round_id, code, source=EventSource.API)
     session.commit()
-    return sheet_out(session, service.get_sheet_for(session, principal, round_id, code))
+    return sheet_out(session, service.get_sheet_for(session, principal, round_id, code), principal)
 
 
 @router.post("/rounds/{round_id}/sections/{code}/reopen", response_model=SheetOut, responses=_STATE_ERRORS)
@@ -198,4 +228,4 @@ def reopen(round_id: RoundId, code: Code, session: DbSession, principal: Current
     """Reopen a submitted sheet so members can change it again: DX推進リーダー only."""
     service.reopen(session, principal, round_id, code, source=EventSource.API, reason=body.reason if body else "")
     session.commit()
-    return sheet_out(session, service.get_sheet_for(session, principal, round_id, code))
+    return sheet_out(session, service.get_sheet_for(session, principal, round_id, code), principal)

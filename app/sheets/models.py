@@ -156,6 +156,7 @@ class EventSource(StrEnum):
     API = "api"
     IMPORT = "import"
     DEMO = "demo"
+    PREVIOUS = "previous"  # 「変更なし」/「前回どおりで確認」: the previous round's answer confirmed (app.sheets.previous)
 
 
 class SheetEvent(SQLModel, table=True):

@@ -260,7 +260,7 @@ def save_answers(
         if new_status == current.status and memo == current.memo:
             continue  # unchanged: nothing to write, whatever version the page had
         if raw.version != current.version:
-            raise _conflict(session, item, current)
+            raise conflict(session, item, current)
         changes.append(writer.Change(item, current, new_status, memo))
     if errors:
         raise InvalidInput(f"{len(errors)}件の項目に誤りがあります。赤く示した項目を直してください。", fields=errors)
@@ -280,7 +280,7 @@ def _after(stored: writer.StoredAnswer, change: writer.Change | None, now: datet
                                actor_id)
 
 
-def _conflict(session: Session, item: ItemDef, current: writer.StoredAnswer) -> Conflict:
+def conflict(session: Session, item: ItemDef, current: writer.StoredAnswer) -> Conflict:
     who = session.get(User, current.updated_by_id) if current.updated_by_id else None
     name = who.display_name if who else "他の方"
     shown = current.status or "未回答"
