@@ -132,11 +132,16 @@ def test_a_partly_answered_section_is_not_shown_as_regressed_while_the_round_is_
     # the categories table too: 所属内 (K1, K2) compares K1 only; the others have nothing in common yet
     categories = html.split('id="categories"')[1].split("</table>")[0]
     assert "後退" not in categories and "集計中" in categories and "改善（暫定）" in categories
+    # item by item: the five items not answered yet are 集計中, not 「比較できません」
+    items = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html.split('id="items"')[1].split("</section>")[0])))
+    assert "集計中（今回まだ未回答） 5 件" in items and "改善 1 件" in items and "比較できません" not in items
 
     sheets_service.close_round(session, world.round)  # closed as it is: the change is final
     session.commit()
-    closed = _history_row(client.get("/sections/A1/trend").text, world.round.title)
+    after = client.get("/sections/A1/trend").text
+    closed = _history_row(after, world.round.title)
     assert "後退" in closed and "暫定" not in closed
+    assert "集計中" not in after.split('id="items"')[1].split("</section>")[0]  # unanswered for good now
 
 
 def test_an_open_round_with_nothing_answered_yet_says_counting(client, session, world, two_years):

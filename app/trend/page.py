@@ -23,6 +23,8 @@ from app.rounds.models import Round, RoundState
 from app.scoring.rules import (
     CHANGE_LABELS,
     CHANGE_MARKS,
+    COUNTING_LABEL,
+    COUNTING_MARK,
     MIN_GROUP_SIZE,
     TARGET_LIMIT,
     TARGET_STATUSES,
@@ -102,18 +104,25 @@ class CategoryRow:
         return self.comparison.change
 
 
+PENDING_LABEL = f"{COUNTING_LABEL}（今回まだ未回答）"
+
+
 @dataclass
 class ChangeCount:
-    change: Change
+    change: Change | None  # None: items not answered yet in an open round (集計中)
     count: int
 
     @property
     def mark(self) -> str:
-        return CHANGE_MARKS[self.change]
+        return COUNTING_MARK if self.change is None else CHANGE_MARKS[self.change]
 
     @property
     def label(self) -> str:
-        return CHANGE_LABELS[self.change]
+        return PENDING_LABEL if self.change is None else CHANGE_LABELS[self.change]
+
+    @property
+    def css(self) -> str:
+        return "counting" if self.change is None else self.change.value
 
 
 @dataclass
@@ -169,6 +178,11 @@ class TrendPage:
     why_not_request: str | None
     sheet_round: Round | None  # the latest round, when the 所属 has a sheet of its own in it
     suppressed: bool  # some group figure on the page is withheld (fewer than MIN_GROUP_SIZE 所属 answered)
+    # items of the latest round not answered yet while it is open and the sheet not submitted: 集計中, not
+    # 「比較できません」
+    pending_items: frozenset[str] = frozenset()
+    pending_label: str = PENDING_LABEL
+    counting_mark: str = COUNTING_MARK
     min_group_size: int = MIN_GROUP_SIZE
     target_limit: int = TARGET_LIMIT
     target_statuses: tuple[Status, ...] = TARGET_STATUSES
@@ -224,12 +238,17 @@ def build(session: Session, principal: Principal, unit: Unit, *, typed_targets: 
     categories = _category_rows(session, trend, latest, previous, groups)
     bars, bars_desc = _category_chart(unit, categories, latest, previous)
     items = trend_service.compare(session, trend, previous.id, latest.id) if previous and latest else []
-    counted = Counter(c.change for c in items if c.change is not None)
-    change_counts = [ChangeCount(ch, counted[ch]) for ch in Change if counted[ch]]
+    latest_point = trend.main_point(latest.id) if latest else None
+    still_open = latest_point is not None and not is_final(latest_point.round.state != RoundState.CLOSED,
+                                                           latest_point.score.submitted)
+    pending = frozenset(c.key for c in items if still_open and c.in_after and c.after is None
+                        and c.change is Change.NOT_COMPARABLE)
+    counted = Counter(None if c.key in pending else c.change for c in items
+                      if c.change is not None or c.key in pending)
+    change_counts = [ChangeCount(ch, counted[ch]) for ch in (*Change, None) if counted[ch]]
 
     sets = targets_service.target_sets(session, trend)
     current = next((s for s in sets if latest and s.base_round.id == latest.id), None)
-    latest_point = trend.main_point(latest.id) if latest else None
     definition = checklists.get_definition(session, latest.checklist_version_id) if latest else None
     current_targets = {r.item_key: r.target for r in current.rows} if current else {}
     typed = typed_targets or {}
@@ -259,6 +278,7 @@ def build(session: Session, principal: Principal, unit: Unit, *, typed_targets: 
         next_steps=steps, why_not_request=permissions.why_not_request_support(principal, unit.id),
         sheet_round=latest if latest_point and latest_point.relation == "self" else None,
         suppressed=suppressed,
+        pending_items=pending,
         bureau_names={r.bureau.id: r.bureau.name for r in rows if r.bureau},
     )
 
