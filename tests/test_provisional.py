@@ -246,10 +246,15 @@ def test_the_round_page_and_the_board_state_what_they_count(client, dw):
     assert "P部 2課" in board  # the board's list of 所属 not yet submitted is never filtered
     overview = client.get(f"/rounds/{dw.round.id}?bureau=P").text
     assert "集計の対象：</span><strong>提出済の所属のみ</strong>" in overview
-    listed = overview.split('id="sections-title"')[1]
-    assert "P部 1課" in listed and "P部 2課" not in listed
-    everything = client.get(f"/rounds/{dw.round.id}?bureau=P&scope=all").text.split('id="sections-title"')[1]
-    assert "P部 2課" in everything
+    assert "P部 2課" in overview.split('id="sections-title"')[1]  # every 所属 listed, each with its state
+
+    def bureau_p(html: str) -> str:  # the 部局 P row: 所属数, 未着手, 入力中, 提出済, 回答率, 平均成熟度
+        row = html.split(">P部</a></th>")[1].split("</tr>")[0]
+        return " ".join(re.findall(r'<td class="num">([^<]*)</td>', row))
+
+    # P1 (100.0) and P5 (46.7) submitted; everyone: P1, P2 (40.0), P3 (33.3), P5, P4 without a maturity
+    assert bureau_p(overview) == "5 1 2 2 100.0% 73.3"
+    assert bureau_p(client.get(f"/rounds/{dw.round.id}?bureau=P&scope=all").text) == "5 1 2 2 63.3% 55.0"  # 19 of 30 items
 
 
 def test_a_closed_round_counts_every_sheet_by_default(client, session, dw):

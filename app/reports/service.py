@@ -700,16 +700,15 @@ class RoundOverview:
 
 def round_overview(session: Session, principal: Principal, round_id: int, *,
                    bureau_code: str | None = None, scope: Scope | None = None) -> RoundOverview:
-    """Every 部局 of a round with its figures (over the sheets of ``scope``) and progress (every 所属), the
-    所属 of one of them (of ``scope``), and the downloads."""
+    """Every 部局 of a round with its figures (over the sheets of ``scope``) and progress (every 所属), every
+    所属 of one of them (each with its own progress and figures, whatever ``scope``), and the downloads."""
     ctx = desk_context(session, principal, round_id, bureau_code, scope=scope)
     found = figures.groups(session, principal, [ctx.round.id], bureau_ids=[b.id for b in ctx.bureaus],
                            prefecture=False, completion=True, states=ctx.states)
     progress = figures.progress_counts(session, ctx.round.id)
     bureaus = [BureauOverview(b, found[figures.GroupKey(ctx.round.id, b.id)], progress.get(b.id, ProgressCounts()))
                for b in ctx.bureaus]
-    sections = figures.sheet_totals(session, ctx.round.id, bureau_id=ctx.bureau.id,
-                                    states=ctx.states) if ctx.bureau else []
+    sections = figures.sheet_totals(session, ctx.round.id, bureau_id=ctx.bureau.id) if ctx.bureau else []
     return RoundOverview(ctx, sum(progress.values(), ProgressCounts()), bureaus, sections)
 
 
