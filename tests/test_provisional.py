@@ -135,6 +135,10 @@ def test_a_partly_answered_section_is_not_shown_as_regressed_while_the_round_is_
     # item by item: the five items not answered yet are 集計中, not 「比較できません」
     items = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html.split('id="items"')[1].split("</section>")[0])))
     assert "集計中（今回まだ未回答） 5 件" in items and "改善 1 件" in items and "比較できません" not in items
+    changes = {c["item_key"]: c for c in client.get("/api/v1/sections/A1/trend").json()["changes"]}
+    assert (changes[K1]["change"], changes[K1]["pending"]) == ("improved", False)
+    assert (changes[K2]["change"], changes[K2]["change_label"], changes[K2]["pending"]) == (
+        "not_comparable", "集計中（今回まだ未回答）", True)
 
     sheets_service.close_round(session, world.round)  # closed as it is: the change is final
     session.commit()
@@ -142,6 +146,7 @@ def test_a_partly_answered_section_is_not_shown_as_regressed_while_the_round_is_
     closed = _history_row(after, world.round.title)
     assert "後退" in closed and "暫定" not in closed
     assert "集計中" not in after.split('id="items"')[1].split("</section>")[0]  # unanswered for good now
+    assert not any(c["pending"] for c in client.get("/api/v1/sections/A1/trend").json()["changes"])
 
 
 def test_an_open_round_with_nothing_answered_yet_says_counting(client, session, world, two_years):

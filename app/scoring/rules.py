@@ -199,6 +199,7 @@ def maturity_change(before: float | None, after: float | None) -> Change:
 COUNTING_LABEL = "集計中"  # nothing to compare yet: no item answered ◎ ○ △ × in both rounds
 PROVISIONAL_LABEL = "暫定"
 COUNTING_MARK = "…"
+PENDING_ITEM_LABEL = f"{COUNTING_LABEL}（今回まだ未回答）"  # an item not answered yet while the round is open
 
 
 def is_final(round_open: bool, submitted: bool) -> bool:

@@ -23,9 +23,9 @@ from app.rounds.models import Round, RoundState
 from app.scoring.rules import (
     CHANGE_LABELS,
     CHANGE_MARKS,
-    COUNTING_LABEL,
     COUNTING_MARK,
     MIN_GROUP_SIZE,
+    PENDING_ITEM_LABEL,
     TARGET_LIMIT,
     TARGET_STATUSES,
     Change,
@@ -104,7 +104,7 @@ class CategoryRow:
         return self.comparison.change
 
 
-PENDING_LABEL = f"{COUNTING_LABEL}（今回まだ未回答）"
+PENDING_LABEL = PENDING_ITEM_LABEL
 
 
 @dataclass
@@ -239,10 +239,7 @@ def build(session: Session, principal: Principal, unit: Unit, *, typed_targets: 
     bars, bars_desc = _category_chart(unit, categories, latest, previous)
     items = trend_service.compare(session, trend, previous.id, latest.id) if previous and latest else []
     latest_point = trend.main_point(latest.id) if latest else None
-    still_open = latest_point is not None and not is_final(latest_point.round.state != RoundState.CLOSED,
-                                                           latest_point.score.submitted)
-    pending = frozenset(c.key for c in items if still_open and c.in_after and c.after is None
-                        and c.change is Change.NOT_COMPARABLE)
+    pending = trend_service.pending(trend, items, latest.id) if latest else frozenset()
     counted = Counter(None if c.key in pending else c.change for c in items
                       if c.change is not None or c.key in pending)
     change_counts = [ChangeCount(ch, counted[ch]) for ch in (*Change, None) if counted[ch]]
