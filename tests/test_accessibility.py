@@ -168,6 +168,7 @@ PAGES = [
     A11yPage("desk: submission board", "desk", "/desk/board", "/desk/board"),
     A11yPage("desk: the leaders' mail list", "desk", "/desk/board/mail-list", "/desk/board/mail-list"),
     A11yPage("desk: heatmap", "desk", "/desk/heatmap", "/desk/heatmap"),
+    A11yPage("desk: heatmap, every 所属 counted", "desk", "/desk/heatmap?scope=all", "/desk/heatmap"),
     A11yPage("desk: weak items", "desk", "/desk/weak-items", "/desk/weak-items"),
     A11yPage("desk: quick wins", "desk", "/desk/quick-wins", "/desk/quick-wins"),
     A11yPage("desk: distribution", "desk", "/desk/distribution", "/desk/distribution"),

@@ -18,7 +18,8 @@ def dw(session):
 
 
 def api(dw, name, query=""):
-    return f"/api/v1/rounds/{dw.round.id}/{name}{query}"
+    """The JSON of a figure over every sheet (``scope=all``: the default while a round is open is submitted only)."""
+    return f"/api/v1/rounds/{dw.round.id}/{name}{query}{'&' if query else '?'}scope=all"
 
 
 @pytest.mark.parametrize("upn", ["desk@test.example", "admin@test.example"])
@@ -191,7 +192,7 @@ def test_desk_pages_render_and_answer_htmx_with_the_results_block(client, dw):
             page = client.get(f"{path}?round={round_id}")
             assert page.status_code == 200, (path, page.text[:500])
             assert page.text.startswith("<!doctype html>")
-    fragment = client.get(f"/desk/heatmap?round={dw.round.id}&bureau=Q&sort=asc", headers={"HX-Request": "true"})
+    fragment = client.get(f"/desk/heatmap?round={dw.round.id}&bureau=Q&sort=asc&scope=all", headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and fragment.text.lstrip().startswith('<div id="results"')
     assert "Q部 1課" in fragment.text and "P部 1課" not in fragment.text
     assert "HX-Request" in fragment.headers["Vary"]
@@ -199,7 +200,7 @@ def test_desk_pages_render_and_answer_htmx_with_the_results_block(client, dw):
 
 def test_heatmap_rows_link_to_the_read_only_sheet(client, dw):
     sign_in(client, "desk@test.example")
-    page = client.get(f"/desk/heatmap?round={dw.round.id}&bureau=P").text
+    page = client.get(f"/desk/heatmap?round={dw.round.id}&bureau=P&scope=all").text
     assert f'href="/rounds/{dw.round.id}/sections/P2"' in page
     assert '<td class=n>×</td>' in page and '<td class=a>該</td>' in page and '<td class=u>未</td>' in page
     sheet = client.get(f"/rounds/{dw.round.id}/sections/P2")

@@ -50,13 +50,20 @@ def test_desk_opens_heatmap_filters_a_bureau_and_opens_a_section(session, served
     expect(page.get_by_role("heading", name="ヒートマップ", level=1)).to_be_visible()
     page.get_by_label("調査回を切り替える").select_option(str(dw.round.id))
     page.locator(".round-picker button").click()
-    expect(page.locator("#results")).to_contain_text("全庁：7所属")
+    # an open round: by default only the submitted 所属 (P1, P5) are counted, and the page says so
+    expect(page.locator("#results")).to_contain_text("全庁（提出済の所属のみ）：2所属")
+    switch = page.get_by_role("navigation", name="集計の対象の切り替え")
+    switch.get_by_role("link", name="すべての所属").click()
+    expect(page.locator("#results")).to_contain_text("全庁（すべての所属）：7所属")
+    expect(switch.get_by_role("link", name="すべての所属")).to_have_attribute("aria-current", "true")
     expect(page.get_by_role("link", name="P部 1課")).to_be_visible()
 
     page.get_by_label("部局").select_option("Q")  # htmx: only #results is swapped, the URL follows
-    expect(page.locator("#results")).to_contain_text("Q部：2所属")
+    expect(page.locator("#results")).to_contain_text("Q部（すべての所属）：2所属")
     expect(page.get_by_role("link", name="P部 1課")).to_have_count(0)
-    expect(page).to_have_url(f"{served}/desk/heatmap?round={dw.round.id}&bureau=Q&sort=org")
+    expect(page).to_have_url(f"{served}/desk/heatmap?round={dw.round.id}&scope=all&bureau=Q&sort=org")
+    # the switch came back with the swap (out of band): its links keep the 部局 just chosen
+    expect(switch.get_by_role("link", name="提出済の所属のみ")).to_have_attribute("href", re.compile("bureau=Q"))
     row = page.locator("tr", has=page.get_by_role("link", name="Q部 1課"))
     expect(row.locator("td.n")).to_have_count(6)  # six × cells, each with its symbol
     expect(row.locator("td.n").first).to_have_text("×")

@@ -27,13 +27,14 @@ from app.auth import service as auth_service
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.reports import queries, service
 from app.scoring import rules
-from app.scoring.rules import ItemCounts, Progress
+from app.scoring.rules import ItemCounts, Progress, Scope
 from app.sheets import figures
 from app.statuses import Status
 from tests import factories
 from tests.factories import V1_KEYS
 
 K1, K2, K3, K4, K5, K6 = V1_KEYS
+ALL = Scope.ALL  # these figures count every sheet (the default while a round is open is submitted sheets only)
 
 
 @pytest.fixture
@@ -138,38 +139,38 @@ def test_board_of_a_round_with_no_answers_is_all_not_started(session, dw, desk):
 
 
 def test_heatmap_groups_by_bureau_and_sorts_by_score(session, dw, desk):
-    view = service.heatmap(session, desk, dw.round.id)
+    view = service.heatmap(session, desk, dw.round.id, scope=ALL)
     assert [g.bureau.code for g in view.groups] == ["P", "Q"]  # E has no 所属, so no rows
     assert [r.section.code for r in view.rows] == ["P1", "P2", "P3", "P4", "P5", "Q1", "Q2"]
     p2 = view.rows[1]
     assert p2.statuses == ["×", "△", "○", "◎", "該当なし", "×"]
     assert view.rows[3].statuses == [None] * 6
-    asc = service.heatmap(session, desk, dw.round.id, sort="asc")
+    asc = service.heatmap(session, desk, dw.round.id, scope=ALL, sort="asc")
     assert [r.section.code for r in asc.rows] == ["P3", "P2", "P5", "P1", "P4", "Q1", "Q2"]
-    desc = service.heatmap(session, desk, dw.round.id, sort="desc")
+    desc = service.heatmap(session, desk, dw.round.id, scope=ALL, sort="desc")
     assert [r.section.code for r in desc.rows] == ["P1", "P5", "P2", "P3", "P4", "Q1", "Q2"]
-    overall = service.heatmap(session, desk, dw.round.id, sort="all_asc")
+    overall = service.heatmap(session, desk, dw.round.id, scope=ALL, sort="all_asc")
     assert [r.section.code for r in overall.rows] == ["Q1", "P3", "P2", "P5", "P1", "P4", "Q2"]
     assert [g.bureau for g in overall.groups] == [None]
 
 
 def test_heatmap_filters_a_bureau_and_pages(session, dw, desk):
-    view = service.heatmap(session, desk, dw.round.id, bureau_code="Q")
+    view = service.heatmap(session, desk, dw.round.id, scope=ALL, bureau_code="Q")
     assert [r.section.code for r in view.rows] == ["Q1", "Q2"]
-    page = service.heatmap(session, desk, dw.round.id, page=3, per_page=3)
+    page = service.heatmap(session, desk, dw.round.id, scope=ALL, page=3, per_page=3)
     assert [r.section.code for r in page.rows] == ["Q2"]
-    beyond = service.heatmap(session, desk, dw.round.id, page=99, per_page=3)
+    beyond = service.heatmap(session, desk, dw.round.id, scope=ALL, page=99, per_page=3)
     assert beyond.pager.page == 3
-    empty = service.heatmap(session, desk, dw.round.id, bureau_code="E")
+    empty = service.heatmap(session, desk, dw.round.id, scope=ALL, bureau_code="E")
     assert empty.rows == [] and empty.pager.total == 0
     with pytest.raises(NotFound):
-        service.heatmap(session, desk, dw.round.id, bureau_code="ZZ")
+        service.heatmap(session, desk, dw.round.id, scope=ALL, bureau_code="ZZ")
     with pytest.raises(InvalidInput):
-        service.heatmap(session, desk, dw.round.id, sort="random")
+        service.heatmap(session, desk, dw.round.id, scope=ALL, sort="random")
 
 
 def test_weak_items_prefecture_wide_weakest_first(session, dw, desk):
-    view = service.weak_items(session, desk, dw.round.id)
+    view = service.weak_items(session, desk, dw.round.id, scope=ALL)
     assert view.sections == 7
     assert [(w.item.key, w.maturity) for w in view.items] == [
         (K6, 33.3), (K1, 40.0), (K3, 41.7), (K2, 50.0), (K5, 55.6), (K4, 58.3)]
@@ -183,24 +184,24 @@ def test_weak_items_prefecture_wide_weakest_first(session, dw, desk):
 
 
 def test_weak_items_of_a_bureau_beside_the_prefecture(session, dw, desk):
-    view = service.weak_items(session, desk, dw.round.id, bureau_code="P")
+    view = service.weak_items(session, desk, dw.round.id, scope=ALL, bureau_code="P")
     assert view.sections == 5
     k1 = next(w for w in view.items if w.item.key == K1)
     assert (k1.maturity, k1.prefecture_maturity, k1.difference) == (50.0, 40.0, 10.0)
-    q = service.weak_items(session, desk, dw.round.id, bureau_code="Q")  # under five: the desk sees it
+    q = service.weak_items(session, desk, dw.round.id, scope=ALL, bureau_code="Q")  # under five: the desk sees it
     assert q.sections == 2 and all(w.counts.sections == 2 for w in q.items)
-    empty = service.weak_items(session, desk, dw.round.id, bureau_code="E")
+    empty = service.weak_items(session, desk, dw.round.id, scope=ALL, bureau_code="E")
     assert empty.sections == 0 and all(w.maturity is None and w.counts.sections == 0 for w in empty.items)
 
 
 def test_weak_items_of_a_round_with_no_answers_keep_sheet_order(session, dw, desk):
-    view = service.weak_items(session, desk, dw.empty_round.id)
+    view = service.weak_items(session, desk, dw.empty_round.id, scope=ALL)
     assert [w.item.key for w in view.items] == list(V1_KEYS)
     assert all(w.maturity is None and w.share(None) == 100.0 for w in view.items)
 
 
 def test_quick_wins_are_ranked_by_priority_then_count_then_maturity(session, dw, desk):
-    view = service.quick_wins(session, desk, dw.round.id)
+    view = service.quick_wins(session, desk, dw.round.id, scope=ALL)
     assert view.pager.total == 8
     got = [(q.rank, q.code, q.item.key, q.priority, q.section_quick_wins, q.section_maturity)
            for q in view.rows]
@@ -208,14 +209,14 @@ def test_quick_wins_are_ranked_by_priority_then_count_then_maturity(session, dw,
         (1, "Q1", K1, 9, 4, 0.0), (2, "Q1", K3, 9, 4, 0.0), (3, "Q1", K4, 9, 4, 0.0), (4, "Q1", K5, 9, 4, 0.0),
         (5, "P5", K3, 9, 2, 46.7), (6, "P2", K1, 9, 1, 40.0), (7, "P5", K4, 6, 2, 46.7), (8, "P3", K1, 6, 1, 33.3),
     ]
-    page = service.quick_wins(session, desk, dw.round.id, page=2, per_page=3)
+    page = service.quick_wins(session, desk, dw.round.id, scope=ALL, page=2, per_page=3)
     assert [(q.rank, q.code, q.item.key) for q in page.rows] == [(4, "Q1", K5), (5, "P5", K3), (6, "P2", K1)]
-    in_p = service.quick_wins(session, desk, dw.round.id, bureau_code="P")
+    in_p = service.quick_wins(session, desk, dw.round.id, scope=ALL, bureau_code="P")
     assert [(q.code, q.item.key) for q in in_p.rows] == [("P5", K3), ("P2", K1), ("P5", K4), ("P3", K1)]
 
 
 def test_counterpart_items_group_the_x_of_three_star_items(session, dw, desk):
-    [k6] = service.quick_wins(session, desk, dw.round.id).counterpart
+    [k6] = service.quick_wins(session, desk, dw.round.id, scope=ALL).counterpart
     assert k6.item.key == K6
     assert (k6.not_done, k6.counts.scored, k6.share) == (2, 3, 66.7)
     assert [(b.bureau.code, b.names) for b in k6.bureaus] == [("P", [("P2", "P部 2課")]), ("Q", [("Q1", "Q部 1課")])]
@@ -227,10 +228,10 @@ def test_quick_wins_that_tie_keep_organisation_order(session, dw, desk):
     for code in ("Q1", "P4", "P2"):
         factories.set_answers(session, dw.empty_round.id, dw.sections[code], {K1: "×"})
     session.commit()
-    view = service.quick_wins(session, desk, dw.empty_round.id)
+    view = service.quick_wins(session, desk, dw.empty_round.id, scope=ALL)
     assert [(q.rank, q.code, q.item.key, q.section_maturity) for q in view.rows] == [
         (1, "P2", K1, 0.0), (2, "P4", K1, 0.0), (3, "Q1", K1, 0.0)]
-    page = service.quick_wins(session, desk, dw.empty_round.id, page=2, per_page=2)
+    page = service.quick_wins(session, desk, dw.empty_round.id, scope=ALL, page=2, per_page=2)
     assert [(q.rank, q.code) for q in page.rows] == [(3, "Q1")]
 
 
@@ -250,20 +251,20 @@ def test_counterpart_names_are_the_first_of_each_bureau_in_organisation_order(se
     own = queries.counterpart_names(session, dw.round.id, {K6: [p]}, per_bureau=2,
                                     unit_ids=[dw.sections["P4"].id, dw.sections["P3"].id])
     assert own == {(K6, p): [("P3", "P部 3課"), ("P4", "P部 4課")]}
-    [k6] = service.quick_wins(session, desk, dw.round.id).counterpart
+    [k6] = service.quick_wins(session, desk, dw.round.id, scope=ALL).counterpart
     assert [(b.bureau.code, b.count, [code for code, _ in b.names]) for b in k6.bureaus] == [
         ("P", 3, ["P2", "P3", "P4"]), ("Q", 1, ["Q1"])]
 
 
 def test_quick_wins_of_a_round_with_no_answers_are_empty(session, dw, desk):
-    view = service.quick_wins(session, desk, dw.empty_round.id)
+    view = service.quick_wins(session, desk, dw.empty_round.id, scope=ALL)
     assert view.rows == [] and view.pager.total == 0
     [k6] = view.counterpart
     assert (k6.not_done, k6.share, k6.bureaus) == (0, 0.0, [])
 
 
 def test_distribution_bins_and_rollups(session, dw, desk):
-    view = service.distribution(session, desk, dw.round.id)
+    view = service.distribution(session, desk, dw.round.id, scope=ALL)
     assert [b.count for b in view.bins] == [1, 0, 0, 1, 2, 0, 0, 0, 0, 1]
     p = view.prefecture
     assert (p.sections, p.scored, p.mean, p.completion) == (7, 5, 44.0, 59.5)
@@ -282,7 +283,7 @@ def test_distribution_bins_and_rollups(session, dw, desk):
 
 
 def test_distribution_of_a_round_with_no_answers(session, dw, desk):
-    view = service.distribution(session, desk, dw.empty_round.id)
+    view = service.distribution(session, desk, dw.empty_round.id, scope=ALL)
     assert sum(b.count for b in view.bins) == 0
     assert (view.prefecture.scored, view.prefecture.mean, view.prefecture.five) == (0, None, None)
 
@@ -295,24 +296,24 @@ def test_members_get_none_of_the_desk_only_figures(session, dw, member):
         with pytest.raises(Forbidden):
             build(session, member, dw.round.id)
     with pytest.raises(Forbidden):
-        service.weak_items(session, member, dw.round.id, desk_page=True)
+        service.weak_items(session, member, dw.round.id, scope=ALL, desk_page=True)
 
 
 def test_members_see_group_figures_of_five_or_more_and_their_own_quick_wins(session, dw, member):
-    prefecture = service.weak_items(session, member, dw.round.id)
+    prefecture = service.weak_items(session, member, dw.round.id, scope=ALL)
     assert prefecture.sections == 7
     # K1 was answered by five 所属 (P1, P2, P3, P5, Q1); every other item by four or fewer.
     assert [w.item.key for w in prefecture.items if not w.suppressed] == [K1]
     # P has five 所属 but at most four answered any item (P4 answered nothing): refused like Q and E.
     for small in ("P", "Q", "E"):
         with pytest.raises(Forbidden):
-            service.weak_items(session, member, dw.round.id, bureau_code=small)
-    view = service.quick_wins(session, member, dw.round.id)
+            service.weak_items(session, member, dw.round.id, scope=ALL, bureau_code=small)
+    view = service.quick_wins(session, member, dw.round.id, scope=ALL)
     assert view.own_only and [(q.code, q.item.key) for q in view.rows] == [("P2", K1)]
     [k6] = view.counterpart
     assert (k6.not_done, k6.counts.sections, [b.names for b in k6.bureaus]) == (1, 1, [[("P2", "P部 2課")]])
     with pytest.raises(Forbidden):
-        service.quick_wins(session, member, dw.round.id, bureau_code="P")
+        service.quick_wins(session, member, dw.round.id, scope=ALL, bureau_code="P")
 
 
 def test_a_counterpart_item_lists_the_first_ten_bureaus_and_counts_the_others():

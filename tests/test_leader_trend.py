@@ -124,7 +124,8 @@ def test_a_round_with_no_answers_has_no_figures_and_a_leader_sees_them_withheld(
     page = trend_page.build(session, _leader(session, "leader.p3@test.example"), org["P3"])
     assert [r.round.title for r in page.rows] == ["令和6年度 第1回", "令和7年度 第1回", "令和8年度 第1回"]
     assert page.rows[2].main.score.overall.maturity is None
-    assert page.rows[2].change is Change.NOT_COMPARABLE
+    # an open round with nothing answered yet is 集計中 (no change), never compared (issue 11, point 5)
+    assert page.rows[2].change is None and page.rows[2].comparison.label == "集計中"
     assert all(c.change is Change.NOT_COMPARABLE for c in page.items)
     assert page.next_steps == []
 

@@ -75,7 +75,7 @@ def test_the_sheet_the_trend_and_a_部局_summary_print_on_few_a4_pages(demo_sit
     desk = chromium.new_context(viewport={"width": 1366, "height": 768})
     browser_sign_in(desk, base, "desk@demo.example")
     page = desk.new_page()
-    page.goto(f"{base}/desk/heatmap?round={round_id}&bureau=10")  # 経営管理部, 8 所属 (the largest)
+    page.goto(f"{base}/desk/heatmap?round={round_id}&bureau=10&scope=all")  # 経営管理部, 8 所属 (the largest)
     page.emulate_media(media="print")
     expect(page.locator(".desk-tabs")).to_be_hidden()
     assert page.locator(".heatmap tbody tr:has(.hm-name a)").count() == 8

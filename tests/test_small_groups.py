@@ -57,7 +57,7 @@ def test_the_bureau_figures_need_five_contributing_sections(client, new_client, 
     page = client.get("/sections/G1/trend").text
     assert ("回答した所属が5未満のため表示しません" in page) is not shown
 
-    items = client.get(f"/api/v1/rounds/{round_.id}/weak-items?bureau=G")
+    items = client.get(f"/api/v1/rounds/{round_.id}/weak-items?bureau=G&scope=all")
     if shown:
         by_key = {i["item"]["item_key"]: i for i in items.json()["items"]}
         assert by_key[K1]["suppressed"] is False and by_key[K1]["counts"]["good"] == 5
@@ -78,5 +78,5 @@ def test_the_bureau_figures_need_five_contributing_sections(client, new_client, 
     sign_in(desk, "desk@test.example")
     rows = desk.get(f"/api/v1/rounds/{round_.id}/scores?by=bureau").json()["rows"]
     assert next(r for r in rows if r["bureau"]["code"] == "G")["mean"] == (70.0 if shown else 70.8)
-    desk_items = desk.get(f"/api/v1/rounds/{round_.id}/weak-items?bureau=G").json()["items"]
+    desk_items = desk.get(f"/api/v1/rounds/{round_.id}/weak-items?bureau=G&scope=all").json()["items"]
     assert not any(i["suppressed"] for i in desk_items)

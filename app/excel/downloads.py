@@ -19,6 +19,7 @@ from app.paging import Pager
 from app.reports import service as reports
 from app.reports.service import DeskContext
 from app.rounds.models import Round, RoundState
+from app.scoring.rules import Scope
 from app.sheets.models import Sheet
 
 SECTIONS_PER_PAGE = 50
@@ -55,11 +56,11 @@ class DownloadsPage:
 
 
 def downloads_page(session: Session, principal: Principal, round_id: int | None, *, bureau_code: str | None = None,
-                   search: str = "", page: int = 1) -> DownloadsPage:
+                   search: str = "", page: int = 1, scope: str | None = None) -> DownloadsPage:
     refusal = permissions.why_not_export(principal, ())  # every 所属: the desk and admins
     if refusal:
         raise Forbidden(refusal)
-    ctx = reports.desk_context(session, principal, round_id, bureau_code)
+    ctx = reports.desk_context(session, principal, round_id, bureau_code, scope=Scope(scope) if scope else None)
     shown_rounds = [r for r in ctx.rounds if r.state != RoundState.PREPARING]
     section, bureau = aliased(Unit), aliased(Unit)
     counts = dict(session.execute(

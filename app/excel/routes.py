@@ -27,7 +27,7 @@ from app.rounds import service as rounds
 from app.rounds.models import RoundState
 from app.web.deps import DbSession, FormDep, SettingsDep, csrf_protect
 from app.web.nav import DESK_PAGES
-from app.web.params import BureauQ, PageQ, RoundQ
+from app.web.params import BureauQ, PageQ, RoundQ, ScopeQ
 from app.web.render import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
@@ -42,9 +42,11 @@ _SALT = "paperless.excel-import"
 @router.get("/desk/downloads")
 def downloads_page(request: Request, session: DbSession, principal: CurrentPrincipal, round_id: RoundQ = None,
                    bureau: BureauQ = None, q: Annotated[str, Query(max_length=downloads.SEARCH_MAX)] = "",
-                   page: PageQ = 1):
-    """「ダウンロード」: the rounds, and the chosen round's 部局 and 所属 (searched and paged; htmx swaps the list)."""
-    view = downloads.downloads_page(session, principal, round_id, bureau_code=bureau or None, search=q, page=page)
+                   page: PageQ = 1, scope: ScopeQ = ""):
+    """「ダウンロード」: the rounds, and the chosen round's 部局 and 所属 (searched and paged; htmx swaps the list).
+    ``scope`` (the desk's 集計の対象) does not filter downloads: it is only carried on to the desk's tabs."""
+    view = downloads.downloads_page(session, principal, round_id, bureau_code=bureau or None, search=q, page=page,
+                                    scope=scope or None)
     return render(request, "excel/downloads.html",
                   {"view": view, "DESK_PAGES": DESK_PAGES, "here": "/desk/downloads"}, block="sections")
 

@@ -5,6 +5,10 @@ of a round per 所属 or per 部局.
   otherwise).
 * ``weak-items``: the desk for any scope; members and leaders for groups of at least 5 所属.
 * ``quick-wins``: the desk for every 所属; members and leaders get their own 所属's rows only.
+* ``scope`` (heatmap, weak-items, quick-wins, distribution): which sheets the figures count, ``submitted``
+  (提出済の所属のみ) or ``all`` (すべての所属); absent: ``submitted`` while the round is open, ``all`` once it
+  is closed. Each response says which (``counted_sheets``). Progress counts (submissions, distribution's
+  not_started/in_progress/submitted) always count every 所属.
 * ``scores``: everyone signed in; members and leaders see their own 所属, and 部局 figures only for groups
   of at least 5 所属.
 
@@ -22,11 +26,11 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from app.auth.deps import CurrentPrincipal
 from app.reports import service
-from app.scoring.rules import Progress
+from app.scoring.rules import Progress, Scope
 from app.scoring.schemas import CategoryScore, Score
 from app.statuses import Status
 from app.web.deps import DbSession, csrf_protect
-from app.web.params import BureauQ, PageQ, RoundId
+from app.web.params import BureauQ, PageQ, RoundId, ScopeQ
 from app.web.schemas import (
     BureauRef,
     PageOut,
@@ -48,6 +52,16 @@ _ERRORS = {
 }
 
 ProgressName = Literal["not_started", "in_progress", "submitted"]
+ScopeName = Literal["submitted", "all"]
+
+
+def _scope_field() -> object:
+    return Field(description="which sheets the figures count: submitted (提出済の所属のみ) or all (すべての所属, "
+                             "入力中・未着手 included)", examples=["submitted"])
+
+
+def _scope(value: str) -> Scope | None:
+    return Scope(value) if value else None
 SheetStateName = Literal["draft", "submitted"]
 PendingFilter = Annotated[Literal["", "not_started", "in_progress"], Query(
     description="only 未着手 (not_started) or only 入力中 (in_progress); empty or absent: both")]
@@ -152,12 +166,13 @@ class HeatmapOut(BaseModel):
     """Each 所属's status per item, one page of 所属 at a time."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "round": _EXAMPLE_ROUND, "sort": "org", "items": [_EXAMPLE_ITEM],
+        "round": _EXAMPLE_ROUND, "counted_sheets": "submitted", "sort": "org", "items": [_EXAMPLE_ITEM],
         "rows": [{"section": _EXAMPLE_SECTION, "bureau": _EXAMPLE_BUREAU, "maturity": 66.7, "completion": 100.0,
                   "progress": "submitted", "statuses": ["○"]}],
         "page": {"page": 1, "per_page": 100, "pages": 1, "total": 1},
     }]})
     round: RoundRef = Field(description="the round")
+    counted_sheets: ScopeName = _scope_field()
     sort: Literal["org", "asc", "desc", "all_asc", "all_desc"] = Field(
         description="org: organisation order; asc/desc: by maturity within each 部局; all_asc/all_desc: by "
                     "maturity across the prefecture")
@@ -203,7 +218,7 @@ class WeakItemsOut(BaseModel):
     """Per item, how the 所属 of the prefecture or of one 部局 answered, weakest first."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "round": _EXAMPLE_ROUND, "bureau": None, "sections": 60,
+        "round": _EXAMPLE_ROUND, "counted_sheets": "submitted", "bureau": None, "sections": 60,
         "items": [{"rank": 1, "item": _EXAMPLE_ITEM, "maturity": 41.2, "prefecture_maturity": None,
                    "suppressed": False,
                    "counts": {"excellent": 10, "good": 20, "fair": 15, "not_done": 8, "not_applicable": 2,
@@ -212,6 +227,7 @@ class WeakItemsOut(BaseModel):
                               "unanswered": 8.3}}],
     }]})
     round: RoundRef = Field(description="the round")
+    counted_sheets: ScopeName = _scope_field()
     bureau: BureauRef | None = Field(description="the 部局 of the scope, or null for the whole prefecture")
     sections: int = Field(description="number of 所属 in the scope", examples=[60])
     items: list[WeakItemOut] = Field(description="every item, weakest first")
@@ -252,7 +268,7 @@ class QuickWinsOut(BaseModel):
     """Quick wins (☆ items at △ or ×) by visit priority, one page at a time, and the ☆☆☆ items at ×."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "round": _EXAMPLE_ROUND, "own_sections_only": False,
+        "round": _EXAMPLE_ROUND, "counted_sheets": "submitted", "own_sections_only": False,
         "quick_wins": [{"rank": 1, "priority": 9, "section": _EXAMPLE_SECTION, "bureau": _EXAMPLE_BUREAU,
                         "item": _EXAMPLE_ITEM, "status": "×", "section_quick_wins": 3, "section_maturity": 38.9}],
         "page": {"page": 1, "per_page": 50, "pages": 1, "total": 1},
@@ -264,6 +280,9 @@ class QuickWinsOut(BaseModel):
             "bureaus_not_listed": 3, "sections_not_listed": 5}],
     }]})
     round: RoundRef = Field(description="the round")
+    counted_sheets: ScopeName = Field(description="which sheets the figures count: submitted or all (members and "
+                                                 "leaders: all, their own 所属's sheets whatever their state)",
+                                      examples=["submitted"])
     own_sections_only: bool = Field(description="true for members and leaders: only their own 所属's rows")
     quick_wins: list[QuickWinOut] = Field(description="one page of 所属 × item, highest priority first")
     page: PageOut = Field(description="which page of `quick_wins`")
@@ -278,7 +297,7 @@ class BinOut(BaseModel):
 
 class RollupOut(BaseModel):
     bureau: BureauRef | None = Field(description="the 部局, or null for the prefecture")
-    sections: int = Field(description="number of 所属 with a sheet", examples=[6])
+    sections: int = Field(description="number of 所属 with a sheet counted (`counted_sheets`)", examples=[6])
     scored: int = Field(description="of them, with a maturity (something answered ◎ ○ △ ×)", examples=[5])
     mean: float | None = Field(description="mean maturity of those 所属", examples=[52.3])
     median: float | None = Field(description="median maturity", examples=[50.0])
@@ -286,8 +305,9 @@ class RollupOut(BaseModel):
     q1: float | None = Field(description="lower quartile (QUARTILE.INC)", examples=[38.9])
     q3: float | None = Field(description="upper quartile (QUARTILE.INC)", examples=[66.7])
     maximum: float | None = Field(description="highest maturity", examples=[88.9])
-    completion: float = Field(description="回答率 pooled over every item of every sheet (0–100)", examples=[80.0])
-    not_started: int = Field(description="所属 未着手", examples=[1])
+    completion: float = Field(description="回答率 pooled over every item of the sheets counted (0–100)",
+                              examples=[80.0])
+    not_started: int = Field(description="所属 未着手 (every 所属, whatever `counted_sheets`)", examples=[1])
     in_progress: int = Field(description="所属 入力中", examples=[2])
     submitted: int = Field(description="所属 提出済", examples=[3])
 
@@ -296,7 +316,7 @@ class DistributionOut(BaseModel):
     """The histogram of 所属 maturity and every 部局's rollup."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "round": _EXAMPLE_ROUND,
+        "round": _EXAMPLE_ROUND, "counted_sheets": "submitted",
         "bins": [{"lower": 40, "upper": 50, "sections": 12}],
         "prefecture": {"bureau": None, "sections": 60, "scored": 55, "mean": 52.3, "median": 50.0, "minimum": 0.0,
                        "q1": 38.9, "q3": 66.7, "maximum": 100.0, "completion": 80.0, "not_started": 12,
@@ -306,6 +326,7 @@ class DistributionOut(BaseModel):
                      "not_started": 1, "in_progress": 2, "submitted": 3}],
     }]})
     round: RoundRef = Field(description="the round")
+    counted_sheets: ScopeName = _scope_field()
     bins: list[BinOut] = Field(description="ten bins of 10 points, 0–10 first")
     prefecture: RollupOut = Field(description="the whole prefecture")
     bureaus: list[RollupOut] = Field(description="every 部局 of the round, in organisation order")
@@ -361,13 +382,15 @@ def heatmap(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, 
             sort: Annotated[Literal["org", "asc", "desc", "all_asc", "all_desc"], Query(
                 description="org: organisation order; asc/desc: by maturity within each 部局; all_asc/all_desc: "
                             "across the prefecture")] = "org",
-            page: PageQ = 1, per_page: Annotated[int, _per_page(100, 500)] = 100) -> HeatmapOut:
-    """Each 所属's status per item (rows grouped by 部局 unless sorted across the prefecture),
-    one page at a time. Desk and admins only."""
+            page: PageQ = 1, per_page: Annotated[int, _per_page(100, 500)] = 100, scope: ScopeQ = "") -> HeatmapOut:
+    """Each 所属's status per item (rows grouped by 部局 unless sorted across the prefecture), one page at a
+    time; only submitted sheets with ``scope=submitted`` (the default while the round is open). Desk and
+    admins only."""
     view = service.heatmap(session, principal, round_id, bureau_code=bureau or None, sort=sort, page=page,
-                           per_page=per_page)
+                           per_page=per_page, scope=_scope(scope))
     return HeatmapOut(
         round=round_ref(view.ctx.round),
+        counted_sheets=view.ctx.scope.value,
         sort=view.sort,
         items=[_item(i) for i in view.items],
         # Validated as one list of plain dicts (in pydantic-core) rather than 300 models built one by one.
@@ -387,14 +410,16 @@ _COUNT_FIELDS = {"excellent": Status.EXCELLENT, "good": Status.GOOD, "fair": Sta
 
 @router.get("/rounds/{round_id}/weak-items", response_model=WeakItemsOut, responses=_ERRORS)
 def weak_items(round_id: RoundId, session: DbSession, principal: CurrentPrincipal,
-               bureau: BureauQ = None) -> WeakItemsOut:
+               bureau: BureauQ = None, scope: ScopeQ = "") -> WeakItemsOut:
     """Per item, how many 所属 answered ◎ ○ △ × 該当なし or nothing, and the shares, weakest first
     (lowest item maturity; see docs/scoring-additions.md). The prefecture, or one 部局 with
     ``bureau``. Members and leaders: only items that 5 所属 or more answered (the others come last,
-    ``suppressed``)."""
-    view = service.weak_items(session, principal, round_id, bureau_code=bureau or None, charts=False)
+    ``suppressed``). ``scope``: over submitted sheets only (the default while the round is open) or all."""
+    view = service.weak_items(session, principal, round_id, bureau_code=bureau or None, charts=False,
+                              scope=_scope(scope))
     return WeakItemsOut(
         round=round_ref(view.ctx.round),
+        counted_sheets=view.ctx.scope.value,
         bureau=bureau_ref(view.ctx.bureau) if view.ctx.bureau else None,
         sections=view.sections,
         items=[WeakItemOut(
@@ -408,14 +433,17 @@ def weak_items(round_id: RoundId, session: DbSession, principal: CurrentPrincipa
 
 @router.get("/rounds/{round_id}/quick-wins", response_model=QuickWinsOut, responses=_ERRORS)
 def quick_wins(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, bureau: BureauQ = None,
-               page: PageQ = 1, per_page: Annotated[int, _per_page(50, 1000)] = 50) -> QuickWinsOut:
+               page: PageQ = 1, per_page: Annotated[int, _per_page(50, 1000)] = 50,
+               scope: ScopeQ = "") -> QuickWinsOut:
     """所属 × ☆ item at △ or ×, by priority (ease × gap, see docs/scoring-additions.md), and the
-    ☆☆☆ items at × grouped by item. Members and leaders get their own 所属 only."""
+    ☆☆☆ items at × grouped by item, over the sheets of ``scope``. Members and leaders get their own 所属
+    only (whatever ``scope``)."""
     view = service.quick_wins(session, principal, round_id, bureau_code=bureau or None, page=page,
-                              per_page=per_page)
+                              per_page=per_page, scope=_scope(scope))
     # Validated as lists of plain dicts (in pydantic-core) rather than a few hundred models built one by one.
     return QuickWinsOut(
         round=round_ref(view.ctx.round),
+        counted_sheets=view.ctx.scope.value,
         own_sections_only=view.own_only,
         quick_wins=_QUICK_WINS.validate_python([
             {"rank": q.rank, "priority": q.priority, "section": _ref(q.sheet.section), "bureau": _ref(q.bureau),
@@ -462,14 +490,17 @@ _ROLLUPS = TypeAdapter(list[RollupOut])
 
 
 @router.get("/rounds/{round_id}/distribution", response_model=DistributionOut, responses=_ERRORS)
-def distribution(round_id: RoundId, session: DbSession, principal: CurrentPrincipal) -> DistributionOut:
+def distribution(round_id: RoundId, session: DbSession, principal: CurrentPrincipal,
+                 scope: ScopeQ = "") -> DistributionOut:
     """The histogram of 所属 maturity (10-point bins) and every 部局's rollup (mean, median,
-    quartiles, completion, progress counts). Desk and admins only."""
-    view = service.distribution(session, principal, round_id, charts=False)
+    quartiles, completion over the sheets of ``scope``; progress counts over every 所属). Desk and admins
+    only."""
+    view = service.distribution(session, principal, round_id, charts=False, scope=_scope(scope))
     # The prefecture and every 部局 (a hundred and more) validated as one list of plain dicts.
     prefecture, *bureaus = _ROLLUPS.validate_python([_rollup(view.prefecture), *map(_rollup, view.bureaus)])
     return DistributionOut(
         round=round_ref(view.ctx.round),
+        counted_sheets=view.ctx.scope.value,
         bins=[BinOut(lower=b.lower, upper=b.upper, sections=b.count) for b in view.bins],
         prefecture=prefecture,
         bureaus=bureaus,

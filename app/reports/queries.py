@@ -106,7 +106,7 @@ def section_statuses(session: Session, round_id: int, unit_ids: Collection[int],
 
 
 @lru_cache(maxsize=32)
-def _counterpart_names_statement(items: int, own: bool):
+def _counterpart_names_statement(items: int, own: bool, states: bool = False):
     """The first ``per_bureau`` 所属 per (item, 部局) at ×, numbered in SQL: at prefecture scale thousands
     of 所属 answered × to a ☆☆☆ item, and the page shows five per 部局 of the ten 部局 shown per item.
 
@@ -118,6 +118,8 @@ def _counterpart_names_statement(items: int, own: bool):
                  Answer.item_key == bindparam(f"key_{n}"), Answer.status == bindparam("status")]
         if own:
             where.append(Sheet.unit_id.in_(bindparam("unit_ids", expanding=True)))
+        if states:
+            where.append(Sheet.state.in_(bindparam("states", expanding=True)))
         branches.append(select(Answer.item_key, Sheet.bureau_id, Unit.code, Unit.name, Unit.position)
                         .join(Sheet, Sheet.id == Answer.sheet_id)
                         .join(Unit, Unit.id == Sheet.unit_id)
@@ -133,20 +135,20 @@ def _counterpart_names_statement(items: int, own: bool):
 
 
 def counterpart_names(session: Session, round_id: int, bureaus: Mapping[str, Collection[int]], *,
-                      unit_ids: Collection[int] | None = None, per_bureau: int
-                      ) -> dict[tuple[str, int], list[tuple[str, str]]]:
+                      unit_ids: Collection[int] | None = None, per_bureau: int,
+                      states: Collection[str] | None = None) -> dict[tuple[str, int], list[tuple[str, str]]]:
     """``{(item key, 部局 id): [(code, name)]}``: for each item key of ``bureaus``, the first ``per_bureau``
-    所属 (organisation order) of each of its 部局 that answered × to it."""
+    所属 (organisation order) of each of its 部局 that answered × to it (with their sheet in ``states``)."""
     wanted = [(key, list(ids)) for key, ids in bureaus.items() if ids]
     if not wanted:
         return {}
     params = {"round_id": round_id, "status": rules.COUNTERPART_STATUS.value, "unit_ids": list(unit_ids or ()),
-              "per_bureau": per_bureau}
+              "per_bureau": per_bureau, "states": list(states or ())}
     for n, (key, ids) in enumerate(wanted):
         params[f"key_{n}"], params[f"bureaus_{n}"] = key, ids
     result: dict[tuple[str, int], list[tuple[str, str]]] = defaultdict(list)
     for key, bureau_id, code, name in session.connection().execute(
-            _counterpart_names_statement(len(wanted), unit_ids is not None), params).all():
+            _counterpart_names_statement(len(wanted), unit_ids is not None, states is not None), params).all():
         result[(key, bureau_id)].append((code, name))
     return result
 

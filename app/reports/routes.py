@@ -16,10 +16,10 @@ from app.auth import permissions
 from app.auth.deps import CurrentPrincipal
 from app.errors import Forbidden
 from app.reports import service
-from app.scoring.rules import PROGRESS_LABELS, Progress
+from app.scoring.rules import PROGRESS_LABELS, SCOPE_LABELS, Progress, Scope
 from app.web.deps import DbSession, csrf_protect
 from app.web.nav import DESK_PAGES
-from app.web.params import BureauQ, PageQ, RoundId, RoundQ
+from app.web.params import BureauQ, PageQ, RoundId, RoundQ, ScopeQ
 from app.web.render import render
 from app.web.templating import STATUS_CODES
 
@@ -40,34 +40,41 @@ def heatmap_cells(statuses: list[str | None]) -> Markup:
 def _base(here: str) -> dict:
     return {"DESK_PAGES": DESK_PAGES, "here": here, "PROGRESS_LABELS": PROGRESS_LABELS, "PROGRESS": Progress,
             "HM": STATUS_CODES, "HM_SYMBOL": HM_SYMBOL, "hm_cells": heatmap_cells,
-            "COUNTERPART_NAMES_SHOWN": service.COUNTERPART_NAMES_SHOWN}
+            "COUNTERPART_NAMES_SHOWN": service.COUNTERPART_NAMES_SHOWN, "SCOPES": SCOPE_LABELS}
+
+
+def _scope(value: str) -> Scope | None:
+    """?scope=: submitted or all; empty: the round's default."""
+    return Scope(value) if value else None
 
 
 @router.get("/rounds/{round_id}")
 def round_page(request: Request, session: DbSession, principal: CurrentPrincipal, round_id: RoundId,
-               bureau: BureauQ = None):
+               bureau: BureauQ = None, scope: ScopeQ = ""):
     """全所属の状況: every 部局's progress and figures, the 所属 of one 部局, the downloads (desk and admins;
     a 所属's staff are sent home)."""
     if permissions.why_not_see_all_sections(principal) and principal.sections:
         return RedirectResponse("/", status_code=303)
-    view = service.round_overview(session, principal, round_id, bureau_code=bureau or None)
-    return render(request, "reports/round.html", {"view": view, "PROGRESS_LABELS": PROGRESS_LABELS})
+    view = service.round_overview(session, principal, round_id, bureau_code=bureau or None, scope=_scope(scope))
+    return render(request, "reports/round.html", {"view": view, "PROGRESS_LABELS": PROGRESS_LABELS,
+                                                  "SCOPES": SCOPE_LABELS})
 
 
 @router.get("/desk")
-def desk_home(principal: CurrentPrincipal, round_id: RoundQ = None):
+def desk_home(principal: CurrentPrincipal, round_id: RoundQ = None, scope: ScopeQ = ""):
     refusal = permissions.why_not_see_all_sections(principal)
     if refusal:  # as every desk page: refused here, not sent on to be refused there
         raise Forbidden(refusal)
-    return RedirectResponse("/desk/board" + (f"?round={round_id}" if round_id else ""), status_code=303)
+    query = "&".join(f"{k}={v}" for k, v in (("round", round_id), ("scope", scope)) if v)
+    return RedirectResponse("/desk/board" + (f"?{query}" if query else ""), status_code=303)
 
 
 @router.get("/desk/board")
 def board_page(request: Request, session: DbSession, principal: CurrentPrincipal, round_id: RoundQ = None,
                bureau: BureauQ = None, progress: Literal["", "not_started", "in_progress"] = "",
-               page: PageQ = 1):
+               page: PageQ = 1, scope: ScopeQ = ""):
     view = service.board(session, principal, round_id, bureau_code=bureau or None,
-                         progress=Progress(progress) if progress else None, page=page)
+                         progress=Progress(progress) if progress else None, page=page, scope=_scope(scope))
     context = {**_base("/desk/board"), "view": view, "PROGRESS_CHOICES": service.PROGRESS_CHOICES}
     return render(request, "reports/board.html", context, block="results")
 
@@ -87,25 +94,27 @@ def board_mail_list_page(request: Request, session: DbSession, principal: Curren
 @router.get("/desk/heatmap")
 def heatmap_page(request: Request, session: DbSession, principal: CurrentPrincipal, round_id: RoundQ = None,
                  bureau: BureauQ = None, sort: Literal["org", "asc", "desc", "all_asc", "all_desc"] = "org",
-                 page: PageQ = 1):
-    view = service.heatmap(session, principal, round_id, bureau_code=bureau or None, sort=sort, page=page)
+                 page: PageQ = 1, scope: ScopeQ = ""):
+    view = service.heatmap(session, principal, round_id, bureau_code=bureau or None, sort=sort, page=page,
+                           scope=_scope(scope))
     return render(request, "reports/heatmap.html", {**_base("/desk/heatmap"), "view": view,
                                                     "SORTS": service.HEATMAP_SORTS}, block="results")
 
 
 @router.get("/desk/weak-items")
 def weak_items_page(request: Request, session: DbSession, principal: CurrentPrincipal,
-                    round_id: RoundQ = None, bureau: BureauQ = None):
-    view = service.weak_items(session, principal, round_id, bureau_code=bureau or None, desk_page=True)
+                    round_id: RoundQ = None, bureau: BureauQ = None, scope: ScopeQ = ""):
+    view = service.weak_items(session, principal, round_id, bureau_code=bureau or None, desk_page=True,
+                              scope=_scope(scope))
     return render(request, "reports/weak_items.html", {**_base("/desk/weak-items"), "view": view},
                   block="results")
 
 
 @router.get("/desk/quick-wins")
 def quick_wins_page(request: Request, session: DbSession, principal: CurrentPrincipal,
-                    round_id: RoundQ = None, bureau: BureauQ = None, page: PageQ = 1):
+                    round_id: RoundQ = None, bureau: BureauQ = None, page: PageQ = 1, scope: ScopeQ = ""):
     view = service.quick_wins(session, principal, round_id, bureau_code=bureau or None, page=page,
-                              desk_page=True)
+                              desk_page=True, scope=_scope(scope))
     return render(request, "reports/quick_wins.html", {**_base("/desk/quick-wins"), "view": view,
                   "can_record_support": permissions.why_not_manage_support(principal) is None},
                   block="results")
@@ -113,6 +122,6 @@ def quick_wins_page(request: Request, session: DbSession, principal: CurrentPrin
 
 @router.get("/desk/distribution")
 def distribution_page(request: Request, session: DbSession, principal: CurrentPrincipal,
-                      round_id: RoundQ = None):
-    view = service.distribution(session, principal, round_id)
+                      round_id: RoundQ = None, scope: ScopeQ = ""):
+    view = service.distribution(session, principal, round_id, scope=_scope(scope))
     return render(request, "reports/distribution.html", {**_base("/desk/distribution"), "view": view})

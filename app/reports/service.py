@@ -23,9 +23,18 @@ from app.paging import Pager
 from app.reports import queries
 from app.reports.queries import BureauRef, Leader
 from app.rounds import service as rounds
-from app.rounds.models import Round
+from app.rounds.models import Round, RoundState
 from app.scoring import rules
-from app.scoring.rules import PROGRESS_LABELS, FiveNumbers, GroupFigure, ItemCounts, Progress, ProgressCounts
+from app.scoring.rules import (
+    PROGRESS_LABELS,
+    SCOPE_LABELS,
+    FiveNumbers,
+    GroupFigure,
+    ItemCounts,
+    Progress,
+    ProgressCounts,
+    Scope,
+)
 from app.sheets import figures
 from app.sheets.figures import SheetTotal
 from app.sheets.models import PREFECTURE
@@ -52,10 +61,34 @@ class DeskContext:
     definition: Definition
     bureaus: list[BureauRef]
     bureau: BureauRef | None
+    scope: Scope = Scope.ALL  # which sheets the figures count (the switch 「提出済の所属のみ／すべて」)
+    scope_chosen: bool = False  # asked for (?scope=), rather than the round's default
 
     @property
     def bureau_names(self) -> dict[int, BureauRef]:
         return {b.id: b for b in self.bureaus}
+
+    @property
+    def states(self) -> tuple[str, ...] | None:
+        """The sheet states the figures count (None: every sheet)."""
+        return figures.states_of(self.scope)
+
+    @property
+    def scope_param(self) -> str:
+        """?scope= as the desk's links carry it on: the scope asked for, or empty for the round's default."""
+        return self.scope.value if self.scope_chosen else ""
+
+    @property
+    def scope_label(self) -> str:
+        return SCOPE_LABELS[self.scope]
+
+    @property
+    def round_open(self) -> bool:
+        return self.round.state != RoundState.CLOSED
+
+    @property
+    def default_scope(self) -> Scope:
+        return rules.default_scope(self.round_open)
 
 
 def resolve_round(session: Session, round_id: int | None) -> Round:
@@ -69,8 +102,10 @@ def resolve_round(session: Session, round_id: int | None) -> Round:
 
 
 def desk_context(session: Session, principal: Principal, round_id: int | None, bureau_code: str | None = None,
-                 *, everything: bool = True) -> DeskContext:
-    """Load the round and the 部局 filter; with ``everything`` only the desk and admins get through."""
+                 *, everything: bool = True, scope: Scope | None = None) -> DeskContext:
+    """Load the round and the 部局 filter; with ``everything`` only the desk and admins get through. The
+    figures count the sheets of ``scope``; None: the round's default (``rules.default_scope``: while a
+    round is open, submitted sheets only)."""
     if everything:
         refusal = permissions.why_not_see_all_sections(principal)
         if refusal:
@@ -81,7 +116,8 @@ def desk_context(session: Session, principal: Principal, round_id: int | None, b
     if bureau_code and bureau is None:
         raise NotFound(f"部局コード「{bureau_code}」はこの調査回にありません。")
     definition = checklists.get_definition(session, round_.checklist_version_id)
-    return DeskContext(round_, rounds.list_rounds(session), definition, bureaus, bureau)
+    chosen = scope or rules.default_scope(round_.state != RoundState.CLOSED)
+    return DeskContext(round_, rounds.list_rounds(session), definition, bureaus, bureau, chosen, scope is not None)
 
 
 # --- 1. submission board ----------------------------------------------------------------------------
@@ -134,11 +170,13 @@ def _recipients(leaders: list[tuple[int, str]], pending: int) -> tuple[str, int,
 
 
 def board(session: Session, principal: Principal, round_id: int | None, *, bureau_code: str | None = None,
-          progress: Progress | None = None, page: int = 1, per_page: int = PER_PAGE["board"]) -> BoardPage:
+          progress: Progress | None = None, page: int = 1, per_page: int = PER_PAGE["board"],
+          scope: Scope | None = None) -> BoardPage:
     """The board: the counts, and one page of the 所属 not yet submitted with their leaders (names). The
-    mail list of every 所属 of the list (thousands at prefecture scale) is ``mail_list``, asked for apart."""
+    mail list of every 所属 of the list (thousands at prefecture scale) is ``mail_list``, asked for apart.
+    Progress is about every 所属 whatever the ``scope`` (kept only for the desk's other pages)."""
     wanted = _pending(progress)
-    ctx = desk_context(session, principal, round_id, bureau_code)
+    ctx = desk_context(session, principal, round_id, bureau_code, scope=scope)
     counts = figures.progress_counts(session, ctx.round.id)
     by_bureau = [BureauProgress(b, counts.get(b.id, ProgressCounts())) for b in ctx.bureaus]
     bureau_id = ctx.bureau.id if ctx.bureau else None
@@ -209,14 +247,16 @@ class HeatmapPage:
 
 
 def heatmap(session: Session, principal: Principal, round_id: int | None, *, bureau_code: str | None = None,
-            sort: str = "org", page: int = 1, per_page: int = PER_PAGE["heatmap"]) -> HeatmapPage:
+            sort: str = "org", page: int = 1, per_page: int = PER_PAGE["heatmap"],
+            scope: Scope | None = None) -> HeatmapPage:
     if sort not in HEATMAP_SORTS:
         raise InvalidInput(f"並べ方「{sort}」は使えません。", fields={"sort": "org, asc, desc, all_asc, all_desc"})
-    ctx = desk_context(session, principal, round_id, bureau_code)
+    ctx = desk_context(session, principal, round_id, bureau_code, scope=scope)
     bureau_id = ctx.bureau.id if ctx.bureau else None
-    pager = Pager.of(page, per_page, figures.count_sheets(session, ctx.round.id, bureau_id=bureau_id))
+    pager = Pager.of(page, per_page, figures.count_sheets(session, ctx.round.id, bureau_id=bureau_id,
+                                                          states=ctx.states))
     shown = figures.sheet_totals(session, ctx.round.id, bureau_id=bureau_id, order=sort, limit=per_page,
-                                 offset=pager.offset)
+                                 offset=pager.offset, states=ctx.states)
     answers = queries.cells(session, [t.sheet_id for t in shown])
     names = ctx.bureau_names
     keys = [item.key for item in ctx.definition.items]
@@ -273,29 +313,30 @@ class WeakItemsPage:
 
 
 def weak_items(session: Session, principal: Principal, round_id: int | None, *,
-               bureau_code: str | None = None, desk_page: bool = False, charts: bool = True) -> WeakItemsPage:
+               bureau_code: str | None = None, desk_page: bool = False, charts: bool = True,
+               scope: Scope | None = None) -> WeakItemsPage:
     """Per item, the share of each status in the prefecture or one 部局, weakest first.
 
     The desk sees everything. Others (through the API; the page is the desk's) see an item's figures
     only when at least ``MIN_GROUP_SIZE`` 所属 answered it (``visible``); the others come last, without
     figures, and a scope where no item is visible is refused."""
-    ctx = desk_context(session, principal, round_id, bureau_code, everything=desk_page)
+    ctx = desk_context(session, principal, round_id, bureau_code, everything=desk_page, scope=scope)
     bureau_id = ctx.bureau.id if ctx.bureau else None
-    sections = figures.sections_in(session, ctx.round.id, bureau_id=bureau_id)
+    sections = figures.sections_in(session, ctx.round.id, bureau_id=bureau_id, states=ctx.states)
     points = ctx.definition.points
 
     def visible(counts: ItemCounts) -> ItemCounts | None:
         answered = counts.scored + counts.not_applicable
         return None if permissions.why_not_see_group(principal, answered, rules.MIN_GROUP_SIZE) else counts
 
-    counts = figures.item_counts(session, ctx.round.id, bureau_id=bureau_id)
+    counts = figures.item_counts(session, ctx.round.id, bureau_id=bureau_id, states=ctx.states)
     per_item = [(item, visible(counts.get(item.key, ItemCounts(unanswered=sections))))
                 for item in ctx.definition.items]
     if all(c is None for _, c in per_item):
         raise Forbidden(permissions.why_not_see_group(principal, 0, rules.MIN_GROUP_SIZE))
     prefecture: dict[str, float | None] = {}
     if bureau_id is not None:
-        everywhere = figures.item_counts(session, ctx.round.id)
+        everywhere = figures.item_counts(session, ctx.round.id, states=ctx.states)
         prefecture = {i.key: c.maturity(points) for i in ctx.definition.items
                       if (c := visible(everywhere.get(i.key, ItemCounts()))) is not None}
     per_item.sort(key=lambda pair: (pair[1] is None, pair[0].position) if pair[1] is None
@@ -450,21 +491,22 @@ class QuickWinsPage:
 
 def quick_wins(session: Session, principal: Principal, round_id: int | None, *,
                bureau_code: str | None = None, page: int = 1, per_page: int = PER_PAGE["quick_wins"],
-               desk_page: bool = False) -> QuickWinsPage:
+               desk_page: bool = False, scope: Scope | None = None) -> QuickWinsPage:
     """Quick wins (☆ at △ or ×) ranked by ``rules.priority``, and the ☆☆☆ items at × by item.
 
-    The desk sees every 所属; members and leaders (through the API; the page is the desk's) only
-    their own, and no 部局 filter."""
+    The desk sees every 所属 (of ``scope``); members and leaders (through the API; the page is the desk's)
+    only their own, whatever their state, and no 部局 filter."""
     own_only = not principal.sees_everything
     if own_only and bureau_code:
         raise Forbidden(permissions.why_not_see_all_sections(principal) or "")
-    ctx = desk_context(session, principal, round_id, bureau_code, everything=desk_page)
+    ctx = desk_context(session, principal, round_id, bureau_code, everything=desk_page,
+                       scope=Scope.ALL if own_only else scope)
     bureau_id = ctx.bureau.id if ctx.bureau else None
     unit_ids = list(principal.sections) if own_only else None
     definition = ctx.definition
     candidates = [QuickWinCandidate(sheet_id, maturity, _by_status(fair, not_done))
                   for sheet_id, maturity, fair, not_done in figures.quick_win_tallies(
-                      session, ctx.round.id, bureau_id=bureau_id, unit_ids=unit_ids)]
+                      session, ctx.round.id, bureau_id=bureau_id, unit_ids=unit_ids, states=ctx.states)]
     runs = rank_quick_wins(candidates, definition.points)
     pager = Pager.of(page, per_page, sum(n for *_, n in runs))
     # The runs that overlap this page, and which of their rows: (run, first row, last row).
@@ -506,9 +548,9 @@ def _counterpart(session: Session, ctx: DeskContext, bureau_id: int | None,
         return []
     keys = [i.key for i in items]
     if unit_ids is None:
-        counts = figures.item_counts(session, ctx.round.id, bureau_id=bureau_id, keys=keys)
+        counts = figures.item_counts(session, ctx.round.id, bureau_id=bureau_id, keys=keys, states=ctx.states)
         per_bureau = figures.bureau_counts(session, ctx.round.id, keys, rules.COUNTERPART_STATUS.value,
-                                           bureau_id=bureau_id)
+                                           bureau_id=bureau_id, states=ctx.states)
     else:  # one's own 所属: their sheets' answers
         own = queries.section_statuses(session, ctx.round.id, unit_ids, keys)
         counts = {key: ItemCounts.of(Counter(s.statuses.get(key) for s in own), len(own)) for key in keys}
@@ -524,7 +566,7 @@ def _counterpart(session: Session, ctx: DeskContext, bureau_id: int | None,
         for key in keys}
     names = queries.counterpart_names(session, ctx.round.id, {key: ids[:COUNTERPART_BUREAUS_SHOWN]
                                                               for key, ids in shown.items()},
-                                      unit_ids=unit_ids, per_bureau=COUNTERPART_NAMES_SHOWN)
+                                      unit_ids=unit_ids, per_bureau=COUNTERPART_NAMES_SHOWN, states=ctx.states)
     refs = ctx.bureau_names
     result = [CounterpartItem(item, counts.get(item.key, ItemCounts()), [
         CounterpartBureau(refs[b], per_bureau[item.key][b], names.get((item.key, b), [])) for b in shown[item.key]])
@@ -595,9 +637,10 @@ class DistributionPage:
 
 
 def distribution(session: Session, principal: Principal, round_id: int | None, *,
-                 charts: bool = True) -> DistributionPage:
-    ctx = desk_context(session, principal, round_id)
-    found = figures.groups(session, principal, [ctx.round.id], completion=True)
+                 charts: bool = True, scope: Scope | None = None) -> DistributionPage:
+    """Maturities of the 所属 (of ``scope``) in bins, and every 部局's figures; progress counts every 所属."""
+    ctx = desk_context(session, principal, round_id, scope=scope)
+    found = figures.groups(session, principal, [ctx.round.id], completion=True, states=ctx.states)
     progress = figures.progress_counts(session, ctx.round.id)
 
     def rollup(bureau: BureauRef | None) -> Rollup:
@@ -607,14 +650,14 @@ def distribution(session: Session, principal: Principal, round_id: int | None, *
 
     bureaus = [rollup(b) for b in ctx.bureaus]
     prefecture = rollup(None)
-    scored = [(v, n) for v, n in figures.maturities(session, ctx.round.id) if v is not None]
+    scored = [(v, n) for v, n in figures.maturities(session, ctx.round.id, states=ctx.states) if v is not None]
     bins = [Bin(lo, hi, n) for (lo, hi), n in zip(rules.SCORE_BINS, rules.histogram(scored), strict=True)]
     if not charts:
         return DistributionPage(ctx, prefecture, bins, bureaus, Markup(""), Markup(""))
     title = ctx.round.title
     histogram_chart = distribution_charts.histogram(
         [(b.label, b.count) for b in bins],
-        title=f"{title} 所属の成熟度の分布（{prefecture.sections}所属中、回答のある{prefecture.scored}所属）",
+        title=f"{title} 所属の成熟度の分布（{ctx.scope_label}：{prefecture.sections}所属中、回答のある{prefecture.scored}所属）",
         desc=_histogram_desc(prefecture, bins),
     )
     box_chart = distribution_charts.boxplot(
@@ -656,11 +699,12 @@ class RoundOverview:
 
 
 def round_overview(session: Session, principal: Principal, round_id: int, *,
-                   bureau_code: str | None = None) -> RoundOverview:
-    """Every 部局 of a round with its figures and progress, the 所属 of one of them, and the downloads."""
-    ctx = desk_context(session, principal, round_id, bureau_code)
+                   bureau_code: str | None = None, scope: Scope | None = None) -> RoundOverview:
+    """Every 部局 of a round with its figures (over the sheets of ``scope``) and progress (every 所属), every
+    所属 of one of them (each with its own progress and figures, whatever ``scope``), and the downloads."""
+    ctx = desk_context(session, principal, round_id, bureau_code, scope=scope)
     found = figures.groups(session, principal, [ctx.round.id], bureau_ids=[b.id for b in ctx.bureaus],
-                           prefecture=False, completion=True)
+                           prefecture=False, completion=True, states=ctx.states)
     progress = figures.progress_counts(session, ctx.round.id)
     bureaus = [BureauOverview(b, found[figures.GroupKey(ctx.round.id, b.id)], progress.get(b.id, ProgressCounts()))
                for b in ctx.bureaus]

@@ -194,6 +194,105 @@ def maturity_change(before: float | None, after: float | None) -> Change:
     return Change.IMPROVED if delta > 0 else Change.REGRESSED if delta < 0 else Change.UNCHANGED
 
 
+# --- While a round is open: provisional comparisons (暫定) and which sheets the desk's figures count ---------
+
+COUNTING_LABEL = "集計中"  # nothing to compare yet: no item answered ◎ ○ △ × in both rounds
+PROVISIONAL_LABEL = "暫定"
+COUNTING_MARK = "…"
+PENDING_ITEM_LABEL = f"{COUNTING_LABEL}（今回まだ未回答）"  # an item not answered yet while the round is open
+
+
+def is_final(round_open: bool, submitted: bool) -> bool:
+    """A sheet's figures are final once it is submitted (every item answered) or its round is closed;
+    until then its maturity covers only what has been answered so far."""
+    return submitted or not round_open
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A maturity against the previous round's. ``change`` None: 集計中 (nothing comparable yet).
+    ``provisional``: the sheet is not final, so the change is over ``items`` items only, those answered
+    ◎ ○ △ × in both rounds, with ``before`` and ``after`` the maturities over those items."""
+
+    change: Change | None
+    provisional: bool
+    before: float | None
+    after: float | None
+    items: int | None = None  # items compared (provisional only)
+
+    @property
+    def counting(self) -> bool:
+        return self.change is None
+
+    @property
+    def mark(self) -> str:
+        return COUNTING_MARK if self.change is None else CHANGE_MARKS[self.change]
+
+    @property
+    def label(self) -> str:
+        if self.change is None:
+            return COUNTING_LABEL
+        if not self.provisional:
+            return CHANGE_LABELS[self.change]
+        return f"{CHANGE_LABELS[self.change]}（{PROVISIONAL_LABEL}）"
+
+    @property
+    def note(self) -> str:
+        """What a provisional figure is based on, in words (empty for a final one)."""
+        if not self.provisional:
+            return ""
+        if self.change is None:
+            return "今回の回答がそろうまで比較しません"
+        return f"前回・今回とも回答済みの{self.items}項目で比較"
+
+    @property
+    def css(self) -> str:
+        """The ``chg--…`` modifier: the change's, or ``counting``."""
+        return "counting" if self.change is None else self.change.value
+
+
+def common_change(before: Mapping[str, Status | None], after: Mapping[str, Status | None],
+                  keys: Iterable[str] | None = None, *, points_before: Mapping[Status, int] = DEFAULT_POINTS,
+                  points_after: Mapping[Status, int] = DEFAULT_POINTS) -> Comparison:
+    """The provisional change: both maturities over the items (of ``keys``, else every key of ``after``)
+    answered ◎ ○ △ × in both rounds (items joined by key); 集計中 when there is none."""
+    common = [k for k in (after if keys is None else keys) if before.get(k) in _RANK and after.get(k) in _RANK]
+    if not common:
+        return Comparison(None, True, None, None, 0)
+    was = tally([before[k] for k in common], points_before).maturity
+    now = tally([after[k] for k in common], points_after).maturity
+    return Comparison(maturity_change(was, now), True, was, now, len(common))
+
+
+def comparison(before: float | None, after: float | None, *, final: bool,
+               before_statuses: Mapping[str, Status | None], after_statuses: Mapping[str, Status | None],
+               keys: Iterable[str] | None = None, points_before: Mapping[Status, int] = DEFAULT_POINTS,
+               points_after: Mapping[Status, int] = DEFAULT_POINTS) -> Comparison:
+    """A maturity against the previous round's: a final sheet (``is_final``) compares its maturities
+    ``before`` and ``after`` as they are; a sheet still being answered compares only the items answered
+    in both rounds (``common_change``), never a quarter of a sheet against a whole one."""
+    if final or before is None:
+        return Comparison(maturity_change(before, after), False, before, after)
+    return common_change(before_statuses, after_statuses, keys, points_before=points_before,
+                         points_after=points_after)
+
+
+class Scope(StrEnum):
+    """Which sheets the desk's figures count."""
+
+    SUBMITTED = "submitted"  # 提出済の所属のみ
+    ALL = "all"  # すべての所属（入力中・未着手を含む）
+
+
+SCOPE_LABELS: Mapping[Scope, str] = {Scope.SUBMITTED: "提出済の所属のみ", Scope.ALL: "すべての所属"}
+
+
+def default_scope(round_open: bool) -> Scope:
+    """While a round is open the desk counts only submitted sheets (a sheet being answered is not yet a
+    result); once it is closed, every sheet as it was left."""
+    return Scope.SUBMITTED if round_open else Scope.ALL
+
+
 # Targets (目標): a DX推進リーダー picks up to TARGET_LIMIT items and the status aimed for in the next round.
 TARGET_LIMIT = 5
 TARGET_STATUSES: tuple[Status, ...] = (Status.EXCELLENT, Status.GOOD, Status.FAIR)

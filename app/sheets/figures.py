@@ -53,6 +53,11 @@ ORG_ORDER = (Bureau.position, Bureau.code, Unit.position, Unit.code)
 SUBMITTED = SheetState.SUBMITTED.value
 
 
+def states_of(scope: rules.Scope) -> tuple[str, ...] | None:
+    """The sheet states a desk scope counts (None: every state), for the ``states`` of the figures below."""
+    return (SUBMITTED,) if scope is rules.Scope.SUBMITTED else None
+
+
 _VERSIONS = select(Round.id, Round.checklist_version_id).where(Round.id.in_(bindparam("ids", expanding=True)))
 
 
@@ -163,7 +168,7 @@ def _ratio():
 
 
 def _listing(*, bureau: bool, units: bool, sheets: bool, progress: tuple[Progress, ...] | None,
-             quick_wins: bool) -> list:
+             quick_wins: bool, states: bool = False) -> list:
     where = [Sheet.round_id == bindparam("round_id")]
     if bureau:
         where.append(Sheet.bureau_id == bindparam("bureau_id"))
@@ -175,6 +180,8 @@ def _listing(*, bureau: bool, units: bool, sheets: bool, progress: tuple[Progres
         where.append(in_progress(progress))
     if quick_wins:
         where.append((Sheet.tally_quick_fair + Sheet.tally_quick_not_done) > 0)
+    if states:
+        where.append(Sheet.state.in_(bindparam("states", expanding=True)))
     return where
 
 
@@ -204,24 +211,26 @@ def _count_statement(**shape):
 
 
 def _params(round_id: int, bureau_id: int | None, unit_ids: Collection[int] | None,
-            sheet_ids: Collection[int] | None, progress: Collection[Progress] | None, quick_wins: bool
-            ) -> tuple[dict, dict]:
+            sheet_ids: Collection[int] | None, progress: Collection[Progress] | None, quick_wins: bool,
+            states: Collection[str] | None = None) -> tuple[dict, dict]:
     """(the statement's shape, its parameters)"""
     shape = {"bureau": bureau_id is not None, "units": unit_ids is not None, "sheets": sheet_ids is not None,
-             "progress": tuple(sorted(progress)) if progress is not None else None, "quick_wins": quick_wins}
+             "progress": tuple(sorted(progress)) if progress is not None else None, "quick_wins": quick_wins,
+             "states": states is not None}
     params = {"round_id": round_id, "bureau_id": bureau_id, "unit_ids": list(unit_ids or ()),
-              "sheet_ids": list(sheet_ids or ())}
+              "sheet_ids": list(sheet_ids or ()), "states": list(states or ())}
     return shape, params
 
 
 def sheet_totals(session: Session, round_id: int, *, bureau_id: int | None = None,
                  unit_ids: Collection[int] | None = None, sheet_ids: Collection[int] | None = None,
                  progress: Collection[Progress] | None = None, quick_wins: bool = False, order: Order = "org",
-                 limit: int | None = None, offset: int = 0) -> list[SheetTotal]:
-    """A round's sheets (or those of one 部局, of some 所属, in some states of progress, with quick wins)
-    with their overall figures, in organisation order or by maturity (within each 部局, or across the
-    prefecture: ``all_``; 所属 without a maturity last), one page at a time."""
-    shape, params = _params(round_id, bureau_id, unit_ids, sheet_ids, progress, quick_wins)
+                 limit: int | None = None, offset: int = 0, states: Collection[str] | None = None
+                 ) -> list[SheetTotal]:
+    """A round's sheets (or those of one 部局, of some 所属, in some states of progress, with quick wins, in
+    the sheet ``states``) with their overall figures, in organisation order or by maturity (within each
+    部局, or across the prefecture: ``all_``; 所属 without a maturity last), one page at a time."""
+    shape, params = _params(round_id, bureau_id, unit_ids, sheet_ids, progress, quick_wins, states)
     query = _totals_statement(order, limit is not None, **shape)
     top = max_points(session, [round_id]).get(round_id, 3)
     rows = session.connection().execute(query, {**params, "limit": limit, "offset": offset})
@@ -239,11 +248,12 @@ def _quick_win_statement(**shape):
 
 
 def quick_win_tallies(session: Session, round_id: int, *, bureau_id: int | None = None,
-                      unit_ids: Collection[int] | None = None) -> list[tuple[int, float | None, int, int]]:
+                      unit_ids: Collection[int] | None = None, states: Collection[str] | None = None
+                      ) -> list[tuple[int, float | None, int, int]]:
     """(sheet id, maturity, ☆ items at △, ☆ items at ×) of a round's sheets with quick wins (of one 部局,
     or of some 所属), in organisation order: what ranking them needs, without their names (thousands
     of sheets at prefecture scale)."""
-    shape, params = _params(round_id, bureau_id, unit_ids, None, None, True)
+    shape, params = _params(round_id, bureau_id, unit_ids, None, None, True, states)
     top = max_points(session, [round_id]).get(round_id, 3)
     rows = session.connection().execute(_quick_win_statement(**shape), params).all()
     maturity = rules.maturity  # the formula of Tally.maturity, without a Tally per sheet
@@ -251,8 +261,9 @@ def quick_win_tallies(session: Session, round_id: int, *, bureau_id: int | None 
 
 
 def count_sheets(session: Session, round_id: int, *, bureau_id: int | None = None,
-                 unit_ids: Collection[int] | None = None, progress: Collection[Progress] | None = None) -> int:
-    shape, params = _params(round_id, bureau_id, unit_ids, None, progress, False)
+                 unit_ids: Collection[int] | None = None, progress: Collection[Progress] | None = None,
+                 states: Collection[str] | None = None) -> int:
+    shape, params = _params(round_id, bureau_id, unit_ids, None, progress, False, states)
     return session.connection().execute(_count_statement(**shape), params).scalar_one()
 
 
@@ -486,22 +497,27 @@ def item_counts(session: Session, round_id: int, *, bureau_id: int | None = None
     return {key: ItemCounts.of(counts, sum(counts.values())) for key, counts in by_item.items()}
 
 
-def sections_in(session: Session, round_id: int, *, bureau_id: int | None = None) -> int:
-    """How many 所属 of the prefecture (or of one 部局) have a sheet in the round."""
+def sections_in(session: Session, round_id: int, *, bureau_id: int | None = None,
+                states: Collection[str] | None = None) -> int:
+    """How many 所属 of the prefecture (or of one 部局) have a sheet in the round (in the sheet ``states``)."""
     m = MaturityTally
-    query = select(func.coalesce(func.sum(m.sections), 0)).where(
-        m.round_id == round_id, m.bureau_id == (PREFECTURE if bureau_id is None else bureau_id),
-        m.category == OVERALL)
+    where = [m.round_id == round_id, m.bureau_id == (PREFECTURE if bureau_id is None else bureau_id),
+             m.category == OVERALL]
+    if states is not None:
+        where.append(m.state.in_(list(states)))
+    query = select(func.coalesce(func.sum(m.sections), 0)).where(*where)
     return session.connection().execute(query).scalar_one()
 
 
 def bureau_counts(session: Session, round_id: int, keys: Collection[str], status: str, *,
-                  bureau_id: int | None = None) -> dict[str, dict[int, int]]:
+                  bureau_id: int | None = None, states: Collection[str] | None = None) -> dict[str, dict[int, int]]:
     """Per item, how many 所属 of each 部局 (or of one) answered it with ``status``: per item one string of
     "部局,所属" pairs (a hundred-odd 部局 per item are rows that cost more than the query)."""
     i = ItemTally
     where = [i.round_id == round_id, i.item_key.in_(list(keys)), i.status == status,
              i.bureau_id != PREFECTURE if bureau_id is None else i.bureau_id == bureau_id]
+    if states is not None:
+        where.append(i.state.in_(list(states)))
     per_bureau = (select(i.item_key, i.bureau_id, func.sum(i.sections).label("n")).where(*where)
                   .group_by(i.item_key, i.bureau_id).subquery())
     query = select(per_bureau.c.item_key, _joined(per_bureau.c.bureau_id, per_bureau.c.n)).group_by(per_bureau.c.item_key)
@@ -512,13 +528,17 @@ def bureau_counts(session: Session, round_id: int, keys: Collection[str], status
 
 
 def maturities(session: Session, round_id: int, *, bureau_id: int | None = None,
-               category: str = OVERALL) -> list[tuple[float | None, int]]:
-    """The maturities of the 所属 of the prefecture (or of one 部局) in a round: (value, how many), in
-    ascending order ("none" first). Read as one string of "maturity,所属" pairs (hundreds of values)."""
+               category: str = OVERALL, states: Collection[str] | None = None) -> list[tuple[float | None, int]]:
+    """The maturities of the 所属 of the prefecture (or of one 部局) in a round (in the sheet ``states``):
+    (value, how many), in ascending order ("none" first). Read as one string of "maturity,所属" pairs
+    (hundreds of values)."""
     m = MaturityTally
+    where = [m.round_id == round_id, m.bureau_id == (PREFECTURE if bureau_id is None else bureau_id),
+             m.category == category]
+    if states is not None:
+        where.append(m.state.in_(list(states)))
     values = (select(m.maturity_x10, func.sum(m.sections).label("n"))
-              .where(m.round_id == round_id, m.bureau_id == (PREFECTURE if bureau_id is None else bureau_id),
-                     m.category == category).group_by(m.maturity_x10).subquery())
+              .where(*where).group_by(m.maturity_x10).subquery())
     joined = session.connection().execute(select(_joined(values.c.maturity_x10, values.c.n))).scalar()
     return [(None if tenths == NO_MATURITY else tenths / 10, n) for tenths, n in sorted(_split(joined)) if n]
 

@@ -14,7 +14,7 @@ from sqlmodel import select
 from app.auth import permissions, scope
 from app.auth.deps import CurrentPrincipal
 from app.orgs.models import Unit
-from app.scoring.rules import CHANGE_LABELS, GroupFigure
+from app.scoring.rules import CHANGE_LABELS, PENDING_ITEM_LABEL, GroupFigure
 from app.scoring.schemas import CategoryScore, Score
 from app.sheets import figures
 from app.sheets.figures import GroupKey
@@ -70,6 +70,9 @@ class ItemChangeOut(BaseModel):
     change: Literal["improved", "regressed", "unchanged", "not_comparable", "new_item", "removed_item"] | None = Field(
         description="null when there are several predecessors (compare `before` yourself)")
     change_label: str | None = Field(description="the change in Japanese", examples=["改善"])
+    pending: bool = Field(default=False, description="true while the later round is open and the 所属's sheet not "
+                                                     "submitted, for an item it has not answered yet: 集計中 (change "
+                                                     "is then not_comparable)")
 
 
 class TrendOut(BaseModel):
@@ -121,14 +124,17 @@ def section_trend(code: Code, session: DbSession, principal: CurrentPrincipal) -
     compared: list[int] = []
     if len(ordered) >= 2:
         compared = [ordered[-2].id, ordered[-1].id]
+        items = trend_service.compare(session, trend, *compared)
+        pending = trend_service.pending(trend, items, compared[1])
         changes = _CHANGES.validate_python([
             {"item_key": c.key, "text": c.text, "category": c.category,
              "before": [{"section": {"code": u.code, "name": u.name}, "status": st.value if st else None}
                         for u, st in c.before],
              "after": c.after.value if c.after else None, "in_before": c.in_before, "in_after": c.in_after,
              "change": c.change.value if c.change else None,
-             "change_label": CHANGE_LABELS[c.change] if c.change else None}
-            for c in trend_service.compare(session, trend, *compared)])
+             "change_label": PENDING_ITEM_LABEL if c.key in pending else CHANGE_LABELS[c.change] if c.change else None,
+             "pending": c.key in pending}
+            for c in items])
     return TrendOut(section=section_ref(unit), rounds=rounds, compared=compared, changes=changes)
 
 

@@ -19,16 +19,20 @@ from app.checklists import service as checklists
 from app.checklists.service import ItemDef
 from app.jpdate import fiscal_year_label
 from app.orgs.models import Unit
-from app.rounds.models import Round
+from app.rounds.models import Round, RoundState
 from app.scoring.rules import (
     CHANGE_LABELS,
     CHANGE_MARKS,
+    COUNTING_MARK,
     MIN_GROUP_SIZE,
+    PENDING_ITEM_LABEL,
     TARGET_LIMIT,
     TARGET_STATUSES,
     Change,
+    Comparison,
     GroupFigure,
-    maturity_change,
+    comparison,
+    is_final,
     target_below_current,
 )
 from app.sheets import figures
@@ -58,15 +62,21 @@ class RoundRow:
     bureau: Unit | None
     bureau_figure: GroupFigure | None
     prefecture: GroupFigure
-    change: Change  # the main maturity against the previous round's
+    # the main maturity against the previous round's: provisional (暫定) or 集計中 while the sheet is open
+    comparison: Comparison
+
+    @property
+    def change(self) -> Change | None:
+        """None: 集計中 (nothing answered in both rounds yet)."""
+        return self.comparison.change
 
     @property
     def change_mark(self) -> str:
-        return CHANGE_MARKS[self.change]
+        return self.comparison.mark
 
     @property
     def change_label(self) -> str:
-        return CHANGE_LABELS[self.change]
+        return self.comparison.label
 
 
 @dataclass
@@ -78,28 +88,41 @@ class CategoryRow:
     in_after: bool
     bureau: GroupFigure | None
     prefecture: GroupFigure | None
+    compared: Comparison  # the category's maturity against the previous round's (暫定 while open)
 
     @property
-    def change(self) -> Change:
+    def comparison(self) -> Comparison:
         if not self.in_before:
-            return Change.NEW_ITEM
+            return Comparison(Change.NEW_ITEM, False, self.before, self.after)
         if not self.in_after:
-            return Change.REMOVED_ITEM
-        return maturity_change(self.before, self.after)
+            return Comparison(Change.REMOVED_ITEM, False, self.before, self.after)
+        return self.compared
+
+    @property
+    def change(self) -> Change | None:
+        """None: 集計中."""
+        return self.comparison.change
+
+
+PENDING_LABEL = PENDING_ITEM_LABEL
 
 
 @dataclass
 class ChangeCount:
-    change: Change
+    change: Change | None  # None: items not answered yet in an open round (集計中)
     count: int
 
     @property
     def mark(self) -> str:
-        return CHANGE_MARKS[self.change]
+        return COUNTING_MARK if self.change is None else CHANGE_MARKS[self.change]
 
     @property
     def label(self) -> str:
-        return CHANGE_LABELS[self.change]
+        return PENDING_LABEL if self.change is None else CHANGE_LABELS[self.change]
+
+    @property
+    def css(self) -> str:
+        return "counting" if self.change is None else self.change.value
 
 
 @dataclass
@@ -155,6 +178,11 @@ class TrendPage:
     why_not_request: str | None
     sheet_round: Round | None  # the latest round, when the 所属 has a sheet of its own in it
     suppressed: bool  # some group figure on the page is withheld (fewer than MIN_GROUP_SIZE 所属 answered)
+    # items of the latest round not answered yet while it is open and the sheet not submitted: 集計中, not
+    # 「比較できません」
+    pending_items: frozenset[str] = frozenset()
+    pending_label: str = PENDING_LABEL
+    counting_mark: str = COUNTING_MARK
     min_group_size: int = MIN_GROUP_SIZE
     target_limit: int = TARGET_LIMIT
     target_statuses: tuple[Status, ...] = TARGET_STATUSES
@@ -167,6 +195,11 @@ class TrendPage:
     @staticmethod
     def change_label(change: Change | None) -> str:
         return CHANGE_LABELS[change] if change else "統合前の所属ごとに表示"
+
+    @property
+    def provisional(self) -> bool:
+        """The latest comparison is 暫定 or 集計中: the 所属's sheet of an open round is not submitted yet."""
+        return bool(self.rows) and self.rows[-1].comparison.provisional
 
     @property
     def can_set_targets(self) -> bool:
@@ -205,12 +238,14 @@ def build(session: Session, principal: Principal, unit: Unit, *, typed_targets: 
     categories = _category_rows(session, trend, latest, previous, groups)
     bars, bars_desc = _category_chart(unit, categories, latest, previous)
     items = trend_service.compare(session, trend, previous.id, latest.id) if previous and latest else []
-    counted = Counter(c.change for c in items if c.change is not None)
-    change_counts = [ChangeCount(ch, counted[ch]) for ch in Change if counted[ch]]
+    latest_point = trend.main_point(latest.id) if latest else None
+    pending = trend_service.pending(trend, items, latest.id) if latest else frozenset()
+    counted = Counter(None if c.key in pending else c.change for c in items
+                      if c.change is not None or c.key in pending)
+    change_counts = [ChangeCount(ch, counted[ch]) for ch in (*Change, None) if counted[ch]]
 
     sets = targets_service.target_sets(session, trend)
     current = next((s for s in sets if latest and s.base_round.id == latest.id), None)
-    latest_point = trend.main_point(latest.id) if latest else None
     definition = checklists.get_definition(session, latest.checklist_version_id) if latest else None
     current_targets = {r.item_key: r.target for r in current.rows} if current else {}
     typed = typed_targets or {}
@@ -240,6 +275,7 @@ def build(session: Session, principal: Principal, unit: Unit, *, typed_targets: 
         next_steps=steps, why_not_request=permissions.why_not_request_support(principal, unit.id),
         sheet_round=latest if latest_point and latest_point.relation == "self" else None,
         suppressed=suppressed,
+        pending_items=pending,
         bureau_names={r.bureau.id: r.bureau.name for r in rows if r.bureau},
     )
 
@@ -248,18 +284,38 @@ def _round_rows(session: Session, trend: Trend, groups: Mapping[GroupKey, GroupF
     rows: list[RoundRow] = []
     bureau_ids = {p.score.bureau_id for p in trend.points}
     bureaus = {u.id: u for u in session.exec(select(Unit).where(Unit.id.in_(bureau_ids)))} if bureau_ids else {}
-    before: float | None = None
+    previous: TrendPoint | None = None
     for round_ in trend.rounds:
         points = trend.points_in(round_.id)
         main = trend.main_point(round_.id)
         anchor = main or points[0]
         figure = groups.get(GroupKey(round_.id, anchor.score.bureau_id))
-        after = main.score.overall.maturity if main else None
+        change = _compare(session, previous, main) if rows else Comparison(Change.NEW_ITEM, False, None, None)
         rows.append(RoundRow(round_, points, main, bureaus.get(anchor.score.bureau_id), figure,
-                             groups[GroupKey(round_.id, PREFECTURE)],
-                             maturity_change(before, after) if rows else Change.NEW_ITEM))
-        before = after
+                             groups[GroupKey(round_.id, PREFECTURE)], change))
+        previous = main
     return rows
+
+
+def _compare(session: Session, before: TrendPoint | None, after: TrendPoint | None, category: str | None = None
+             ) -> Comparison:
+    """``after``'s maturity (overall, or of one category) against ``before``'s: as they are once ``after``
+    is final; while its round is open and it is not submitted, over the items answered in both (暫定)."""
+    def maturity(point: TrendPoint | None) -> float | None:
+        if point is None:
+            return None
+        tally = point.score.overall if category is None else point.score.categories.get(category)
+        return tally.maturity if tally else None
+
+    if before is None or after is None:
+        return comparison(maturity(before), maturity(after), final=True, before_statuses={}, after_statuses={})
+    before_def = checklists.get_definition(session, before.round.checklist_version_id)
+    after_def = checklists.get_definition(session, after.round.checklist_version_id)
+    keys = None if category is None else [i.key for i in after_def.items if i.category == category]
+    return comparison(maturity(before), maturity(after),
+                      final=is_final(after.round.state != RoundState.CLOSED, after.score.submitted),
+                      before_statuses=before.statuses, after_statuses=after.statuses, keys=keys,
+                      points_before=before_def.points, points_after=after_def.points)
 
 
 def _line_chart(unit: Unit, rows: list[RoundRow]) -> tuple[Markup, str]:
@@ -327,6 +383,7 @@ def _category_rows(session: Session, trend: Trend, latest: Round | None, previou
             after=after_t.maturity if after_t else None,
             in_before=previous_def is None or name in previous_def.categories,
             in_after=name in latest_def.categories,
+            compared=_compare(session, before, now, name),
             bureau=groups.get(GroupKey(latest.id, now.score.bureau_id, name)) if now else None,
             prefecture=groups.get(GroupKey(latest.id, PREFECTURE, name)),
         ))

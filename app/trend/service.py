@@ -13,8 +13,8 @@ from app.checklists import service as checklists
 from app.errors import NotFound
 from app.orgs import service as orgs
 from app.orgs.models import Unit
-from app.rounds.models import Round
-from app.scoring.rules import Change, change
+from app.rounds.models import Round, RoundState
+from app.scoring.rules import Change, change, is_final
 from app.sheets import figures
 from app.sheets.models import Answer, Sheet
 from app.statuses import Status
@@ -138,3 +138,12 @@ def compare(session: Session, trend: Trend, before_round_id: int, after_round_id
         result.append(ItemComparison(key, item.text, item.category, item.difficulty, previous, now, in_before,
                                      in_after, verdict))
     return result
+
+
+def pending(trend: Trend, items: list[ItemComparison], round_id: int) -> frozenset[str]:
+    """The items of ``compare`` not answered yet in round ``round_id`` while the 所属's sheet there is not final
+    (its round open, the sheet not submitted): 集計中, rather than 「比較できません」."""
+    point = trend.main_point(round_id)
+    if point is None or is_final(point.round.state != RoundState.CLOSED, point.score.submitted):
+        return frozenset()
+    return frozenset(c.key for c in items if c.in_after and c.after is None and c.change is Change.NOT_COMPARABLE)

@@ -3,7 +3,7 @@ a round id is validated alike wherever it arrives."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Path, Query
 
@@ -19,3 +19,8 @@ RoundQ = Annotated[int | None, Query(alias="round", ge=1, le=MAX_ID, description
 BureauQ = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9_.\-]*$",
                                       description="部局コード (empty or absent: the whole prefecture)")]
 PageQ = Annotated[int, Query(ge=1, le=1_000_000, description="ページ番号（1から）")]
+# ?scope= on the desk's pages and JSON: which sheets the figures count (empty or absent: the round's default,
+# submitted sheets only while it is open, every sheet once it is closed)
+ScopeQ = Annotated[Literal["", "submitted", "all"], Query(
+    description="which sheets the figures count: submitted (提出済の所属のみ) or all (すべての所属); empty or "
+                "absent: submitted while the round is open, all once it is closed")]
