@@ -186,18 +186,20 @@ document.addEventListener("DOMContentLoaded", function () {
     s.conflict = true;
     s.dirty = true;
     row.classList.add("item-row--error");
+    // the row shows what is stored now (their status); the memo typed here stays in the field
+    row.querySelectorAll("input[type=radio]").forEach(function (radio) {
+      radio.checked = radio.value === (theirs.status || "");
+    });
+    // the server names the item and who changed it; in the row, the item goes without saying
+    var why = theirs.message.replace(/^「[^」]*」は、/, "この項目は、").replace(/内容を確認して.*$/, "");
     var stored = document.createElement("span");
     stored.className = "save-state__theirs";
     stored.textContent = "保存されているメモ：" + (theirs.memo ? theirs.memo : "（なし）") +
-      "　入力中のメモはこの欄に残っています。";
-    say(row, "error", "メモを保存できませんでした。" + theirs.message, [stored, button("入力中のメモで上書き保存", function () {
-      // take their version and status, keep the memo typed here
+      "\n入力中のメモはこの欄に残っています。";
+    say(row, "error", "メモを保存できませんでした。" + why, [stored, button("入力中のメモで上書き保存", function () {
       if (theirs.version !== null) {
         versionOf(row).value = theirs.version;
       }
-      row.querySelectorAll("input[type=radio]").forEach(function (radio) {
-        radio.checked = radio.value === (theirs.status || "");
-      });
       s.saved = theirs.memo || "";
       s.conflict = false;
       row.classList.remove("item-row--error");
