@@ -138,3 +138,16 @@ def test_without_css_field_sizing_the_script_grows_the_memo(live, chromium):
     assert height <= client
     assert client > 100  # grown from one line
     context.close()
+
+
+def test_reference_links_open_over_the_rows_and_close_with_escape(live, chromium):
+    base, world, _ = live
+    context, page = open_sheet(chromium, base, world)
+    refs = page.locator(".item-refs").first
+    refs.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(refs.locator("li").first).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(refs.locator("li").first).to_be_hidden()
+    expect(refs.locator("summary")).to_be_focused()
+    context.close()

@@ -234,6 +234,12 @@ document.addEventListener("DOMContentLoaded", function () {
     s.dirty = false;
     s.expect = sent !== s.saved ? version + 1 : version;
     say(row, "busy", "保存中…");
+    if (leaving && !("keepalive" in Request.prototype) && navigator.sendBeacon) {
+      // a browser without fetch keepalive: a beacon, with the CSRF token in the form (app/web/deps.py)
+      data.append("csrf_token", csrfToken());
+      navigator.sendBeacon(new URL(row.getAttribute("hx-post"), document.baseURI).href, data);
+      return;
+    }
     var request = fetch(new URL(row.getAttribute("hx-post"), document.baseURI).href, {
       method: "POST",
       body: data,
@@ -369,6 +375,27 @@ document.addEventListener("DOMContentLoaded", function () {
         event.detail.fragment.textContent.trim() === target.textContent.trim()) {
       event.detail.shouldSwap = false;
     }
+  });
+
+  // 参考リンク and ヒント open as a panel over the rows: Escape or a click elsewhere closes it.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") {
+      return;
+    }
+    var within = event.target.closest ? event.target.closest(".item-refs[open], .item-hints[open]") : null;
+    document.querySelectorAll(".item-refs[open], .item-hints[open]").forEach(function (details) {
+      details.open = false;
+    });
+    if (within) {
+      within.querySelector("summary").focus();
+    }
+  });
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll(".item-refs[open], .item-hints[open]").forEach(function (details) {
+      if (!details.contains(event.target)) {
+        details.open = false;
+      }
+    });
   });
 
   document.addEventListener("DOMContentLoaded", function () {
