@@ -4,6 +4,8 @@ answer, and the page fits a phone with memos that grow with their text."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -150,4 +152,24 @@ def test_reference_links_open_over_the_rows_and_close_with_escape(live, chromium
     page.keyboard.press("Escape")
     expect(refs.locator("li").first).to_be_hidden()
     expect(refs.locator("summary")).to_be_focused()
+    context.close()
+
+
+def test_typing_a_memo_then_choosing_a_status_at_once_saves_both_without_a_conflict(live, chromium):
+    """Leaving the memo for a status of the same row starts the memo's save, then the status's: the status
+    waits for the memo's answer (and its version) instead of meeting it as someone else's change."""
+    base, world, _ = live
+    context, page = open_sheet(chromium, base, world)
+    key = "meeting.internal.no-paper-handouts"
+    memo = row(page, key).get_by_role("textbox")
+    memo.press_sequentially("資料は画面共有")
+    with page.expect_response(lambda r: r.url.endswith(f"/items/{key}") and r.request.headers.get("x-csrf-token")
+                              and "s5=%E2%97%8E" in (r.request.post_data or "")) as status_saved:
+        row(page, key).locator("label", has_text="◎").click()  # the memo loses the focus: its save starts first
+    assert status_saved.value.status == 200
+    expect(row(page, key).locator("output")).to_contain_text("保存しました")
+    expect(row(page, key)).not_to_have_class(re.compile("item-row--error"))
+    page.reload()
+    expect(row(page, key).get_by_role("radio", name="◎ 60%以上")).to_be_checked()
+    expect(row(page, key).get_by_role("textbox")).to_have_value("資料は画面共有")
     context.close()
