@@ -81,6 +81,23 @@ def _stale_row_save(page: Page, ids: dict[str, int]) -> None:
     expect(page.locator(f"{row} .save-state__error")).to_be_visible()
 
 
+def _memo_conflict_and_links_open(page: Page, ids: dict[str, int]) -> None:
+    """A memo whose autosave met someone else's change (its message, their memo and the overwrite button),
+    and an item's 参考リンク opened over the rows."""
+    key = KEYS[4]
+    n = KEYS.index(key) + 1
+    origin, token = page.evaluate(
+        "() => [location.origin, JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRF-Token']]")
+    other = page.request.put(f"{origin}/api/v1/rounds/{ids['round_id']}/sections/A1/answers/{key}",
+                             data={"status": "○", "memo": "別の人のメモ", "version": int(page.input_value(f"#v{n}"))},
+                             headers={"X-CSRF-Token": token})
+    assert other.status == 200, other.text()
+    page.locator(f"#m{n}").press_sequentially("私のメモ")
+    expect(page.locator(f"#r{n} output")).to_contain_text("メモを保存できませんでした")
+    page.locator(".item-refs summary").first.click()
+    expect(page.locator(".item-refs[open] a, .item-refs[open] .intranet-path").first).to_be_visible()
+
+
 def _empty_support_form(page: Page, ids: dict[str, int]) -> None:
     """The desk's form sent without the required date: shown again (422) with the messages."""
     page.fill("#consulted_on", "")
@@ -142,6 +159,8 @@ PAGES = [
     A11yPage("sheet as member", "member_a", "/rounds/{round_id}/sections/A1", SHEET),
     A11yPage("sheet row after a refused save", "member_a", "/rounds/{round_id}/sections/A1", SHEET,
              then=_stale_row_save),
+    A11yPage("sheet: a memo's autosave after someone else's change, 参考リンク open", "member_a",
+             "/rounds/{round_id}/sections/A1", SHEET, then=_memo_conflict_and_links_open),
     A11yPage("sheet as leader", "leader_a", "/rounds/{round_id}/sections/A1", SHEET),
     A11yPage("sheet: a refused 提出 (htmx)", "leader_a", "/rounds/{round_id}/sections/A1", SHEET,
              then=_premature_submit),

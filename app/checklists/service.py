@@ -51,6 +51,11 @@ class Definition:
         """Items by category, in sheet order."""
         return tuple((name, tuple(i for i in self.items if i.category == name)) for name in self.categories)
 
+    @cached_property
+    def has_references(self) -> bool:
+        """Whether any item has a reference link or a hint (the sheet's 参考リンク column is left out otherwise)."""
+        return any(item.links or item.hints for item in self.items)
+
     def previous(self, item: ItemDef) -> ItemDef | None:
         return self.items[item.position - 2] if item.position > 1 else None
 

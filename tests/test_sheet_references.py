@@ -1,0 +1,69 @@
+"""The sheet's 参考リンク (issue 11, point 6): real links, each in its item's row; a row without any shows an
+empty cell (never a column of 「—」); the progress line states the answers and the maturity."""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+
+from sqlmodel import select
+
+from app import demo
+from app.checklists import service as checklists
+from app.checklists.loader import load_checklist
+from app.config import PROJECT_ROOT
+from app.rounds.models import Round
+from tests.conftest import sign_in
+
+CHECKLISTS = PROJECT_ROOT / "checklists" / "paperless"
+
+
+def rows_of(page: str) -> dict[int, str]:
+    return {int(n): body for n, body in re.findall(r"<tr id=r(\d+) class=\"item-row[^>]*>(.*?)</tr>", page, re.S)}
+
+
+def test_every_item_of_the_current_checklist_shows_its_reference_links_in_its_row(client, session):
+    demo.load(session, load_checklist(CHECKLISTS / "v1.yaml"), demo.DemoPlan(sections=2, rounds=2, seed=3),
+              newest=load_checklist(CHECKLISTS / "v3.yaml"))
+    session.commit()
+    newest = session.exec(select(Round).order_by(Round.opens_on.desc())).first()
+    definition = checklists.get_definition(session, newest.checklist_version_id)
+    session.commit()  # the test's session lets go of SQLite's write lock before the app reads
+    sign_in(client, "member.1001@demo.example")
+    page = client.get(f"/rounds/{newest.id}/sections/1001").text
+    rows = rows_of(page)
+    assert len(rows) == len(definition.items) == 36
+    for item in definition.items:
+        row = rows[item.position]
+        assert item.links, item.key  # the current checklist has references for every item
+        assert f"リンク<span class=item-refs__n>（{len(item.links)}）</span>" in row, item.key
+        for link in item.links:
+            if link.get("url"):
+                assert f'<a href="{htmllib.escape(link["url"])}" target=_blank rel=noopener>' in row, (item.key, link["url"])
+            assert htmllib.escape(link["label"], quote=False) in row, (item.key, link["label"])
+    assert "—" not in "".join(rows.values())
+
+
+def test_a_row_without_references_shows_nothing_in_that_column(client, world):
+    sign_in(client, "member.a1@test.example")
+    page = client.get(f"/rounds/{world.round.id}/sections/A1").text
+    rows = rows_of(page)
+    without = [n for n, row in rows.items() if "item-refs" not in row]
+    assert without  # version 1 has items without links
+    for n in without:
+        assert rows[n].rstrip().endswith("<td></td>"), rows[n][-200:]
+        assert "—" not in rows[n]
+
+
+def test_the_progress_line_counts_answers_and_states_the_maturity(client, world):
+    token = sign_in(client, "member.a1@test.example")
+    url = f"/rounds/{world.round.id}/sections/A1"
+    line = re.search(r'<p id="progress-line"[^>]*>(.*?)</p>', client.get(url).text, re.S)
+    assert line and 'aria-live="polite"' in line.group(0)
+    assert re.sub(r"<[^>]+>|\s", "", line.group(1)) == "回答0/6・成熟度—（未回答6）"
+    saved = client.post(f"{url}/items/office.daily.keep-electronic", data={"s1": "◎", "m1": "", "v1": "0"},
+                        headers={"X-CSRF-Token": token, "HX-Request": "true"})
+    assert saved.status_code == 200
+    oob = re.search(r'<p id="progress-line"[^>]*hx-swap-oob="innerHTML"[^>]*>(.*?)</p>', saved.text, re.S)
+    assert oob, saved.text
+    assert re.sub(r"<[^>]+>|\s", "", oob.group(1)) == "回答1/6・成熟度100.0点（未回答5）"
