@@ -104,3 +104,23 @@ def test_変更なし_answers_one_row_with_the_previous_answer(carried_site, chr
     first.locator("label", has_text="×").click()
     expect(first.locator(".prev-offer")).to_be_hidden()
     context.close()
+
+
+def test_a_memo_typed_then_変更なし_at_once_keeps_the_memo_and_confirms(carried_site, chromium):
+    """The memo's autosave (on leaving the field) and 「変更なし」 race on one row's version: the button waits."""
+    base, world = carried_site
+    context = chromium.new_context(locale="ja-JP")
+    page = context.new_page()
+    sign_in(page, base, "member.a1@test.example")
+    page.goto(f"{base}/rounds/{world.round.id}/sections/A1")
+    row = page.locator("#r4")
+    row.get_by_role("textbox").fill("今年も部局の会議は紙")
+    row.get_by_role("button", name="変更なし").click()  # the click leaves the memo: its save starts first
+    row = page.locator("#r4")
+    expect(row.locator(".prev-done")).to_be_visible()
+    expect(row.get_by_role("radio", name="△ 30%以下")).to_be_checked()
+    expect(row.get_by_role("textbox")).to_have_value("今年も部局の会議は紙")
+    page.reload()
+    expect(page.locator("#r4").get_by_role("textbox")).to_have_value("今年も部局の会議は紙")
+    expect(page.locator("#r4").get_by_role("radio", name="△ 30%以下")).to_be_checked()
+    context.close()

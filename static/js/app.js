@@ -305,10 +305,11 @@ document.addEventListener("DOMContentLoaded", function () {
     save(row, false);
   }, true);
 
-  // A status save (htmx) waits for the memo's save in flight, and the memo's for it.
+  // A status save (htmx) waits for the memo's save in flight, and the memo's for it. So does a button inside
+  // the row (「変更なし」 posts the row's version, which the memo's save is about to change).
   document.addEventListener("htmx:confirm", function (event) {
-    var row = event.detail.elt;
-    if (!row.matches || !row.matches("tr.item-row")) {
+    var row = event.detail.elt.closest ? event.detail.elt.closest("tr.item-row") : null;
+    if (!row) {
       return;
     }
     var s = state(row);
