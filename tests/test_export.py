@@ -183,3 +183,38 @@ def test_desk_and_admin_export_everything_and_anonymous_gets_401(client, new_cli
     sign_in(admin, "admin@test.example")
     assert get(admin, world, "xlsx", bureau="B").status_code == 200
     assert get(new_client(), world).status_code == 401
+
+
+LONG_SCENE = "出先機関・他所属との打合せ"  # wraps in the narrow シーン column (B) of the 所属 worksheet
+
+
+def test_section_rows_fit_every_wrapped_column_and_the_status_symbol(client, session, world):
+    """Read back with openpyxl: a row is as tall as its longest wrapped cell in any column (also シーン,
+    which the old fitting ignored), and a row with a 14-point ◎/○ is tall enough for the symbol."""
+    from app.config import PROJECT_ROOT
+
+    text = (PROJECT_ROOT / "checklists" / "paperless" / "v1.yaml").read_text(encoding="utf-8")
+    text = text.replace("version: 1", "version: 2", 1).replace("scene: 日常\n        text: 資料を電子でも保管している",
+                                                                 f"scene: {LONG_SCENE}\n        text: 資料を電子でも保管している")
+    assert LONG_SCENE in text
+    version_id = factories.publish(session, factories.checklist_yaml(text))
+    round_ = factories.make_round(session, version_id, title="令和9年度 第1回", fiscal_year=2027)
+    factories.fill(session, round_.id, world.a1, world.member_a, {K[4]: ("◎", ""), K[5]: ("○", "")})
+    sign_in(client, "desk@test.example")
+    response = client.get(f"/api/v1/rounds/{round_.id}/export.xlsx", params={"section": "A1"})
+    assert response.status_code == 200
+    ws = load_workbook(io.BytesIO(response.content))["A1 A部 一課"]
+    row_of = {ws.cell(r, 8).value: r for r in range(layout.FIRST_ITEM_ROW, ws.max_row + 1)}
+
+    def height(key):
+        return ws.row_dimensions[row_of[key]].height
+
+    # K[0]: the scene takes two lines in column B; every other cell of the row is one line.
+    assert ws.cell(row_of[K[0]], 2).value == LONG_SCENE and ws.cell(row_of[K[0]], 7).value == "—"
+    assert height(K[0]) is not None and height(K[0]) >= 2 * 15
+    # K[4] (◎) is a one-line row: tall enough for the 14-point bold symbol anyway.
+    assert ws.cell(row_of[K[4]], 5).value == "◎" and ws.cell(row_of[K[4]], 5).font.sz == 14
+    assert height(K[4]) is not None and height(K[4]) >= 14 * 1.5
+    assert height(K[5]) >= 2 * 15  # ○ in a row of two lines: the lines decide
+    # An unanswered one-line row keeps the default height.
+    assert ws.cell(row_of[K[1]], 5).value is None and height(K[1]) is None

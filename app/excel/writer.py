@@ -98,6 +98,8 @@ WRAP = Alignment(wrap_text=True, vertical="top")
 CENTER = Alignment(horizontal="center", vertical="top", wrap_text=True)
 WIDTHS = {"A": 14, "B": 16, "C": 46, "D": 9, "E": 11, "F": 40, "G": 36, "H": 34}
 LINE_HEIGHT = 15  # points per line of 11-point text
+SYMBOL_HEIGHT = 22  # points a row needs for the 14-point bold status symbol (◎ ○ △ ×) not to be clipped
+WRAPPED_ITEM_COLUMNS = ("A", "B", "C", "F", "G")  # カテゴリ シーン チェック項目 メモ 参考リンク
 
 
 def _font(size: float = 11, bold: bool = False, color: str = "000000") -> Font:
@@ -206,7 +208,9 @@ def _section_sheet(ws: Worksheet, bundle: ExportBundle, sheet: ExportSheet) -> N
             cell = _put(ws, f"{get_column_letter(index)}{row}", value)
             cell.border = BORDER
             cell.alignment = CENTER if index in (4, 5) else WRAP
-        _fit_height(ws, row, [(values[i], WIDTHS[col]) for i, col in ((2, "C"), (5, "F"), (6, "G"))])
+        # Every wrapped column counts (a long シーン wraps in its narrow column); a status symbol needs room.
+        _fit_height(ws, row, [(values[ord(col) - ord("A")], WIDTHS[col]) for col in WRAPPED_ITEM_COLUMNS],
+                    minimum=SYMBOL_HEIGHT if answer.status else None)
         urls = [link["url"] for link in item.links if link.get("url")]
         if urls:
             ws[f"G{row}"].hyperlink = urls[0]
@@ -245,16 +249,25 @@ def _display_width(text: str) -> float:
     return sum(1.75 if unicodedata.east_asian_width(ch) in "WFA" else 1.0 for ch in text)
 
 
-def _fit_height(ws: Worksheet, row: int, cells: list[tuple[str, float]]) -> None:
+def text_lines(text: object, width: float) -> int:
+    """How many lines ``text`` takes, wrapped in a column ``width`` units wide."""
+    if not text:
+        return 1
+    usable = max(1.0, width - 0.5)
+    return sum(max(1, math.ceil(_display_width(part) / usable)) for part in str(text).split("\n"))
+
+
+def _fit_height(ws: Worksheet, row: int, cells: list[tuple[object, float]], *, minimum: float | None = None,
+                line_height: float = LINE_HEIGHT) -> None:
     """Give a row the height its wrapped text needs (Excel and LibreOffice do not always grow rows of a
-    written file by themselves); rows of one line keep the default height."""
-    lines = 1
-    for text, width in cells:
-        if text:
-            usable = max(1.0, width - 0.5)
-            lines = max(lines, sum(max(1, math.ceil(_display_width(part) / usable)) for part in str(text).split("\n")))
-    if lines > 1:
-        ws.row_dimensions[row].height = lines * LINE_HEIGHT + 3
+    written file by themselves), and at least ``minimum``; rows of one line without a minimum keep the
+    default height."""
+    lines = max((text_lines(text, width) for text, width in cells), default=1)
+    height = lines * line_height + 3 if lines > 1 else None
+    if minimum is not None:
+        height = max(height or 0, minimum)
+    if height is not None:
+        ws.row_dimensions[row].height = height
 
 
 def _summary(ws: Worksheet, bundle: ExportBundle) -> None:
