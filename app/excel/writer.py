@@ -5,7 +5,7 @@ The only module that writes these formats. Pure: an ``ExportBundle`` in, bytes o
 * CSV: UTF-8 with BOM (Excel then reads it as UTF-8), CRLF between records, one row per 所属 × item,
   header row in Japanese, ISO 8601 dates. Fields with commas, quotes or line breaks are quoted (RFC 4180).
   A text field that Excel would take for a formula (starting with = + - @) is prefixed with ``'``.
-* XLSX: a summary worksheet (集計) first, then one worksheet per 所属 in the original sheet's layout
+* XLSX: a summary worksheet (集計: the figures per 部局), the figures per 所属 (所属別集計), then one worksheet per 所属 in the original sheet's layout
   (see ``app.excel.layout``). Every text cell is written as text, never as a formula.
 * Both: text stored before ``app.text``'s rule existed is written through ``scrub`` (control characters
   become U+FFFD), so no stored value can make an export fail.
@@ -124,6 +124,7 @@ def write_xlsx(bundle: ExportBundle, progress: Progress = lambda n: None) -> byt
     taken: set[str] = set()
     summary.title = layout.sheet_title(layout.SUMMARY_SHEET, taken)
     _summary(summary, bundle)
+    _section_summary(wb.create_sheet(layout.sheet_title(layout.SECTIONS_SUMMARY_SHEET, taken)), bundle)
     for sheet in bundle.sheets:
         ws = wb.create_sheet(layout.sheet_title(f"{sheet.section_code} {sheet.section_name}", taken))
         _section_sheet(ws, bundle, sheet)
@@ -212,7 +213,9 @@ def _section_sheet(ws: Worksheet, bundle: ExportBundle, sheet: ExportSheet) -> N
         _fit_height(ws, row, [(values[ord(col) - ord("A")], WIDTHS[col]) for col in WRAPPED_ITEM_COLUMNS],
                     minimum=SYMBOL_HEIGHT if answer.status else None)
         urls = [link["url"] for link in item.links if link.get("url")]
-        if urls:
+        if urls and text_lines(values[6], WIDTHS["G"]) == 1:
+            # LibreOffice shows a hyperlink cell as one unwrapped line: a longer label is only text, so that
+            # it prints whole (the links stay clickable on the sheet page).
             ws[f"G{row}"].hyperlink = urls[0]
         status_cell = ws[f"E{row}"]
         if answer.status in STATUS_FILLS:
@@ -270,39 +273,34 @@ def _fit_height(ws: Worksheet, row: int, cells: list[tuple[object, float]], *, m
         ws.row_dimensions[row].height = height
 
 
+SUMMARY_COLUMN_WIDTHS = (11, 22, 11, 22, 10, 16, 11, 10)  # then CATEGORY_WIDTH per category
+CATEGORY_WIDTH = 14
+BOLD_WIDTH = 1.1  # bold text is about this much wider than the fitting assumes
+
+
 def _summary(ws: Worksheet, bundle: ExportBundle) -> None:
+    """集計: what the export is, and the table per 部局 (and 全庁). The table per 所属 is on its own
+    worksheet (``_section_summary``), so each long table repeats its own header row on every printed page."""
     categories = list(bundle.definition.categories)
-    _put(ws, "A1", f"{bundle.definition.title} 集計", bold=True, size=14)
+    _title(ws, f"{bundle.definition.title} 集計")
     meta = (
         ("調査回", bundle.round.title),
         ("年度", fiscal_year_label(bundle.round.fiscal_year)),
         ("対象", bundle.scope_label),
         ("出力日", wareki(bundle.generated_on)),
         ("成熟度", f"{_points_text(bundle)} として、回答した項目の得点 ÷ 満点 × 100（該当なし・未回答は除く）"),
+        ("所属別", f"所属ごとの回答率・成熟度は「{layout.SECTIONS_SUMMARY_SHEET}」シートにあります"),
     )
     for row, (label, value) in enumerate(meta, start=2):
         _put(ws, f"A{row}", label, bold=True).fill = LABEL_FILL
         _put(ws, f"B{row}", value)
 
     row = len(meta) + 3
-    _put(ws, f"A{row}", "所属別", bold=True, size=12)
-    row += 1
-    head = ["部局コード", "部局", "所属コード", "所属", "提出状況", "記載日", "回答率(%)", "成熟度",
-            *[f"成熟度：{c}" for c in categories]]
-    _header(ws, row, head)
-    for sheet in bundle.sheets:
-        row += 1
-        t = sheet.score.overall
-        values = [sheet.bureau_code, sheet.bureau_name, sheet.section_code, sheet.section_name, sheet.progress_label,
-                  sheet.entry_on, t.completion, t.maturity,
-                  *[sheet.score.categories[c].maturity if c in sheet.score.categories else None for c in categories]]
-        _data_row(ws, row, values)
-
-    row += 2
     _put(ws, f"A{row}", "部局別", bold=True, size=12)
     row += 1
-    _header(ws, row, ["部局コード", "部局", "所属数", "平均成熟度", "中央値", "回答率(%)",
-                      *[f"平均：{c}" for c in categories]])
+    head = ["部局コード", "部局", "所属数", "平均成熟度", "中央値", "回答率(%)", *[f"平均：{c}" for c in categories]]
+    widths = [11, 22, 9, 12, 10, 11] + [CATEGORY_WIDTH] * len(categories)
+    _header(ws, row, head, widths)
     groups = [(b.group, b.suppressed) for b in bundle.bureaus]
     if bundle.prefecture is not None:
         groups.append((bundle.prefecture, False))
@@ -310,15 +308,50 @@ def _summary(ws: Worksheet, bundle: ExportBundle) -> None:
         row += 1
         if suppressed:  # no figure of the group at all: its size only
             _data_row(ws, row, [group.code, group.name, group.sections, "—", "—", "—"])
-            _put(ws, f"G{row}", f"回答した所属が{MIN_GROUP_SIZE}未満の部局は平均・中央値・回答率を表示しません")
+            note = f"回答した所属が{MIN_GROUP_SIZE}未満の部局は平均・中央値・回答率を表示しません"
+            _put(ws, f"G{row}", note).alignment = WRAP
+            last = get_column_letter(len(head))
+            if last != "G":
+                ws.merge_cells(f"G{row}:{last}{row}")
+            _fit_height(ws, row, [(note, sum(widths[6:]))])
             continue
         _data_row(ws, row, [group.code or "", group.name, group.sections, group.maturity, group.median,
                             group.completion, *[group.categories.get(c) for c in categories]])
-    widths = [11, 18, 11, 22, 10, 12, 11, 10] + [14] * len(categories)
-    for index, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-    ws.column_dimensions["B"].width = 22
+    _print_setup(ws, header_row=len(meta) + 4)
+
+
+def _section_summary(ws: Worksheet, bundle: ExportBundle) -> None:
+    """所属別集計: one row per 所属 with its progress, 記載日 (和暦, as every date a person reads in the
+    workbook), completion and maturity overall and per category."""
+    categories = list(bundle.definition.categories)
+    _title(ws, f"{bundle.definition.title} 所属別集計")
+    _put(ws, "A2", "調査回", bold=True).fill = LABEL_FILL
+    _put(ws, "B2", bundle.round.title)
+    _put(ws, "A3", "出力日", bold=True).fill = LABEL_FILL
+    _put(ws, "B3", wareki(bundle.generated_on))
+    row = 5
+    head = ["部局コード", "部局", "所属コード", "所属", "提出状況", "記載日", "回答率(%)", "成熟度",
+            *[f"成熟度：{c}" for c in categories]]
+    _header(ws, row, head, [*SUMMARY_COLUMN_WIDTHS, *[CATEGORY_WIDTH] * len(categories)])
+    for sheet in bundle.sheets:
+        row += 1
+        t = sheet.score.overall
+        values = [sheet.bureau_code, sheet.bureau_name, sheet.section_code, sheet.section_name, sheet.progress_label,
+                  wareki(sheet.entry_on) if sheet.entry_on else "—", t.completion, t.maturity,
+                  *[sheet.score.categories[c].maturity if c in sheet.score.categories else None for c in categories]]
+        _data_row(ws, row, values)
+    _print_setup(ws, header_row=5)
+
+
+def _title(ws: Worksheet, text: str) -> None:
+    _put(ws, "A1", text, bold=True, size=14)
+
+
+def _print_setup(ws: Worksheet, *, header_row: int) -> None:
+    """A4 landscape, as wide as one page, the table's header row repeated at the top of every page."""
+    ws.print_title_rows = f"{header_row}:{header_row}"
     ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
@@ -329,12 +362,16 @@ def _points_text(bundle: ExportBundle) -> str:
     return " ".join(f"{status.value}{points}点" for status, points in ranked)
 
 
-def _header(ws: Worksheet, row: int, titles: list[str]) -> None:
-    for index, title in enumerate(titles, start=1):
-        cell = _put(ws, f"{get_column_letter(index)}{row}", title, bold=True)
+def _header(ws: Worksheet, row: int, titles: list[str], widths: list[float]) -> None:
+    """A table's header row: the columns get ``widths``, the row the height its wrapped (bold) titles need."""
+    for index, (title, width) in enumerate(zip(titles, widths, strict=True), start=1):
+        letter = get_column_letter(index)
+        cell = _put(ws, f"{letter}{row}", title, bold=True)
         cell.fill = HEAD_FILL
         cell.border = BORDER
         cell.alignment = CENTER
+        ws.column_dimensions[letter].width = width
+    _fit_height(ws, row, [(title, width / BOLD_WIDTH) for title, width in zip(titles, widths, strict=True)])
 
 
 def _data_row(ws: Worksheet, row: int, values: list) -> None:
@@ -343,8 +380,6 @@ def _data_row(ws: Worksheet, row: int, values: list) -> None:
         cell.border = BORDER
         if isinstance(value, float):
             cell.number_format = "0.0"
-        elif isinstance(value, date):
-            cell.number_format = "yyyy-mm-dd"
         elif value is None:
             cell.value = "—"
             cell.data_type = "s"
