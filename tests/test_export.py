@@ -270,3 +270,39 @@ def test_summary_worksheets_print_on_a4_with_repeated_fitted_headers_and_wareki_
     assert wb["集計"]["B5"].value == wareki(today_jst())  # 出力日
     sections = wb["所属別集計"]
     assert sections.cell(header_row(sections, "所属コード") + 1, 6).value == wareki(today_jst())  # 記載日
+
+
+def test_csv_in_shift_jis_decodes_as_cp932_and_counts_what_it_replaced(client, session, world):
+    """Both CSVs decode: UTF-8 (BOM) keeps every character; CP932 (no BOM) holds the same table, with each
+    character CP932 cannot hold shown as 〓, counted in X-Replaced-Characters and in the file name;
+    a WAVE DASH typed on a Mac is written as its CP932 twin (～), not replaced."""
+    from urllib.parse import unquote
+
+    memo = "髙橋さん𠮷野家🍙 〜 ① ㈱ 〓"  # 𠮷 and 🍙 do not exist in CP932; 髙 ① ㈱ do (NEC/IBM extensions)
+    factories.fill(session, world.round.id, world.a1, world.member_a, {K[0]: ("◎", memo), K[1]: ("○", TRICKY)})
+    sign_in(client, "desk@test.example")
+    utf8 = get(client, world, section="A1")
+    sjis = get(client, world, section="A1", encoding="shift_jis")
+    assert sjis.status_code == 200
+    assert sjis.headers["content-type"] == "text/csv; charset=shift_jis"
+    assert not sjis.content.startswith(b"\xef\xbb\xbf")
+    assert sjis.headers["x-replaced-characters"] == "2"
+    assert "x-replaced-characters" not in utf8.headers
+    disposition = unquote(sjis.headers["content-disposition"])
+    assert "_ShiftJIS_置換2文字.csv" in disposition and "-sjis.csv" in disposition
+    rows_utf8 = parse_csv(utf8.content)
+    rows_sjis = list(csv.reader(io.StringIO(sjis.content.decode("cp932"), newline="")))
+    assert len(rows_sjis) == len(rows_utf8) and rows_sjis[0] == rows_utf8[0]
+    col = rows_utf8[0].index("メモ")
+    memos_utf8 = [r[col] for r in rows_utf8[1:]]
+    memos_sjis = [r[col] for r in rows_sjis[1:]]
+    assert memo in memos_utf8
+    assert "髙橋さん〓野家〓 ～ ① ㈱ 〓" in memos_sjis
+    assert TRICKY in memos_sjis  # quoting and line breaks as in the UTF-8 file
+    assert [r[:col] for r in rows_sjis] == [r[:col] for r in rows_utf8]  # everything else is the same
+
+
+def test_csv_encoding_other_than_the_two_is_refused(client, world):
+    sign_in(client, "desk@test.example")
+    response = get(client, world, encoding="latin-1")
+    assert response.status_code == 422

@@ -5,7 +5,7 @@ GET only, so personal API tokens (``Authorization: Bearer …``) work here as on
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query
@@ -38,14 +38,29 @@ def _download(content: bytes, media_type: str, names: tuple[str, str]) -> Respon
     return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
+Encoding = Annotated[Literal["utf-8", "shift_jis"], Query(
+    description="`utf-8` (default: with BOM, for Excel 2016 and later, Power BI) or `shift_jis` (CP932 without "
+                "BOM, for older Excel, LibreOffice's default import and tools that expect Shift_JIS; characters "
+                "CP932 cannot hold become 〓, counted in `X-Replaced-Characters`)")]
+REPLACED_HEADER = "X-Replaced-Characters"
+
+
 @router.get("/rounds/{round_id}/export.csv", response_class=Response, responses={
-    **_RESPONSES, 200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM, CRLF"}})
+    **_RESPONSES, 200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM, CRLF (or CP932, see `encoding`)",
+                        "headers": {REPLACED_HEADER: {"description": "with `encoding=shift_jis`: how many characters "
+                                                      "were replaced by 〓", "schema": {"type": "integer"}}}}})
 def export_csv(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, bureau: BureauFilter = None,
-               section: SectionFilter = None) -> Response:
+               section: SectionFilter = None, encoding: Encoding = "utf-8") -> Response:
     """One row per 所属 × item, header in Japanese, ISO dates; opens in Japanese Excel as it is.
     Narrow with ``bureau=部局コード`` or ``section=所属コード``."""
     bundle = export.gather(session, principal, round_id, bureau=bureau, section=section)
-    return _download(writer.write_csv(bundle), "text/csv; charset=utf-8", export.file_name(bundle, "csv"))
+    if encoding == "utf-8":
+        return _download(writer.write_csv(bundle), "text/csv; charset=utf-8", export.file_name(bundle, "csv"))
+    content, replaced = writer.write_csv_cp932(bundle)
+    ascii_name, name = export.file_name(bundle, "csv", variant="sjis", replaced=replaced)
+    response = _download(content, "text/csv; charset=shift_jis", (ascii_name, name))
+    response.headers[REPLACED_HEADER] = str(replaced)
+    return response
 
 
 @router.get("/rounds/{round_id}/export.xlsx", response_class=Response, responses={

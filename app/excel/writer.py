@@ -2,7 +2,8 @@
 
 The only module that writes these formats. Pure: an ``ExportBundle`` in, bytes out.
 
-* CSV: UTF-8 with BOM (Excel then reads it as UTF-8), CRLF between records, one row per 所属 × item,
+* CSV: UTF-8 with BOM (Excel then reads it as UTF-8), or CP932 (Shift_JIS, characters it cannot hold
+  replaced by 〓 and counted), CRLF between records, one row per 所属 × item,
   header row in Japanese, ISO 8601 dates. Fields with commas, quotes or line breaks are quoted (RFC 4180).
   A text field that Excel would take for a formula (starting with = + - @) is prefixed with ``'``.
 * XLSX: a summary worksheet (集計: the figures per 部局), the figures per 所属 (所属別集計), then one worksheet per 所属 in the original sheet's layout
@@ -60,6 +61,48 @@ def _iso(value: date | datetime | None) -> str:
 
 
 def write_csv(bundle: ExportBundle) -> bytes:
+    """UTF-8 with BOM: Excel 2016 and later, Power BI, every tool that reads UTF-8."""
+    return ("\ufeff" + _csv_text_of(bundle)).encode("utf-8")
+
+
+# Characters typed on other systems that have a CP932 twin of the same look (the JIS X 0208 mapping
+# differences): written as the twin, not counted as replaced.
+_CP932_TWINS = str.maketrans({
+    "\u301c": "\uff5e",  # 〜 WAVE DASH → ～
+    "\u2212": "\uff0d",  # − MINUS SIGN → －
+    "\u2016": "\u2225",  # ‖ → ∥
+    "\u2014": "\u2015",  # — EM DASH → ―
+    "\u00a2": "\uffe0", "\u00a3": "\uffe1", "\u00ac": "\uffe2",  # ¢ £ ¬ → full-width
+    "\u00a0": " ",  # no-break space
+})
+CP932_REPLACEMENT = "〓"  # 下駄記号: visibly "a character was here"
+
+
+def to_cp932(text: str) -> tuple[bytes, int]:
+    """``text`` in CP932 (Windows' Shift_JIS) and how many characters CP932 cannot hold were replaced by
+    〓 (emoji, characters outside JIS X 0208 and the NEC/IBM extensions, such as 𠮷 or 髙 written as U+9AD9…)."""
+    text = text.translate(_CP932_TWINS)
+    try:
+        return text.encode("cp932"), 0
+    except UnicodeEncodeError:
+        pass
+    missing = {}
+    for ch in set(text):
+        try:
+            ch.encode("cp932")
+        except UnicodeEncodeError:
+            missing[ord(ch)] = CP932_REPLACEMENT
+    replaced = sum(text.count(chr(code)) for code in missing)
+    return text.translate(missing).encode("cp932"), replaced
+
+
+def write_csv_cp932(bundle: ExportBundle) -> tuple[bytes, int]:
+    """The same CSV in CP932 without a BOM, for older Excel, LibreOffice's default import and tools that expect
+    Shift_JIS; returns the bytes and how many characters were replaced by 〓."""
+    return to_cp932(_csv_text_of(bundle))
+
+
+def _csv_text_of(bundle: ExportBundle) -> str:
     buffer = io.StringIO(newline="")
     out = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     out.writerow(CSV_HEADER)
@@ -76,7 +119,7 @@ def write_csv(bundle: ExportBundle) -> bytes:
                 points.get(status, "") if status else "", _csv_text(a.memo), _iso(a.updated_at),
                 _csv_text(a.updated_by),
             ))
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    return buffer.getvalue()
 
 
 # --- XLSX ------------------------------------------------------------------------------------------
