@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    token_routes, reports_api, reports_routes):
         app.include_router(module.router)
     app.include_router(auth_routes.callback_router)
+    app.include_router(excel_api.analysis_router)
     errors.install(app)
     openapi.install(app)
     return app

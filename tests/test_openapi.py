@@ -74,7 +74,10 @@ def test_a_round_a_section_and_a_bureau_have_one_shape_everywhere(schema):
     items are ``item_key``; ``sections`` is always a number."""
     components = schema["components"]["schemas"]
     flat = ("round_title", "section_code", "section_name", "bureau_code", "bureau_name", "key", "scope")
-    found = [f"{name}.{field}" for name, c in components.items() for field in c.get("properties", {}) if field in flat]
+    # FlatAnswer is the flat table for Power BI (/api/v1/analysis/answers): one plain value per column, the
+    # CSV's columns, by design (a long table is not nested); every other shape nests.
+    found = [f"{name}.{field}" for name, c in components.items() for field in c.get("properties", {})
+             if field in flat and name != "FlatAnswer"]
     assert not found, found
     for name, component in components.items():
         sections = component.get("properties", {}).get("sections")
