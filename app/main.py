@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="ペーパーレス化状況チェック API",
         version="1",
+        description=openapi.DESCRIPTION,
         docs_url=None,  # Swagger UI would load from a CDN; closed networks get the schema only
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",

@@ -48,7 +48,8 @@ REPLACED_HEADER = "X-Replaced-Characters"
 
 
 @router.get("/rounds/{round_id}/export.csv", response_class=Response, responses={
-    **_RESPONSES, 200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM, CRLF (or CP932, see `encoding`)",
+    **_RESPONSES, 200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                        "description": "UTF-8 with BOM, CRLF (or CP932, see `encoding`)",
                         "headers": {REPLACED_HEADER: {"description": "with `encoding=shift_jis`: how many characters "
                                                       "were replaced by 〓", "schema": {"type": "integer"}}}}})
 def export_csv(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, bureau: BureauFilter = None,
@@ -66,7 +67,8 @@ def export_csv(round_id: RoundId, session: DbSession, principal: CurrentPrincipa
 
 
 @router.get("/rounds/{round_id}/export.xlsx", response_class=Response, responses={
-    **_RESPONSES, 200: {"content": {XLSX: {}}, "description": "集計 worksheet, then one worksheet per 所属"}})
+    **_RESPONSES, 200: {"content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
+                        "description": "集計 and 所属別集計 worksheets, then one worksheet per 所属"}})
 def export_xlsx(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, bureau: BureauFilter = None,
                 section: SectionFilter = None) -> Response:
     """A workbook in the layout of the prefecture's sheet: a summary worksheet (scores per 所属 and
