@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PAPERLESS = ROOT / ".venv" / "bin" / "paperless"
 VAR = ROOT / "var" / "bench"
+MARKER = b'{"answer_id"'
 DATASETS = {
     "small": ["--sections", "200"],
     "prefecture": ["--sections", "3000", "--rounds", "20", "--items", "40", "--no-history"],
@@ -137,9 +138,14 @@ def main() -> None:
                 with client.stream("GET", path, params=params) as response:
                     response.raise_for_status()
                     cursor = response.headers.get("x-next-cursor")
+                    tail = b""
                     for chunk in response.iter_bytes():
                         size += len(chunk)
-                        rows += chunk.count(b"\r\n" if args.format == "csv" else b'{"answer_id"')
+                        if args.format == "csv":  # a line ends in CRLF, no field holds a line break: count LFs
+                            rows += chunk.count(b"\n")
+                        else:  # a JSON row starts with its answer_id (the marker may straddle two chunks)
+                            rows += (tail + chunk).count(MARKER)
+                            tail = chunk[-(len(MARKER) - 1):]
                     if args.format == "csv":
                         rows -= 1  # the header line (no memo in the table: no line break inside a field)
                 pages += 1

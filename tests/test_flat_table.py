@@ -147,3 +147,14 @@ def test_bad_cursor_and_who_may_read(client, new_client, session, world):
     refused = leader.get("/api/v1/analysis/answers.csv")
     assert refused.status_code == 403 and "業務DX相談窓口・管理者だけ" in refused.json()["detail"]
     assert new_client().get("/api/v1/analysis/answers").status_code == 401
+
+
+def test_text_excel_would_take_for_a_formula_is_quoted_in_the_csv_only(client, session, world):
+    round_ = factories.make_round(session, world.version_id, title="=1+1 回", fiscal_year=2027)
+    session.commit()
+    headers = desk_token(session, world)
+    rows, _ = read_all(client, headers, round=round_.id)
+    assert rows and {r["round_title"] for r in rows} == {"=1+1 回"}  # JSON: the value itself
+    response = client.get("/api/v1/analysis/answers.csv", params={"round": round_.id}, headers=headers)
+    table = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
+    assert {line[flat.COLUMN_NAMES.index("round_title")] for line in table[1:]} == {"'=1+1 回"}
