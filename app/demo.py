@@ -24,7 +24,7 @@ from app.auth.models import Membership, SectionRole, User
 from app.checklists import service as checklists
 from app.checklists.loader import LoadedChecklist, parse_checklist
 from app.checklists.service import Definition
-from app.jpdate import JST, fiscal_year_label, fiscal_year_of, now_utc, today_jst
+from app.jpdate import JST, fiscal_year_label, fiscal_year_of, now_utc, to_jst, today_jst
 from app.orgs.models import Unit, UnitKind
 from app.rounds.models import Round, RoundState
 from app.sheets import figures, writer
@@ -277,12 +277,88 @@ def _months_before(d: date, months: int) -> date:
     return date(total // 12, total % 12 + 1, 1)
 
 
+REOPEN_NOTE = "内容を修正するため提出を取り消し"
+REOPENED_SHARE = 0.12  # of the submitted sheets: submitted, reopened, corrected (and, mostly, submitted again)
+
+
+@dataclass
+class _Story:
+    """What happened to one sheet, in time order: each answer's saves, submissions and reopenings. The
+    sheet, its answers (status, memo, version, last update) and its history are all read from it, so they
+    cannot disagree: no answer after the submission, a reopening before every change of a submitted sheet,
+    each answer's last history event at its last update."""
+
+    events: list[dict]  # without sheet_id: kind, at, actor_id, item_key, old/new status and memo, note
+    submitted_at: datetime | None = None
+
+
+def _moment(rng: random.Random, first: date, last: date) -> datetime:
+    """A moment of office hours (9:00–17:59 JST) on a day from ``first`` to ``last``."""
+    day = first + timedelta(days=rng.randrange(0, max(1, (last - first).days + 1)))
+    return datetime.combine(day, time(9, 0), tzinfo=JST).astimezone(UTC) + timedelta(minutes=rng.randrange(0, 540))
+
+
+def _story(rng: random.Random, statuses: dict[str, str], memos: dict[str, str], window: tuple[date, date], *,
+           submitted: bool, may_stay_reopened: bool, member: int | None, leader: int | None) -> _Story:
+    """The saves, the submission and perhaps a reopening of a sheet whose final answers are ``statuses``,
+    all within ``window`` (the round's days that have passed). A reopened sheet's corrected answers were
+    saved once before, with a status one step worse."""
+    start, end = window
+    first = start + timedelta(days=rng.randrange(0, max(1, (end - start).days * 2 // 3)))
+    finish = min(end, first + timedelta(days=rng.randrange(0, 8)))
+    cap = datetime.combine(end, time(23, 59), tzinfo=JST).astimezone(UTC)  # the end of the window's last day
+    saved = {key: _moment(rng, first, finish) for key in statuses}
+    story = _Story(events=[])
+    corrected: dict[str, str] = {}
+    reopen_at = None
+    if submitted and saved:
+        story.submitted_at = max(saved.values()) + timedelta(minutes=rng.randrange(5, 300))
+        improvable = sorted(key for key, status in statuses.items() if status in SYMBOLS[1:])
+        if improvable and rng.random() < REOPENED_SHARE:
+            room = cap - story.submitted_at
+            first_submit = story.submitted_at
+            reopen_at = first_submit + room * rng.uniform(0.02, 0.3)
+            fix_at = reopen_at + room * rng.uniform(0.02, 0.3)
+            for key in rng.sample(improvable, min(len(improvable), rng.choice((1, 1, 2)))):
+                corrected[key] = SYMBOLS[SYMBOLS.index(statuses[key]) - 1]  # what was saved before
+            story.events.append(_event(EventKind.SUBMIT, first_submit, leader))
+            story.events.append(_event(EventKind.REOPEN, reopen_at, leader, note=REOPEN_NOTE))
+            if may_stay_reopened and rng.random() < 0.3:
+                story.submitted_at = None  # reopened, corrected, not yet submitted again
+            else:
+                story.submitted_at = fix_at + room * rng.uniform(0.02, 0.3)
+            for n, key in enumerate(sorted(corrected)):
+                at = fix_at + timedelta(minutes=n)
+                story.events.append(_event(EventKind.ANSWER, at, member, key, corrected[key], statuses[key],
+                                           memo=memos.get(key)))
+    for key, at in saved.items():
+        status = corrected.get(key, statuses[key])
+        story.events.append(_event(EventKind.ANSWER, at, member, key, None, status,
+                                   memo=None if key in corrected else memos.get(key)))
+    if story.submitted_at is not None:
+        story.events.append(_event(EventKind.SUBMIT, story.submitted_at, leader))
+    story.events.sort(key=lambda e: e["at"])
+    return story
+
+
+def _event(kind: EventKind, at: datetime, actor: int | None, key: str | None = None, old: str | None = None,
+           new: str | None = None, *, memo: str | None = None, note: str = "") -> dict:
+    """A history row as the writer writes it (a memo only on the save that set it)."""
+    return {"at": at, "actor_id": actor, "kind": kind.value, "source": EventSource.DEMO.value, "item_key": key,
+            "old_status": old, "new_status": new, "old_memo": "" if memo else None, "new_memo": memo or None,
+            "note": note}
+
+
 def _fill_round(session, round_, definition: Definition, sections, bureau_of, propensity, not_applicable, index,
                 rng, plan: DemoPlan, progress: Progress, *, memos: bool) -> None:
-    """One round's sheets, written in bulk through the sheet writer (``writer.create``) with their history."""
+    """One round's sheets, written in bulk through the sheet writer (``writer.create``) with their history.
+    Each sheet's answers, state, 記載日 and history come from one story (``_story``) within the round's
+    days that have passed (an open round's up to yesterday)."""
     is_open = round_.state == RoundState.OPEN
     users = dict(session.execute(select(User.upn, User.id)).all())
-    sheets: list[writer.NewSheet] = []
+    end = min(round_.closes_on, today_jst() - timedelta(days=1)) if is_open else round_.closes_on
+    window = (round_.opens_on, max(round_.opens_on, end))
+    plans: list[tuple[Unit, dict[str, str], bool]] = []
     for unit in sections:
         # In the open round some 所属 have not started, some are half-way, some have submitted.
         roll = rng.random()
@@ -290,57 +366,55 @@ def _fill_round(session, round_, definition: Definition, sections, bureau_of, pr
         submitted = share == 1.0 and (rng.random() < (0.6 if is_open else 0.93))
         if unit.position == 2:  # the second 所属 of each 部局 submitted every round and has not started the open one:
             share, submitted = (0.0, False) if is_open else (1.0, True)  # its sheet offers 「前回の回答」
-        day = round_.opens_on + timedelta(days=rng.randrange(0, 30))
-        leader = users.get(f"leader.{unit.code}@demo.example".lower())
-        sheet = writer.NewSheet(
-            unit_id=unit.id, bureau_id=bureau_of[unit.id], statuses={},
-            state="submitted" if submitted else "draft", entry_on=day if share > 0 else None,
-            submitted_at=_at(day + timedelta(days=1)) if submitted else None,
-            submitted_by_id=leader if submitted else None, updated_at=_at(day), answered_at={},
-            answered_by_id=users.get(f"member.{unit.code}@demo.example".lower()))
+        statuses: dict[str, str] = {}
         for item in definition.items:
-            status = None
             if rng.random() < share:
                 if (unit.id, item.key) in not_applicable:
-                    status = "該当なし"
+                    statuses[item.key] = "該当なし"
                 else:
                     level = 1.6 + propensity[unit.id] + 0.45 * index - 0.55 * (item.difficulty - 1) + rng.gauss(0, 0.7)
-                    status = SYMBOLS[max(0, min(3, round(level)))]
-            at = _at(round_.opens_on + timedelta(days=rng.randrange(0, 30)))
-            if status:
-                sheet.statuses[item.key] = status
-                sheet.answered_at[item.key] = at
-        sheets.append(sheet)
+                    statuses[item.key] = SYMBOLS[max(0, min(3, round(level)))]
+        plans.append((unit, statuses, submitted and bool(statuses)))
+    memo_of: dict[int, dict[str, str]] = {}
     if memos:  # a few answers of the last two rounds carry a memo
-        answered = [(s, key) for s in sheets for key in s.statuses]
-        for s, key in rng.sample(answered, min(len(answered), 40)):
-            s.memos = {**s.memos, key: rng.choice(MEMOS)}
+        answered = [(unit.id, key) for unit, statuses, _ in plans for key in statuses]
+        for unit_id, key in rng.sample(answered, min(len(answered), 40)):
+            memo_of.setdefault(unit_id, {})[key] = rng.choice(MEMOS)
+    sheets: list[writer.NewSheet] = []
+    stories: list[_Story] = []
+    for unit, statuses, submitted in plans:
+        leader = users.get(f"leader.{unit.code}@demo.example".lower())
+        member = users.get(f"member.{unit.code}@demo.example".lower())
+        story = _story(rng, statuses, memo_of.get(unit.id, {}), window, submitted=submitted,
+                       may_stay_reopened=is_open, member=member, leader=leader)
+        last_save: dict[str, datetime] = {}
+        saves: dict[str, int] = {}
+        for e in story.events:
+            if e["kind"] == EventKind.ANSWER.value:
+                last_save[e["item_key"]] = e["at"]
+                saves[e["item_key"]] = saves.get(e["item_key"], 0) + 1
+        opened = datetime.combine(round_.opens_on, time(9, 0), tzinfo=JST).astimezone(UTC)
+        latest = max((e["at"] for e in story.events), default=opened)
+        sheets.append(writer.NewSheet(
+            unit_id=unit.id, bureau_id=bureau_of[unit.id], statuses=statuses, memos=memo_of.get(unit.id, {}),
+            state="submitted" if story.submitted_at else "draft",
+            entry_on=to_jst(max(last_save.values())).date() if last_save else None,
+            submitted_at=story.submitted_at, submitted_by_id=leader if story.submitted_at else None,
+            updated_at=latest, answered_at=last_save, answered_by_id=member, versions=saves))
+        stories.append(story)
     per_chunk = max(1, CHUNK // max(len(definition.items), 1))
     for start in range(0, len(sheets), per_chunk):
         chunk = sheets[start:start + per_chunk]
         ids = writer.create(session, round_, definition, chunk, now=now_utc())
         progress(len(chunk) * len(definition.items))
         if plan.history:
-            writer.add_history(session, _history(definition, chunk, ids))
+            writer.add_history(session, _history(stories[start:start + per_chunk], ids))
 
 
-def _history(definition: Definition, sheets: list[writer.NewSheet], ids: list[int]) -> list[dict]:
-    """One history event per answered item and one per submission (source=demo)."""
-    events = []
-    for sheet_id, s in zip(ids, sheets, strict=True):
-        events.extend({"sheet_id": sheet_id, "at": s.answered_at[item.key], "actor_id": s.answered_by_id,
-                       "kind": EventKind.ANSWER.value, "source": EventSource.DEMO.value, "item_key": item.key,
-                       "old_status": None, "new_status": s.statuses[item.key], "note": ""}
-                      for item in definition.items if item.key in s.statuses)
-    submitted = [{"sheet_id": sheet_id, "at": s.submitted_at, "actor_id": s.submitted_by_id,
-                  "kind": EventKind.SUBMIT.value, "source": EventSource.DEMO.value, "item_key": None,
-                  "old_status": None, "new_status": None, "note": ""}
-                 for sheet_id, s in zip(ids, sheets, strict=True) if s.submitted_at is not None]
-    return events + submitted
-
-
-def _at(d: date) -> datetime:
-    return datetime.combine(d, time(10, 0), tzinfo=JST).astimezone(UTC)
+def _history(stories: list[_Story], ids: list[int]) -> list[dict]:
+    """Every save, submission and reopening of the sheets (source=demo), as their stories tell."""
+    return [{"sheet_id": sheet_id, **event} for sheet_id, story in zip(ids, stories, strict=True)
+            for event in story.events]
 
 
 def _chunks(rows: list) -> Iterator[list]:

@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="ペーパーレス化状況チェック API",
         version="1",
+        description=openapi.DESCRIPTION,
         docs_url=None,  # Swagger UI would load from a CDN; closed networks get the schema only
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    token_routes, reports_api, reports_routes, previous_api, previous_routes):
         app.include_router(module.router)
     app.include_router(auth_routes.callback_router)
+    app.include_router(excel_api.analysis_router)
     errors.install(app)
     openapi.install(app)
     return app

@@ -173,6 +173,9 @@ ACCESS: dict[tuple[str, str], Rule] = {
     # --- exports: the desk and admins any; a leader their own 所属 only; members none --------------------------
     ("GET", "/api/v1/rounds/{round_id}/export.csv"): by_role(LOGIN, 403, 200, 403, 200, 200, query="section=A1"),
     ("GET", "/api/v1/rounds/{round_id}/export.xlsx"): by_role(LOGIN, 403, 200, 403, 200, 200, query="section=A1"),
+    # the flat table of every answer (Power BI): the desk and admins only
+    ("GET", "/api/v1/analysis/answers"): desk_only(200),
+    ("GET", "/api/v1/analysis/answers.csv"): desk_only(200),
 
     # --- trend and targets: the 所属's staff, the desk and admins read; its leader sets the targets -------------
     ("GET", "/trend"): by_role(LOGIN, 303, 303, 303, 200, 200),  # 所属 staff: straight to their own 所属

@@ -11,7 +11,7 @@ from tests.conftest import sign_in
 
 
 def _links(html: str) -> list[str]:
-    return re.findall(r'href="(/api/v1/rounds/[^"]+)" download', html)
+    return [link.replace("&amp;", "&") for link in re.findall(r'href="(/api/v1/rounds/[^"]+)" download', html)]
 
 
 def test_the_desk_tab_bar_leads_to_the_downloads(client, world):
@@ -30,14 +30,22 @@ def test_rounds_newest_first_then_the_chosen_rounds_bureaus_and_sections(client,
     rounds_part, rest = html.split('id="dl-rounds-title"')[1].split('id="dl-bureaus-title"')
     assert "令和9年度 準備" not in rounds_part
     assert rounds_part.index(world.round.title) < rounds_part.index("令和7年度 第1回")
+    sjis = "encoding=shift_jis"
     assert _links(rounds_part) == [f"/api/v1/rounds/{world.round.id}/export.xlsx",
                                    f"/api/v1/rounds/{world.round.id}/export.csv",
-                                   f"/api/v1/rounds/{past.id}/export.xlsx", f"/api/v1/rounds/{past.id}/export.csv"]
+                                   f"/api/v1/rounds/{world.round.id}/export.csv?{sjis}",
+                                   f"/api/v1/rounds/{past.id}/export.xlsx", f"/api/v1/rounds/{past.id}/export.csv",
+                                   f"/api/v1/rounds/{past.id}/export.csv?{sjis}"]
     bureaus_part, sections_part = rest.split('id="dl-sections-title"')
     r = world.round.id
-    assert _links(bureaus_part) == [f"/api/v1/rounds/{r}/export.xlsx?bureau=A", f"/api/v1/rounds/{r}/export.csv?bureau=A",
-                                    f"/api/v1/rounds/{r}/export.xlsx?bureau=B", f"/api/v1/rounds/{r}/export.csv?bureau=B"]
-    assert [link.rsplit("=", 1)[1] for link in _links(sections_part)] == ["A1", "A1", "A2", "A2", "B1", "B1"]
+    assert _links(bureaus_part) == [
+        f"/api/v1/rounds/{r}/export.xlsx?bureau=A", f"/api/v1/rounds/{r}/export.csv?bureau=A",
+        f"/api/v1/rounds/{r}/export.csv?bureau=A&{sjis}",
+        f"/api/v1/rounds/{r}/export.xlsx?bureau=B", f"/api/v1/rounds/{r}/export.csv?bureau=B",
+        f"/api/v1/rounds/{r}/export.csv?bureau=B&{sjis}"]
+    assert [link.split("section=", 1)[1].split("&")[0] for link in _links(sections_part)] == [
+        "A1", "A1", "A1", "A2", "A2", "A2", "B1", "B1", "B1"]
+    assert "CSV はどちらを選ぶか" in html and "X-Replaced-Characters" in html and "〓" in html
     # every link is a real download for the desk
     for link in _links(rounds_part + rest):
         response = client.get(link)
@@ -54,7 +62,7 @@ def test_the_sections_are_searched_by_name_or_code_and_narrowed_by_bureau(client
     def sections(query):
         html = client.get(f"{base}&{query}", headers={"HX-Request": "true"}).text
         assert html.lstrip().startswith('<div id="results"')  # htmx: the list alone
-        return [link.rsplit("=", 1)[1] for link in _links(html) if "export.csv" in link]
+        return [link.rsplit("=", 1)[1] for link in _links(html) if "export.csv" in link and "encoding" not in link]
 
     assert sections("q=二課") == ["A2"]
     assert sections("q=B") == ["B1"]

@@ -35,7 +35,7 @@ def assert_refused(new_client, cookie: str, world) -> None:
     page = holding(new_client, cookie).get(sheet)
     assert page.status_code == 303 and page.headers["location"] == f"/auth/login?next={sheet}"
     api = holding(new_client, cookie).get("/api/v1/me")
-    assert api.status_code == 401 and api.json() == {"detail": "サインインしてください。"}
+    assert api.status_code == 401 and api.json() == {"code": "login_required", "detail": "サインインしてください。"}
 
 
 def ended(session) -> list[dict]:

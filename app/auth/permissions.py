@@ -178,6 +178,15 @@ def why_not_export(p: Principal, unit_ids: Collection[int]) -> str | None:
             "内容はチェックシートの画面で確認・印刷できます。")
 
 
+def why_not_export_everything(p: Principal) -> str | None:
+    """The flat table of every answer of every round (Power BI): the desk and admins (and their read-only
+    API tokens). A DX推進リーダー exports their own 所属 as CSV/XLSX instead."""
+    if p.sees_everything:
+        return None
+    return ("全所属の回答の一覧（分析用）は、業務DX相談窓口・管理者だけが読めます。"
+            "DX推進リーダーは自分の所属のCSV・Excelをダウンロードできます。")
+
+
 def why_not_manage_tokens(p: Principal) -> str | None:
     """Creating and revoking one's own API tokens (read-only access for Power BI / Power Query)."""
     if p.read_only:

@@ -192,9 +192,14 @@ def _answers(session: Session, round_id: int, sheet_ids: set[int], definition: D
     return result
 
 
-def file_name(bundle: ExportBundle, extension: str) -> tuple[str, str]:
-    """(ASCII fallback, Japanese) file names for Content-Disposition."""
-    ascii_name = f"paperless-round{bundle.round.id}-{bundle.scope_slug}.{extension}"
+def file_name(bundle: ExportBundle, extension: str, *, variant: str = "", replaced: int = 0) -> tuple[str, str]:
+    """(ASCII fallback, Japanese) file names for Content-Disposition. ``variant`` "sjis": the Shift_JIS CSV,
+    whose name also says how many characters were replaced (the count a person sees in the download list)."""
+    suffix = f"-{variant}" if variant else ""
+    ascii_name = f"paperless-round{bundle.round.id}-{bundle.scope_slug}{suffix}.{extension}"
     scope = "全所属" if bundle.scope_slug == "all" else bundle.scope_slug.split("-", 1)[1]
     title = scrub(bundle.round.title, multiline=False)  # a title stored before the rule may hold a line break
-    return ascii_name, f"ペーパーレス化状況チェック_{title}_{scope}.{extension}".replace(" ", "")
+    tail = ""
+    if variant == "sjis":
+        tail = "_ShiftJIS" + (f"_置換{replaced}文字" if replaced else "")
+    return ascii_name, f"ペーパーレス化状況チェック_{title}_{scope}{tail}.{extension}".replace(" ", "")

@@ -39,6 +39,7 @@ COLUMNS = (COL_CATEGORY, COL_SCENE, COL_TEXT, COL_DIFFICULTY, COL_STATUS, COL_ME
 HEADER_ROW = 5
 FIRST_ITEM_ROW = HEADER_ROW + 1
 SUMMARY_SHEET = "集計"
+SECTIONS_SUMMARY_SHEET = "所属別集計"
 
 _SPACE = re.compile(r"\s+")
 _FORBIDDEN_IN_TITLE = str.maketrans({"\\": "＼", "/": "／", "?": "？", "*": "＊", ":": "：", "[": "［", "]": "］"})

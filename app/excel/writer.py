@@ -2,10 +2,11 @@
 
 The only module that writes these formats. Pure: an ``ExportBundle`` in, bytes out.
 
-* CSV: UTF-8 with BOM (Excel then reads it as UTF-8), CRLF between records, one row per 所属 × item,
+* CSV: UTF-8 with BOM (Excel then reads it as UTF-8), or CP932 (Shift_JIS, characters it cannot hold
+  replaced by 〓 and counted), CRLF between records, one row per 所属 × item,
   header row in Japanese, ISO 8601 dates. Fields with commas, quotes or line breaks are quoted (RFC 4180).
   A text field that Excel would take for a formula (starting with = + - @) is prefixed with ``'``.
-* XLSX: a summary worksheet (集計) first, then one worksheet per 所属 in the original sheet's layout
+* XLSX: a summary worksheet (集計: the figures per 部局), the figures per 所属 (所属別集計), then one worksheet per 所属 in the original sheet's layout
   (see ``app.excel.layout``). Every text cell is written as text, never as a formula.
 * Both: text stored before ``app.text``'s rule existed is written through ``scrub`` (control characters
   become U+FFFD), so no stored value can make an export fail.
@@ -60,6 +61,48 @@ def _iso(value: date | datetime | None) -> str:
 
 
 def write_csv(bundle: ExportBundle) -> bytes:
+    """UTF-8 with BOM: Excel 2016 and later, Power BI, every tool that reads UTF-8."""
+    return ("\ufeff" + _csv_text_of(bundle)).encode("utf-8")
+
+
+# Characters typed on other systems that have a CP932 twin of the same look (the JIS X 0208 mapping
+# differences): written as the twin, not counted as replaced.
+_CP932_TWINS = str.maketrans({
+    "\u301c": "\uff5e",  # 〜 WAVE DASH → ～
+    "\u2212": "\uff0d",  # − MINUS SIGN → －
+    "\u2016": "\u2225",  # ‖ → ∥
+    "\u2014": "\u2015",  # — EM DASH → ―
+    "\u00a2": "\uffe0", "\u00a3": "\uffe1", "\u00ac": "\uffe2",  # ¢ £ ¬ → full-width
+    "\u00a0": " ",  # no-break space
+})
+CP932_REPLACEMENT = "〓"  # 下駄記号: visibly "a character was here"
+
+
+def to_cp932(text: str) -> tuple[bytes, int]:
+    """``text`` in CP932 (Windows' Shift_JIS) and how many characters CP932 cannot hold were replaced by
+    〓 (emoji, characters outside JIS X 0208 and the NEC/IBM extensions, such as 𠮷 or 髙 written as U+9AD9…)."""
+    text = text.translate(_CP932_TWINS)
+    try:
+        return text.encode("cp932"), 0
+    except UnicodeEncodeError:
+        pass
+    missing = {}
+    for ch in set(text):
+        try:
+            ch.encode("cp932")
+        except UnicodeEncodeError:
+            missing[ord(ch)] = CP932_REPLACEMENT
+    replaced = sum(text.count(chr(code)) for code in missing)
+    return text.translate(missing).encode("cp932"), replaced
+
+
+def write_csv_cp932(bundle: ExportBundle) -> tuple[bytes, int]:
+    """The same CSV in CP932 without a BOM, for older Excel, LibreOffice's default import and tools that expect
+    Shift_JIS; returns the bytes and how many characters were replaced by 〓."""
+    return to_cp932(_csv_text_of(bundle))
+
+
+def _csv_text_of(bundle: ExportBundle) -> str:
     buffer = io.StringIO(newline="")
     out = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     out.writerow(CSV_HEADER)
@@ -76,7 +119,7 @@ def write_csv(bundle: ExportBundle) -> bytes:
                 points.get(status, "") if status else "", _csv_text(a.memo), _iso(a.updated_at),
                 _csv_text(a.updated_by),
             ))
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    return buffer.getvalue()
 
 
 # --- XLSX ------------------------------------------------------------------------------------------
@@ -98,6 +141,8 @@ WRAP = Alignment(wrap_text=True, vertical="top")
 CENTER = Alignment(horizontal="center", vertical="top", wrap_text=True)
 WIDTHS = {"A": 14, "B": 16, "C": 46, "D": 9, "E": 11, "F": 40, "G": 36, "H": 34}
 LINE_HEIGHT = 15  # points per line of 11-point text
+SYMBOL_HEIGHT = 22  # points a row needs for the 14-point bold status symbol (◎ ○ △ ×) not to be clipped
+WRAPPED_ITEM_COLUMNS = ("A", "B", "C", "F", "G")  # カテゴリ シーン チェック項目 メモ 参考リンク
 
 
 def _font(size: float = 11, bold: bool = False, color: str = "000000") -> Font:
@@ -122,6 +167,7 @@ def write_xlsx(bundle: ExportBundle, progress: Progress = lambda n: None) -> byt
     taken: set[str] = set()
     summary.title = layout.sheet_title(layout.SUMMARY_SHEET, taken)
     _summary(summary, bundle)
+    _section_summary(wb.create_sheet(layout.sheet_title(layout.SECTIONS_SUMMARY_SHEET, taken)), bundle)
     for sheet in bundle.sheets:
         ws = wb.create_sheet(layout.sheet_title(f"{sheet.section_code} {sheet.section_name}", taken))
         _section_sheet(ws, bundle, sheet)
@@ -206,9 +252,13 @@ def _section_sheet(ws: Worksheet, bundle: ExportBundle, sheet: ExportSheet) -> N
             cell = _put(ws, f"{get_column_letter(index)}{row}", value)
             cell.border = BORDER
             cell.alignment = CENTER if index in (4, 5) else WRAP
-        _fit_height(ws, row, [(values[i], WIDTHS[col]) for i, col in ((2, "C"), (5, "F"), (6, "G"))])
+        # Every wrapped column counts (a long シーン wraps in its narrow column); a status symbol needs room.
+        _fit_height(ws, row, [(values[ord(col) - ord("A")], WIDTHS[col]) for col in WRAPPED_ITEM_COLUMNS],
+                    minimum=SYMBOL_HEIGHT if answer.status else None)
         urls = [link["url"] for link in item.links if link.get("url")]
-        if urls:
+        if urls and text_lines(values[6], WIDTHS["G"]) == 1:
+            # LibreOffice shows a hyperlink cell as one unwrapped line: a longer label is only text, so that
+            # it prints whole (the links stay clickable on the sheet page).
             ws[f"G{row}"].hyperlink = urls[0]
         status_cell = ws[f"E{row}"]
         if answer.status in STATUS_FILLS:
@@ -245,51 +295,55 @@ def _display_width(text: str) -> float:
     return sum(1.75 if unicodedata.east_asian_width(ch) in "WFA" else 1.0 for ch in text)
 
 
-def _fit_height(ws: Worksheet, row: int, cells: list[tuple[str, float]]) -> None:
+def text_lines(text: object, width: float) -> int:
+    """How many lines ``text`` takes, wrapped in a column ``width`` units wide."""
+    if not text:
+        return 1
+    usable = max(1.0, width - 0.5)
+    return sum(max(1, math.ceil(_display_width(part) / usable)) for part in str(text).split("\n"))
+
+
+def _fit_height(ws: Worksheet, row: int, cells: list[tuple[object, float]], *, minimum: float | None = None,
+                line_height: float = LINE_HEIGHT) -> None:
     """Give a row the height its wrapped text needs (Excel and LibreOffice do not always grow rows of a
-    written file by themselves); rows of one line keep the default height."""
-    lines = 1
-    for text, width in cells:
-        if text:
-            usable = max(1.0, width - 0.5)
-            lines = max(lines, sum(max(1, math.ceil(_display_width(part) / usable)) for part in str(text).split("\n")))
-    if lines > 1:
-        ws.row_dimensions[row].height = lines * LINE_HEIGHT + 3
+    written file by themselves), and at least ``minimum``; rows of one line without a minimum keep the
+    default height."""
+    lines = max((text_lines(text, width) for text, width in cells), default=1)
+    height = lines * line_height + 3 if lines > 1 else None
+    if minimum is not None:
+        height = max(height or 0, minimum)
+    if height is not None:
+        ws.row_dimensions[row].height = height
+
+
+SUMMARY_COLUMN_WIDTHS = (11, 22, 11, 22, 10, 16, 11, 10)  # then CATEGORY_WIDTH per category
+CATEGORY_WIDTH = 14
+BOLD_WIDTH = 1.1  # bold text is about this much wider than the fitting assumes
 
 
 def _summary(ws: Worksheet, bundle: ExportBundle) -> None:
+    """集計: what the export is, and the table per 部局 (and 全庁). The table per 所属 is on its own
+    worksheet (``_section_summary``), so each long table repeats its own header row on every printed page."""
     categories = list(bundle.definition.categories)
-    _put(ws, "A1", f"{bundle.definition.title} 集計", bold=True, size=14)
+    _title(ws, f"{bundle.definition.title} 集計")
     meta = (
         ("調査回", bundle.round.title),
         ("年度", fiscal_year_label(bundle.round.fiscal_year)),
         ("対象", bundle.scope_label),
         ("出力日", wareki(bundle.generated_on)),
         ("成熟度", f"{_points_text(bundle)} として、回答した項目の得点 ÷ 満点 × 100（該当なし・未回答は除く）"),
+        ("所属別", f"所属ごとの回答率・成熟度は「{layout.SECTIONS_SUMMARY_SHEET}」シートにあります"),
     )
     for row, (label, value) in enumerate(meta, start=2):
         _put(ws, f"A{row}", label, bold=True).fill = LABEL_FILL
         _put(ws, f"B{row}", value)
 
     row = len(meta) + 3
-    _put(ws, f"A{row}", "所属別", bold=True, size=12)
-    row += 1
-    head = ["部局コード", "部局", "所属コード", "所属", "提出状況", "記載日", "回答率(%)", "成熟度",
-            *[f"成熟度：{c}" for c in categories]]
-    _header(ws, row, head)
-    for sheet in bundle.sheets:
-        row += 1
-        t = sheet.score.overall
-        values = [sheet.bureau_code, sheet.bureau_name, sheet.section_code, sheet.section_name, sheet.progress_label,
-                  sheet.entry_on, t.completion, t.maturity,
-                  *[sheet.score.categories[c].maturity if c in sheet.score.categories else None for c in categories]]
-        _data_row(ws, row, values)
-
-    row += 2
     _put(ws, f"A{row}", "部局別", bold=True, size=12)
     row += 1
-    _header(ws, row, ["部局コード", "部局", "所属数", "平均成熟度", "中央値", "回答率(%)",
-                      *[f"平均：{c}" for c in categories]])
+    head = ["部局コード", "部局", "所属数", "平均成熟度", "中央値", "回答率(%)", *[f"平均：{c}" for c in categories]]
+    widths = [11, 22, 9, 12, 10, 11] + [CATEGORY_WIDTH] * len(categories)
+    _header(ws, row, head, widths)
     groups = [(b.group, b.suppressed) for b in bundle.bureaus]
     if bundle.prefecture is not None:
         groups.append((bundle.prefecture, False))
@@ -297,15 +351,50 @@ def _summary(ws: Worksheet, bundle: ExportBundle) -> None:
         row += 1
         if suppressed:  # no figure of the group at all: its size only
             _data_row(ws, row, [group.code, group.name, group.sections, "—", "—", "—"])
-            _put(ws, f"G{row}", f"回答した所属が{MIN_GROUP_SIZE}未満の部局は平均・中央値・回答率を表示しません")
+            note = f"回答した所属が{MIN_GROUP_SIZE}未満の部局は平均・中央値・回答率を表示しません"
+            _put(ws, f"G{row}", note).alignment = WRAP
+            last = get_column_letter(len(head))
+            if last != "G":
+                ws.merge_cells(f"G{row}:{last}{row}")
+            _fit_height(ws, row, [(note, sum(widths[6:]))])
             continue
         _data_row(ws, row, [group.code or "", group.name, group.sections, group.maturity, group.median,
                             group.completion, *[group.categories.get(c) for c in categories]])
-    widths = [11, 18, 11, 22, 10, 12, 11, 10] + [14] * len(categories)
-    for index, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-    ws.column_dimensions["B"].width = 22
+    _print_setup(ws, header_row=len(meta) + 4)
+
+
+def _section_summary(ws: Worksheet, bundle: ExportBundle) -> None:
+    """所属別集計: one row per 所属 with its progress, 記載日 (和暦, as every date a person reads in the
+    workbook), completion and maturity overall and per category."""
+    categories = list(bundle.definition.categories)
+    _title(ws, f"{bundle.definition.title} 所属別集計")
+    _put(ws, "A2", "調査回", bold=True).fill = LABEL_FILL
+    _put(ws, "B2", bundle.round.title)
+    _put(ws, "A3", "出力日", bold=True).fill = LABEL_FILL
+    _put(ws, "B3", wareki(bundle.generated_on))
+    row = 5
+    head = ["部局コード", "部局", "所属コード", "所属", "提出状況", "記載日", "回答率(%)", "成熟度",
+            *[f"成熟度：{c}" for c in categories]]
+    _header(ws, row, head, [*SUMMARY_COLUMN_WIDTHS, *[CATEGORY_WIDTH] * len(categories)])
+    for sheet in bundle.sheets:
+        row += 1
+        t = sheet.score.overall
+        values = [sheet.bureau_code, sheet.bureau_name, sheet.section_code, sheet.section_name, sheet.progress_label,
+                  wareki(sheet.entry_on) if sheet.entry_on else "—", t.completion, t.maturity,
+                  *[sheet.score.categories[c].maturity if c in sheet.score.categories else None for c in categories]]
+        _data_row(ws, row, values)
+    _print_setup(ws, header_row=5)
+
+
+def _title(ws: Worksheet, text: str) -> None:
+    _put(ws, "A1", text, bold=True, size=14)
+
+
+def _print_setup(ws: Worksheet, *, header_row: int) -> None:
+    """A4 landscape, as wide as one page, the table's header row repeated at the top of every page."""
+    ws.print_title_rows = f"{header_row}:{header_row}"
     ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
@@ -316,12 +405,16 @@ def _points_text(bundle: ExportBundle) -> str:
     return " ".join(f"{status.value}{points}点" for status, points in ranked)
 
 
-def _header(ws: Worksheet, row: int, titles: list[str]) -> None:
-    for index, title in enumerate(titles, start=1):
-        cell = _put(ws, f"{get_column_letter(index)}{row}", title, bold=True)
+def _header(ws: Worksheet, row: int, titles: list[str], widths: list[float]) -> None:
+    """A table's header row: the columns get ``widths``, the row the height its wrapped (bold) titles need."""
+    for index, (title, width) in enumerate(zip(titles, widths, strict=True), start=1):
+        letter = get_column_letter(index)
+        cell = _put(ws, f"{letter}{row}", title, bold=True)
         cell.fill = HEAD_FILL
         cell.border = BORDER
         cell.alignment = CENTER
+        ws.column_dimensions[letter].width = width
+    _fit_height(ws, row, [(title, width / BOLD_WIDTH) for title, width in zip(titles, widths, strict=True)])
 
 
 def _data_row(ws: Worksheet, row: int, values: list) -> None:
@@ -330,8 +423,6 @@ def _data_row(ws: Worksheet, row: int, values: list) -> None:
         cell.border = BORDER
         if isinstance(value, float):
             cell.number_format = "0.0"
-        elif isinstance(value, date):
-            cell.number_format = "yyyy-mm-dd"
         elif value is None:
             cell.value = "—"
             cell.data_type = "s"

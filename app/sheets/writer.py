@@ -288,6 +288,7 @@ class NewSheet:
     updated_at: datetime | None = None
     answered_at: Mapping[str, datetime] = field(default_factory=dict)  # item key → when answered
     answered_by_id: int | None = None
+    versions: Mapping[str, int] = field(default_factory=dict)  # item key → times saved (absent: 1 if answered)
 
 
 CHUNK = 20_000
@@ -325,7 +326,8 @@ def create(session: Session, round_: Round, definition: Definition, sheets: Sequ
             status = s.statuses.get(item.key)
             answered = status is not None
             answers.append({"sheet_id": sheet_id, "item_key": item.key, "status": status,
-                            "memo": s.memos.get(item.key, ""), "version": 1 if answered else 0,
+                            "memo": s.memos.get(item.key, ""),
+                            "version": s.versions.get(item.key, 1) if answered else 0,
                             "updated_at": s.answered_at.get(item.key) if answered else None,
                             "updated_by_id": s.answered_by_id if answered else None})
         for name, c in by_category.items():

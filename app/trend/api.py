@@ -36,7 +36,7 @@ from app.web.schemas import (
 _STRICT = ConfigDict(extra="forbid")
 ItemKey = Annotated[str, Field(min_length=1, max_length=100)]
 
-router = APIRouter(prefix="/api/v1", tags=["trends", "targets"], dependencies=[Depends(csrf_protect)])
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(csrf_protect)])  # one tag per operation, below
 
 
 class TrendRound(Score):
@@ -98,7 +98,7 @@ class TrendOut(BaseModel):
     changes: list[ItemChangeOut] = Field(description="each item between the two latest rounds")
 
 
-@router.get("/sections/{code}/trend", response_model=TrendOut, responses={401: {}, 403: {}, 404: {}})
+@router.get("/sections/{code}/trend", response_model=TrendOut, tags=["trends"], responses={401: {}, 403: {}, 404: {}})
 def section_trend(code: Code, session: DbSession, principal: CurrentPrincipal) -> TrendOut:
     """A 所属's maturity per round (following renames, moves, merges and splits), beside its 部局's
     average and the prefecture median for that round (withheld for groups under 5 所属), and, between
@@ -240,14 +240,14 @@ def _targets_out(session, principal, unit) -> TargetsOut:
     )
 
 
-@router.get("/sections/{code}/targets", response_model=TargetsOut, responses={401: {}, 403: {}, 404: {}})
+@router.get("/sections/{code}/targets", response_model=TargetsOut, tags=["targets"], responses={401: {}, 403: {}, 404: {}})
 def get_targets(code: Code, session: DbSession, principal: CurrentPrincipal) -> TargetsOut:
     """The 所属's targets per base round, with target against result once the next round has answers."""
     unit = scope.resolve_section(session, principal, code)
     return _targets_out(session, principal, unit)
 
 
-@router.put("/sections/{code}/targets", response_model=TargetsOut,
+@router.put("/sections/{code}/targets", response_model=TargetsOut, tags=["targets"],
             responses={401: {}, 403: {}, 404: {}, 409: {}, 422: {}})
 def put_targets(code: Code, body: TargetsIn, session: DbSession, principal: CurrentPrincipal) -> TargetsOut:
     """Replace the targets set from the 所属's latest round (the 所属's DX推進リーダー only; at most five

@@ -45,10 +45,20 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
+# The ``code`` of an API error body by HTTP status, when no AppError names its own (see ApiError).
+STATUS_CODES = {400: "bad_request", 401: "login_required", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid_input",
+                500: "internal", 503: "unavailable"}
+
+
+def error_code(status: int) -> str:
+    return STATUS_CODES.get(status, "bad_request" if status < 500 else "internal")
+
+
 def render_error(request: Request, status: int, message: str, *, fields: dict | None = None,
-                 extra: dict | None = None) -> Response:
+                 extra: dict | None = None, code: str | None = None) -> Response:
     if is_api(request):
-        body = {"detail": message}
+        body = {"code": code or error_code(status), "detail": message}
         if fields:
             body["errors"] = fields
         if extra:
@@ -70,7 +80,7 @@ async def _app_error(request: Request, exc: AppError) -> Response:
         if wants_fragment(request):
             return Response(status_code=204, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
-    response = render_error(request, exc.status_code, exc.message, fields=exc.fields, extra=exc.extra)
+    response = render_error(request, exc.status_code, exc.message, fields=exc.fields, extra=exc.extra, code=exc.code)
     if isinstance(exc, Unavailable):
         response.headers["Retry-After"] = RETRY_AFTER_SECONDS
     if isinstance(exc, LoginRequired):

@@ -103,7 +103,7 @@ async def _refuse(scope: Scope, send: Send, limit: int) -> None:
     message = f"送信されたデータが大きすぎます（上限 {limit // 1000:,} KB）。"
     wants_json = scope["path"].startswith("/api/")
     if wants_json:
-        body = json.dumps({"detail": message}, ensure_ascii=False).encode()
+        body = json.dumps({"code": "too_large", "detail": message}, ensure_ascii=False).encode()
         ctype = b"application/json"
     else:
         body = (
