@@ -88,3 +88,30 @@ def test_short_cells_and_dates_keep_to_one_line_at_every_width(session, world, s
                 no_sideways_scroll(page)
         finally:
             context.close()
+
+
+def test_the_trend_page_fits_a_phone_its_tables_scroll_in_named_focusable_boxes(session, served, chromium):
+    dw = f.build_desk_world(session)  # two rounds: the page shows its charts and tables
+    context = chromium.new_context(viewport={"width": 390, "height": 800})
+    try:
+        browser_sign_in(context, served, dw.desk.upn)
+        page = context.new_page()
+        page.goto(f"{served}/sections/P1/trend")
+        assert page.get_by_role("heading", name="推移・目標", level=1).is_visible()
+        no_sideways_scroll(page)
+        boxes = page.locator(".table-wrap")
+        assert boxes.count() >= 3
+        scrolling = 0
+        for i in range(boxes.count()):
+            box = boxes.nth(i)
+            assert box.get_attribute("tabindex") == "0"  # reachable with the keyboard to scroll it
+            assert box.get_attribute("role") == "region"
+            name = box.evaluate("b => document.getElementById(b.getAttribute('aria-labelledby')).textContent")
+            assert name.strip(), i
+            scrolling += box.evaluate("b => b.scrollWidth > b.clientWidth")
+        assert scrolling >= 1  # at least one table is wider than a phone: it scrolls inside its box
+        for chart in page.locator("svg.chart").all():
+            assert chart.get_attribute("viewBox")
+            assert chart.bounding_box()["width"] <= 390
+    finally:
+        context.close()
