@@ -287,7 +287,8 @@ def test_supported_items_show_how_they_moved_in_the_next_round(client, session, 
 def test_the_desk_picks_a_section_then_the_form_offers_its_items(client, world):
     sign_in(client, "desk@test.example")
     chooser = client.get("/support/new").text
-    assert '<optgroup label="A部">' in chooser and '<option value="B1">B部 一課（B1）</option>' in chooser
+    assert '<h3 class="section-choices__bureau">A部</h3>' in chooser
+    assert '<a href="/support/new?section=B1">B部 一課<span class="code">（B1）</span></a>' in chooser
     form = client.get(f"/support/new?section=A1&items={KEEP}").text
     assert f'value="{KEEP}" checked' in form and 'value="リーダー A1"' in form and 'value="窓口"' in form
     assert client.get("/support/new?section=NOPE").status_code == 404
