@@ -211,6 +211,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     # --- administration: admins only (the desk gets 403) --------------------------------------------------------
     ("GET", "/admin"): admin_only(200),
     ("GET", "/admin/audit"): admin_only(200),
+    ("GET", "/admin/audit.csv"): admin_only(200),
     ("GET", "/admin/users"): admin_only(200),
     ("GET", "/admin/users/new"): admin_only(200),
     ("POST", "/admin/users"):

@@ -76,7 +76,7 @@ def test_search_and_filters(client, session, world):
     assert names(active="0") == ["退職者"]
     assert names(q="nobody") == []
     fragment = client.get("/admin/users", params={"q": "desk"}, headers={"HX-Request": "true"})
-    assert fragment.text.lstrip().startswith('<section id="results"') and "<html" not in fragment.text
+    assert fragment.text.lstrip().startswith('<div id="audit">')  # the filter (with its errors) and the results and "<html" not in fragment.text
 
 
 def test_the_list_is_paginated(client, session, world):
@@ -297,4 +297,4 @@ def test_audit_log_newest_first_filtered_by_kind_and_paginated(client, session, 
     second = client.get("/admin/audit", params={"kind": "sign_in_failed", "page": 2})
     assert "try0@test.example" in second.text and "try59@" not in second.text
     fragment = client.get("/admin/audit", params={"kind": "sign_in"}, headers={"HX-Request": "true"})
-    assert fragment.text.lstrip().startswith('<section id="results"')
+    assert fragment.text.lstrip().startswith('<div id="audit">')  # the filter (with its errors) and the results
