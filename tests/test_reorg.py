@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import func
 from sqlmodel import select
 
 from app.auth.models import AuditEvent, Membership
@@ -21,7 +22,8 @@ from app.reorg import csvfile
 from app.reorg import service as reorg
 from app.reorg.csvfile import ReorgFileError
 from app.rounds import service as rounds
-from app.sheets.models import Answer, Sheet
+from app.sheets.models import Answer, MaturityTally, Sheet, SheetEvent
+from app.sheets.tallies import OVERALL
 from app.trend import service as trend_service
 from tests import factories as f
 from tests.conftest import sign_in
@@ -203,7 +205,7 @@ def test_an_open_round_keeps_the_answers_of_a_renamed_section_and_gets_sheets_fo
     set_answers(session, r2.id, org["units"]["A1"], {K1: "◎"})
     session.commit()
     result = apply_csv(session, "rename,A1,A1,総務課,\nmerge,M1,M,文書法規課,\nmerge,M2,M,,\n")
-    assert (result.sheets_followed, result.sheets_created) == (1, 1)
+    assert (result.sheets_followed, result.sheets_created) == (2, 0)  # A1 renamed; M1 and M2 folded into one for M
     units = in_force(session)
     followed = f.sheet_of(session, r2.id, units["A1"])
     assert session.exec(select(Answer.status).where(Answer.sheet_id == followed.id, Answer.item_key == K1)).one() == "◎"
@@ -459,3 +461,33 @@ def test_cli_previews_and_applies(cli_env, session, org, tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
     assert "ファイルが空です" in runner.invoke(main, ["reorg", str(empty)]).output
+
+
+def test_a_merge_during_an_open_round_leaves_one_sheet_per_section_in_force(session, org):
+    """Issue 11: the board counted 61 所属 after a merge, the merged-away one still 未提出."""
+    r2 = f.make_round(session, org["version"], title="令和7年度 第1回", fiscal_year=2025, opens_on=date(2025, 3, 20))
+    second = "office.daily.no-personal-printing"
+    set_answers(session, r2.id, org["units"]["M2"], {K1: "○", second: "×", "briefing.bureau.paperless": "◎"})  # more: M2's sheet is kept
+    set_answers(session, r2.id, org["units"]["M1"], {K1: "◎", "briefing.section.paperless": "△"})
+    session.commit()
+    sheets_before = len(session.exec(select(Sheet).where(Sheet.round_id == r2.id)).all())
+    events_before = len(session.exec(select(SheetEvent)).all())
+    session.commit()
+    apply_csv(session, "merge,M1,M,文書法規課,\nmerge,M2,M,,\n")
+    units = in_force(session)
+    in_round = session.exec(select(Sheet.unit_id).where(Sheet.round_id == r2.id)).all()
+    sections_in_force = {u.id for u in units.values() if u.kind == UnitKind.SECTION}
+    assert set(in_round) == sections_in_force and len(in_round) == sheets_before - 1
+    merged = f.sheet_of(session, r2.id, units["M"])
+    statuses = dict(session.exec(select(Answer.item_key, Answer.status).where(Answer.sheet_id == merged.id)).all())
+    assert (statuses[K1], statuses[second], statuses["briefing.section.paperless"]) == ("○", "×", "△")
+    assert merged.tally_answered == 4
+    events = session.exec(select(SheetEvent).where(SheetEvent.sheet_id == merged.id)).all()
+    assert len(session.exec(select(SheetEvent)).all()) == events_before + 1  # history kept, one carried answer
+    assert any(e.note.startswith("統合前の所属「文書課（M1）」から") and e.source == "reorg" for e in events)
+    session.commit()
+    # the desk's figures (stored tallies: the prefecture is 部局 0) count the 所属 in force, the merged one once
+    counted = session.exec(select(func.sum(MaturityTally.sections)).where(
+        MaturityTally.round_id == r2.id, MaturityTally.bureau_id == 0, MaturityTally.category == OVERALL)).one()
+    session.commit()
+    assert counted == len(sections_in_force)

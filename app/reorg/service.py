@@ -89,6 +89,8 @@ class RoundEffect:
     round: Round
     follow: list[tuple[Unit, NewUnit]]  # sheets that follow their renamed or moved 所属
     create: list[NewUnit]  # new 所属 that get a sheet
+    # merged 所属 with sheets: the one with the most answers is handed on, the others folded into it
+    merge: list[tuple[list[Unit], NewUnit]] = field(default_factory=list)
 
 
 @dataclass
@@ -399,7 +401,7 @@ def _round_effects(session: Session, p: ReorgPlan) -> list[RoundEffect]:
     effects = []
     for round_ in rounds.open_rounds(session):
         with_sheet = set(session.exec(select(Sheet.unit_id).where(Sheet.round_id == round_.id)).all())
-        follow, create = [], []
+        follow, create, merge = [], [], []
         for c in p.changes:
             if c.is_bureau:
                 continue
@@ -408,10 +410,12 @@ def _round_effects(session: Session, p: ReorgPlan) -> list[RoundEffect]:
                     follow.append((c.old[0], c.new[0]))
                 else:
                     create.extend(c.new)
+            elif c.kind == "merge" and any(u.id in with_sheet for u in c.old):
+                merge.append(([u for u in c.old if u.id in with_sheet], c.new[0]))
             elif c.kind in ("merge", "split", "create"):
                 create.extend(c.new)
-        if follow or create:
-            effects.append(RoundEffect(round_, follow, create))
+        if follow or create or merge:
+            effects.append(RoundEffect(round_, follow, create, merge))
     return effects
 
 
@@ -485,6 +489,9 @@ def apply(session: Session, p: ReorgPlan, *, today: date, actor: Principal | Non
     for effect in p.rounds:
         for old, new in effect.follow:
             sheets.hand_on(session, effect.round.id, old.id, opened[new.code])
+            followed += 1
+        for olds, new in effect.merge:
+            sheets.merge_sheets(session, effect.round.id, olds, opened[new.code])
             followed += 1
         sections = [(opened[n.code].id, opened[n.code].parent_id) for n in effect.create]
         created += len(sheets.create_sheets(session, effect.round, sections))

@@ -26,6 +26,7 @@ SOURCE_LABELS = {
     EventSource.API: "API",
     EventSource.IMPORT: "Excel取り込み",
     EventSource.DEMO: "デモデータ",
+    EventSource.REORG: "組織改正",
 }
 PER_PAGE = 50
 MAX_LIMIT = 500

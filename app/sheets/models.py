@@ -156,6 +156,7 @@ class EventSource(StrEnum):
     API = "api"
     IMPORT = "import"
     DEMO = "demo"
+    REORG = "reorg"  # a merge folded the sheet of a 所属 merged away into its successor's
 
 
 class SheetEvent(SQLModel, table=True):
