@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from fastapi.routing import iter_route_contexts
@@ -242,6 +242,9 @@ ACCESS: dict[tuple[str, str], Rule] = {
         admin_only(200, form={"effective_on": "{today}"}, files=(("file", "reorg.csv", "reorg_csv"),)),
     ("POST", "/admin/reorg/apply"):
         admin_only(303, form={"data": "{reorg_data}", "filename": "reorg.csv", "effective_on": "{today}"}),
+    ("POST", "/admin/reorg/schedule"):
+        admin_only(303, form={"data": "{later_reorg_data}", "filename": "reorg.csv", "effective_on": "{later}"}),
+    ("POST", "/admin/reorg/scheduled/{schedule_id}/cancel"): admin_only(303),
     ("GET", "/admin/import"): admin_only(200),
     ("POST", "/admin/import/preview"):
         admin_only(200, form={"round_id": "{round_id}"}, files=(("files", "A1.xlsx", "a1_xlsx"),)),
@@ -288,6 +291,7 @@ def more_world(app, session, world, role: str) -> dict:
     from app.checklists.loader import load_directory
     from app.excel import export, writer
     from app.jpdate import today_jst
+    from app.reorg.models import ScheduledReorg
     from app.rounds import service as rounds
     from tests import factories
 
@@ -305,9 +309,15 @@ def more_world(app, session, world, role: str) -> dict:
     # Each of the desk and admins revokes a token of their own (the others are refused before the lookup).
     token, _ = tokens.create(session, world.admin if role == "admin" else world.desk, name="walk", days=30)
     [v2] = [f for f in load_directory(app.state.settings.checklists_dir) if f.checklist.version == 2]
+    later = today_jst() + timedelta(days=30)
+    planned = ScheduledReorg(effective_on=later, filename="reorg.csv", data=NEW_SECTION_CSV.encode())  # cancelled
+    session.add(planned)
+    session.flush()
     values = {
         **PATH_DEFAULTS, "round_id": world.round.id, "version_id": world.version_id,
-        "upn": UPN.get(role, UPN["member_a"]), "today": today_jst().isoformat(), "user_id": world.member_a2.id,
+        "upn": UPN.get(role, UPN["member_a"]), "today": today_jst().isoformat(),
+        "later": later.isoformat(), "schedule_id": planned.id,
+        "later_reorg_data": base64.b64encode(NEW_SECTION_CSV.replace("B9", "B8").encode()).decode(), "user_id": world.member_a2.id,
         "closed_round_id": closed.id, "closable_round_id": closable.id, "draft_round_id": draft.id,
         "request_id": requests[0].id, "other_request_id": requests[1].id, "token_id": token.id,
         "v2_path": v2.path, "v2_sha256": v2.sha256,

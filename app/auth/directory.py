@@ -50,6 +50,10 @@ AUDIT_KINDS = {
     "users_imported": "利用者CSVの取り込み",
     "token_created": "APIトークンの発行",
     "sessions_ended": "セッションの終了",
+    "reorg_apply": "組織改正の適用",
+    "reorg_schedule": "組織改正の予定登録",
+    "reorg_cancel": "組織改正の予定の取り消し",
+    "reorg_failed": "組織改正の予定を適用できず",
 }
 DETAIL_LABELS = {
     "method": "方法", "ip": "IPアドレス", "how": "照合", "roles": "Entraのアプリロール", "reason": "理由",
