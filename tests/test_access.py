@@ -237,6 +237,9 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/admin/checklists"): admin_only(200),
     ("GET", "/admin/checklists/preview"): admin_only(200, query="path={v2_path}"),
     ("POST", "/admin/checklists/publish"): admin_only(303, form={"path": "{v2_path}", "sha256": "{v2_sha256}"}),
+    ("POST", "/admin/checklists/upload"): admin_only(200, files=(("file", "v3.yaml", "v3_raw"),)),
+    ("POST", "/admin/checklists/publish-upload"):
+        admin_only(303, form={"data": "{v3_data}", "filename": "v3.yaml", "sha256": "{v3_sha256}"}),
     ("GET", "/admin/reorg"): admin_only(200),
     ("POST", "/admin/reorg/preview"):
         admin_only(200, form={"effective_on": "{today}"}, files=(("file", "reorg.csv", "reorg_csv"),)),
@@ -309,6 +312,7 @@ def more_world(app, session, world, role: str) -> dict:
     # Each of the desk and admins revokes a token of their own (the others are refused before the lookup).
     token, _ = tokens.create(session, world.admin if role == "admin" else world.desk, name="walk", days=30)
     [v2] = [f for f in load_directory(app.state.settings.checklists_dir) if f.checklist.version == 2]
+    [v3] = [f for f in load_directory(app.state.settings.checklists_dir) if f.checklist.version == 3]
     later = today_jst() + timedelta(days=30)
     planned = ScheduledReorg(effective_on=later, filename="reorg.csv", data=NEW_SECTION_CSV.encode())  # cancelled
     session.add(planned)
@@ -320,7 +324,8 @@ def more_world(app, session, world, role: str) -> dict:
         "later_reorg_data": base64.b64encode(NEW_SECTION_CSV.replace("B9", "B8").encode()).decode(), "user_id": world.member_a2.id,
         "closed_round_id": closed.id, "closable_round_id": closable.id, "draft_round_id": draft.id,
         "request_id": requests[0].id, "other_request_id": requests[1].id, "token_id": token.id,
-        "v2_path": v2.path, "v2_sha256": v2.sha256,
+        "v2_path": v2.path, "v2_sha256": v2.sha256, "v3_raw": v3.source.encode(), "v3_sha256": v3.sha256,
+        "v3_data": base64.b64encode(v3.source.encode()).decode(),
         "users_csv": A2_USER_CSV.encode(), "users_payload": base64.b64encode(A2_USER_CSV.encode()).decode(),
         "reorg_csv": NEW_SECTION_CSV.encode(), "reorg_data": base64.b64encode(NEW_SECTION_CSV.encode()).decode(),
         # A1's sheet as the desk would download it: the admin previews importing it back (a dry run).

@@ -75,7 +75,7 @@ ADMIN_PAGES: tuple[AdminPage, ...] = (
     AdminPage("監査ログ", "/admin/audit",
               "サインイン・サインイン失敗・サインアウト・役割の変更・利用者の変更の記録。期間・操作した人・種類で絞り込み、CSVで保存できます。"),
     AdminPage("調査回の管理", "/admin/rounds", "調査回の作成・開始・締切・再開（理由を記録）。"),
-    AdminPage("チェックシートの版", "/admin/checklists", "新しい版の差分を確認してから公開します。公開済みの版は変更できません。"),
+    AdminPage("チェックシートの版", "/admin/checklists", "新しい版（サーバーのファイルかアップロードしたYAML）の差分を確認してから公開します。公開済みの版は変更できません。"),
     AdminPage("Excel取り込み", "/admin/import", "紙・Excel時代の結果（元のシート様式のExcel）を調査回に取り込みます。確認してから一括で反映します。"),
     AdminPage("組織改正", "/admin/reorg", "4月の組織改正（名称変更・統合・分割・移管・新設・廃止）をCSVで確認してから反映します。"),
 )
