@@ -469,7 +469,8 @@ def test_a_merge_during_an_open_round_leaves_one_sheet_per_section_in_force(sess
     """Issue 11: the board counted 61 所属 after a merge, the merged-away one still 未提出."""
     r2 = f.make_round(session, org["version"], title="令和7年度 第1回", fiscal_year=2025, opens_on=date(2025, 3, 20))
     second = "office.daily.no-personal-printing"
-    set_answers(session, r2.id, org["units"]["M2"], {K1: "○", second: "×", "briefing.bureau.paperless": "◎"})  # more: M2's sheet is kept
+    # M2 has more answers: its sheet is the one handed on, M1's folded into it
+    set_answers(session, r2.id, org["units"]["M2"], {K1: "○", second: "×", "briefing.bureau.paperless": "◎"})
     set_answers(session, r2.id, org["units"]["M1"], {K1: "◎", "briefing.section.paperless": "△"})
     session.commit()
     sheets_before = len(session.exec(select(Sheet).where(Sheet.round_id == r2.id)).all())
@@ -501,7 +502,8 @@ def test_a_merge_during_an_open_round_leaves_one_sheet_per_section_in_force(sess
 def scheduled_rows(session):
     from app.reorg.models import ScheduledReorg
 
-    rows = [(r.effective_on, r.state, r.message) for r in session.exec(select(ScheduledReorg).order_by(ScheduledReorg.id))]
+    rows = [(r.effective_on, r.state, r.message)
+            for r in session.exec(select(ScheduledReorg).order_by(ScheduledReorg.id))]
     session.commit()
     return rows
 
@@ -555,7 +557,8 @@ def test_a_cancelled_schedule_is_never_applied_and_a_past_date_is_not_a_schedule
     today = today_jst()
     token = sign_in(client, "admin@test.example")
     raw = base64.b64encode((HEADER + "rename,A1,,総務課,\n").encode()).decode()
-    form = {"csrf_token": token, "data": raw, "filename": "x.csv", "effective_on": (today + timedelta(days=9)).isoformat()}
+    form = {"csrf_token": token, "data": raw, "filename": "x.csv",
+            "effective_on": (today + timedelta(days=9)).isoformat()}
     assert client.post("/admin/reorg/schedule", data=form, follow_redirects=False).status_code == 303
     [schedule_id] = reorg.due(session, today + timedelta(days=9))
     session.commit()

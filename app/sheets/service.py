@@ -473,9 +473,10 @@ def merge_sheets(session: Session, round_id: int, old_units: Sequence[Unit], to_
         if unit.id == keep.id:
             continue
         # read again: the kept sheet's 部局 and counts have changed since
-        now_locked = {s.id: s for s in writer.lock(session, [locked[keep.id].id, locked[unit.id].id])}
-        writer.fold(session, now_locked[locked[unit.id].id], now_locked[locked[keep.id].id], definition, note=f"統合前の所属「{unit.name}（{unit.code}）」から",
-                    now=now, entry_on=today_jst())
+        kept_id, folded_id = locked[keep.id].id, locked[unit.id].id
+        now_locked = {s.id: s for s in writer.lock(session, [kept_id, folded_id])}
+        writer.fold(session, now_locked[folded_id], now_locked[kept_id], definition,
+                    note=f"統合前の所属「{unit.name}（{unit.code}）」から", now=now, entry_on=today_jst())
     return True
 
 
