@@ -8,6 +8,7 @@
     paperless checklist publish PATH  publish a checklist file as a new version (after showing the diff)
     paperless round list|create|open|close|reopen   rounds (調査回), as on /admin/rounds
     paperless reorg CSV [--apply]     April reorganisation (組織改正) from a CSV: preview, then apply
+    paperless reorg-apply-due         apply the reorganisations scheduled for today or earlier (daily timer)
     paperless export csv|xlsx …       export a round (all, --bureau CODE or --section CODE) to a file
     paperless import xlsx FILES …     import filled-in Excel sheets into a round (dry run unless --apply)
     paperless token create|list|revoke  personal read-only API tokens
@@ -344,6 +345,31 @@ def reorg(csv_path: Path, effective_on, do_apply: bool) -> None:
         session.commit()
         click.echo(f"適用しました: {applied.changes}件の変更、所属の職員 {applied.memberships_moved}人を移動、"
                    f"チェックシート {applied.sheets_created}件を作成")
+
+
+@main.command("reorg-apply-due")
+def reorg_apply_due() -> None:
+    """Apply the reorganisations scheduled for today or earlier (run daily, e.g. at 0:05 from a timer)."""
+    from app.db import make_engine, session_for
+    from app.jpdate import today_jst, wareki
+    from app.reorg import service as reorg_service
+
+    engine = make_engine(_settings().database_url)
+    try:
+        done = reorg_service.apply_due(lambda: session_for(engine, write=True), today_jst(),
+                                       label="自動適用（paperless reorg-apply-due）")
+    finally:
+        engine.dispose()
+    if not done:
+        click.echo("適用する組織改正の予定はありません。")
+    for row, result in done:
+        if result:
+            click.echo(f"適用しました: 効力発生日 {wareki(row.effective_on)}（{row.filename}）、{result.changes}件の変更")
+        else:
+            click.echo(f"適用できませんでした: 効力発生日 {wareki(row.effective_on)}（{row.filename}）\n{row.message}",
+                       err=True)
+    if any(result is None for _, result in done):
+        raise SystemExit(1)
 
 
 @contextmanager

@@ -17,10 +17,12 @@ from app.auth import routes as auth_routes
 from app.auth.entra import Entra
 from app.checklists import loader as checklist_loader
 from app.config import Settings, get_settings
-from app.db import DbGate, make_engine
+from app.db import DbGate, make_engine, session_for
 from app.excel import api as excel_api
 from app.excel import routes as excel_routes
+from app.jpdate import today_jst
 from app.reorg import routes as reorg_routes
+from app.reorg import service as reorg_service
 from app.reports import api as reports_api
 from app.reports import routes as reports_routes
 from app.rounds import api as rounds_api
@@ -45,6 +47,20 @@ GZIP_MIN_BYTES = 500
 GZIP_LEVEL = 6
 
 
+def _apply_due_reorgs(engine) -> None:
+    """A reorganisation scheduled for today or earlier is applied when a process starts (and daily by
+    ``paperless reorg-apply-due``). Start-up goes on if this fails (the database down): logged, tried again."""
+    log = logging.getLogger("app.reorg")
+    try:
+        done = reorg_service.apply_due(lambda: session_for(engine, write=True), today_jst(), label="自動適用（起動時）")
+    except Exception:  # noqa: BLE001 — never stop the app from starting
+        log.exception("scheduled reorganisations could not be applied at start-up")
+        return
+    for row, result in done:
+        log.info("scheduled reorganisation %s (effective %s): %s", row.id, row.effective_on,
+                 "applied" if result else f"not applied: {row.message}")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check()
@@ -56,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        _apply_due_reorgs(engine)
         yield
         engine.dispose()
 

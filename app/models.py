@@ -3,6 +3,7 @@
 from app.auth.models import ApiToken, AuditEvent, Membership, User
 from app.checklists.models import ChecklistItem, ChecklistPoints, ChecklistVersion
 from app.orgs.models import Unit, UnitLink
+from app.reorg.models import ScheduledReorg
 from app.rounds.models import Round, RoundEvent
 from app.sheets.models import Answer, Sheet, SheetEvent, SheetTally
 from app.support.models import SupportRecord, SupportRecordItem
@@ -18,6 +19,7 @@ __all__ = [
     "Membership",
     "Round",
     "RoundEvent",
+    "ScheduledReorg",
     "Sheet",
     "SheetEvent",
     "SheetTally",

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from fastapi.routing import iter_route_contexts
@@ -221,6 +221,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     # --- administration: admins only (the desk gets 403) --------------------------------------------------------
     ("GET", "/admin"): admin_only(200),
     ("GET", "/admin/audit"): admin_only(200),
+    ("GET", "/admin/audit.csv"): admin_only(200),
     ("GET", "/admin/users"): admin_only(200),
     ("GET", "/admin/users/new"): admin_only(200),
     ("POST", "/admin/users"):
@@ -246,11 +247,17 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/admin/checklists"): admin_only(200),
     ("GET", "/admin/checklists/preview"): admin_only(200, query="path={v2_path}"),
     ("POST", "/admin/checklists/publish"): admin_only(303, form={"path": "{v2_path}", "sha256": "{v2_sha256}"}),
+    ("POST", "/admin/checklists/upload"): admin_only(200, files=(("file", "v3.yaml", "v3_raw"),)),
+    ("POST", "/admin/checklists/publish-upload"):
+        admin_only(303, form={"data": "{v3_data}", "filename": "v3.yaml", "sha256": "{v3_sha256}"}),
     ("GET", "/admin/reorg"): admin_only(200),
     ("POST", "/admin/reorg/preview"):
         admin_only(200, form={"effective_on": "{today}"}, files=(("file", "reorg.csv", "reorg_csv"),)),
     ("POST", "/admin/reorg/apply"):
         admin_only(303, form={"data": "{reorg_data}", "filename": "reorg.csv", "effective_on": "{today}"}),
+    ("POST", "/admin/reorg/schedule"):
+        admin_only(303, form={"data": "{later_reorg_data}", "filename": "reorg.csv", "effective_on": "{later}"}),
+    ("POST", "/admin/reorg/scheduled/{schedule_id}/cancel"): admin_only(303),
     ("GET", "/admin/import"): admin_only(200),
     ("POST", "/admin/import/preview"):
         admin_only(200, form={"round_id": "{round_id}"}, files=(("files", "A1.xlsx", "a1_xlsx"),)),
@@ -297,6 +304,7 @@ def more_world(app, session, world, role: str) -> dict:
     from app.checklists.loader import load_directory
     from app.excel import export, writer
     from app.jpdate import today_jst
+    from app.reorg.models import ScheduledReorg
     from app.rounds import service as rounds
     from tests import factories
 
@@ -314,12 +322,21 @@ def more_world(app, session, world, role: str) -> dict:
     # Each of the desk and admins revokes a token of their own (the others are refused before the lookup).
     token, _ = tokens.create(session, world.admin if role == "admin" else world.desk, name="walk", days=30)
     [v2] = [f for f in load_directory(app.state.settings.checklists_dir) if f.checklist.version == 2]
+    [v3] = [f for f in load_directory(app.state.settings.checklists_dir) if f.checklist.version == 3]
+    later = today_jst() + timedelta(days=30)
+    planned = ScheduledReorg(effective_on=later, filename="reorg.csv", data=NEW_SECTION_CSV.encode())  # cancelled
+    session.add(planned)
+    session.flush()
     values = {
         **PATH_DEFAULTS, "round_id": world.round.id, "version_id": world.version_id,
-        "upn": UPN.get(role, UPN["member_a"]), "today": today_jst().isoformat(), "user_id": world.member_a2.id,
+        "upn": UPN.get(role, UPN["member_a"]), "today": today_jst().isoformat(),
+        "later": later.isoformat(), "schedule_id": planned.id,
+        "later_reorg_data": base64.b64encode(NEW_SECTION_CSV.replace("B9", "B8").encode()).decode(),
+        "user_id": world.member_a2.id,
         "closed_round_id": closed.id, "closable_round_id": closable.id, "draft_round_id": draft.id,
         "request_id": requests[0].id, "other_request_id": requests[1].id, "token_id": token.id,
-        "v2_path": v2.path, "v2_sha256": v2.sha256,
+        "v2_path": v2.path, "v2_sha256": v2.sha256, "v3_raw": v3.source.encode(), "v3_sha256": v3.sha256,
+        "v3_data": base64.b64encode(v3.source.encode()).decode(),
         "users_csv": A2_USER_CSV.encode(), "users_payload": base64.b64encode(A2_USER_CSV.encode()).decode(),
         "reorg_csv": NEW_SECTION_CSV.encode(), "reorg_data": base64.b64encode(NEW_SECTION_CSV.encode()).decode(),
         # A1's sheet as the desk would download it: the admin previews importing it back (a dry run).

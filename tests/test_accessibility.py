@@ -46,6 +46,7 @@ KEYS = ["office.daily.keep-electronic", "office.daily.no-personal-printing", "br
         "meeting.external.advance-or-tablet"]
 TABLET = {"width": 800, "height": 1280}
 DESKTOP = {"width": 1280, "height": 720}  # Playwright's default
+PHONE = {"width": 390, "height": 844}
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,26 @@ def _memo_conflict_and_links_open(page: Page, ids: dict[str, int]) -> None:
     expect(page.locator(f"#r{n} output")).to_contain_text("メモを保存できませんでした")
     page.locator(".item-refs summary").first.click()
     expect(page.locator(".item-refs[open] a, .item-refs[open] .intranet-path").first).to_be_visible()
+
+
+def _bad_checklist_upload(page: Page, ids: dict[str, int]) -> None:
+    """A checklist file that is not a valid definition, uploaded: the page again (422), problems at the field."""
+    page.set_input_files("#f-file", files=[{"name": "v9.yaml", "mimeType": "application/yaml",
+                                            "buffer": b"id: x\nversion: 9\ncategories: []\n"}])
+    with page.expect_navigation() as sent:
+        page.get_by_role("button", name="違いを確認する").click()
+    assert sent.value.status == 422
+    expect(page.locator("#file-error")).to_be_visible()
+
+
+def _future_reorg_preview(page: Page, ids: dict[str, int]) -> None:
+    """A reorganisation dated next April previewed: offered as a schedule (予定)."""
+    page.set_input_files("#f-file", files=[{"name": "reorg.csv", "mimeType": "text/csv", "buffer": (
+        "種別,旧コード,新コード,新名称,新部局コード\nrename,A2,,A部 第二課,\n").encode()}])
+    page.fill("#f-effective_on", "2099-04-01")
+    with page.expect_navigation():
+        page.get_by_role("button", name="内容を確認する").click()
+    expect(page.get_by_role("button", name="令和81年4月1日の予定として登録する")).to_be_visible()
 
 
 def _empty_support_form(page: Page, ids: dict[str, int]) -> None:
@@ -181,6 +202,7 @@ PAGES = [
     A11yPage("trend: a target refused", "leader_a", "/sections/A1/trend", "/sections/{code}/trend",
              then=_target_below_current),
     A11yPage("trend as member", "member_a", "/sections/A1/trend", "/sections/{code}/trend"),
+    A11yPage("trend on a phone", "leader_a", "/sections/A1/trend", "/sections/{code}/trend", viewport=PHONE),
     A11yPage("the 所属's support records", "leader_a", "/sections/A1/support", "/sections/{code}/support"),
     A11yPage("相談する", "leader_a", "/sections/A1/consult?item=" + KEYS[2], "/sections/{code}/consult"),
     A11yPage("round overview", "desk", "/rounds/{round_id}", "/rounds/{round_id}"),
@@ -199,6 +221,7 @@ PAGES = [
     A11yPage("support: new requests and overdue follow-ups", "desk", "/support/inbox", "/support/inbox"),
     A11yPage("support: new requests only", "desk", "/support?state=new", "/support"),
     A11yPage("support: choose a 所属", "desk", "/support/new", "/support/new"),
+    A11yPage("support: a 所属 searched on a phone", "desk", "/support/new?q=A", "/support/new", viewport=PHONE),
     A11yPage("support: new record", "desk", "/support/new?section=A1", "/support/new"),
     A11yPage("support: new record refused", "desk", "/support/new?section=A1", "/support/new",
              then=_empty_support_form),
@@ -211,12 +234,18 @@ PAGES = [
     A11yPage("admin: a user", "admin", "/admin/users/{leader_id}", "/admin/users/{user_id}"),
     A11yPage("admin: import users", "admin", "/admin/users-import", "/admin/users-import"),
     A11yPage("admin: audit log", "admin", "/admin/audit", "/admin/audit"),
+    A11yPage("admin: audit log filtered", "admin", "/admin/audit?person=admin&from=2020-01-01", "/admin/audit"),
+    A11yPage("admin: audit log, a filter refused", "admin", "/admin/audit?from=2026-13-01", "/admin/audit", 422),
     A11yPage("admin: rounds", "admin", "/admin/rounds", "/admin/rounds"),
     A11yPage("admin: a closed round", "admin", "/admin/rounds/{past_round_id}", "/admin/rounds/{round_id}"),
     A11yPage("admin: checklist versions", "admin", "/admin/checklists", "/admin/checklists"),
     A11yPage("admin: checklist v2 against v1", "admin", "/admin/checklists/preview?path=checklists/paperless/v2.yaml",
              "/admin/checklists/preview"),
     A11yPage("admin: reorganisation", "admin", "/admin/reorg", "/admin/reorg"),
+    A11yPage("admin: a reorganisation to schedule", "admin", "/admin/reorg", "/admin/reorg",
+             then=_future_reorg_preview),
+    A11yPage("admin: a checklist upload refused", "admin", "/admin/checklists", "/admin/checklists",
+             then=_bad_checklist_upload),
     A11yPage("admin: Excel import", "admin", "/admin/import", "/admin/import"),
     A11yPage("error 403", "member_b", "/rounds/{round_id}/sections/A1", SHEET, 403),
     A11yPage("error 404", "member_a", "/no-such-page", "/", 404),
@@ -227,6 +256,7 @@ NOT_PAGES = {
     "/healthz", "/api/v1/openapi.json", "/static",
     "/desk",  # only redirects to /desk/board
     "/sections/{code}/targets",  # only redirects to the targets on /sections/{code}/trend
+    "/admin/audit.csv",  # a file (the audit log's page links to it)
 }
 
 

@@ -297,4 +297,4 @@ def test_audit_log_newest_first_filtered_by_kind_and_paginated(client, session, 
     second = client.get("/admin/audit", params={"kind": "sign_in_failed", "page": 2})
     assert "try0@test.example" in second.text and "try59@" not in second.text
     fragment = client.get("/admin/audit", params={"kind": "sign_in"}, headers={"HX-Request": "true"})
-    assert fragment.text.lstrip().startswith('<section id="results"')
+    assert fragment.text.lstrip().startswith('<div id="audit">')  # the filter (with its errors) and the results

@@ -4,6 +4,7 @@ the demo shows a real version change."""
 
 from __future__ import annotations
 
+import base64
 from datetime import date
 from pathlib import Path
 
@@ -397,3 +398,71 @@ def test_the_demo_command_puts_the_newest_round_on_the_newest_version(demo_cli_e
     assert f'<a href="{url}" target=_blank rel=noopener>' in sheet
     assert f'<a href="{url}" target="_blank" rel="noopener">' in trend
     assert "（外部サイト・新しいウィンドウで開きます）" in sheet and "（外部サイト・新しいウィンドウで開きます）" in trend
+
+
+# --- a version uploaded through the browser (issue 11) --------------------------------------------------------
+
+THIRD = NEW.replace("version: 2", "version: 3").replace("新しい文言", "ブラウザから直した文言")
+
+
+def upload_file(client, token, content: bytes, name: str = "v3.yaml"):
+    return client.post("/admin/checklists/upload", data={"csrf_token": token},
+                       files={"file": (name, content, "application/yaml")})
+
+
+def test_admin_uploads_a_new_version_sees_the_same_diff_and_publishes_it(hand_client, session):
+    import re
+
+    token = sign_in(hand_client, "admin@test.example")
+    page = hand_client.get("/admin/checklists").text
+    assert '<label for="f-file">チェックシートのファイル（YAML）' in page and 'action="/admin/checklists/upload"' in page
+    # the server has v1 published and v2 as a file: the upload (v3) is compared with v1, the newest published
+    preview = upload_file(hand_client, token, THIRD.encode())
+    assert preview.status_code == 200
+    for text in ("アップロード: v3.yaml", "追加される項目（1）", "brand.new", "ブラウザから直した文言", "第3版を公開する",
+                 'action="/admin/checklists/publish-upload"'):
+        assert text in preview.text, text
+    assert session.exec(select(ChecklistVersion.version)).all() == [1]  # a preview changes nothing
+    session.commit()
+    form = dict(re.findall(r'<input type="hidden" name="(data|filename|sha256)" value="([^"]*)"', preview.text))
+    tampered = base64.b64encode(THIRD.replace("brand.new", "brand.newer").encode()).decode()
+    stale = hand_client.post("/admin/checklists/publish-upload", data={"csrf_token": token, **form, "data": tampered})
+    assert stale.status_code == 409 and "確認した後に変更されています" in stale.text
+    done = hand_client.post("/admin/checklists/publish-upload", data={"csrf_token": token, **form})
+    assert done.status_code == 303 and done.headers["location"].startswith("/admin/checklists?published=")
+    session.expire_all()
+    [v3] = session.exec(select(ChecklistVersion).where(ChecklistVersion.version == 3)).all()
+    assert v3.source == THIRD and "ブラウザから直した文言" in [i.text for i in checklists.get_definition(session, v3.id).items]
+    session.commit()
+    again = hand_client.post("/admin/checklists/publish-upload", data={"csrf_token": token, **form})
+    assert again.status_code == 409  # already published
+    older = upload_file(hand_client, token, NEW.encode(), "v2.yaml")  # v2 after v3: refused in the preview
+    assert "第3版まで公開済みです" in older.text and "を公開する" not in older.text
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    (b"", "ファイルが空です"),
+    (b"\xff\xfe\x00bad", "UTF-8 で保存してください"),
+    (b"id: x\nversion: [\n", "YAMLとして読めません"),
+    (THIRD.replace("difficulty: 3", "difficulty: 9").encode(), "difficulty"),
+    (b"# " + b"x" * publishing.UPLOAD_MAX_BYTES, "ファイルが大きすぎます（500KBまで）"),
+])
+def test_a_bad_upload_is_refused_at_the_field_and_nothing_is_published(hand_client, session, content, problem):
+    token = sign_in(hand_client, "admin@test.example")
+    response = upload_file(hand_client, token, content)
+    assert response.status_code == 422
+    html = response.text
+    assert 'aria-describedby="file-hint file-error"' in html and 'aria-invalid="true"' in html
+    error = html[html.index('id="file-error"'):]
+    assert "は公開できる形になっていません" in error[:400] and problem in error[:2000]
+    assert session.exec(select(ChecklistVersion.version)).all() == [1]
+    session.commit()
+
+
+def test_an_upload_without_a_file_or_with_a_broken_form_is_refused(hand_client):
+    token = sign_in(hand_client, "admin@test.example")
+    missing = hand_client.post("/admin/checklists/upload", data={"csrf_token": token})
+    assert missing.status_code == 422 and "YAMLファイルを選んでください。" in missing.text
+    broken = hand_client.post("/admin/checklists/publish-upload", data={"csrf_token": token, "data": "%%%",
+                                                                       "filename": "x", "sha256": "0"})
+    assert broken.status_code == 422 and "送信された内容が壊れています" in broken.text

@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import date, timedelta
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import func
 from sqlmodel import select
 
 from app.auth.models import AuditEvent, Membership
 from app.config import get_settings
 from app.errors import InvalidInput
-from app.jpdate import today_jst
+from app.jpdate import today_jst, wareki
 from app.orgs import service as orgs
 from app.orgs.models import Unit, UnitKind, UnitLink
 from app.reorg import csvfile
 from app.reorg import service as reorg
 from app.reorg.csvfile import ReorgFileError
 from app.rounds import service as rounds
-from app.sheets.models import Answer, Sheet
+from app.sheets.models import Answer, MaturityTally, Sheet, SheetEvent
+from app.sheets.tallies import OVERALL
 from app.trend import service as trend_service
 from tests import factories as f
 from tests.conftest import sign_in
@@ -203,7 +206,7 @@ def test_an_open_round_keeps_the_answers_of_a_renamed_section_and_gets_sheets_fo
     set_answers(session, r2.id, org["units"]["A1"], {K1: "◎"})
     session.commit()
     result = apply_csv(session, "rename,A1,A1,総務課,\nmerge,M1,M,文書法規課,\nmerge,M2,M,,\n")
-    assert (result.sheets_followed, result.sheets_created) == (1, 1)
+    assert (result.sheets_followed, result.sheets_created) == (2, 0)  # A1 renamed; M1 and M2 folded into one for M
     units = in_force(session)
     followed = f.sheet_of(session, r2.id, units["A1"])
     assert session.exec(select(Answer.status).where(Answer.sheet_id == followed.id, Answer.item_key == K1)).one() == "◎"
@@ -424,7 +427,8 @@ def test_a_future_effective_date_previews_but_cannot_be_applied_on_the_page(clie
     token = sign_in(client, "admin@test.example")
     response = upload(client, token, "rename,A1,,総務課,\n", on=(today_jst() + timedelta(days=30)).isoformat())
     assert response.status_code == 200
-    assert "まだ来ていないため、適用できません" in response.text and "この内容で適用する" not in response.text
+    assert "まだ来ていないため、今は適用できません" in response.text and "この内容で適用する" not in response.text
+    assert "の予定として登録する" in response.text  # scheduled instead (see the tests of schedules below)
 
 
 @pytest.fixture
@@ -459,3 +463,149 @@ def test_cli_previews_and_applies(cli_env, session, org, tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
     assert "ファイルが空です" in runner.invoke(main, ["reorg", str(empty)]).output
+
+
+def test_a_merge_during_an_open_round_leaves_one_sheet_per_section_in_force(session, org):
+    """Issue 11: the board counted 61 所属 after a merge, the merged-away one still 未提出."""
+    r2 = f.make_round(session, org["version"], title="令和7年度 第1回", fiscal_year=2025, opens_on=date(2025, 3, 20))
+    second = "office.daily.no-personal-printing"
+    # M2 has more answers: its sheet is the one handed on, M1's folded into it
+    set_answers(session, r2.id, org["units"]["M2"], {K1: "○", second: "×", "briefing.bureau.paperless": "◎"})
+    set_answers(session, r2.id, org["units"]["M1"], {K1: "◎", "briefing.section.paperless": "△"})
+    session.commit()
+    sheets_before = len(session.exec(select(Sheet).where(Sheet.round_id == r2.id)).all())
+    events_before = len(session.exec(select(SheetEvent)).all())
+    session.commit()
+    apply_csv(session, "merge,M1,M,文書法規課,\nmerge,M2,M,,\n")
+    units = in_force(session)
+    in_round = session.exec(select(Sheet.unit_id).where(Sheet.round_id == r2.id)).all()
+    sections_in_force = {u.id for u in units.values() if u.kind == UnitKind.SECTION}
+    assert set(in_round) == sections_in_force and len(in_round) == sheets_before - 1
+    merged = f.sheet_of(session, r2.id, units["M"])
+    statuses = dict(session.exec(select(Answer.item_key, Answer.status).where(Answer.sheet_id == merged.id)).all())
+    assert (statuses[K1], statuses[second], statuses["briefing.section.paperless"]) == ("○", "×", "△")
+    assert merged.tally_answered == 4
+    events = session.exec(select(SheetEvent).where(SheetEvent.sheet_id == merged.id)).all()
+    assert len(session.exec(select(SheetEvent)).all()) == events_before + 1  # history kept, one carried answer
+    assert any(e.note.startswith("統合前の所属「文書課（M1）」から") and e.source == "reorg" for e in events)
+    session.commit()
+    # the desk's figures (stored tallies: the prefecture is 部局 0) count the 所属 in force, the merged one once
+    counted = session.exec(select(func.sum(MaturityTally.sections)).where(
+        MaturityTally.round_id == r2.id, MaturityTally.bureau_id == 0, MaturityTally.category == OVERALL)).one()
+    session.commit()
+    assert counted == len(sections_in_force)
+
+
+# --- scheduled ahead of the effective date (a fixed clock: the days are given, never read) ----------------
+
+
+def scheduled_rows(session):
+    from app.reorg.models import ScheduledReorg
+
+    rows = [(r.effective_on, r.state, r.message)
+            for r in session.exec(select(ScheduledReorg).order_by(ScheduledReorg.id))]
+    session.commit()
+    return rows
+
+
+def force(session):
+    """The units in force, and the test session's transaction ended (on SQLite it holds the write lock)."""
+    units = in_force(session)
+    session.commit()
+    return units
+
+
+def write_sessions(session):
+    """A factory of write sessions on the test's database (what start-up and the command line use)."""
+    from app.db import session_for
+
+    engine = session.get_bind()
+    return lambda: session_for(engine, write=True)
+
+
+def test_admin_schedules_a_reorganisation_for_april_it_is_applied_on_the_day_not_before(client, session, org):
+    today = today_jst()
+    april = today + timedelta(days=40)
+    token = sign_in(client, "admin@test.example")
+    preview = upload(client, token, "rename,A1,,総務課,\nabolish,D,,,\n", on=april.isoformat())
+    assert preview.status_code == 200 and "の予定として登録する" in preview.text
+    data = re.search(r'name="data" value="([^"]+)"', preview.text).group(1)
+    before = state(session)
+    done = client.post("/admin/reorg/schedule", data={"csrf_token": token, "data": data, "filename": "2027年4月.csv",
+                                                       "effective_on": april.isoformat()}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/admin/reorg?done=scheduled"
+    assert state(session)[:4] == before[:4]  # nothing changes before the day
+    page = client.get("/admin/reorg").text
+    assert "予定している組織改正" in page and f"効力発生日 <span class=\"date\">{wareki(april)}</span>" in page
+    assert "この予定を取り消す" in page and "所属の名称変更: 旧総務課（A1） → 総務課（A1・X部）" in page
+
+    assert reorg.apply_due(write_sessions(session), april - timedelta(days=1), label="test") == []  # the day before
+    assert force(session)["A1"].name == "旧総務課"
+    [(row, result)] = reorg.apply_due(write_sessions(session), april, label="自動適用（テスト）")  # the day
+    assert result is not None and result.changes == 2 and row.state == "applied"
+    units = force(session)
+    assert units["A1"].name == "総務課" and units["A1"].valid_from == april and "D" not in units
+    assert reorg.apply_due(write_sessions(session), april + timedelta(days=1), label="test") == []  # once only
+    assert scheduled_rows(session) == [(april, "applied", "")]
+    kinds = [e.kind for e in session.exec(select(AuditEvent).where(AuditEvent.kind.startswith("reorg")))]
+    session.commit()
+    assert kinds == ["reorg_schedule", "reorg_apply"]
+    assert "適用済み" in client.get("/admin/reorg").text
+
+
+def test_a_cancelled_schedule_is_never_applied_and_a_past_date_is_not_a_schedule(client, session, org):
+    today = today_jst()
+    token = sign_in(client, "admin@test.example")
+    raw = base64.b64encode((HEADER + "rename,A1,,総務課,\n").encode()).decode()
+    form = {"csrf_token": token, "data": raw, "filename": "x.csv",
+            "effective_on": (today + timedelta(days=9)).isoformat()}
+    assert client.post("/admin/reorg/schedule", data=form, follow_redirects=False).status_code == 303
+    [schedule_id] = reorg.due(session, today + timedelta(days=9))
+    session.commit()
+    cancelled = client.post(f"/admin/reorg/scheduled/{schedule_id}/cancel", data={"csrf_token": token},
+                            follow_redirects=False)
+    assert cancelled.status_code == 303 and "組織改正の予定を取り消しました" in client.get(cancelled.headers["location"]).text
+    again = client.post(f"/admin/reorg/scheduled/{schedule_id}/cancel", data={"csrf_token": token})
+    assert again.status_code == 409 and "取り消しのため、取り消せません" in again.text
+    assert client.post("/admin/reorg/scheduled/999999/cancel", data={"csrf_token": token}).status_code == 404
+    assert reorg.apply_due(write_sessions(session), today + timedelta(days=30), label="test") == []
+    assert force(session)["A1"].name == "旧総務課"
+    today_form = {**form, "effective_on": today.isoformat()}
+    refused = client.post("/admin/reorg/schedule", data=today_form)
+    assert refused.status_code == 422 and "予定にはできません。このまま適用してください。" in refused.text
+    assert [s for _, s, _ in scheduled_rows(session)] == ["cancelled"]
+
+
+def test_a_schedule_that_no_longer_fits_the_organisation_on_its_day_changes_nothing_and_says_why(session, org):
+    today = today_jst()
+    rows, _ = csvfile.parse((HEADER + "rename,D,,存続課,\n").encode())
+    reorg.schedule(session, (HEADER + "rename,D,,存続課,\n").encode(), "late.csv", today + timedelta(days=5),
+                   today=today)
+    session.commit()
+    apply_csv(session, "abolish,D,,,\n", on=today)  # meanwhile D is abolished
+    before = state(session)
+    [(row, result)] = reorg.apply_due(write_sessions(session), today + timedelta(days=5), label="test")
+    assert result is None and row.state == "failed" and "旧コード「D」" in row.message
+    assert state(session)[:4] == before[:4]
+
+
+def test_start_up_and_the_daily_command_apply_what_is_due(session, org, cli_env, monkeypatch, settings):
+    from fastapi.testclient import TestClient
+
+    import app.main
+    from app.cli import main
+
+    today = today_jst()
+    for code, days in (("A1", 3), ("V", 4)):
+        reorg.schedule(session, (HEADER + f"rename,{code},,新{code},\n").encode(), f"{code}.csv",
+                       today + timedelta(days=days), today=today)
+    session.commit()
+    monkeypatch.setattr(app.main, "today_jst", lambda: today + timedelta(days=3))  # the clock at start-up
+    with TestClient(app.main.create_app(settings)):
+        pass
+    assert force(session)["A1"].name == "新A1" and force(session)["V"].name == "移管課"
+    monkeypatch.setattr("app.jpdate.today_jst", lambda: today + timedelta(days=4))  # the command's clock
+    ran = CliRunner().invoke(main, ["reorg-apply-due"])
+    assert ran.exit_code == 0 and "適用しました" in ran.output and "（V.csv）、1件の変更" in ran.output
+    assert force(session)["V"].name == "新V"
+    assert "適用する組織改正の予定はありません" in CliRunner().invoke(main, ["reorg-apply-due"]).output

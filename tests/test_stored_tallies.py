@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import migrate
 from app.checklists import service as checklists
@@ -209,6 +209,16 @@ def test_every_kind_of_write_keeps_every_stored_tally_in_step(client, new_client
     second = f.make_round(session, world.version_id, title="令和8年度 第2回", opens_on=opens)
     f.set_answers(session, second.id, world.a1, {K1: "◎", K_NA: "該当なし"})
     session.commit()
+    assert_in_step(session)
+
+    # A merge while it is open: A1 and A2 become one 所属; A1's sheet (as many answers, listed first) is handed on, A2's folded
+    # into it (its answer fills an item A1 left open) and gone from the round and its counts.
+    f.set_answers(session, second.id, world.a2, {K1: "×", f.V1_KEYS[1]: "△"})
+    merged = f.make_unit(session, "A12", "A部 統合課", parent=world.bureau_a, position=9)
+    assert service.merge_sheets(session, second.id, [world.a1, world.a2], merged)
+    session.commit()
+    assert session.execute(select(func.count()).select_from(Sheet).where(Sheet.round_id == second.id,
+                                                                         Sheet.unit_id == world.a2.id)).one()[0] == 0
     assert_in_step(session)
 
 

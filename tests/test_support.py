@@ -287,7 +287,8 @@ def test_supported_items_show_how_they_moved_in_the_next_round(client, session, 
 def test_the_desk_picks_a_section_then_the_form_offers_its_items(client, world):
     sign_in(client, "desk@test.example")
     chooser = client.get("/support/new").text
-    assert '<optgroup label="A部">' in chooser and '<option value="B1">B部 一課（B1）</option>' in chooser
+    assert '<h3 class="section-choices__bureau">A部</h3>' in chooser
+    assert '<a href="/support/new?section=B1">B部 一課<span class="code">（B1）</span></a>' in chooser
     form = client.get(f"/support/new?section=A1&items={KEEP}").text
     assert f'value="{KEEP}" checked' in form and 'value="リーダー A1"' in form and 'value="窓口"' in form
     assert client.get("/support/new?section=NOPE").status_code == 404
@@ -360,3 +361,35 @@ def test_record_support_links_only_for_the_desk_prefilled_with_the_section_and_i
     leader = new_client()
     sign_in(leader, "leader.a1@test.example")
     assert "支援を記録" not in leader.get(f"/rounds/{world.round.id}/sections/A1").text
+
+
+def _picked(html: str) -> list[str]:
+    return re.findall(r'href="/support/new\?section=([^"]+)"', html)
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("", ["A1", "A2", "B1"]),            # no search: every 所属 in force
+    ("二課", ["A2"]),                      # part of the name
+    ("ａ", ["A1", "A2"]),                  # the code's start, full-width and lower case alike
+    ("B部", ["B1"]),                       # the 部局's name
+    ("1", []),                            # a code does not match in its middle
+    ("該当なし" * 20, []),                 # an over-long search is cut, not refused
+])
+def test_the_desk_finds_a_section_for_a_new_record_by_name_or_code(client, world, query, expected):
+    sign_in(client, world.desk.upn)
+    response = client.get("/support/new", params={"q": query} if query else None)
+    assert response.status_code == 200
+    assert _picked(response.text) == expected
+    assert '<label for="section-q">所属名・部局名・所属コード</label>' in response.text
+    assert f"{len(expected)}件" in response.text
+    if not expected:
+        assert "当てはまる所属がありません" in response.text
+
+
+def test_the_section_search_returns_only_the_list_to_htmx_and_the_link_opens_the_form(client, world):
+    sign_in(client, world.desk.upn)
+    fragment = client.get("/support/new?q=A", headers={"HX-Request": "true"}).text
+    assert fragment.lstrip().startswith('<div id="section-choices"')
+    assert "<html" not in fragment and _picked(fragment) == ["A1", "A2"]
+    form = client.get("/support/new?section=A2")
+    assert form.status_code == 200 and "A部 二課" in form.text

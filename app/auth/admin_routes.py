@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
 from app.auth import directory
@@ -14,6 +14,7 @@ from app.auth.deps import AdminPrincipal
 from app.errors import InvalidInput
 from app.web.deps import DbSession, csrf_protect
 from app.web.nav import ADMIN_PAGES
+from app.web.params import PageQ
 from app.web.render import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
@@ -161,8 +162,19 @@ def import_apply(request: Request, session: DbSession, principal: AdminPrincipal
     return RedirectResponse("/admin/users?done=imported", status_code=303)
 
 
+AuditFrom = Annotated[str, Query(alias="from", description="期間の始まり（YYYY-MM-DD、日本時間）")]
+AuditTo = Annotated[str, Query(alias="to", description="期間の終わり（YYYY-MM-DD、その日を含む）")]
+
+
 @router.get("/admin/audit")
-def audit_page(request: Request, session: DbSession, principal: AdminPrincipal, kind: str = "", page: int = 1):
-    result = directory.list_audit(session, kind=kind, page=page)
-    return render(request, "admin/audit.html", {"result": result, "kind": kind,
-                                                "kinds": directory.audit_kinds(session)}, block="results")
+def audit_page(request: Request, session: DbSession, principal: AdminPrincipal, kind: str = "", person: str = "",
+               date_from: AuditFrom = "", date_to: AuditTo = "", page: PageQ = 1):
+    typed = {"kind": kind, "person": person, "from": date_from, "to": date_to}
+    context = {"kinds": directory.audit_kinds(session), "typed": typed, "errors": {}, "error": ""}
+    try:
+        flt = directory.audit_filter(session, kind=kind, person=person, date_from=date_from, date_to=date_to)
+    except InvalidInput as exc:
+        context.update(result=None, filter=None, errors=exc.fields, error=exc.message)
+        return render(request, "admin/audit.html", context, block="audit", status_code=exc.status_code)
+    context.update(result=directory.list_audit(session, flt, page=page), filter=flt)
+    return render(request, "admin/audit.html", context, block="audit")

@@ -8,7 +8,9 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import exists, func, or_
 from sqlmodel import Session, select
@@ -17,7 +19,7 @@ from app.auth.models import AuditEvent, Membership, SectionRole, User
 from app.auth.permissions import Principal
 from app.auth.service import audit, end_sessions
 from app.errors import Forbidden, InvalidInput, NotFound
-from app.jpdate import today_jst
+from app.jpdate import JST, today_jst
 from app.orgs import service as orgs
 from app.orgs.models import Unit, UnitKind
 from app.paging import Pager
@@ -48,6 +50,10 @@ AUDIT_KINDS = {
     "users_imported": "利用者CSVの取り込み",
     "token_created": "APIトークンの発行",
     "sessions_ended": "セッションの終了",
+    "reorg_apply": "組織改正の適用",
+    "reorg_schedule": "組織改正の予定登録",
+    "reorg_cancel": "組織改正の予定の取り消し",
+    "reorg_failed": "組織改正の予定を適用できず",
 }
 DETAIL_LABELS = {
     "method": "方法", "ip": "IPアドレス", "how": "照合", "roles": "Entraのアプリロール", "reason": "理由",
@@ -489,13 +495,100 @@ def audit_kinds(session: Session) -> dict[str, str]:
     return {**AUDIT_KINDS, **{k: k for k in found if k not in AUDIT_KINDS}}
 
 
-def list_audit(session: Session, *, kind: str = "", page: int = 1) -> Page:
+AUDIT_PERSON_MAX = 100
+AUDIT_EARLIEST = date(2000, 1, 1)  # a 「から」 before this is a typo, not a search
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the audit log is narrowed to: a kind, a person (part of the name or UPN of who acted, or of the
+    label recorded when nobody was signed in), and days in Japan time, both ends included."""
+
+    kind: str = ""
+    person: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The filter as the page's query string (the pager's links, the CSV link)."""
+        values = {"kind": self.kind, "person": self.person,
+                  "from": self.date_from.isoformat() if self.date_from else "",
+                  "to": self.date_to.isoformat() if self.date_to else ""}
+        return {k: v for k, v in values.items() if v}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.params)
+
+
+def _day(value: str, label: str) -> date | str:
+    """A date from the form (YYYY-MM-DD, as ``<input type=date>`` sends it), or the message why not."""
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        return f"{label}は「2026-04-01」の形（年-月-日）で入力してください。"
+    if day < AUDIT_EARLIEST or day > date(9998, 12, 31):
+        return f"{label}は2000年以降の日付にしてください。"
+    return day
+
+
+def audit_filter(session: Session, *, kind: str = "", person: str = "", date_from: str = "",
+                 date_to: str = "") -> AuditFilter:
+    """The filter from the page's GET parameters; InvalidInput with a message per field when one is wrong."""
+    errors: dict[str, str] = {}
+    kind = kind.strip()
+    if kind and kind not in audit_kinds(session):
+        errors["kind"] = "種類は一覧から選んでください。"
+    person, problem = check_text(person.strip(), "操作した人", multiline=False)
+    if problem:
+        errors["person"] = problem
+    elif len(person) > AUDIT_PERSON_MAX:
+        errors["person"] = f"操作した人は{AUDIT_PERSON_MAX}文字以内で入力してください。"
+    days: dict[str, date | None] = {}
+    for name, value, label in (("from", date_from, "期間の始まり"), ("to", date_to, "期間の終わり")):
+        day = _day(value, label) if value.strip() else None
+        if isinstance(day, str):
+            errors[name] = day
+        else:
+            days[name] = day
+    if days.get("from") and days.get("to") and days["from"] > days["to"]:
+        errors["to"] = "期間の終わりは、始まりと同じ日か後の日にしてください。"
+    if errors:
+        raise InvalidInput("絞り込みの条件を確認してください。", fields=errors)
+    return AuditFilter(kind, person, days.get("from"), days.get("to"))
+
+
+def _audit_query(flt: AuditFilter):
+    """The filtered events, in SQL: the kind, who acted (their name or UPN now, or the label recorded),
+    and the days, from 00:00 JST of the first to 00:00 JST after the last."""
     query = select(AuditEvent)
-    if kind:
-        query = query.where(AuditEvent.kind == kind)
+    if flt.kind:
+        query = query.where(AuditEvent.kind == flt.kind)
+    if flt.person:
+        acted = select(User.id).where(or_(User.display_name.contains(flt.person, autoescape=True),
+                                          User.upn.contains(flt.person, autoescape=True)))
+        query = query.where(or_(AuditEvent.actor_label.contains(flt.person, autoescape=True),
+                                AuditEvent.actor_id.in_(acted)))
+    if flt.date_from:
+        query = query.where(AuditEvent.at >= datetime.combine(flt.date_from, time(0), JST))
+    if flt.date_to:
+        query = query.where(AuditEvent.at < datetime.combine(flt.date_to + timedelta(days=1), time(0), JST))
+    return query
+
+
+def list_audit(session: Session, flt: AuditFilter | None = None, *, page: int = 1) -> Page:
+    query = _audit_query(flt or AuditFilter())
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     pager = Pager.of(page, PER_PAGE, total)
     events = session.exec(
         query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).offset(pager.offset).limit(PER_PAGE)
     ).all()
     return Page([AuditRow(e) for e in events], pager)
+
+
+def audit_rows(session: Session, flt: AuditFilter) -> Iterator[AuditRow]:
+    """Every event the filter selects, newest first, read in batches (the CSV export)."""
+    query = _audit_query(flt).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    for event in session.exec(query.execution_options(yield_per=500)):
+        yield AuditRow(event)

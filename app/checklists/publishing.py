@@ -9,10 +9,11 @@ from sqlmodel import Session, select
 
 from app.checklists import diff as diffs
 from app.checklists import service
-from app.checklists.loader import LoadedChecklist
+from app.checklists.loader import ChecklistDefinitionError, LoadedChecklist, parse_checklist
 from app.checklists.models import ChecklistVersion
 from app.checklists.service import Definition
 from app.errors import Conflict
+from app.text import scrub
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,22 @@ def publish_file(session: Session, loaded: LoadedChecklist, *, actor_id: int | N
     if checked.refusal:
         raise Conflict(checked.refusal)
     return service.publish(session, loaded, actor_id=actor_id)
+
+
+UPLOAD_MAX_BYTES = 500_000  # the largest file so far is 35 kB
+UPLOAD_PREFIX = "アップロード: "
+
+
+def parse_upload(raw: bytes, filename: str) -> LoadedChecklist:
+    """A definition file uploaded through the browser, checked by the same rules as a file in the checklists
+    folder (ChecklistDefinitionError naming each problem). It is published from its content: the version keeps
+    its source, so nothing needs to be written to the server's folder."""
+    name = scrub(filename, multiline=False).strip()[:100] or "checklist.yaml"
+    if not raw:
+        raise ChecklistDefinitionError(name, ["ファイルが空です"])
+    if len(raw) > UPLOAD_MAX_BYTES:
+        raise ChecklistDefinitionError(name, [f"ファイルが大きすぎます（{UPLOAD_MAX_BYTES // 1000:,}KBまで）"])
+    return parse_checklist(raw, display_path=UPLOAD_PREFIX + name)
 
 
 def find_file(files: list[LoadedChecklist], path: str) -> LoadedChecklist | None:

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from starlette.datastructures import UploadFile
 
-from app.auth import permissions
-from app.auth.deps import CurrentPrincipal
+from app.auth import directory, permissions
+from app.auth.deps import AdminPrincipal, CurrentPrincipal
 from app.auth.permissions import Principal
 from app.config import Settings
 from app.errors import Conflict, Forbidden, InvalidInput, TooLarge
-from app.excel import downloads, importer, reader
+from app.excel import downloads, importer, reader, writer
 from app.excel.importer import ImportPlan
+from app.jpdate import today_jst
 from app.rounds import service as rounds
 from app.rounds.models import RoundState
 from app.web.deps import DbSession, FormDep, SettingsDep, csrf_protect
@@ -49,6 +51,19 @@ def downloads_page(request: Request, session: DbSession, principal: CurrentPrinc
                                     scope=scope or None)
     return render(request, "excel/downloads.html",
                   {"view": view, "DESK_PAGES": DESK_PAGES, "here": "/desk/downloads"}, block="sections")
+
+
+@router.get("/admin/audit.csv")
+def audit_csv(session: DbSession, principal: AdminPrincipal, kind: str = "", person: str = "",
+              date_from: Annotated[str, Query(alias="from")] = "", date_to: Annotated[str, Query(alias="to")] = ""):
+    """The audit log as filtered on its page (the same parameters), every row, UTF-8 with BOM."""
+    flt = directory.audit_filter(session, kind=kind, person=person, date_from=date_from, date_to=date_to)
+    rows = ((r.event.id, r.event.at, r.kind_label, r.event.actor_label,
+             "；".join(f"{label}: {text}" for label, text in r.details)) for r in directory.audit_rows(session, flt))
+    content = writer.write_audit_csv(rows)
+    span = "_".join(d.isoformat() for d in (flt.date_from, flt.date_to) if d) or today_jst().isoformat()
+    disposition = f"attachment; filename=\"audit-{span}.csv\"; filename*=UTF-8''{quote(f'監査ログ_{span}.csv', safe='')}"
+    return Response(content, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": disposition})
 
 
 def _require_admin(principal: Principal) -> None:

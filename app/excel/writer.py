@@ -18,7 +18,7 @@ import csv
 import io
 import math
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 
 from openpyxl import Workbook
@@ -58,6 +58,19 @@ def _iso(value: date | datetime | None) -> str:
     if isinstance(value, datetime):
         return to_jst(value).isoformat(timespec="seconds")
     return value.isoformat()
+
+
+AUDIT_CSV_HEADER = ("ID", "日時", "種類", "操作した人", "内容")
+
+
+def write_audit_csv(rows: Iterable[tuple[int, datetime, str, str, str]]) -> bytes:
+    """The audit log as the admin filtered it: (id, when, kind, who, details) per event, newest first."""
+    buffer = io.StringIO(newline="")
+    out = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    out.writerow(AUDIT_CSV_HEADER)
+    for event_id, at, kind, actor, details in rows:
+        out.writerow((event_id, _iso(at), _csv_text(kind), _csv_text(actor), _csv_text(details)))
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
 def write_csv(bundle: ExportBundle) -> bytes:

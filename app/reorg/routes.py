@@ -6,8 +6,9 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import date
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 from starlette.datastructures import UploadFile
@@ -34,15 +35,21 @@ def _page_context(session: Session, errors: dict | None = None, effective_on: st
         "errors": errors or {},
         "effective_on": effective_on or default_effective_on(today_jst()).isoformat(),
         "recent": service.recent(session),
+        "scheduled": service.scheduled(session),
+        "done": None,
         "reassign": service.people_to_reassign(session),
         "header": csvfile.HEADER,
         "KIND_LABELS": csvfile.KIND_LABELS,
     }
 
 
+DONE = {"scheduled": "組織改正を予定として登録しました。効力発生日に適用されます。",
+        "cancelled": "組織改正の予定を取り消しました。"}
+
+
 @router.get("")
-def reorg_page(request: Request, session: DbSession, applied: int | None = None):
-    return render(request, "reorg/reorg.html", {**_page_context(session), "applied": applied})
+def reorg_page(request: Request, session: DbSession, applied: int | None = None, done: str = ""):
+    return render(request, "reorg/reorg.html", {**_page_context(session), "applied": applied, "done": DONE.get(done)})
 
 
 def _effective_on(value) -> date:
@@ -86,12 +93,17 @@ async def preview(request: Request, session: DbSession, form: FormDep):
         return render(request, "reorg/reorg.html", context, status_code=exc.status_code)
 
 
-@router.post("/apply")
-def apply(request: Request, session: DbSession, principal: AdminPrincipal, form: FormDep):
+def _posted_file(form) -> bytes:
+    """The CSV sent back by the preview page (base64 in a hidden field)."""
     try:
-        raw = base64.b64decode(str(form.get("data", "")), validate=True)
+        return base64.b64decode(str(form.get("data", "")), validate=True)
     except (binascii.Error, ValueError):
         raise InvalidInput("送信された内容が壊れています。もう一度CSVファイルを選んで確認してください。") from None
+
+
+@router.post("/apply")
+def apply(request: Request, session: DbSession, principal: AdminPrincipal, form: FormDep):
+    raw = _posted_file(form)
     filename = str(form.get("filename", ""))[:200]
     effective_on = _effective_on(form.get("effective_on"))
     rows, row_errors = csvfile.parse(raw)
@@ -104,3 +116,25 @@ def apply(request: Request, session: DbSession, principal: AdminPrincipal, form:
         return _preview(request, session, raw, filename, effective_on, error=exc.message, status_code=422)
     session.commit()
     return RedirectResponse(f"/admin/reorg?applied={applied.changes}", status_code=303)
+
+
+@router.post("/schedule")
+def schedule(request: Request, session: DbSession, principal: AdminPrincipal, form: FormDep):
+    """A reorganisation whose effective date is still to come: kept, and applied on that day."""
+    raw = _posted_file(form)
+    filename = str(form.get("filename", ""))[:200]
+    effective_on = _effective_on(form.get("effective_on"))
+    try:
+        service.schedule(session, raw, filename, effective_on, today=today_jst(), actor=principal)
+    except InvalidInput as exc:
+        session.rollback()
+        return _preview(request, session, raw, filename, effective_on, error=exc.message, status_code=422)
+    session.commit()
+    return RedirectResponse("/admin/reorg?done=scheduled", status_code=303)
+
+
+@router.post("/scheduled/{schedule_id}/cancel")
+def cancel(session: DbSession, principal: AdminPrincipal, schedule_id: Annotated[int, Path(ge=1, le=2**31 - 1)]):
+    service.cancel(session, schedule_id, actor=principal)
+    session.commit()
+    return RedirectResponse("/admin/reorg?done=cancelled", status_code=303)

@@ -22,10 +22,13 @@ from sqlmodel import Session, select
 from app.auth import service as auth_service
 from app.auth.models import AuditEvent, Membership, SectionRole, User
 from app.auth.permissions import Principal
-from app.errors import InvalidInput
-from app.jpdate import wareki
+from app.db import one_at_a_time
+from app.errors import Conflict, InvalidInput, NotFound
+from app.jpdate import now_utc, wareki
 from app.orgs.models import LinkKind, Unit, UnitKind, UnitLink
+from app.reorg import csvfile
 from app.reorg.csvfile import KIND_LABELS, Row, RowError
+from app.reorg.models import SCHEDULE_STATE_LABELS, ScheduledReorg, ScheduleState
 from app.rounds import service as rounds
 from app.rounds.models import Round
 from app.sheets import service as sheets
@@ -89,6 +92,8 @@ class RoundEffect:
     round: Round
     follow: list[tuple[Unit, NewUnit]]  # sheets that follow their renamed or moved 所属
     create: list[NewUnit]  # new 所属 that get a sheet
+    # merged 所属 with sheets: the one with the most answers is handed on, the others folded into it
+    merge: list[tuple[list[Unit], NewUnit]] = field(default_factory=list)
 
 
 @dataclass
@@ -399,7 +404,7 @@ def _round_effects(session: Session, p: ReorgPlan) -> list[RoundEffect]:
     effects = []
     for round_ in rounds.open_rounds(session):
         with_sheet = set(session.exec(select(Sheet.unit_id).where(Sheet.round_id == round_.id)).all())
-        follow, create = [], []
+        follow, create, merge = [], [], []
         for c in p.changes:
             if c.is_bureau:
                 continue
@@ -408,10 +413,12 @@ def _round_effects(session: Session, p: ReorgPlan) -> list[RoundEffect]:
                     follow.append((c.old[0], c.new[0]))
                 else:
                     create.extend(c.new)
+            elif c.kind == "merge" and any(u.id in with_sheet for u in c.old):
+                merge.append(([u for u in c.old if u.id in with_sheet], c.new[0]))
             elif c.kind in ("merge", "split", "create"):
                 create.extend(c.new)
-        if follow or create:
-            effects.append(RoundEffect(round_, follow, create))
+        if follow or create or merge:
+            effects.append(RoundEffect(round_, follow, create, merge))
     return effects
 
 
@@ -485,6 +492,9 @@ def apply(session: Session, p: ReorgPlan, *, today: date, actor: Principal | Non
     for effect in p.rounds:
         for old, new in effect.follow:
             sheets.hand_on(session, effect.round.id, old.id, opened[new.code])
+            followed += 1
+        for olds, new in effect.merge:
+            sheets.merge_sheets(session, effect.round.id, olds, opened[new.code])
             followed += 1
         sections = [(opened[n.code].id, opened[n.code].parent_id) for n in effect.create]
         created += len(sheets.create_sheets(session, effect.round, sections))
@@ -560,3 +570,116 @@ def recent(session: Session, limit: int = 10) -> list[PastReorg]:
         result.append(PastReorg(event, date.fromisoformat(effective) if effective else None,
                                 detail.get("source", ""), list(detail.get("summary", []))))
     return result
+
+
+# --- scheduled ahead of the effective date ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """A scheduled reorganisation with what it will change (planned against today's organisation)."""
+
+    row: ScheduledReorg
+    summary: list[str]
+
+    @property
+    def state_label(self) -> str:
+        return SCHEDULE_STATE_LABELS[ScheduleState(self.row.state)]
+
+
+def schedule(session: Session, raw: bytes, filename: str, effective_on: date, *, today: date,
+             actor: Principal | None = None) -> ScheduledReorg:
+    """Keep a reorganisation whose effective date is still to come, to apply on that day (``apply_due``).
+    Refused (InvalidInput) when its date has come (apply it now instead) or its plan has errors today."""
+    if effective_on <= today:
+        raise InvalidInput(f"効力発生日（{wareki(effective_on)}）が来ているため予定にはできません。"
+                           "このまま適用してください。")
+    rows, row_errors = csvfile.parse(raw)
+    p = plan(session, rows, effective_on, row_errors)
+    if not p.ok:
+        raise InvalidInput(f"誤りが{len(p.errors)}件あるため、予定として登録できません。")
+    row = ScheduledReorg(effective_on=effective_on, filename=scrub(filename, multiline=False)[:200], data=raw,
+                         created_by_id=getattr(actor, "user_id", None))
+    session.add(row)
+    session.flush()
+    auth_service.audit(session, "reorg_schedule", actor=actor, detail={
+        "effective_on": effective_on.isoformat(), "source": row.filename, "summary": summary_lines(p)})
+    return row
+
+
+def cancel(session: Session, schedule_id: int, *, actor: Principal | None = None) -> ScheduledReorg:
+    one_at_a_time(session, "reorg")  # not while it is being applied
+    row = session.get(ScheduledReorg, schedule_id, populate_existing=True)
+    if row is None:
+        raise NotFound("この組織改正の予定は見つかりません。")
+    if row.state != ScheduleState.SCHEDULED:
+        raise Conflict(f"この予定は{SCHEDULE_STATE_LABELS[ScheduleState(row.state)]}のため、取り消せません。")
+    row.state = ScheduleState.CANCELLED.value
+    row.done_at = now_utc()
+    row.done_by_id = getattr(actor, "user_id", None)
+    session.add(row)
+    auth_service.audit(session, "reorg_cancel", actor=actor, detail={
+        "effective_on": row.effective_on.isoformat(), "source": row.filename})
+    session.flush()
+    return row
+
+
+def scheduled(session: Session, *, limit: int = 20) -> list[Scheduled]:
+    """Scheduled reorganisations still to come first (by date), then the latest done, with their changes."""
+    rows = session.exec(select(ScheduledReorg).order_by(
+        (ScheduledReorg.state != ScheduleState.SCHEDULED.value), ScheduledReorg.effective_on.desc(),
+        ScheduledReorg.id.desc()).limit(limit)).all()
+    result = []
+    for row in rows:
+        summary: list[str] = []
+        if row.state == ScheduleState.SCHEDULED:
+            rows_, errors = csvfile.parse(row.data)
+            summary = summary_lines(plan(session, rows_, row.effective_on, errors))
+        result.append(Scheduled(row, summary))
+    return result
+
+
+def due(session: Session, today: date) -> list[int]:
+    """Ids of the scheduled reorganisations whose effective date has come, in date order."""
+    return list(session.exec(select(ScheduledReorg.id).where(
+        ScheduledReorg.state == ScheduleState.SCHEDULED.value, ScheduledReorg.effective_on <= today)
+        .order_by(ScheduledReorg.effective_on, ScheduledReorg.id)).all())
+
+
+def apply_scheduled(session: Session, schedule_id: int, *, today: date, label: str) -> Applied | None:
+    """Apply one due reorganisation (the caller commits): planned again against the organisation of the day.
+    If that plan has errors nothing changes and the schedule is marked 「適用できず」 with them (None)."""
+    one_at_a_time(session, "reorg")  # two processes starting at once: the second finds it applied
+    row = session.get(ScheduledReorg, schedule_id, populate_existing=True)
+    if row is None or row.state != ScheduleState.SCHEDULED or row.effective_on > today:
+        return None
+    rows, row_errors = csvfile.parse(row.data)
+    p = plan(session, rows, row.effective_on, row_errors)
+    row.done_at = now_utc()
+    if not p.ok:
+        row.state = ScheduleState.FAILED.value
+        row.message = "\n".join(f"{e.line}行目: {e.message}" if e.line else e.message for e in p.errors)[:4000]
+        session.add(row)
+        auth_service.audit(session, "reorg_failed", label=label, detail={
+            "effective_on": row.effective_on.isoformat(), "source": row.filename, "errors": len(p.errors)})
+        session.flush()
+        return None
+    result = apply(session, p, today=today, label=label, source=row.filename)
+    row.state = ScheduleState.APPLIED.value
+    session.add(row)
+    session.flush()
+    return result
+
+
+def apply_due(session_factory, today: date, *, label: str) -> list[tuple[ScheduledReorg, Applied | None]]:
+    """Every due reorganisation, each in its own transaction (``session_factory()``: a write session)."""
+    done = []
+    with session_factory() as session:
+        ids = due(session, today)
+        session.commit()
+    for schedule_id in ids:
+        with session_factory() as session:
+            result = apply_scheduled(session, schedule_id, today=today, label=label)
+            session.commit()
+            done.append((session.get(ScheduledReorg, schedule_id), result))
+    return done

@@ -27,6 +27,7 @@ SOURCE_LABELS = {
     EventSource.IMPORT: "Excel取り込み",
     EventSource.DEMO: "デモデータ",
     EventSource.PREVIOUS: "前回の回答から確認",
+    EventSource.REORG: "組織改正",
 }
 PER_PAGE = 50
 MAX_LIMIT = 500

@@ -22,8 +22,9 @@ class EventOut(BaseModel):
     at: datetime = Field(description="when (UTC)")
     actor: str | None = Field(description="display name of who did it; null if not recorded", examples=["富山 太郎"])
     kind: Literal["answer", "submit", "reopen"] = Field(description="answer (an answer changed), submit or reopen")
-    source: Literal["page", "api", "import", "demo", "previous"] = Field(
-        description="where the change came from (previous: the previous round's answer confirmed unchanged)")
+    source: Literal["page", "api", "import", "demo", "previous", "reorg"] = Field(
+        description="where the change came from (previous: the previous round's answer confirmed unchanged; "
+                    "reorg: a merge folded the sheet of a 所属 merged away into its successor's)")
     item_key: str | None = Field(description="the item of an answer change; null for submit and reopen",
                                  examples=["office.daily.keep-electronic"])
     item_text: str | None = Field(description="its text in the round's checklist", examples=["資料を電子で保管している"])

@@ -157,6 +157,7 @@ class EventSource(StrEnum):
     IMPORT = "import"
     DEMO = "demo"
     PREVIOUS = "previous"  # 「変更なし」/「前回どおりで確認」: the previous round's answer confirmed (app.sheets.previous)
+    REORG = "reorg"  # a merge folded the sheet of a 所属 merged away into its successor's
 
 
 class SheetEvent(SQLModel, table=True):

@@ -8,6 +8,7 @@ Services never commit: the route owns the transaction, so a use case that fails 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -451,6 +452,32 @@ def hand_on(session: Session, round_id: int, from_unit_id: int, to_unit: Unit) -
     [sheet] = writer.lock(session, [sheet_id])
     writer.move(session, sheet, checklists.get_definition(session, sheet.version_id), unit_id=to_unit.id,
                 bureau_id=to_unit.parent_id)
+
+
+def merge_sheets(session: Session, round_id: int, old_units: Sequence[Unit], to_unit: Unit) -> bool:
+    """A merge during an open round: of the sheets of the merged 所属, the one with the most answers (the first
+    listed when even) is handed on to the merged 所属 ``to_unit``; each other one is folded into it (its answers
+    fill the items still unanswered there, its history goes along) and leaves the round, so the round counts
+    each 所属 in force once. False when none of them has a sheet in the round (the caller creates one)."""
+    rows = session.exec(select(Sheet.id, Sheet.unit_id).where(Sheet.round_id == round_id,
+                                                              Sheet.unit_id.in_([u.id for u in old_units]))).all()
+    if not rows:
+        return False
+    locked = {s.unit_id: s for s in writer.lock(session, [sheet_id for sheet_id, _ in rows])}
+    order = [u for u in old_units if u.id in locked]
+    keep = max(order, key=lambda u: locked[u.id].counts.answered)  # max keeps the first of equals
+    definition = checklists.get_definition(session, locked[keep.id].version_id)
+    writer.move(session, locked[keep.id], definition, unit_id=to_unit.id, bureau_id=to_unit.parent_id)
+    now = now_utc()
+    for unit in order:
+        if unit.id == keep.id:
+            continue
+        # read again: the kept sheet's 部局 and counts have changed since
+        kept_id, folded_id = locked[keep.id].id, locked[unit.id].id
+        now_locked = {s.id: s for s in writer.lock(session, [kept_id, folded_id])}
+        writer.fold(session, now_locked[folded_id], now_locked[kept_id], definition,
+                    note=f"統合前の所属「{unit.name}（{unit.code}）」から", now=now, entry_on=today_jst())
+    return True
 
 
 def sheet_counts(session: Session) -> dict[int, int]:

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -267,6 +267,32 @@ def move(session: Session, sheet: LockedSheet, definition: Definition, *, unit_i
     group.sheet(sheet.round_id, bureau_id, sheet.state, adds, 1, scopes=[bureau_id])
     apply(session, group)
     closed_round_changed(session, sheet.round_state, sheet.round_id, [sheet.bureau_id, bureau_id])
+
+
+def fold(session: Session, sheet: LockedSheet, into: LockedSheet, definition: Definition, *, note: str,
+         now: datetime, entry_on: date) -> None:
+    """A merge during an open round: the sheet of a 所属 merged away joins the sheet handed on to the merged
+    所属 (``into``, locked with it, of the same round). Its answers fill the items still unanswered there
+    (one history event each, ``note`` saying where they come from); its own history moves along, marked with
+    ``note`` (history is never deleted); then it leaves the round, and its groups' counts with it."""
+    carried = answers(session, sheet.id)
+    target = answers(session, into.id)
+    changes = [Change(item, target[item.key], carried[item.key].status, carried[item.key].memo)
+               for item in definition.items
+               if target[item.key].status is None and carried[item.key].status is not None]
+    write_answers(session, into, definition, changes, actor_id=None, source=EventSource.REORG, now=now,
+                  entry_on=entry_on, note=note)
+    adds = _adds(session, sheet, definition)
+    conn = session.connection()
+    conn.execute(update(SheetEvent).where(SheetEvent.sheet_id == sheet.id)
+                 .values(sheet_id=into.id, note=(note + " " + SheetEvent.note)))
+    conn.execute(delete(SheetTally).where(SheetTally.sheet_id == sheet.id))
+    conn.execute(delete(Answer).where(Answer.sheet_id == sheet.id))
+    conn.execute(delete(Sheet).where(Sheet.id == sheet.id))
+    group = GroupDelta()
+    group.sheet(sheet.round_id, sheet.bureau_id, sheet.state, adds, -1)
+    apply(session, group)
+    closed_round_changed(session, sheet.round_state, sheet.round_id, [sheet.bureau_id])
 
 
 # --- new sheets ---------------------------------------------------------------------------------------------

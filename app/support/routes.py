@@ -99,10 +99,12 @@ def support_effects(request: Request, session: DbSession, principal: CurrentPrin
 
 @router.get("/support/new")
 def new_record(request: Request, session: DbSession, principal: CurrentPrincipal, section: str | None = None,
-               items: ItemKeys = ()):  # noqa: B006 — Query default
+               items: ItemKeys = (), q: str = ""):  # noqa: B006 — Query default
     _desk_only(principal)
     if not section:
-        return render(request, "support/choose.html", {"sections": service.section_options(session)})
+        q = q.strip()[:service.SECTION_QUERY_MAX]
+        return render(request, "support/choose.html", {"sections": service.section_options(session, q), "q": q},
+                      block="choices")
     unit = scope.resolve_section(session, principal, section.strip()[:32])
     form = service.support_form(session, principal, unit, mode="create", checked=items)
     return render(request, "support/form.html", {"form": form})

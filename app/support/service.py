@@ -7,6 +7,7 @@ commit. Records of a 所属 follow its lineage (a renamed 所属 keeps its histo
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -680,11 +681,25 @@ def _set_items(session: Session, record_id: int, keys: Sequence[str]) -> None:
     session.flush()
 
 
-def section_options(session: Session) -> list[tuple[Unit, Unit | None]]:
-    """所属 in force today with their 部局, for the desk's 「記録を追加」 picker."""
+SECTION_QUERY_MAX = 50
+
+
+def _folded(text: str) -> str:
+    """For matching what a person types: full-width and half-width alike (NFKC), case ignored, no spaces."""
+    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def section_options(session: Session, query: str = "") -> list[tuple[Unit, Unit | None]]:
+    """所属 in force today with their 部局, for the desk's 「記録を追加」 picker; ``query`` narrows them to the
+    所属 whose name or 部局's name contains it or whose code starts with it (「１００」 finds 1001)."""
     units = orgs.units_in_force(session, today_jst())
     bureaus = orgs.bureau_map(units)
     sections = [(u, bureaus.get(u.id)) for u in units if u.kind == "section"]
+    needle = _folded(query[:SECTION_QUERY_MAX])
+    if needle:
+        sections = [(u, b) for u, b in sections
+                    if needle in _folded(u.name) or _folded(u.code).startswith(needle)
+                    or (b is not None and needle in _folded(b.name))]
     return sorted(sections, key=lambda ub: (ub[1].position if ub[1] else 0, ub[1].code if ub[1] else "",
                                             ub[0].position, ub[0].code))
 
