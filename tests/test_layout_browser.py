@@ -83,7 +83,7 @@ def test_short_cells_and_dates_keep_to_one_line_at_every_width(session, world, s
             one_line(page, page.locator(".support-table thead th"))
             no_sideways_scroll(page)
             for path in ("/desk/board", "/desk/heatmap"):
-                page.goto(f"{served}{path}?round={world.round.id}")
+                page.goto(f"{served}{path}?round={world.round.id}&scope=all")  # every sheet: none is submitted here
                 one_line(page, page.locator(".data-table thead th, .heatmap thead th").filter(has_text="所属"))
                 no_sideways_scroll(page)
         finally:
