@@ -3,7 +3,7 @@
     paperless migrate                 apply database migrations (alembic upgrade head)
     paperless demo [--if-empty] …     load demo data (only into an empty database)
     paperless serve [--host --port]   run the web server
-    paperless check                   validate settings and every checklist file
+    paperless check                   validate settings, every checklist and figure definition file
     paperless checklist diff PATH     what a checklist file changes compared with the published versions
     paperless checklist publish PATH  publish a checklist file as a new version (after showing the diff)
     paperless round list|create|open|close|reopen   rounds (調査回), as on /admin/rounds
@@ -59,7 +59,7 @@ def migrate() -> None:
 
 @main.command()
 def check() -> None:
-    """Validate the settings and every checklist file (exit 1 with a message on the first error)."""
+    """Validate the settings, every checklist file and every figure definition file (exit 1 with a message on the first error)."""
     settings = _settings(web=True)
     try:
         loaded = load_directory(settings.checklists_dir)
@@ -68,6 +68,14 @@ def check() -> None:
     for entry in loaded:
         click.echo(f"ok  {entry.path}  {entry.checklist.id} v{entry.checklist.version}  "
                    f"{len(entry.checklist.items)} items")
+    from app.kpis import loader as kpi_loader
+    try:
+        kpi_files = kpi_loader.load_directory(settings.kpis_dir, checklist_keys=kpi_loader.keys_of(loaded))
+    except kpi_loader.KpiDefinitionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for kpi_entry in kpi_files:
+        click.echo(f"ok  {kpi_entry.path}  {kpi_entry.kpis.id} v{kpi_entry.kpis.version}  "
+                   f"{len(kpi_entry.kpis.figures)} figures")
 
 
 @main.command()

@@ -20,6 +20,7 @@ from app.config import Settings, get_settings
 from app.db import DbGate, make_engine
 from app.excel import api as excel_api
 from app.excel import routes as excel_routes
+from app.kpis import loader as kpi_loader
 from app.reorg import routes as reorg_routes
 from app.reports import api as reports_api
 from app.reports import routes as reports_routes
@@ -51,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # A broken checklist file stops start-up here, naming the file, the item and the field.
     checklist_files = checklist_loader.load_directory(settings.checklists_dir)
+    # The same for the figure definitions (実績値), whose linked items must exist in the checklists.
+    kpi_files = kpi_loader.load_directory(settings.kpis_dir, checklist_keys=kpi_loader.keys_of(checklist_files))
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size,
                          wait_seconds=settings.db_wait_seconds)
 
@@ -72,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db_gate = DbGate.for_engine(engine)
     app.state.templates = make_templates(strict=settings.env != "production", reload=settings.env == "development")
     app.state.checklist_files = checklist_files
+    app.state.kpi_files = kpi_files
     app.state.entra = Entra(settings) if settings.auth == "msal" else None  # connects on first use only
 
     app.add_middleware(
