@@ -21,6 +21,7 @@ from app.db import DbGate, make_engine
 from app.excel import api as excel_api
 from app.excel import routes as excel_routes
 from app.kpis import loader as kpi_loader
+from app.kpis.catalogue import Catalogue
 from app.reorg import routes as reorg_routes
 from app.reports import api as reports_api
 from app.reports import routes as reports_routes
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = make_templates(strict=settings.env != "production", reload=settings.env == "development")
     app.state.checklist_files = checklist_files
     app.state.kpi_files = kpi_files
+    app.state.kpis = Catalogue.of(kpi_files)  # the newest version of each set: the figures in force
     app.state.entra = Entra(settings) if settings.auth == "msal" else None  # connects on first use only
 
     app.add_middleware(

@@ -2,6 +2,7 @@
 
 from app.auth.models import ApiToken, AuditEvent, Membership, User
 from app.checklists.models import ChecklistItem, ChecklistPoints, ChecklistVersion
+from app.kpis.models import KpiEvent, KpiValue, KpiVersion
 from app.orgs.models import Unit, UnitLink
 from app.rounds.models import Round, RoundEvent
 from app.sheets.models import Answer, Sheet, SheetEvent, SheetTally
@@ -15,6 +16,9 @@ __all__ = [
     "ChecklistItem",
     "ChecklistPoints",
     "ChecklistVersion",
+    "KpiEvent",
+    "KpiValue",
+    "KpiVersion",
     "Membership",
     "Round",
     "RoundEvent",
