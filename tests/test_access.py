@@ -167,6 +167,11 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/rounds/{round_id}/export.csv"): by_role(LOGIN, 403, 200, 403, 200, 200, query="section=A1"),
     ("GET", "/api/v1/rounds/{round_id}/export.xlsx"): by_role(LOGIN, 403, 200, 403, 200, 200, query="section=A1"),
 
+    # --- measured figures (実績値): read as the sheet; entered by the 所属's staff; imported by the desk ----------
+    ("GET", "/sections/{code}/figures/entry"): own_section(200),
+    ("POST", "/sections/{code}/figures/entry"):
+        by_role(LOGIN, 303, 303, 403, 403, 403, form={"month": "2025-04", "value:fax.sent": "", "version:fax.sent": "0"}),  # nothing changes
+
     # --- trend and targets: the 所属's staff, the desk and admins read; its leader sets the targets -------------
     ("GET", "/trend"): by_role(LOGIN, 303, 303, 303, 200, 200),  # 所属 staff: straight to their own 所属
     ("GET", "/sections/{code}/trend"): own_section(200),

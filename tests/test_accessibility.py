@@ -123,7 +123,18 @@ def _target_below_current(page: Page, ids: dict[str, int]) -> None:
     expect(page.locator("#targets-error")).to_be_focused()
 
 
+def _negative_figure(page: Page, ids: dict[str, int]) -> None:
+    """A negative figure: htmx swaps the form, the message at the field and the summary focused."""
+    page.get_by_label("FAX送信件数（件）").fill("－５")
+    with page.expect_response(lambda r: r.url.endswith("/figures/entry")) as sent:
+        page.get_by_role("button", name="実績値を保存する").click()
+    assert sent.value.status == 422
+    expect(page.locator("#entry-error")).to_be_focused()
+    expect(page.locator(".field--error .field-error")).to_be_visible()
+
+
 SHEET = "/rounds/{round_id}/sections/{code}"
+FIGURES_ENTRY = "/sections/{code}/figures/entry"
 SUPPORT_RECORD = "/support/{record_id}"
 PAGES = [
     A11yPage("sign-in", None, "/auth/login", "/auth/login"),
@@ -153,6 +164,12 @@ PAGES = [
     A11yPage("trend: a target refused", "leader_a", "/sections/A1/trend", "/sections/{code}/trend",
              then=_target_below_current),
     A11yPage("trend as member", "member_a", "/sections/A1/trend", "/sections/{code}/trend"),
+    A11yPage("figures: a month's entry", "leader_a", "/sections/A1/figures/entry", FIGURES_ENTRY),
+    A11yPage("figures: a negative figure refused", "leader_a", "/sections/A1/figures/entry", FIGURES_ENTRY,
+             then=_negative_figure),
+    A11yPage("figures: a future month refused", "leader_a", "/sections/A1/figures/entry?month=2099-01", FIGURES_ENTRY,
+             422),
+    A11yPage("figures: entry as desk (read only)", "desk", "/sections/A1/figures/entry", FIGURES_ENTRY),
     A11yPage("the 所属's support records", "leader_a", "/sections/A1/support", "/sections/{code}/support"),
     A11yPage("相談する", "leader_a", "/sections/A1/consult?item=" + KEYS[2], "/sections/{code}/consult"),
     A11yPage("round overview", "desk", "/rounds/{round_id}", "/rounds/{round_id}"),

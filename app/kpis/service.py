@@ -196,7 +196,7 @@ def save_month(session: Session, principal: Principal, unit: Unit, month: date, 
         try:
             parsed[figure.key] = parse_count(raw.raw, unit=figure.unit)
         except ParseError as exc:
-            errors[figure.key] = f"{figure.name}: {exc.message}"
+            errors[figure.key] = exc.message
         if raw.version < 0:
             errors[figure.key] = "版（version）の指定が正しくありません。画面を再読み込みしてください。"
     if errors:

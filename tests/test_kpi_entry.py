@@ -1,0 +1,120 @@
+"""The month's entry form of a 所属's figures: no-JavaScript post-redirect-get, htmx fragment, messages at the
+fields, 409 on a stale form, refusals for other people, months read as written."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlmodel import select
+
+from app.kpis.models import KpiEvent, KpiValue
+from tests.conftest import sign_in
+
+URL = "/sections/A1/figures/entry"
+LEADER = "leader.a1@test.example"
+
+
+def form(token: str, month: str = "2026-05", **values: str) -> dict:
+    body = {"csrf_token": token, "month": month}
+    for key, value in values.items():
+        name = key.replace("_", ".")
+        body[f"value:{name}"] = value
+        body[f"version:{name}"] = "0"
+    return body
+
+
+def test_the_leader_enters_a_month_without_javascript(client, session, world):
+    token = sign_in(client, LEADER)
+    page = client.get(URL, params={"month": "令和8年5月"})
+    assert page.status_code == 200
+    assert "令和8年5月の実績値" in page.text and "複合機の印刷・コピー枚数（枚）" in page.text
+    assert 'name="month" value="2026-05"' in page.text
+    sent = client.post(URL, data=form(token, print_copies="１２，３４５", fax_sent="3"))
+    assert sent.status_code == 303 and sent.headers["location"] == f"{URL}?month=2026-05&saved=2#entry-saved"
+    again = client.get(sent.headers["location"])
+    assert "2件の実績値を保存しました" in again.text and 'value="12,345"' in again.text
+    values = {v.figure_key: (v.value, v.version) for v in session.exec(select(KpiValue))}
+    assert values == {"print.copies": (12345, 1), "fax.sent": (3, 1)}
+
+
+def test_htmx_swaps_the_form_and_errors_are_shown_at_the_field(client, session, world):
+    token = sign_in(client, LEADER)
+    headers = {"HX-Request": "true", "X-CSRF-Token": token}
+    bad = client.post(URL, data=form(token, print_copies="-5", fax_sent="たくさん"), headers=headers)
+    assert bad.status_code == 422
+    assert "<html" not in bad.text and 'id="entry"' in bad.text
+    assert 'aria-invalid="true"' in bad.text and "マイナスの値は入力できません" in bad.text
+    assert "数字で入力してください" in bad.text and 'value="たくさん"' in bad.text  # what was typed stays
+    assert session.exec(select(KpiValue)).first() is None
+    session.rollback()  # the test's session holds SQLite's write lock until its transaction ends
+    good = client.post(URL, data=form(token, fax_sent="4"), headers=headers)
+    assert good.status_code == 200 and "1件の実績値を保存しました" in good.text
+
+
+def test_a_stale_form_gets_409_with_what_is_stored_now(client, new_client, session, world):
+    token = sign_in(client, LEADER)
+    other = new_client()
+    other_token = sign_in(other, "member.a1@test.example")
+    assert client.post(URL, data=form(token, fax_received="5")).status_code == 303
+    stale = other.post(URL, data=form(other_token, fax_received="9"))  # read at version 0
+    assert stale.status_code == 409
+    assert "現在: 5件" in stale.text
+    assert session.exec(select(KpiValue.value).where(KpiValue.figure_key == "fax.received")).one() == 5
+
+
+def test_two_people_saving_the_same_figure_at_once_end_in_one_winner_and_one_409(new_client, session, world):
+    people = []
+    for upn, value in ((LEADER, "10"), ("member.a1@test.example", "20")):
+        c = new_client()
+        people.append((c, sign_in(c, upn), value))
+    barrier = threading.Barrier(len(people))
+    results: list[tuple[str, int]] = []
+
+    def save(c, token, value):
+        barrier.wait()
+        results.append((value, c.post(URL, data=form(token, fax_sent=value)).status_code))
+
+    threads = [threading.Thread(target=save, args=p) for p in people]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(code for _, code in results) == [303, 409], results
+    winner = next(value for value, code in results if code == 303)
+    session.expire_all()
+    assert session.exec(select(KpiValue.value, KpiValue.version)).one() == (int(winner), 1)
+    assert [e.new_value for e in session.exec(select(KpiEvent))] == [int(winner)]
+
+
+def test_months_are_read_as_written_and_future_months_refused(client, world):
+    sign_in(client, LEADER)
+    assert "令和8年4月の実績値" in client.get(URL, params={"month": "R8.4"}).text
+    future = client.get(URL, params={"month": "令和20年1月"})
+    assert future.status_code == 422 and "まだ来ていない月" in future.text
+    assert client.get(URL, params={"month": "そのうち"}).status_code == 422
+
+
+def test_a_future_month_posted_is_refused_and_nothing_saved(client, session, world):
+    token = sign_in(client, LEADER)
+    refused = client.post(URL, data=form(token, month="2099-01", fax_sent="3"))
+    assert refused.status_code == 422 and "まだ来ていない月" in refused.text
+    assert session.exec(select(KpiValue)).first() is None
+
+
+def test_the_desk_reads_the_form_but_may_not_save_and_others_are_refused(client, new_client, world):
+    token = sign_in(client, "desk@test.example")
+    page = client.get(URL)
+    assert page.status_code == 200 and "readonly" in page.text and "保存する</button>" not in page.text
+    assert client.post(URL, data=form(token, fax_sent="3")).status_code == 403
+    other = new_client()
+    other_token = sign_in(other, "member.b1@test.example")
+    assert other.get(URL).status_code == 403
+    assert other.post(URL, data=form(other_token, fax_sent="3")).status_code == 403
+
+
+def test_saving_without_the_csrf_token_is_refused(client, session, world):
+    token = sign_in(client, LEADER)
+    body = form(token, fax_sent="3")
+    del body["csrf_token"]
+    assert client.post(URL, data=body).status_code == 403
+    assert session.exec(select(KpiValue)).first() is None
