@@ -168,6 +168,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/rounds/{round_id}/export.xlsx"): by_role(LOGIN, 403, 200, 403, 200, 200, query="section=A1"),
 
     # --- measured figures (実績値): read as the sheet; entered by the 所属's staff; imported by the desk ----------
+    ("GET", "/sections/{code}/figures"): own_section(200),
     ("GET", "/sections/{code}/figures/entry"): own_section(200),
     ("POST", "/sections/{code}/figures/entry"):
         by_role(LOGIN, 303, 303, 403, 403, 403, form={"month": "2025-04", "value:fax.sent": "", "version:fax.sent": "0"}),  # nothing changes

@@ -164,6 +164,8 @@ PAGES = [
     A11yPage("trend: a target refused", "leader_a", "/sections/A1/trend", "/sections/{code}/trend",
              then=_target_below_current),
     A11yPage("trend as member", "member_a", "/sections/A1/trend", "/sections/{code}/trend"),
+    A11yPage("figures of a 所属", "leader_a", "/sections/A1/figures", "/sections/{code}/figures"),
+    A11yPage("figures of a 所属 as desk", "desk", "/sections/A1/figures?fy=2025", "/sections/{code}/figures"),
     A11yPage("figures: a month's entry", "leader_a", "/sections/A1/figures/entry", FIGURES_ENTRY),
     A11yPage("figures: a negative figure refused", "leader_a", "/sections/A1/figures/entry", FIGURES_ENTRY,
              then=_negative_figure),

@@ -17,7 +17,7 @@ LEADER = "leader.a1@test.example"
 def form(token: str, month: str = "2026-05", **values: str) -> dict:
     body = {"csrf_token": token, "month": month}
     for key, value in values.items():
-        name = key.replace("_", ".")
+        name = key.replace("__", "-").replace("_", ".")  # approvals_paper__required: approvals.paper-required
         body[f"value:{name}"] = value
         body[f"version:{name}"] = "0"
     return body
@@ -118,3 +118,27 @@ def test_saving_without_the_csrf_token_is_refused(client, session, world):
     del body["csrf_token"]
     assert client.post(URL, data=body).status_code == 403
     assert session.exec(select(KpiValue)).first() is None
+
+
+def test_the_sections_figures_page_shows_the_year_last_year_per_employee_and_its_ratings(client, session, world):
+    token = sign_in(client, LEADER)
+    for month, copies in (("2025-05", "3000"), ("2026-05", "2000")):
+        body = form(token, month=month, print_copies=copies, staff_count="20", approvals_total="100",
+                    approvals_electronic="90", approvals_paper__required="10")
+        assert client.post(URL, data=body).status_code == 303
+    page = client.get("/sections/A1/figures", params={"fy": 2026})
+    assert page.status_code == 200
+    text = page.text
+    assert "令和8年度" in text and "前年度同期" in text
+    assert "2,000枚" in text and "3,000枚" in text  # this year and last year's May
+    assert "100枚" in text  # per employee: 2,000 / 20
+    assert "90%" in text and "100%" in text  # 電子決裁率 raw 90/100 and excluding 10 paper-only: 90/90
+    assert '<svg class="chart chart--line"' in text and 'role="img"' in text
+    assert "他の所属との順位は表示しません" in text
+    # the 所属's own rating of a linked item of v1's sheet is not in v1: nothing to show, no error
+    assert client.get("/sections/A1/figures", params={"fy": 2099}).status_code == 404  # a year yet to come
+
+
+def test_another_sections_figures_are_refused(client, world):
+    sign_in(client, "member.b1@test.example")
+    assert client.get("/sections/A1/figures").status_code == 403

@@ -5,14 +5,16 @@ the form is swapped. A refused form comes back with the messages at the fields a
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 
 from app.auth import scope
 from app.auth.deps import CurrentPrincipal
 from app.errors import Conflict, InvalidInput
 from app.jpdate import today_jst
+from app.kpis import page as figures_page
 from app.kpis import service
 from app.kpis.catalogue import Catalogue
 from app.kpis.parse import ParseError, month_iso, parse_month
@@ -39,6 +41,15 @@ def catalogue_of(request: Request) -> Catalogue:
 def default_month(today: date) -> date:
     """The month just ended: figures of a month are entered after it."""
     return date(today.year - 1, 12, 1) if today.month == 1 else date(today.year, today.month - 1, 1)
+
+
+@router.get("/sections/{code}/figures")
+def figures(request: Request, code: Code, session: DbSession, principal: CurrentPrincipal,
+            fy: Annotated[int | None, Query(ge=2000, le=2100, description="年度（西暦）")] = None):
+    """The 所属's figures by month of a fiscal year, last year beside them."""
+    unit = scope.resolve_section(session, principal, code)
+    page = figures_page.build(session, principal, unit, catalogue_of(request), fy=fy, today=today_jst())
+    return render(request, "kpis/figures.html", {"page": page, "fmt": figures_page.fmt})
 
 
 @router.get("/sections/{code}/figures/entry")
