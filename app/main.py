@@ -20,6 +20,7 @@ from app.config import Settings, get_settings
 from app.db import DbGate, make_engine
 from app.excel import api as excel_api
 from app.excel import routes as excel_routes
+from app.kpis import import_routes as kpi_import_routes
 from app.kpis import loader as kpi_loader
 from app.kpis import routes as kpi_routes
 from app.kpis.catalogue import Catalogue
@@ -40,7 +41,7 @@ from app.web.middleware import BodyLimit, SecurityHeaders
 from app.web.templating import make_templates, static_dir
 
 SESSION_COOKIE = "paperless_session"
-UPLOAD_PREFIXES = ("/admin/",)
+UPLOAD_PREFIXES = ("/admin/", "/desk/figures/import")
 # Pages, JSON and CSV of 500 bytes or more are sent gzip-compressed to clients that accept it; XLSX is a
 # zip already. Compression is safe with secrets in pages because the CSRF token is masked afresh on every
 # response (app/web/session.py). Level 6: nearly level 9's size for a fraction of the CPU.
@@ -99,7 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (web_routes, auth_routes, sheets_api, rounds_api, trend_api, sheets_routes,
                    admin_routes, rounds_admin, checklists_admin, reorg_routes, support_api,
                    trend_routes, support_routes, history_api, history_routes, excel_api, excel_routes,
-                   token_routes, reports_api, reports_routes, kpi_routes):
+                   token_routes, reports_api, reports_routes, kpi_routes,
+                   kpi_import_routes):
         app.include_router(module.router)
     app.include_router(auth_routes.callback_router)
     errors.install(app)

@@ -2,7 +2,7 @@
 
 from app.auth.models import ApiToken, AuditEvent, Membership, User
 from app.checklists.models import ChecklistItem, ChecklistPoints, ChecklistVersion
-from app.kpis.models import KpiEvent, KpiValue, KpiVersion
+from app.kpis.models import KpiEvent, KpiUpload, KpiValue, KpiVersion
 from app.orgs.models import Unit, UnitLink
 from app.rounds.models import Round, RoundEvent
 from app.sheets.models import Answer, Sheet, SheetEvent, SheetTally
@@ -17,6 +17,7 @@ __all__ = [
     "ChecklistPoints",
     "ChecklistVersion",
     "KpiEvent",
+    "KpiUpload",
     "KpiValue",
     "KpiVersion",
     "Membership",

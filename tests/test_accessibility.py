@@ -166,6 +166,14 @@ PAGES = [
     A11yPage("trend as member", "member_a", "/sections/A1/trend", "/sections/{code}/trend"),
     A11yPage("figures of a 所属", "leader_a", "/sections/A1/figures", "/sections/{code}/figures"),
     A11yPage("figures of a 所属 as desk", "desk", "/sections/A1/figures?fy=2025", "/sections/{code}/figures"),
+    A11yPage("figures: import", "desk", "/desk/figures/import", "/desk/figures/import"),
+    A11yPage("figures: import mapping", "desk", "/desk/figures/import/{kpi_upload_id}",
+             "/desk/figures/import/{upload_id}"),
+    A11yPage("figures: import preview with row errors", "desk",
+             "/desk/figures/import/{kpi_upload_id}?preview=1&code=0&month=2&fig.print.copies=3",
+             "/desk/figures/import/{upload_id}"),
+    A11yPage("figures: import mapping refused", "desk", "/desk/figures/import/{kpi_upload_id}?preview=1&month=2",
+             "/desk/figures/import/{upload_id}", 422),
     A11yPage("figures: a month's entry", "leader_a", "/sections/A1/figures/entry", FIGURES_ENTRY),
     A11yPage("figures: a negative figure refused", "leader_a", "/sections/A1/figures/entry", FIGURES_ENTRY,
              then=_negative_figure),
@@ -299,9 +307,31 @@ def rich_site(site, session):
     factories.make_support_record(session, world.b1, round_id=world.round.id, state="in_progress",
                                   follow_up_on=today + timedelta(days=3), items=(KEYS[3],), by=world.desk)
     tokens.create(session, world.desk, name="Power BI 集計", days=90)
+    kpi_upload = _figures(session, world, leader)
     session.commit()
     return base, {"round_id": world.round.id, "past_round_id": past.id, "record_id": done.id,
-                  "open_record_id": overdue.id, "leader_id": world.leader_a.id}
+                  "open_record_id": overdue.id, "leader_id": world.leader_a.id, "kpi_upload_id": kpi_upload}
+
+
+def _figures(session, world, leader) -> int:
+    """A1's figures of two months (this year and last), and a file with row errors uploaded for import."""
+    from app.config import PROJECT_ROOT
+    from app.kpis import service as kpi_service
+    from app.kpis.catalogue import Catalogue
+    from app.kpis.loader import load_directory
+    from app.kpis.models import KpiUpload
+
+    catalogue = Catalogue.of(load_directory(PROJECT_ROOT / "kpis"))
+    for month, copies in ((date(2025, 5, 1), "9000"), (date(2026, 5, 1), "7000")):
+        kpi_service.save_month(session, leader, world.a1, month, catalogue, [
+            kpi_service.FigureInput(k, v, 0) for k, v in (("print.copies", copies), ("fax.sent", "30"),
+                                                           ("staff.count", "20"), ("approvals.total", "100"),
+                                                           ("approvals.electronic", "80"))])
+    data = (PROJECT_ROOT / "tests" / "data" / "copier-errors-utf8.csv").read_bytes()
+    upload = KpiUpload(filename="copier-errors-utf8.csv", content=data, sha256="0" * 64, created_by_id=world.desk.id)
+    session.add(upload)
+    session.flush()
+    return upload.id
 
 
 def _axe_context(chromium, **options):

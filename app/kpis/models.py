@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -67,3 +67,19 @@ class KpiEvent(SQLModel, table=True):
     note: str = Field(default="", sa_column=Column(String(200), nullable=False))  # e.g. the imported file's name
     actor_id: int | None = Field(default=None, foreign_key="user.id")
     at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class KpiUpload(SQLModel, table=True):
+    """A file uploaded for a bulk import, kept between the mapping, the preview and the apply (no process
+    state). ``applied_at``: imported (an upload is applied once)."""
+
+    __tablename__ = "kpi_upload"
+
+    id: int | None = Field(default=None, primary_key=True)
+    filename: str = Field(sa_column=Column(String(200), nullable=False))
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    created_by_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
+    applied_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    applied_values: int = 0  # values written by the apply

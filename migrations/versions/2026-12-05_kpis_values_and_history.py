@@ -1,5 +1,6 @@
 """Measured figures (実績値, issue 13): kpi_version (definition files in use), kpi_value (one figure of one
-所属 for one month, versioned for optimistic locking), kpi_event (their history).
+所属 for one month, versioned for optimistic locking), kpi_event (their history), kpi_upload (a bulk
+import's file, kept between its column mapping, preview and apply).
 
 Revision ID: 0010
 Revises: 0009
@@ -70,9 +71,22 @@ def upgrade() -> None:
     with op.batch_alter_table('kpi_value', schema=None) as batch_op:
         batch_op.create_index('ix_kpi_value_figure_month', ['figure_key', 'month', 'unit_id', 'value'], unique=False)
 
+    op.create_table('kpi_upload',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('filename', sa.String(length=200), nullable=False),
+    sa.Column('content', sa.LargeBinary(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('applied_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('applied_values', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_kpi_upload_created_by_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_kpi_upload'))
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('kpi_upload')
     with op.batch_alter_table('kpi_value', schema=None) as batch_op:
         batch_op.drop_index('ix_kpi_value_figure_month')
 
