@@ -172,6 +172,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/sections/{code}/figures/entry"): own_section(200),
     ("POST", "/sections/{code}/figures/entry"):
         by_role(LOGIN, 303, 303, 403, 403, 403, form={"month": "2025-04", "value:fax.sent": "", "version:fax.sent": "0"}),  # nothing changes
+    ("GET", "/desk/figures"): desk_only(200),
     ("GET", "/desk/figures/import"): desk_only(200),
     # no file: the desk gets past authorisation and is asked for one (422)
     ("POST", "/desk/figures/import"): desk_only(422, form={}),

@@ -166,6 +166,7 @@ PAGES = [
     A11yPage("trend as member", "member_a", "/sections/A1/trend", "/sections/{code}/trend"),
     A11yPage("figures of a 所属", "leader_a", "/sections/A1/figures", "/sections/{code}/figures"),
     A11yPage("figures of a 所属 as desk", "desk", "/sections/A1/figures?fy=2025", "/sections/{code}/figures"),
+    A11yPage("desk: figures", "desk", "/desk/figures?figure=print.copies&fy=2026", "/desk/figures"),
     A11yPage("figures: import", "desk", "/desk/figures/import", "/desk/figures/import"),
     A11yPage("figures: import mapping", "desk", "/desk/figures/import/{kpi_upload_id}",
              "/desk/figures/import/{upload_id}"),

@@ -14,12 +14,14 @@ from app.auth import scope
 from app.auth.deps import CurrentPrincipal
 from app.errors import Conflict, InvalidInput
 from app.jpdate import today_jst
+from app.kpis import desk as figures_desk
 from app.kpis import page as figures_page
 from app.kpis import service
 from app.kpis.catalogue import Catalogue
 from app.kpis.parse import ParseError, month_iso, parse_month
 from app.web.deps import DbSession, FormDep, csrf_protect
 from app.web.htmx import wants_fragment
+from app.web.nav import DESK_PAGES
 from app.web.params import Code
 from app.web.render import render
 
@@ -112,3 +114,14 @@ def _version(raw: str | None) -> int:
     if raw is None or not raw.isascii() or not raw.isdigit() or len(raw) > 9:
         return -1  # refused by the service, at the field
     return int(raw)
+
+
+@router.get("/desk/figures")
+def desk_figures(request: Request, session: DbSession, principal: CurrentPrincipal,
+                 figure: Annotated[str | None, Query(max_length=100, pattern=r"^[a-z0-9][a-z0-9.\-]*$")] = None,
+                 fy: Annotated[int | None, Query(ge=2000, le=2100, description="年度（西暦）")] = None,
+                 round_id: Annotated[int | None, Query(alias="round", ge=1, le=2**31 - 1)] = None):
+    """The desk: 部局 and prefecture totals of one figure, and 「評価と実績のずれ」."""
+    page = figures_desk.build(session, principal, catalogue_of(request), figure_key=figure, fy=fy, round_id=round_id,
+                              today=today_jst())
+    return render(request, "kpis/desk.html", {"page": page, "fmt": figures_page.fmt, "DESK_TABS": DESK_PAGES})
