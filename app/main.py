@@ -20,6 +20,7 @@ from app.config import Settings, get_settings
 from app.db import DbGate, make_engine
 from app.excel import api as excel_api
 from app.excel import routes as excel_routes
+from app.kpis import api as kpi_api
 from app.kpis import import_routes as kpi_import_routes
 from app.kpis import loader as kpi_loader
 from app.kpis import routes as kpi_routes
@@ -101,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    admin_routes, rounds_admin, checklists_admin, reorg_routes, support_api,
                    trend_routes, support_routes, history_api, history_routes, excel_api, excel_routes,
                    token_routes, reports_api, reports_routes, kpi_routes,
-                   kpi_import_routes):
+                   kpi_import_routes, kpi_api):
         app.include_router(module.router)
     app.include_router(auth_routes.callback_router)
     errors.install(app)

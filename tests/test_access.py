@@ -173,6 +173,9 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/sections/{code}/figures/entry"):
         by_role(LOGIN, 303, 303, 403, 403, 403, form={"month": "2025-04", "value:fax.sent": "", "version:fax.sent": "0"}),  # nothing changes
     ("GET", "/desk/figures"): desk_only(200),
+    ("GET", "/api/v1/figure-definitions"): signed_in(200),
+    ("GET", "/api/v1/sections/{code}/figures"): own_section(200),
+    ("GET", "/api/v1/figures"): desk_only(200),  # every 所属 by name: the desk only
     ("GET", "/desk/figures/import"): desk_only(200),
     # no file: the desk gets past authorisation and is asked for one (422)
     ("POST", "/desk/figures/import"): desk_only(422, form={}),
