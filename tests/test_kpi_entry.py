@@ -132,7 +132,7 @@ def test_the_sections_figures_page_shows_the_year_last_year_per_employee_and_its
     assert "令和8年度" in text and "前年度同期" in text
     assert "2,000枚" in text and "3,000枚" in text  # this year and last year's May
     assert "100枚" in text  # per employee: 2,000 / 20
-    assert "90%" in text and "100%" in text  # 電子決裁率 raw 90/100 and excluding 10 paper-only: 90/90
+    assert "90.0%" in text and "100.0%" in text  # 電子決裁率 raw 90/100 and excluding 10 paper-only: 90/90
     assert '<svg class="chart chart--line"' in text and 'role="img"' in text
     assert "他の所属との順位は表示しません" in text
     # the 所属's own rating of a linked item of v1's sheet is not in v1: nothing to show, no error

@@ -103,3 +103,17 @@ def test_yearly_figures_live_in_their_fiscal_years_april(catalogue):
     assert slot(staff, date(2027, 3, 1)) == APRIL
     assert slot(staff, date(2026, 4, 1)) == APRIL
     assert slot(catalogue.figure("fax.sent"), date(2027, 3, 1)) == date(2027, 3, 1)
+
+
+def test_the_demo_writes_plausible_figures_through_the_writer(session, world, catalogue):
+    from app import demo
+
+    count = demo.load_figures(session, catalogue, months=3, today=date(2026, 12, 5))
+    values = {(v.unit_id, v.month, v.figure_key): v.value for v in session.exec(select(KpiValue))}
+    assert count == len(values) == 3 * (3 * 7 + 4)  # 3 所属 × (3 months × 7 monthly + 4 yearly of FY2026)
+    assert {m for _, m, _ in values} == {date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1), APRIL}
+    for (unit, month, key), value in values.items():
+        assert value >= 0
+        if key == "approvals.electronic":
+            assert value <= values[(unit, month, "approvals.total")] - values[(unit, month, "approvals.paper-required")]
+    assert {e.source for e in session.exec(select(KpiEvent))} == {"demo"}

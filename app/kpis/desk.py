@@ -132,7 +132,7 @@ def build(session: Session, principal: Principal, catalogue: Catalogue, *, figur
                 have.staff + s.staff)
     prefecture = _group(figure, "全庁", PREFECTURE, pooled)
     round_ = rounds.get_round(session, round_id) if round_id else rounds.current_round(session)
-    mismatches = _mismatches(session, catalogue, round_, fy, today) if round_ else ()
+    mismatches = _mismatches(session, catalogue, figure, round_, fy, today) if round_ else ()
     return DeskFigures(fy, fiscal_year_label(fy), start, end, figure, choices, prefecture, tuple(rows), round_,
                        tuple(mismatches))
 
@@ -149,14 +149,17 @@ def _group(figure: Figure, name: str, bureau_id: int,
     return GroupRow(name, bureau_id, units, value, per, withheld)
 
 
-def _mismatches(session: Session, catalogue: Catalogue, round_: Round, fy: int, today: date) -> list[Mismatch]:
+def _mismatches(session: Session, catalogue: Catalogue, chosen: Figure, round_: Round, fy: int, today: date
+                ) -> list[Mismatch]:
+    """For the chosen figure (the page shows one figure at a time)."""
     definition = checklists.get_definition(session, round_.checklist_version_id)
-    figures = [f for f in catalogue.figures if f.direction is not None and any(k in definition.by_key for k in f.items)]
+    figures = [f for f in (chosen,) if f.direction is not None and any(k in definition.by_key for k in f.items)]
     if not figures:
         return []
     units = {u.id: u for u in orgs.units_in_force(session, today, UnitKind.SECTION)}
     bureaus = {u.id: u for u in orgs.units_in_force(session, today, UnitKind.BUREAU)}
-    statuses = queries.ratings(session, round_.id, {k for f in figures for k in f.items}, GOOD + BAD)
+    statuses = queries.ratings(session, round_.id, {k for f in figures for k in f.items if k in definition.by_key},
+                               GOOD + BAD)
     found: list[Mismatch] = []
     for figure in figures:
         start, end = _period(figure, fy, today)

@@ -55,7 +55,7 @@ def fmt(value: float | None, unit: str = "") -> str:
     """1,234 for counts, 95.3 for ratios and per-employee figures; — for none."""
     if value is None:
         return "—"
-    shown = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+    shown = f"{value:,.0f}" if float(value).is_integer() and unit != "%" else f"{value:,.1f}"
     return f"{shown}{unit}"
 
 
