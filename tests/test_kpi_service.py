@@ -117,3 +117,16 @@ def test_the_demo_writes_plausible_figures_through_the_writer(session, world, ca
         if key == "approvals.electronic":
             assert value <= values[(unit, month, "approvals.total")] - values[(unit, month, "approvals.paper-required")]
     assert {e.source for e in session.exec(select(KpiEvent))} == {"demo"}
+
+
+def test_more_electronic_approvals_than_approvals_are_refused_at_the_field(session, world, catalogue):
+    month = date(2026, 5, 1)
+    who = leader(world)
+    service.save_month(session, who, world.a1, month, catalogue, [FigureInput("approvals.total", "100", 0),
+                                                                   FigureInput("approvals.paper-required", "10", 0)])
+    with pytest.raises(InvalidInput) as info:  # 95 > 100 − 10: the rate excluding paper-only documents would pass 100 %
+        service.save_month(session, who, world.a1, month, catalogue, [FigureInput("approvals.electronic", "95", 0)])
+    assert "電子決裁件数（95）が、決裁件数から法令等で紙が必要な決裁件数を引いた数（90）を超えています" in \
+        info.value.fields["approvals.electronic"]
+    assert service.save_month(session, who, world.a1, month, catalogue,
+                              [FigureInput("approvals.electronic", "90", 0)]).changed == 1

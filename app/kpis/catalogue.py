@@ -62,3 +62,24 @@ def slot(figure: Figure, month: date) -> date:
     if figure.period == "yearly":
         return date(fiscal_year_of(month), 4, 1)
     return date(month.year, month.month, 1)
+
+
+def ratio_problems(catalogue: Catalogue, values: dict[str, int | None]) -> dict[str, str]:
+    """Counts of one month that no ratio can come from: a numerator above its denominator (less what it
+    excludes), e.g. more 電子決裁 than 決裁. Keyed by the numerator's figure, for the form's field."""
+    problems: dict[str, str] = {}
+    for figure in catalogue.figures:
+        f = figure.formula
+        if f is None:
+            continue
+        numerator, denominator = values.get(f.numerator), values.get(f.denominator)
+        subtract = [values.get(k) for k in f.subtract]
+        if numerator is None or denominator is None or any(v is None for v in subtract):
+            continue
+        base = denominator - sum(v for v in subtract if v is not None)
+        if numerator > base:
+            num, den = catalogue.by_key[f.numerator], catalogue.by_key[f.denominator]
+            less = "".join(f"から{catalogue.by_key[k].name}を引いた数" for k in f.subtract)
+            problems.setdefault(f.numerator, f"{num.name}（{numerator:,}）が、{den.name}{less}（{base:,}）を超えています。"
+                                             f"「{figure.name}」が計算できないため、数を確認してください。")
+    return problems

@@ -18,7 +18,7 @@ from app.auth.models import User
 from app.auth.permissions import Principal
 from app.errors import Conflict, Forbidden, InvalidInput
 from app.jpdate import now_utc
-from app.kpis.catalogue import Catalogue, slot
+from app.kpis.catalogue import Catalogue, ratio_problems, slot
 from app.kpis.loader import LoadedKpis
 from app.kpis.models import KpiEvent, KpiValue, KpiVersion
 from app.kpis.parse import ParseError, month_label, parse_count
@@ -201,7 +201,11 @@ def save_month(session: Session, principal: Principal, unit: Unit, month: date, 
             errors[figure.key] = "版（version）の指定が正しくありません。画面を再読み込みしてください。"
     if errors:
         raise InvalidInput(f"{len(errors)}件の実績値に誤りがあります。示した欄を直してください。", fields=errors)
-    now = stored(session, [(unit.id, slot(f, month), f.key) for f in figures], lock=True)
+    now = stored(session, [(unit.id, slot(f, month), f.key) for f in catalogue.entered], lock=True)
+    month_values = {f.key: now.get((unit.id, slot(f, month), f.key), NOTHING).value for f in catalogue.entered}
+    problems = ratio_problems(catalogue, month_values | parsed)
+    if problems:
+        raise InvalidInput(f"{len(problems)}件の実績値の組み合わせに誤りがあります。示した欄を直してください。", fields=problems)
     changes = []
     for figure, raw in zip(figures, inputs, strict=True):
         current = now.get((unit.id, slot(figure, month), figure.key), NOTHING)
