@@ -155,3 +155,10 @@ def test_a_broken_definition_file_stops_start_up(tmp_path, settings):
     (folder / "v1.yaml").write_text(GOOD.replace("period: yearly", "period: weekly"), encoding="utf-8")
     with pytest.raises(KpiDefinitionError, match="staff.count"):
         create_app(settings.model_copy(update={"kpis_dir": tmp_path / "kpis"}))
+
+
+def test_docs_define_every_default_figure_with_its_name():
+    docs = (PROJECT_ROOT / "docs" / "kpis.md").read_text(encoding="utf-8")
+    for entry in load_directory(PROJECT_ROOT / "kpis"):
+        for figure in entry.kpis.figures:
+            assert f"| `{figure.key}` | {figure.name} |" in docs, figure.key
