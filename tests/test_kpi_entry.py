@@ -134,9 +134,21 @@ def test_the_sections_figures_page_shows_the_year_last_year_per_employee_and_its
     assert "100枚" in text  # per employee: 2,000 / 20
     assert "90.0%" in text and "100.0%" in text  # 電子決裁率 raw 90/100 and excluding 10 paper-only: 90/90
     assert '<svg class="chart chart--line"' in text and 'role="img"' in text
-    assert "他の所属との順位は表示しません" in text
+    assert "他の所属の数字や順位は表示しません" in text
+    # 部局 A and the prefecture: one 所属 reported, fewer than five: withheld from the 所属's staff
+    assert "A部: <span class=\"suppressed\">非表示" in text and "全庁: <span class=\"suppressed\">非表示" in text
     # the 所属's own rating of a linked item of v1's sheet is not in v1: nothing to show, no error
     assert client.get("/sections/A1/figures", params={"fy": 2099}).status_code == 404  # a year yet to come
+
+
+def test_the_desk_sees_the_groups_a_sections_staff_may_not(client, new_client, world):
+    token = sign_in(client, LEADER)
+    body = form(token, month="2026-05", print_copies="2000", staff_count="20")
+    assert client.post(URL, data=body).status_code == 303
+    desk = new_client()
+    sign_in(desk, "desk@test.example")
+    text = desk.get("/sections/A1/figures", params={"fy": 2026}).text
+    assert "A部: 100枚" in text and "全庁: 100枚" in text  # 2,000 / 20 per person, 1 所属
 
 
 def test_another_sections_figures_are_refused(client, world):

@@ -17,11 +17,10 @@ from app.errors import Forbidden, NotFound
 from app.jpdate import fiscal_year_label, fiscal_year_of
 from app.kpis import queries
 from app.kpis.catalogue import Catalogue
-from app.kpis.page import fmt
-from app.kpis.parse import month_label
+from app.kpis.parse import fmt, month_label
 from app.kpis.schema import Figure
 from app.orgs import service as orgs
-from app.orgs.models import UnitKind
+from app.orgs.models import Unit, UnitKind
 from app.rounds import service as rounds
 from app.rounds.models import Round
 from app.scoring.rules import MIN_GROUP_SIZE
@@ -113,10 +112,21 @@ def build(session: Session, principal: Principal, catalogue: Catalogue, *, figur
     choices = tuple(f for f in catalogue.figures if f.direction is not None)
     figure = catalogue.figure(figure_key) if figure_key else choices[0]
     start, end = _period(figure, fy, today)
+    bureaus = {u.id: u for u in orgs.units_in_force(session, today, UnitKind.BUREAU)}
+    prefecture, rows = group_rows(session, catalogue, figure, fy, today, bureaus)
+    round_ = rounds.get_round(session, round_id) if round_id else rounds.current_round(session)
+    mismatches = _mismatches(session, catalogue, figure, round_, fy, today) if round_ else ()
+    return DeskFigures(fy, fiscal_year_label(fy), start, end, figure, choices, prefecture, tuple(rows), round_,
+                       tuple(mismatches))
+
+
+def group_rows(session: Session, catalogue: Catalogue, figure: Figure, fy: int, today: date,
+               bureaus: dict[int, Unit]) -> tuple[GroupRow, list[GroupRow]]:
+    """The prefecture and each 部局 (with a value) for one figure over its fiscal year so far."""
+    start, end = _period(figure, fy, today)
     head = catalogue.headcount_of(figure.key)
     staff_key = head.key if head and figure.per_employee else None
     sums = queries.bureau_sums(session, _parts(figure), start, end, staff_key, date(fy, 4, 1))
-    bureaus = {u.id: u for u in orgs.units_in_force(session, today, UnitKind.BUREAU)}
     by_bureau: dict[int, dict[str, queries.GroupSum]] = {}
     for row in sums:
         by_bureau.setdefault(row.bureau_id or PREFECTURE, {})[row.key] = row
@@ -130,11 +140,7 @@ def build(session: Session, principal: Principal, catalogue: Catalogue, *, figur
             pooled[key] = s if have is None else queries.GroupSum(
                 PREFECTURE, key, have.units + s.units, have.total + s.total, have.with_staff + s.with_staff,
                 have.staff + s.staff)
-    prefecture = _group(figure, "全庁", PREFECTURE, pooled)
-    round_ = rounds.get_round(session, round_id) if round_id else rounds.current_round(session)
-    mismatches = _mismatches(session, catalogue, figure, round_, fy, today) if round_ else ()
-    return DeskFigures(fy, fiscal_year_label(fy), start, end, figure, choices, prefecture, tuple(rows), round_,
-                       tuple(mismatches))
+    return _group(figure, "全庁", PREFECTURE, pooled), rows
 
 
 def _group(figure: Figure, name: str, bureau_id: int,

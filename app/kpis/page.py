@@ -3,7 +3,7 @@ where defined, against its target if any, and the 所属's own rating of the ite
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from markupsafe import Markup
@@ -15,11 +15,15 @@ from app.charts.figures import month_lines
 from app.charts.trend import LineSeries
 from app.errors import Forbidden, NotFound
 from app.jpdate import fiscal_year_label, fiscal_year_of
+from app.kpis import desk
 from app.kpis.catalogue import Catalogue
 from app.kpis.models import KpiValue
+from app.kpis.parse import fmt
 from app.kpis.schema import Figure
-from app.orgs.models import Unit
+from app.orgs import service as orgs
+from app.orgs.models import Unit, UnitKind
 from app.rounds import service as rounds
+from app.scoring.rules import MIN_GROUP_SIZE
 from app.sheets import service as sheets
 
 Values = dict[tuple[str, date], int | None]  # (figure key, slot month) → value
@@ -51,14 +55,6 @@ def per_employee(value: float | None, headcount: int | None) -> float | None:
     return value / headcount
 
 
-def fmt(value: float | None, unit: str = "") -> str:
-    """1,234 for counts, 95.3 for ratios and per-employee figures; — for none."""
-    if value is None:
-        return "—"
-    shown = f"{value:,.0f}" if float(value).is_integer() and unit != "%" else f"{value:,.1f}"
-    return f"{shown}{unit}"
-
-
 @dataclass(frozen=True)
 class MonthRow:
     month: date
@@ -67,6 +63,16 @@ class MonthRow:
     last: float | None
     this_per: float | None  # per employee
     last_per: float | None
+
+
+@dataclass(frozen=True)
+class GroupCell:
+    """A group (the 所属's 部局, the prefecture) beside the 所属: per employee, or the ratio."""
+
+    name: str
+    units: int  # 所属 that reported
+    value: float | None
+    withheld: str | None  # why the person may not see it (fewer than five 所属 reported)
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class FigureBlock:
     ratings: tuple[tuple[str, str | None], ...]  # (item text, status) in the latest round
     chart: Markup | None
     chart_desc: str
+    groups: tuple[GroupCell, ...] = ()  # the 部局 and the prefecture, where comparable
 
     @property
     def dom_id(self) -> str:
@@ -157,14 +164,31 @@ def build(session: Session, principal: Principal, unit: Unit, catalogue: Catalog
     values = load_values(session, unit.id, last_months[0], months[-1])
     ratings = latest_ratings(session, principal, unit)
     blocks = []
+    bureaus = {u.id: u for u in orgs.units_in_force(session, today, UnitKind.BUREAU)}
     for figure in catalogue.figures:
         head = catalogue.headcount_of(figure.key)
-        blocks.append(_block(catalogue, values, figure, head, months, last_months, upto, ratings))
+        block = _block(catalogue, values, figure, head, months, last_months, upto, ratings)
+        if figure.direction is not None and (figure.per_employee or figure.formula is not None):
+            block = replace(block, groups=_groups(session, principal, catalogue, figure, fy, today, unit, bureaus))
+        blocks.append(block)
     head_key = next((e.kpis.headcount for e in catalogue.files if e.kpis.headcount), None)
     headcount = values.get((head_key, months[0])) if head_key else None
     return FiguresPage(unit, fy, fiscal_year_label(fy), fiscal_year_label(fy - 1), tuple(months), upto,
                        tuple(blocks), headcount, permissions.why_not_enter_figures(principal, unit.id) is None,
                        ratings.round_title, any(v is not None for v in values.values()))
+
+
+def _groups(session: Session, principal: Principal, catalogue: Catalogue, figure: Figure, fy: int, today: date,
+            unit: Unit, bureaus: dict[int, Unit]) -> tuple[GroupCell, ...]:
+    prefecture, rows = desk.group_rows(session, catalogue, figure, fy, today, bureaus)
+    cells = []
+    for row in (next((r for r in rows if r.bureau_id == unit.parent_id), None), prefecture):
+        if row is None:
+            continue
+        value = row.per_employee if figure.per_employee else row.value
+        cells.append(GroupCell(row.name, row.units, value,
+                               permissions.why_not_see_group(principal, row.units, MIN_GROUP_SIZE)))
+    return tuple(cells)
 
 
 def _block(catalogue: Catalogue, values: Values, figure: Figure, head: Figure | None, months: list[date],

@@ -131,3 +131,11 @@ def month_label(month: date) -> str:
 
 def month_iso(month: date) -> str:
     return f"{month.year:04d}-{month.month:02d}"
+
+
+def fmt(value: float | None, unit: str = "") -> str:
+    """1,234 for counts, 95.3 for ratios and per-employee figures; — for none."""
+    if value is None:
+        return "—"
+    shown = f"{value:,.0f}" if float(value).is_integer() and unit != "%" else f"{value:,.1f}"
+    return f"{shown}{unit}"

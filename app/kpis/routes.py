@@ -51,7 +51,8 @@ def figures(request: Request, code: Code, session: DbSession, principal: Current
     """The 所属's figures by month of a fiscal year, last year beside them."""
     unit = scope.resolve_section(session, principal, code)
     page = figures_page.build(session, principal, unit, catalogue_of(request), fy=fy, today=today_jst())
-    return render(request, "kpis/figures.html", {"page": page, "fmt": figures_page.fmt})
+    return render(request, "kpis/figures.html", {"page": page, "fmt": figures_page.fmt,
+                                                 "min_group": figures_page.MIN_GROUP_SIZE})
 
 
 @router.get("/sections/{code}/figures/entry")
