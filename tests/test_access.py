@@ -176,6 +176,8 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/figure-definitions"): signed_in(200),
     ("GET", "/api/v1/sections/{code}/figures"): own_section(200),
     ("GET", "/api/v1/figures"): desk_only(200),  # every 所属 by name: the desk only
+    ("GET", "/api/v1/sections/{code}/figures.csv"): own_section(200),
+    ("GET", "/api/v1/figures.csv"): desk_only(200),
     ("GET", "/desk/figures/import"): desk_only(200),
     # no file: the desk gets past authorisation and is asked for one (422)
     ("POST", "/desk/figures/import"): desk_only(422, form={}),

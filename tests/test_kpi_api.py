@@ -61,3 +61,23 @@ def test_the_desk_reads_every_sections_values_with_a_token(client, session, worl
     assert [(r["section"]["code"], r["bureau"]["code"], r["value"]) for r in rows] == [("A1", "A", 2000), ("B1", "B", 500)]
     sign_in(client, "leader.a1@test.example")
     assert client.get("/api/v1/figures").status_code == 403  # no named list of other 所属 for staff
+
+
+def test_figures_download_as_csv_for_excel(client, session, world):
+    _values(session, world)
+    sign_in(client, "leader.a1@test.example")
+    response = client.get("/api/v1/sections/A1/figures.csv", params={"from": "2025-05", "to": "2025-05"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    text = response.content.decode("utf-8")
+    assert text.startswith("\ufeff所属コード,所属,月,実績値キー,実績値,単位,値,職員1人当たり\r\n")
+    assert "A1,A部 一課,2025-05,print.copies,複合機の印刷・コピー枚数,枚,2000,100\r\n" in text
+    assert "A1,A部 一課,2025-05,approvals.electronic-rate-excl,電子決裁率（紙が必要な文書を除く）,%,100,\r\n" in text
+    assert client.get("/api/v1/figures.csv").status_code == 403
+
+
+def test_the_desk_downloads_every_sections_values_as_csv(client, session, world):
+    _values(session, world)
+    sign_in(client, "desk@test.example")
+    text = client.get("/api/v1/figures.csv", params={"from": "2025-04", "to": "2025-06"}).content.decode("utf-8")
+    assert "B1,B部 一課,B,B部,2025-05,print.copies,複合機の印刷・コピー枚数,枚,500\r\n" in text
+    assert client.get("/api/v1/figures.csv", params={"from": "2024-01", "to": "2025-06"}).status_code == 422

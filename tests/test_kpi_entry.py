@@ -154,3 +154,11 @@ def test_the_desk_sees_the_groups_a_sections_staff_may_not(client, new_client, w
 def test_another_sections_figures_are_refused(client, world):
     sign_in(client, "member.b1@test.example")
     assert client.get("/sections/A1/figures").status_code == 403
+
+
+def test_the_sections_page_links_its_csv_download(client, world):
+    sign_in(client, LEADER)
+    text = client.get("/sections/A1/figures", params={"fy": 2025}).text
+    link = text.split('href="/api/v1/sections/A1/figures.csv?')[1].split('"')[0].replace("&amp;", "&")
+    assert link == "from=2025-04&to=2026-03"
+    assert client.get("/api/v1/sections/A1/figures.csv?" + link).status_code == 200

@@ -4,10 +4,13 @@ API tokens read these as the other APIs."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 from typing import Annotated, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func
 from sqlmodel import select
@@ -23,6 +26,7 @@ from app.kpis.parse import ParseError, month_iso, parse_month
 from app.kpis.schema import Figure
 from app.orgs.models import Unit
 from app.paging import Pager
+from app.text import scrub
 from app.web.deps import DbSession, csrf_protect
 from app.web.params import Code, PageQ
 from app.web.schemas import BureauRef, PageOut, SectionRef, page_out, section_ref
@@ -165,13 +169,7 @@ def _months(start: date, end: date) -> list[date]:
     return out
 
 
-@router.get("/sections/{code}/figures", response_model=SectionFiguresOut, summary="所属の実績値（月ごと）")
-def section_figures(request: Request, code: Code, session: DbSession, principal: CurrentPrincipal,
-                    from_month: FromMonth = None,
-                    to_month: ToMonth = None) -> SectionFiguresOut:
-    unit = scope.resolve_section(session, principal, code)
-    catalogue: Catalogue = request.app.state.kpis
-    start, end = _range(from_month, to_month)
+def _section_rows(session, catalogue: Catalogue, unit: Unit, start: date, end: date) -> list[FigureRowOut]:
     values = load_values(session, unit.id, date(fiscal_year_of(start), 4, 1), end)
     rows = []
     for month in _months(start, end):
@@ -183,7 +181,59 @@ def section_figures(request: Request, code: Code, session: DbSession, principal:
             staff = values.get((head.key, date(fiscal_year_of(month), 4, 1))) if head else None
             rows.append(FigureRowOut(month=month_iso(month), figure_key=figure.key, value=value,
                                      per_employee=per_employee(value, staff) if head else None))
-    return SectionFiguresOut(section=section_ref(unit), from_month=month_iso(start), to_month=month_iso(end), rows=rows)
+    return rows
+
+
+@router.get("/sections/{code}/figures", response_model=SectionFiguresOut, summary="所属の実績値（月ごと）")
+def section_figures(request: Request, code: Code, session: DbSession, principal: CurrentPrincipal,
+                    from_month: FromMonth = None, to_month: ToMonth = None) -> SectionFiguresOut:
+    unit = scope.resolve_section(session, principal, code)
+    start, end = _range(from_month, to_month)
+    return SectionFiguresOut(section=section_ref(unit), from_month=month_iso(start), to_month=month_iso(end),
+                             rows=_section_rows(session, request.app.state.kpis, unit, start, end))
+
+
+CSV_HEADER = ("所属コード", "所属", "月", "実績値キー", "実績値", "単位", "値", "職員1人当たり")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    value = scrub(value)
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _number(value: float | int | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else f"{value:.4f}".rstrip("0")
+
+
+def _csv(rows) -> bytes:
+    buffer = io.StringIO(newline="")
+    out = csv.writer(buffer, lineterminator="\r\n")
+    out.writerows(rows)
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _download(content: bytes, ascii_name: str, name: str) -> Response:
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+    return Response(content, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": disposition})
+
+
+@router.get("/sections/{code}/figures.csv", response_class=Response, summary="所属の実績値（CSV）",
+            responses={200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM, CRLF"}})
+def section_figures_csv(request: Request, code: Code, session: DbSession, principal: CurrentPrincipal,
+                        from_month: FromMonth = None, to_month: ToMonth = None) -> Response:
+    """The same flat table as the JSON (ratios and per-employee figures computed), for Excel and Power BI."""
+    unit = scope.resolve_section(session, principal, code)
+    catalogue: Catalogue = request.app.state.kpis
+    start, end = _range(from_month, to_month)
+    rows = [CSV_HEADER] + [
+        (unit.code, _cell(unit.name), r.month, r.figure_key, _cell(catalogue.by_key[r.figure_key].name),
+         catalogue.by_key[r.figure_key].unit, _number(r.value), _number(r.per_employee))
+        for r in _section_rows(session, catalogue, unit, start, end)]
+    span = f"{month_iso(start)}_{month_iso(end)}"
+    return _download(_csv(rows), f"figures_{unit.code}_{span}.csv", f"実績値_{unit.name}_{span}.csv")
 
 
 @router.get("/figures", response_model=FiguresOut, summary="全所属の実績値（窓口）")
@@ -211,3 +261,34 @@ def all_figures(session: DbSession, principal: CurrentPrincipal,
                                             bureau=BureauRef(code=bc, name=bn) if bc else None,
                                             month=month_iso(m), figure_key=k, value=v)
                             for c, n, bc, bn, m, k, v in rows], page=page_out(pager))
+
+
+DESK_CSV_MONTHS = 12
+DESK_CSV_HEADER = ("所属コード", "所属", "部局コード", "部局", "月", "実績値キー", "実績値", "単位", "値")
+
+
+@router.get("/figures.csv", response_class=Response, summary="全所属の実績値（CSV、窓口）",
+            responses={200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM, CRLF"}})
+def all_figures_csv(request: Request, session: DbSession, principal: CurrentPrincipal,
+                    from_month: FromMonth = None, to_month: ToMonth = None) -> Response:
+    """Every 所属's stored values (counts, no ratios) of up to 12 months, one row per 所属 × month × figure."""
+    refusal = permissions.why_not_see_figures_desk(principal)
+    if refusal:
+        raise Forbidden(refusal)
+    catalogue: Catalogue = request.app.state.kpis
+    start, end = _range(from_month, to_month)
+    if (end.year - start.year) * 12 + end.month - start.month >= DESK_CSV_MONTHS:
+        raise InvalidInput(f"CSVの期間は{DESK_CSV_MONTHS}か月までです。分けてダウンロードしてください。")
+    bureau = Unit.__table__.alias("bureau")
+    found = session.execute(
+        select(Unit.code, Unit.name, bureau.c.code, bureau.c.name, KpiValue.month, KpiValue.figure_key, KpiValue.value)
+        .join(Unit, Unit.id == KpiValue.unit_id).outerjoin(bureau, bureau.c.id == Unit.parent_id)
+        .where(KpiValue.month >= start, KpiValue.month <= end)
+        .order_by(Unit.code, KpiValue.month, KpiValue.figure_key, KpiValue.id))
+    rows = [DESK_CSV_HEADER] + [
+        (c, _cell(n), bc or "", _cell(bn or ""), month_iso(m), k,
+         _cell(catalogue.by_key[k].name) if k in catalogue.by_key else "",
+         catalogue.by_key[k].unit if k in catalogue.by_key else "", _number(v))
+        for c, n, bc, bn, m, k, v in found]
+    span = f"{month_iso(start)}_{month_iso(end)}"
+    return _download(_csv(rows), f"figures_{span}.csv", f"実績値_全所属_{span}.csv")

@@ -66,6 +66,7 @@ class DeskFigures:
     bureaus: tuple[GroupRow, ...]
     round: Round | None
     mismatches: tuple[Mismatch, ...]
+    upto: date  # the last month of the fiscal year so far
     min_group: int = MIN_GROUP_SIZE
 
     @property
@@ -117,7 +118,7 @@ def build(session: Session, principal: Principal, catalogue: Catalogue, *, figur
     round_ = rounds.get_round(session, round_id) if round_id else rounds.current_round(session)
     mismatches = _mismatches(session, catalogue, figure, round_, fy, today) if round_ else ()
     return DeskFigures(fy, fiscal_year_label(fy), start, end, figure, choices, prefecture, tuple(rows), round_,
-                       tuple(mismatches))
+                       tuple(mismatches), min(date(fy + 1, 3, 1), date(today.year, today.month, 1)))
 
 
 def group_rows(session: Session, catalogue: Catalogue, figure: Figure, fy: int, today: date,
