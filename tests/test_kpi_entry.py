@@ -162,3 +162,12 @@ def test_the_sections_page_links_its_csv_download(client, world):
     link = text.split('href="/api/v1/sections/A1/figures.csv?')[1].split('"')[0].replace("&amp;", "&")
     assert link == "from=2025-04&to=2026-03"
     assert client.get("/api/v1/sections/A1/figures.csv?" + link).status_code == 200
+
+
+def test_the_trend_page_loads_the_figures_summary_beside_the_maturity_line(client, world):
+    sign_in(client, LEADER)
+    trend = client.get("/sections/A1/trend").text
+    assert 'hx-get="/sections/A1/figures"' in trend and 'href="/sections/A1/figures"' in trend  # htmx, and a link
+    fragment = client.get("/sections/A1/figures", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "<html" not in fragment.text and 'id="summary"' in fragment.text
+    assert "複合機の印刷・コピー枚数" in fragment.text

@@ -48,11 +48,12 @@ def default_month(today: date) -> date:
 @router.get("/sections/{code}/figures")
 def figures(request: Request, code: Code, session: DbSession, principal: CurrentPrincipal,
             fy: Annotated[int | None, Query(ge=2000, le=2100, description="年度（西暦）")] = None):
-    """The 所属's figures by month of a fiscal year, last year beside them."""
+    """The 所属's figures by month of a fiscal year, last year beside them; the trend page loads the summary
+    table alone (htmx)."""
     unit = scope.resolve_section(session, principal, code)
     page = figures_page.build(session, principal, unit, catalogue_of(request), fy=fy, today=today_jst())
     return render(request, "kpis/figures.html", {"page": page, "fmt": figures_page.fmt,
-                                                 "min_group": figures_page.MIN_GROUP_SIZE})
+                                                 "min_group": figures_page.MIN_GROUP_SIZE}, block="summary")
 
 
 @router.get("/sections/{code}/figures/entry")
