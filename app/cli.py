@@ -140,7 +140,7 @@ def demo(sections: int, rounds: int, seed: int, checklist_path: Path | None, ite
             with click.progressbar(length=total, label="answers", file=sys.stderr) as bar:
                 demo_data.load(session, checklist, plan, progress=bar.update, newest=newest, between=between)
             figure_values = demo_data.load_figures(session, _kpi_catalogue(settings), months=figure_months,
-                                                   seed=seed) if figure_months else 0
+                                                   seed=seed, history=not no_history) if figure_months else 0
             session.commit()
         demo_data.refresh_statistics(engine)
     finally:

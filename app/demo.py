@@ -421,7 +421,8 @@ def bench_checklist(n: int) -> LoadedChecklist:
 SEASON = {4: 1.0, 5: 0.9, 6: 1.15, 7: 0.95, 8: 0.8, 9: 1.1, 10: 0.95, 11: 1.0, 12: 1.1, 1: 0.85, 2: 1.0, 3: 1.25}
 
 
-def load_figures(session: Session, catalogue, *, months: int = 24, seed: int = 1, today: date | None = None) -> int:
+def load_figures(session: Session, catalogue, *, months: int = 24, seed: int = 1, today: date | None = None,
+                 history: bool = True) -> int:
     """Plausible monthly figures for every 所属 in force, for the ``months`` months before this one, and the
     yearly figures of their fiscal years, written through the figures' writer (``kpis.service``): copies and
     paper falling a little each year, FAX falling, 電子決裁率 rising, each 所属 with its own habits. Returns
@@ -468,5 +469,6 @@ def load_figures(session: Session, catalogue, *, months: int = 24, seed: int = 1
             }
             changes += [kpis.Change(unit.id, month, k, kpis.NOTHING, v) for k, v in monthly.items() if k in wanted]
     for start in range(0, len(changes), CHUNK):
-        kpis.write_values(session, catalogue, changes[start:start + CHUNK], actor_id=None, source="demo")
+        kpis.write_values(session, catalogue, changes[start:start + CHUNK], actor_id=None, source="demo",
+                          history=history)
     return len(changes)

@@ -124,24 +124,38 @@ def build(session: Session, principal: Principal, catalogue: Catalogue, *, figur
 def group_rows(session: Session, catalogue: Catalogue, figure: Figure, fy: int, today: date,
                bureaus: dict[int, Unit]) -> tuple[GroupRow, list[GroupRow]]:
     """The prefecture and each 部局 (with a value) for one figure over its fiscal year so far."""
-    start, end = _period(figure, fy, today)
-    head = catalogue.headcount_of(figure.key)
-    staff_key = head.key if head and figure.per_employee else None
-    sums = queries.bureau_sums(session, _parts(figure), start, end, staff_key, date(fy, 4, 1))
-    by_bureau: dict[int, dict[str, queries.GroupSum]] = {}
-    for row in sums:
-        by_bureau.setdefault(row.bureau_id or PREFECTURE, {})[row.key] = row
-    rows = [_group(figure, bureaus[b].name if b in bureaus else "（廃止された部局）", b, parts)
-            for b, parts in by_bureau.items()]
-    rows.sort(key=lambda r: (bureaus[r.bureau_id].position if r.bureau_id in bureaus else 10**6, r.name))
-    pooled: dict[str, queries.GroupSum] = {}
-    for parts in by_bureau.values():
-        for key, s in parts.items():
-            have = pooled.get(key)
-            pooled[key] = s if have is None else queries.GroupSum(
-                PREFECTURE, key, have.units + s.units, have.total + s.total, have.with_staff + s.with_staff,
-                have.staff + s.staff)
-    return _group(figure, "全庁", PREFECTURE, pooled), rows
+    return group_rows_for(session, catalogue, [figure], fy, today, bureaus)[figure.key]
+
+
+def group_rows_for(session: Session, catalogue: Catalogue, figures: list[Figure], fy: int, today: date,
+                   bureaus: dict[int, Unit]) -> dict[str, tuple[GroupRow, list[GroupRow]]]:
+    """``group_rows`` of several figures from one statement (the 所属's page)."""
+    if not figures:
+        return {}
+    start = date(fy, 4, 1)
+    end = max(_period(f, fy, today)[1] for f in figures)
+    heads = {catalogue.headcount_of(f.key).key for f in figures if f.per_employee and catalogue.headcount_of(f.key)}
+    staff_key = next(iter(heads)) if len(heads) == 1 else None
+    sums = queries.bureau_sums(session, {k for f in figures for k in _parts(f)}, start, end, staff_key, start)
+    result = {}
+    for figure in figures:
+        parts = set(_parts(figure))
+        by_bureau: dict[int, dict[str, queries.GroupSum]] = {}
+        for row in sums:
+            if row.key in parts:
+                by_bureau.setdefault(row.bureau_id or PREFECTURE, {})[row.key] = row
+        rows = [_group(figure, bureaus[b].name if b in bureaus else "（廃止された部局）", b, p)
+                for b, p in by_bureau.items()]
+        rows.sort(key=lambda r: (bureaus[r.bureau_id].position if r.bureau_id in bureaus else 10**6, r.name))
+        pooled: dict[str, queries.GroupSum] = {}
+        for p in by_bureau.values():
+            for key, s in p.items():
+                have = pooled.get(key)
+                pooled[key] = s if have is None else queries.GroupSum(
+                    PREFECTURE, key, have.units + s.units, have.total + s.total, have.with_staff + s.with_staff,
+                    have.staff + s.staff)
+        result[figure.key] = (_group(figure, "全庁", PREFECTURE, pooled), rows)
+    return result
 
 
 def _group(figure: Figure, name: str, bureau_id: int,

@@ -165,11 +165,13 @@ def build(session: Session, principal: Principal, unit: Unit, catalogue: Catalog
     ratings = latest_ratings(session, principal, unit)
     blocks = []
     bureaus = {u.id: u for u in orgs.units_in_force(session, today, UnitKind.BUREAU)}
+    compared = [f for f in catalogue.figures if f.direction is not None and (f.per_employee or f.formula is not None)]
+    groups = desk.group_rows_for(session, catalogue, compared, fy, today, bureaus)
     for figure in catalogue.figures:
         head = catalogue.headcount_of(figure.key)
         block = _block(catalogue, values, figure, head, months, last_months, upto, ratings)
-        if figure.direction is not None and (figure.per_employee or figure.formula is not None):
-            block = replace(block, groups=_groups(session, principal, catalogue, figure, fy, today, unit, bureaus))
+        if figure.key in groups:
+            block = replace(block, groups=_groups(principal, figure, groups[figure.key], unit))
         blocks.append(block)
     head_key = next((e.kpis.headcount for e in catalogue.files if e.kpis.headcount), None)
     headcount = values.get((head_key, months[0])) if head_key else None
@@ -178,9 +180,8 @@ def build(session: Session, principal: Principal, unit: Unit, catalogue: Catalog
                        ratings.round_title, any(v is not None for v in values.values()))
 
 
-def _groups(session: Session, principal: Principal, catalogue: Catalogue, figure: Figure, fy: int, today: date,
-            unit: Unit, bureaus: dict[int, Unit]) -> tuple[GroupCell, ...]:
-    prefecture, rows = desk.group_rows(session, catalogue, figure, fy, today, bureaus)
+def _groups(principal: Principal, figure: Figure, found: tuple, unit: Unit) -> tuple[GroupCell, ...]:
+    prefecture, rows = found
     cells = []
     for row in (next((r for r in rows if r.bureau_id == unit.parent_id), None), prefecture):
         if row is None:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import tuple_, update
+from sqlalchemy import insert, update
 from sqlmodel import Session, select
 
 from app.auth import permissions
@@ -76,49 +76,71 @@ def publish(session: Session, loaded: LoadedKpis) -> int:
 def stored(session: Session, keys: Iterable[tuple[int, date, str]], *, lock: bool = False) -> dict[tuple, Stored]:
     """The values at (unit id, slot month, figure key); under a row lock with ``lock`` (PostgreSQL: ``FOR
     UPDATE``; SQLite: the write transaction holds the database's write lock)."""
-    wanted = list(dict.fromkeys(keys))
+    wanted = set(keys)
+    columns = (KpiValue.id, KpiValue.unit_id, KpiValue.month, KpiValue.figure_key, KpiValue.value, KpiValue.version,
+               KpiValue.updated_at, KpiValue.updated_by_id)
+    # Plain IN lists that an index serves on both databases (a row-value IN is a full scan on SQLite): per
+    # 所属 through the unique index (unit_id, month, figure_key) for a few 所属 (a form), per figure through
+    # ix_kpi_value_figure_month for many (an import); whatever else matches is dropped here.
+    queries = []
+    units = sorted({k[0] for k in wanted})
+    if len(units) <= 20:
+        for unit_id in units:
+            mine = [k for k in wanted if k[0] == unit_id]
+            queries.append(select(*columns).where(
+                KpiValue.unit_id == unit_id, KpiValue.month.in_(sorted({k[1] for k in mine})),
+                KpiValue.figure_key.in_(sorted({k[2] for k in mine}))))
+    else:
+        for figure_key in sorted({k[2] for k in wanted}):
+            months = sorted({k[1] for k in wanted if k[2] == figure_key})
+            for start in range(0, len(units), 500):
+                queries.append(select(*columns).where(
+                    KpiValue.figure_key == figure_key, KpiValue.month.in_(months),
+                    KpiValue.unit_id.in_(units[start:start + 500])))
     found: dict[tuple, Stored] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start:start + 500]
-        query = select(KpiValue.id, KpiValue.unit_id, KpiValue.month, KpiValue.figure_key, KpiValue.value,
-                       KpiValue.version, KpiValue.updated_at, KpiValue.updated_by_id).where(
-            tuple_(KpiValue.unit_id, KpiValue.month, KpiValue.figure_key).in_(chunk)).order_by(KpiValue.id)
+    for query in queries:
+        query = query.order_by(KpiValue.id)
         if lock:
             query = query.with_for_update()
         for row in session.exec(query):
-            found[(row.unit_id, row.month, row.figure_key)] = Stored(row.id, row.value, row.version, row.updated_at,
-                                                                     row.updated_by_id)
+            where = (row.unit_id, row.month, row.figure_key)
+            if where in wanted:
+                found[where] = Stored(row.id, row.value, row.version, row.updated_at, row.updated_by_id)
     return found
 
 
 def write_values(session: Session, catalogue: Catalogue, changes: list[Change], *, actor_id: int | None,
-                 source: str, note: str = "", now: datetime | None = None) -> int:
+                 source: str, note: str = "", now: datetime | None = None, history: bool = True) -> int:
     """The one writer of figures: each change updates (at the version read) or inserts its value and adds a
-    history row. A value changed by someone else since it was read: Conflict, and the caller rolls back."""
+    history row. A value changed by someone else since it was read: Conflict, and the caller rolls back.
+    New values and history rows go in as one multi-row insert each. ``history=False`` only for the demo
+    generator's ``--no-history`` (benchmark-size data)."""
     assert source in SOURCES
+    assert history or source == "demo"
     now = now or now_utc()
     version_ids = {entry.kpis.id: publish(session, entry) for entry in catalogue.files
                    if any(catalogue.file_of[c.figure_key] is entry for c in changes)}
-    events = []
+    inserts = []
     for change in changes:
         version_id = version_ids[catalogue.set_of(change.figure_key).id]
         if change.before.id is None:
-            session.add(KpiValue(unit_id=change.unit_id, month=change.month, figure_key=change.figure_key,
-                                 value=change.value, version=1, kpi_version_id=version_id, updated_at=now,
-                                 updated_by_id=actor_id))
-        else:
-            done = session.exec(update(KpiValue).where(KpiValue.id == change.before.id,
-                                                       KpiValue.version == change.before.version)
-                                .values(value=change.value, version=change.before.version + 1,
-                                        kpi_version_id=version_id, updated_at=now, updated_by_id=actor_id))
-            if done.rowcount != 1:
-                raise Conflict("実績値が読み込んだ後に変更されました。画面を再読み込みして確認してください。")
-        events.append(KpiEvent(unit_id=change.unit_id, month=change.month, figure_key=change.figure_key,
-                               old_value=change.before.value, new_value=change.value,
-                               version=change.before.version + 1, source=source, note=note[:200], actor_id=actor_id,
-                               at=now))
-    session.add_all(events)
-    session.flush()
+            inserts.append({"unit_id": change.unit_id, "month": change.month, "figure_key": change.figure_key,
+                            "value": change.value, "version": 1, "kpi_version_id": version_id, "updated_at": now,
+                            "updated_by_id": actor_id})
+            continue
+        done = session.exec(update(KpiValue).where(KpiValue.id == change.before.id,
+                                                   KpiValue.version == change.before.version)
+                            .values(value=change.value, version=change.before.version + 1,
+                                    kpi_version_id=version_id, updated_at=now, updated_by_id=actor_id))
+        if done.rowcount != 1:
+            raise Conflict("実績値が読み込んだ後に変更されました。画面を再読み込みして確認してください。")
+    if inserts:
+        session.execute(insert(KpiValue), inserts)
+    if history and changes:
+        session.execute(insert(KpiEvent), [
+            {"unit_id": c.unit_id, "month": c.month, "figure_key": c.figure_key, "old_value": c.before.value,
+             "new_value": c.value, "version": c.before.version + 1, "source": source, "note": note[:200],
+             "actor_id": actor_id, "at": now} for c in changes])
     return len(changes)
 
 
