@@ -139,7 +139,7 @@ def _definition(f: Figure) -> FigureDefinitionOut:
                                description=f.description, item_keys=list(f.items), target=target)
 
 
-@router.get("/figure-definitions", response_model=FigureDefinitionsOut, summary="実績値の定義")
+@router.get("/figure-definitions", response_model=FigureDefinitionsOut, summary="実績値の定義", responses={401: {}})
 def definitions(request: Request, principal: CurrentPrincipal) -> FigureDefinitionsOut:
     catalogue: Catalogue = request.app.state.kpis
     return FigureDefinitionsOut(sets=[FigureSetOut(id=e.kpis.id, version=e.kpis.version, title=e.kpis.title,
@@ -184,7 +184,8 @@ def _section_rows(session, catalogue: Catalogue, unit: Unit, start: date, end: d
     return rows
 
 
-@router.get("/sections/{code}/figures", response_model=SectionFiguresOut, summary="所属の実績値（月ごと）")
+@router.get("/sections/{code}/figures", response_model=SectionFiguresOut, summary="所属の実績値（月ごと）",
+            responses={401: {}, 403: {}, 404: {}})
 def section_figures(request: Request, code: Code, session: DbSession, principal: CurrentPrincipal,
                     from_month: FromMonth = None, to_month: ToMonth = None) -> SectionFiguresOut:
     unit = scope.resolve_section(session, principal, code)
@@ -221,7 +222,8 @@ def _download(content: bytes, ascii_name: str, name: str) -> Response:
 
 
 @router.get("/sections/{code}/figures.csv", response_class=Response, summary="所属の実績値（CSV）",
-            responses={200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM, CRLF"}})
+            responses={200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM, CRLF"},
+                       401: {}, 403: {}, 404: {}})
 def section_figures_csv(request: Request, code: Code, session: DbSession, principal: CurrentPrincipal,
                         from_month: FromMonth = None, to_month: ToMonth = None) -> Response:
     """The same flat table as the JSON (ratios and per-employee figures computed), for Excel and Power BI."""
@@ -236,7 +238,7 @@ def section_figures_csv(request: Request, code: Code, session: DbSession, princi
     return _download(_csv(rows), f"figures_{unit.code}_{span}.csv", f"実績値_{unit.name}_{span}.csv")
 
 
-@router.get("/figures", response_model=FiguresOut, summary="全所属の実績値（窓口）")
+@router.get("/figures", response_model=FiguresOut, summary="全所属の実績値（窓口）", responses={401: {}, 403: {}})
 def all_figures(session: DbSession, principal: CurrentPrincipal,
                 from_month: FromMonth = None,
                 to_month: ToMonth = None,
@@ -268,7 +270,7 @@ DESK_CSV_HEADER = ("所属コード", "所属", "部局コード", "部局", "�
 
 
 @router.get("/figures.csv", response_class=Response, summary="全所属の実績値（CSV、窓口）",
-            responses={200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM, CRLF"}})
+            responses={200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM, CRLF"}, 401: {}, 403: {}})
 def all_figures_csv(request: Request, session: DbSession, principal: CurrentPrincipal,
                     from_month: FromMonth = None, to_month: ToMonth = None) -> Response:
     """Every 所属's stored values (counts, no ratios) of up to 12 months, one row per 所属 × month × figure."""
