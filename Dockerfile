@@ -23,10 +23,11 @@ RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin paper
 COPY pyproject.toml constraints.txt ./
 COPY app ./app
 # Runtime dependencies only (no dev extra), pinned by constraints.txt; the app itself stays in /app,
-# beside its templates, static files, checklists and migrations.
+# beside its templates, static files, checklists, figure definitions and migrations.
 RUN pip install -c constraints.txt -e . && rm -rf /root/.cache
 COPY migrations ./migrations
 COPY checklists ./checklists
+COPY kpis ./kpis
 COPY templates ./templates
 COPY static ./static
 COPY --from=assets /build/static/vendor ./static/vendor

@@ -3,7 +3,7 @@
     paperless migrate                 apply database migrations (alembic upgrade head)
     paperless demo [--if-empty] …     load demo data (only into an empty database)
     paperless serve [--host --port]   run the web server
-    paperless check                   validate settings and every checklist file
+    paperless check                   validate settings, every checklist and figure definition file
     paperless checklist diff PATH     what a checklist file changes compared with the published versions
     paperless checklist publish PATH  publish a checklist file as a new version (after showing the diff)
     paperless round list|create|open|close|reopen   rounds (調査回), as on /admin/rounds
@@ -60,7 +60,7 @@ def migrate() -> None:
 
 @main.command()
 def check() -> None:
-    """Validate the settings and every checklist file (exit 1 with a message on the first error)."""
+    """Validate the settings, every checklist file and every figure definition file (exit 1 with a message on the first error)."""
     settings = _settings(web=True)
     try:
         loaded = load_directory(settings.checklists_dir)
@@ -69,6 +69,14 @@ def check() -> None:
     for entry in loaded:
         click.echo(f"ok  {entry.path}  {entry.checklist.id} v{entry.checklist.version}  "
                    f"{len(entry.checklist.items)} items")
+    from app.kpis import loader as kpi_loader
+    try:
+        kpi_files = kpi_loader.load_directory(settings.kpis_dir, checklist_keys=kpi_loader.keys_of(loaded))
+    except kpi_loader.KpiDefinitionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for kpi_entry in kpi_files:
+        click.echo(f"ok  {kpi_entry.path}  {kpi_entry.kpis.id} v{kpi_entry.kpis.version}  "
+                   f"{len(kpi_entry.kpis.figures)} figures")
 
 
 @main.command()
@@ -81,8 +89,10 @@ def check() -> None:
               help="use a checklist of this many items (up to 40) built in code, for benchmark-size data")
 @click.option("--if-empty", is_flag=True, help="do nothing when the database already has data")
 @click.option("--no-history", is_flag=True, help="skip history events (faster for benchmark-size data)")
+@click.option("--figure-months", type=click.IntRange(0, 120), default=24, show_default=True,
+              help="months of measured figures (実績値) per 所属 before this month (0: none)")
 def demo(sections: int, rounds: int, seed: int, checklist_path: Path | None, items: int | None, if_empty: bool,
-         no_history: bool) -> None:
+         no_history: bool, figure_months: int) -> None:
     """Fill an empty database with demo data (organisation, users, rounds with answers).
 
     Benchmark size: ``paperless demo --sections 3000 --rounds 20 --items 40 --no-history``.
@@ -130,12 +140,25 @@ def demo(sections: int, rounds: int, seed: int, checklist_path: Path | None, ite
             plan = demo_data.DemoPlan(sections=sections, rounds=rounds, seed=seed, history=not no_history)
             with click.progressbar(length=total, label="answers", file=sys.stderr) as bar:
                 demo_data.load(session, checklist, plan, progress=bar.update, newest=newest, between=between)
+            figure_values = demo_data.load_figures(session, _kpi_catalogue(settings), months=figure_months,
+                                                   seed=seed, history=not no_history) if figure_months else 0
             session.commit()
         demo_data.refresh_statistics(engine)
     finally:
         engine.dispose()
-    click.echo(f"demo data loaded: {sections} 所属, {rounds} rounds, {total:,} answers "
+    click.echo(f"demo data loaded: {sections} 所属, {rounds} rounds, {total:,} answers, {figure_values:,} figures "
                f"in {time.perf_counter() - started:.0f} s")
+
+
+def _kpi_catalogue(settings):
+    """The figure definitions in force (``kpis/``), for the demo's figures."""
+    from app.kpis import loader as kpi_loader
+    from app.kpis.catalogue import Catalogue
+
+    try:
+        return Catalogue.of(kpi_loader.load_directory(settings.kpis_dir))
+    except kpi_loader.KpiDefinitionError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.group()

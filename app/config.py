@@ -46,6 +46,8 @@ class Settings(BaseSettings):
 
     # Where the checklist definition files live.
     checklists_dir: Path = PROJECT_ROOT / "checklists"
+    # Where the figure definition files (実績値, kpis/<id>/v<N>.yaml) live.
+    kpis_dir: Path = PROJECT_ROOT / "kpis"
 
     # Request bodies larger than this are refused before they are read in full.
     max_body_bytes: int = 1_000_000

@@ -21,6 +21,11 @@ from app.db import DbGate, make_engine, session_for
 from app.excel import api as excel_api
 from app.excel import routes as excel_routes
 from app.jpdate import today_jst
+from app.kpis import api as kpi_api
+from app.kpis import import_routes as kpi_import_routes
+from app.kpis import loader as kpi_loader
+from app.kpis import routes as kpi_routes
+from app.kpis.catalogue import Catalogue
 from app.reorg import routes as reorg_routes
 from app.reorg import service as reorg_service
 from app.reports import api as reports_api
@@ -39,7 +44,7 @@ from app.web.middleware import BodyLimit, SecurityHeaders
 from app.web.templating import make_templates, static_dir
 
 SESSION_COOKIE = "paperless_session"
-UPLOAD_PREFIXES = ("/admin/",)
+UPLOAD_PREFIXES = ("/admin/", "/desk/figures/import")
 # Pages, JSON and CSV of 500 bytes or more are sent gzip-compressed to clients that accept it; XLSX is a
 # zip already. Compression is safe with secrets in pages because the CSRF token is masked afresh on every
 # response (app/web/session.py). Level 6: nearly level 9's size for a fraction of the CPU.
@@ -67,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # A broken checklist file stops start-up here, naming the file, the item and the field.
     checklist_files = checklist_loader.load_directory(settings.checklists_dir)
+    # The same for the figure definitions (実績値), whose linked items must exist in the checklists.
+    kpi_files = kpi_loader.load_directory(settings.kpis_dir, checklist_keys=kpi_loader.keys_of(checklist_files))
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size,
                          wait_seconds=settings.db_wait_seconds)
 
@@ -90,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db_gate = DbGate.for_engine(engine)
     app.state.templates = make_templates(strict=settings.env != "production", reload=settings.env == "development")
     app.state.checklist_files = checklist_files
+    app.state.kpi_files = kpi_files
+    app.state.kpis = Catalogue.of(kpi_files)  # the newest version of each set: the figures in force
     app.state.entra = Entra(settings) if settings.auth == "msal" else None  # connects on first use only
 
     app.add_middleware(
@@ -110,7 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (web_routes, auth_routes, sheets_api, rounds_api, trend_api, sheets_routes,
                    admin_routes, rounds_admin, checklists_admin, reorg_routes, support_api,
                    trend_routes, support_routes, history_api, history_routes, excel_api, excel_routes,
-                   token_routes, reports_api, reports_routes, previous_api, previous_routes):
+                   token_routes, reports_api, reports_routes, previous_api, previous_routes, kpi_routes,
+                   kpi_import_routes, kpi_api):
         app.include_router(module.router)
     app.include_router(auth_routes.callback_router)
     app.include_router(excel_api.analysis_router)

@@ -2,6 +2,7 @@
 
 from app.auth.models import ApiToken, AuditEvent, Membership, User
 from app.checklists.models import ChecklistItem, ChecklistPoints, ChecklistVersion
+from app.kpis.models import KpiEvent, KpiUpload, KpiValue, KpiVersion
 from app.orgs.models import Unit, UnitLink
 from app.reorg.models import ScheduledReorg
 from app.rounds.models import Round, RoundEvent
@@ -16,6 +17,10 @@ __all__ = [
     "ChecklistItem",
     "ChecklistPoints",
     "ChecklistVersion",
+    "KpiEvent",
+    "KpiUpload",
+    "KpiValue",
+    "KpiVersion",
     "Membership",
     "Round",
     "RoundEvent",

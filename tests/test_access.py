@@ -177,6 +177,25 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/analysis/answers"): desk_only(200),
     ("GET", "/api/v1/analysis/answers.csv"): desk_only(200),
 
+    # --- measured figures (実績値): read as the sheet; entered by the 所属's staff; imported by the desk ----------
+    ("GET", "/sections/{code}/figures"): own_section(200),
+    ("GET", "/sections/{code}/figures/entry"): own_section(200),
+    ("POST", "/sections/{code}/figures/entry"):
+        by_role(LOGIN, 303, 303, 403, 403, 403, form={"month": "2025-04", "value:fax.sent": "", "version:fax.sent": "0"}),  # nothing changes
+    ("GET", "/desk/figures"): desk_only(200),
+    ("GET", "/api/v1/figure-definitions"): signed_in(200),
+    ("GET", "/api/v1/sections/{code}/figures"): own_section(200),
+    ("GET", "/api/v1/figures"): desk_only(200),  # every 所属 by name: the desk only
+    ("GET", "/api/v1/sections/{code}/figures.csv"): own_section(200),
+    ("GET", "/api/v1/figures.csv"): desk_only(200),
+    ("GET", "/desk/figures/import"): desk_only(200),
+    # no file: the desk gets past authorisation and is asked for one (422)
+    ("POST", "/desk/figures/import"): desk_only(422, form={}),
+    ("GET", "/desk/figures/import/{upload_id}"): desk_only(200, path={"upload_id": "{kpi_upload_id}"}),
+    # a sha256 that is not the file's: 409 for the desk (nothing imported)
+    ("POST", "/desk/figures/import/{upload_id}/apply"):
+        desk_only(409, path={"upload_id": "{kpi_upload_id}"}, form={"sha256": "x"}),
+
     # --- trend and targets: the 所属's staff, the desk and admins read; its leader sets the targets -------------
     ("GET", "/trend"): by_role(LOGIN, 303, 303, 303, 200, 200),  # 所属 staff: straight to their own 所属
     ("GET", "/sections/{code}/trend"): own_section(200),
@@ -304,6 +323,7 @@ def more_world(app, session, world, role: str) -> dict:
     from app.checklists.loader import load_directory
     from app.excel import export, writer
     from app.jpdate import today_jst
+    from app.kpis.models import KpiUpload
     from app.reorg.models import ScheduledReorg
     from app.rounds import service as rounds
     from tests import factories
@@ -326,6 +346,9 @@ def more_world(app, session, world, role: str) -> dict:
     later = today_jst() + timedelta(days=30)
     planned = ScheduledReorg(effective_on=later, filename="reorg.csv", data=NEW_SECTION_CSV.encode())  # cancelled
     session.add(planned)
+    # A figures file uploaded by the desk, to map and (refused: another sha256) apply.
+    kpi_upload = KpiUpload(filename="copier.csv", content="所属コード,合計\r\nA1,10\r\n".encode(), sha256="0" * 64)
+    session.add(kpi_upload)
     session.flush()
     values = {
         **PATH_DEFAULTS, "round_id": world.round.id, "version_id": world.version_id,
@@ -336,7 +359,7 @@ def more_world(app, session, world, role: str) -> dict:
         "closed_round_id": closed.id, "closable_round_id": closable.id, "draft_round_id": draft.id,
         "request_id": requests[0].id, "other_request_id": requests[1].id, "token_id": token.id,
         "v2_path": v2.path, "v2_sha256": v2.sha256, "v3_raw": v3.source.encode(), "v3_sha256": v3.sha256,
-        "v3_data": base64.b64encode(v3.source.encode()).decode(),
+        "v3_data": base64.b64encode(v3.source.encode()).decode(), "kpi_upload_id": kpi_upload.id,
         "users_csv": A2_USER_CSV.encode(), "users_payload": base64.b64encode(A2_USER_CSV.encode()).decode(),
         "reorg_csv": NEW_SECTION_CSV.encode(), "reorg_data": base64.b64encode(NEW_SECTION_CSV.encode()).decode(),
         # A1's sheet as the desk would download it: the admin previews importing it back (a dry run).

@@ -167,7 +167,18 @@ def _target_below_current(page: Page, ids: dict[str, int]) -> None:
     expect(page.locator("#targets-error")).to_be_focused()
 
 
+def _negative_figure(page: Page, ids: dict[str, int]) -> None:
+    """A negative figure: htmx swaps the form, the message at the field and the summary focused."""
+    page.get_by_label("FAX送信件数（件）").fill("－５")
+    with page.expect_response(lambda r: r.url.endswith("/figures/entry")) as sent:
+        page.get_by_role("button", name="実績値を保存する").click()
+    assert sent.value.status == 422
+    expect(page.locator("#entry-error")).to_be_focused()
+    expect(page.locator(".field--error .field-error")).to_be_visible()
+
+
 SHEET = "/rounds/{round_id}/sections/{code}"
+FIGURES_ENTRY = "/sections/{code}/figures/entry"
 SUPPORT_RECORD = "/support/{record_id}"
 PAGES = [
     A11yPage("sign-in", None, "/auth/login", "/auth/login"),
@@ -203,6 +214,23 @@ PAGES = [
              then=_target_below_current),
     A11yPage("trend as member", "member_a", "/sections/A1/trend", "/sections/{code}/trend"),
     A11yPage("trend on a phone", "leader_a", "/sections/A1/trend", "/sections/{code}/trend", viewport=PHONE),
+    A11yPage("figures of a 所属", "leader_a", "/sections/A1/figures", "/sections/{code}/figures"),
+    A11yPage("figures of a 所属 as desk", "desk", "/sections/A1/figures?fy=2025", "/sections/{code}/figures"),
+    A11yPage("desk: figures", "desk", "/desk/figures?figure=print.copies&fy=2026", "/desk/figures"),
+    A11yPage("figures: import", "desk", "/desk/figures/import", "/desk/figures/import"),
+    A11yPage("figures: import mapping", "desk", "/desk/figures/import/{kpi_upload_id}",
+             "/desk/figures/import/{upload_id}"),
+    A11yPage("figures: import preview with row errors", "desk",
+             "/desk/figures/import/{kpi_upload_id}?preview=1&code=0&month=2&fig.print.copies=3",
+             "/desk/figures/import/{upload_id}"),
+    A11yPage("figures: import mapping refused", "desk", "/desk/figures/import/{kpi_upload_id}?preview=1&month=2",
+             "/desk/figures/import/{upload_id}", 422),
+    A11yPage("figures: a month's entry", "leader_a", "/sections/A1/figures/entry", FIGURES_ENTRY),
+    A11yPage("figures: a negative figure refused", "leader_a", "/sections/A1/figures/entry", FIGURES_ENTRY,
+             then=_negative_figure),
+    A11yPage("figures: a future month refused", "leader_a", "/sections/A1/figures/entry?month=2099-01", FIGURES_ENTRY,
+             422),
+    A11yPage("figures: entry as desk (read only)", "desk", "/sections/A1/figures/entry", FIGURES_ENTRY),
     A11yPage("the 所属's support records", "leader_a", "/sections/A1/support", "/sections/{code}/support"),
     A11yPage("相談する", "leader_a", "/sections/A1/consult?item=" + KEYS[2], "/sections/{code}/consult"),
     A11yPage("round overview", "desk", "/rounds/{round_id}", "/rounds/{round_id}"),
@@ -339,9 +367,31 @@ def rich_site(site, session):
     factories.make_support_record(session, world.b1, round_id=world.round.id, state="in_progress",
                                   follow_up_on=today + timedelta(days=3), items=(KEYS[3],), by=world.desk)
     tokens.create(session, world.desk, name="Power BI 集計", days=90)
+    kpi_upload = _figures(session, world, leader)
     session.commit()
     return base, {"round_id": world.round.id, "past_round_id": past.id, "record_id": done.id,
-                  "open_record_id": overdue.id, "leader_id": world.leader_a.id}
+                  "open_record_id": overdue.id, "leader_id": world.leader_a.id, "kpi_upload_id": kpi_upload}
+
+
+def _figures(session, world, leader) -> int:
+    """A1's figures of two months (this year and last), and a file with row errors uploaded for import."""
+    from app.config import PROJECT_ROOT
+    from app.kpis import service as kpi_service
+    from app.kpis.catalogue import Catalogue
+    from app.kpis.loader import load_directory
+    from app.kpis.models import KpiUpload
+
+    catalogue = Catalogue.of(load_directory(PROJECT_ROOT / "kpis"))
+    for month, copies in ((date(2025, 5, 1), "9000"), (date(2026, 5, 1), "7000")):
+        kpi_service.save_month(session, leader, world.a1, month, catalogue, [
+            kpi_service.FigureInput(k, v, 0) for k, v in (("print.copies", copies), ("fax.sent", "30"),
+                                                           ("staff.count", "20"), ("approvals.total", "100"),
+                                                           ("approvals.electronic", "80"))])
+    data = (PROJECT_ROOT / "tests" / "data" / "copier-errors-utf8.csv").read_bytes()
+    upload = KpiUpload(filename="copier-errors-utf8.csv", content=data, sha256="0" * 64, created_by_id=world.desk.id)
+    session.add(upload)
+    session.flush()
+    return upload.id
 
 
 def _axe_context(chromium, **options):

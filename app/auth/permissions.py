@@ -204,3 +204,36 @@ def why_not_see_group(p: Principal, contributors: int, min_size: int) -> str | N
     if p.sees_everything or contributors >= min_size:
         return None
     return f"回答した所属が{min_size}未満の集計は、特定の所属が分からないよう業務DX相談窓口だけが見られます。"
+
+
+# --- Measured figures (実績値, app/kpis) ------------------------------------------------------------------
+# Reading a 所属's figures follows its sheet (``why_not_read_sheet``, through ``scope.why_not_read``).
+
+
+def why_not_enter_figures(p: Principal, unit_id: int) -> str | None:
+    """Entering a 所属's monthly figures on its page: the 所属's staff, as its sheet (the DX推進リーダー
+    usually); the desk and admins import them in bulk instead."""
+    if p.read_only:
+        return "APIトークンでは閲覧だけができます。"
+    if p.role_in(unit_id) is not None:
+        return None
+    if p.sees_everything:
+        return ("業務DX相談窓口・管理者は実績値を閲覧できますが、この画面では入力できません。"
+                "まとめて登録するときは「実績値の取込み」を使ってください。")
+    return "この所属の実績値は、所属の職員だけが入力できます。"
+
+
+def why_not_import_figures(p: Principal) -> str | None:
+    """Bulk import of figures (CSV/XLSX from the copier, document or FAX systems): the desk and admins."""
+    if p.read_only:
+        return "APIトークンでは閲覧だけができます。"
+    if p.sees_everything:
+        return None
+    return "実績値の一括取込みは、業務DX相談窓口・管理者だけができます。"
+
+
+def why_not_see_figures_desk(p: Principal) -> str | None:
+    """The desk's figures: every 所属 by name, 部局 totals and 「評価と実績のずれ」."""
+    if p.sees_everything:
+        return None
+    return "全所属の実績値と「評価と実績のずれ」は、業務DX相談窓口・管理者だけが見られます。"
