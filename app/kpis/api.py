@@ -222,7 +222,7 @@ def _download(content: bytes, ascii_name: str, name: str) -> Response:
 
 
 @router.get("/sections/{code}/figures.csv", response_class=Response, summary="所属の実績値（CSV）",
-            responses={200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM, CRLF"},
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "UTF-8 with BOM, CRLF"},
                        401: {}, 403: {}, 404: {}})
 def section_figures_csv(request: Request, code: Code, session: DbSession, principal: CurrentPrincipal,
                         from_month: FromMonth = None, to_month: ToMonth = None) -> Response:
@@ -270,7 +270,8 @@ DESK_CSV_HEADER = ("所属コード", "所属", "部局コード", "部局", "�
 
 
 @router.get("/figures.csv", response_class=Response, summary="全所属の実績値（CSV、窓口）",
-            responses={200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM, CRLF"}, 401: {}, 403: {}})
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "UTF-8 with BOM, CRLF"},
+                       401: {}, 403: {}})
 def all_figures_csv(request: Request, session: DbSession, principal: CurrentPrincipal,
                     from_month: FromMonth = None, to_month: ToMonth = None) -> Response:
     """Every 所属's stored values (counts, no ratios) of up to 12 months, one row per 所属 × month × figure."""
