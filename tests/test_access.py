@@ -231,6 +231,8 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/admin/rounds/{round_id}"): admin_only(200),
     ("POST", "/admin/rounds/{round_id}/open"): admin_only(303, path={"round_id": "{draft_round_id}"}),
     ("POST", "/admin/rounds/{round_id}/close"): admin_only(303, path={"round_id": "{closable_round_id}"}),
+    ("POST", "/admin/rounds/{round_id}/deadline"):
+        admin_only(303, path={"round_id": "{draft_round_id}"}, form={"closes_on": "2099-03-31"}),
     ("POST", "/admin/rounds/{round_id}/reopen"):
         admin_only(303, path={"round_id": "{closed_round_id}"}, form={"reason": "提出漏れの所属があるため"}),
     ("GET", "/admin/checklists"): admin_only(200),
