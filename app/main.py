@@ -20,6 +20,7 @@ from app.config import Settings, get_settings
 from app.db import DbGate, make_engine
 from app.excel import api as excel_api
 from app.excel import routes as excel_routes
+from app.notify import sender as notify_sender
 from app.reorg import routes as reorg_routes
 from app.reports import api as reports_api
 from app.reports import routes as reports_routes
@@ -56,7 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        stop_sender = notify_sender.start_in_background(settings)
         yield
+        stop_sender()
         engine.dispose()
 
     app = FastAPI(

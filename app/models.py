@@ -2,7 +2,9 @@
 
 from app.auth.models import ApiToken, AuditEvent, Membership, User
 from app.checklists.models import ChecklistItem, ChecklistPoints, ChecklistVersion
+from app.notify.models import ReminderLog, ReminderRule
 from app.orgs.models import Unit, UnitLink
+from app.outbox.models import NotifyChannel, NotifyOptOut, OutboxMessage
 from app.rounds.models import Round, RoundEvent
 from app.sheets.models import Answer, Sheet, SheetEvent, SheetTally
 from app.support.models import SupportRecord, SupportRecordItem
@@ -16,6 +18,11 @@ __all__ = [
     "ChecklistPoints",
     "ChecklistVersion",
     "Membership",
+    "NotifyChannel",
+    "NotifyOptOut",
+    "OutboxMessage",
+    "ReminderLog",
+    "ReminderRule",
     "Round",
     "RoundEvent",
     "Sheet",

@@ -188,3 +188,27 @@ def why_not_see_group(p: Principal, contributors: int, min_size: int) -> str | N
     if p.sees_everything or contributors >= min_size:
         return None
     return f"回答した所属が{min_size}未満の集計は、特定の所属が分からないよう業務DX相談窓口だけが見られます。"
+
+
+# --- Notifications -------------------------------------------------------------------------------------
+
+
+def why_not_manage_reminders(p: Principal) -> str | None:
+    """Reminder rules, their preview and 「今すぐ送る」: the desk and admins."""
+    if p.read_only:
+        return "APIトークンでは閲覧だけができます。"
+    if p.sees_everything:
+        return None
+    return "督促の設定と送信は業務DX相談窓口・管理者だけができます。"
+
+
+def why_not_manage_notices(p: Principal) -> str | None:
+    """送信できなかった通知 and 再送, where each 部局 and the desk are told (contact, Teams webhook): admins."""
+    return why_not_admin(p)
+
+
+def why_not_set_own_notices(p: Principal) -> str | None:
+    """通知設定: every signed-in person, for their own notices (not through an API token)."""
+    if p.read_only:
+        return "APIトークンでは閲覧だけができます。"
+    return None
