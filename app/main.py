@@ -20,6 +20,7 @@ from app.config import Settings, get_settings
 from app.db import DbGate, make_engine
 from app.excel import api as excel_api
 from app.excel import routes as excel_routes
+from app.notify import routes as notify_routes
 from app.notify import sender as notify_sender
 from app.reorg import routes as reorg_routes
 from app.reports import api as reports_api
@@ -95,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (web_routes, auth_routes, sheets_api, rounds_api, trend_api, sheets_routes,
                    admin_routes, rounds_admin, checklists_admin, reorg_routes, support_api,
                    trend_routes, support_routes, history_api, history_routes, excel_api, excel_routes,
-                   token_routes, reports_api, reports_routes):
+                   token_routes, reports_api, reports_routes, notify_routes):
         app.include_router(module.router)
     app.include_router(auth_routes.callback_router)
     errors.install(app)

@@ -157,6 +157,12 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/desk"): desk_only(303),
     ("GET", "/desk/board"): desk_only(200),
     ("GET", "/desk/board/mail-list"): desk_only(200),
+    ("GET", "/desk/reminders"): desk_only(200),
+    ("POST", "/desk/reminders"):
+        desk_only(303, form={"starts_on": "2020-04-01", "min_days_between": "7", "max_per_section": "3",
+                             "targets": "not_started", "escalate_after": "0"}),
+    ("GET", "/desk/reminders/preview"): desk_only(200, query="section=A1"),
+    ("POST", "/desk/reminders/send"): desk_only(303, form={"section": "A1"}),
     ("GET", "/desk/heatmap"): desk_only(200),
     ("GET", "/desk/weak-items"): desk_only(200),
     ("GET", "/desk/quick-wins"): desk_only(200),

@@ -36,8 +36,8 @@ def opened(world):
 def rows(session):
     """The outbox now; the read's transaction ends at once (on SQLite the test's session writes, and would keep
     the sender waiting for the write lock)."""
-    session.expire_all()
-    found = session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    found = session.exec(select(OutboxMessage).order_by(OutboxMessage.id)
+                         .execution_options(populate_existing=True)).all()
     session.commit()
     return found
 

@@ -55,6 +55,7 @@ DESK_PAGES: tuple[tuple[str, str], ...] = (
     ("/desk/quick-wins", "クイックウィン"),
     ("/desk/distribution", "成熟度の分布"),
     ("/desk/downloads", "ダウンロード"),
+    ("/desk/reminders", "督促"),
 )
 
 
