@@ -125,6 +125,8 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/"): signed_in(303),  # each person is sent to where they work
     ("GET", "/api/v1/me"): signed_in(200),
     ("GET", "/api/v1/rounds"): signed_in(200),
+    ("GET", "/settings/notices"): signed_in(200),
+    ("POST", "/settings/notices"): signed_in(303, form={"on": "round_opened"}),
 
     # --- sheets ---------------------------------------------------------------------------------------------
     ("GET", "/api/v1/rounds/{round_id}/sections/{code}/sheet"): own_section(200),
@@ -230,6 +232,11 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/admin/users-import"): admin_only(200),
     ("POST", "/admin/users-import"): admin_only(200, files=(("file", "users.csv", "users_csv"),)),
     ("POST", "/admin/users-import/apply"): admin_only(303, form={"payload": "{users_payload}"}),
+    ("GET", "/admin/notices"): admin_only(200),
+    # nothing failed in the walk's world: the admin is told the notice is not one to resend
+    ("POST", "/admin/notices/{message_id}/resend"): admin_only(404, path={"message_id": "999999"}),
+    ("GET", "/admin/notify-channels"): admin_only(200),
+    ("POST", "/admin/notify-channels"): admin_only(303, form={"scope": "desk", "contact_address": "desk@test.example"}),
     ("GET", "/admin/rounds"): admin_only(200),
     ("POST", "/admin/rounds"):
         admin_only(303, form={"fiscal_year": "2027", "title": "令和9年度 第1回", "checklist_version_id": "{version_id}",

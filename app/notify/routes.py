@@ -4,8 +4,9 @@ where each 部局 and the desk are told, for admins; 通知設定 for everyone."
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session, select
 
@@ -14,14 +15,15 @@ from app.auth.deps import CurrentPrincipal
 from app.auth.permissions import Principal
 from app.errors import Forbidden, InvalidInput
 from app.jpdate import today_jst
-from app.notify import reminders
+from app.notify import reminders, service
 from app.notify.models import TARGET_LABELS
 from app.orgs.models import Unit
+from app.outbox.service import KINDS
 from app.reports import service as desk
 from app.scoring.rules import PROGRESS_LABELS, Progress
-from app.web.deps import DbSession, FormDep, csrf_protect
+from app.web.deps import DbSession, FormDep, SettingsDep, csrf_protect
 from app.web.nav import DESK_PAGES
-from app.web.params import RoundQ
+from app.web.params import PageQ, RoundQ
 from app.web.render import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
@@ -128,3 +130,60 @@ def send_now(session: DbSession, principal: CurrentPrincipal, form: FormDep, rou
                                           _chosen(session, [str(c) for c in form.getlist("section")]))
     session.commit()
     return RedirectResponse(f"{HERE}?round={ctx.round.id}&done=sent&n={queued}", status_code=303)
+
+
+# --- admins: where each 部局 and the desk are told; notices that could not be sent ---------------------------
+
+
+@router.get("/admin/notify-channels")
+def channels_page(request: Request, session: DbSession, principal: CurrentPrincipal, done: str | None = None):
+    return render(request, "notify/channels.html", {"rows": service.channels(session, principal), "done": done,
+                                                    "errors": {}, "failed_scope": None})
+
+
+@router.post("/admin/notify-channels")
+def save_channel(request: Request, session: DbSession, principal: CurrentPrincipal, settings: SettingsDep,
+                 form: FormDep):
+    scope = str(form.get("scope", ""))
+    try:
+        service.save_channel(session, settings, principal, scope=scope,
+                             contact_address=str(form.get("contact_address", "")),
+                             webhook_url=str(form.get("webhook_url", "")), clear_webhook=form.get("clear") == "on")
+    except InvalidInput as exc:
+        session.rollback()
+        return render(request, "notify/channels.html", {
+            "rows": service.channels(session, principal), "done": None, "errors": exc.fields, "failed_scope": scope,
+            "error": exc.message, "typed_address": str(form.get("contact_address", ""))},
+            status_code=exc.status_code)
+    session.commit()
+    return RedirectResponse("/admin/notify-channels?done=saved", status_code=303)
+
+
+@router.get("/admin/notices")
+def failed_page(request: Request, session: DbSession, principal: CurrentPrincipal, page: PageQ = 1,
+                done: str | None = None):
+    view = service.failed(session, principal, page)
+    return render(request, "notify/failed.html", {"view": view, "done": done, "KINDS": KINDS})
+
+
+@router.post("/admin/notices/{message_id}/resend")
+def resend(session: DbSession, principal: CurrentPrincipal, message_id: Annotated[int, Path(ge=1, le=2**31 - 1)]):
+    service.resend(session, principal, message_id)
+    session.commit()
+    return RedirectResponse("/admin/notices?done=resent", status_code=303)
+
+
+# --- everyone: 通知設定 ----------------------------------------------------------------------------------
+
+
+@router.get("/settings/notices")
+def my_settings_page(request: Request, session: DbSession, principal: CurrentPrincipal, done: str | None = None):
+    return render(request, "notify/my_settings.html", {"kinds": service.my_settings(session, principal),
+                                                       "done": done})
+
+
+@router.post("/settings/notices")
+def save_my_settings(session: DbSession, principal: CurrentPrincipal, form: FormDep):
+    service.save_my_settings(session, principal, [str(k) for k in form.getlist("on")])
+    session.commit()
+    return RedirectResponse("/settings/notices?done=saved", status_code=303)
