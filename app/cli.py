@@ -691,6 +691,7 @@ def notify_run(once: bool, reminders: bool, limit: int | None) -> None:
     """Send the due notices once (SMTP relay, Teams): ``paperless notify run --once``."""
     import time
 
+    import app.models  # noqa: F401  (every table, for the foreign keys of the outbox's rows)
     from app.db import make_engine
     from app.notify import sender
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import delete, select
 
 from app.jpdate import now_utc
 from app.notify.sender import BACKOFF_SECONDS, Sender
@@ -21,6 +21,14 @@ from tests.mailserver import REFUSED_DOMAIN, smtp_server
 from tests.servers import free_port
 
 FROM = "paperless-noreply@pref.test.example"
+
+
+@pytest.fixture
+def world(world, session):
+    """The shared world, without the 開始 notices its round's opening queued: each test queues its own."""
+    session.execute(delete(OutboxMessage))
+    session.commit()
+    return world
 
 
 def mail_settings(database_url, port, **extra):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import delete, select
 
 from app.jpdate import today_jst, wareki
 from app.notify import reminders
@@ -18,6 +18,14 @@ from app.outbox.service import bureau_scope
 from tests.conftest import sign_in
 
 TODAY = date(2026, 6, 10)
+
+
+@pytest.fixture
+def world(world, session):
+    """The shared world, without the 開始 notices its round's opening queued: each test queues its own."""
+    session.execute(delete(OutboxMessage))
+    session.commit()
+    return world
 
 
 def rule(**values) -> ReminderRule:

@@ -72,8 +72,9 @@ def enqueue(session: Session, notice: Notice, *, channel: Channel, recipient: st
         "state": OutboxState.PENDING.value, "attempts": 0, "next_attempt_at": at or now_utc(), "last_error": "",
         "created_at": now_utc(),
     }
-    statement = _insert(session).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    return session.connection().execute(statement).rowcount == 1
+    statement = (_insert(session).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
+                 .returning(OutboxMessage.id))  # a row back only when written (rowcount is not reliable here)
+    return session.connection().execute(statement).first() is not None
 
 
 def enqueue_mail(session: Session, notice: Notice, recipients: Iterable[tuple[int | None, str]], key: str) -> int:
