@@ -131,3 +131,37 @@ def test_time_to_send_400_reminders_with_one_sender(session, database_url, backe
     assert len(inbox.messages) == 400, err
     print(f"\n[{backend}] paperless notify run --once: 400 reminders sent in {elapsed:.1f} s "
           f"(process start included); it said: {out.strip()}")
+
+
+def test_the_background_sender_of_serve_sends_from_one_process_only(session, database_url, backend, caplog):
+    """Inside ``paperless serve``: on PostgreSQL each process runs the loop, and only the one holding the advisory
+    lock sends (two loops here, as two processes would); on SQLite the one worker's loop sends."""
+    import logging
+
+    from app.db import make_engine
+    from app.notify.sender import background
+
+    populate(session, 30)
+    caplog.set_level(logging.INFO, logger="paperless.notify")
+    loops = 2 if backend == "postgres" else 1
+    with smtp_server() as (inbox, port):
+        settings = make_settings(database_url, smtp_host="127.0.0.1", smtp_port=port, smtp_from=FROM,
+                                 notify_interval_seconds=0.2)
+        engines = [make_engine(database_url, pool_size=2) for _ in range(loops)]
+        stop = threading.Event()
+        threads = [threading.Thread(target=background, args=(e, settings, stop)) for e in engines]
+        for t in threads:
+            t.start()
+        try:
+            while states(session)["sent"] < 30:  # waits for the loops to finish, asserts nothing about time
+                assert all(t.is_alive() for t in threads)
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+            for e in engines:
+                e.dispose()
+    assert len(inbox.messages) == 30 and len({m["Message-ID"] for m in inbox.messages}) == 30
+    if backend == "postgres":
+        assert caplog.text.count("advisory lock taken") == 1
