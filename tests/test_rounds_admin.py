@@ -180,7 +180,7 @@ def test_the_admin_moves_the_deadline_and_every_page_of_the_open_round_shows_it_
     event = session.exec(select(RoundEvent).where(RoundEvent.kind == "deadline")).one()
     assert event.note.endswith(wareki(new_deadline))
     session.commit()
-    expected = f"締切 {wareki(new_deadline)}（締切まであと5日）"
+    expected = f"{wareki(new_deadline)}（締切まであと5日）"
     for url in (f"/rounds/{world.round.id}/sections/A1", f"/desk/board?round={world.round.id}",
                 f"/rounds/{world.round.id}", f"/rounds/{world.round.id}/sections/A1/history"):
         page = client.get(url)
