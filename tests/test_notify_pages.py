@@ -52,5 +52,5 @@ def test_a_person_turns_off_non_essential_notices_and_cannot_turn_off_reminders(
     assert client.post("/settings/notices", data={"csrf_token": token, "on": ["consult_answer"]}).status_code == 303
     off = set(session.exec(select(NotifyOptOut.kind).where(NotifyOptOut.user_id == world.leader_a.id)).all())
     session.commit()
-    assert off == {"consult_new", "sheet_reopened", "round_opened", "round_closed"}
+    assert off == {"deadline_soon", "consult_new", "sheet_reopened", "round_opened", "round_closed"}
     assert 'value="consult_answer" checked' in client.get("/settings/notices").text

@@ -15,7 +15,9 @@ from app.notify import reminders
 from app.notify.models import ReminderLog, ReminderRule
 from app.outbox.models import NotifyChannel, OutboxMessage
 from app.outbox.service import bureau_scope
+from tests import factories as f
 from tests.conftest import sign_in
+from tests.factories import V1_KEYS
 
 TODAY = date(2026, 6, 10)
 
@@ -133,3 +135,21 @@ def test_the_daily_run_reminds_once_per_interval_and_tells_the_bureau_after_the_
     assert "A部 二課" not in escalation.body
     assert sorted(r.recipient for r in rows if r.kind == "reminder") == ["leader.a1@test.example",
                                                                         "leader.b1@test.example"]
+
+
+def test_three_days_and_one_day_before_the_deadline_every_leader_not_yet_submitted_is_told_once(
+        client, session, world, engine):
+    f.set_answers(session, world.round.id, world.b1, dict.fromkeys(V1_KEYS, "○"))
+    session.commit()
+    token = sign_in(client, "leader.b1@test.example")
+    assert client.post(f"/rounds/{world.round.id}/sections/B1/submit", data={"csrf_token": token}).status_code == 303
+    closes = world.round.closes_on
+    assert reminders.run_due(engine, closes - timedelta(days=4)) == 0
+    assert reminders.run_due(engine, closes - timedelta(days=3)) == 1  # A1's leader; A2 has none; B1 submitted
+    assert reminders.run_due(engine, closes - timedelta(days=3)) == 0  # once a day
+    assert reminders.run_due(engine, closes - timedelta(days=2)) == 0
+    assert reminders.run_due(engine, closes - timedelta(days=1)) == 1
+    rows = [r for r in outbox(session) if r.kind == "deadline_soon"]
+    assert [r.recipient for r in rows] == ["leader.a1@test.example"] * 2
+    assert "締切まであと3日" in rows[0].subject and "締切まであと1日" in rows[1].subject
+    assert f"締切は{wareki(closes)}です" in rows[0].body

@@ -226,11 +226,40 @@ def send_now(session: Session, principal: Principal, round_: Round, unit_ids: Co
     return sum(1 for p in planned if not p.skipped), queued
 
 
+DEADLINE_NOTICE_DAYS = (3, 1)  # 締切3日前 and 前日: every 所属 not yet submitted is told (no rule needed)
+
+
+def deadline_notices(session: Session, round_: Round, today: date) -> int:
+    """On the 3rd day and the day before the deadline, the leaders of every 所属 not yet submitted get a
+    notice (once per day: the key names the day). Returns the mails queued."""
+    days = (round_.closes_on - today).days
+    if round_.state != RoundState.OPEN or days not in DEADLINE_NOTICE_DAYS:
+        return 0
+    pending = figures.sheet_totals(session, round_.id, progress=(Progress.NOT_STARTED, Progress.IN_PROGRESS))
+    leaders = _leaders(session, [s.unit_id for s in pending])
+    queued = 0
+    for s in pending:
+        notice = notices.deadline_soon(round_id=round_.id, round_title=round_.title, closes_on=round_.closes_on,
+                                       section_code=s.code, section_name=s.name, today=today)
+        queued += enqueue_mail(session, notice, [(uid, addr) for uid, _, addr in leaders.get(s.unit_id, [])],
+                               key=f"deadline_soon.r{round_.id}.u{s.unit_id}.d{days}")
+    return queued
+
+
 def run_due(engine: Engine, today: date | None = None) -> int:
-    """Today's automatic reminders of every open round whose rule is on (the sender's daily part): each
-    round in its own transaction. Returns the mails queued."""
+    """Today's automatic notices of every open round: the reminders of the rounds whose rule is on, and the
+    deadline notices 3 days and 1 day before (the sender's daily part), each round in its own transaction.
+    Returns the mails queued."""
     today = today or today_jst()
     queued = 0
+    with session_for(engine) as session:
+        open_ids = session.exec(select(Round.id).where(Round.state == RoundState.OPEN)).all()
+    for round_id in open_ids:
+        with session_for(engine, write=True) as session:
+            round_ = session.get(Round, round_id)
+            if round_ is not None:
+                queued += deadline_notices(session, round_, today)
+                session.commit()
     with session_for(engine) as session:
         round_ids = session.exec(select(ReminderRule.round_id).join(Round, Round.id == ReminderRule.round_id)
                                  .where(ReminderRule.enabled, Round.state == RoundState.OPEN,

@@ -27,6 +27,19 @@ def reminder(*, round_id: int, round_title: str, closes_on: date, section_code: 
     )
 
 
+def deadline_soon(*, round_id: int, round_title: str, closes_on: date, section_code: str, section_name: str,
+                  today: date | None = None) -> Notice:
+    note = deadline_note(closes_on, today)
+    return Notice(
+        kind="deadline_soon",
+        subject=f"【ペーパーレス化状況チェック】{round_title} {note}（{section_name}）",
+        body=(f"{section_name} DX推進リーダー 様\n\n{round_title}の締切は{wareki(closes_on)}です（{note}）。\n"
+              f"チェックシートがまだ提出されていません。次のページから入力・提出してください。\n{{link}}" + SIGNATURE),
+        link=f"/rounds/{round_id}/sections/{section_code}",
+        payload={"round_id": round_id, "section": section_code},
+    )
+
+
 def escalation(*, round_id: int, round_title: str, closes_on: date, bureau_code: str, bureau_name: str,
                sections: list[tuple[str, int]], today: date | None = None) -> Notice:
     listed = "\n".join(f"・{name}（督促 {n}回）" for name, n in sections)

@@ -26,6 +26,7 @@ class Kind:
 KINDS: dict[str, Kind] = {
     "reminder": Kind("未提出の督促（締切のお知らせ）", True),
     "escalation": Kind("部局への督促の報告", True),
+    "deadline_soon": Kind("締切3日前・前日のお知らせ（未提出の所属）", False),
     "consult_new": Kind("新しい相談（窓口あて）", False),
     "consult_answer": Kind("相談への窓口からの回答", False),
     "sheet_reopened": Kind("提出の取消（チェックシートの再開）", False),
