@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,7 +28,7 @@ from sqlmodel import select
 from app.config import Settings
 from app.db import session_for
 from app.jpdate import now_utc
-from app.notify import secrets
+from app.notify import reminders, secrets
 from app.notify.channels import Mailer, Outgoing, SendError, post_card
 from app.outbox.models import Channel, NotifyChannel, OutboxMessage, OutboxState
 
@@ -35,6 +36,7 @@ log = logging.getLogger("paperless.notify")
 BACKOFF_SECONDS = (60, 600, 6000)  # after the 1st, 2nd and 3rd failed attempt; the 4th failure is final
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 ADVISORY_LOCK = 0x7061_7065_6E74  # pg_try_advisory_lock key of the one sending process ("papent")
+DUE_EVERY_SECONDS = 3600  # the sending process queues the day's reminders and deadline notices this often
 
 
 @dataclass
@@ -166,6 +168,7 @@ def background(engine: Engine, settings: Settings, stop: threading.Event) -> Non
     """The sender inside ``paperless serve``: on PostgreSQL only the process holding the advisory lock sends
     (the others keep trying to take it, so one takes over when that process ends); on SQLite the one worker."""
     holder = None
+    last_due = None
     try:
         while not stop.is_set():
             try:
@@ -179,6 +182,11 @@ def background(engine: Engine, settings: Settings, stop: threading.Event) -> Non
                         conn.rollback()
                         conn.close()
                 if holder is not None or engine.dialect.name != "postgresql":
+                    if last_due is None or time.monotonic() - last_due >= DUE_EVERY_SECONDS:
+                        queued = reminders.run_due(engine)  # idempotent: the keys and the reminder log
+                        last_due = time.monotonic()
+                        if queued:
+                            log.info("reminders and deadline notices queued: %d", queued)
                     result = Sender(engine, settings).run_once()
                     if result.sent or result.retried or result.failed:
                         log.info("notices: %s", result)
