@@ -14,6 +14,7 @@
     paperless token create|list|revoke  personal read-only API tokens
     paperless backup PATH [--force]   write a consistent copy of the database (safe while serving)
     paperless restore PATH [--force]  bring a backup back (refuses to replace data without --force)
+    paperless notify run --once       send the due notices (mail, Teams) and today's automatic reminders
 """
 
 from __future__ import annotations
@@ -720,3 +721,39 @@ def token_revoke(upn: str, token_id: int) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --- notifications ------------------------------------------------------------------------------------
+
+
+@main.group()
+def notify() -> None:
+    """Notifications: send what waits in the outbox (for cron or a systemd timer)."""
+
+
+@notify.command("run")
+@click.option("--once", is_flag=True, required=True, help="send every due notice, then exit")
+@click.option("--reminders/--no-reminders", default=True, show_default=True,
+              help="first enqueue today's automatic reminders of the rounds whose rule is on")
+@click.option("--limit", type=click.IntRange(1), default=None, help="send at most this many")
+def notify_run(once: bool, reminders: bool, limit: int | None) -> None:
+    """Send the due notices once (SMTP relay, Teams): ``paperless notify run --once``."""
+    import time
+
+    import app.models  # noqa: F401  (every table, for the foreign keys of the outbox's rows)
+    from app.db import make_engine
+    from app.notify import sender
+
+    settings = _settings()
+    engine = make_engine(settings.database_url, pool_size=2)
+    started = time.perf_counter()
+    try:
+        queued = 0
+        if reminders:
+            from app.notify import reminders as reminder_rules
+
+            queued = reminder_rules.run_due(engine)
+        result = sender.Sender(engine, settings).run_once(limit=limit)
+    finally:
+        engine.dispose()
+    click.echo(f"reminders queued {queued}; {result} in {time.perf_counter() - started:.1f} s")

@@ -80,6 +80,32 @@ class Settings(BaseSettings):
     # Empty: proxy headers are ignored.
     trusted_proxies: str = ""
 
+    # Notifications (docs/notifications.md). The app's own address, for the links in notices.
+    public_url: str = "http://localhost:8000"
+    # Mail through the office's SMTP relay. Empty host: mail notices wait in the outbox (nothing is lost).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_password_file: Path | None = None
+    smtp_from: str = ""  # the From address, e.g. paperless-noreply@pref.toyama.lg.jp
+    smtp_timeout_seconds: PositiveFloat = 30.0
+    smtp_ca_bundle: Path | None = None  # PEM to trust for STARTTLS (an internal CA)
+    # Who sends: "serve" = a background task inside `paperless serve` (one process, by a PostgreSQL advisory
+    # lock; on SQLite the one worker); "off" = only `paperless notify run --once` (cron / systemd timer).
+    notify_sender: Literal["serve", "off"] = "serve"
+    notify_interval_seconds: PositiveFloat = 30.0
+    # How long a claimed notice is a sender's before another may take it (longer than any one send).
+    notify_lease_seconds: PositiveInt = 300
+    # Teams Workflows webhooks: the hosts a URL may point at (comma-separated, * = any labels), https only.
+    teams_webhook_hosts: str = "*.logic.azure.com,*.powerplatform.com,*.api.powerplatform.com"
+    teams_ca_bundle: Path | None = None  # PEM to trust for the webhook (TLS-inspecting proxy, tests)
+    teams_timeout_seconds: PositiveFloat = 20.0
+    # Key for the stored webhook URLs (Fernet, urlsafe base64 of 32 bytes) in a file; default: derived from
+    # PAPERLESS_SECRET_KEY (changing that key then makes the stored URLs unreadable: enter them again).
+    notify_key_file: Path | None = None
+
     @model_validator(mode="after")
     def _load_secret_file(self) -> Settings:
         if self.secret_key_file and not self.secret_key.get_secret_value():
@@ -92,6 +118,12 @@ class Settings(BaseSettings):
                     f"PAPERLESS_ENTRA_CLIENT_SECRET_FILE: cannot read {self.entra_client_secret_file} ({exc})"
                 ) from exc
             self.entra_client_secret = SecretStr(value)
+        if self.smtp_password_file and not self.smtp_password.get_secret_value():
+            try:
+                value = self.smtp_password_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"PAPERLESS_SMTP_PASSWORD_FILE: cannot read {self.smtp_password_file} ({exc})") from exc
+            self.smtp_password = SecretStr(value)
         return self
 
     @property
@@ -145,6 +177,20 @@ class Settings(BaseSettings):
                 ) from exc
         if self.auth == "msal":
             self._check_entra()
+        self._check_notify()
+
+    def _check_notify(self) -> None:
+        public = urlsplit(self.public_url)
+        if public.scheme not in ("http", "https") or not public.hostname:
+            raise ConfigError(f"PAPERLESS_PUBLIC_URL must be the app's absolute URL (https://host), not {self.public_url!r}.")
+        if self.smtp_host and "@" not in self.smtp_from:
+            raise ConfigError("PAPERLESS_SMTP_FROM (the sender's mail address) is required with PAPERLESS_SMTP_HOST.")
+        if self.smtp_host and not 1 <= self.smtp_port <= 65535:
+            raise ConfigError(f"PAPERLESS_SMTP_PORT must be a port number (25, 587), not {self.smtp_port}.")
+        for name, path in (("SMTP_CA_BUNDLE", self.smtp_ca_bundle), ("TEAMS_CA_BUNDLE", self.teams_ca_bundle),
+                           ("NOTIFY_KEY_FILE", self.notify_key_file)):
+            if path is not None and not path.is_file():
+                raise ConfigError(f"PAPERLESS_{name}: no such file {path}.")
 
     def _check_entra(self) -> None:
         for name, value in (("TENANT_ID", self.entra_tenant_id), ("CLIENT_ID", self.entra_client_id)):

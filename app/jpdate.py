@@ -67,3 +67,18 @@ def now_utc() -> datetime:
 
 def today_jst() -> date:
     return now_utc().astimezone(JST).date()
+
+
+def days_left(deadline: date, today: date | None = None) -> int:
+    """Days from today (JST) to a deadline: 0 on the day itself, negative once it has passed."""
+    return (deadline - (today or today_jst())).days
+
+
+def deadline_note(deadline: date, today: date | None = None) -> str:
+    """「締切まであと5日」, 「本日締切」 or 「締切を3日過ぎています」 (JST)."""
+    n = days_left(deadline, today)
+    if n > 0:
+        return f"締切まであと{n}日"
+    if n == 0:
+        return "本日締切"
+    return f"締切を{-n}日過ぎています"

@@ -26,6 +26,8 @@ from app.kpis import import_routes as kpi_import_routes
 from app.kpis import loader as kpi_loader
 from app.kpis import routes as kpi_routes
 from app.kpis.catalogue import Catalogue
+from app.notify import routes as notify_routes
+from app.notify import sender as notify_sender
 from app.reorg import routes as reorg_routes
 from app.reorg import service as reorg_service
 from app.reports import api as reports_api
@@ -80,7 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         _apply_due_reorgs(engine)
+        stop_sender = notify_sender.start_in_background(settings)
         yield
+        stop_sender()
         engine.dispose()
 
     app = FastAPI(
@@ -120,7 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    admin_routes, rounds_admin, checklists_admin, reorg_routes, support_api,
                    trend_routes, support_routes, history_api, history_routes, excel_api, excel_routes,
                    token_routes, reports_api, reports_routes, previous_api, previous_routes, kpi_routes,
-                   kpi_import_routes, kpi_api):
+                   kpi_import_routes, kpi_api, notify_routes):
         app.include_router(module.router)
     app.include_router(auth_routes.callback_router)
     app.include_router(excel_api.analysis_router)

@@ -3,7 +3,9 @@
 from app.auth.models import ApiToken, AuditEvent, Membership, User
 from app.checklists.models import ChecklistItem, ChecklistPoints, ChecklistVersion
 from app.kpis.models import KpiEvent, KpiUpload, KpiValue, KpiVersion
+from app.notify.models import ReminderLog, ReminderRule
 from app.orgs.models import Unit, UnitLink
+from app.outbox.models import NotifyChannel, NotifyOptOut, OutboxMessage
 from app.reorg.models import ScheduledReorg
 from app.rounds.models import Round, RoundEvent
 from app.sheets.models import Answer, Sheet, SheetEvent, SheetTally
@@ -22,6 +24,11 @@ __all__ = [
     "KpiValue",
     "KpiVersion",
     "Membership",
+    "NotifyChannel",
+    "NotifyOptOut",
+    "OutboxMessage",
+    "ReminderLog",
+    "ReminderRule",
     "Round",
     "RoundEvent",
     "ScheduledReorg",

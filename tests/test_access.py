@@ -125,6 +125,8 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/"): signed_in(303),  # each person is sent to where they work
     ("GET", "/api/v1/me"): signed_in(200),
     ("GET", "/api/v1/rounds"): signed_in(200),
+    ("GET", "/settings/notices"): signed_in(200),
+    ("POST", "/settings/notices"): signed_in(303, form={"on": "round_opened"}),
 
     # --- sheets ---------------------------------------------------------------------------------------------
     ("GET", "/api/v1/rounds/{round_id}/sections/{code}/sheet"): own_section(200),
@@ -164,6 +166,12 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/desk"): desk_only(303),
     ("GET", "/desk/board"): desk_only(200),
     ("GET", "/desk/board/mail-list"): desk_only(200),
+    ("GET", "/desk/reminders"): desk_only(200),
+    ("POST", "/desk/reminders"):
+        desk_only(303, form={"starts_on": "2020-04-01", "min_days_between": "7", "max_per_section": "3",
+                             "targets": "not_started", "escalate_after": "0"}),
+    ("GET", "/desk/reminders/preview"): desk_only(200, query="section=A1"),
+    ("POST", "/desk/reminders/send"): desk_only(303, form={"section": "A1"}),
     ("GET", "/desk/heatmap"): desk_only(200),
     ("GET", "/desk/weak-items"): desk_only(200),
     ("GET", "/desk/quick-wins"): desk_only(200),
@@ -254,6 +262,11 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/admin/users-import"): admin_only(200),
     ("POST", "/admin/users-import"): admin_only(200, files=(("file", "users.csv", "users_csv"),)),
     ("POST", "/admin/users-import/apply"): admin_only(303, form={"payload": "{users_payload}"}),
+    ("GET", "/admin/notices"): admin_only(200),
+    # nothing failed in the walk's world: the admin is told the notice is not one to resend
+    ("POST", "/admin/notices/{message_id}/resend"): admin_only(404, path={"message_id": "999999"}),
+    ("GET", "/admin/notify-channels"): admin_only(200),
+    ("POST", "/admin/notify-channels"): admin_only(303, form={"scope": "desk", "contact_address": "desk@test.example"}),
     ("GET", "/admin/rounds"): admin_only(200),
     ("POST", "/admin/rounds"):
         admin_only(303, form={"fiscal_year": "2027", "title": "令和9年度 第1回", "checklist_version_id": "{version_id}",
@@ -261,6 +274,8 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/admin/rounds/{round_id}"): admin_only(200),
     ("POST", "/admin/rounds/{round_id}/open"): admin_only(303, path={"round_id": "{draft_round_id}"}),
     ("POST", "/admin/rounds/{round_id}/close"): admin_only(303, path={"round_id": "{closable_round_id}"}),
+    ("POST", "/admin/rounds/{round_id}/deadline"):
+        admin_only(303, path={"round_id": "{draft_round_id}"}, form={"closes_on": "2099-03-31"}),
     ("POST", "/admin/rounds/{round_id}/reopen"):
         admin_only(303, path={"round_id": "{closed_round_id}"}, form={"reason": "提出漏れの所属があるため"}),
     ("GET", "/admin/checklists"): admin_only(200),

@@ -132,6 +132,13 @@ def test_board_filters_by_bureau_and_progress_and_pages_the_list(session, dw, de
         service.board(session, desk, dw.round.id, progress=Progress.SUBMITTED)
 
 
+def test_the_board_page_lists_the_least_answered_first(session, dw, desk):
+    # 回答率: P4, Q2 0 %, P3 16.7 %, P2 and Q1 100 % (該当なし counts as answered); organisation order among equals
+    view = service.board(session, desk, dw.round.id, order="completion")
+    assert [(p.section.code, p.section.tally.completion) for p in view.pending] == [
+        ("P4", 0.0), ("Q2", 0.0), ("P3", 16.7), ("P2", 100.0), ("Q1", 100.0)]
+
+
 def test_board_of_a_round_with_no_answers_is_all_not_started(session, dw, desk):
     view = service.board(session, desk, dw.empty_round.id)
     assert (view.counts.not_started, view.counts.in_progress, view.counts.submitted) == (7, 0, 0)

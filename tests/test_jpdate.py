@@ -35,3 +35,13 @@ def test_fiscal_year_starts_in_april(d, fy):
                                            (2018, "平成30年度"), (1988, "昭和63年度")])
 def test_fiscal_year_label(fy, label):
     assert fiscal_year_label(fy) == label
+
+
+def test_days_left_and_the_deadline_note_count_calendar_days_in_japan():
+    from app.jpdate import days_left, deadline_note
+
+    today = date(2026, 6, 25)
+    assert days_left(date(2026, 6, 30), today) == 5
+    assert deadline_note(date(2026, 6, 30), today) == "締切まであと5日"
+    assert deadline_note(date(2026, 6, 25), today) == "本日締切"
+    assert deadline_note(date(2026, 6, 22), today) == "締切を3日過ぎています"

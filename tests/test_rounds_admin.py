@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 
 from app.auth.models import AuditEvent
-from app.jpdate import today_jst
+from app.jpdate import today_jst, wareki
 from app.rounds import service as rounds
 from app.rounds.models import Round, RoundEvent, RoundState
 from app.sheets.models import Answer, Sheet, SheetEvent
@@ -158,6 +158,34 @@ def test_a_sheet_reopen_reason_over_500_characters_is_refused_on_the_page_too(cl
     assert refused.status_code == 422 and "500文字以内" in refused.text and "現在501文字" in refused.text
     assert client.get(f"/api/v1/rounds/{world.round.id}/sections/A1/sheet").json()["state"] == "submitted"
     assert client.post(url, data={"csrf_token": token, "reason": "理" * 500}).status_code == 303
+
+
+def test_the_admin_moves_the_deadline_and_every_page_of_the_open_round_shows_it_with_the_days_left(
+        client, session, world):
+    token = sign_in(client, "admin@test.example")
+    new_deadline = today_jst() + timedelta(days=5)
+    bad = client.post(f"/admin/rounds/{world.round.id}/deadline", data={"csrf_token": token, "closes_on": "2026-13-01"})
+    assert bad.status_code == 422 and "締切日の形式が正しくありません" in bad.text
+    early = client.post(f"/admin/rounds/{world.round.id}/deadline",
+                        data={"csrf_token": token, "closes_on": (world.round.opens_on - timedelta(days=1)).isoformat()})
+    assert early.status_code == 422 and "開始日" in early.text
+    session.refresh(world.round)
+    assert world.round.closes_on != new_deadline
+    session.commit()  # end the read: on SQLite this session holds the write lock while in a transaction
+    moved = client.post(f"/admin/rounds/{world.round.id}/deadline",
+                        data={"csrf_token": token, "closes_on": new_deadline.isoformat()})
+    assert moved.status_code == 303
+    session.refresh(world.round)
+    assert world.round.closes_on == new_deadline
+    event = session.exec(select(RoundEvent).where(RoundEvent.kind == "deadline")).one()
+    assert event.note.endswith(wareki(new_deadline))
+    session.commit()
+    expected = f"{wareki(new_deadline)}（締切まであと5日）"
+    for url in (f"/rounds/{world.round.id}/sections/A1", f"/desk/board?round={world.round.id}",
+                f"/rounds/{world.round.id}", f"/rounds/{world.round.id}/sections/A1/history"):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        assert expected in page.text, url
 
 
 def test_state_changes_out_of_order_are_refused(client, world):

@@ -123,6 +123,7 @@ def _detail_context(session: Session, round_: Round, errors: dict | None = None,
         "errors": errors or {},
         "reason": reason,
         "today": today_jst(),
+        "closes_on": round_.closes_on.isoformat(),
     }
 
 
@@ -145,6 +146,26 @@ def close(round_id: RoundId, session: DbSession, principal: AdminPrincipal):
     sheets.close_round(session, service.get_round(session, round_id), actor=principal)
     session.commit()
     return RedirectResponse(f"/admin/rounds/{round_id}?done=closed", status_code=303)
+
+
+@router.post("/{round_id}/deadline")
+def change_deadline(request: Request, round_id: RoundId, session: DbSession, principal: AdminPrincipal,
+                    form: FormDep):
+    round_ = service.get_round(session, round_id)
+    raw = str(form.get("closes_on", ""))
+    closes_on = _date(raw)
+    try:
+        if raw.strip() and closes_on is None:
+            raise InvalidInput("締切日の形式が正しくありません。",
+                               fields={"closes_on": "締切日の形式が正しくありません（例: 2026-06-30）。"})
+        service.change_deadline(session, round_, closes_on, actor=principal)
+    except InvalidInput as exc:
+        session.rollback()
+        context = {**_detail_context(session, round_, exc.fields), "done": None, "error": exc.message,
+                   "closes_on": raw}
+        return render(request, "rounds/admin_round.html", context, status_code=exc.status_code)
+    session.commit()
+    return RedirectResponse(f"/admin/rounds/{round_id}?done=deadline", status_code=303)
 
 
 @router.post("/{round_id}/reopen")

@@ -237,3 +237,27 @@ def why_not_see_figures_desk(p: Principal) -> str | None:
     if p.sees_everything:
         return None
     return "全所属の実績値と「評価と実績のずれ」は、業務DX相談窓口・管理者だけが見られます。"
+
+
+# --- Notifications -------------------------------------------------------------------------------------
+
+
+def why_not_manage_reminders(p: Principal) -> str | None:
+    """Reminder rules, their preview and 「今すぐ送る」: the desk and admins."""
+    if p.read_only:
+        return "APIトークンでは閲覧だけができます。"
+    if p.sees_everything:
+        return None
+    return "督促の設定と送信は業務DX相談窓口・管理者だけができます。"
+
+
+def why_not_manage_notices(p: Principal) -> str | None:
+    """送信できなかった通知 and 再送, where each 部局 and the desk are told (contact, Teams webhook): admins."""
+    return why_not_admin(p)
+
+
+def why_not_set_own_notices(p: Principal) -> str | None:
+    """通知設定: every signed-in person, for their own notices (not through an API token)."""
+    if p.read_only:
+        return "APIトークンでは閲覧だけができます。"
+    return None

@@ -232,3 +232,29 @@ def group_dev_users(session: Session, users: list[User]) -> list[DemoGroup]:
         group.entries.append((user.upn, f"{unit.name}（{unit.code}）", role))
     ordered = sorted(groups, key=lambda uid: order.get(uid, (0, "")))
     return [staff, *(groups[uid] for uid in ordered)]
+
+
+# --- who is told (notifications) ---------------------------------------------------------------------
+
+
+def desk_recipients(session: Session) -> list[tuple[int | None, str]]:
+    """(user id, address) of the desk: its shared mailbox when an admin set one (通知先の設定), else every active
+    desk person."""
+    from app.outbox.service import DESK, contact_address
+
+    shared = contact_address(session, DESK)
+    if shared:
+        return [(None, shared)]
+    rows = session.exec(select(User.id, User.upn).where(User.is_desk, User.is_active).order_by(User.id)).all()
+    return [(uid, upn) for uid, upn in rows]
+
+
+def leader_recipients(session: Session, unit_ids: list[int]) -> list[tuple[int | None, str]]:
+    """(user id, UPN) of the active DX推進リーダー of some 所属 (their UPN is their mail address)."""
+    if not unit_ids:
+        return []
+    rows = session.exec(select(User.id, User.upn).join(Membership, Membership.user_id == User.id)
+                        .where(Membership.unit_id.in_(unit_ids), Membership.role == SectionRole.LEADER,
+                               User.is_active)
+                        .order_by(User.id)).all()
+    return list(dict.fromkeys((uid, upn) for uid, upn in rows))

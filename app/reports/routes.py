@@ -74,7 +74,8 @@ def board_page(request: Request, session: DbSession, principal: CurrentPrincipal
                bureau: BureauQ = None, progress: Literal["", "not_started", "in_progress"] = "",
                page: PageQ = 1, scope: ScopeQ = ""):
     view = service.board(session, principal, round_id, bureau_code=bureau or None,
-                         progress=Progress(progress) if progress else None, page=page, scope=_scope(scope))
+                         progress=Progress(progress) if progress else None, page=page, scope=_scope(scope),
+                         order="completion")
     context = {**_base("/desk/board"), "view": view, "PROGRESS_CHOICES": service.PROGRESS_CHOICES}
     return render(request, "reports/board.html", context, block="results")
 

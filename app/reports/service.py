@@ -171,18 +171,19 @@ def _recipients(leaders: list[tuple[int, str]], pending: int) -> tuple[str, int,
 
 def board(session: Session, principal: Principal, round_id: int | None, *, bureau_code: str | None = None,
           progress: Progress | None = None, page: int = 1, per_page: int = PER_PAGE["board"],
-          scope: Scope | None = None) -> BoardPage:
+          scope: Scope | None = None, order: figures.Order = "org") -> BoardPage:
     """The board: the counts, and one page of the 所属 not yet submitted with their leaders (names). The
     mail list of every 所属 of the list (thousands at prefecture scale) is ``mail_list``, asked for apart.
-    Progress is about every 所属 whatever the ``scope`` (kept only for the desk's other pages)."""
+    Progress is about every 所属 whatever the ``scope`` (kept only for the desk's other pages).
+    ``order``: organisation order (the JSON) or ``completion`` (回答率, the least answered first: the page)."""
     wanted = _pending(progress)
     ctx = desk_context(session, principal, round_id, bureau_code, scope=scope)
     counts = figures.progress_counts(session, ctx.round.id)
     by_bureau = [BureauProgress(b, counts.get(b.id, ProgressCounts())) for b in ctx.bureaus]
     bureau_id = ctx.bureau.id if ctx.bureau else None
     pager = Pager.of(page, per_page, figures.count_sheets(session, ctx.round.id, bureau_id=bureau_id, progress=wanted))
-    shown = figures.sheet_totals(session, ctx.round.id, bureau_id=bureau_id, progress=wanted, limit=per_page,
-                                 offset=pager.offset)
+    shown = figures.sheet_totals(session, ctx.round.id, bureau_id=bureau_id, progress=wanted, order=order,
+                                 limit=per_page, offset=pager.offset)
     leaders = queries.leaders_of_round(session, ctx.round.id, unit_ids=[t.unit_id for t in shown])
     names = ctx.bureau_names
     return BoardPage(

@@ -42,10 +42,11 @@ class RoundEventKind(StrEnum):
     OPEN = "open"
     CLOSE = "close"
     REOPEN = "reopen"
+    DEADLINE = "deadline"  # the deadline (closes_on) changed; the note says from what to what
 
 
 ROUND_EVENT_LABELS = {RoundEventKind.CREATE: "作成", RoundEventKind.OPEN: "開始", RoundEventKind.CLOSE: "締切",
-                      RoundEventKind.REOPEN: "再開"}
+                      RoundEventKind.REOPEN: "再開", RoundEventKind.DEADLINE: "締切日の変更"}
 
 
 class RoundEvent(SQLModel, table=True):

@@ -15,7 +15,7 @@ from app.auth.models import User
 from app.auth.permissions import Principal
 from app.checklists import service as checklists
 from app.errors import Conflict, InvalidInput, NotFound
-from app.jpdate import fiscal_year_label, fiscal_year_of
+from app.jpdate import fiscal_year_label, fiscal_year_of, wareki
 from app.rounds.models import Round, RoundEvent, RoundEventKind, RoundState
 from app.text import check_text
 
@@ -159,6 +159,25 @@ def reopen_round(session: Session, round_: Round, *, reason: str, actor: Princip
     session.add(round_)
     session.flush()
     _record(session, round_, RoundEventKind.REOPEN, actor, note=reason)
+
+
+def change_deadline(session: Session, round_: Round, closes_on: date | None, *, actor: Principal | None) -> None:
+    """Move a round's deadline (締切日), before it is closed; recorded in the round's history."""
+    if closes_on is None:
+        raise InvalidInput("締切日を入力してください。", fields={"closes_on": "締切日を入力してください（例: 2026-06-30）。"})
+    _lock(session, round_)
+    if round_.state == RoundState.CLOSED:
+        raise Conflict("締切済の調査回の締切日は変更できません（再開してから変更してください）。")
+    if closes_on < round_.opens_on:
+        raise InvalidInput("締切日は開始日以降の日にしてください。",
+                           fields={"closes_on": f"締切日は開始日（{wareki(round_.opens_on)}）以降の日にしてください。"})
+    if closes_on == round_.closes_on:
+        return
+    note = f"{wareki(round_.closes_on)} → {wareki(closes_on)}"
+    round_.closes_on = closes_on
+    session.add(round_)
+    session.flush()
+    _record(session, round_, RoundEventKind.DEADLINE, actor, note=note)
 
 
 def _record(session: Session, round_: Round, kind: RoundEventKind, actor: Principal | None, *, note: str = "",

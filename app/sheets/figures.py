@@ -150,7 +150,7 @@ class SheetTotal:
         return self.tally.maturity
 
 
-Order = Literal["org", "asc", "desc", "all_asc", "all_desc"]
+Order = Literal["org", "asc", "desc", "all_asc", "all_desc", "completion"]
 _STARTED = (Sheet.tally_answered + Sheet.tally_not_applicable) > 0
 
 
@@ -185,6 +185,12 @@ def _listing(*, bureau: bool, units: bool, sheets: bool, progress: tuple[Progres
     return where
 
 
+def _answered_share():
+    """回答率 in SQL, as ``Tally.completion`` counts it (answered and 該当なし per item of the sheet)."""
+    return case((Sheet.tally_total > 0, (Sheet.tally_answered + Sheet.tally_not_applicable) * 1.0 / Sheet.tally_total),
+                else_=0)
+
+
 @lru_cache(maxsize=64)
 def _totals_statement(order: str, paged: bool, **shape):
     ratio = _ratio()
@@ -192,7 +198,9 @@ def _totals_statement(order: str, paged: bool, **shape):
     by_maturity = [(ratio.desc() if descending else ratio.asc()).nulls_last()]
     within_bureau = (Bureau.position, Bureau.code, *by_maturity, *ORG_ORDER[2:])
     ordering = {"org": ORG_ORDER, "asc": within_bureau, "desc": within_bureau,
-                "all_asc": (*by_maturity, *ORG_ORDER), "all_desc": (*by_maturity, *ORG_ORDER)}
+                "all_asc": (*by_maturity, *ORG_ORDER), "all_desc": (*by_maturity, *ORG_ORDER),
+                # 回答率 (answered and 該当なし per item), the least answered first: the board's order
+                "completion": (_answered_share().asc(), *ORG_ORDER)}
     query = (
         select(Sheet.id, Sheet.unit_id, Unit.code, Unit.name, Sheet.bureau_id, Sheet.state, Sheet.entry_on,
                Sheet.tally_total, Sheet.tally_answered, Sheet.tally_not_applicable, Sheet.tally_points,

@@ -16,6 +16,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app.auth import permissions, scope
+from app.auth import service as auth_service
 from app.auth.models import Membership, SectionRole, User
 from app.auth.permissions import Principal
 from app.checklists import service as checklists
@@ -24,6 +25,8 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.jpdate import now_utc, today_jst
 from app.orgs import service as orgs
 from app.orgs.models import Unit, UnitKind
+from app.outbox import notices
+from app.outbox.service import DESK, enqueue_mail, enqueue_teams
 from app.rounds import service as rounds
 from app.rounds.models import Round, RoundState
 from app.sheets import figures, writer
@@ -347,8 +350,16 @@ def reopen(session: Session, principal: Principal, round_id: int, section_code: 
     if sheet.state != SheetState.SUBMITTED:
         raise Conflict("提出されていないため、取り消すものはありません。")
     definition = checklists.get_definition(session, sheet.version_id)
+    now = now_utc()
     writer.set_state(session, sheet, definition, SheetState.DRAFT, actor_id=principal.user_id, source=source,
-                     now=now_utc(), note=reason)
+                     now=now, note=reason)
+    # The 所属's leaders are told in the same transaction as the reopening.
+    unit = session.get(Unit, sheet.unit_id)
+    round_ = session.get(Round, round_id)
+    notice = notices.sheet_reopened(round_id=round_id, round_title=round_.title, section_code=unit.code,
+                                    section_name=unit.name, reason=reason, by=principal.display_name)
+    enqueue_mail(session, notice, auth_service.leader_recipients(session, [unit.id]),
+                 key=f"sheet_reopened.sh{sheet.id}.{now:%Y%m%dT%H%M%S%f}")
 
 
 def leaders_of(session: Session, unit_id: int) -> list[User]:
@@ -435,6 +446,11 @@ def open_round(session: Session, round_: Round, *, on: date, actor: Principal | 
     sections = [u for u in units if u.kind == UnitKind.SECTION]
     rounds.open_round(session, round_, sheets=len(sections), actor=actor)
     create_sheets(session, round_, [(u.id, bureaus[u.id].id) for u in sections])
+    notice = notices.round_opened(round_id=round_.id, round_title=round_.title, opens_on=round_.opens_on,
+                                  closes_on=round_.closes_on)
+    recipients = auth_service.leader_recipients(session, [u.id for u in sections])
+    enqueue_mail(session, notice, recipients, key=f"round_opened.r{round_.id}")
+    enqueue_teams(session, notice, DESK, key=f"round_opened.r{round_.id}")
     return len(sections)
 
 
@@ -443,6 +459,11 @@ def close_round(session: Session, round_: Round, *, actor: Principal | None = No
     are stored, so that pages over many rounds read them instead of recomputing them."""
     rounds.close_round(session, round_, actor=actor)
     figures.materialize(session, round_.id)
+    unit_ids = list(session.exec(select(Sheet.unit_id).where(Sheet.round_id == round_.id)).all())
+    notice = notices.round_closed(round_id=round_.id, round_title=round_.title, closes_on=round_.closes_on)
+    key = f"round_closed.r{round_.id}.{now_utc():%Y%m%dT%H%M%S%f}"  # a round reopened and closed again: a new notice
+    enqueue_mail(session, notice, auth_service.leader_recipients(session, unit_ids), key=key)
+    enqueue_teams(session, notice, DESK, key=key)
 
 
 def hand_on(session: Session, round_id: int, from_unit_id: int, to_unit: Unit) -> None:

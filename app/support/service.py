@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from app.auth import permissions, scope
+from app.auth import service as auth_service
 from app.auth.models import Membership, SectionRole, User
 from app.auth.permissions import Principal
 from app.checklists import service as checklists
@@ -27,6 +28,8 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.jpdate import now_utc, today_jst
 from app.orgs import service as orgs
 from app.orgs.models import Unit
+from app.outbox import notices
+from app.outbox.service import DESK, enqueue_mail, enqueue_teams
 from app.rounds.models import Round
 from app.sheets.models import Answer, Sheet
 from app.statuses import Status
@@ -628,7 +631,23 @@ def request_support(session: Session, principal: Principal, unit: Unit, trend: T
     session.add(record)
     session.flush()
     _set_items(session, record.id, keys)
+    # The desk is told in this transaction: the request and its notice exist together or not at all.
+    notice = notices.consult_new(section_code=unit.code, section_name=unit.name, requester=principal.display_name,
+                                 summary=_summary(session, round_, keys, text), record_id=record.id)
+    enqueue_mail(session, notice, auth_service.desk_recipients(session), key=f"consult_new.s{record.id}")
+    enqueue_teams(session, notice, DESK, key=f"consult_new.s{record.id}")
     return record
+
+
+def _summary(session: Session, round_: Round | None, keys: Sequence[str], text: str) -> str:
+    """A request in a notice: the items chosen (their texts) and the message."""
+    lines = []
+    if keys and round_ is not None:
+        definition = checklists.get_definition(session, round_.checklist_version_id)
+        lines += [f"・{definition.by_key[k].text}" for k in keys if k in definition.by_key]
+    if text:
+        lines.append(f"相談の内容: {text}")
+    return "\n".join(lines)
 
 
 def update_record(session: Session, principal: Principal, record_id: int, data: SupportInput) -> SupportRecord:
@@ -671,7 +690,15 @@ def update_record(session: Session, principal: Principal, record_id: int, data: 
     if keys is not None:
         session.execute(delete(SupportRecordItem).where(SupportRecordItem.record_id == record.id))
         _set_items(session, record.id, keys)
+    before = (record.advice, record.follow_up_on)
     session.refresh(record)
+    if view.can_manage and (record.advice, record.follow_up_on) != before and (record.advice or record.follow_up_on):
+        # The desk's answer or follow-up date reaches the 所属's leaders, in this transaction.
+        unit = session.get(Unit, record.unit_id)
+        notice = notices.consult_answer(section_code=unit.code, section_name=unit.name, summary=record.advice,
+                                        follow_up_on=record.follow_up_on, record_id=record.id)
+        enqueue_mail(session, notice, auth_service.leader_recipients(session, [unit.id]),
+                     key=f"consult_answer.s{record.id}.v{record.version}")
     return record
 
 

@@ -42,6 +42,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("推移・目標", "/trend", _sections),
     NavItem("伴走支援", "/support", _desk),
     NavItem("APIトークン", "/tokens", _desk),
+    NavItem("通知設定", "/settings/notices"),
     NavItem("管理", "/admin", _admin),
 )
 
@@ -56,6 +57,7 @@ DESK_PAGES: tuple[tuple[str, str], ...] = (
     ("/desk/distribution", "成熟度の分布"),
     ("/desk/downloads", "ダウンロード"),
     ("/desk/figures", "実績値"),  # app.kpis
+    ("/desk/reminders", "督促"),
 )
 
 
@@ -78,6 +80,10 @@ ADMIN_PAGES: tuple[AdminPage, ...] = (
     AdminPage("調査回の管理", "/admin/rounds", "調査回の作成・開始・締切・再開（理由を記録）。"),
     AdminPage("チェックシートの版", "/admin/checklists", "新しい版（サーバーのファイルかアップロードしたYAML）の差分を確認してから公開します。公開済みの版は変更できません。"),
     AdminPage("Excel取り込み", "/admin/import", "紙・Excel時代の結果（元のシート様式のExcel）を調査回に取り込みます。確認してから一括で反映します。"),
+    AdminPage("送信できなかった通知", "/admin/notices",
+              "メール・Teamsで送れなかった通知と、その理由。原因を直してから「再送」します。"),
+    AdminPage("通知先の設定", "/admin/notify-channels",
+              "業務DX相談窓口と各部局の連絡先メールアドレス、Teams ワークフローの Webhook URL（暗号化して保存）。"),
     AdminPage("組織改正", "/admin/reorg", "4月の組織改正（名称変更・統合・分割・移管・新設・廃止）をCSVで確認してから反映します。"),
 )
 

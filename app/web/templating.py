@@ -10,7 +10,7 @@ from jinja2 import StrictUndefined, Undefined
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from app.config import PROJECT_ROOT
-from app.jpdate import fiscal_year_label, to_jst, wareki, wareki_datetime
+from app.jpdate import days_left, deadline_note, fiscal_year_label, to_jst, wareki, wareki_datetime
 from app.scoring.rules import DIFFICULTY_LABELS, PROGRESS_LABELS, difficulty_stars, progress_of
 from app.statuses import STATUS_LABELS, Status
 
@@ -97,6 +97,8 @@ def make_templates(strict: bool, reload: bool = True) -> Jinja2Blocks:
         score=fmt_score,
         domid=dom_id,
         hhmm=hhmm,
+        days_left=days_left,
+        deadline_note=deadline_note,
     )
     env.globals.update(
         asset=asset,

@@ -1,0 +1,221 @@
+"""The sender: claims due outbox rows one at a time, sends each, marks it sent.
+
+- **Claim** in a short transaction: the oldest due row (``pending``, or ``sending`` whose lease ran out) read
+  ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (two senders never take one row; on SQLite the write transaction,
+  ``BEGIN IMMEDIATE``, is the one writer), then marked ``sending`` until now + the lease, attempts + 1.
+- **Send** outside any transaction: no database lock is held while the relay or Teams answers, so pages
+  never wait for a send.
+- **Mark** in a second short transaction, only if the row is still this claim's (same attempt): sent; or
+  due again after the backoff (1 min, 10 min, 100 min); or, after the last attempt or a permanent refusal,
+  ``failed`` with the reason (shown on 「送信できなかった通知」, where 「再送」 puts it back).
+
+A sender killed between the send and the mark leaves the row ``sending``; when its lease runs out it is
+sent again with the same Message-ID (the idempotency key): nothing is lost, at most that one repeats.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import text, update
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from app.config import Settings
+from app.db import session_for
+from app.jpdate import now_utc
+from app.notify import reminders, secrets
+from app.notify.channels import Mailer, Outgoing, SendError, post_card
+from app.outbox.models import Channel, NotifyChannel, OutboxMessage, OutboxState
+
+log = logging.getLogger("paperless.notify")
+BACKOFF_SECONDS = (60, 600, 6000)  # after the 1st, 2nd and 3rd failed attempt; the 4th failure is final
+MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
+ADVISORY_LOCK = 0x7061_7065_6E74  # pg_try_advisory_lock key of the one sending process ("papent")
+DUE_EVERY_SECONDS = 3600  # the sending process queues the day's reminders and deadline notices this often
+
+
+@dataclass
+class RunResult:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    def __str__(self) -> str:
+        return f"sent {self.sent}, to retry {self.retried}, failed {self.failed}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: int
+    attempts: int
+    out: Outgoing
+
+
+def _absolute(settings: Settings, link: str) -> str:
+    if not link or "://" in link:
+        return link
+    return settings.public_url.rstrip("/") + link
+
+
+def claim(engine: Engine, settings: Settings, now: datetime | None = None) -> Claim | None:
+    """Take the oldest due row for this sender (its lease: ``notify_lease_seconds``), or None."""
+    now = now or now_utc()
+    with session_for(engine, write=True) as session:
+        query = (select(OutboxMessage)
+                 .where(OutboxMessage.state.in_([OutboxState.PENDING.value, OutboxState.SENDING.value]),
+                        OutboxMessage.next_attempt_at <= now)
+                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                 .limit(1))
+        if engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        row = session.exec(query).first()
+        if row is None:
+            return None
+        row.state = OutboxState.SENDING.value
+        row.attempts += 1
+        row.next_attempt_at = now + timedelta(seconds=settings.notify_lease_seconds)
+        session.add(row)
+        link = _absolute(settings, (row.payload or {}).get("link", ""))
+        result = Claim(row.id, row.attempts, Outgoing(key=row.idempotency_key, channel=row.channel,
+                                                      recipient=row.recipient, subject=row.subject,
+                                                      body=row.body.replace("{link}", link), link=link))
+        session.commit()
+        return result
+
+
+def _mark(engine: Engine, c: Claim, **values) -> bool:
+    """Record the outcome of a claim, unless the row has been claimed again since (its lease ran out)."""
+    with session_for(engine, write=True) as session:
+        done = session.connection().execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == c.id, OutboxMessage.attempts == c.attempts,
+                   OutboxMessage.state == OutboxState.SENDING.value)
+            .values(**values))
+        session.commit()
+        return done.rowcount == 1
+
+
+def _webhook(engine: Engine, settings: Settings, scope: str) -> str:
+    with session_for(engine) as session:
+        token = session.exec(select(NotifyChannel.webhook_encrypted).where(NotifyChannel.scope == scope)).first()
+    if not token:
+        raise SendError("Teams の Webhook URL が設定されていません（通知先の設定で登録してください）。", permanent=True)
+    try:
+        return secrets.decrypt(settings, token)
+    except ValueError as exc:
+        raise SendError(str(exc), permanent=True) from None
+
+
+class Sender:
+    """Drains the outbox with one SMTP connection per run."""
+
+    def __init__(self, engine: Engine, settings: Settings, *, mailer: Mailer | None = None, post=None,
+                 clock=now_utc):
+        self.engine = engine
+        self.settings = settings
+        self.mailer = mailer or Mailer(settings)
+        self.post = post
+        self.clock = clock  # tests move time to see the backoff
+
+    def deliver(self, out: Outgoing) -> None:
+        if out.channel == Channel.MAIL:
+            self.mailer.send(out)
+        elif out.channel == Channel.TEAMS:
+            url = _webhook(self.engine, self.settings, out.recipient)
+            post_card(url, out, self.settings, **({"post": self.post} if self.post else {}))
+        else:
+            raise SendError(f"不明な送信経路です（{out.channel}）。", permanent=True)
+
+    def send_one(self, c: Claim, result: RunResult) -> None:
+        try:
+            self.deliver(c.out)
+        except SendError as exc:
+            now = self.clock()
+            if exc.permanent or c.attempts >= MAX_ATTEMPTS:
+                _mark(self.engine, c, state=OutboxState.FAILED.value, last_error=exc.reason)
+                result.failed += 1
+                log.warning("notice %s failed for good after %d attempt(s): %s", c.id, c.attempts, exc.reason)
+            else:
+                wait = max(BACKOFF_SECONDS[c.attempts - 1], exc.retry_after or 0)
+                _mark(self.engine, c, state=OutboxState.PENDING.value, last_error=exc.reason,
+                      next_attempt_at=now + timedelta(seconds=wait))
+                result.retried += 1
+                log.info("notice %s attempt %d failed, retry in %d s: %s", c.id, c.attempts, wait, exc.reason)
+            return
+        _mark(self.engine, c, state=OutboxState.SENT.value, sent_at=self.clock(), last_error="")
+        result.sent += 1
+
+    def run_once(self, *, limit: int | None = None) -> RunResult:
+        """Send every due notice (or ``limit`` of them), then return."""
+        result = RunResult()
+        try:
+            while limit is None or result.sent + result.retried + result.failed < limit:
+                c = claim(self.engine, self.settings, self.clock())
+                if c is None:
+                    break
+                self.send_one(c, result)
+        finally:
+            self.mailer.close()
+        return result
+
+
+def background(engine: Engine, settings: Settings, stop: threading.Event) -> None:
+    """The sender inside ``paperless serve``: on PostgreSQL only the process holding the advisory lock sends
+    (the others keep trying to take it, so one takes over when that process ends); on SQLite the one worker."""
+    holder = None
+    last_due = None
+    try:
+        while not stop.is_set():
+            try:
+                if engine.dialect.name == "postgresql" and holder is None:
+                    conn = engine.connect()
+                    if conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK}).scalar():
+                        conn.commit()
+                        holder = conn
+                        log.info("this process sends the notices (advisory lock taken)")
+                    else:
+                        conn.rollback()
+                        conn.close()
+                if holder is not None or engine.dialect.name != "postgresql":
+                    if last_due is None or time.monotonic() - last_due >= DUE_EVERY_SECONDS:
+                        queued = reminders.run_due(engine)  # idempotent: the keys and the reminder log
+                        last_due = time.monotonic()
+                        if queued:
+                            log.info("reminders and deadline notices queued: %d", queued)
+                    result = Sender(engine, settings).run_once()
+                    if result.sent or result.retried or result.failed:
+                        log.info("notices: %s", result)
+            except Exception:  # noqa: BLE001 — the loop must outlive a database restart
+                log.exception("notice sender: run failed; trying again later")
+                if holder is not None:
+                    holder.invalidate()
+                    holder = None
+            stop.wait(settings.notify_interval_seconds)
+    finally:
+        if holder is not None:
+            holder.close()
+
+
+def start_in_background(settings: Settings):
+    """Start the sender thread of ``paperless serve`` (PAPERLESS_NOTIFY_SENDER=serve, not in tests); returns
+    the function that stops it. It has an engine of its own: the lock's connection is not one of the pages'."""
+    if settings.notify_sender != "serve" or settings.env == "test":
+        return lambda: None
+    from app.db import make_engine
+
+    engine = make_engine(settings.database_url, pool_size=2)
+    stop = threading.Event()
+    thread = threading.Thread(target=background, args=(engine, settings, stop), name="notify-sender", daemon=True)
+    thread.start()
+
+    def stop_it() -> None:
+        stop.set()
+        thread.join(timeout=settings.smtp_timeout_seconds + 5)
+        engine.dispose()
+
+    return stop_it
