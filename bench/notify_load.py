@@ -220,15 +220,18 @@ def _ratio(value: float, base: float) -> str:
 
 
 def markdown(runs: list[Run], summary: dict) -> str:
+    postgres = summary["database"] == "postgres"
     lines = [
         f"Dataset **{summary['dataset']}** on **{summary['database']}**, {summary['workers']} worker(s), wrk "
         f"{summary['duration_s']:g} s at {summary['connections']} connections per run; round {summary['round_id']}, "
         f"{summary['leaders']} leaders signed in for the saves; sender inside `paperless serve`, looking every "
         f"{summary['interval_s']:g} s; SMTP: aiosmtpd on 127.0.0.1 (a thread of the bench process).",
         "",
-        "| pair | page | outbox | req/s | p50 ms | p99 ms | server CPU ms/req | 400 received after | wrk run while sending "
-        "| req/s ÷ idle | p50 ÷ idle | p99 ÷ idle | CPU ÷ idle | non-2xx | other load (cores) |",
-        "|--:|---|---|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|",
+        "| pair | page | outbox | req/s | p50 ms | p99 ms | server CPU ms/req | "
+        + ("DB CPU ms/req | " if postgres else "")
+        + "400 received after | wrk run while sending | req/s ÷ idle | p50 ÷ idle | p99 ÷ idle | CPU ÷ idle | "
+        "non-2xx | other load (cores) |",
+        "|--:|---|---|--:|--:|--:|--:|" + ("--:|" if postgres else "") + "--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     idle: dict[tuple[int, str], tp.Row] = {}
     for run in runs:
@@ -246,11 +249,15 @@ def markdown(runs: list[Run], summary: dict) -> str:
             covered = "–" if run.delivered_s is None else f"{100 * run.sending_share:.0f} %"
         cells = [str(run.pair), run.label, f"sending {REMINDERS}" if run.sending else "idle",
                  f"{r.per_second:,.0f}" if r.per_second >= 100 else f"{r.per_second:,.1f}",
-                 f"{r.p50_ms:.1f}", f"{r.p99_ms:.1f}", f"{r.server_cpu_ms_per_request:.2f}", received, covered]
+                 f"{r.p50_ms:.1f}", f"{r.p99_ms:.1f}", f"{r.server_cpu_ms_per_request:.2f}"]
+        if postgres:
+            cells.append("–" if r.db_cpu_ms_per_request is None else f"{r.db_cpu_ms_per_request:.2f}"
+                         + ("*" if r.foreign_db_transactions else ""))
+        cells += [received, covered]
         if base is not None:
             cells += [_ratio(r.per_second, base.per_second), _ratio(r.p50_ms, base.p50_ms),
                       _ratio(r.p99_ms, base.p99_ms),
-                      _ratio(r.server_cpu_ms_per_request, base.server_cpu_ms_per_request)]
+                      _ratio(tp._total_cpu(r), tp._total_cpu(base))]  # noqa: SLF001 (server + DB, as throughput.py)
         else:
             cells += ["", "", "", ""]
         cells += [f"error: {r.error}" if r.error else f"{r.not_ok:,} of {r.requests:,}", f"{r.others_cores:.1f}"]
@@ -260,8 +267,13 @@ def markdown(runs: list[Run], summary: dict) -> str:
         "",
         "400 received after: from the POST of 「今すぐ送る」 to the 400th mail at the SMTP server (the POST, then the "
         "sheets read for the saves' versions, then wrk). Wrk run while sending: the share of the wrk run before the "
-        "400th mail arrived (the rest of the run had an idle outbox again). Server CPU: the whole `paperless serve` process, the sender thread included. Other load: "
-        f"cores busy with processes other than the server and wrk during the run (out of {m['cores']}).",
+        "400th mail arrived (the rest of the run had an idle outbox again). Server CPU: the whole `paperless serve` "
+        "process, the sender thread included"
+        + ("; DB CPU: the whole PostgreSQL server (* where other databases had transactions meanwhile: an upper "
+           "bound)" if postgres else "")
+        + ". CPU ÷ idle: server CPU" + (" + DB CPU" if postgres else "") + " per request. Other load: cores busy "
+        f"with processes other than the server{', PostgreSQL' if postgres else ''} and wrk during the run "
+        f"(out of {m['cores']}).",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores; load average {summary['load_before']:.2f} before, "
         f"{summary['load_after']:.2f} after; Python {m['python']}, SQLite {m['sqlite']}, PostgreSQL "
