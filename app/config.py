@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import PositiveFloat, PositiveInt, SecretStr, model_validator
+from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     # lock; on SQLite the one worker); "off" = only `paperless notify run --once` (cron / systemd timer).
     notify_sender: Literal["serve", "off"] = "serve"
     notify_interval_seconds: PositiveFloat = 30.0
+    # The most notices sent per second (0 = as fast as the relay takes them). Sending shares the server's CPU
+    # with the pages (bench/notify_load.py: unpaced, 400 mails halved the save's throughput while they went);
+    # paced, 400 reminders take 40 s and the pages barely notice. Office relays throttle bursts too.
+    notify_max_per_second: NonNegativeFloat = 10.0
     # How long a claimed notice is a sender's before another may take it (longer than any one send).
     notify_lease_seconds: PositiveInt = 300
     # Teams Workflows webhooks: the hosts a URL may point at (comma-separated, * = any labels), https only.

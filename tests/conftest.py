@@ -121,7 +121,8 @@ def _fresh_definition_cache():
 
 def make_settings(database_url: str, **overrides) -> Settings:
     values = dict(env="test", auth="dev", database_url=database_url, secret_key=SECRET,
-                  checklists_dir=PROJECT_ROOT / "checklists")
+                  checklists_dir=PROJECT_ROOT / "checklists",
+                  notify_max_per_second=0)  # tests send hundreds of notices; the pacing has a test of its own
     values.update(overrides)
     return Settings(_env_file=None, **values)
 

@@ -56,7 +56,7 @@ def cli_env(database_url: str, port: int) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERLESS_")}
     env.update(PAPERLESS_DATABASE_URL=database_url, PAPERLESS_ENV="development", PAPERLESS_SECRET_KEY=SECRET,
                PAPERLESS_SMTP_HOST="127.0.0.1", PAPERLESS_SMTP_PORT=str(port), PAPERLESS_SMTP_FROM=FROM,
-               PAPERLESS_PUBLIC_URL="https://paperless.test.example")
+               PAPERLESS_PUBLIC_URL="https://paperless.test.example", PAPERLESS_NOTIFY_MAX_PER_SECOND="0")
     return env
 
 

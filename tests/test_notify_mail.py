@@ -157,3 +157,22 @@ def test_a_refused_login_is_recorded_without_the_password_and_nothing_is_sent_tw
         assert Sender(engine, right, clock=lambda: later).run_once().sent == 1
         assert Sender(engine, right, clock=lambda: later + timedelta(days=1)).run_once().sent == 0
     assert len(inbox.messages) == 1
+
+
+def test_the_sender_keeps_to_the_most_notices_per_second_and_stops_between_two_when_asked(
+        session, engine, world, database_url):
+    """Sending shares the server's CPU with the pages: paced at ``notify_max_per_second`` (a pause after each
+    notice, the rest of the second), and the background thread's stop ends a run between two notices."""
+    to = [(u.id, u.upn) for u in (world.leader_a, world.leader_b, world.desk)]
+    assert enqueue_mail(session, opened(world), to, key=f"paced.r{world.round.id}") == 3
+    session.commit()
+    pauses: list[float] = []
+    with smtp_server() as (inbox, port):
+        paced = Sender(engine, mail_settings(database_url, port, notify_max_per_second=4),
+                       wait=lambda s: pauses.append(s) or len(pauses) == 2)  # asked to stop at the 2nd pause
+        assert paced.run_once().sent == 2
+        assert len(pauses) == 2 and all(0 < s <= 0.25 for s in pauses)
+        unpaced = Sender(engine, mail_settings(database_url, port, notify_max_per_second=0),
+                         wait=lambda s: pauses.append(s) or False)
+        assert unpaced.run_once().sent == 1 and len(pauses) == 2  # 0: no pause
+    assert len(inbox.messages) == 3

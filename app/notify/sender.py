@@ -115,12 +115,15 @@ class Sender:
     """Drains the outbox with one SMTP connection per run."""
 
     def __init__(self, engine: Engine, settings: Settings, *, mailer: Mailer | None = None, post=None,
-                 clock=now_utc):
+                 clock=now_utc, wait=None):
         self.engine = engine
         self.settings = settings
         self.mailer = mailer or Mailer(settings)
         self.post = post
         self.clock = clock  # tests move time to see the backoff
+        # The pause between two notices (``notify_max_per_second``); returns True when the sender must stop
+        # (the background thread passes its stop event's wait).
+        self.wait = wait or (lambda seconds: time.sleep(seconds) or False)
 
     def deliver(self, out: Outgoing) -> None:
         if out.channel == Channel.MAIL:
@@ -153,12 +156,17 @@ class Sender:
     def run_once(self, *, limit: int | None = None) -> RunResult:
         """Send every due notice (or ``limit`` of them), then return."""
         result = RunResult()
+        rate = self.settings.notify_max_per_second
         try:
             while limit is None or result.sent + result.retried + result.failed < limit:
+                started = time.monotonic()
                 c = claim(self.engine, self.settings, self.clock())
                 if c is None:
                     break
                 self.send_one(c, result)
+                rest = (1 / rate if rate else 0) - (time.monotonic() - started)
+                if rest > 0 and self.wait(rest):
+                    break  # stopping: what is left waits for the next run
         finally:
             self.mailer.close()
         return result
@@ -187,7 +195,7 @@ def background(engine: Engine, settings: Settings, stop: threading.Event) -> Non
                         last_due = time.monotonic()
                         if queued:
                             log.info("reminders and deadline notices queued: %d", queued)
-                    result = Sender(engine, settings).run_once()
+                    result = Sender(engine, settings, wait=stop.wait).run_once()
                     if result.sent or result.retried or result.failed:
                         log.info("notices: %s", result)
             except Exception:  # noqa: BLE001 — the loop must outlive a database restart
