@@ -38,6 +38,7 @@ from app.sheets.models import (
     MaturityTally,
     Sheet,
     SheetEvent,
+    SheetReview,
     SheetState,
     SheetTally,
 )
@@ -254,6 +255,37 @@ def set_state(session: Session, sheet: LockedSheet, definition: Definition, stat
     closed_round_changed(session, sheet.round_state, sheet.round_id, [sheet.bureau_id])
 
 
+_REVIEWS = select(SheetReview.item_key, SheetReview.mark, SheetReview.comment).where(
+    SheetReview.sheet_id == bindparam("sheet_id"))
+
+
+def reviews(session: Session, sheet_id: int) -> dict[str, tuple[str, str]]:
+    """The desk's marks on a (locked) sheet: item key → (mark, comment)."""
+    return {row[0]: (row[1], row[2]) for row in session.connection().execute(_REVIEWS, {"sheet_id": sheet_id})}
+
+
+def mark_review(session: Session, sheet: LockedSheet, marks: Mapping[str, tuple[str, str]], *, kind: EventKind,
+                actor_id: int | None, now: datetime) -> None:
+    """The desk's review of a locked sheet: each item's mark (item key → (mark, comment)) replaces the one
+    stored, and history records it (one event per item, or one for the whole sheet with ``REVIEW_ALL``).
+    Sending back (差戻し) also reopens the sheet: the caller then calls ``set_state`` with ``DRAFT``."""
+    if not marks:
+        return
+    conn = session.connection()
+    conn.execute(delete(SheetReview).where(SheetReview.sheet_id == sheet.id,
+                                           SheetReview.item_key.in_(list(marks))))
+    conn.execute(insert(SheetReview), [
+        {"sheet_id": sheet.id, "item_key": key, "mark": mark, "comment": comment, "at": now, "by_id": actor_id}
+        for key, (mark, comment) in marks.items()])
+    if kind == EventKind.REVIEW_ALL:
+        events = [{"sheet_id": sheet.id, "at": now, "actor_id": actor_id, "source": EventSource.PAGE.value,
+                   "kind": kind.value, "note": ""}]
+    else:
+        events = [{"sheet_id": sheet.id, "at": now, "actor_id": actor_id, "source": EventSource.PAGE.value,
+                   "kind": kind.value, "item_key": key, "note": comment} for key, (_, comment) in marks.items()]
+    conn.execute(insert(SheetEvent), events)
+
+
 def move(session: Session, sheet: LockedSheet, definition: Definition, *, unit_id: int, bureau_id: int) -> None:
     """A reorganisation hands a sheet of an open round to the 所属 that continues its 所属, under that
     所属's 部局: the sheet leaves its old 部局's group tallies for the new one's."""
@@ -287,6 +319,7 @@ def fold(session: Session, sheet: LockedSheet, into: LockedSheet, definition: De
     conn.execute(update(SheetEvent).where(SheetEvent.sheet_id == sheet.id)
                  .values(sheet_id=into.id, note=(note + " " + SheetEvent.note)))
     conn.execute(delete(SheetTally).where(SheetTally.sheet_id == sheet.id))
+    conn.execute(delete(SheetReview).where(SheetReview.sheet_id == sheet.id))
     conn.execute(delete(Answer).where(Answer.sheet_id == sheet.id))
     conn.execute(delete(Sheet).where(Sheet.id == sheet.id))
     group = GroupDelta()
