@@ -339,13 +339,13 @@ def test_every_rule_names_an_outcome_for_every_persona():
 def more_world(app, session, world, role: str) -> dict:
     """What the rules that change something act on, so that they change nothing another rule reads; and
     the values the rules name ("{name}" in paths, queries and forms; ``Value(name)`` in JSON)."""
+    from app.auth import service as auth_service
     from app.auth import tokens
     from app.checklists.loader import load_directory
     from app.excel import export, writer
     from app.jpdate import today_jst
     from app.kpis.models import KpiUpload
     from app.reorg.models import ScheduledReorg
-    from app.auth import service as auth_service
     from app.rounds import service as rounds
     from app.sheets import service as sheets_service
     from app.sheets.models import EventSource
