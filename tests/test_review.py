@@ -12,7 +12,7 @@ from app.errors import Forbidden, InvalidInput
 from app.outbox.models import OutboxMessage
 from app.sheets import review, service
 from app.sheets.history import sheet_history
-from app.sheets.models import EventSource, SheetReview, SheetState
+from app.sheets.models import EventSource, Sheet, SheetReview, SheetState
 from app.sheets.review import ReviewState
 from tests import factories as f
 from tests.factories import V1_KEYS
@@ -151,8 +151,68 @@ def test_the_board_counts_sheets_per_review_state(session, world):
 
 
 def test_pure_review_state():
-    assert review.review_state(submitted=False, items=3, confirmed=0, returned=0) is None
-    assert review.review_state(submitted=False, items=3, confirmed=2, returned=1) is ReviewState.RETURNED
-    assert review.review_state(submitted=True, items=3, confirmed=0, returned=0) is ReviewState.UNREVIEWED
-    assert review.review_state(submitted=True, items=3, confirmed=2, returned=1) is ReviewState.REVIEWING
-    assert review.review_state(submitted=True, items=3, confirmed=3, returned=0) is ReviewState.CONFIRMED
+    assert review.review_state(submitted=False, items=3, confirmed=0, returned=0, marked=0) is None
+    assert review.review_state(submitted=False, items=3, confirmed=1, returned=0, marked=2) is None  # taken back
+    assert review.review_state(submitted=False, items=3, confirmed=2, returned=1, marked=3) is ReviewState.RETURNED
+    assert review.review_state(submitted=True, items=3, confirmed=0, returned=0, marked=0) is ReviewState.UNREVIEWED
+    assert review.review_state(submitted=True, items=3, confirmed=0, returned=0, marked=1) is ReviewState.REVIEWING
+    assert review.review_state(submitted=True, items=3, confirmed=2, returned=0, marked=3) is ReviewState.REVIEWING
+    assert review.review_state(submitted=True, items=3, confirmed=3, returned=0, marked=3) is ReviewState.CONFIRMED
+
+
+# --- a 差戻し racing the leader's own 提出の取消 (checked under the sheet's lock) ------------------------------
+
+
+def test_a_send_back_racing_the_leaders_reopening_reopens_the_sheet_once(engine, session, world):
+    """Each pair: the sheet submitted, then the desk's 差戻し and the leader's 提出の取消 released together, each in
+    its own transaction. Whichever comes second sees the sheet a draft under the lock and is refused: never two
+    reopenings of one 提出, never a 差戻し recorded on a sheet the leader had already taken back."""
+    import threading
+
+    from app.db import session_for
+    from app.errors import Conflict
+    from app.sheets.models import SheetEvent
+
+    f.set_answers(session, world.round.id, world.a1, dict.fromkeys(V1_KEYS, "○"))
+    session.commit()
+    desk, leader = who(session, world.desk), who(session, world.leader_a)
+    session.commit()  # and no more reading through this session: on SQLite it would hold the write lock
+    outcomes = []
+    for n in range(10):
+        with session_for(engine, write=True) as s:
+            service.submit(s, leader, world.round.id, "A1", source=EventSource.PAGE)
+            s.commit()
+        barrier = threading.Barrier(2)
+        results: dict[str, str] = {}
+
+        def run(name, action, barrier=barrier, results=results):
+            with session_for(engine, write=True) as s:
+                barrier.wait()
+                try:
+                    action(s)
+                    s.commit()
+                    results[name] = "done"
+                except (Forbidden, Conflict):
+                    s.rollback()
+                    results[name] = "refused"
+
+        threads = [
+            threading.Thread(target=run, args=("desk", lambda s, n=n: review.review_item(
+                s, desk, world.round.id, "A1", K1, mark="returned", comment=f"差戻し{n}"))),
+            threading.Thread(target=run, args=("leader", lambda s, n=n: service.reopen(
+                s, leader, world.round.id, "A1", source=EventSource.PAGE, reason=f"取消{n}"))),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        outcomes.append(results)
+        with session_for(engine) as s:  # a new 提出 for the next pair: the sheet must be a draft here
+            assert s.exec(select(Sheet.state).where(Sheet.id == f.sheet_of(s, world.round.id, world.a1).id)
+                          ).one() == SheetState.DRAFT
+    assert all(sorted(r.values()) == ["done", "refused"] for r in outcomes), outcomes
+    with session_for(engine) as s:
+        kinds = [k for k in s.exec(select(SheetEvent.kind).order_by(SheetEvent.id)).all() if k != "answer"]
+    assert kinds.count("submit") == 10 and kinds.count("reopen") == 10
+    backs = kinds.count("review_back")
+    assert backs == sum(r["desk"] == "done" for r in outcomes)

@@ -186,6 +186,7 @@ class SheetEvent(SQLModel, table=True):
 class ReviewMark(StrEnum):
     CONFIRMED = "confirmed"  # 確認済
     RETURNED = "returned"  # 差戻し
+    RESUBMITTED = "resubmitted"  # 差戻し answered: the 所属 submitted again (the comment stays; the desk reviews again)
 
 
 class SheetReview(SQLModel, table=True):

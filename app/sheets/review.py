@@ -30,7 +30,7 @@ from app.sheets.service import SheetView, _lock_for
 from app.text import check_text
 
 COMMENT_MAX = 500
-MARK_LABELS = {ReviewMark.CONFIRMED: "確認済", ReviewMark.RETURNED: "差戻し"}
+MARK_LABELS = {ReviewMark.CONFIRMED: "確認済", ReviewMark.RETURNED: "差戻し", ReviewMark.RESUBMITTED: "差戻し後に再提出"}
 
 
 class ReviewState(StrEnum):
@@ -44,12 +44,12 @@ REVIEW_STATE_LABELS = {ReviewState.UNREVIEWED: "未確認", ReviewState.REVIEWIN
                        ReviewState.CONFIRMED: "確認済", ReviewState.RETURNED: "差戻し"}
 
 
-def review_state(*, submitted: bool, items: int, confirmed: int, returned: int) -> ReviewState | None:
-    """A sheet's review state: 差戻し (a draft with items sent back), 未確認 / 確認中 / 確認済 (submitted);
-    None for a draft that was never sent back (nothing to review yet)."""
+def review_state(*, submitted: bool, items: int, confirmed: int, returned: int, marked: int) -> ReviewState | None:
+    """A sheet's review state from its marks (``marked``: items with any mark): 差戻し (a draft with items sent
+    back and not yet submitted again), 未確認 / 確認中 / 確認済 (submitted); None for any other draft."""
     if not submitted:
         return ReviewState.RETURNED if returned else None
-    if confirmed == 0 and returned == 0:
+    if marked == 0:
         return ReviewState.UNREVIEWED
     if confirmed >= items:
         return ReviewState.CONFIRMED
@@ -80,7 +80,7 @@ class Review:
 def _state_of(marks: dict[str, tuple[str, str]], *, submitted: bool, items: int) -> ReviewState | None:
     values = [mark for mark, _ in marks.values()]
     return review_state(submitted=submitted, items=items, confirmed=values.count(ReviewMark.CONFIRMED),
-                        returned=values.count(ReviewMark.RETURNED))
+                        returned=values.count(ReviewMark.RETURNED), marked=len(values))
 
 
 def _rules(principal: Principal, *, submitted: bool, sent_back: bool, round_open: bool) -> tuple[str | None, ...]:
@@ -167,15 +167,17 @@ def review_counts(session: Session, round_id: int, bureau_id: int | None = None)
     per_sheet = (
         select(SheetReview.sheet_id,
                func.sum(case((SheetReview.mark == ReviewMark.CONFIRMED.value, 1), else_=0)).label("ok"),
-               func.sum(case((SheetReview.mark == ReviewMark.RETURNED.value, 1), else_=0)).label("back"))
+               func.sum(case((SheetReview.mark == ReviewMark.RETURNED.value, 1), else_=0)).label("back"),
+               func.count().label("marked"))
         .group_by(SheetReview.sheet_id).subquery())
     ok = func.coalesce(per_sheet.c.ok, 0)
     back = func.coalesce(per_sheet.c.back, 0)
+    marked = func.coalesce(per_sheet.c.marked, 0)
     submitted = Sheet.state == SheetState.SUBMITTED.value
     state = case(
         (~submitted & (back > 0), ReviewState.RETURNED.value),
         (~submitted, ""),
-        ((ok == 0) & (back == 0), ReviewState.UNREVIEWED.value),
+        (marked == 0, ReviewState.UNREVIEWED.value),
         (ok >= Sheet.tally_total, ReviewState.CONFIRMED.value),
         else_=ReviewState.REVIEWING.value)
     query = (select(state, func.count()).select_from(Sheet).outerjoin(per_sheet, per_sheet.c.sheet_id == Sheet.id)

@@ -36,6 +36,7 @@ from app.sheets.models import (
     EventSource,
     ItemTally,
     MaturityTally,
+    ReviewMark,
     Sheet,
     SheetEvent,
     SheetReview,
@@ -227,6 +228,9 @@ _SET_STATE = (
     .values(state=bindparam("new_state"), submitted_at=bindparam("when_submitted"),
             submitted_by_id=bindparam("who_submitted"), updated_at=bindparam("now"))
 )
+_RESUBMITTED = (update(SheetReview).where(SheetReview.sheet_id == bindparam("r_sheet"),
+                                          SheetReview.mark == ReviewMark.RETURNED.value)
+                .values(mark=ReviewMark.RESUBMITTED.value))
 _STATUSES = select(Answer.item_key, Answer.status).where(Answer.sheet_id == bindparam("sheet_id"))
 
 
@@ -247,6 +251,8 @@ def set_state(session: Session, sheet: LockedSheet, definition: Definition, stat
     conn.execute(insert(SheetEvent), [{
         "sheet_id": sheet.id, "at": now, "actor_id": actor_id, "source": source.value, "note": note,
         "kind": (EventKind.SUBMIT if submitted else EventKind.REOPEN).value}])
+    if submitted:  # the desk's 差戻し are answered by a new 提出: the desk reviews those items again
+        conn.execute(_RESUBMITTED, {"r_sheet": sheet.id})
     adds = _adds(session, sheet, definition)
     group = GroupDelta()
     group.sheet(sheet.round_id, sheet.bureau_id, sheet.state, adds, -1)
