@@ -82,3 +82,13 @@ def test_the_board_counts_the_review_states(client, new_client, world):
     board = desk.get(f"/desk/board?round={world.round.id}").text
     assert "窓口の確認" in board
     assert re.search(r"<dt>未確認</dt><dd><span class=\"figure__value\">1</span>", board)
+
+
+def test_the_boards_list_flags_a_sheet_sent_back(client, new_client, world):
+    submit_a1(client, world)
+    desk = new_client()
+    token = sign_in(desk, "desk@test.example")
+    desk.post(f"{url(world)}/review/items/{K1}", data={"csrf_token": token, "mark": "returned", "comment": "再確認"})
+    board = desk.get(f"/desk/board?round={world.round.id}").text
+    assert re.search(r"<dt>差戻し</dt><dd><span class=\"figure__value\">1</span>", board)
+    assert '<span class="flag flag--returned">差戻し</span>' in board

@@ -145,6 +145,7 @@ class BoardPage:
     pending: list[PendingSection]  # one page of the list
     pager: Pager
     review: dict[str, int] = field(default_factory=dict)  # the desk's review: 未確認 / 確認中 / 確認済 / 差戻し → 所属
+    sent_back: set[int] = field(default_factory=set)  # 所属 (unit ids) of the page whose sheet is sent back (差戻し)
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,7 @@ def board(session: Session, principal: Principal, round_id: int | None, *, burea
         pending=[PendingSection(t, names[t.bureau_id], leaders.get(t.unit_id, [])) for t in shown],
         pager=pager,
         review={review.REVIEW_STATE_LABELS[state]: n for state, n in review.review_counts(session, ctx.round.id).items()},
+        sent_back=review.sent_back(session, ctx.round.id, [t.unit_id for t in shown]),
     )
 
 

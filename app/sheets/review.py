@@ -186,3 +186,13 @@ def review_counts(session: Session, round_id: int, bureau_id: int | None = None)
         query = query.where(Sheet.bureau_id == bureau_id)
     found = {value: n for value, n in session.exec(query).all() if value}
     return {s: found.get(s.value, 0) for s in ReviewState}
+
+
+def sent_back(session: Session, round_id: int, unit_ids: list[int]) -> set[int]:
+    """Of ``unit_ids``, the 所属 whose sheet of the round is sent back (差戻し) and not yet submitted again."""
+    if not unit_ids:
+        return set()
+    return set(session.exec(
+        select(Sheet.unit_id).join(SheetReview, SheetReview.sheet_id == Sheet.id)
+        .where(Sheet.round_id == round_id, Sheet.unit_id.in_(unit_ids), Sheet.state == SheetState.DRAFT.value,
+               SheetReview.mark == ReviewMark.RETURNED.value).distinct()).all())
