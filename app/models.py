@@ -8,7 +8,7 @@ from app.orgs.models import Unit, UnitLink
 from app.outbox.models import NotifyChannel, NotifyOptOut, OutboxMessage
 from app.reorg.models import ScheduledReorg
 from app.rounds.models import Round, RoundEvent
-from app.sheets.models import Answer, Sheet, SheetEvent, SheetTally
+from app.sheets.models import Answer, Sheet, SheetEvent, SheetReview, SheetTally
 from app.support.models import SupportRecord, SupportRecordItem
 from app.trend.models import Target
 
@@ -34,6 +34,7 @@ __all__ = [
     "ScheduledReorg",
     "Sheet",
     "SheetEvent",
+    "SheetReview",
     "SheetTally",
     "SupportRecord",
     "SupportRecordItem",

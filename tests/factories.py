@@ -255,3 +255,8 @@ def build_desk_world(session: Session) -> DeskWorld:
                                    opens_on=date(2027, 10, 1))
     session.commit()
     return world
+
+
+def definition_item_text(session: Session, world: World, key: str) -> str:
+    """The text of an item of the world's checklist (v1)."""
+    return checklists.get_definition(session, world.version_id).by_key[key].text

@@ -153,6 +153,11 @@ ACCESS: dict[tuple[str, str], Rule] = {
     # 変更なし: no previous round in the walk's world, so the 所属's staff get 409 (no previous answer to confirm)
     ("POST", "/rounds/{round_id}/sections/{code}/items/{item_key}/previous"):
         by_role(LOGIN, 409, 409, 403, 403, 403, form={form_field("version", K1): "0"}),
+    # the desk's review (issue 14.2) of B1's sheet submitted in the round the admin closes later
+    ("POST", "/rounds/{round_id}/sections/{code}/review/items/{item_key}"):
+        desk_only(303, path={"round_id": "{closable_round_id}", "code": "B1"}, form={"mark": "confirmed"}),
+    ("POST", "/rounds/{round_id}/sections/{code}/review/confirm-all"):
+        desk_only(303, path={"round_id": "{closable_round_id}", "code": "B1"}),
 
     # --- figures: scores for everyone (filtered, groups under 5 所属 withheld), the desk's figures ------------
     ("GET", "/api/v1/rounds/{round_id}/scores"): signed_in(200),  # filtered to what each may see
@@ -334,6 +339,7 @@ def test_every_rule_names_an_outcome_for_every_persona():
 def more_world(app, session, world, role: str) -> dict:
     """What the rules that change something act on, so that they change nothing another rule reads; and
     the values the rules name ("{name}" in paths, queries and forms; ``Value(name)`` in JSON)."""
+    from app.auth import service as auth_service
     from app.auth import tokens
     from app.checklists.loader import load_directory
     from app.excel import export, writer
@@ -341,6 +347,8 @@ def more_world(app, session, world, role: str) -> dict:
     from app.kpis.models import KpiUpload
     from app.reorg.models import ScheduledReorg
     from app.rounds import service as rounds
+    from app.sheets import service as sheets_service
+    from app.sheets.models import EventSource
     from tests import factories
 
     closed = factories.make_round(session, world.version_id, title="令和5年度 第1回", fiscal_year=2023,
@@ -348,6 +356,11 @@ def more_world(app, session, world, role: str) -> dict:
     rounds.close_round(session, closed)  # the admin reopens it
     closable = factories.make_round(session, world.version_id, title="令和6年度 第1回", fiscal_year=2024,
                                     opens_on=date(2024, 5, 1))  # the admin closes it
+    # B1's sheet in it answered and submitted: the desk reviews it (not A1's: its answers would be offered
+    # to A1's sheet of the open round as the previous round's)
+    factories.set_answers(session, closable.id, world.b1, dict.fromkeys(factories.V1_KEYS, "○"))
+    sheets_service.submit(session, auth_service.load_principal(session, world.leader_b.id), closable.id, "B1",
+                          source=EventSource.PAGE)
     draft = factories.make_round(session, world.version_id, title="令和7年度 第1回", fiscal_year=2025,
                                  opens_on=date(2025, 5, 1), open_it=False)  # the admin opens it
     # Two 「相談する」 requests of A1's leader, still 受付: one changed by page, the other by the API.

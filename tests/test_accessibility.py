@@ -67,6 +67,13 @@ def _open_confirm_previous(page: Page, ids: dict[str, int]) -> None:
     page.get_by_role("button", name="1項目を前回どおりで確認する").wait_for()
 
 
+def _refused_send_back(page: Page, ids: dict[str, int]) -> None:
+    """The desk's review panel after a 差戻し sent without its comment (htmx swaps the panel with the message)."""
+    with page.expect_response(lambda r: "/review/items/" in r.url):
+        page.locator("#review-1 button[value=returned]").click()
+    page.locator("#review-error").wait_for()
+
+
 def _stale_row_save(page: Page, ids: dict[str, int]) -> None:
     """A row after a refused save (htmx): someone else saved it first, so the row shows their answer."""
     key = KEYS[5]
@@ -204,6 +211,9 @@ PAGES = [
              "/rounds/{round_id}/sections/A1?submit=incomplete#submit-error", SHEET),
     A11yPage("sheet as desk (read only)", "desk", "/rounds/{round_id}/sections/A1", SHEET),
     A11yPage("submitted sheet", "member_b", "/rounds/{round_id}/sections/B1", SHEET),
+    # the desk's review of B1's submitted sheet (issue 14.2): a 差戻し without a comment, refused in the panel
+    A11yPage("sheet: the desk's review, a refused 差戻し", "desk", "/rounds/{round_id}/sections/B1", SHEET,
+             then=_refused_send_back),
     A11yPage("sheet on a tablet", "member_a", "/rounds/{round_id}/sections/A1", SHEET, viewport=TABLET),
     A11yPage("history", "leader_a", "/rounds/{round_id}/sections/A1/history",
              "/rounds/{round_id}/sections/{code}/history"),

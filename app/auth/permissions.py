@@ -261,3 +261,22 @@ def why_not_set_own_notices(p: Principal) -> str | None:
     if p.read_only:
         return "APIトークンでは閲覧だけができます。"
     return None
+
+
+# --- The desk's review (確認済 / 差戻し) -------------------------------------------------------------------
+
+
+def why_not_review(p: Principal, *, sheet_submitted: bool, sent_back: bool, round_open: bool,
+                   send_back: bool) -> str | None:
+    """Marking a sheet's items 確認済 or 差戻し (or the whole sheet 確認済): the desk and admins, on a submitted
+    sheet. A sheet already sent back (a draft with 差戻し on it) may get further 差戻し comments; sending back
+    reopens the sheet, so it needs an open round. The 所属 reads the marks on its sheet page."""
+    if p.read_only:
+        return "APIトークンでは閲覧だけができます。"
+    if not p.sees_everything:
+        return "チェックシートの確認・差戻しは、業務DX相談窓口・管理者だけができます。"
+    if send_back and not round_open:
+        return "この調査回は受付期間外のため、差戻しはできません。"
+    if not sheet_submitted and not (send_back and sent_back):
+        return "提出されていないチェックシートは確認できません。所属が提出してから確認してください。"
+    return None

@@ -35,7 +35,7 @@ from app.scoring.rules import (
     ProgressCounts,
     Scope,
 )
-from app.sheets import figures
+from app.sheets import figures, review
 from app.sheets.figures import SheetTotal
 from app.sheets.models import PREFECTURE
 from app.statuses import Status
@@ -144,6 +144,8 @@ class BoardPage:
     progress: Progress | None  # filter of the list: 未着手 or 入力中 only, or both
     pending: list[PendingSection]  # one page of the list
     pager: Pager
+    review: dict[str, int] = field(default_factory=dict)  # the desk's review: 未確認 / 確認中 / 確認済 / 差戻し → 所属
+    sent_back: set[int] = field(default_factory=set)  # 所属 (unit ids) of the page whose sheet is sent back (差戻し)
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,8 @@ def board(session: Session, principal: Principal, round_id: int | None, *, burea
         progress=progress,
         pending=[PendingSection(t, names[t.bureau_id], leaders.get(t.unit_id, [])) for t in shown],
         pager=pager,
+        review={review.REVIEW_STATE_LABELS[state]: n for state, n in review.review_counts(session, ctx.round.id).items()},
+        sent_back=review.sent_back(session, ctx.round.id, [t.unit_id for t in shown]),
     )
 
 

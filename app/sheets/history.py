@@ -20,6 +20,9 @@ KIND_LABELS = {
     EventKind.ANSWER: "回答の変更",
     EventKind.SUBMIT: "提出",
     EventKind.REOPEN: "提出の取消",
+    EventKind.REVIEW_OK: "確認済（窓口）",
+    EventKind.REVIEW_BACK: "差戻し（窓口）",
+    EventKind.REVIEW_ALL: "シート全体を確認済（窓口）",
 }
 SOURCE_LABELS = {
     EventSource.PAGE: "画面",

@@ -149,6 +149,9 @@ class EventKind(StrEnum):
     ANSWER = "answer"
     SUBMIT = "submit"
     REOPEN = "reopen"
+    REVIEW_OK = "review_ok"  # the desk marked an item 確認済
+    REVIEW_BACK = "review_back"  # the desk sent an item back (差戻し) with a comment
+    REVIEW_ALL = "review_all"  # the desk marked the whole sheet 確認済
 
 
 class EventSource(StrEnum):
@@ -178,3 +181,25 @@ class SheetEvent(SQLModel, table=True):
     old_memo: str | None = Field(default=None, sa_column=Column(Text))
     new_memo: str | None = Field(default=None, sa_column=Column(Text))
     note: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class ReviewMark(StrEnum):
+    CONFIRMED = "confirmed"  # 確認済
+    RETURNED = "returned"  # 差戻し
+    RESUBMITTED = "resubmitted"  # 差戻し answered: the 所属 submitted again (the comment stays; the desk reviews again)
+
+
+class SheetReview(SQLModel, table=True):
+    """The desk's latest mark on one item of a submitted sheet (確認済, or 差戻し with its comment). Written
+    only by the writer (``writer.mark_review``); every mark is also a ``sheet_event`` (history)."""
+
+    __tablename__ = "sheet_review"
+    __table_args__ = (UniqueConstraint("sheet_id", "item_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sheet_id: int = Field(foreign_key="sheet.id", index=True)
+    item_key: str = Field(sa_column=Column(String(100), nullable=False))
+    mark: str = Field(sa_column=Column(String(16), nullable=False))
+    comment: str = Field(default="", sa_column=Column(Text, nullable=False))
+    at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
+    by_id: int | None = Field(default=None, foreign_key="user.id")

@@ -16,7 +16,7 @@ from app.auth.permissions import Principal
 from app.checklists.service import Definition, ItemDef
 from app.errors import AppError, Conflict, InvalidInput
 from app.rounds import service as rounds
-from app.sheets import figures, previous, service
+from app.sheets import figures, previous, review, service
 from app.sheets.models import EventSource
 from app.sheets.service import AnswerInput, SheetView
 from app.web.deps import DbSession, FormDep, csrf_protect
@@ -52,6 +52,8 @@ def _page_context(session: Session, view: SheetView, rows: RowState | None = Non
         "submit_refused": submit_refused and view.can_submit and bool(view.unanswered),
         # 「前回の回答」 offered to the items still unanswered, and 「新しい項目」 (app/sheets/previous.py)
         "previous": previous.offer_for(session, principal, view),
+        # the desk's review: 差戻し comments beside the items, the desk's panel (app/sheets/review.py)
+        "review": review.review_of(session, principal, view),
     }
     if not fragment:  # what only the whole page shows
         context["round_choices"] = service.round_choices(session, principal, view)

@@ -36,8 +36,10 @@ from app.sheets.models import (
     EventSource,
     ItemTally,
     MaturityTally,
+    ReviewMark,
     Sheet,
     SheetEvent,
+    SheetReview,
     SheetState,
     SheetTally,
 )
@@ -226,6 +228,9 @@ _SET_STATE = (
     .values(state=bindparam("new_state"), submitted_at=bindparam("when_submitted"),
             submitted_by_id=bindparam("who_submitted"), updated_at=bindparam("now"))
 )
+_RESUBMITTED = (update(SheetReview).where(SheetReview.sheet_id == bindparam("r_sheet"),
+                                          SheetReview.mark == ReviewMark.RETURNED.value)
+                .values(mark=ReviewMark.RESUBMITTED.value))
 _STATUSES = select(Answer.item_key, Answer.status).where(Answer.sheet_id == bindparam("sheet_id"))
 
 
@@ -246,12 +251,45 @@ def set_state(session: Session, sheet: LockedSheet, definition: Definition, stat
     conn.execute(insert(SheetEvent), [{
         "sheet_id": sheet.id, "at": now, "actor_id": actor_id, "source": source.value, "note": note,
         "kind": (EventKind.SUBMIT if submitted else EventKind.REOPEN).value}])
+    if submitted:  # the desk's 差戻し are answered by a new 提出: the desk reviews those items again
+        conn.execute(_RESUBMITTED, {"r_sheet": sheet.id})
     adds = _adds(session, sheet, definition)
     group = GroupDelta()
     group.sheet(sheet.round_id, sheet.bureau_id, sheet.state, adds, -1)
     group.sheet(sheet.round_id, sheet.bureau_id, state.value, adds, 1)
     apply(session, group)
     closed_round_changed(session, sheet.round_state, sheet.round_id, [sheet.bureau_id])
+
+
+_REVIEWS = select(SheetReview.item_key, SheetReview.mark, SheetReview.comment).where(
+    SheetReview.sheet_id == bindparam("sheet_id"))
+
+
+def reviews(session: Session, sheet_id: int) -> dict[str, tuple[str, str]]:
+    """The desk's marks on a (locked) sheet: item key → (mark, comment)."""
+    return {row[0]: (row[1], row[2]) for row in session.connection().execute(_REVIEWS, {"sheet_id": sheet_id})}
+
+
+def mark_review(session: Session, sheet: LockedSheet, marks: Mapping[str, tuple[str, str]], *, kind: EventKind,
+                actor_id: int | None, now: datetime) -> None:
+    """The desk's review of a locked sheet: each item's mark (item key → (mark, comment)) replaces the one
+    stored, and history records it (one event per item, or one for the whole sheet with ``REVIEW_ALL``).
+    Sending back (差戻し) also reopens the sheet: the caller then calls ``set_state`` with ``DRAFT``."""
+    if not marks:
+        return
+    conn = session.connection()
+    conn.execute(delete(SheetReview).where(SheetReview.sheet_id == sheet.id,
+                                           SheetReview.item_key.in_(list(marks))))
+    conn.execute(insert(SheetReview), [
+        {"sheet_id": sheet.id, "item_key": key, "mark": mark, "comment": comment, "at": now, "by_id": actor_id}
+        for key, (mark, comment) in marks.items()])
+    if kind == EventKind.REVIEW_ALL:
+        events = [{"sheet_id": sheet.id, "at": now, "actor_id": actor_id, "source": EventSource.PAGE.value,
+                   "kind": kind.value, "note": ""}]
+    else:
+        events = [{"sheet_id": sheet.id, "at": now, "actor_id": actor_id, "source": EventSource.PAGE.value,
+                   "kind": kind.value, "item_key": key, "note": comment} for key, (_, comment) in marks.items()]
+    conn.execute(insert(SheetEvent), events)
 
 
 def move(session: Session, sheet: LockedSheet, definition: Definition, *, unit_id: int, bureau_id: int) -> None:
@@ -287,6 +325,7 @@ def fold(session: Session, sheet: LockedSheet, into: LockedSheet, definition: De
     conn.execute(update(SheetEvent).where(SheetEvent.sheet_id == sheet.id)
                  .values(sheet_id=into.id, note=(note + " " + SheetEvent.note)))
     conn.execute(delete(SheetTally).where(SheetTally.sheet_id == sheet.id))
+    conn.execute(delete(SheetReview).where(SheetReview.sheet_id == sheet.id))
     conn.execute(delete(Answer).where(Answer.sheet_id == sheet.id))
     conn.execute(delete(Sheet).where(Sheet.id == sheet.id))
     group = GroupDelta()
