@@ -225,7 +225,8 @@ def markdown(runs: list[Run], summary: dict) -> str:
         f"Dataset **{summary['dataset']}** on **{summary['database']}**, {summary['workers']} worker(s), wrk "
         f"{summary['duration_s']:g} s at {summary['connections']} connections per run; round {summary['round_id']}, "
         f"{summary['leaders']} leaders signed in for the saves; sender inside `paperless serve`, looking every "
-        f"{summary['interval_s']:g} s; SMTP: aiosmtpd on 127.0.0.1 (a thread of the bench process).",
+        f"{summary['interval_s']:g} s, at most {summary['rate']:g} notices per second (0 = no limit); "
+        "SMTP: aiosmtpd on 127.0.0.1 (a thread of the bench process).",
         "",
         "| pair | page | outbox | req/s | p50 ms | p99 ms | server CPU ms/req | "
         + ("DB CPU ms/req | " if postgres else "")
@@ -296,6 +297,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run (default 10)")
     parser.add_argument("--connections", type=int, default=4, help="wrk connections (default 4)")
     parser.add_argument("--repeat", type=int, default=2, help="pairs (idle, sending) per page (default 2)")
+    parser.add_argument("--rate", type=float, default=10.0,
+                        help="PAPERLESS_NOTIFY_MAX_PER_SECOND of the app (default 10, the app's; 0 = no limit)")
     parser.add_argument("--interval", type=float, default=1.0,
                         help="PAPERLESS_NOTIFY_INTERVAL_SECONDS of the app (default 1)")
     parser.add_argument("--leaders", type=int, default=32, help="leaders whose answers the saves write")
@@ -332,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                 port = tp.free_port()
                 env = {**tp.app_env(url, secret), "PAPERLESS_ENV": "development", "PAPERLESS_NOTIFY_SENDER": "serve",
                        "PAPERLESS_NOTIFY_INTERVAL_SECONDS": str(args.interval),
+                       "PAPERLESS_NOTIFY_MAX_PER_SECOND": str(args.rate),
                        "PAPERLESS_SMTP_HOST": "127.0.0.1", "PAPERLESS_SMTP_PORT": str(smtp_port),
                        "PAPERLESS_SMTP_FROM": SMTP_FROM, "PAPERLESS_PUBLIC_URL": "http://127.0.0.1"}
                 app = tp.start_server("app", [str(tp.PAPERLESS), "serve", "--host", "127.0.0.1", "--port", str(port),
@@ -356,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "started_at": started_at.isoformat(timespec="seconds"), "elapsed_s": time.monotonic() - started,
         "database": args.db, "dataset": args.dataset, "workers": args.workers, "duration_s": args.duration,
-        "connections": args.connections, "interval_s": args.interval, "round_id": context.round_id,
+        "connections": args.connections, "interval_s": args.interval, "rate": args.rate, "round_id": context.round_id,
         "leaders": len(context.leaders), "load_before": load_before, "load_after": os.getloadavg()[0],
         "machine": tp.machine_info(args.pg_url),
     }
