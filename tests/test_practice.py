@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -188,3 +187,20 @@ def test_weak_items_count_the_practices_per_item(client, session, a1_weak):
     html = client.get("/desk/weak-items?scope=all").text
     counts = dict(re.findall(r'<a href="/desk/practices\?item=([a-z.\-]+)&amp;round=\d+">(\d+)件', html))
     assert counts == {K1: "2"}
+
+
+def test_a_section_s_latest_answer_of_the_item_counts_in_the_order_rounds_were_held(new_client, session, a1_weak):
+    """B1 shared ◎ last year (a round entered after this one, so with a greater id); this year it answers ○:
+    last year's practice is no longer shown. While this year's item is unanswered, last year's still is."""
+    from datetime import date
+
+    world = a1_weak
+    past = factories.make_round(session, world.version_id, title="令和7年度 第1回", fiscal_year=2025,
+                                opens_on=date(2025, 5, 1))
+    assert past.id > world.round.id
+    factories.share_practice(session, past.id, world.b1, K1, "昨年度の事例")
+    session.commit()
+    assert "昨年度の事例" in a1_sees(new_client, world)
+    factories.set_answers(session, world.round.id, world.b1, {K1: "○"})
+    session.commit()
+    assert "昨年度の事例" not in a1_sees(new_client, world)

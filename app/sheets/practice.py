@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, false, func, select, true
+from sqlalchemy import and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -42,15 +42,19 @@ class Practice:
 
 _later = aliased(Answer)
 _later_sheet = aliased(Sheet)
+_later_round = aliased(Round)
 _FEATURED = func.coalesce(PracticeMark.featured, false())
 _HIDDEN = func.coalesce(PracticeMark.hidden, false())
 
 
 def _shared(keys: Sequence[str], *, with_hidden: bool = False):
     """The conditions of a shared practice of one of ``keys``: the latest answered round of its 所属."""
+    # rounds in the order they were held (a past round may be entered after a newer one: not by id)
     newer = exists().where(_later.sheet_id == _later_sheet.id, _later_sheet.unit_id == Sheet.unit_id,
-                           _later_sheet.round_id > Sheet.round_id, _later.item_key == Answer.item_key,
-                           _later.status.is_not(None))
+                           _later_round.id == _later_sheet.round_id,
+                           or_(_later_round.opens_on > Round.opens_on,
+                               and_(_later_round.opens_on == Round.opens_on, _later_round.id > Round.id)),
+                           _later.item_key == Answer.item_key, _later.status.is_not(None))
     where = [Answer.item_key.in_(list(keys)), Answer.shared == true(), Answer.status == Status.EXCELLENT.value,
              func.trim(Answer.memo) != "", ~newer]
     if not with_hidden:
@@ -59,7 +63,7 @@ def _shared(keys: Sequence[str], *, with_hidden: bool = False):
 
 
 def _joined(query):
-    return (query.join(Sheet, Sheet.id == Answer.sheet_id)
+    return (query.join(Sheet, Sheet.id == Answer.sheet_id).join(Round, Round.id == Sheet.round_id)
             .outerjoin(PracticeMark, and_(PracticeMark.sheet_id == Answer.sheet_id,
                                           PracticeMark.item_key == Answer.item_key)))
 
@@ -80,8 +84,7 @@ def hints(session: Session, keys: Sequence[str], *, except_unit_id: int | None,
     where = _shared(keys)
     if except_unit_id is not None:
         where.append(Sheet.unit_id != except_unit_id)
-    inner = (_joined(select(*_columns(rank))).join(Unit, Unit.id == Sheet.unit_id)
-             .join(Round, Round.id == Sheet.round_id).where(*where).subquery())
+    inner = (_joined(select(*_columns(rank))).join(Unit, Unit.id == Sheet.unit_id).where(*where).subquery())
     rows = session.connection().execute(
         select(inner).where(inner.c.rank <= limit).order_by(inner.c.item_key, inner.c.rank))
     found: dict[str, list[Practice]] = {}
@@ -97,7 +100,7 @@ def of_item(session: Session, principal: Principal, item_key: str) -> list[Pract
         raise Forbidden(refusal)
     with_hidden = permissions.why_not_mark_practice(principal) is None
     query = (_joined(select(*_columns(func.row_number().over(order_by=Answer.id))))
-             .join(Unit, Unit.id == Sheet.unit_id).join(Round, Round.id == Sheet.round_id)
+             .join(Unit, Unit.id == Sheet.unit_id)
              .where(*_shared([item_key], with_hidden=with_hidden))
              .order_by(_FEATURED.desc(), Unit.code).limit(LIST_LIMIT))
     return [Practice(*row[:9]) for row in session.connection().execute(query)]
@@ -117,7 +120,7 @@ def get(session: Session, principal: Principal, sheet_id: int, item_key: str) ->
     if refusal:
         raise Forbidden(refusal)
     query = (_joined(select(*_columns(func.row_number().over(order_by=Answer.id))))
-             .join(Unit, Unit.id == Sheet.unit_id).join(Round, Round.id == Sheet.round_id)
+             .join(Unit, Unit.id == Sheet.unit_id)
              .where(Answer.sheet_id == sheet_id, *_shared([item_key])))
     row = session.connection().execute(query).first()
     if row is None:
