@@ -87,7 +87,7 @@ def _practice_hint_open(page: Page, ids: dict[str, int]) -> None:
     「この所属に聞いてみる」."""
     hint = page.locator("#r2 details.item-hints")
     hint.locator("summary").click()
-    expect(hint.get_by_role("button", name="この所属に聞いてみる（B部 一課）")).to_be_visible()
+    expect(hint.get_by_role("button", name=re.compile(r"この所属に聞いてみる\s*（B部 一課）"))).to_be_visible()
 
 
 def _memo_conflict_and_links_open(page: Page, ids: dict[str, int]) -> None:
