@@ -260,3 +260,21 @@ def build_desk_world(session: Session) -> DeskWorld:
 def definition_item_text(session: Session, world: World, key: str) -> str:
     """The text of an item of the world's checklist (v1)."""
     return checklists.get_definition(session, world.version_id).by_key[key].text
+
+
+# --- good practice (issue 14.3) -----------------------------------------------------------------------------
+
+
+def share_practice(session: Session, round_id: int, unit: Unit, item_key: str, memo: str, *,
+                   status: str = "◎", share: bool = True) -> None:
+    """Answer ``item_key`` with ``status`` and ``memo``, 「取組事例として共有する」 ticked (or not), through the writer."""
+    from app.jpdate import now_utc, today_jst
+    from app.sheets import writer
+    from app.sheets.models import EventSource
+
+    [sheet] = writer.lock(session, [sheet_of(session, round_id, unit).id])
+    definition = checklists.get_definition(session, sheet.version_id)
+    stored = writer.answers(session, sheet.id, [item_key])[item_key]
+    writer.write_answers(session, sheet, definition,
+                         [writer.Change(definition.by_key[item_key], stored, status, memo, share)],
+                         actor_id=None, source=EventSource.DEMO, now=now_utc(), entry_on=today_jst())

@@ -178,6 +178,10 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/desk/reminders/preview"): desk_only(200, query="section=A1"),
     ("POST", "/desk/reminders/send"): desk_only(303, form={"section": "A1"}),
     ("GET", "/desk/heatmap"): desk_only(200),
+    # shared practices (取組事例, issue 14.3): the desk's list of one item, featuring or hiding one (B1's, made for the walk)
+    ("GET", "/desk/practices"): desk_only(200, query=f"item={K1}"),
+    ("POST", "/desk/practices/{sheet_id}/{item_key}"):
+        desk_only(303, path={"sheet_id": "{practice_sheet_id}"}, form={"action": "feature"}),
     ("GET", "/desk/weak-items"): desk_only(200),
     ("GET", "/desk/quick-wins"): desk_only(200),
     ("GET", "/desk/distribution"): desk_only(200),
@@ -224,6 +228,9 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/sections/{code}/support"): own_section(200),
     ("GET", "/api/v1/sections/{code}/support-records"): own_section(200),
     ("GET", "/sections/{code}/consult"): leader_only(200),
+    # 「この所属に聞いてみる」 on B1's shared practice: a 相談 of A1, sent by its leader (as 「相談する」)
+    ("POST", "/sections/{code}/practices/{sheet_id}/{item_key}/ask"):
+        leader_only(303, path={"sheet_id": "{practice_sheet_id}"}),
     ("POST", "/sections/{code}/consult"): leader_only(303, form={"request_message": "会議資料の電子化を相談したい"}),
     ("POST", "/api/v1/sections/{code}/support-requests"): leader_only(201, json={"message": "相談したい"}),
     ("POST", "/api/v1/sections/{code}/support-records"):
@@ -375,6 +382,9 @@ def more_world(app, session, world, role: str) -> dict:
     planned = ScheduledReorg(effective_on=later, filename="reorg.csv", data=NEW_SECTION_CSV.encode())  # cancelled
     session.add(planned)
     # A figures file uploaded by the desk, to map and (refused: another sha256) apply.
+    # B1 shares its ◎ on the first item (取組事例): A1's leader asks about it, the desk features it.
+    factories.share_practice(session, world.round.id, world.b1, K1, "共有フォルダで電子保管している")
+    practice_sheet_id = factories.sheet_of(session, world.round.id, world.b1).id
     kpi_upload = KpiUpload(filename="copier.csv", content="所属コード,合計\r\nA1,10\r\n".encode(), sha256="0" * 64)
     session.add(kpi_upload)
     session.flush()
@@ -385,7 +395,7 @@ def more_world(app, session, world, role: str) -> dict:
         "later_reorg_data": base64.b64encode(NEW_SECTION_CSV.replace("B9", "B8").encode()).decode(),
         "user_id": world.member_a2.id,
         "closed_round_id": closed.id, "closable_round_id": closable.id, "draft_round_id": draft.id,
-        "request_id": requests[0].id, "other_request_id": requests[1].id, "token_id": token.id,
+        "practice_sheet_id": practice_sheet_id, "request_id": requests[0].id, "other_request_id": requests[1].id, "token_id": token.id,
         "v2_path": v2.path, "v2_sha256": v2.sha256, "v3_raw": v3.source.encode(), "v3_sha256": v3.sha256,
         "v3_data": base64.b64encode(v3.source.encode()).decode(), "kpi_upload_id": kpi_upload.id,
         "users_csv": A2_USER_CSV.encode(), "users_payload": base64.b64encode(A2_USER_CSV.encode()).decode(),

@@ -89,6 +89,14 @@ def _stale_row_save(page: Page, ids: dict[str, int]) -> None:
     expect(page.locator(f"{row} .save-state__error")).to_be_visible()
 
 
+def _practice_hint_open(page: Page, ids: dict[str, int]) -> None:
+    """A1's △ item with 所属 B1's shared practice (取組事例) in its 改善のヒント, opened: the name, the memo and
+    「この所属に聞いてみる」."""
+    hint = page.locator("#r2 details.item-hints")
+    hint.locator("summary").click()
+    expect(hint.get_by_role("button", name=re.compile(r"この所属に聞いてみる\s*（B部 一課）"))).to_be_visible()
+
+
 def _memo_conflict_and_links_open(page: Page, ids: dict[str, int]) -> None:
     """A memo whose autosave met someone else's change (its message, their memo and the overwrite button),
     and an item's 参考リンク opened over the rows."""
@@ -201,6 +209,8 @@ PAGES = [
     A11yPage("sheet: a memo's autosave after someone else's change, 参考リンク open", "member_a",
              "/rounds/{round_id}/sections/A1", SHEET, then=_memo_conflict_and_links_open),
     A11yPage("sheet as leader", "leader_a", "/rounds/{round_id}/sections/A1", SHEET),
+    A11yPage("sheet: a shared practice in 改善のヒント", "leader_a", "/rounds/{round_id}/sections/A1", SHEET,
+             then=_practice_hint_open),
     A11yPage("sheet: a refused 提出 (htmx)", "leader_a", "/rounds/{round_id}/sections/A1", SHEET,
              then=_premature_submit),
     # 所属 A1's item still unanswered (cleared again just before) is offered last year's answer; 「前回どおりで確認」 opened (its confirmation step)
@@ -252,6 +262,7 @@ PAGES = [
     A11yPage("desk: reminders, send now preview", "desk", "/desk/reminders/preview?section=A1&section=A2",
              "/desk/reminders/preview"),
     A11yPage("desk: weak items", "desk", "/desk/weak-items", "/desk/weak-items"),
+    A11yPage("desk: shared practices of an item", "desk", f"/desk/practices?item={KEYS[1]}", "/desk/practices"),
     A11yPage("desk: quick wins", "desk", "/desk/quick-wins", "/desk/quick-wins"),
     A11yPage("desk: distribution", "desk", "/desk/distribution", "/desk/distribution"),
     A11yPage("desk: downloads", "desk", "/desk/downloads", "/desk/downloads"),
@@ -372,6 +383,8 @@ def rich_site(site, session):
     factories.fill(session, world.round.id, world.a1, world.leader_a, {KEYS[2]: ("×", "部局の会議は紙のまま")})
     factories.set_answers(session, world.round.id, world.a2, dict(zip(KEYS, "◎○○△◎△", strict=True)))
     factories.make_target(session, world.a1, world.round.id, KEYS[2], "△", by=world.leader_a)
+    # 所属 B1 shares its ◎ on the item A1 answered △ (取組事例): A1's hint shows it, the desk lists it
+    factories.share_practice(session, world.round.id, world.b1, KEYS[1], "個人用の印刷をやめ、資料はPDFに書き込んで保管している")
     today = date.today()
     overdue = factories.make_support_record(
         session, world.a1, round_id=world.round.id, state="in_progress", consulted_on=today - timedelta(days=20),

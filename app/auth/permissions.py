@@ -149,6 +149,21 @@ def why_not_request_support(p: Principal, unit_id: int) -> str | None:
     return "この所属の相談は、所属のDX推進リーダーだけが送れます。"
 
 
+def why_not_read_practices(p: Principal) -> str | None:
+    """Shared practices (取組事例, app/sheets/practice.py): everyone signed in (a 所属 shared them to be read);
+    a Principal is signed in (anonymous requests are refused before: 401, or the sign-in page)."""
+    return None
+
+
+def why_not_mark_practice(p: Principal) -> str | None:
+    """Featuring (おすすめ) or hiding a shared practice: the desk and admins."""
+    if p.read_only:
+        return "APIトークンでは閲覧だけができます。"
+    if p.sees_everything:
+        return None
+    return "取組事例のおすすめ・非表示は業務DX相談窓口だけができます。"
+
+
 def why_not_edit_request(p: Principal, unit_id: int, *, created_by_id: int | None, origin: str,
                          state: str) -> str | None:
     """A leader may still change their own request (message, items) while the desk has not taken it up."""

@@ -6,9 +6,9 @@ filter changes or a page link is followed.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse
 from markupsafe import Markup
 
@@ -17,13 +17,18 @@ from app.auth.deps import CurrentPrincipal
 from app.errors import Forbidden
 from app.reports import service
 from app.scoring.rules import PROGRESS_LABELS, SCOPE_LABELS, Progress, Scope
-from app.web.deps import DbSession, csrf_protect
+from app.sheets import practice
+from app.web.deps import DbSession, FormDep, csrf_protect
 from app.web.nav import DESK_PAGES
-from app.web.params import BureauQ, PageQ, RoundId, RoundQ, ScopeQ
+from app.web.params import BureauQ, ItemKey, PageQ, RoundId, RoundQ, ScopeQ
 from app.web.render import render
 from app.web.templating import STATUS_CODES
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
+
+ItemKeyQ = Annotated[str, Query(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9.\-]*$",
+                                description="チェック項目のキー")]
+SheetId = Annotated[int, Path(ge=1, le=2**31 - 1, description="取組事例を共有したチェックシートのID")]
 
 
 
@@ -109,6 +114,24 @@ def weak_items_page(request: Request, session: DbSession, principal: CurrentPrin
                               scope=_scope(scope))
     return render(request, "reports/weak_items.html", {**_base("/desk/weak-items"), "view": view},
                   block="results")
+
+
+@router.get("/desk/practices")
+def practices_page(request: Request, session: DbSession, principal: CurrentPrincipal, item: ItemKeyQ,
+                   round_id: RoundQ = None):
+    """The shared practices (取組事例) of one item: the desk features or hides them."""
+    view = service.practices_page(session, principal, round_id, item)
+    return render(request, "reports/practices.html", {"view": view, "saved": request.query_params.get("saved")})
+
+
+@router.post("/desk/practices/{sheet_id}/{item_key}")
+def mark_practice(sheet_id: SheetId, item_key: ItemKey, session: DbSession, principal: CurrentPrincipal,
+                  form: FormDep):
+    practice.mark(session, principal, sheet_id, item_key, form.get("action"))
+    session.commit()
+    back = form.get("round")
+    round_part = f"&round={back}" if isinstance(back, str) and back.isdigit() else ""
+    return RedirectResponse(f"/desk/practices?item={item_key}{round_part}&saved=1#p{sheet_id}", status_code=303)
 
 
 @router.get("/desk/quick-wins")

@@ -35,7 +35,7 @@ from app.scoring.rules import (
     ProgressCounts,
     Scope,
 )
-from app.sheets import figures, review
+from app.sheets import figures, practice, review
 from app.sheets.figures import SheetTotal
 from app.sheets.models import PREFECTURE
 from app.statuses import Status
@@ -311,6 +311,7 @@ class WeakItemsPage:
     sections: int  # 所属 in the scope
     items: list[WeakItem]  # weakest first
     chart: Markup
+    practices: dict[str, int] = field(default_factory=dict)  # item key → shared practices (取組事例), desk page
 
     @property
     def scope_name(self) -> str:
@@ -354,7 +355,26 @@ def weak_items(session: Session, principal: Principal, round_id: int | None, *,
         title=f"{ctx.round.title} {scope}: 項目ごとの達成状況の割合（弱い順）",
         desc=_weak_desc(items, sections, scope),
     ) if charts else Markup("")
-    return WeakItemsPage(ctx, sections, items, chart)
+    shared = practice.counts(session, [i.key for i in ctx.definition.items]) if desk_page else {}
+    return WeakItemsPage(ctx, sections, items, chart, shared)
+
+
+# --- shared practices (取組事例) of one item: the desk features or hides them ----------------------------
+
+
+@dataclass(frozen=True)
+class PracticesPage:
+    ctx: DeskContext
+    item: ItemDef
+    practices: list[practice.Practice]
+
+
+def practices_page(session: Session, principal: Principal, round_id: int | None, item_key: str) -> PracticesPage:
+    ctx = desk_context(session, principal, round_id)
+    item = ctx.definition.by_key.get(item_key)
+    if item is None:
+        raise NotFound(f"項目「{item_key}」はこの調査回のチェックシートにありません。")
+    return PracticesPage(ctx, item, practice.of_item(session, principal, item_key))
 
 
 def _weak_desc(items: list[WeakItem], sections: int, scope: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Column, Index, Integer, String, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -57,6 +57,8 @@ class Answer(SQLModel, table=True):
         ),
         # Covering index for the per-round rollups (app/reports/queries.py): index-only scans.
         Index("ix_answer_sheet_item_status", "sheet_id", "item_key", "status"),
+        # The shared practices of an item (app/sheets/practice.py).
+        Index("ix_answer_item_shared", "item_key", "shared"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -66,6 +68,22 @@ class Answer(SQLModel, table=True):
     memo: str = Field(default="", sa_column=Column(Text, nullable=False))
     version: int = 0
     updated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    updated_by_id: int | None = Field(default=None, foreign_key="user.id")
+    # 「取組事例として共有する」: true only while ticked, the status ◎ and the memo not empty (the writer keeps it).
+    shared: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+
+
+class PracticeMark(SQLModel, table=True):
+    """The desk's mark on a shared practice (the answer of ``sheet_id`` to ``item_key``): featured first, or
+    hidden from every 所属. Without a row: shown, not featured."""
+
+    __tablename__ = "practice_mark"
+
+    sheet_id: int = Field(foreign_key="sheet.id", primary_key=True)
+    item_key: str = Field(sa_column=Column(String(100), primary_key=True))
+    featured: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    hidden: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    updated_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
     updated_by_id: int | None = Field(default=None, foreign_key="user.id")
 
 

@@ -16,7 +16,7 @@ from app.auth.permissions import Principal
 from app.checklists.service import Definition, ItemDef
 from app.errors import AppError, Conflict, InvalidInput
 from app.rounds import service as rounds
-from app.sheets import figures, previous, review, service
+from app.sheets import figures, practice, previous, review, service
 from app.sheets.models import EventSource
 from app.sheets.service import AnswerInput, SheetView
 from app.web.deps import DbSession, FormDep, csrf_protect
@@ -54,6 +54,10 @@ def _page_context(session: Session, view: SheetView, rows: RowState | None = Non
         "previous": previous.offer_for(session, principal, view),
         # the desk's review: 差戻し comments beside the items, the desk's panel (app/sheets/review.py)
         "review": review.review_of(session, principal, view),
+        # 取組事例 of other 所属 on the items this one answered △ or × (the rows' 改善のヒント)
+        "practices": practice.hints(session, [k for k, a in view.answers.items() if a.status in practice.NEEDS_WORK],
+                                    except_unit_id=view.unit.id),
+        "can_ask_practice": permissions.why_not_request_support(principal, view.unit.id) is None,
     }
     if not fragment:  # what only the whole page shows
         context["round_choices"] = service.round_choices(session, principal, view)
@@ -95,8 +99,14 @@ def _inputs_from_form(form, definition: Definition, only: ItemDef | None = None)
         if raw_version is None:
             continue
         version = int(raw_version) if isinstance(raw_version, str) and raw_version.isdigit() else None
-        inputs.append(AnswerInput(item.key, form.get(f"s{n}"), form.get(f"m{n}"), version))
+        inputs.append(AnswerInput(item.key, form.get(f"s{n}"), form.get(f"m{n}"), version, _ticked(form.get(f"x{n}"))))
     return inputs
+
+
+def _ticked(raw) -> bool | None:
+    """「取組事例として共有する」: the row sends x<n>=0 (a hidden field) then x<n>=1 when ticked, and the last
+    value counts; a row without the field leaves the flag as stored."""
+    return None if raw is None else raw == "1"
 
 
 @router.post("/rounds/{round_id}/sections/{code}")

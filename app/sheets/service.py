@@ -182,6 +182,7 @@ class AnswerInput:
     status: str | None
     memo: str | None
     version: int | None
+    share: bool | None = None  # 「取組事例として共有する」 ticked or not; None: not sent (left as stored)
 
 
 def validate_answer(item: ItemDef, raw: AnswerInput, memo_now: str) -> tuple[Status | None, str]:
@@ -261,11 +262,12 @@ def save_answers(
             errors[item.key] = exc.message
             continue
         new_status = status.value if status else None
-        if new_status == current.status and memo == current.memo:
+        change = writer.Change(item, current, new_status, memo, raw.share)
+        if new_status == current.status and memo == current.memo and change.shared == current.shared:
             continue  # unchanged: nothing to write, whatever version the page had
         if raw.version != current.version:
             raise conflict(session, item, current)
-        changes.append(writer.Change(item, current, new_status, memo))
+        changes.append(change)
     if errors:
         raise InvalidInput(f"{len(errors)}件の項目に誤りがあります。赤く示した項目を直してください。", fields=errors)
     now = now_utc()
@@ -281,7 +283,7 @@ def _after(stored: writer.StoredAnswer, change: writer.Change | None, now: datet
     if change is None:
         return stored
     return writer.StoredAnswer(stored.id, stored.item_key, change.status, change.memo, stored.version + 1, now,
-                               actor_id)
+                               actor_id, change.shared)
 
 
 def conflict(session: Session, item: ItemDef, current: writer.StoredAnswer) -> Conflict:

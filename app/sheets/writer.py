@@ -36,6 +36,7 @@ from app.sheets.models import (
     EventSource,
     ItemTally,
     MaturityTally,
+    PracticeMark,
     ReviewMark,
     Sheet,
     SheetEvent,
@@ -44,6 +45,7 @@ from app.sheets.models import (
     SheetTally,
 )
 from app.sheets.tallies import OVERALL, Counts, GroupDelta
+from app.statuses import Status
 
 # PostgreSQL's row locks (SQLite has one writer at a time). FOR NO KEY UPDATE is the lock an UPDATE
 # takes, and does not block the foreign-key checks of the history rows inserted after it.
@@ -113,10 +115,11 @@ class StoredAnswer:
     version: int
     updated_at: datetime | None
     updated_by_id: int | None
+    shared: bool = False  # 「取組事例として共有する」 (see ``shares``)
 
 
 _ANSWERS = select(Answer.id, Answer.item_key, Answer.status, Answer.memo, Answer.version, Answer.updated_at,
-                  Answer.updated_by_id).where(Answer.sheet_id == bindparam("sheet_id"))
+                  Answer.updated_by_id, Answer.shared).where(Answer.sheet_id == bindparam("sheet_id"))
 _SOME_ANSWERS = _ANSWERS.where(Answer.item_key.in_(bindparam("keys", expanding=True)))
 
 
@@ -138,12 +141,25 @@ class Change:
     stored: StoredAnswer
     status: str | None
     memo: str
+    share: bool | None = None  # 「取組事例として共有する」 ticked or not; None: as stored
+
+    @property
+    def shared(self) -> bool:
+        """The share flag to store: the tick (or the stored flag), and only on a ◎ answer with a memo, so
+        that an answer no longer ◎, or its memo emptied, stops being shared (and is not shared again
+        without a new tick)."""
+        return shares(self.stored.shared if self.share is None else self.share, self.status, self.memo)
+
+
+def shares(ticked: bool, status: str | None, memo: str) -> bool:
+    """Whether an answer is shared as a practice (取組事例): ticked, ◎, and a memo that says something."""
+    return ticked and status == Status.EXCELLENT.value and memo.strip() != ""
 
 
 _UPDATE_ANSWER = (
     update(Answer).where(Answer.id == bindparam("answer_id"))
     .values(status=bindparam("new_status"), memo=bindparam("new_memo"), version=Answer.version + 1,
-            updated_at=bindparam("now"), updated_by_id=bindparam("actor_id"))
+            updated_at=bindparam("now"), updated_by_id=bindparam("actor_id"), shared=bindparam("new_shared"))
 )
 _CATEGORY_COUNTS = select(SheetTally.category, SheetTally.answered, SheetTally.not_applicable,
                           SheetTally.points).where(SheetTally.sheet_id == bindparam("sheet_id"),
@@ -176,8 +192,8 @@ def write_answers(session: Session, sheet: LockedSheet, definition: Definition, 
         return
     conn = session.connection()
     conn.execute(_UPDATE_ANSWER, [
-        {"answer_id": c.stored.id, "new_status": c.status, "new_memo": c.memo, "now": now, "actor_id": actor_id}
-        for c in changes])
+        {"answer_id": c.stored.id, "new_status": c.status, "new_memo": c.memo, "now": now, "actor_id": actor_id,
+         "new_shared": c.shared} for c in changes])
     conn.execute(insert(SheetEvent), [_event(sheet.id, c, actor_id, source, now, note) for c in changes])
 
     own = GroupDelta() if group is None else group
@@ -214,6 +230,8 @@ def write_answers(session: Session, sheet: LockedSheet, definition: Definition, 
 
 def _event(sheet_id: int, c: Change, actor_id: int | None, source: EventSource, now: datetime, note: str) -> dict:
     memo_changed = c.stored.memo != c.memo
+    if c.shared != c.stored.shared:  # the history says when a practice started or stopped being shared
+        note = " ".join(filter(None, (note, "取組事例として共有" if c.shared else "取組事例の共有を終了")))
     return {"sheet_id": sheet_id, "at": now, "actor_id": actor_id, "kind": EventKind.ANSWER.value,
             "source": source.value, "item_key": c.item.key, "old_status": c.stored.status, "new_status": c.status,
             "old_memo": c.stored.memo if memo_changed else None, "new_memo": c.memo if memo_changed else None,
@@ -326,6 +344,7 @@ def fold(session: Session, sheet: LockedSheet, into: LockedSheet, definition: De
                  .values(sheet_id=into.id, note=(note + " " + SheetEvent.note)))
     conn.execute(delete(SheetTally).where(SheetTally.sheet_id == sheet.id))
     conn.execute(delete(SheetReview).where(SheetReview.sheet_id == sheet.id))
+    conn.execute(delete(PracticeMark).where(PracticeMark.sheet_id == sheet.id))
     conn.execute(delete(Answer).where(Answer.sheet_id == sheet.id))
     conn.execute(delete(Sheet).where(Sheet.id == sheet.id))
     group = GroupDelta()

@@ -15,18 +15,20 @@ from app.auth import permissions, scope
 from app.auth.deps import CurrentPrincipal
 from app.errors import Conflict, Forbidden, InvalidInput
 from app.scoring.rules import CHANGE_LABELS, CHANGE_MARKS
+from app.sheets import practice
 from app.support import service
 from app.support.models import SUPPORT_STATE_LABELS, SupportState
 from app.support.service import FORM_FIELDS, SupportInput
 from app.trend import service as trend_service
 from app.web.deps import DbSession, FormDep, csrf_protect
-from app.web.params import Code
+from app.web.params import Code, ItemKey
 from app.web.render import render
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
 RecordId = Annotated[int, Path(ge=1, le=2**31 - 1, description="伴走支援の記録のID")]
 ItemKeys = Annotated[list[str], Query(max_length=50)]
+SheetId = Annotated[int, Path(ge=1, le=2**31 - 1, description="取組事例を共有したチェックシートのID")]
 CHANGE_CONTEXT = {"CHANGE_MARKS": CHANGE_MARKS, "CHANGE_LABELS": CHANGE_LABELS}
 STATE_FILTERS = {
     "open": ("未完了（受付・対応中）", [SupportState.RECEIVED.value, SupportState.IN_PROGRESS.value]),
@@ -208,5 +210,15 @@ def consult(request: Request, code: Code, session: DbSession, principal: Current
                                     checked=data.item_keys or (), typed=_typed(form), errors=exc.fields,
                                     error=exc.message)
         return render(request, "support/form.html", {"form": view}, status_code=exc.status_code)
+    session.commit()
+    return RedirectResponse(f"/support/{record.id}?requested=1", status_code=303)
+
+
+@router.post("/sections/{code}/practices/{sheet_id}/{item_key}/ask")
+def ask_practice(code: Code, sheet_id: SheetId, item_key: ItemKey, session: DbSession, principal: CurrentPrincipal):
+    """「この所属に聞いてみる」 on a shared practice (取組事例): a 相談 asking the desk to connect the two 所属."""
+    unit = scope.resolve_section(session, principal, code)
+    shared = practice.get(session, principal, sheet_id, item_key)
+    record = service.ask_practice(session, principal, unit, trend_service.section_trend(session, unit), shared)
     session.commit()
     return RedirectResponse(f"/support/{record.id}?requested=1", status_code=303)

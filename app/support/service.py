@@ -32,6 +32,7 @@ from app.outbox import notices
 from app.outbox.service import DESK, enqueue_mail, enqueue_teams
 from app.rounds.models import Round
 from app.sheets.models import Answer, Sheet
+from app.sheets.practice import Practice
 from app.statuses import Status
 from app.support.models import (
     SUPPORT_ORIGIN_LABELS,
@@ -637,6 +638,24 @@ def request_support(session: Session, principal: Principal, unit: Unit, trend: T
     enqueue_mail(session, notice, auth_service.desk_recipients(session), key=f"consult_new.s{record.id}")
     enqueue_teams(session, notice, DESK, key=f"consult_new.s{record.id}")
     return record
+
+
+PRACTICE_QUOTE_MAX = 200  # the practice's memo quoted in the request
+
+
+def ask_practice(session: Session, principal: Principal, unit: Unit, trend: Trend, shared: Practice) -> SupportRecord:
+    """「この所属に聞いてみる」: a 相談 (``request_support``, the same rules: the 所属's DX推進リーダー) asking the
+    desk to connect ``unit`` with the 所属 that shares a practice on the item, naming both."""
+    refusal = permissions.why_not_request_support(principal, unit.id)
+    if refusal:
+        raise Forbidden(refusal)
+    if shared.unit_id == unit.id:
+        raise InvalidInput("自分の所属の取組事例には相談できません。")
+    memo = shared.memo if len(shared.memo) <= PRACTICE_QUOTE_MAX else shared.memo[:PRACTICE_QUOTE_MAX] + "…"
+    message = (f"{shared.unit_name}（所属コード {shared.unit_code}）が共有している取組事例について、"
+               f"{unit.name}から話を聞いてみたいです。両所属をつないでください。\n"
+               f"取組事例（{shared.round_title}）: {memo}")
+    return request_support(session, principal, unit, trend, [shared.item_key], message)
 
 
 def _summary(session: Session, round_: Round | None, keys: Sequence[str], text: str) -> str:

@@ -35,7 +35,7 @@ from app.scoring.rules import (
     is_final,
     target_below_current,
 )
-from app.sheets import figures
+from app.sheets import figures, practice
 from app.sheets.figures import GroupKey
 from app.sheets.models import PREFECTURE
 from app.statuses import Status
@@ -132,6 +132,7 @@ class NextStep:
     hints: tuple[str, ...]
     fallback: str
     target: Status | None
+    practices: list[practice.Practice] = field(default_factory=list)  # other 所属's 取組事例 on the item
 
 
 @dataclass
@@ -262,6 +263,9 @@ def build(session: Session, principal: Principal, unit: Unit, *, typed_targets: 
             if status in NEEDS_WORK:
                 steps.append(NextStep(item, status, item.hints, FALLBACK_HINTS.get(item.difficulty, ""),
                                       current_targets.get(item.key)))
+    shared = practice.hints(session, [step.item.key for step in steps], except_unit_id=unit.id)
+    for step in steps:
+        step.practices = shared.get(step.item.key, [])
     suppressed = any(r.bureau_figure is None or r.bureau_figure.suppressed or r.prefecture.suppressed for r in rows)
     return TrendPage(
         unit=unit, bureau=bureau, trend=trend, rows=rows, latest=latest, previous=previous,

@@ -1,7 +1,7 @@
 """The desk's review of submitted sheets: the latest mark per item (確認済, or 差戻し with its comment). Each
 mark is also a sheet_event (kinds review_ok, review_back, review_all: sheet_event.kind is free text).
 
-Revision ID: 0013_review
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-05
 
@@ -14,7 +14,7 @@ from alembic import op
 import app.db  # noqa: F401  (custom column types)
 
 
-revision: str = '0013_review'
+revision: str = '0013'
 down_revision: str | Sequence[str] | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
