@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from app.checklists.schema import Checklist
 
+M = TypeVar("M", bound=BaseModel)
 
-class ChecklistDefinitionError(ValueError):
-    """A checklist file cannot be used. ``problems`` are one line each, for people."""
+
+class DefinitionError(ValueError):
+    """A definition file (a checklist, the measured figures) cannot be used. ``problems`` are one line each,
+    for people."""
 
     def __init__(self, path: str, problems: list[str]):
         self.path = path
         self.problems = problems
         super().__init__(f"{path}: " + "; ".join(problems))
+
+
+class ChecklistDefinitionError(DefinitionError):
+    """A checklist file cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -40,27 +48,36 @@ def load_checklist(path: Path | str, *, display_path: str | None = None) -> Load
     return parse_checklist(raw, display_path=shown)
 
 
-def parse_checklist(raw: bytes, *, display_path: str) -> LoadedChecklist:
+def read_definition(raw: bytes, display_path: str, model: type[M], error: type[DefinitionError], fields: str,
+                    describe: Callable[[dict[str, Any], dict], str]) -> tuple[str, M]:
+    """(text, ``model``) from a YAML definition file; every problem (encoding, YAML, each failed field through
+    ``describe``) raised as ``error``, one sentence a person can act on each. ``fields``: the top-level keys
+    a file needs, for the message when it holds no mapping."""
     try:
         source = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ChecklistDefinitionError(display_path, ["UTF-8 で保存してください"]) from exc
+        raise error(display_path, ["UTF-8 で保存してください"]) from exc
     try:
         data = yaml.safe_load(source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{mark.line + 1}行目: " if mark else ""
-        raise ChecklistDefinitionError(display_path, [f"{where}YAMLとして読めません"]) from exc
+        raise error(display_path, [f"{where}YAMLとして読めません"]) from exc
     if not isinstance(data, dict):
-        raise ChecklistDefinitionError(display_path, ["中身が空か、形式が違います（id, version, categories が必要）"])
+        raise error(display_path, [f"中身が空か、形式が違います（{fields} が必要）"])
     try:
-        checklist = Checklist.model_validate(data)
+        return source, model.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
         # A container reported as a whole when one of its elements failed adds only noise.
         errors = [e for e in errors if not any(len(o["loc"]) > len(e["loc"]) and o["loc"][: len(e["loc"])] == e["loc"]
                                                for o in errors)]
-        raise ChecklistDefinitionError(display_path, [_describe(err, data) for err in errors]) from exc
+        raise error(display_path, [describe(err, data) for err in errors]) from exc
+
+
+def parse_checklist(raw: bytes, *, display_path: str) -> LoadedChecklist:
+    source, checklist = read_definition(raw, display_path, Checklist, ChecklistDefinitionError,
+                                        "id, version, categories", _describe)
     return LoadedChecklist(display_path, source, hashlib.sha256(raw).hexdigest(), checklist)
 
 

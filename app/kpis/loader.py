@@ -10,21 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
-
+from app.checklists.loader import DefinitionError, read_definition
 from app.kpis.schema import KpiSet
 
 FILE_NAME = re.compile(r"^v([1-9][0-9]*)\.yaml$")
 
 
-class KpiDefinitionError(ValueError):
-    """A definition file cannot be used. ``problems`` are one line each, for people."""
-
-    def __init__(self, path: str, problems: list[str]):
-        self.path = path
-        self.problems = problems
-        super().__init__(f"{path}: " + "; ".join(problems))
+class KpiDefinitionError(DefinitionError):
+    """A figures definition file cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -36,25 +29,7 @@ class LoadedKpis:
 
 
 def parse_kpis(raw: bytes, *, display_path: str) -> LoadedKpis:
-    try:
-        source = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise KpiDefinitionError(display_path, ["UTF-8 で保存してください"]) from exc
-    try:
-        data = yaml.safe_load(source)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{mark.line + 1}行目: " if mark else ""
-        raise KpiDefinitionError(display_path, [f"{where}YAMLとして読めません"]) from exc
-    if not isinstance(data, dict):
-        raise KpiDefinitionError(display_path, ["中身が空か、形式が違います（id, version, figures が必要）"])
-    try:
-        kpis = KpiSet.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors()
-        errors = [e for e in errors if not any(len(o["loc"]) > len(e["loc"]) and o["loc"][: len(e["loc"])] == e["loc"]
-                                               for o in errors)]
-        raise KpiDefinitionError(display_path, [_describe(err, data) for err in errors]) from exc
+    source, kpis = read_definition(raw, display_path, KpiSet, KpiDefinitionError, "id, version, figures", _describe)
     return LoadedKpis(display_path, source, hashlib.sha256(raw).hexdigest(), kpis)
 
 
