@@ -82,7 +82,9 @@ def test_a_send_back_reopens_the_sheet_tells_the_leader_and_the_leader_resubmits
     # a further comment while it is sent back does not reopen it again
     review.review_item(session, desk, world.round.id, "A1", V1_KEYS[2], mark="returned", comment="こちらも")
     session.commit()
-    [mail] = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "sheet_reopened")).all()
+    [mail] = session.exec(select(OutboxMessage).where(OutboxMessage.kind.in_(["sheet_sent_back", "sheet_reopened"]))
+                          ).all()
+    assert mail.kind == "sheet_sent_back" and "差戻し" in mail.subject  # not 「提出が取り消されました」
     assert mail.recipient == "leader.a1@test.example" and "根拠の文書名を書いてください" in mail.body
     service.save_answers(session, leader, world.round.id, "A1",
                          [service.AnswerInput(K1, "◎", "文書管理規程", view.answers[K1].version)],

@@ -92,6 +92,20 @@ def sheet_reopened(*, round_id: int, round_title: str, section_code: str, sectio
     )
 
 
+def sheet_sent_back(*, round_id: int, round_title: str, section_code: str, section_name: str, item: str,
+                    comment: str, by: str) -> Notice:
+    """The desk's 差戻し of an item of a submitted sheet (app/sheets/review.py): the sheet is open again."""
+    return Notice(
+        kind="sheet_sent_back",
+        subject=f"【ペーパーレス化状況チェック】{round_title} 窓口から差戻しがありました（{section_name}）",
+        body=(f"{section_name} DX推進リーダー 様\n\n業務DX相談窓口（{by}さん）が、{round_title}のチェックシートの"
+              f"次の項目を差し戻しました。シートは再び入力できる状態です。\n\n項目: {item}\nコメント: {comment}\n\n"
+              f"項目の横にコメントが表示されています。修正のうえ、あらためて提出してください。\n{{link}}" + SIGNATURE),
+        link=f"/rounds/{round_id}/sections/{section_code}",
+        payload={"round_id": round_id, "section": section_code},
+    )
+
+
 def round_opened(*, round_id: int, round_title: str, opens_on: date, closes_on: date) -> Notice:
     return Notice(
         kind="round_opened",

@@ -30,6 +30,7 @@ KINDS: dict[str, Kind] = {
     "consult_new": Kind("新しい相談（窓口あて）", False),
     "consult_answer": Kind("相談への窓口からの回答", False),
     "sheet_reopened": Kind("提出の取消（チェックシートの再開）", False),
+    "sheet_sent_back": Kind("窓口からの差戻し（直して再提出）", True),
     "round_opened": Kind("調査回の開始", False),
     "round_closed": Kind("調査回の締切と結果", False),
 }

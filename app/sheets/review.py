@@ -137,8 +137,9 @@ def review_item(session: Session, principal: Principal, round_id: int, section_c
                          source=EventSource.PAGE, now=now, note=note)
         unit = session.get(Unit, sheet.unit_id)
         round_ = session.get(Round, round_id)
-        notice = notices.sheet_reopened(round_id=round_id, round_title=round_.title, section_code=unit.code,
-                                        section_name=unit.name, reason=note, by=principal.display_name)
+        notice = notices.sheet_sent_back(round_id=round_id, round_title=round_.title, section_code=unit.code,
+                                         section_name=unit.name, item=f"{item.position}. {item.text}",
+                                         comment=comment, by=principal.display_name)
         enqueue_mail(session, notice, auth_service.leader_recipients(session, [unit.id]),
                      key=f"sheet_returned.sh{sheet.id}.{now:%Y%m%dT%H%M%S%f}")
     return chosen
