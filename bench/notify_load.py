@@ -43,7 +43,6 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import throughput as tp
@@ -88,25 +87,7 @@ class Inbox:
 
 def prepare_database(db: str, dataset: str, pg_url: str, rebuild: bool, secret: str) -> str:
     """As throughput.prepare_app_database, in a database of this bench's own (its reminders stay there)."""
-    if db == "sqlite":
-        path = tp.VAR / f"notify-{dataset}.db"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if rebuild:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
-    else:
-        url = tp.ensure_pg_database(pg_url, f"bench_notify_{dataset}", fresh=rebuild)
-    env = tp.app_env(url, secret)
-    subprocess.run([str(tp.PAPERLESS), "migrate"], env=env, cwd=tp.ROOT, check=True,  # noqa: S603 (our command)
-                   stdout=subprocess.DEVNULL)
-    if existing := tp.count_answers(url):
-        tp.log(f"dataset {dataset}: reusing {existing:,} answers ({db})")
-        return url
-    tp.log(f"dataset {dataset}: building with paperless demo {' '.join(tp.DATASETS[dataset])} ({db})…")
-    subprocess.run([str(tp.PAPERLESS), "demo", *tp.DATASETS[dataset]], env=env, cwd=tp.ROOT,  # noqa: S603
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return url
+    return tp.prepare_app_database(db, dataset, pg_url, rebuild, secret, name="notify")[0]
 
 
 def outbox_busy(engine: Engine) -> int:

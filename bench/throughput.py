@@ -176,18 +176,20 @@ def count_answers(url: str) -> int:
         engine.dispose()
 
 
-def prepare_app_database(db: str, dataset: str, pg_url: str, rebuild: bool, secret: str) -> tuple[str, float | None]:
+def prepare_app_database(db: str, dataset: str, pg_url: str, rebuild: bool, secret: str,
+                         name: str = "http") -> tuple[str, float | None]:
     """The app's database with the dataset: reused when it already holds answers. Returns its URL and
-    the seconds ``paperless demo`` took (None when reused)."""
+    the seconds ``paperless demo`` took (None when reused). ``name``: a bench that writes data of its own
+    (notify_load's reminders) keeps them out of the others' database."""
     if db == "sqlite":
-        path = VAR / f"http-{dataset}.db"
+        path = VAR / f"{name}-{dataset}.db"
         path.parent.mkdir(parents=True, exist_ok=True)
         if rebuild:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         url = f"sqlite:///{path}"
     else:
-        url = ensure_pg_database(pg_url, f"bench_http_{dataset}", fresh=rebuild)
+        url = ensure_pg_database(pg_url, f"bench_{name}_{dataset}", fresh=rebuild)
     env = app_env(url, secret)
     subprocess.run([str(PAPERLESS), "migrate"], env=env, cwd=ROOT, check=True,  # noqa: S603 (our command)
                    stdout=subprocess.DEVNULL)
