@@ -94,7 +94,8 @@ def test_a_sheet_is_final_once_submitted_or_its_round_closed():
 def test_the_desk_counts_submitted_sheets_while_a_round_is_open():
     assert rules.default_scope(True) is Scope.SUBMITTED
     assert rules.default_scope(False) is Scope.ALL
-    assert rules.SCOPE_LABELS == {Scope.SUBMITTED: "提出済の所属のみ", Scope.ALL: "すべての所属"}
+    assert rules.SCOPE_LABELS == {Scope.SUBMITTED: "提出済の所属のみ", Scope.CONFIRMED: "確認済の所属のみ",
+                                  Scope.ALL: "すべての所属"}
 
 
 # --- the trend page ----------------------------------------------------------------------------------------

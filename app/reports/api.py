@@ -6,7 +6,8 @@ of a round per 所属 or per 部局.
 * ``weak-items``: the desk for any scope; members and leaders for groups of at least 5 所属.
 * ``quick-wins``: the desk for every 所属; members and leaders get their own 所属's rows only.
 * ``scope`` (heatmap, weak-items, quick-wins, distribution): which sheets the figures count, ``submitted``
-  (提出済の所属のみ) or ``all`` (すべての所属); absent: ``submitted`` while the round is open, ``all`` once it
+  (提出済の所属のみ), ``confirmed`` (確認済の所属のみ: submitted and every item 確認済 by the desk) or ``all``
+  (すべての所属); absent: ``submitted`` while the round is open, ``all`` once it
   is closed. Each response says which (``counted_sheets``). Progress counts (submissions, distribution's
   not_started/in_progress/submitted) always count every 所属.
 * ``scores``: everyone signed in; members and leaders see their own 所属, and 部局 figures only for groups
@@ -52,12 +53,13 @@ _ERRORS = {
 }
 
 ProgressName = Literal["not_started", "in_progress", "submitted"]
-ScopeName = Literal["submitted", "all"]
+ScopeName = Literal["submitted", "confirmed", "all"]
 
 
 def _scope_field() -> object:
-    return Field(description="which sheets the figures count: submitted (提出済の所属のみ) or all (すべての所属, "
-                             "入力中・未着手 included)", examples=["submitted"])
+    return Field(description="which sheets the figures count: submitted (提出済の所属のみ), confirmed (確認済の所属のみ: "
+                             "submitted and every item 確認済 by the desk) or all (すべての所属, 入力中・未着手 "
+                             "included)", examples=["submitted"])
 
 
 def _scope(value: str) -> Scope | None:
@@ -280,7 +282,7 @@ class QuickWinsOut(BaseModel):
             "bureaus_not_listed": 3, "sections_not_listed": 5}],
     }]})
     round: RoundRef = Field(description="the round")
-    counted_sheets: ScopeName = Field(description="which sheets the figures count: submitted or all (members and "
+    counted_sheets: ScopeName = Field(description="which sheets the figures count: submitted, confirmed or all (members and "
                                                  "leaders: all, their own 所属's sheets whatever their state)",
                                       examples=["submitted"])
     own_sections_only: bool = Field(description="true for members and leaders: only their own 所属's rows")
@@ -384,7 +386,8 @@ def heatmap(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, 
                             "across the prefecture")] = "org",
             page: PageQ = 1, per_page: Annotated[int, _per_page(100, 500)] = 100, scope: ScopeQ = "") -> HeatmapOut:
     """Each 所属's status per item (rows grouped by 部局 unless sorted across the prefecture), one page at a
-    time; only submitted sheets with ``scope=submitted`` (the default while the round is open). Desk and
+    time; only submitted sheets with ``scope=submitted`` (the default while the round is open), only sheets the
+    desk confirmed with ``scope=confirmed``. Desk and
     admins only."""
     view = service.heatmap(session, principal, round_id, bureau_code=bureau or None, sort=sort, page=page,
                            per_page=per_page, scope=_scope(scope))
@@ -414,7 +417,7 @@ def weak_items(round_id: RoundId, session: DbSession, principal: CurrentPrincipa
     """Per item, how many 所属 answered ◎ ○ △ × 該当なし or nothing, and the shares, weakest first
     (lowest item maturity; see docs/scoring-additions.md). The prefecture, or one 部局 with
     ``bureau``. Members and leaders: only items that 5 所属 or more answered (the others come last,
-    ``suppressed``). ``scope``: over submitted sheets only (the default while the round is open) or all."""
+    ``suppressed``). ``scope``: over submitted sheets only (the default while the round is open), confirmed sheets only, or all."""
     view = service.weak_items(session, principal, round_id, bureau_code=bureau or None, charts=False,
                               scope=_scope(scope))
     return WeakItemsOut(

@@ -106,7 +106,7 @@ def section_statuses(session: Session, round_id: int, unit_ids: Collection[int],
 
 
 @lru_cache(maxsize=32)
-def _counterpart_names_statement(items: int, own: bool, states: bool = False):
+def _counterpart_names_statement(items: int, own: bool, states: str | None = None):
     """The first ``per_bureau`` 所属 per (item, 部局) at ×, numbered in SQL: at prefecture scale thousands
     of 所属 answered × to a ☆☆☆ item, and the page shows five per 部局 of the ten 部局 shown per item.
 
@@ -118,8 +118,7 @@ def _counterpart_names_statement(items: int, own: bool, states: bool = False):
                  Answer.item_key == bindparam(f"key_{n}"), Answer.status == bindparam("status")]
         if own:
             where.append(Sheet.unit_id.in_(bindparam("unit_ids", expanding=True)))
-        if states:
-            where.append(Sheet.state.in_(bindparam("states", expanding=True)))
+        where.extend(figures.sheet_in(states))  # the sheets in ``states``, or the confirmed ones
         branches.append(select(Answer.item_key, Sheet.bureau_id, Unit.code, Unit.name, Unit.position)
                         .join(Sheet, Sheet.id == Answer.sheet_id)
                         .join(Unit, Unit.id == Sheet.unit_id)
@@ -148,7 +147,8 @@ def counterpart_names(session: Session, round_id: int, bureaus: Mapping[str, Col
         params[f"key_{n}"], params[f"bureaus_{n}"] = key, ids
     result: dict[tuple[str, int], list[tuple[str, str]]] = defaultdict(list)
     for key, bureau_id, code, name in session.connection().execute(
-            _counterpart_names_statement(len(wanted), unit_ids is not None, states is not None), params).all():
+            _counterpart_names_statement(len(wanted), unit_ids is not None, figures.states_shape(states)),
+            params).all():
         result[(key, bureau_id)].append((code, name))
     return result
 

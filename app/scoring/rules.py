@@ -282,9 +282,11 @@ class Scope(StrEnum):
 
     SUBMITTED = "submitted"  # 提出済の所属のみ
     ALL = "all"  # すべての所属（入力中・未着手を含む）
+    CONFIRMED = "confirmed"  # 確認済の所属のみ: submitted, and every item 確認済 by the desk (issue 14.2)
 
 
-SCOPE_LABELS: Mapping[Scope, str] = {Scope.SUBMITTED: "提出済の所属のみ", Scope.ALL: "すべての所属"}
+SCOPE_LABELS: Mapping[Scope, str] = {Scope.SUBMITTED: "提出済の所属のみ", Scope.CONFIRMED: "確認済の所属のみ",
+                                     Scope.ALL: "すべての所属"}
 
 
 def default_scope(round_open: bool) -> Scope:

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import astuple, dataclass, field
 from datetime import date
 from functools import lru_cache
 from typing import Literal
 
-from sqlalchemy import String, and_, bindparam, case, cast, delete, func, insert, or_, select
+from sqlalchemy import String, and_, bindparam, case, cast, delete, func, insert, literal, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -38,24 +38,63 @@ from app.scoring.rules import FiveNumbers, GroupFigure, ItemCounts, Progress, Pr
 from app.sheets.models import (
     NO_MATURITY,
     PREFECTURE,
+    UNANSWERED,
+    Answer,
     ItemTally,
     MaturityTally,
+    ReviewMark,
     Sheet,
+    SheetReview,
     SheetState,
     SheetTally,
     StoredGroupFigure,
 )
-from app.sheets.tallies import OVERALL
+from app.sheets.tallies import OVERALL, Counts, maturity_x10
 
 Bureau = aliased(Unit, name="bureau")
 # Organisation order of a round's sheets: the 部局's place, then the 所属's place in it.
 ORG_ORDER = (Bureau.position, Bureau.code, Unit.position, Unit.code)
 SUBMITTED = SheetState.SUBMITTED.value
+# Not a sheet state: as ``states`` of the figures below, (CONFIRMED,) counts the sheets submitted and 確認済 as a
+# whole (every item marked 確認済 by the desk, ``review.review_state``), the desk's scope 「確認済の所属のみ」.
+# The group tallies count sheets per sheet state, not per review: those figures are then counted in SQL from the
+# sheets' stored counts and (per item) their answers, over the confirmed sheets only (a few thousand at most).
+CONFIRMED = rules.Scope.CONFIRMED.value
+CONFIRMED_ONLY = (CONFIRMED,)
 
 
 def states_of(scope: rules.Scope) -> tuple[str, ...] | None:
     """The sheet states a desk scope counts (None: every state), for the ``states`` of the figures below."""
-    return (SUBMITTED,) if scope is rules.Scope.SUBMITTED else None
+    return {rules.Scope.SUBMITTED: (SUBMITTED,), rules.Scope.CONFIRMED: CONFIRMED_ONLY}.get(scope)
+
+
+def _confirmed_only(states: Collection[str] | None) -> bool:
+    return states is not None and CONFIRMED in states
+
+
+# How many items of the sheet the desk marked 確認済 (a correlated subquery of a statement over ``sheet``).
+_CONFIRMED_ITEMS = (select(func.count()).select_from(SheetReview)
+                    .where(SheetReview.sheet_id == Sheet.id, SheetReview.mark == ReviewMark.CONFIRMED.value)
+                    .correlate(Sheet).scalar_subquery())
+
+
+def confirmed_sheet():
+    """SQL condition on ``sheet``: submitted and 確認済 as a whole (every item of the sheet marked 確認済), as
+    ``review.review_state`` says."""
+    return and_(Sheet.state == SUBMITTED, Sheet.tally_total <= _CONFIRMED_ITEMS)
+
+
+def states_shape(states: Collection[str] | None) -> str | None:
+    """The part of a statement's shape that ``states`` decides (statements are cached per shape): None (every
+    sheet), "in" (the sheet states bound as ``states``) or CONFIRMED."""
+    return None if states is None else CONFIRMED if _confirmed_only(states) else "in"
+
+
+def sheet_in(shape: str | None) -> list:
+    """SQL conditions on ``sheet`` for a ``states_shape``: in the sheet states bound as ``states``, or confirmed."""
+    if shape is None:
+        return []
+    return [confirmed_sheet() if shape == CONFIRMED else Sheet.state.in_(bindparam("states", expanding=True))]
 
 
 _VERSIONS = select(Round.id, Round.checklist_version_id).where(Round.id.in_(bindparam("ids", expanding=True)))
@@ -168,7 +207,7 @@ def _ratio():
 
 
 def _listing(*, bureau: bool, units: bool, sheets: bool, progress: tuple[Progress, ...] | None,
-             quick_wins: bool, states: bool = False) -> list:
+             quick_wins: bool, states: str | None = None) -> list:
     where = [Sheet.round_id == bindparam("round_id")]
     if bureau:
         where.append(Sheet.bureau_id == bindparam("bureau_id"))
@@ -180,8 +219,7 @@ def _listing(*, bureau: bool, units: bool, sheets: bool, progress: tuple[Progres
         where.append(in_progress(progress))
     if quick_wins:
         where.append((Sheet.tally_quick_fair + Sheet.tally_quick_not_done) > 0)
-    if states:
-        where.append(Sheet.state.in_(bindparam("states", expanding=True)))
+    where.extend(sheet_in(states))
     return where
 
 
@@ -224,7 +262,7 @@ def _params(round_id: int, bureau_id: int | None, unit_ids: Collection[int] | No
     """(the statement's shape, its parameters)"""
     shape = {"bureau": bureau_id is not None, "units": unit_ids is not None, "sheets": sheet_ids is not None,
              "progress": tuple(sorted(progress)) if progress is not None else None, "quick_wins": quick_wins,
-             "states": states is not None}
+             "states": states_shape(states)}
     params = {"round_id": round_id, "bureau_id": bureau_id, "unit_ids": list(unit_ids or ()),
               "sheet_ids": list(sheet_ids or ()), "states": list(states or ())}
     return shape, params
@@ -328,7 +366,7 @@ def groups(session: Session, principal: Principal | None, round_ids: Iterable[in
     raw = _stored(conn, list(stored), scope) if stored else {}
     live = [r for r in ids if r not in stored]
     if live:
-        raw |= _live(conn, live, scope)
+        raw |= _confirmed_groups(session, live, scope) if _confirmed_only(states) else _live(conn, live, scope)
     # Every group asked for has its overall figure, empty when it has no sheet in the round.
     for round_id in ids:
         for bureau_id in [*([PREFECTURE] if prefecture else []), *(bureau_ids or [])]:
@@ -420,18 +458,58 @@ def _live(conn, round_ids: list[int], scope: _Scope) -> dict[GroupKey, Raw]:
     result: dict[GroupKey, Raw] = {}
     for round_id, bureau_id, category, joined in conn.execute(_histogram_statement(**scope.shape),
                                                                scope.params(round_ids)).all():
-        sections = scored = tenths = 0
-        ranges: list[tuple[int, int, float]] = []  # (first position, next position, maturity) in sorted order
-        # ascending maturity: "no maturity" (NO_MATURITY, below every value) first
-        for value, n in sorted(_split(joined)):
-            sections += n
-            if value != NO_MATURITY:
-                ranges.append((scored, scored + n, value / 10))
-                scored += n
-                tenths += value * n
-        result[GroupKey(round_id, bureau_id, category)] = (sections, scored, tenths,
-                                                           rules.five_numbers_of(scored, _nth(ranges)))
+        result[GroupKey(round_id, bureau_id, category)] = _raw_of(_split(joined))
     return result
+
+
+def _raw_of(histogram: Iterable[tuple[int, int]]) -> Raw:
+    """A group's figures from its histogram of maturities ((maturity_x10, 所属) pairs)."""
+    sections = scored = tenths = 0
+    ranges: list[tuple[int, int, float]] = []  # (first position, next position, maturity) in sorted order
+    # ascending maturity: "no maturity" (NO_MATURITY, below every value) first
+    for value, n in sorted(histogram):
+        sections += n
+        if value != NO_MATURITY:
+            ranges.append((scored, scored + n, value / 10))
+            scored += n
+            tenths += value * n
+    return sections, scored, tenths, rules.five_numbers_of(scored, _nth(ranges))
+
+
+# The confirmed sheets of some rounds per (round, 部局, category, points, answered): what their maturities need,
+# counted in SQL (a round's sheets share a few hundred such pairs), overall and per category.
+_CONFIRMED_ROUNDS = (Sheet.round_id.in_(bindparam("round_ids", expanding=True)), confirmed_sheet())
+_CONFIRMED_OVERALL = (
+    select(Sheet.round_id, Sheet.bureau_id, literal(OVERALL), Sheet.tally_points, Sheet.tally_answered, func.count())
+    .where(*_CONFIRMED_ROUNDS).group_by(Sheet.round_id, Sheet.bureau_id, Sheet.tally_points, Sheet.tally_answered))
+_CONFIRMED_CATEGORIES = (
+    select(Sheet.round_id, Sheet.bureau_id, SheetTally.category, SheetTally.points, SheetTally.answered, func.count())
+    .join(SheetTally, SheetTally.sheet_id == Sheet.id).where(*_CONFIRMED_ROUNDS)
+    .group_by(Sheet.round_id, Sheet.bureau_id, SheetTally.category, SheetTally.points, SheetTally.answered))
+
+
+def _confirmed_histograms(session: Session, round_ids: Collection[int], *,
+                          categories: bool) -> dict[GroupKey, Counter[int]]:
+    """Per group (every 部局 and the prefecture) and category: the histogram of maturities (maturity_x10 → 所属)
+    of the confirmed sheets, as the group tallies would hold it if they counted confirmed sheets apart."""
+    conn = session.connection()
+    top = max_points(session, round_ids)
+    result: dict[GroupKey, Counter[int]] = defaultdict(Counter)
+    for statement in (_CONFIRMED_OVERALL, *([_CONFIRMED_CATEGORIES] if categories else [])):
+        for round_id, bureau_id, category, points, answered, n in conn.execute(statement,
+                                                                               {"round_ids": list(round_ids)}):
+            tenths = maturity_x10(Counts(answered=answered, points=points), top[round_id])
+            for group in (bureau_id, PREFECTURE):
+                result[GroupKey(round_id, group, category)][tenths] += n
+    return result
+
+
+def _confirmed_groups(session: Session, round_ids: list[int], scope: _Scope) -> dict[GroupKey, Raw]:
+    """What ``_live`` reads from the group tallies, over the confirmed sheets only."""
+    wanted = None if scope.bureau_ids is None else set(scope.bureau_ids)
+    return {key: _raw_of(histogram.items())
+            for key, histogram in _confirmed_histograms(session, round_ids, categories=scope.categories).items()
+            if (scope.prefecture if key.bureau_id == PREFECTURE else wanted is None or key.bureau_id in wanted)}
 
 
 def _nth(ranges: list[tuple[int, int, float]]):
@@ -445,10 +523,8 @@ def _nth(ranges: list[tuple[int, int, float]]):
 
 
 @lru_cache(maxsize=4)
-def _completion_statement(states: bool):
-    where = [Sheet.round_id.in_(bindparam("round_ids", expanding=True))]
-    if states:
-        where.append(Sheet.state.in_(bindparam("states", expanding=True)))
+def _completion_statement(states: str | None):
+    where = [Sheet.round_id.in_(bindparam("round_ids", expanding=True)), *sheet_in(states)]
     return (select(Sheet.round_id, Sheet.bureau_id, func.sum(Sheet.tally_answered + Sheet.tally_not_applicable),
                    func.sum(Sheet.tally_total)).where(*where).group_by(Sheet.round_id, Sheet.bureau_id))
 
@@ -457,7 +533,7 @@ def _completion(conn, round_ids: list[int], states: Collection[str] | None) -> d
     """Pooled completion (answered and 該当なし over all items) per round and 部局, and the prefecture's,
     from the sheets' stored counts."""
     done: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
-    rows = conn.execute(_completion_statement(states is not None), {"round_ids": round_ids,
+    rows = conn.execute(_completion_statement(states_shape(states)), {"round_ids": round_ids,
                                                                      "states": list(states or ())})
     for round_id, bureau_id, answered, total in rows:
         for key in ((round_id, bureau_id), (round_id, PREFECTURE)):
@@ -492,6 +568,8 @@ def refresh_stored(session: Session, round_id: int, bureau_ids: Collection[int])
 def item_counts(session: Session, round_id: int, *, bureau_id: int | None = None,
                 keys: Collection[str] | None = None, states: Collection[str] | None = None) -> dict[str, ItemCounts]:
     """Per item, how many 所属 of the prefecture (or of one 部局) answered it with each status."""
+    if _confirmed_only(states):
+        return _confirmed_item_counts(session, round_id, bureau_id, keys)
     i = ItemTally
     where = [i.round_id == round_id, i.bureau_id == (PREFECTURE if bureau_id is None else bureau_id)]
     if keys is not None:
@@ -505,9 +583,34 @@ def item_counts(session: Session, round_id: int, *, bureau_id: int | None = None
     return {key: ItemCounts.of(counts, sum(counts.values())) for key, counts in by_item.items()}
 
 
+def _confirmed_answers(round_id: int, bureau_id: int | None, keys: Collection[str] | None) -> list:
+    """Conditions on ``answer`` joined to ``sheet``: the answers of the round's confirmed sheets (of one 部局, to
+    some items)."""
+    where = [Sheet.round_id == round_id, confirmed_sheet()]
+    if bureau_id is not None:
+        where.append(Sheet.bureau_id == bureau_id)
+    if keys is not None:
+        where.append(Answer.item_key.in_(list(keys)))
+    return where
+
+
+def _confirmed_item_counts(session: Session, round_id: int, bureau_id: int | None,
+                           keys: Collection[str] | None) -> dict[str, ItemCounts]:
+    """``item_counts`` over the confirmed sheets, counted in SQL from their answers (every item of a sheet has
+    an answer row, unanswered or not)."""
+    query = (select(Answer.item_key, Answer.status, func.count()).join(Sheet, Sheet.id == Answer.sheet_id)
+             .where(*_confirmed_answers(round_id, bureau_id, keys)).group_by(Answer.item_key, Answer.status))
+    by_item: dict[str, dict[str, int]] = defaultdict(dict)
+    for key, status, n in session.connection().execute(query):
+        by_item[key][status or UNANSWERED] = n
+    return {key: ItemCounts.of(counts, sum(counts.values())) for key, counts in by_item.items()}
+
+
 def sections_in(session: Session, round_id: int, *, bureau_id: int | None = None,
                 states: Collection[str] | None = None) -> int:
     """How many 所属 of the prefecture (or of one 部局) have a sheet in the round (in the sheet ``states``)."""
+    if _confirmed_only(states):
+        return count_sheets(session, round_id, bureau_id=bureau_id, states=states)
     m = MaturityTally
     where = [m.round_id == round_id, m.bureau_id == (PREFECTURE if bureau_id is None else bureau_id),
              m.category == OVERALL]
@@ -521,6 +624,8 @@ def bureau_counts(session: Session, round_id: int, keys: Collection[str], status
                   bureau_id: int | None = None, states: Collection[str] | None = None) -> dict[str, dict[int, int]]:
     """Per item, how many 所属 of each 部局 (or of one) answered it with ``status``: per item one string of
     "部局,所属" pairs (a hundred-odd 部局 per item are rows that cost more than the query)."""
+    if _confirmed_only(states):
+        return _confirmed_bureau_counts(session, round_id, keys, status, bureau_id)
     i = ItemTally
     where = [i.round_id == round_id, i.item_key.in_(list(keys)), i.status == status,
              i.bureau_id != PREFECTURE if bureau_id is None else i.bureau_id == bureau_id]
@@ -535,11 +640,28 @@ def bureau_counts(session: Session, round_id: int, keys: Collection[str], status
     return result
 
 
+def _confirmed_bureau_counts(session: Session, round_id: int, keys: Collection[str], status: str,
+                             bureau_id: int | None) -> dict[str, dict[int, int]]:
+    """``bureau_counts`` over the confirmed sheets, counted in SQL from their answers."""
+    answered = Answer.status.is_(None) if status == UNANSWERED else Answer.status == status
+    query = (select(Answer.item_key, Sheet.bureau_id, func.count()).join(Sheet, Sheet.id == Answer.sheet_id)
+             .where(*_confirmed_answers(round_id, bureau_id, keys), answered)
+             .group_by(Answer.item_key, Sheet.bureau_id))
+    result: dict[str, dict[int, int]] = defaultdict(dict)
+    for key, bureau, n in session.connection().execute(query):
+        result[key][bureau] = n
+    return result
+
+
 def maturities(session: Session, round_id: int, *, bureau_id: int | None = None,
                category: str = OVERALL, states: Collection[str] | None = None) -> list[tuple[float | None, int]]:
     """The maturities of the 所属 of the prefecture (or of one 部局) in a round (in the sheet ``states``):
     (value, how many), in ascending order ("none" first). Read as one string of "maturity,所属" pairs
     (hundreds of values)."""
+    if _confirmed_only(states):
+        histogram = _confirmed_histograms(session, [round_id], categories=category != OVERALL)
+        found = histogram.get(GroupKey(round_id, PREFECTURE if bureau_id is None else bureau_id, category), {})
+        return [(None if tenths == NO_MATURITY else tenths / 10, n) for tenths, n in sorted(found.items()) if n]
     m = MaturityTally
     where = [m.round_id == round_id, m.bureau_id == (PREFECTURE if bureau_id is None else bureau_id),
              m.category == category]

@@ -21,6 +21,7 @@ BureauQ = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Za-z0-9_.\-]*
 PageQ = Annotated[int, Query(ge=1, le=1_000_000, description="ページ番号（1から）")]
 # ?scope= on the desk's pages and JSON: which sheets the figures count (empty or absent: the round's default,
 # submitted sheets only while it is open, every sheet once it is closed)
-ScopeQ = Annotated[Literal["", "submitted", "all"], Query(
-    description="which sheets the figures count: submitted (提出済の所属のみ) or all (すべての所属); empty or "
+ScopeQ = Annotated[Literal["", "submitted", "confirmed", "all"], Query(
+    description="which sheets the figures count: submitted (提出済の所属のみ), confirmed (確認済の所属のみ: "
+                "submitted and every item 確認済 by the desk) or all (すべての所属); empty or "
                 "absent: submitted while the round is open, all once it is closed")]
