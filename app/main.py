@@ -34,7 +34,7 @@ from app.reports import api as reports_api
 from app.reports import routes as reports_routes
 from app.rounds import api as rounds_api
 from app.sheets import api as sheets_api
-from app.sheets import history_api, history_routes, previous_api, previous_routes, review_routes
+from app.sheets import history_api, history_routes, previous_api, previous_routes, review_api, review_routes
 from app.sheets import routes as sheets_routes
 from app.support import api as support_api
 from app.support import routes as support_routes
@@ -123,8 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (web_routes, auth_routes, sheets_api, rounds_api, trend_api, sheets_routes,
                    admin_routes, rounds_admin, checklists_admin, reorg_routes, support_api,
                    trend_routes, support_routes, history_api, history_routes, excel_api, excel_routes,
-                   token_routes, reports_api, reports_routes, previous_api, previous_routes, review_routes, kpi_routes,
-                   kpi_import_routes, kpi_api, notify_routes):
+                   token_routes, reports_api, reports_routes, previous_api, previous_routes, review_routes,
+                   review_api, kpi_routes, kpi_import_routes, kpi_api, notify_routes):
         app.include_router(module.router)
     app.include_router(auth_routes.callback_router)
     app.include_router(excel_api.analysis_router)

@@ -158,6 +158,13 @@ ACCESS: dict[tuple[str, str], Rule] = {
         desk_only(303, path={"round_id": "{closable_round_id}", "code": "B1"}, form={"mark": "confirmed"}),
     ("POST", "/rounds/{round_id}/sections/{code}/review/confirm-all"):
         desk_only(303, path={"round_id": "{closable_round_id}", "code": "B1"}),
+    # the same through the JSON API (after the page's lines: the whole sheet is already 確認済, so the desk's
+    # 「シート全体を確認済にする」 gets 409); reading a sheet's review: the 所属 and the desk
+    ("GET", "/api/v1/rounds/{round_id}/sections/{code}/review"): own_section(200),
+    ("POST", "/api/v1/rounds/{round_id}/sections/{code}/review/items/{item_key}"):
+        desk_only(200, path={"round_id": "{closable_round_id}", "code": "B1"}, json={"mark": "confirmed"}),
+    ("POST", "/api/v1/rounds/{round_id}/sections/{code}/review/confirm-all"):
+        desk_only(409, path={"round_id": "{closable_round_id}", "code": "B1"}),
 
     # --- figures: scores for everyone (filtered, groups under 5 所属 withheld), the desk's figures ------------
     ("GET", "/api/v1/rounds/{round_id}/scores"): signed_in(200),  # filtered to what each may see

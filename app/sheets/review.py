@@ -9,6 +9,7 @@ Like every change of a sheet, a mark is decided from what is read under the shee
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import case, func
@@ -16,6 +17,7 @@ from sqlmodel import Session, select
 
 from app.auth import permissions, scope
 from app.auth import service as auth_service
+from app.auth.models import User
 from app.auth.permissions import Principal
 from app.checklists import service as checklists
 from app.errors import Conflict, Forbidden, InvalidInput
@@ -100,7 +102,7 @@ def review_of(session: Session, principal: Principal, view: SheetView) -> Review
 
 
 def review_item(session: Session, principal: Principal, round_id: int, section_code: str, item_key: str, *,
-                mark: str, comment: str = "") -> ReviewMark:
+                mark: str, comment: str = "", source: EventSource = EventSource.PAGE) -> ReviewMark:
     """Mark one item 確認済 or 差戻し. A 差戻し needs a comment and reopens a submitted sheet (its leaders are
     told in the same transaction). Checked under the sheet's lock."""
     try:
@@ -130,11 +132,11 @@ def review_item(session: Session, principal: Principal, round_id: int, section_c
     now = now_utc()
     kind = EventKind.REVIEW_BACK if chosen is ReviewMark.RETURNED else EventKind.REVIEW_OK
     writer.mark_review(session, sheet, {item.key: (chosen.value, comment)}, kind=kind, actor_id=principal.user_id,
-                       now=now)
+                       now=now, source=source)
     if chosen is ReviewMark.RETURNED and submitted:
         note = f"差戻し（{item.position}. {item.text}）: {comment}"
         writer.set_state(session, sheet, definition, SheetState.DRAFT, actor_id=principal.user_id,
-                         source=EventSource.PAGE, now=now, note=note)
+                         source=source, now=now, note=note)
         unit = session.get(Unit, sheet.unit_id)
         round_ = session.get(Round, round_id)
         notice = notices.sheet_sent_back(round_id=round_id, round_title=round_.title, section_code=unit.code,
@@ -145,7 +147,8 @@ def review_item(session: Session, principal: Principal, round_id: int, section_c
     return chosen
 
 
-def confirm_all(session: Session, principal: Principal, round_id: int, section_code: str) -> int:
+def confirm_all(session: Session, principal: Principal, round_id: int, section_code: str, *,
+                source: EventSource = EventSource.PAGE) -> int:
     """「シート全体を確認済にする」: every item 確認済 (one history event). Returns how many items were marked."""
     sheet = _lock_for(session, round_id, section_code)
     submitted = sheet.state == SheetState.SUBMITTED
@@ -159,8 +162,27 @@ def confirm_all(session: Session, principal: Principal, round_id: int, section_c
             if marks.get(item.key, ("", ""))[0] != ReviewMark.CONFIRMED}
     if not todo:
         raise Conflict("すべての項目が既に確認済です。")
-    writer.mark_review(session, sheet, todo, kind=EventKind.REVIEW_ALL, actor_id=principal.user_id, now=now_utc())
+    writer.mark_review(session, sheet, todo, kind=EventKind.REVIEW_ALL, actor_id=principal.user_id, now=now_utc(),
+                       source=source)
     return len(todo)
+
+
+@dataclass(frozen=True)
+class MarkDetail:
+    """The desk's latest mark on one item, with who made it and when (the JSON's)."""
+
+    mark: str
+    comment: str
+    at: datetime
+    by: str | None  # display name; None if not recorded
+
+
+def mark_details(session: Session, view: SheetView) -> dict[str, MarkDetail]:
+    """The marks on a sheet someone may read (``view`` comes from the scoped getter), by item key."""
+    rows = session.exec(select(SheetReview.item_key, SheetReview.mark, SheetReview.comment, SheetReview.at,
+                               User.display_name).outerjoin(User, User.id == SheetReview.by_id)
+                        .where(SheetReview.sheet_id == view.sheet.id)).all()
+    return {key: MarkDetail(mark, comment, at, by) for key, mark, comment, at, by in rows}
 
 
 def review_counts(session: Session, round_id: int, bureau_id: int | None = None) -> dict[ReviewState, int]:

@@ -289,7 +289,7 @@ def reviews(session: Session, sheet_id: int) -> dict[str, tuple[str, str]]:
 
 
 def mark_review(session: Session, sheet: LockedSheet, marks: Mapping[str, tuple[str, str]], *, kind: EventKind,
-                actor_id: int | None, now: datetime) -> None:
+                actor_id: int | None, now: datetime, source: EventSource = EventSource.PAGE) -> None:
     """The desk's review of a locked sheet: each item's mark (item key → (mark, comment)) replaces the one
     stored, and history records it (one event per item, or one for the whole sheet with ``REVIEW_ALL``).
     Sending back (差戻し) also reopens the sheet: the caller then calls ``set_state`` with ``DRAFT``."""
@@ -302,10 +302,10 @@ def mark_review(session: Session, sheet: LockedSheet, marks: Mapping[str, tuple[
         {"sheet_id": sheet.id, "item_key": key, "mark": mark, "comment": comment, "at": now, "by_id": actor_id}
         for key, (mark, comment) in marks.items()])
     if kind == EventKind.REVIEW_ALL:
-        events = [{"sheet_id": sheet.id, "at": now, "actor_id": actor_id, "source": EventSource.PAGE.value,
+        events = [{"sheet_id": sheet.id, "at": now, "actor_id": actor_id, "source": source.value,
                    "kind": kind.value, "note": ""}]
     else:
-        events = [{"sheet_id": sheet.id, "at": now, "actor_id": actor_id, "source": EventSource.PAGE.value,
+        events = [{"sheet_id": sheet.id, "at": now, "actor_id": actor_id, "source": source.value,
                    "kind": kind.value, "item_key": key, "note": comment} for key, (_, comment) in marks.items()]
     conn.execute(insert(SheetEvent), events)
 
