@@ -45,6 +45,7 @@ UPN = {
 # (ids of what ``more_world`` makes) are named in the rules as "{name}".
 PATH_DEFAULTS = {"code": "A1", "item_key": "office.daily.keep-electronic", "path": "css/app.css"}
 K1 = PATH_DEFAULTS["item_key"]
+K2 = "office.daily.no-personal-printing"
 UNCHANGED_FORM = {form_field("version", K1): "0", form_field("status", K1): "◎"}  # saving ◎ again changes nothing
 # member.a2 is nobody's persona: the admin's changes to a user are made to them (and change nothing).
 A2_USER_FORM = {"upn": "member.a2@test.example", "display_name": "職員 A2", "unit_code": "A2", "role": "member"}
@@ -235,9 +236,10 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/sections/{code}/support"): own_section(200),
     ("GET", "/api/v1/sections/{code}/support-records"): own_section(200),
     ("GET", "/sections/{code}/consult"): leader_only(200),
-    # 「この所属に聞いてみる」 on B1's shared practice: a 相談 of A1, sent by its leader (as 「相談する」)
+    # 「この所属に聞いてみる」 on B1's shared practice of K2, on which A1 is at ×: a 相談 of A1, sent by its leader
+    # (as 「相談する」)
     ("POST", "/sections/{code}/practices/{sheet_id}/{item_key}/ask"):
-        leader_only(303, path={"sheet_id": "{practice_sheet_id}"}),
+        leader_only(303, path={"sheet_id": "{practice_sheet_id}", "item_key": K2}),
     ("POST", "/sections/{code}/consult"): leader_only(303, form={"request_message": "会議資料の電子化を相談したい"}),
     ("POST", "/api/v1/sections/{code}/support-requests"): leader_only(201, json={"message": "相談したい"}),
     ("POST", "/api/v1/sections/{code}/support-records"):
@@ -391,6 +393,9 @@ def more_world(app, session, world, role: str) -> dict:
     # A figures file uploaded by the desk, to map and (refused: another sha256) apply.
     # B1 shares its ◎ on the first item (取組事例): A1's leader asks about it, the desk features it.
     factories.share_practice(session, world.round.id, world.b1, K1, "共有フォルダで電子保管している")
+    # and on the second, on which A1 is at × (only a 所属 at △ or × asks to be connected; no rule changes K2)
+    factories.share_practice(session, world.round.id, world.b1, K2, "個人印刷をやめた")
+    factories.set_answers(session, world.round.id, world.a1, {K2: "×"})
     practice_sheet_id = factories.sheet_of(session, world.round.id, world.b1).id
     kpi_upload = KpiUpload(filename="copier.csv", content="所属コード,合計\r\nA1,10\r\n".encode(), sha256="0" * 64)
     session.add(kpi_upload)

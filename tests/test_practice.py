@@ -204,3 +204,67 @@ def test_a_section_s_latest_answer_of_the_item_counts_in_the_order_rounds_were_h
     factories.set_answers(session, world.round.id, world.b1, {K1: "○"})
     session.commit()
     assert "昨年度の事例" not in a1_sees(new_client, world)
+
+
+# --- 「この所属に聞いてみる」 only for a 所属 at △ or × on the item (its latest answered round) -------------------
+
+
+def ask(client, token, session, world, key=K1):
+    return client.post(f"/sections/A1/practices/{b1_sheet_id(session, world)}/{key}/ask", data={"csrf_token": token},
+                       follow_redirects=False)
+
+
+def trend_steps(client) -> str:
+    html = client.get("/sections/A1/trend").text
+    return html[html.index('id="next-steps"'):] if 'id="next-steps"' in html else ""
+
+
+@pytest.mark.parametrize("status", ["◎", "○", "該当なし", None])
+def test_a_section_not_at_fair_or_not_done_cannot_ask_and_sees_no_button(client, session, a1_weak, status):
+    world = a1_weak
+    factories.share_practice(session, world.round.id, world.b1, K1, MEMO)
+    factories.set_answers(session, world.round.id, world.a1, {K1: status})
+    session.commit()
+    token = sign_in(client, "leader.a1@test.example")
+    before = count(session, SupportRecord)
+    refused = ask(client, token, session, world)
+    assert refused.status_code == 403 and "△か×と回答している所属が使えます" in refused.text
+    assert ("最新の回答は「" + status + "」です" if status else "まだ回答していません") in refused.text
+    assert count(session, SupportRecord) == before  # nothing stored
+    assert "この所属に聞いてみる" not in client.get(sheet_url(world, "A1")).text
+    assert "この所属に聞いてみる" not in trend_steps(client)
+
+
+def test_the_latest_answered_round_decides_in_the_order_rounds_were_held(client, session, a1_weak):
+    """A1 answered × last year (a round entered later, so with a greater id). This year unanswered: last year's ×
+    is its latest answer, it may ask. Once it answers ◎ this year it may not, even from last year's sheet, whose
+    row still shows the practice in its hints (× there) without the button."""
+    from datetime import date
+
+    world = a1_weak
+    past = factories.make_round(session, world.version_id, title="令和7年度 第1回", fiscal_year=2025,
+                                opens_on=date(2025, 5, 1))
+    factories.set_answers(session, past.id, world.a1, {K1: "×"})
+    factories.set_answers(session, world.round.id, world.a1, {K1: None})
+    factories.share_practice(session, world.round.id, world.b1, K1, MEMO)
+    session.commit()
+    token = sign_in(client, "leader.a1@test.example")
+    past_sheet = f"/rounds/{past.id}/sections/A1"
+    assert "この所属に聞いてみる" in client.get(past_sheet).text
+    assert ask(client, token, session, world).status_code == 303
+
+    factories.set_answers(session, world.round.id, world.a1, {K1: "◎"})
+    session.commit()
+    page = client.get(past_sheet).text
+    assert f"取組事例：{B1_NAME}" in page and "この所属に聞いてみる" not in page
+    refused = ask(client, token, session, world)
+    assert refused.status_code == 403 and "最新の回答は「◎」です" in refused.text
+
+
+def test_a_section_at_fair_or_not_done_sees_the_button_where_the_practice_shows(client, session, a1_weak):
+    world = a1_weak  # A1 at △ on K1
+    factories.share_practice(session, world.round.id, world.b1, K1, MEMO)
+    session.commit()
+    sign_in(client, "leader.a1@test.example")
+    assert "この所属に聞いてみる" in client.get(sheet_url(world, "A1")).text
+    assert "この所属に聞いてみる" in trend_steps(client)

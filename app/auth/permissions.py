@@ -10,6 +10,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from app.auth.models import SectionRole
+from app.statuses import Status
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,20 @@ def why_not_request_support(p: Principal, unit_id: int) -> str | None:
     if p.sees_everything:
         return "窓口の方は「伴走支援」から相談の記録を作成してください。"
     return "この所属の相談は、所属のDX推進リーダーだけが送れます。"
+
+
+def why_not_ask_practice(p: Principal, unit_id: int, latest_status: str | None) -> str | None:
+    """「この所属に聞いてみる」 on another 所属's shared practice (a 「相談する」, so its rules first): only a 所属
+    at △ or × on the item — its answer of the latest round in which it answered the item (the rounds in the order
+    held; ``latest_status`` None: never answered) — the 所属 whose hints show the practice."""
+    refusal = why_not_request_support(p, unit_id)
+    if refusal:
+        return refusal
+    if latest_status not in (Status.FAIR, Status.NOT_DONE):
+        now = f"最新の回答は「{latest_status}」です" if latest_status else "まだ回答していません"
+        return (f"「この所属に聞いてみる」は、この項目に△か×と回答している所属が使えます（この所属の{now}）。"
+                "困っている項目は「相談する」から窓口に相談してください。")
+    return None
 
 
 def why_not_read_practices(p: Principal) -> str | None:

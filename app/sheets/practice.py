@@ -47,16 +47,20 @@ _FEATURED = func.coalesce(PracticeMark.featured, false())
 _HIDDEN = func.coalesce(PracticeMark.hidden, false())
 
 
+def _newer():
+    """SQL condition: the 所属 of ``Answer`` answered its item in a later round (in the order the rounds were held:
+    a past round may be entered after a newer one, so not by id). Without it: the latest answered round."""
+    return exists().where(_later.sheet_id == _later_sheet.id, _later_sheet.unit_id == Sheet.unit_id,
+                          _later_round.id == _later_sheet.round_id,
+                          or_(_later_round.opens_on > Round.opens_on,
+                              and_(_later_round.opens_on == Round.opens_on, _later_round.id > Round.id)),
+                          _later.item_key == Answer.item_key, _later.status.is_not(None))
+
+
 def _shared(keys: Sequence[str], *, with_hidden: bool = False):
     """The conditions of a shared practice of one of ``keys``: the latest answered round of its 所属."""
-    # rounds in the order they were held (a past round may be entered after a newer one: not by id)
-    newer = exists().where(_later.sheet_id == _later_sheet.id, _later_sheet.unit_id == Sheet.unit_id,
-                           _later_round.id == _later_sheet.round_id,
-                           or_(_later_round.opens_on > Round.opens_on,
-                               and_(_later_round.opens_on == Round.opens_on, _later_round.id > Round.id)),
-                           _later.item_key == Answer.item_key, _later.status.is_not(None))
     where = [Answer.item_key.in_(list(keys)), Answer.shared == true(), Answer.status == Status.EXCELLENT.value,
-             func.trim(Answer.memo) != "", ~newer]
+             func.trim(Answer.memo) != "", ~_newer()]
     if not with_hidden:
         where.append(_HIDDEN.is_(false()))
     return where
@@ -91,6 +95,26 @@ def hints(session: Session, keys: Sequence[str], *, except_unit_id: int | None,
     for row in rows:
         found.setdefault(row.item_key, []).append(Practice(*row[:9]))
     return found
+
+
+def latest_statuses(session: Session, unit_id: int, keys: Sequence[str]) -> dict[str, str]:
+    """A 所属's answer to each of ``keys`` in the latest round in which it answered the item (the same 「latest
+    answered round」 as a shared practice's), any sheet state; items it never answered are left out. One query."""
+    if not keys:
+        return {}
+    query = (select(Answer.item_key, Answer.status).join(Sheet, Sheet.id == Answer.sheet_id)
+             .join(Round, Round.id == Sheet.round_id)
+             .where(Sheet.unit_id == unit_id, Answer.item_key.in_(list(keys)), Answer.status.is_not(None), ~_newer()))
+    return dict(session.connection().execute(query).all())
+
+
+def askable(session: Session, principal: Principal, unit_id: int, keys: Sequence[str]) -> set[str]:
+    """Of ``keys``, the items on which the person may use 「この所属に聞いてみる」 for ``unit_id``
+    (``permissions.why_not_ask_practice``): where the button shows."""
+    if not keys or permissions.why_not_request_support(principal, unit_id):
+        return set()
+    latest = latest_statuses(session, unit_id, keys)
+    return {key for key in keys if permissions.why_not_ask_practice(principal, unit_id, latest.get(key)) is None}
 
 
 def of_item(session: Session, principal: Principal, item_key: str) -> list[Practice]:

@@ -57,7 +57,9 @@ def _page_context(session: Session, view: SheetView, rows: RowState | None = Non
         # 取組事例 of other 所属 on the items this one answered △ or × (the rows' 改善のヒント)
         "practices": practice.hints(session, [k for k, a in view.answers.items() if a.status in practice.NEEDS_WORK],
                                     except_unit_id=view.unit.id),
-        "can_ask_practice": permissions.why_not_request_support(principal, view.unit.id) is None,
+        # the items whose practices offer 「この所属に聞いてみる」 (at △ or × in the latest round answered)
+        "ask_practice_keys": practice.askable(session, principal, view.unit.id,
+                                              [k for k, a in view.answers.items() if a.status in practice.NEEDS_WORK]),
     }
     if not fragment:  # what only the whole page shows
         context["round_choices"] = service.round_choices(session, principal, view)

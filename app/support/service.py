@@ -31,6 +31,7 @@ from app.orgs.models import Unit
 from app.outbox import notices
 from app.outbox.service import DESK, enqueue_mail, enqueue_teams
 from app.rounds.models import Round
+from app.sheets import practice
 from app.sheets.models import Answer, Sheet
 from app.sheets.practice import Practice
 from app.statuses import Status
@@ -646,7 +647,8 @@ PRACTICE_QUOTE_MAX = 200  # the practice's memo quoted in the request
 def ask_practice(session: Session, principal: Principal, unit: Unit, trend: Trend, shared: Practice) -> SupportRecord:
     """「この所属に聞いてみる」: a 相談 (``request_support``, the same rules: the 所属's DX推進リーダー) asking the
     desk to connect ``unit`` with the 所属 that shares a practice on the item, naming both."""
-    refusal = permissions.why_not_request_support(principal, unit.id)
+    latest = practice.latest_statuses(session, unit.id, [shared.item_key]).get(shared.item_key)
+    refusal = permissions.why_not_ask_practice(principal, unit.id, latest)
     if refusal:
         raise Forbidden(refusal)
     if shared.unit_id == unit.id:

@@ -133,6 +133,7 @@ class NextStep:
     fallback: str
     target: Status | None
     practices: list[practice.Practice] = field(default_factory=list)  # other 所属's 取組事例 on the item
+    can_ask: bool = False  # 「この所属に聞いてみる」 on them (permissions.why_not_ask_practice)
 
 
 @dataclass
@@ -264,8 +265,10 @@ def build(session: Session, principal: Principal, unit: Unit, *, typed_targets: 
                 steps.append(NextStep(item, status, item.hints, FALLBACK_HINTS.get(item.difficulty, ""),
                                       current_targets.get(item.key)))
     shared = practice.hints(session, [step.item.key for step in steps], except_unit_id=unit.id)
+    askable = practice.askable(session, principal, unit.id, list(shared))
     for step in steps:
         step.practices = shared.get(step.item.key, [])
+        step.can_ask = step.item.key in askable
     suppressed = any(r.bureau_figure is None or r.bureau_figure.suppressed or r.prefecture.suppressed for r in rows)
     return TrendPage(
         unit=unit, bureau=bureau, trend=trend, rows=rows, latest=latest, previous=previous,
