@@ -258,6 +258,7 @@ PAGES = [
     A11yPage("desk: the leaders' mail list", "desk", "/desk/board/mail-list", "/desk/board/mail-list"),
     A11yPage("desk: heatmap", "desk", "/desk/heatmap", "/desk/heatmap"),
     A11yPage("desk: heatmap, every 所属 counted", "desk", "/desk/heatmap?scope=all", "/desk/heatmap"),
+    A11yPage("desk: weak items, 確認済の所属のみ", "desk", "/desk/weak-items?scope=confirmed", "/desk/weak-items"),
     A11yPage("desk: reminders", "desk", "/desk/reminders", "/desk/reminders"),
     A11yPage("desk: reminders, send now preview", "desk", "/desk/reminders/preview?section=A1&section=A2",
              "/desk/reminders/preview"),
