@@ -60,7 +60,7 @@ class KpiTally(SQLModel, table=True):
 
     __tablename__ = "kpi_tally"
     __table_args__ = (
-        CheckConstraint("months >= 0", name="months_not_negative"),
+        # (no CHECK on months: an upsert's candidate row carries the change, -1 for a cleared value)
         # The desk's sums of one figure and year over every 所属 (index-only).
         Index("ix_kpi_tally_figure_year", "figure_key", "fiscal_year", "unit_id", "total", "months"),
     )

@@ -31,7 +31,6 @@ def upgrade() -> None:
     sa.Column('figure_key', sa.String(length=100), nullable=False),
     sa.Column('total', sa.BigInteger(), nullable=False),
     sa.Column('months', sa.Integer(), nullable=False),
-    sa.CheckConstraint('months >= 0', name=op.f('ck_kpi_tally_months_not_negative')),
     sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], name=op.f('fk_kpi_tally_unit_id_unit')),
     sa.PrimaryKeyConstraint('unit_id', 'fiscal_year', 'figure_key', name=op.f('pk_kpi_tally'))
     )
