@@ -133,7 +133,8 @@ def group_rows_for(session: Session, catalogue: Catalogue, figures: list[Figure]
         return {}
     heads = {catalogue.headcount_of(f.key).key for f in figures if f.per_employee and catalogue.headcount_of(f.key)}
     staff_key = next(iter(heads)) if len(heads) == 1 else None
-    sums = queries.bureau_sums(session, {k for f in figures for k in _parts(f)}, fy, staff_key)
+    sums = queries.bureau_sums(session, {k for f in figures for k in _parts(f)}, fy, staff_key,
+                               {f.formula.denominator if f.formula else f.key for f in figures if f.per_employee})
     result = {}
     for figure in figures:
         parts = set(_parts(figure))

@@ -26,22 +26,33 @@ class GroupSum:
     staff: int  # their 職員数
 
 
-def bureau_sums(session: Session, keys: Collection[str], fy: int, staff_key: str | None) -> list[GroupSum]:
-    """Per 部局 (the 所属's parent today) and figure, over a fiscal year: the 所属 that reported, the sum, and
-    for per-employee figures the sum and the 職員数 of the 所属 that also reported their 職員数 that year.
-    One grouped statement over ``kpi_tally`` (about 3,000 rows a figure, index-only through
-    ix_kpi_tally_figure_year), not over every month's values."""
-    if not keys:
-        return []
-    staff = aliased(KpiTally)
-    query = (select(Unit.parent_id, KpiTally.figure_key, func.count(), func.sum(KpiTally.total),
-                    func.sum(case((staff.total.is_not(None), KpiTally.total), else_=0)), func.sum(staff.total))
-             .select_from(KpiTally).join(Unit, Unit.id == KpiTally.unit_id)
-             .outerjoin(staff, and_(staff.unit_id == KpiTally.unit_id, staff.fiscal_year == fy,
-                                    staff.figure_key == (staff_key or ""), staff.months > 0, staff.total > 0))
-             .where(KpiTally.figure_key.in_(sorted(set(keys))), KpiTally.fiscal_year == fy, KpiTally.months > 0)
-             .group_by(Unit.parent_id, KpiTally.figure_key))
-    return [GroupSum(b, key, n, int(t or 0), int(w or 0), int(s or 0)) for b, key, n, t, w, s in session.execute(query)]
+def bureau_sums(session: Session, keys: Collection[str], fy: int, staff_key: str | None,
+                staffed: Collection[str] = ()) -> list[GroupSum]:
+    """Per 部局 (the 所属's parent today) and figure, over a fiscal year: the 所属 that reported and the sum;
+    for the ``staffed`` (per-employee) figures also the sum and the 職員数 of the 所属 that reported their
+    職員数 that year (``staff_key``). Grouped statements over ``kpi_tally`` (about 3,000 rows a figure,
+    index-only through ix_kpi_tally_figure_year), not over every month's values; the 職員数 is looked up
+    only for the figures that need it."""
+    with_staff = sorted(set(keys) & set(staffed)) if staff_key else []
+    plain = sorted(set(keys) - set(with_staff))
+    found = []
+    if with_staff:
+        staff = aliased(KpiTally)
+        query = (select(Unit.parent_id, KpiTally.figure_key, func.count(), func.sum(KpiTally.total),
+                        func.sum(case((staff.total.is_not(None), KpiTally.total), else_=0)), func.sum(staff.total))
+                 .select_from(KpiTally).join(Unit, Unit.id == KpiTally.unit_id)
+                 .outerjoin(staff, and_(staff.unit_id == KpiTally.unit_id, staff.fiscal_year == fy,
+                                        staff.figure_key == staff_key, staff.months > 0, staff.total > 0))
+                 .where(KpiTally.figure_key.in_(with_staff), KpiTally.fiscal_year == fy, KpiTally.months > 0)
+                 .group_by(Unit.parent_id, KpiTally.figure_key))
+        found += [GroupSum(b, k, n, int(t or 0), int(w or 0), int(s or 0)) for b, k, n, t, w, s in session.execute(query)]
+    if plain:
+        query = (select(Unit.parent_id, KpiTally.figure_key, func.count(), func.sum(KpiTally.total))
+                 .select_from(KpiTally).join(Unit, Unit.id == KpiTally.unit_id)
+                 .where(KpiTally.figure_key.in_(plain), KpiTally.fiscal_year == fy, KpiTally.months > 0)
+                 .group_by(Unit.parent_id, KpiTally.figure_key))
+        found += [GroupSum(b, k, n, int(t or 0), 0, 0) for b, k, n, t in session.execute(query)]
+    return found
 
 
 @dataclass(frozen=True)
