@@ -19,12 +19,14 @@ from sqlmodel import Session
 from app.auth import service as auth
 from app.auth.models import User
 from app.config import PROJECT_ROOT
-from app.jpdate import today_jst
-from app.kpis import desk, page
+from app.jpdate import fiscal_year_of, today_jst
+from app.kpis import desk, page, queries
 from app.kpis.api import _range, _section_rows
 from app.kpis.catalogue import Catalogue
 from app.kpis.loader import load_directory
 from app.orgs.models import Unit, UnitKind
+from app.rounds import service as rounds
+from app.sheets.models import Answer, Sheet
 
 
 def main() -> None:
@@ -55,12 +57,21 @@ def main() -> None:
         desk_p = auth.load_principal(session, desk_user.id)
         leader_p = auth.load_principal(session, leader_user.id)
         start, end = _range(None, None)
+        # 「評価と実績のずれ」 joins ratings of the items a figure speaks to; the benchmark's checklist has
+        # items of its own (bench.item-NN), so the statement is measured on three of them.
+        round_ = rounds.current_round(session)
+        items = list(session.exec(select(Answer.item_key).join(Sheet, Sheet.id == Answer.sheet_id)
+                                  .where(Sheet.round_id == round_.id).distinct().order_by(Answer.item_key)
+                                  .limit(3)).scalars())
+        fy = fiscal_year_of(today)
         cases: dict[str, Callable[[], object]] = {
             "desk page (print.copies)": lambda: desk.build(session, desk_p, catalogue, figure_key="print.copies",
                                                            fy=None, round_id=None, today=today),
             "desk page (電子決裁率)": lambda: desk.build(session, desk_p, catalogue,
                                                      figure_key="approvals.electronic-rate", fy=None, round_id=None,
                                                      today=today),
+            f"ずれ statement (print.copies per employee, items {', '.join(items)})": lambda: queries.outliers(
+                session, fy, ("print.copies", None, ()), "staff.count", round_.id, items, desk.BAD, desk.GOOD),
             f"所属's page {unit.code}": lambda: page.build(session, leader_p, unit, catalogue, fy=None, today=today),
             f"所属's JSON {unit.code}": lambda: _section_rows(session, catalogue, unit, start, end),
         }

@@ -59,3 +59,14 @@ def test_rating_and_figure_mismatches_show_both_numbers(client, desk_world):
 def test_staff_never_see_the_desks_named_list(client, desk_world):
     sign_in(client, "leader.p1@test.example")
     assert client.get("/desk/figures").status_code == 403
+
+
+def test_the_sections_page_compares_with_its_own_bureau_and_the_prefecture(client, desk_world):
+    """The 所属's page sums its own 部局 (over that 部局's 所属 only) and the prefecture (over all)."""
+    sign_in(client, "leader.p1@test.example")
+    page = client.get("/sections/P1/figures", params={"fy": 2025})
+    assert page.status_code == 200
+    text = " ".join(page.text.split())
+    assert "P部: 470枚" in text  # 23,500 / 50 per person, 5 所属
+    assert "全庁: 378.6枚" in text  # 26,500 / 70, 7 所属
+    assert "Q部" not in text

@@ -127,14 +127,19 @@ def group_rows(session: Session, catalogue: Catalogue, figure: Figure, fy: int, 
 
 
 def group_rows_for(session: Session, catalogue: Catalogue, figures: list[Figure], fy: int, today: date,
-                   bureaus: dict[int, Unit]) -> dict[str, tuple[GroupRow, list[GroupRow]]]:
-    """``group_rows`` of several figures from one statement (the 所属's page)."""
+                   bureaus: dict[int, Unit], *, only_bureau: int | None = None
+                   ) -> dict[str, tuple[GroupRow, list[GroupRow]]]:
+    """``group_rows`` of several figures from a few statements. ``only_bureau``: the rows of that 部局 alone
+    beside the prefecture (the 所属's page), summed over that 部局's 所属 and over all without grouping."""
     if not figures:
         return {}
     heads = {catalogue.headcount_of(f.key).key for f in figures if f.per_employee and catalogue.headcount_of(f.key)}
     staff_key = next(iter(heads)) if len(heads) == 1 else None
-    sums = queries.bureau_sums(session, {k for f in figures for k in _parts(f)}, fy, staff_key,
-                               {f.formula.denominator if f.formula else f.key for f in figures if f.per_employee})
+    keys = {k for f in figures for k in _parts(f)}
+    staffed = {f.formula.denominator if f.formula else f.key for f in figures if f.per_employee}
+    sums = queries.bureau_sums(session, keys, fy, staff_key, staffed, bureau_id=only_bureau)
+    whole = (None if only_bureau is None else
+             {s.key: s for s in queries.bureau_sums(session, keys, fy, staff_key, staffed, prefecture=True)})
     result = {}
     for figure in figures:
         parts = set(_parts(figure))
@@ -145,8 +150,8 @@ def group_rows_for(session: Session, catalogue: Catalogue, figures: list[Figure]
         rows = [_group(figure, bureaus[b].name if b in bureaus else "（廃止された部局）", b, p)
                 for b, p in by_bureau.items()]
         rows.sort(key=lambda r: (bureaus[r.bureau_id].position if r.bureau_id in bureaus else 10**6, r.name))
-        pooled: dict[str, queries.GroupSum] = {}
-        for p in by_bureau.values():
+        pooled: dict[str, queries.GroupSum] = {k: s for k, s in (whole or {}).items() if k in parts}
+        for p in by_bureau.values() if whole is None else ():
             for key, s in p.items():
                 have = pooled.get(key)
                 pooled[key] = s if have is None else queries.GroupSum(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Float, and_, case, cast, func, literal, or_, select, true
+from sqlalchemy import Float, and_, case, cast, func, literal, literal_column, or_, select, true
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -27,31 +27,39 @@ class GroupSum:
 
 
 def bureau_sums(session: Session, keys: Collection[str], fy: int, staff_key: str | None,
-                staffed: Collection[str] = ()) -> list[GroupSum]:
+                staffed: Collection[str] = (), *, bureau_id: int | None = None,
+                prefecture: bool = False) -> list[GroupSum]:
     """Per 部局 (the 所属's parent today) and figure, over a fiscal year: the 所属 that reported and the sum;
     for the ``staffed`` (per-employee) figures also the sum and the 職員数 of the 所属 that reported their
     職員数 that year (``staff_key``). Grouped statements over ``kpi_tally`` (about 3,000 rows a figure,
     index-only through ix_kpi_tally_figure_year), not over every month's values; the 職員数 is looked up
-    only for the figures that need it."""
+    only for the figures that need it. ``bureau_id``: that 部局 only (its 所属 through ix_unit_parent_id,
+    then their tally rows by primary key); ``prefecture``: one row per figure over every 所属 (bureau_id
+    0, no join to ``unit``)."""
     with_staff = sorted(set(keys) & set(staffed)) if staff_key else []
     plain = sorted(set(keys) - set(with_staff))
+    group = literal_column("0") if prefecture else Unit.parent_id
     found = []
-    if with_staff:
-        staff = aliased(KpiTally)
-        query = (select(Unit.parent_id, KpiTally.figure_key, func.count(), func.sum(KpiTally.total),
-                        func.sum(case((staff.total.is_not(None), KpiTally.total), else_=0)), func.sum(staff.total))
-                 .select_from(KpiTally).join(Unit, Unit.id == KpiTally.unit_id)
-                 .outerjoin(staff, and_(staff.unit_id == KpiTally.unit_id, staff.fiscal_year == fy,
-                                        staff.figure_key == staff_key, staff.months > 0, staff.total > 0))
-                 .where(KpiTally.figure_key.in_(with_staff), KpiTally.fiscal_year == fy, KpiTally.months > 0)
-                 .group_by(Unit.parent_id, KpiTally.figure_key))
-        found += [GroupSum(b, k, n, int(t or 0), int(w or 0), int(s or 0)) for b, k, n, t, w, s in session.execute(query)]
-    if plain:
-        query = (select(Unit.parent_id, KpiTally.figure_key, func.count(), func.sum(KpiTally.total))
-                 .select_from(KpiTally).join(Unit, Unit.id == KpiTally.unit_id)
-                 .where(KpiTally.figure_key.in_(plain), KpiTally.fiscal_year == fy, KpiTally.months > 0)
-                 .group_by(Unit.parent_id, KpiTally.figure_key))
-        found += [GroupSum(b, k, n, int(t or 0), 0, 0) for b, k, n, t in session.execute(query)]
+    for names, per_employee in ((with_staff, True), (plain, False)):
+        if not names:
+            continue
+        columns = [group, KpiTally.figure_key, func.count(), func.sum(KpiTally.total)]
+        query = select().select_from(KpiTally)
+        if not prefecture:
+            query = query.join(Unit, Unit.id == KpiTally.unit_id)
+        if bureau_id is not None:
+            query = query.where(Unit.parent_id == bureau_id)
+        if per_employee:
+            staff = aliased(KpiTally)
+            columns += [func.sum(case((staff.total.is_not(None), KpiTally.total), else_=0)), func.sum(staff.total)]
+            query = query.outerjoin(staff, and_(staff.unit_id == KpiTally.unit_id, staff.fiscal_year == fy,
+                                                staff.figure_key == staff_key, staff.months > 0, staff.total > 0))
+        query = (query.add_columns(*columns)
+                 .where(KpiTally.figure_key.in_(names), KpiTally.fiscal_year == fy, KpiTally.months > 0)
+                 .group_by(*([] if prefecture else [Unit.parent_id]), KpiTally.figure_key))
+        for b, k, n, t, *staffing in session.execute(query):
+            w, s = staffing or (0, 0)
+            found.append(GroupSum(b, k, n, int(t or 0), int(w or 0), int(s or 0)))
     return found
 
 
