@@ -41,6 +41,9 @@ def upgrade() -> None:
     op.execute(f"INSERT INTO kpi_tally (unit_id, fiscal_year, figure_key, total, months) "  # noqa: S608 (constant)
                f"SELECT unit_id, {fiscal_year}, figure_key, COALESCE(SUM(value), 0), COUNT(value) FROM kpi_value "
                f"GROUP BY unit_id, {fiscal_year}, figure_key")
+    # Statistics now: without them PostgreSQL takes the new table for empty and plans the desk's sums as
+    # nested loops over it (16 s instead of milliseconds on 804,000 values, until autovacuum's ANALYZE).
+    op.execute("ANALYZE kpi_tally")
 
 
 def downgrade() -> None:
