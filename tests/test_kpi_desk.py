@@ -70,3 +70,19 @@ def test_the_sections_page_compares_with_its_own_bureau_and_the_prefecture(clien
     assert "P部: 470枚" in text  # 23,500 / 50 per person, 5 所属
     assert "全庁: 378.6枚" in text  # 26,500 / 70, 7 所属
     assert "Q部" not in text
+
+
+def test_a_section_equal_to_the_quarters_edge_counts_as_inside(client, session, desk_world):
+    """P1 (◎) corrected to 5,000 sheets: 500 per person, equal to P2 at the worst quarter's edge
+    (⌈7/4⌉ = 2 worst: 500, 500): still listed, with the edge 500 beside it."""
+    catalogue = Catalogue.of(load_directory(PROJECT_ROOT / "kpis"))
+    p1 = desk_world.sections["P1"]
+    before = service.stored(session, [(p1.id, OCTOBER, "print.copies")])[(p1.id, OCTOBER, "print.copies")]
+    service.write_values(session, catalogue, [service.Change(p1.id, OCTOBER, "print.copies", before, 5000)],
+                         actor_id=None, source="demo")
+    session.commit()
+    sign_in(client, "desk@test.example")
+    page = client.get("/desk/figures", params={"figure": "print.copies", "fy": 2025, "round": desk_world.round.id})
+    rows = page.text.split('id="mismatches"')[1].split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+    worst = next(r for r in rows if "P部 1課" in r)
+    assert "◎" in worst and worst.count("500枚") == 2 and "悪い方の25%" in worst
