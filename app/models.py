@@ -2,7 +2,7 @@
 
 from app.auth.models import ApiToken, AuditEvent, Membership, User
 from app.checklists.models import ChecklistItem, ChecklistPoints, ChecklistVersion
-from app.kpis.models import KpiEvent, KpiUpload, KpiValue, KpiVersion
+from app.kpis.models import KpiEvent, KpiTally, KpiUpload, KpiValue, KpiVersion
 from app.notify.models import ReminderLog, ReminderRule
 from app.orgs.models import Unit, UnitLink
 from app.outbox.models import NotifyChannel, NotifyOptOut, OutboxMessage
@@ -20,6 +20,7 @@ __all__ = [
     "ChecklistPoints",
     "ChecklistVersion",
     "KpiEvent",
+    "KpiTally",
     "KpiUpload",
     "KpiValue",
     "KpiVersion",

@@ -59,3 +59,30 @@ def test_rating_and_figure_mismatches_show_both_numbers(client, desk_world):
 def test_staff_never_see_the_desks_named_list(client, desk_world):
     sign_in(client, "leader.p1@test.example")
     assert client.get("/desk/figures").status_code == 403
+
+
+def test_the_sections_page_compares_with_its_own_bureau_and_the_prefecture(client, desk_world):
+    """The 所属's page sums its own 部局 (over that 部局's 所属 only) and the prefecture (over all)."""
+    sign_in(client, "leader.p1@test.example")
+    page = client.get("/sections/P1/figures", params={"fy": 2025})
+    assert page.status_code == 200
+    text = " ".join(page.text.split())
+    assert "P部: 470枚" in text  # 23,500 / 50 per person, 5 所属
+    assert "全庁: 378.6枚" in text  # 26,500 / 70, 7 所属
+    assert "Q部" not in text
+
+
+def test_a_section_equal_to_the_quarters_edge_counts_as_inside(client, session, desk_world):
+    """P1 (◎) corrected to 5,000 sheets: 500 per person, equal to P2 at the worst quarter's edge
+    (⌈7/4⌉ = 2 worst: 500, 500): still listed, with the edge 500 beside it."""
+    catalogue = Catalogue.of(load_directory(PROJECT_ROOT / "kpis"))
+    p1 = desk_world.sections["P1"]
+    before = service.stored(session, [(p1.id, OCTOBER, "print.copies")])[(p1.id, OCTOBER, "print.copies")]
+    service.write_values(session, catalogue, [service.Change(p1.id, OCTOBER, "print.copies", before, 5000)],
+                         actor_id=None, source="demo")
+    session.commit()
+    sign_in(client, "desk@test.example")
+    page = client.get("/desk/figures", params={"figure": "print.copies", "fy": 2025, "round": desk_world.round.id})
+    rows = page.text.split('id="mismatches"')[1].split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+    worst = next(r for r in rows if "P部 1課" in r)
+    assert "◎" in worst and worst.count("500枚") == 2 and "悪い方の25%" in worst

@@ -4,7 +4,6 @@ reported it (and △・× while in the best quarter), with both shown. Sums come
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date
 
@@ -128,15 +127,19 @@ def group_rows(session: Session, catalogue: Catalogue, figure: Figure, fy: int, 
 
 
 def group_rows_for(session: Session, catalogue: Catalogue, figures: list[Figure], fy: int, today: date,
-                   bureaus: dict[int, Unit]) -> dict[str, tuple[GroupRow, list[GroupRow]]]:
-    """``group_rows`` of several figures from one statement (the 所属's page)."""
+                   bureaus: dict[int, Unit], *, only_bureau: int | None = None
+                   ) -> dict[str, tuple[GroupRow, list[GroupRow]]]:
+    """``group_rows`` of several figures from a few statements. ``only_bureau``: the rows of that 部局 alone
+    beside the prefecture (the 所属's page), summed over that 部局's 所属 and over all without grouping."""
     if not figures:
         return {}
-    start = date(fy, 4, 1)
-    end = max(_period(f, fy, today)[1] for f in figures)
     heads = {catalogue.headcount_of(f.key).key for f in figures if f.per_employee and catalogue.headcount_of(f.key)}
     staff_key = next(iter(heads)) if len(heads) == 1 else None
-    sums = queries.bureau_sums(session, {k for f in figures for k in _parts(f)}, start, end, staff_key, start)
+    keys = {k for f in figures for k in _parts(f)}
+    staffed = {f.formula.denominator if f.formula else f.key for f in figures if f.per_employee}
+    sums = queries.bureau_sums(session, keys, fy, staff_key, staffed, bureau_id=only_bureau)
+    whole = (None if only_bureau is None else
+             {s.key: s for s in queries.bureau_sums(session, keys, fy, staff_key, staffed, prefecture=True)})
     result = {}
     for figure in figures:
         parts = set(_parts(figure))
@@ -147,8 +150,8 @@ def group_rows_for(session: Session, catalogue: Catalogue, figures: list[Figure]
         rows = [_group(figure, bureaus[b].name if b in bureaus else "（廃止された部局）", b, p)
                 for b, p in by_bureau.items()]
         rows.sort(key=lambda r: (bureaus[r.bureau_id].position if r.bureau_id in bureaus else 10**6, r.name))
-        pooled: dict[str, queries.GroupSum] = {}
-        for p in by_bureau.values():
+        pooled: dict[str, queries.GroupSum] = {k: s for k, s in (whole or {}).items() if k in parts}
+        for p in by_bureau.values() if whole is None else ():
             for key, s in p.items():
                 have = pooled.get(key)
                 pooled[key] = s if have is None else queries.GroupSum(
@@ -179,44 +182,25 @@ def _mismatches(session: Session, catalogue: Catalogue, chosen: Figure, round_: 
         return []
     units = {u.id: u for u in orgs.units_in_force(session, today, UnitKind.SECTION)}
     bureaus = {u.id: u for u in orgs.units_in_force(session, today, UnitKind.BUREAU)}
-    statuses = queries.ratings(session, round_.id, {k for f in figures for k in f.items if k in definition.by_key},
-                               GOOD + BAD)
+    item_keys = {k for f in figures for k in f.items if k in definition.by_key}
     found: list[Mismatch] = []
     for figure in figures:
-        start, end = _period(figure, fy, today)
-        sums = queries.unit_sums(session, _parts(figure), start, end)
+        f = figure.formula
+        parts = (f.numerator, f.denominator, tuple(f.subtract)) if f else (figure.key, None, ())
         head = catalogue.headcount_of(figure.key) if figure.per_employee else None
-        staff = queries.unit_values(session, head.key, date(fy, 4, 1)) if head else {}
-        values: dict[int, float] = {}
-        for unit_id in {u for u, _ in sums}:
-            v = _value(figure, {k: float(sums[(unit_id, k)]) for k in _parts(figure) if (unit_id, k) in sums})
-            if v is None:
+        # ◎ in the worst quarter, △・× in the best: which is the low quarter depends on the direction
+        low, high = (GOOD, BAD) if figure.direction == "higher" else (BAD, GOOD)
+        for o in queries.outliers(session, fy, parts, head.key if head else None, round_.id,
+                                  [k for k in figure.items if k in item_keys], low, high):
+            unit = units.get(o.unit_id)
+            if unit is None or o.compared < MIN_GROUP_SIZE:
                 continue
-            if figure.per_employee:
-                if not staff.get(unit_id):
-                    continue
-                v = v / staff[unit_id]
-            values[unit_id] = v
-        if len(values) < MIN_GROUP_SIZE:
-            continue
-        ordered = sorted(values.values(), reverse=figure.direction == "higher")  # best first
-        quarter = math.ceil(len(ordered) / 4)
-        best_edge, worst_edge = ordered[quarter - 1], ordered[-quarter]
-        better = (lambda a, b: a <= b) if figure.direction == "lower" else (lambda a, b: a >= b)
-        for unit_id, v in values.items():
-            unit = units.get(unit_id)
-            if unit is None:
-                continue
-            for key in figure.items:
-                status = statuses.get((unit_id, key))
-                if status in GOOD and better(worst_edge, v):
-                    quarter_label, edge = "悪い方の25%", worst_edge
-                elif status in BAD and better(v, best_edge):
-                    quarter_label, edge = "良い方の25%", best_edge
-                else:
-                    continue
-                found.append(Mismatch(unit.code, unit.name, bureaus[unit.parent_id].name if unit.parent_id in bureaus
-                                      else "", figure, definition.by_key[key].text, status, v, edge, quarter_label,
-                                      len(values)))
+            if o.status in GOOD:
+                quarter_label, edge = "悪い方の25%", (o.low_edge if figure.direction == "higher" else o.high_edge)
+            else:
+                quarter_label, edge = "良い方の25%", (o.high_edge if figure.direction == "higher" else o.low_edge)
+            found.append(Mismatch(unit.code, unit.name, bureaus[unit.parent_id].name if unit.parent_id in bureaus
+                                  else "", figure, definition.by_key[o.item_key].text, o.status, o.value, edge,
+                                  quarter_label, o.compared))
     found.sort(key=lambda m: (m.figure.key, m.quarter, m.code))
     return found

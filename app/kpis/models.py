@@ -50,6 +50,28 @@ class KpiValue(SQLModel, table=True):
     updated_by_id: int | None = Field(default=None, foreign_key="user.id")
 
 
+class KpiTally(SQLModel, table=True):
+    """Per 所属, fiscal year and figure: the sum of its stored values and how many of them there are (a yearly
+    figure: its one April value). Kept by the one writer (``service.write_values``) in the transaction that
+    changes ``kpi_value``, so that the desk's sums per 部局 and the prefecture read about 3,000 rows of one
+    figure instead of every month of every 所属 (decided by measurement: docs/benchmarks.md). Per 所属, not
+    per 部局: a 所属 moved by a reorganisation counts under its 部局 of today, as the values' own sums did,
+    and 「所属 that reported」 stays a count of distinct 所属 over the year."""
+
+    __tablename__ = "kpi_tally"
+    __table_args__ = (
+        # (no CHECK on months: an upsert's candidate row carries the change, -1 for a cleared value)
+        # The desk's sums of one figure and year over every 所属 (index-only).
+        Index("ix_kpi_tally_figure_year", "figure_key", "fiscal_year", "unit_id", "total", "months"),
+    )
+
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True)
+    fiscal_year: int = Field(primary_key=True)
+    figure_key: str = Field(sa_column=Column(String(100), primary_key=True))
+    total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))  # the sum of the values stored
+    months: int = 0  # values stored (not cleared): 0 means the 所属 reported nothing this year
+
+
 class KpiEvent(SQLModel, table=True):
     """History: one row per changed value (from the form, an import or the demo generator)."""
 

@@ -166,7 +166,7 @@ def build(session: Session, principal: Principal, unit: Unit, catalogue: Catalog
     blocks = []
     bureaus = {u.id: u for u in orgs.units_in_force(session, today, UnitKind.BUREAU)}
     compared = [f for f in catalogue.figures if f.direction is not None and (f.per_employee or f.formula is not None)]
-    groups = desk.group_rows_for(session, catalogue, compared, fy, today, bureaus)
+    groups = desk.group_rows_for(session, catalogue, compared, fy, today, bureaus, only_bureau=unit.parent_id or 0)
     for figure in catalogue.figures:
         head = catalogue.headcount_of(figure.key)
         block = _block(catalogue, values, figure, head, months, last_months, upto, ratings)

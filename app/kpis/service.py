@@ -11,16 +11,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import insert, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from app.auth import permissions
 from app.auth.models import User
 from app.auth.permissions import Principal
 from app.errors import Conflict, Forbidden, InvalidInput
-from app.jpdate import now_utc
+from app.jpdate import fiscal_year_of, now_utc
 from app.kpis.catalogue import Catalogue, ratio_problems, slot
 from app.kpis.loader import LoadedKpis
-from app.kpis.models import KpiEvent, KpiValue, KpiVersion
+from app.kpis.models import KpiEvent, KpiTally, KpiValue, KpiVersion
 from app.kpis.parse import ParseError, month_label, parse_count
 from app.kpis.schema import Figure
 from app.orgs.models import Unit
@@ -113,8 +114,8 @@ def write_values(session: Session, catalogue: Catalogue, changes: list[Change], 
                  source: str, note: str = "", now: datetime | None = None, history: bool = True) -> int:
     """The one writer of figures: each change updates (at the version read) or inserts its value and adds a
     history row. A value changed by someone else since it was read: Conflict, and the caller rolls back.
-    New values and history rows go in as one multi-row insert each. ``history=False`` only for the demo
-    generator's ``--no-history`` (benchmark-size data)."""
+    New values and history rows go in as one multi-row insert each, and ``kpi_tally`` follows in the same
+    transaction. ``history=False`` only for the demo generator's ``--no-history`` (benchmark-size data)."""
     assert source in SOURCES
     assert history or source == "demo"
     now = now or now_utc()
@@ -136,12 +137,41 @@ def write_values(session: Session, catalogue: Catalogue, changes: list[Change], 
             raise Conflict("実績値が読み込んだ後に変更されました。画面を再読み込みして確認してください。")
     if inserts:
         session.execute(insert(KpiValue), inserts)
+    _tally(session, changes)
     if history and changes:
         session.execute(insert(KpiEvent), [
             {"unit_id": c.unit_id, "month": c.month, "figure_key": c.figure_key, "old_value": c.before.value,
              "new_value": c.value, "version": c.before.version + 1, "source": source, "note": note[:200],
              "actor_id": actor_id, "at": now} for c in changes])
     return len(changes)
+
+
+def _tally_upserts() -> dict[str, object]:  # built once at import
+    statements = {}
+    table = KpiTally.__table__
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite)):
+        stmt = dialect.insert(KpiTally)
+        statements[name] = stmt.on_conflict_do_update(
+            index_elements=["unit_id", "fiscal_year", "figure_key"],
+            set_={"total": table.c.total + stmt.excluded.total, "months": table.c.months + stmt.excluded.months})
+    return statements
+
+
+_TALLY_UPSERT = _tally_upserts()
+
+
+def _tally(session: Session, changes: list[Change]) -> None:
+    """``kpi_tally`` follows the changes: per 所属, fiscal year and figure, the sum moves by new − old and the
+    count of stored values by whether each is set now and was before (one multi-row upsert)."""
+    deltas: dict[tuple[int, int, str], list[int]] = {}
+    for c in changes:
+        delta = deltas.setdefault((c.unit_id, fiscal_year_of(c.month), c.figure_key), [0, 0])
+        delta[0] += (c.value or 0) - (c.before.value or 0)
+        delta[1] += (c.value is not None) - (c.before.value is not None)
+    rows = [{"unit_id": u, "fiscal_year": fy, "figure_key": k, "total": t, "months": m}
+            for (u, fy, k), (t, m) in sorted(deltas.items()) if t or m]  # one lock order for concurrent writers
+    if rows:
+        session.execute(_TALLY_UPSERT[session.get_bind().dialect.name], rows)
 
 
 # --- The entry form: one month of one 所属 ----------------------------------------------------------------
