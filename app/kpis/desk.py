@@ -15,7 +15,7 @@ from app.auth.permissions import Principal
 from app.checklists import service as checklists
 from app.errors import Forbidden, NotFound
 from app.jpdate import fiscal_year_label, fiscal_year_of
-from app.kpis import queries
+from app.kpis import lineage, queries
 from app.kpis.catalogue import Catalogue
 from app.kpis.parse import fmt, month_label
 from app.kpis.schema import Figure
@@ -136,7 +136,8 @@ def group_rows_for(session: Session, catalogue: Catalogue, figures: list[Figure]
     end = max(_period(f, fy, today)[1] for f in figures)
     heads = {catalogue.headcount_of(f.key).key for f in figures if f.per_employee and catalogue.headcount_of(f.key)}
     staff_key = next(iter(heads)) if len(heads) == 1 else None
-    sums = queries.bureau_sums(session, {k for f in figures for k in _parts(f)}, start, end, staff_key, start)
+    # each 所属 under the 部局 it belongs to now (docs/kpis.md「組織改正と実績値」)
+    sums = lineage.bureau_sums_now(session, {k for f in figures for k in _parts(f)}, start, end, staff_key, start, today)
     result = {}
     for figure in figures:
         parts = set(_parts(figure))

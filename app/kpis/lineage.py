@@ -1,0 +1,126 @@
+"""Figures across reorganisations (issue 13, point 3), from ``orgs`` lineage (``UnitLink``).
+
+- A 所属 sees its predecessors' figures: a renamed, moved or merged 所属's page shows, for the months before
+  the change, the values stored under the units it continues (a merge: their sum). A split predecessor is not
+  included (its values cannot be divided between the 所属 it was split into).
+- The desk's 部局 totals (and caps) count every value under the 部局 its 所属 belongs to **now**: a value
+  stored under a closed 所属 counts under the 部局 of the 所属 that continues it today; when there is none, or
+  the successors sit in different 部局 (a split across 部局), under its own 部局 as continued today (a renamed
+  部局 folds into its successor); a 部局 abolished without a successor stays apart (「廃止された部局」).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import date
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.kpis import queries
+from app.kpis.models import KpiValue
+from app.orgs import service as orgs
+from app.orgs.models import Unit, UnitKind, UnitLink
+
+Values = dict[tuple[str, date], int | None]
+
+
+def continued_units(session: Session, unit_id: int) -> dict[int, date | None]:
+    """The 所属 itself and the units it continues by rename, move or merge (not split), each with the day it
+    closed (None: in force): their values up to that day belong to this 所属's history."""
+    found = {}
+    for ancestor in orgs.lineage(session, unit_id):
+        if ancestor.relation == "split":
+            continue
+        found[ancestor.unit.id] = None if ancestor.depth == 0 else ancestor.unit.valid_to
+    return found
+
+
+def load_values(session: Session, unit_id: int, start: date, end: date) -> Values:
+    """(figure key, month) → value of a 所属 and its predecessors (months before each closed), summed over a
+    merge's predecessors; a month with only cleared values stays None."""
+    units = continued_units(session, unit_id)
+    rows = session.execute(select(KpiValue.unit_id, KpiValue.figure_key, KpiValue.month, KpiValue.value).where(
+        KpiValue.unit_id.in_(sorted(units)), KpiValue.month >= start, KpiValue.month <= end))
+    values: Values = {}
+    for unit, key, month, value in rows:
+        closed = units[unit]
+        if closed is not None and month >= closed:
+            continue  # a predecessor's value after the change: not this 所属's history
+        have = values.get((key, month))
+        values[(key, month)] = value if have is None else have + (value or 0)
+    return values
+
+
+def current_bureaus(session: Session, today: date) -> dict[int, int | None]:
+    """Every 所属 (in force or closed) → the id of the 部局 it counts under now (see the module's note). One
+    read of the units and one of the links (small tables)."""
+    units = {u.id: u for u in session.scalars(select(Unit))}
+    forward: dict[int, list[int]] = {}
+    for pred, succ in session.execute(select(UnitLink.predecessor_id, UnitLink.successor_id)):
+        forward.setdefault(pred, []).append(succ)  # every kind of link continues forwards
+
+    def alive(unit: Unit) -> bool:
+        return unit.valid_from <= today and (unit.valid_to is None or unit.valid_to > today)
+
+    def now_of(unit_id: int) -> set[int]:
+        """The units in force that continue ``unit_id`` (itself when in force)."""
+        seen, frontier, result = {unit_id}, [unit_id], set()
+        while frontier:
+            nxt = []
+            for uid in frontier:
+                unit = units.get(uid)
+                if unit is not None and alive(unit):
+                    result.add(uid)
+                    continue
+                for succ in forward.get(uid, ()):
+                    if succ not in seen:
+                        seen.add(succ)
+                        nxt.append(succ)
+            frontier = nxt
+        return result
+
+    def bureau_now(bureau_id: int | None) -> int | None:
+        if bureau_id is None:
+            return None
+        successors = {b for b in now_of(bureau_id) if units[b].kind == UnitKind.BUREAU}
+        return successors.pop() if len(successors) == 1 else bureau_id
+
+    mapping: dict[int, int | None] = {}
+    for unit in units.values():
+        if unit.kind != UnitKind.SECTION:
+            continue
+        parents = {units[s].parent_id for s in now_of(unit.id) if units[s].kind == UnitKind.SECTION}
+        mapping[unit.id] = parents.pop() if len(parents) == 1 else bureau_now(unit.parent_id)
+    return mapping
+
+
+def bureau_sums_now(session: Session, keys: Collection[str], start: date, end: date, staff_key: str | None,
+                    staff_month: date, today: date) -> list[queries.GroupSum]:
+    """``queries.bureau_sums`` with each 所属 counted under the 部局 it belongs to now: the sums per 所属 come
+    from SQL (``queries.unit_sums``), the regrouping by today's 部局 from ``current_bureaus``."""
+    bureau_of = current_bureaus(session, today)
+    staff = queries.unit_values(session, staff_key, staff_month) if staff_key else {}
+    sums = queries.unit_sums(session, keys, start, end)
+    grouped: dict[tuple[int, str], list[int]] = {}
+    for (unit_id, key), value in sums.items():
+        bureau = bureau_of.get(unit_id) or 0
+        g = grouped.setdefault((bureau, key), [0, 0, 0, 0])
+        g[0] += 1
+        g[1] += value
+        if staff.get(unit_id):
+            g[2] += value
+            g[3] += staff[unit_id]
+    return [queries.GroupSum(b, k, n, t, w, s) for (b, k), (n, t, w, s) in sorted(grouped.items())]
+
+
+def bureau_used(session: Session, key: str, start: date, end: date, today: date) -> dict[int, int]:
+    """部局 id (as now) → the sum of one figure over the period (the caps' 「使用」)."""
+    bureau_of = current_bureaus(session, today)
+    used: dict[int, int] = {}
+    for (unit_id, _), value in queries.unit_sums(session, [key], start, end).items():
+        bureau = bureau_of.get(unit_id)
+        if bureau is not None:
+            used[bureau] = used.get(bureau, 0) + value
+    return used
+
