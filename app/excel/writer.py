@@ -403,7 +403,7 @@ def _section_summary(ws: Worksheet, bundle: ExportBundle) -> None:
 
 
 FIGURES_SHEET = "実績値"
-FIGURE_WIDTH = 14
+FIGURE_WIDTH = 15
 
 
 def _figures(ws: Worksheet, bundle: ExportBundle) -> None:
@@ -422,7 +422,7 @@ def _figures(ws: Worksheet, bundle: ExportBundle) -> None:
         _put(ws, f"A{row}", label, bold=True).fill = LABEL_FILL
         _put(ws, f"B{row}", value)
     row = len(meta) + 3
-    head = ["部局コード", "部局", "所属コード", "所属", "月", *[f"{f.name}（{f.unit}）" for f in table.figures]]
+    head = ["部局コード", "部局", "所属コード", "所属", "月", *[f"{f.name}\n（{f.unit}）" for f in table.figures]]
     _header(ws, row, head, [11, 18, 11, 20, 13, *[FIGURE_WIDTH] * len(table.figures)])
     header_row = row
     for r in table.rows:
