@@ -55,12 +55,14 @@ def load_values(session: Session, unit_id: int, start: date, end: date) -> Value
 def current_bureaus(session: Session, today: date) -> dict[int, int | None]:
     """Every 所属 (in force or closed) → the id of the 部局 it counts under now (see the module's note). One
     read of the units and one of the links (small tables)."""
-    units = {u.id: u for u in session.scalars(select(Unit))}
+    # plain rows, not ORM objects: every unit ever (a few thousand), read once per call
+    units = {row.id: row for row in session.execute(
+        select(Unit.id, Unit.kind, Unit.parent_id, Unit.valid_from, Unit.valid_to))}
     forward: dict[int, list[int]] = {}
     for pred, succ in session.execute(select(UnitLink.predecessor_id, UnitLink.successor_id)):
         forward.setdefault(pred, []).append(succ)  # every kind of link continues forwards
 
-    def alive(unit: Unit) -> bool:
+    def alive(unit) -> bool:
         return unit.valid_from <= today and (unit.valid_to is None or unit.valid_to > today)
 
     def now_of(unit_id: int) -> set[int]:
@@ -89,6 +91,9 @@ def current_bureaus(session: Session, today: date) -> dict[int, int | None]:
     mapping: dict[int, int | None] = {}
     for unit in units.values():
         if unit.kind != UnitKind.SECTION:
+            continue
+        if alive(unit):
+            mapping[unit.id] = unit.parent_id  # in force: its 部局 now (a renamed 部局's 所属 are re-pointed)
             continue
         parents = {units[s].parent_id for s in now_of(unit.id) if units[s].kind == UnitKind.SECTION}
         mapping[unit.id] = parents.pop() if len(parents) == 1 else bureau_now(unit.parent_id)
