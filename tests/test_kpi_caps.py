@@ -91,8 +91,7 @@ def test_desk_sets_caps_and_sees_used_left_and_over(client, caps_world, session)
                           "used_percent": None, "over": False}
     events = session.exec(select(AuditEvent).where(AuditEvent.kind == "kpi_cap").order_by(AuditEvent.id)).all()
     details = [json.loads(e.detail) for e in events]
-    assert [(d["bureau"], d["before"], d["after"]) for d in details] == [("P部（P）", "なし", "30,000"),
-                                                                        ("Q部（Q）", "なし", "2,000")]
+    assert [(d["bureau"], d["cap"]) for d in details] == [("P部（P）", ["なし", "30,000"]), ("Q部（Q）", ["なし", "2,000"])]
     assert all(d["figure"] == "コピー用紙購入枚数" and d["fy"] == "令和7年度" for d in details)
 
 
@@ -105,7 +104,7 @@ def test_a_changed_cap_and_a_removed_cap_are_recorded(client, caps_world, sessio
     assert session.exec(select(KpiCap).where(KpiCap.figure_key == "paper.purchased")).one().version == 2
     last = [json.loads(e.detail) for e in session.exec(select(AuditEvent).where(AuditEvent.kind == "kpi_cap")
                                                        .order_by(AuditEvent.id)).all()][-2:]
-    assert [(d["before"], d["after"]) for d in last] == [("30,000", "25,000"), ("2,000", "なし")]
+    assert [d["cap"] for d in last] == [["30,000", "25,000"], ["2,000", "なし"]]
 
 
 @pytest.mark.parametrize(("typed", "message"), [
@@ -173,3 +172,15 @@ def test_used_counts_a_moved_section_under_its_bureau_now(client, caps_world, se
     sign_in(client, "desk@test.example")
     found = caps_json(client)
     assert found["P"]["used"] == 23500 + 2000 + 500 and found["Q"]["used"] == 1000
+
+
+def test_the_admins_audit_log_shows_cap_changes_in_words(client, caps_world, new_client):
+    token = sign_in(client, "desk@test.example")
+    assert save(client, token, {"P": "30000"}).status_code == 303
+    admin = new_client()
+    sign_in(admin, "admin@test.example")
+    log = admin.get("/admin/audit", params={"kind": "kpi_cap"})
+    assert log.status_code == 200
+    text = " ".join(log.text.split())
+    assert "実績値の上限の変更" in text and "P部（P）" in text and "コピー用紙購入枚数" in text
+    assert "<dt>上限</dt><dd>なし → 30,000</dd>" in text

@@ -60,7 +60,7 @@ DETAIL_LABELS = {
     "method": "方法", "ip": "IPアドレス", "how": "照合", "roles": "Entraのアプリロール", "reason": "理由",
     "user": "対象", "source": "変更元", "before": "変更前", "after": "変更後", "upn": "UPN",
     "display_name": "表示名", "added": "追加", "updated": "変更", "unchanged": "変更なし", "tid": "テナント",
-    "token_id": "トークン", "days": "日数", "figure": "実績値", "fy": "年度", "bureau": "部局",
+    "token_id": "トークン", "days": "日数", "figure": "実績値", "fy": "年度", "bureau": "部局", "cap": "上限",
 }
 DETAIL_VALUES = {
     "msal": "Microsoft 365", "dev": "開発用", "known": "登録済み", "linked": "UPNで初回照合",

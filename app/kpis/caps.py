@@ -5,7 +5,7 @@ so far this fiscal year, what is left and the share used, and mark a 部局 over
 "Used" counts each 所属 under the 部局 it belongs to now (``kpis.lineage``). Saving is all or nothing: every
 typed cap is checked first (a positive whole number, full-width digits and separators read as in
 ``parse.parse_count``; empty removes the cap); each cap carries the version it was read at (409 on a stale
-write); every change is recorded in the audit log (kind ``kpi_cap``, before and after). Services never commit.
+write); every change is recorded in the audit log (kind ``kpi_cap``, the cap before → after). Services never commit.
 """
 
 from __future__ import annotations
@@ -214,7 +214,7 @@ def save_caps(session: Session, principal: Principal, catalogue: Catalogue, figu
                                     updated_by_id=principal.user_id))
         auth_service.audit(session, "kpi_cap", actor=principal, detail={
             "figure": figure.name, "fy": fiscal_year_label(fy), "bureau": f"{bureau.name}（{bureau.code}）",
-            "before": "なし" if before is None else f"{before:,}", "after": "なし" if after is None else f"{after:,}"})
+            "cap": ["なし" if before is None else f"{before:,}", "なし" if after is None else f"{after:,}"]})
         changed += 1
     session.flush()
     return changed
