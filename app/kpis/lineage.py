@@ -54,7 +54,16 @@ def load_values(session: Session, unit_id: int, start: date, end: date) -> Value
 
 def current_bureaus(session: Session, today: date) -> dict[int, int | None]:
     """Every 所属 (in force or closed) → the id of the 部局 it counts under now (see the module's note). One
-    read of the units and one of the links (small tables)."""
+    read of the units and one of the links (small tables), kept in the session's ``info`` for the rest of the
+    request (one session per request; the desk's page asks for the totals and the caps)."""
+    key = ("kpi_current_bureaus", today)
+    found = session.info.get(key)
+    if found is None:
+        found = session.info[key] = _current_bureaus(session, today)
+    return found
+
+
+def _current_bureaus(session: Session, today: date) -> dict[int, int | None]:
     # plain rows, not ORM objects: every unit ever (a few thousand), read once per call
     units = {row.id: row for row in session.execute(
         select(Unit.id, Unit.kind, Unit.parent_id, Unit.valid_from, Unit.valid_to))}
