@@ -513,6 +513,13 @@ def _export(fmt: str, round_id: int, bureau: str | None, section: str | None, ou
             if fmt == "csv":
                 data = writer.write_csv(bundle)
             else:
+                from dataclasses import replace
+
+                from app.excel import figures_sheet
+                from app.jpdate import today_jst
+
+                bundle = replace(bundle, figures=figures_sheet.gather(
+                    session, bundle.round.fiscal_year, bundle.sheets, _kpi_catalogue(settings), today_jst()))
                 with click.progressbar(length=len(bundle.sheets), label="worksheets", file=sys.stderr) as bar:
                     data = writer.write_xlsx(bundle, progress=bar.update)
     except AppError as exc:
@@ -547,7 +554,8 @@ def export_csv(round_id: int, bureau: str | None, section: str | None, output: s
 @export.command("xlsx")
 @_export_options
 def export_xlsx(round_id: int, bureau: str | None, section: str | None, output: str) -> None:
-    """XLSX: a summary worksheet, then one worksheet per 所属 in the original sheet's layout."""
+    """XLSX: summary worksheets and the measured figures (実績値), then one worksheet per 所属 in the original
+    sheet's layout."""
     _export("xlsx", round_id, bureau, section, output)
 
 

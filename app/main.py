@@ -22,6 +22,7 @@ from app.excel import api as excel_api
 from app.excel import routes as excel_routes
 from app.jpdate import today_jst
 from app.kpis import api as kpi_api
+from app.kpis import caps_routes as kpi_caps_routes
 from app.kpis import import_routes as kpi_import_routes
 from app.kpis import loader as kpi_loader
 from app.kpis import routes as kpi_routes
@@ -128,6 +129,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(auth_routes.callback_router)
     app.include_router(excel_api.analysis_router)
+    app.include_router(kpi_caps_routes.router)
+    app.include_router(kpi_caps_routes.api_router)
     errors.install(app)
     openapi.install(app)
     return app

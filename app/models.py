@@ -2,7 +2,7 @@
 
 from app.auth.models import ApiToken, AuditEvent, Membership, User
 from app.checklists.models import ChecklistItem, ChecklistPoints, ChecklistVersion
-from app.kpis.models import KpiEvent, KpiTally, KpiUpload, KpiValue, KpiVersion
+from app.kpis.models import KpiCap, KpiEvent, KpiTally, KpiUpload, KpiValue, KpiVersion
 from app.notify.models import ReminderLog, ReminderRule
 from app.orgs.models import Unit, UnitLink
 from app.outbox.models import NotifyChannel, NotifyOptOut, OutboxMessage
@@ -19,6 +19,7 @@ __all__ = [
     "ChecklistItem",
     "ChecklistPoints",
     "ChecklistVersion",
+    "KpiCap",
     "KpiEvent",
     "KpiTally",
     "KpiUpload",

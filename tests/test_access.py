@@ -213,6 +213,9 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/figures"): desk_only(200),  # every 所属 by name: the desk only
     ("GET", "/api/v1/sections/{code}/figures.csv"): own_section(200),
     ("GET", "/api/v1/figures.csv"): desk_only(200),
+    # caps per 部局: the desk and admins set them (no cap in the form: nothing changes) and read them as JSON
+    ("POST", "/desk/figures/caps"): desk_only(303, form={"figure": "paper.purchased", "fy": "2026"}),
+    ("GET", "/api/v1/figure-caps"): desk_only(200),
     ("GET", "/desk/figures/import"): desk_only(200),
     # no file: the desk gets past authorisation and is asked for one (422)
     ("POST", "/desk/figures/import"): desk_only(422, form={}),

@@ -124,6 +124,16 @@ def _bad_checklist_upload(page: Page, ids: dict[str, int]) -> None:
     expect(page.locator("#file-error")).to_be_visible()
 
 
+def _bad_cap(page: Page, ids: dict[str, int]) -> None:
+    """A cap of 0 for 部局 A sent from the desk's figures page: the page again (422), the message at the field."""
+    page.fill("#f-cap-A", "０")
+    page.fill("#f-cap-B", "１２，０００")
+    with page.expect_navigation() as sent:
+        page.get_by_role("button", name="令和8年度の上限を保存する").click()
+    assert sent.value.status == 422
+    expect(page.locator("#e-cap-A")).to_be_visible()
+
+
 def _future_reorg_preview(page: Page, ids: dict[str, int]) -> None:
     """A reorganisation dated next April previewed: offered as a schedule (予定)."""
     page.set_input_files("#f-file", files=[{"name": "reorg.csv", "mimeType": "text/csv", "buffer": (
@@ -237,6 +247,8 @@ PAGES = [
     A11yPage("figures of a 所属", "leader_a", "/sections/A1/figures", "/sections/{code}/figures"),
     A11yPage("figures of a 所属 as desk", "desk", "/sections/A1/figures?fy=2025", "/sections/{code}/figures"),
     A11yPage("desk: figures", "desk", "/desk/figures?figure=print.copies&fy=2026", "/desk/figures"),
+    A11yPage("desk: figure caps refused", "desk", "/desk/figures?figure=paper.purchased&fy=2026", "/desk/figures",
+             then=_bad_cap),
     A11yPage("figures: import", "desk", "/desk/figures/import", "/desk/figures/import"),
     A11yPage("figures: import mapping", "desk", "/desk/figures/import/{kpi_upload_id}",
              "/desk/figures/import/{upload_id}"),

@@ -44,7 +44,7 @@ def test_export_csv_and_xlsx_to_files(run, session, world, tmp_path):
     assert {r[5] for r in rows[1:]} == {"A1", "A2"} and "CLIのメモ, 改行\nあり" in [r[18] for r in rows]
     result = run("export", "xlsx", "--round", world.round.id, "-o", tmp_path / "all.xlsx")
     assert result.exit_code == 0, result.output
-    assert load_workbook(tmp_path / "all.xlsx").sheetnames == ["集計", "所属別集計", "A1 A部 一課", "A2 A部 二課", "B1 B部 一課"]
+    assert load_workbook(tmp_path / "all.xlsx").sheetnames == ["集計", "所属別集計", "実績値", "A1 A部 一課", "A2 A部 二課", "B1 B部 一課"]
 
 
 def test_export_failures_exit_non_zero_with_a_message(run, world, tmp_path):

@@ -93,7 +93,7 @@ def test_xlsx_read_back_by_openpyxl_has_the_same_values(client, session, world):
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.spreadsheetml")
     wb = load_workbook(io.BytesIO(response.content))
-    assert wb.sheetnames == ["集計", "所属別集計", "A1 A部 一課", "A2 A部 二課", "B1 B部 一課"]
+    assert wb.sheetnames == ["集計", "所属別集計", "実績値", "A1 A部 一課", "A2 A部 二課", "B1 B部 一課"]
     ws = wb["A1 A部 一課"]
     assert ws["A1"].value == "ペーパーレス化状況チェックシート"
     assert (ws["A2"].value, ws["C2"].value) == ("記載日", wareki(today_jst()))
@@ -167,7 +167,7 @@ def test_leaders_summary_hides_every_figure_of_a_small_bureau(client, session, w
     fill_a1(session, world)
     sign_in(client, "leader.a1@test.example")
     wb = load_workbook(io.BytesIO(get(client, world, "xlsx", section="A1").content))
-    assert wb.sheetnames == ["集計", "所属別集計", "A1 A部 一課"]
+    assert wb.sheetnames == ["集計", "所属別集計", "実績値", "A1 A部 一課"]
     rows = [list(r) for r in wb["集計"].iter_rows(values_only=True)]
     bureau_a = next(r for r in rows if r[0] == "A" and isinstance(r[2], int))
     assert bureau_a[3] == "—" and "回答した所属が5未満" in bureau_a[6]

@@ -171,3 +171,13 @@ def test_the_trend_page_loads_the_figures_summary_beside_the_maturity_line(clien
     fragment = client.get("/sections/A1/figures", headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and "<html" not in fragment.text and 'id="summary"' in fragment.text
     assert "複合機の印刷・コピー枚数" in fragment.text
+
+
+def test_more_electronic_approvals_than_approvals_are_refused_on_the_page_at_the_field(client, session, world):
+    """The same check as the import's: 電子決裁件数 above 決裁件数 of the month, the message at the numerator."""
+    token = sign_in(client, LEADER)
+    refused = client.post(URL, data=form(token, approvals_total="80", approvals_electronic="81"))
+    assert refused.status_code == 422
+    field = refused.text.split('id="f-approvals_electronic"')[1].split("</div>")[0]
+    assert "電子決裁件数（81）が、決裁件数（80）を超えています" in field
+    assert session.exec(select(KpiValue)).first() is None  # neither value saved

@@ -3,6 +3,7 @@ mapping, the dry run and the all-or-nothing apply; row errors named with the row
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 
 import pytest
@@ -88,8 +89,6 @@ def test_row_errors_are_named_and_nothing_is_imported(client, session, world):
     assert "取り込む</button>" not in text
     refused = client.post(f"{url}/apply", data={**mapping, "sha256": "x", "csrf_token": token})
     assert refused.status_code == 409  # another file than the one previewed
-    import hashlib
-
     sha = hashlib.sha256(ERRORS.read_bytes()).hexdigest()
     refused = client.post(f"{url}/apply", data={**mapping, "sha256": sha, "csrf_token": token})
     assert refused.status_code == 422 and "取り込めません（何も変更していません）" in refused.text
@@ -137,3 +136,44 @@ def test_an_xlsx_export_with_dates_and_numbers_is_read(client, session, world):
     mapping = {"code": "0", "month": "2", "fig.fax.sent": "3", "fig.fax.received": "4"}
     preview = client.get(url, params={**mapping, "preview": "1"})
     assert "新しい値 <strong>3</strong>件" in preview.text and "誤り <strong>0</strong>件" in preview.text
+
+
+def upload_text(client, token: str, name: str, text: str) -> str:
+    sent = client.post(BASE, data={"csrf_token": token}, files={"file": (name, text.encode("utf-8"), "text/csv")})
+    assert sent.status_code == 303, sent.text
+    return sent.headers["location"]
+
+
+BOTH = "所属コード,月,決裁件数,電子決裁件数\r\nA1,2026-09,100,95\r\nA2,2026-09,80,81\r\n"
+
+
+def test_more_electronic_approvals_than_approvals_is_refused_with_the_row_and_the_reason(client, session, world):
+    """電子決裁件数 above 決裁件数 of the same 所属 and month (a ratio's numerator above its denominator) cannot
+    be imported: the row and the reason, whether both come from the file or the denominator is stored."""
+    token = sign_in(client, "desk@test.example")
+    url = upload_text(client, token, "approvals.csv", BOTH)
+    mapping = {"code": "0", "month": "1", "fig.approvals.total": "2", "fig.approvals.electronic": "3"}
+    preview = client.get(url, params={**mapping, "preview": "1"})
+    row = preview.text.split('id="kpi-errors-caption"')[1].split("</tbody>")[0]
+    assert "誤り <strong>1</strong>件" in preview.text
+    assert "<th scope=\"row\">3行目</th><td>A2</td>" in row
+    assert "令和8年9月: 電子決裁件数（81）が、決裁件数（80）を超えています" in row
+    assert "取り込む</button>" not in preview.text
+    sha = hashlib.sha256(BOTH.encode()).hexdigest()  # the file's own: refused for its rows, not as another file
+    refused = client.post(f"{url}/apply", data={**mapping, "sha256": sha, "csrf_token": token})
+    assert refused.status_code == 422
+    assert session.exec(select(KpiValue)).first() is None  # A1's good row was not imported either
+    session.rollback()
+
+    # only 電子決裁件数 in the file: compared with the stored 決裁件数 (A1: 100)
+    fine = upload_text(client, token, "totals.csv", "所属コード,月,決裁件数\r\nA1,2026-08,100\r\n")
+    totals = {"code": "0", "month": "1", "fig.approvals.total": "2"}
+    shown = client.get(fine, params={**totals, "preview": "1"}).text
+    sha = shown.split('name="sha256" value="')[1].split('"')[0]
+    assert client.post(f"{fine}/apply", data={**totals, "sha256": sha, "csrf_token": token}).status_code == 303
+    url = upload_text(client, token, "electronic.csv", "所属コード,月,電子決裁件数\r\nA1,2026-08,101\r\nA1,2026-07,5\r\n")
+    electronic = {"code": "0", "month": "1", "fig.approvals.electronic": "2"}
+    preview = client.get(url, params={**electronic, "preview": "1"})
+    assert "誤り <strong>1</strong>件" in preview.text
+    assert ("2行目</th><td>A1</td><td>令和8年8月: 電子決裁件数（101）が、決裁件数（100）を超えています。"
+            "「電子決裁率」が計算できないため、数を確認してください。（決裁件数は登録済みの値）") in preview.text

@@ -100,7 +100,7 @@ def test_the_migration_fills_the_tally_from_stored_values(scratch_database_url):
                 conn.execute(text("INSERT INTO kpi_value (unit_id, month, figure_key, value, version, kpi_version_id, "
                                   "updated_at) VALUES (:u, :m, :k, :v, 1, 1, CURRENT_TIMESTAMP)"),
                              {"u": unit_id, "m": date.fromisoformat(month), "k": key, "v": value})
-        migrate.upgrade(url, "0015_kpi_tally")
+        migrate.upgrade(url, "0015")
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT unit_id, fiscal_year, figure_key, total, months FROM kpi_tally")).all()
         assert {tuple(r) for r in rows} == {(1, 2025, "print.copies", 5, 1), (1, 2026, "print.copies", 18, 2),

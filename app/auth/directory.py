@@ -54,12 +54,13 @@ AUDIT_KINDS = {
     "reorg_schedule": "組織改正の予定登録",
     "reorg_cancel": "組織改正の予定の取り消し",
     "reorg_failed": "組織改正の予定を適用できず",
+    "kpi_cap": "実績値の上限の変更",
 }
 DETAIL_LABELS = {
     "method": "方法", "ip": "IPアドレス", "how": "照合", "roles": "Entraのアプリロール", "reason": "理由",
     "user": "対象", "source": "変更元", "before": "変更前", "after": "変更後", "upn": "UPN",
     "display_name": "表示名", "added": "追加", "updated": "変更", "unchanged": "変更なし", "tid": "テナント",
-    "token_id": "トークン", "days": "日数",
+    "token_id": "トークン", "days": "日数", "figure": "実績値", "fy": "年度", "bureau": "部局", "cap": "上限",
 }
 DETAIL_VALUES = {
     "msal": "Microsoft 365", "dev": "開発用", "known": "登録済み", "linked": "UPNで初回照合",

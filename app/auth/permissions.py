@@ -269,6 +269,16 @@ def why_not_see_figures_desk(p: Principal) -> str | None:
     return "全所属の実績値と「評価と実績のずれ」は、業務DX相談窓口・管理者だけが見られます。"
 
 
+def why_not_set_caps(p: Principal) -> str | None:
+    """Caps per 部局 (上限, e.g. the copy paper a 部局 may buy in a fiscal year): the desk and admins set them;
+    they are read where the desk's figures are (``why_not_see_figures_desk``)."""
+    if p.read_only:
+        return "APIトークンでは閲覧だけができます。"
+    if p.sees_everything:
+        return None
+    return "実績値の上限は、業務DX相談窓口・管理者だけが設定できます。"
+
+
 # --- Notifications -------------------------------------------------------------------------------------
 
 

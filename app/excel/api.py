@@ -5,6 +5,7 @@ GET only, so personal API tokens (``Authorization: Bearer …``) work here as on
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import quote
@@ -14,7 +15,8 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.deps import CurrentPrincipal
-from app.excel import export, flat, writer
+from app.excel import export, figures_sheet, flat, writer
+from app.jpdate import today_jst
 from app.web.deps import DbSession, csrf_protect
 from app.web.params import MAX_ID, RoundId
 
@@ -68,12 +70,14 @@ def export_csv(round_id: RoundId, session: DbSession, principal: CurrentPrincipa
 
 @router.get("/rounds/{round_id}/export.xlsx", response_class=Response, responses={
     **_RESPONSES, 200: {"content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
-                        "description": "集計 and 所属別集計 worksheets, then one worksheet per 所属"}})
-def export_xlsx(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, bureau: BureauFilter = None,
-                section: SectionFilter = None) -> Response:
+                        "description": "集計, 所属別集計 and 実績値 worksheets, then one worksheet per 所属"}})
+def export_xlsx(request: Request, round_id: RoundId, session: DbSession, principal: CurrentPrincipal,
+                bureau: BureauFilter = None, section: SectionFilter = None) -> Response:
     """A workbook in the layout of the prefecture's sheet: a summary worksheet (scores per 所属 and
-    部局), then one worksheet per 所属. Narrow with ``bureau=部局コード`` or ``section=所属コード``."""
+    部局), the measured figures (実績値) of the round's fiscal year per 所属 and month, then one worksheet per 所属. Narrow with ``bureau=部局コード`` or ``section=所属コード``."""
     bundle = export.gather(session, principal, round_id, bureau=bureau, section=section)
+    bundle = replace(bundle, figures=figures_sheet.gather(session, bundle.round.fiscal_year, bundle.sheets,
+                                                                    request.app.state.kpis, today_jst()))
     return _download(writer.write_xlsx(bundle), XLSX, export.file_name(bundle, "xlsx"))
 
 

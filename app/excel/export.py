@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import and_
 from sqlalchemy.orm import aliased
@@ -96,6 +97,8 @@ class ExportBundle:
     bureaus: tuple[BureauSummary, ...]
     prefecture: GroupRow | None  # 全庁, for whole-round exports by the desk and admins
     generated_on: date
+    figures: Any = None  # figures_sheet.FiguresTable: the 「実績値」 worksheet (XLSX only; not imported here, as
+    # figures_sheet reads this module's sheets)
 
 
 def gather(session: Session, principal: Principal | None, round_id: int, *, bureau: str | None = None,

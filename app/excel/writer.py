@@ -31,6 +31,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from app.excel import layout
 from app.excel.export import ExportBundle, ExportSheet
 from app.jpdate import fiscal_year_label, to_jst, wareki
+from app.kpis.parse import month_label
 from app.scoring.rules import MIN_GROUP_SIZE, difficulty_stars
 from app.statuses import Status
 from app.text import scrub
@@ -181,6 +182,8 @@ def write_xlsx(bundle: ExportBundle, progress: Progress = lambda n: None) -> byt
     summary.title = layout.sheet_title(layout.SUMMARY_SHEET, taken)
     _summary(summary, bundle)
     _section_summary(wb.create_sheet(layout.sheet_title(layout.SECTIONS_SUMMARY_SHEET, taken)), bundle)
+    if bundle.figures is not None:
+        _figures(wb.create_sheet(layout.sheet_title(FIGURES_SHEET, taken)), bundle)
     for sheet in bundle.sheets:
         ws = wb.create_sheet(layout.sheet_title(f"{sheet.section_code} {sheet.section_name}", taken))
         _section_sheet(ws, bundle, sheet)
@@ -397,6 +400,44 @@ def _section_summary(ws: Worksheet, bundle: ExportBundle) -> None:
                   *[sheet.score.categories[c].maturity if c in sheet.score.categories else None for c in categories]]
         _data_row(ws, row, values)
     _print_setup(ws, header_row=5)
+
+
+FIGURES_SHEET = "実績値"
+FIGURE_WIDTH = 15
+
+
+def _figures(ws: Worksheet, bundle: ExportBundle) -> None:
+    """実績値: one row per 所属 × month with a value, one column per figure (name and unit in the header)."""
+    table = bundle.figures
+    _title(ws, f"{bundle.definition.title} 実績値")
+    meta = (
+        ("調査回", bundle.round.title),
+        ("年度", f"{fiscal_year_label(table.fy)}（{month_label(table.start)}～{month_label(table.end)}）"),
+        ("対象", bundle.scope_label),
+        ("出力日", wareki(bundle.generated_on)),
+        ("注", "件数は入力・取込みされた値、割合（%）は同じ月の件数から計算した値。年度ごとの値は4月の行にあります。"
+               "「—」は未入力です。"),
+    )
+    for row, (label, value) in enumerate(meta, start=2):
+        _put(ws, f"A{row}", label, bold=True).fill = LABEL_FILL
+        _put(ws, f"B{row}", value)
+    row = len(meta) + 3
+    head = ["部局コード", "部局", "所属コード", "所属", "月", *[f"{f.name}\n（{f.unit}）" for f in table.figures]]
+    _header(ws, row, head, [11, 18, 11, 20, 13, *[FIGURE_WIDTH] * len(table.figures)])
+    header_row = row
+    for r in table.rows:
+        row += 1
+        _data_row(ws, row, [r.bureau_code, r.bureau_name, r.section_code, r.section_name, month_label(r.month),
+                            *r.values])
+        for index, (figure, value) in enumerate(zip(table.figures, r.values, strict=True), start=6):
+            if isinstance(value, (int, float)):
+                cell = ws[f"{get_column_letter(index)}{row}"]
+                cell.number_format = "0.0" if figure.formula is not None or isinstance(value, float) and \
+                    not float(value).is_integer() else "#,##0"
+    if not table.rows:
+        _put(ws, f"A{row + 1}", "この年度の実績値はまだありません。")
+    ws.freeze_panes = f"F{header_row + 1}"
+    _print_setup(ws, header_row=header_row)
 
 
 def _title(ws: Worksheet, text: str) -> None:

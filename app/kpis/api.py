@@ -19,9 +19,10 @@ from app.auth import permissions, scope
 from app.auth.deps import CurrentPrincipal
 from app.errors import Forbidden, InvalidInput
 from app.jpdate import fiscal_year_of, today_jst
+from app.kpis import lineage
 from app.kpis.catalogue import Catalogue
 from app.kpis.models import KpiValue
-from app.kpis.page import figure_value, load_values, per_employee
+from app.kpis.page import figure_value, per_employee
 from app.kpis.parse import ParseError, month_iso, parse_month
 from app.kpis.schema import Figure
 from app.orgs.models import Unit
@@ -170,7 +171,7 @@ def _months(start: date, end: date) -> list[date]:
 
 
 def _section_rows(session, catalogue: Catalogue, unit: Unit, start: date, end: date) -> list[FigureRowOut]:
-    values = load_values(session, unit.id, date(fiscal_year_of(start), 4, 1), end)
+    values = lineage.load_values(session, unit.id, date(fiscal_year_of(start), 4, 1), end)  # predecessors too
     rows = []
     for month in _months(start, end):
         for figure in catalogue.figures:

@@ -14,7 +14,7 @@ from app.auth.permissions import Principal
 from app.checklists import service as checklists
 from app.errors import Forbidden, NotFound
 from app.jpdate import fiscal_year_label, fiscal_year_of
-from app.kpis import queries
+from app.kpis import lineage, queries
 from app.kpis.catalogue import Catalogue
 from app.kpis.parse import fmt, month_label
 from app.kpis.schema import Figure
@@ -137,7 +137,8 @@ def group_rows_for(session: Session, catalogue: Catalogue, figures: list[Figure]
     staff_key = next(iter(heads)) if len(heads) == 1 else None
     keys = {k for f in figures for k in _parts(f)}
     staffed = {f.formula.denominator if f.formula else f.key for f in figures if f.per_employee}
-    sums = queries.bureau_sums(session, keys, fy, staff_key, staffed, bureau_id=only_bureau)
+    # each 所属 under the 部局 it belongs to now (docs/kpis.md「組織改正と実績値」)
+    sums = lineage.bureau_sums_now(session, keys, fy, staff_key, staffed, today, bureau_id=only_bureau)
     whole = (None if only_bureau is None else
              {s.key: s for s in queries.bureau_sums(session, keys, fy, staff_key, staffed, prefecture=True)})
     result = {}

@@ -21,7 +21,7 @@ from app.db import one_at_a_time
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.jpdate import now_utc
 from app.kpis import service
-from app.kpis.catalogue import Catalogue, slot
+from app.kpis.catalogue import Catalogue, ratio_problems, slot
 from app.kpis.models import KpiUpload
 from app.kpis.parse import ParseError, month_label, parse_count, parse_month
 from app.kpis.tabular import Cell, Table, read_table
@@ -158,6 +158,8 @@ def plan(table: Table, mapping: ColumnMap, catalogue: Catalogue, codes: Mapping[
             seen[where] = line
             result.values.append(Planned(line, unit_id, code, name, where[1], key, value))
     if stored is not None:
+        result.errors += ratio_row_errors(result.values, catalogue, stored)
+        result.errors.sort(key=lambda e: e.line)
         for v in result.values:
             before = stored.get((v.unit_id, v.month, v.figure_key), service.NOTHING)
             if before.value == v.value:
@@ -169,6 +171,44 @@ def plan(table: Table, mapping: ColumnMap, catalogue: Catalogue, codes: Mapping[
                 result.changed += 1
             result.changes.append(service.Change(v.unit_id, v.month, v.figure_key, before, v.value))
     return result
+
+
+def formula_parts(catalogue: Catalogue, keys: set[str]) -> set[str]:
+    """Every count a ratio computed from any of ``keys`` is made of (電子決裁件数 → 決裁件数, …)."""
+    found = set()
+    for figure in catalogue.figures:
+        f = figure.formula
+        if f is not None and keys & {f.numerator, f.denominator, *f.subtract}:
+            found |= {f.numerator, f.denominator, *f.subtract}
+    return found
+
+
+def ratio_row_errors(values: list[Planned], catalogue: Catalogue, stored: Mapping[tuple, service.Stored]
+                     ) -> list[RowError]:
+    """Counts of one 所属 and month that no ratio can come from (a numerator above its denominator, e.g. more
+    電子決裁件数 than 決裁件数), the file's values taken over the stored ones: the row of the numerator (or of
+    the first count of the ratio in the file) with the reason, as the entry form refuses them."""
+    by_slot: dict[tuple[int, date], dict[str, Planned]] = {}
+    for v in values:
+        by_slot.setdefault((v.unit_id, v.month), {})[v.figure_key] = v
+    errors = []
+    for (unit_id, month), planned in by_slot.items():
+        parts = formula_parts(catalogue, set(planned))
+        if not parts:
+            continue
+        merged = {k: stored.get((unit_id, month, k), service.NOTHING).value for k in parts}
+        merged |= {k: p.value for k, p in planned.items() if k in parts}
+        for numerator, reason in ratio_problems(catalogue, merged).items():
+            ratios = [f.formula for f in catalogue.figures if f.formula and f.formula.numerator == numerator]
+            involved = [k for r in ratios for k in (r.numerator, r.denominator, *r.subtract)]
+            row = planned.get(numerator) or next((planned[k] for k in involved if k in planned), None)
+            if row is None:
+                continue  # stored values only: not this file's doing
+            from_stored = [catalogue.by_key[k].name for k in dict.fromkeys(involved)
+                           if k not in planned and merged.get(k) is not None]
+            note = f"（{'・'.join(from_stored)}は登録済みの値）" if from_stored else ""
+            errors.append(RowError(row.line, row.code, f"{month_label(month)}: {reason}{note}"))
+    return errors
 
 
 # --- the use cases ------------------------------------------------------------------------------------------
@@ -210,6 +250,8 @@ def preview(session: Session, table: Table, mapping: ColumnMap, catalogue: Catal
     except ParseError as exc:
         raise InvalidInput(exc.message, fields={"month": exc.message}) from None
     keys = [(v.unit_id, v.month, v.figure_key) for v in first.values]
+    slots = {(v.unit_id, v.month) for v in first.values}
+    keys += [(u, m, k) for u, m in slots for k in formula_parts(catalogue, {v.figure_key for v in first.values})]
     return plan(table, mapping, catalogue, section_codes(session, today), service.stored(session, keys), today=today)
 
 

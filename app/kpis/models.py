@@ -105,3 +105,24 @@ class KpiUpload(SQLModel, table=True):
     created_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
     applied_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     applied_values: int = 0  # values written by the apply
+
+
+class KpiCap(SQLModel, table=True):
+    """A cap (上限) on a "lower is better" count for one 部局 over one fiscal year (April to March), e.g. the
+    copy paper a 部局 may buy (Tokyo sets one per 局). Set by the desk or an admin; every change is in the
+    audit log (kind ``kpi_cap``). ``version`` grows by one on every change (optimistic locking)."""
+
+    __tablename__ = "kpi_cap"
+    __table_args__ = (
+        UniqueConstraint("fiscal_year", "figure_key", "bureau_id"),
+        CheckConstraint("cap > 0", name="cap_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    fiscal_year: int
+    figure_key: str = Field(sa_column=Column(String(100), nullable=False))
+    bureau_id: int = Field(foreign_key="unit.id")
+    cap: int = Field(sa_column=Column(BigInteger, nullable=False))
+    version: int = 1
+    updated_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_by_id: int | None = Field(default=None, foreign_key="user.id")

@@ -15,7 +15,7 @@ from app.charts.figures import month_lines
 from app.charts.trend import LineSeries
 from app.errors import Forbidden, NotFound
 from app.jpdate import fiscal_year_label, fiscal_year_of
-from app.kpis import desk
+from app.kpis import desk, lineage
 from app.kpis.catalogue import Catalogue
 from app.kpis.models import KpiValue
 from app.kpis.parse import fmt
@@ -161,7 +161,7 @@ def build(session: Session, principal: Principal, unit: Unit, catalogue: Catalog
     months = fiscal_months(fy)
     last_months = fiscal_months(fy - 1)
     upto = min(months[-1], date(today.year, today.month, 1))
-    values = load_values(session, unit.id, last_months[0], months[-1])
+    values = lineage.load_values(session, unit.id, last_months[0], months[-1])  # predecessors' months too
     ratings = latest_ratings(session, principal, unit)
     blocks = []
     bureaus = {u.id: u for u in orgs.units_in_force(session, today, UnitKind.BUREAU)}

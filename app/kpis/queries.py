@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import Float, and_, case, cast, func, literal, literal_column, or_, select, true
 from sqlalchemy.orm import aliased
@@ -28,14 +29,15 @@ class GroupSum:
 
 def bureau_sums(session: Session, keys: Collection[str], fy: int, staff_key: str | None,
                 staffed: Collection[str] = (), *, bureau_id: int | None = None,
-                prefecture: bool = False) -> list[GroupSum]:
+                prefecture: bool = False, in_force_on: date | None = None) -> list[GroupSum]:
     """Per 部局 (the 所属's parent today) and figure, over a fiscal year: the 所属 that reported and the sum;
     for the ``staffed`` (per-employee) figures also the sum and the 職員数 of the 所属 that reported their
     職員数 that year (``staff_key``). Grouped statements over ``kpi_tally`` (about 3,000 rows a figure,
     index-only through ix_kpi_tally_figure_year), not over every month's values; the 職員数 is looked up
     only for the figures that need it. ``bureau_id``: that 部局 only (its 所属 through ix_unit_parent_id,
     then their tally rows by primary key); ``prefecture``: one row per figure over every 所属 (bureau_id
-    0, no join to ``unit``)."""
+    0, no join to ``unit``); ``in_force_on``: only the 所属 not closed by that day (``closed_unit_sums`` gives the
+    others, to be counted under their successors' 部局)."""
     with_staff = sorted(set(keys) & set(staffed)) if staff_key else []
     plain = sorted(set(keys) - set(with_staff))
     group = literal_column("0") if prefecture else Unit.parent_id
@@ -49,6 +51,8 @@ def bureau_sums(session: Session, keys: Collection[str], fy: int, staff_key: str
             query = query.join(Unit, Unit.id == KpiTally.unit_id)
         if bureau_id is not None:
             query = query.where(Unit.parent_id == bureau_id)
+        if in_force_on is not None and not prefecture:
+            query = query.where(or_(Unit.valid_to.is_(None), Unit.valid_to > in_force_on))
         if per_employee:
             staff = aliased(KpiTally)
             columns += [func.sum(case((staff.total.is_not(None), KpiTally.total), else_=0)), func.sum(staff.total)]
@@ -61,6 +65,29 @@ def bureau_sums(session: Session, keys: Collection[str], fy: int, staff_key: str
             w, s = staffing or (0, 0)
             found.append(GroupSum(b, k, n, int(t or 0), int(w or 0), int(s or 0)))
     return found
+
+
+@dataclass(frozen=True)
+class UnitSum:
+    unit_id: int
+    key: str
+    total: int
+    staff: int | None  # the 所属's 職員数 that year (None: not reported or not asked for)
+
+
+def closed_unit_sums(session: Session, keys: Collection[str], fy: int, staff_key: str | None,
+                     closed_by: date) -> list[UnitSum]:
+    """The fiscal year's totals of the 所属 closed by ``closed_by`` (a reorganisation's predecessors: few or
+    none), one row per 所属 and figure, with their 職員数 when ``staff_key`` is given."""
+    staff = aliased(KpiTally)
+    columns = [KpiTally.unit_id, KpiTally.figure_key, KpiTally.total]
+    query = select(*columns, staff.total if staff_key else literal(None)).join(Unit, Unit.id == KpiTally.unit_id)
+    if staff_key:
+        query = query.outerjoin(staff, and_(staff.unit_id == KpiTally.unit_id, staff.fiscal_year == fy,
+                                            staff.figure_key == staff_key, staff.months > 0, staff.total > 0))
+    query = query.where(Unit.valid_to.is_not(None), Unit.valid_to <= closed_by, KpiTally.figure_key.in_(sorted(keys)),
+                        KpiTally.fiscal_year == fy, KpiTally.months > 0)
+    return [UnitSum(u, k, int(t or 0), int(s) if s else None) for u, k, t, s in session.execute(query)]
 
 
 @dataclass(frozen=True)

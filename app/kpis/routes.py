@@ -14,9 +14,9 @@ from app.auth import scope
 from app.auth.deps import CurrentPrincipal
 from app.errors import Conflict, InvalidInput
 from app.jpdate import today_jst
+from app.kpis import caps, service
 from app.kpis import desk as figures_desk
 from app.kpis import page as figures_page
-from app.kpis import service
 from app.kpis.catalogue import Catalogue
 from app.kpis.parse import ParseError, month_iso, parse_month
 from app.web.deps import DbSession, FormDep, csrf_protect
@@ -122,8 +122,12 @@ def _version(raw: str | None) -> int:
 def desk_figures(request: Request, session: DbSession, principal: CurrentPrincipal,
                  figure: Annotated[str | None, Query(max_length=100, pattern=r"^[a-z0-9][a-z0-9.\-]*$")] = None,
                  fy: Annotated[int | None, Query(ge=2000, le=2100, description="年度（西暦）")] = None,
-                 round_id: Annotated[int | None, Query(alias="round", ge=1, le=2**31 - 1)] = None):
-    """The desk: 部局 and prefecture totals of one figure, and 「評価と実績のずれ」."""
+                 round_id: Annotated[int | None, Query(alias="round", ge=1, le=2**31 - 1)] = None,
+                 caps_saved: Annotated[int | None, Query(ge=0, le=10**6)] = None):
+    """The desk: 部局 and prefecture totals of one figure, 「評価と実績のずれ」, and the caps per 部局."""
+    today = today_jst()
     page = figures_desk.build(session, principal, catalogue_of(request), figure_key=figure, fy=fy, round_id=round_id,
-                              today=today_jst())
-    return render(request, "kpis/desk.html", {"page": page, "fmt": figures_page.fmt, "DESK_TABS": DESK_PAGES})
+                              today=today)
+    table = caps.cap_table(session, principal, catalogue_of(request), page.figure.key, page.fy, today)
+    return render(request, "kpis/desk.html", {"page": page, "fmt": figures_page.fmt, "DESK_TABS": DESK_PAGES,
+                                              "caps": table, "caps_error": None, "caps_saved": caps_saved})

@@ -2,7 +2,7 @@
 kept by the figures' one writer (app/kpis/service.py write_values) in the same transaction; filled here from
 the values stored so far.
 
-Revision ID: 0015_kpi_tally
+Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-06
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0015_kpi_tally'
+revision: str = '0015'
 down_revision: str | Sequence[str] | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
