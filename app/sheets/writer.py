@@ -30,6 +30,7 @@ from app.checklists.service import Definition, ItemDef
 from app.orgs.models import Unit
 from app.rounds.models import Round, RoundState
 from app.sheets import figures, tallies
+from app.sheets.evidence_rules import TYPE_LABELS
 from app.sheets.models import (
     Answer,
     AnswerEvidence,
@@ -377,6 +378,19 @@ class StoredEvidence:
     @property
     def is_file(self) -> bool:
         return self.kind == EvidenceKind.FILE
+
+    @property
+    def type_label(self) -> str:
+        return TYPE_LABELS.get(self.content_type, "")
+
+    @property
+    def size_text(self) -> str:
+        """The size as a person reads it: 820 B, 12 KB, 3.4 MB."""
+        if self.size < 1000:
+            return f"{self.size} B"
+        if self.size < 1_000_000:
+            return f"{self.size / 1000:.0f} KB"
+        return f"{self.size / 1_000_000:.1f} MB"
 
     @property
     def name(self) -> str:

@@ -39,6 +39,14 @@ document.addEventListener("click", function (event) {
   }
 });
 
+// 根拠資料 (evidence) boxes sit in the sheet's rows, but their fields belong to forms of their own (form=ev<n>):
+// a change there is not a change of the answer, so it must not reach the row's save (hx-trigger=change).
+document.addEventListener("change", function (event) {
+  if (event.target && event.target.closest && event.target.closest(".evidence")) {
+    event.stopPropagation();
+  }
+}, true);
+
 // Sheet rows save one at a time (htmx posts the row's own fields): without JavaScript the whole table is
 // one form, so a row's request would otherwise carry every field of the page.
 document.addEventListener("htmx:configRequest", function (event) {
