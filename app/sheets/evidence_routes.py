@@ -5,9 +5,8 @@ lives under ``/evidence/`` (an upload prefix of the body limit, app/main.py)."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import RedirectResponse, Response
