@@ -61,8 +61,8 @@ class Settings(BaseSettings):
 
     # Evidence on an answer (根拠資料, docs/architecture.md): links whose scheme and host are allowed (comma-separated;
     # "*.example.com" = any subdomain; javascript:, file: and data: are never allowed, whatever is set here), and
-    # files (PDF, PNG, JPEG, XLSX, DOCX, judged from their content) stored in the database. A file's limit stays
-    # below max_upload_bytes so that the refusal names it (the body limit would answer first otherwise).
+    # files (PDF, PNG, JPEG, XLSX, DOCX, judged from their content) stored in the database. Keep the file limit
+    # below max_upload_bytes: past that the body limit answers first (413, without naming the file's limit).
     evidence_schemes: str = "https"
     evidence_hosts: str = "*.sharepoint.com,teams.microsoft.com"
     evidence_max_file_bytes: PositiveInt = 5_000_000
@@ -195,9 +195,6 @@ class Settings(BaseSettings):
         for scheme in filter(None, (s.strip().lower() for s in self.evidence_schemes.split(","))):
             if scheme in ("javascript", "file", "data", "vbscript") or scheme.endswith(":"):
                 raise ConfigError(f"PAPERLESS_EVIDENCE_SCHEMES: {scheme!r} is not allowed (e.g. https or https,http).")
-        if self.evidence_max_file_bytes >= self.max_upload_bytes:
-            raise ConfigError("PAPERLESS_EVIDENCE_MAX_FILE_BYTES must be less than PAPERLESS_MAX_UPLOAD_BYTES "
-                              f"({self.max_upload_bytes}), so that an oversized file is refused with its own message.")
         if self.auth == "msal":
             self._check_entra()
         self._check_notify()
