@@ -214,3 +214,42 @@ def test_the_desk_sees_the_evidence_read_only_and_the_history_page_lists_it(clie
     assert LINK in page and "リンクを追加" not in page and "name=remove" not in page
     history = client.get(f"/rounds/{world.round.id}/sections/A1/history").text
     assert "根拠資料の追加" in history and f"リンクを追加: {LINK}" in history
+
+
+# --- exports and the XLSX import's round trip -------------------------------------------------------------------
+
+
+def test_exports_list_evidence_as_links_and_importing_the_export_leaves_evidence_alone(session, world):
+    from openpyxl import load_workbook
+
+    from app.excel import export, importer, reader, writer
+    from tests.conftest import make_settings
+
+    member = who(session, world.member_a)
+    evidence.add_link(session, member, world.round.id, "A1", K1, url=LINK, label="計画", limits=LIMITS)
+    file_id = evidence.add_file(session, member, world.round.id, "A1", K1, filename="a.pdf", data=PDF, limits=LIMITS)
+    f.fill(session, world.round.id, world.a1, world.member_a, {K1: ("◎", "電子保管"), K2: ("○", "")})
+    session.commit()
+    base = "https://paperless.example.jp/"
+    download = f"https://paperless.example.jp/rounds/{world.round.id}/sections/A1/evidence/{file_id}"
+    bundle = export.gather(session, who(session, world.desk), world.round.id, section="A1", public_url=base)
+    answers = {a.item.key: a for a in bundle.sheets[0].answers}
+    assert answers[K1].evidence == (LINK, download) and answers[K2].evidence == ()
+    # an administrator who is not the desk exports the sheet without its evidence
+    assert all(not a.evidence for s in export.gather(session, who(session, world.admin), world.round.id,
+                                                     public_url=base).sheets for a in s.answers)
+    csv_text = writer.write_csv(bundle).decode("utf-8-sig")
+    assert csv_text.splitlines()[0].endswith(",根拠資料") and f'"{LINK}\n{download}"' in csv_text.replace("\r\n", "\n")
+    xlsx = writer.write_xlsx(bundle)
+    book = load_workbook(io.BytesIO(xlsx))
+    [ws] = [w for w in book.worksheets if w["I5"].value == "根拠資料"]
+    assert ws["I6"].value == f"{LINK}\n{download}" and ws["H6"].value == K1
+    # the export imported back: answers unchanged, evidence unchanged, no evidence event
+    before = (stored(session), evidence_events(session))
+    session.commit()
+    files = reader.read_upload([("a1.xlsx", xlsx)], reader.Limits.from_settings(make_settings("sqlite://")))
+    plan = importer.plan_import(session, world.round.id, files)
+    assert plan.ok
+    importer.apply_import(session, plan, actor=None)
+    session.commit()
+    assert (stored(session), evidence_events(session)) == before
