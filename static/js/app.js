@@ -386,13 +386,13 @@ document.addEventListener("DOMContentLoaded", function () {
     }
   });
 
-  // 参考リンク and ヒント open as a panel over the rows: Escape or a click elsewhere closes it.
+  // 参考リンク, ヒント and 根拠資料 open as a panel over the rows: Escape or a click elsewhere closes it.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") {
       return;
     }
-    var within = event.target.closest ? event.target.closest(".item-refs[open], .item-hints[open]") : null;
-    document.querySelectorAll(".item-refs[open], .item-hints[open]").forEach(function (details) {
+    var within = event.target.closest ? event.target.closest(".item-refs[open], .item-hints[open], .evidence[open]") : null;
+    document.querySelectorAll(".item-refs[open], .item-hints[open], .evidence[open]").forEach(function (details) {
       details.open = false;
     });
     if (within) {
@@ -400,7 +400,7 @@ document.addEventListener("DOMContentLoaded", function () {
     }
   });
   document.addEventListener("click", function (event) {
-    document.querySelectorAll(".item-refs[open], .item-hints[open]").forEach(function (details) {
+    document.querySelectorAll(".item-refs[open], .item-hints[open], .evidence[open]").forEach(function (details) {
       if (!details.contains(event.target)) {
         details.open = false;
       }
