@@ -253,3 +253,19 @@ def test_exports_list_evidence_as_links_and_importing_the_export_leaves_evidence
     importer.apply_import(session, plan, actor=None)
     session.commit()
     assert (stored(session), evidence_events(session)) == before
+
+
+def test_a_merge_during_an_open_round_carries_the_folded_sheet_s_evidence_along(session, world):
+    """The sheet of a 所属 merged away leaves the round (writer.fold): its evidence goes with its history to the sheet
+    handed on, instead of blocking the fold (the evidence's foreign key) or being lost."""
+    f.set_answers(session, world.round.id, world.a1, {K1: "◎"})
+    a2_member = f.make_user(session, "member.a2.evidence@test.example", section=world.a2)
+    session.commit()
+    evidence.add_link(session, who(session, a2_member), world.round.id, "A2", K2, url=LINK, label="A2の手順",
+                      limits=LIMITS)
+    session.commit()
+    merged = f.make_unit(session, "A12", "A部 統合課", parent=world.bureau_a, position=9)
+    assert service.merge_sheets(session, world.round.id, [world.a1, world.a2], merged)
+    session.commit()
+    kept = f.sheet_of(session, world.round.id, merged)
+    assert [(e.item_key, e.label) for e in evidence.for_sheets(session, [kept.id])[kept.id]] == [(K2, "A2の手順")]
