@@ -334,6 +334,7 @@ NOT_PAGES = {
     "/desk",  # only redirects to /desk/board
     "/sections/{code}/targets",  # only redirects to the targets on /sections/{code}/trend
     "/admin/audit.csv",  # a file (the audit log's page links to it)
+    "/rounds/{round_id}/sections/{code}/evidence/{evidence_id}",  # a file (根拠資料), always an attachment
 }
 
 
