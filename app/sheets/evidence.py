@@ -42,16 +42,27 @@ def why_not_read(session: Session, principal: Principal, unit_id: int) -> str | 
     return permissions.why_not_read_evidence(principal, unit_id, readable=scope.readable_units(session, principal) or ())
 
 
-@dataclass(frozen=True)
 class SheetEvidence:
-    """The evidence of a sheet as its page shows it (None from ``of_view`` for someone who may not read it)."""
+    """The evidence of a sheet as its page shows it (None from ``of_view`` for someone who may not read it). Read on
+    first use: a row's save answers with a fragment that shows none, and costs no statement for it."""
 
-    by_item: dict[str, list[writer.StoredEvidence]]
-    why_not_edit: str | None
+    def __init__(self, session: Session, sheet_id: int, why_not_edit: str | None) -> None:
+        self._session = session
+        self._sheet_id = sheet_id
+        self._by_item: dict[str, list[writer.StoredEvidence]] | None = None
+        self.why_not_edit = why_not_edit
 
     @property
     def can_edit(self) -> bool:
         return self.why_not_edit is None
+
+    @property
+    def by_item(self) -> dict[str, list[writer.StoredEvidence]]:
+        if self._by_item is None:
+            self._by_item = {}
+            for e in writer.evidence(self._session, [self._sheet_id]).get(self._sheet_id, []):
+                self._by_item.setdefault(e.item_key, []).append(e)
+        return self._by_item
 
     def of(self, item_key: str) -> list[writer.StoredEvidence]:
         return self.by_item.get(item_key, [])
@@ -62,13 +73,9 @@ def of_view(session: Session, principal: Principal, view: SheetView) -> SheetEvi
     is not theirs to read."""
     if why_not_read(session, principal, view.unit.id):
         return None
-    found = writer.evidence(session, [view.sheet.id]).get(view.sheet.id, [])
-    by_item: dict[str, list[writer.StoredEvidence]] = {}
-    for e in found:
-        by_item.setdefault(e.item_key, []).append(e)
     why_not_edit = permissions.why_not_edit_evidence(principal, view.unit.id, sheet_submitted=view.submitted,
                                                      round_open=view.round_open)
-    return SheetEvidence(by_item, why_not_edit)
+    return SheetEvidence(session, view.sheet.id, why_not_edit)
 
 
 def _locked_for_change(session: Session, principal: Principal, round_id: int, code: str, item_key: str):
