@@ -269,3 +269,25 @@ def test_a_merge_during_an_open_round_carries_the_folded_sheet_s_evidence_along(
     session.commit()
     kept = f.sheet_of(session, world.round.id, merged)
     assert [(e.item_key, e.label) for e in evidence.for_sheets(session, [kept.id])[kept.id]] == [(K2, "A2の手順")]
+
+
+def test_a_row_s_save_reads_no_evidence_and_the_page_reads_it_once(client, app, world):
+    from sqlalchemy import event
+
+    token = sign_in(client, "member.a1@test.example")
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(app.state.engine, "before_cursor_execute", record)
+    try:
+        saved = client.post(f"/rounds/{world.round.id}/sections/A1/items/{K1}", data={"s1": "◎", "m1": "", "v1": "0"},
+                            headers={"X-CSRF-Token": token, "HX-Request": "true"})
+        assert saved.status_code == 200 and "保存しました" in saved.text
+        assert not [s for s in seen if "answer_evidence" in s]
+        seen.clear()
+        assert client.get(f"/rounds/{world.round.id}/sections/A1").status_code == 200
+        assert len([s for s in seen if "answer_evidence" in s]) == 1
+    finally:
+        event.remove(app.state.engine, "before_cursor_execute", record)
