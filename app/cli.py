@@ -509,7 +509,8 @@ def _export(fmt: str, round_id: int, bureau: str | None, section: str | None, ou
     engine = _engine(settings)
     try:
         with session_for(engine) as session:
-            bundle = exporting.gather(session, None, round_id, bureau=bureau, section=section)
+            bundle = exporting.gather(session, None, round_id, bureau=bureau, section=section,
+                                      public_url=settings.public_url)
             if fmt == "csv":
                 data = writer.write_csv(bundle)
             else:

@@ -59,6 +59,19 @@ class Settings(BaseSettings):
     import_max_shared_strings: PositiveInt = 100_000  # <si> entries of all files, counted before parsing
     import_time_budget_seconds: PositiveFloat = 30.0  # reading all files
 
+    # Evidence on an answer (根拠資料, docs/architecture.md): links whose scheme and host are allowed (comma-separated;
+    # "*.example.com" = any subdomain; javascript:, file: and data: are never allowed, whatever is set here), and
+    # files (PDF, PNG, JPEG, XLSX, DOCX, judged from their content) stored in the database. Keep the file limit
+    # below max_upload_bytes: past that the body limit answers first (413, without naming the file's limit).
+    evidence_schemes: str = "https"
+    evidence_hosts: str = "*.sharepoint.com,teams.microsoft.com"
+    evidence_max_file_bytes: PositiveInt = 5_000_000
+    evidence_max_files: PositiveInt = 5  # per answer
+    evidence_max_links: PositiveInt = 10  # per answer
+    evidence_zip_max_entries: PositiveInt = 1000  # XLSX/DOCX: entries in the central directory
+    evidence_zip_max_total_bytes: PositiveInt = 50_000_000  # XLSX/DOCX: unzipped size of all entries
+    evidence_zip_max_ratio: PositiveInt = 100  # XLSX/DOCX: an entry's size / its compressed size (over 1 MB)
+
     # Who to ask when sign-in is refused (shown on the refusal page).
     desk_contact: str = "業務DX相談窓口（デジタル化推進室）内線 0000"
 
@@ -179,6 +192,9 @@ class Settings(BaseSettings):
                 raise ConfigError(
                     f"PAPERLESS_TRUSTED_PROXIES: {part!r} is not an IP address or network (e.g. 10.0.0.5,10.1.0.0/24)."
                 ) from exc
+        for scheme in filter(None, (s.strip().lower() for s in self.evidence_schemes.split(","))):
+            if scheme in ("javascript", "file", "data", "vbscript") or scheme.endswith(":"):
+                raise ConfigError(f"PAPERLESS_EVIDENCE_SCHEMES: {scheme!r} is not allowed (e.g. https or https,http).")
         if self.auth == "msal":
             self._check_entra()
         self._check_notify()

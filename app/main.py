@@ -35,7 +35,15 @@ from app.reports import api as reports_api
 from app.reports import routes as reports_routes
 from app.rounds import api as rounds_api
 from app.sheets import api as sheets_api
-from app.sheets import history_api, history_routes, previous_api, previous_routes, review_api, review_routes
+from app.sheets import (
+    evidence_routes,
+    history_api,
+    history_routes,
+    previous_api,
+    previous_routes,
+    review_api,
+    review_routes,
+)
 from app.sheets import routes as sheets_routes
 from app.support import api as support_api
 from app.support import routes as support_routes
@@ -47,7 +55,7 @@ from app.web.middleware import BodyLimit, SecurityHeaders
 from app.web.templating import make_templates, static_dir
 
 SESSION_COOKIE = "paperless_session"
-UPLOAD_PREFIXES = ("/admin/", "/desk/figures/import")
+UPLOAD_PREFIXES = ("/admin/", "/desk/figures/import", evidence_routes.UPLOAD_PREFIX)
 # Pages, JSON and CSV of 500 bytes or more are sent gzip-compressed to clients that accept it; XLSX is a
 # zip already. Compression is safe with secrets in pages because the CSRF token is masked afresh on every
 # response (app/web/session.py). Level 6: nearly level 9's size for a fraction of the CPU.
@@ -125,7 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    admin_routes, rounds_admin, checklists_admin, reorg_routes, support_api,
                    trend_routes, support_routes, history_api, history_routes, excel_api, excel_routes,
                    token_routes, reports_api, reports_routes, previous_api, previous_routes, review_routes,
-                   review_api, kpi_routes, kpi_import_routes, kpi_api, notify_routes):
+                   review_api, kpi_routes, kpi_import_routes, kpi_api, notify_routes, evidence_routes):
         app.include_router(module.router)
     app.include_router(auth_routes.callback_router)
     app.include_router(excel_api.analysis_router)

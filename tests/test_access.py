@@ -154,6 +154,11 @@ ACCESS: dict[tuple[str, str], Rule] = {
     # 変更なし: no previous round in the walk's world, so the 所属's staff get 409 (no previous answer to confirm)
     ("POST", "/rounds/{round_id}/sections/{code}/items/{item_key}/previous"):
         by_role(LOGIN, 409, 409, 403, 403, 403, form={form_field("version", K1): "0"}),
+    # 根拠資料 (issue 14.1): the 所属's staff add a link while the sheet is a draft (back to the item: 303); reading a
+    # file (A1's, made for the walk) is for the 所属's staff and the desk only, not an admin who is not the desk
+    ("POST", "/evidence/rounds/{round_id}/sections/{code}/items/{item_key}"):
+        by_role(LOGIN, 303, 303, 403, 403, 403, form={"do": "link", "url": "https://pref.sharepoint.com/sites/dx"}),
+    ("GET", "/rounds/{round_id}/sections/{code}/evidence/{evidence_id}"): by_role(LOGIN, 200, 200, 403, 200, 403),
     # the desk's review (issue 14.2) of B1's sheet submitted in the round the admin closes later
     ("POST", "/rounds/{round_id}/sections/{code}/review/items/{item_key}"):
         desk_only(303, path={"round_id": "{closable_round_id}", "code": "B1"}, form={"mark": "confirmed"}),
@@ -366,7 +371,9 @@ def more_world(app, session, world, role: str) -> dict:
     from app.kpis.models import KpiUpload
     from app.reorg.models import ScheduledReorg
     from app.rounds import service as rounds
+    from app.sheets import evidence
     from app.sheets import service as sheets_service
+    from app.sheets.evidence_rules import Limits
     from app.sheets.models import EventSource
     from tests import factories
 
@@ -400,6 +407,9 @@ def more_world(app, session, world, role: str) -> dict:
     factories.share_practice(session, world.round.id, world.b1, K2, "個人印刷をやめた")
     factories.set_answers(session, world.round.id, world.a1, {K2: "×"})
     practice_sheet_id = factories.sheet_of(session, world.round.id, world.b1).id
+    # A file on A1's first item (根拠資料): its staff and the desk download it
+    evidence_id = evidence.add_file(session, auth_service.load_principal(session, world.member_a.id), world.round.id,
+                                    "A1", K1, filename="計画.pdf", data=b"%PDF-1.7 walk", limits=Limits())
     kpi_upload = KpiUpload(filename="copier.csv", content="所属コード,合計\r\nA1,10\r\n".encode(), sha256="0" * 64)
     session.add(kpi_upload)
     session.flush()
@@ -410,7 +420,7 @@ def more_world(app, session, world, role: str) -> dict:
         "later_reorg_data": base64.b64encode(NEW_SECTION_CSV.replace("B9", "B8").encode()).decode(),
         "user_id": world.member_a2.id,
         "closed_round_id": closed.id, "closable_round_id": closable.id, "draft_round_id": draft.id,
-        "practice_sheet_id": practice_sheet_id, "request_id": requests[0].id, "other_request_id": requests[1].id, "token_id": token.id,
+        "practice_sheet_id": practice_sheet_id, "evidence_id": evidence_id, "request_id": requests[0].id, "other_request_id": requests[1].id, "token_id": token.id,
         "v2_path": v2.path, "v2_sha256": v2.sha256, "v3_raw": v3.source.encode(), "v3_sha256": v3.sha256,
         "v3_data": base64.b64encode(v3.source.encode()).decode(), "kpi_upload_id": kpi_upload.id,
         "users_csv": A2_USER_CSV.encode(), "users_payload": base64.b64encode(A2_USER_CSV.encode()).decode(),

@@ -24,7 +24,9 @@ from app.auth import tokens
 from app.config import PROJECT_ROOT
 from app.main import create_app
 from app.rounds import service as rounds_service
+from app.sheets import evidence
 from app.sheets import service as sheets_service
+from app.sheets.evidence_rules import Limits
 from app.sheets.models import EventSource
 from tests import factories
 from tests.conftest import browser_sign_in, make_settings, sign_in
@@ -95,6 +97,22 @@ def _practice_hint_open(page: Page, ids: dict[str, int]) -> None:
     hint = page.locator("#r2 details.item-hints")
     hint.locator("summary").click()
     expect(hint.get_by_role("button", name=re.compile(r"この所属に聞いてみる\s*（B部 一課）"))).to_be_visible()
+
+
+def _evidence_open(page: Page, ids: dict[str, int]) -> None:
+    """A1's first item's 根拠資料 opened: the link and the PDF (and, for its staff, the forms)."""
+    page.locator("#evb1 summary").click()
+    expect(page.locator("#evb1 a", has_text="保管ルール.pdf")).to_be_visible()
+
+
+def _evidence_refused_link(page: Page, ids: dict[str, int]) -> None:
+    """A ``javascript:`` link refused in the item's 根拠資料 box (htmx swaps the box with the message)."""
+    _evidence_open(page, ids)
+    page.locator("#evu1").fill("javascript:alert(1)")
+    with page.expect_response(lambda r: "/evidence/" in r.url) as sent:
+        page.locator("#evb1").get_by_role("button", name="リンクを追加").click()
+    assert sent.value.status == 422
+    expect(page.locator("#eve1")).to_contain_text("「javascript:」で始まるリンクは登録できません")
 
 
 def _memo_conflict_and_links_open(page: Page, ids: dict[str, int]) -> None:
@@ -221,6 +239,10 @@ PAGES = [
     A11yPage("sheet as leader", "leader_a", "/rounds/{round_id}/sections/A1", SHEET),
     A11yPage("sheet: a shared practice in 改善のヒント", "leader_a", "/rounds/{round_id}/sections/A1", SHEET,
              then=_practice_hint_open),
+    A11yPage("sheet: 根拠資料 opened, a refused link (htmx)", "member_a", "/rounds/{round_id}/sections/A1", SHEET,
+             then=_evidence_refused_link),
+    A11yPage("sheet: 根拠資料 as desk (read only)", "desk", "/rounds/{round_id}/sections/A1", SHEET,
+             then=_evidence_open),
     A11yPage("sheet: a refused 提出 (htmx)", "leader_a", "/rounds/{round_id}/sections/A1", SHEET,
              then=_premature_submit),
     # 所属 A1's item still unanswered (cleared again just before) is offered last year's answer; 「前回どおりで確認」 opened (its confirmation step)
@@ -325,6 +347,7 @@ NOT_PAGES = {
     "/desk",  # only redirects to /desk/board
     "/sections/{code}/targets",  # only redirects to the targets on /sections/{code}/trend
     "/admin/audit.csv",  # a file (the audit log's page links to it)
+    "/rounds/{round_id}/sections/{code}/evidence/{evidence_id}",  # a file (根拠資料), always an attachment
 }
 
 
@@ -398,6 +421,12 @@ def rich_site(site, session):
     factories.make_target(session, world.a1, world.round.id, KEYS[2], "△", by=world.leader_a)
     # 所属 B1 shares its ◎ on the item A1 answered △ (取組事例): A1's hint shows it, the desk lists it
     factories.share_practice(session, world.round.id, world.b1, KEYS[1], "個人用の印刷をやめ、資料はPDFに書き込んで保管している")
+    # 根拠資料 on A1's first item (issue 14.1): a link and a PDF, on every A1 sheet page below
+    member = auth_service.load_principal(session, world.member_a.id)
+    evidence.add_link(session, member, world.round.id, "A1", KEYS[0], url="https://pref.sharepoint.com/sites/dx/plan",
+                      label="電子保管の手順", limits=Limits())
+    evidence.add_file(session, member, world.round.id, "A1", KEYS[0], filename="保管ルール.pdf",
+                      data=b"%PDF-1.7\n%%EOF\n", limits=Limits())
     today = date.today()
     overdue = factories.make_support_record(
         session, world.a1, round_id=world.round.id, state="in_progress", consulted_on=today - timedelta(days=20),

@@ -21,7 +21,8 @@ def test_sheet_page_has_the_original_columns_items_and_legend(client, world):
     sign_in(client, "member.a1@test.example")
     html = client.get(page_url(world)).text
     headers = re.findall(r'<th scope="col" class="c-[a-z]+"(?: id="[a-z-]+")?>([^<]+)</th>', html)
-    assert headers == ["カテゴリ", "シーン", "チェック項目", "難易度", "達成状況", "メモ", "参考リンク"]
+    # the original sheet's columns; its last also holds the item's 根拠資料 for those who may read them
+    assert headers == ["カテゴリ", "シーン", "チェック項目", "難易度", "達成状況", "メモ", "参考リンク・根拠資料"]
     assert html.count('class="item-row') == 6
     assert "☆☆☆" in html and "相手次第" in html and "60%以上" in html
     assert "リンク集&gt;働き方改革・女性活躍推進室&gt;働き方改革ラボ&gt;ペーパーレス会議のすすめ" in html

@@ -45,7 +45,7 @@ def test_every_item_of_the_current_checklist_shows_its_reference_links_in_its_ro
 
 
 def test_a_row_without_references_shows_nothing_in_that_column(client, world):
-    sign_in(client, "member.a1@test.example")
+    sign_in(client, "desk@test.example")  # a reader: no 根拠資料 box where there is no evidence (its staff get one)
     page = client.get(f"/rounds/{world.round.id}/sections/A1").text
     rows = rows_of(page)
     without = [n for n, row in rows.items() if "item-refs" not in row]

@@ -80,6 +80,19 @@ def why_not_confirm_previous(p: Principal, unit_id: int, *, sheet_submitted: boo
     return why_not_edit_sheet(p, unit_id, sheet_submitted=sheet_submitted, round_open=round_open)
 
 
+def why_not_read_evidence(p: Principal, unit_id: int, *, readable: Collection[int] = ()) -> str | None:
+    """Evidence on answers (根拠資料: the 所属's own documents and links) is read by the 所属's staff (and the staff of
+    the 所属 that continue it, ``readable``) and the desk only: not by administrators who are not the desk."""
+    if p.is_desk or p.role_in(unit_id) is not None or unit_id in readable:
+        return None
+    return "根拠資料は、所属の職員と業務DX相談窓口だけが見られます。"
+
+
+def why_not_edit_evidence(p: Principal, unit_id: int, *, sheet_submitted: bool, round_open: bool) -> str | None:
+    """Adding or removing evidence is a change of the sheet: for whoever may change it, while it may be changed."""
+    return why_not_edit_sheet(p, unit_id, sheet_submitted=sheet_submitted, round_open=round_open)
+
+
 def why_not_submit(p: Principal, unit_id: int, *, sheet_submitted: bool, round_open: bool) -> str | None:
     if p.read_only:
         return "APIトークンでは閲覧だけができます。"

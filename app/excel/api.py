@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.auth.deps import CurrentPrincipal
 from app.excel import export, figures_sheet, flat, writer
 from app.jpdate import today_jst
-from app.web.deps import DbSession, csrf_protect
+from app.web.deps import DbSession, SettingsDep, csrf_protect
 from app.web.params import MAX_ID, RoundId
 
 router = APIRouter(prefix="/api/v1", tags=["export"], dependencies=[Depends(csrf_protect)])
@@ -54,11 +54,12 @@ REPLACED_HEADER = "X-Replaced-Characters"
                         "description": "UTF-8 with BOM, CRLF (or CP932, see `encoding`)",
                         "headers": {REPLACED_HEADER: {"description": "with `encoding=shift_jis`: how many characters "
                                                       "were replaced by 〓", "schema": {"type": "integer"}}}}})
-def export_csv(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, bureau: BureauFilter = None,
-               section: SectionFilter = None, encoding: Encoding = "utf-8") -> Response:
+def export_csv(round_id: RoundId, session: DbSession, principal: CurrentPrincipal, settings: SettingsDep,
+               bureau: BureauFilter = None, section: SectionFilter = None, encoding: Encoding = "utf-8") -> Response:
     """One row per 所属 × item, header in Japanese, ISO dates; opens in Japanese Excel as it is.
     Narrow with ``bureau=部局コード`` or ``section=所属コード``."""
-    bundle = export.gather(session, principal, round_id, bureau=bureau, section=section)
+    bundle = export.gather(session, principal, round_id, bureau=bureau, section=section,
+                            public_url=settings.public_url)
     if encoding == "utf-8":
         return _download(writer.write_csv(bundle), "text/csv; charset=utf-8", export.file_name(bundle, "csv"))
     content, replaced = writer.write_csv_cp932(bundle)
@@ -72,12 +73,13 @@ def export_csv(round_id: RoundId, session: DbSession, principal: CurrentPrincipa
     **_RESPONSES, 200: {"content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
                         "description": "集計, 所属別集計 and 実績値 worksheets, then one worksheet per 所属"}})
 def export_xlsx(request: Request, round_id: RoundId, session: DbSession, principal: CurrentPrincipal,
-                bureau: BureauFilter = None, section: SectionFilter = None) -> Response:
+                settings: SettingsDep, bureau: BureauFilter = None, section: SectionFilter = None) -> Response:
     """A workbook in the layout of the prefecture's sheet: a summary worksheet (scores per 所属 and
     部局), the measured figures (実績値) of the round's fiscal year per 所属 and month, then one worksheet per 所属. Narrow with ``bureau=部局コード`` or ``section=所属コード``."""
-    bundle = export.gather(session, principal, round_id, bureau=bureau, section=section)
+    bundle = export.gather(session, principal, round_id, bureau=bureau, section=section,
+                           public_url=settings.public_url)
     bundle = replace(bundle, figures=figures_sheet.gather(session, bundle.round.fiscal_year, bundle.sheets,
-                                                                    request.app.state.kpis, today_jst()))
+                                                          request.app.state.kpis, today_jst()))
     return _download(writer.write_xlsx(bundle), XLSX, export.file_name(bundle, "xlsx"))
 
 

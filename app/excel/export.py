@@ -25,7 +25,7 @@ from app.orgs.models import Unit
 from app.rounds import service as rounds
 from app.rounds.models import Round
 from app.scoring.rules import PROGRESS_LABELS, GroupFigure, progress
-from app.sheets import figures
+from app.sheets import evidence, figures
 from app.sheets.figures import GroupKey, SheetScore
 from app.sheets.models import PREFECTURE, Answer, Sheet, SheetState
 from app.text import scrub
@@ -38,6 +38,7 @@ class ExportAnswer:
     memo: str
     updated_at: datetime | None
     updated_by: str | None
+    evidence: tuple[str, ...] = ()  # 根拠資料 as links: a link's URL, a file's download URL (absolute)
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,10 @@ class ExportBundle:
 
 
 def gather(session: Session, principal: Principal | None, round_id: int, *, bureau: str | None = None,
-           section: str | None = None) -> ExportBundle:
+           section: str | None = None, public_url: str = "") -> ExportBundle:
     """The export of a round, narrowed to a 部局 or a 所属. ``principal`` None is the command line
-    (the operator of the server sees everything)."""
+    (the operator of the server sees everything). ``public_url``: the app's address, for the absolute links to
+    the evidence files (根拠資料, listed for the sheets whose evidence the person may read)."""
     if bureau and section:
         raise InvalidInput("bureau（部局コード）と section（所属コード）は、どちらか一方だけを指定してください。")
     round_ = rounds.get_round(session, round_id)
@@ -141,7 +143,10 @@ def gather(session: Session, principal: Principal | None, round_id: int, *, bure
     definition = checklists.get_definition(session, round_.checklist_version_id)
     sheet_ids = [sheet.id for sheet, _, _ in rows]
     scores = figures.sheet_scores(session, sheet_ids)
-    answers = _answers(session, round_id, set(sheet_ids), definition)
+    readable = [sheet.id for sheet, unit, _ in rows
+                if principal is None or permissions.why_not_read_evidence(principal, unit.id) is None]
+    links = _evidence_links(session, readable, round_id, {sheet.id: unit.code for sheet, unit, _ in rows}, public_url)
+    answers = _answers(session, round_id, set(sheet_ids), definition, links)
     sheets = tuple(
         ExportSheet(
             sheet_id=sheet.id, section_code=unit.code, section_name=unit.name, bureau_code=bu.code,
@@ -171,8 +176,20 @@ def gather(session: Session, principal: Principal | None, round_id: int, *, bure
                         sheets=sheets, bureaus=bureaus, prefecture=prefecture, generated_on=today_jst())
 
 
-def _answers(session: Session, round_id: int, sheet_ids: set[int], definition: Definition
-             ) -> dict[int, tuple[ExportAnswer, ...]]:
+def _evidence_links(session: Session, sheet_ids: list[int], round_id: int, codes: dict[int, str],
+                    public_url: str) -> dict[tuple[int, str], tuple[str, ...]]:
+    """(sheet id, item key) → the evidence of the answer as links, oldest first."""
+    base = public_url.rstrip("/")
+    found: dict[tuple[int, str], list[str]] = {}
+    for sheet_id, items in evidence.for_sheets(session, sheet_ids).items():
+        for e in items:
+            url = f"{base}/rounds/{round_id}/sections/{codes[sheet_id]}/evidence/{e.id}" if e.is_file else e.url
+            found.setdefault((sheet_id, e.item_key), []).append(url)
+    return {key: tuple(urls) for key, urls in found.items()}
+
+
+def _answers(session: Session, round_id: int, sheet_ids: set[int], definition: Definition,
+             links: dict[tuple[int, str], tuple[str, ...]] | None = None) -> dict[int, tuple[ExportAnswer, ...]]:
     """Every sheet's answers in sheet order (an item without an answer row counts as unanswered)."""
     query = (
         select(Answer.sheet_id, Answer.item_key, Answer.status, Answer.memo, Answer.updated_at, User.display_name)
@@ -190,7 +207,9 @@ def _answers(session: Session, round_id: int, sheet_ids: set[int], definition: D
     for sheet_id in sheet_ids:
         mine = found.get(sheet_id, {})
         result[sheet_id] = tuple(
-            ExportAnswer(item, *mine.get(item.key, (None, "", None, None))) for item in definition.items
+            ExportAnswer(item, *mine.get(item.key, (None, "", None, None)),
+                         evidence=(links or {}).get((sheet_id, item.key), ()))
+            for item in definition.items
         )
     return result
 

@@ -7,7 +7,7 @@ A 所属 worksheet (as exported, and as the import expects it)::
     row 2   記載日            令和7年11月29日           所属コード  A1
     row 3   だいたいの目安  難易度  ☆☆☆：相手次第 …    調査回      令和8年度 第1回
     row 4                   達成状況 ◎：60%以上 …       部局        A部
-    row 5   カテゴリ シーン チェック項目 難易度 達成状況 メモ 参考リンク (項目キー, hidden)
+    row 5   カテゴリ シーン チェック項目 難易度 達成状況 メモ 参考リンク (項目キー, hidden) 根拠資料
     row 6…  one row per item; 〃 = same as above, as on the original sheet
 
 The reader does not depend on the row numbers: it looks for the header row (the one with
@@ -35,6 +35,9 @@ COL_MEMO = "メモ"
 COL_LINKS = "参考リンク"
 COL_KEY = "項目キー"
 COLUMNS = (COL_CATEGORY, COL_SCENE, COL_TEXT, COL_DIFFICULTY, COL_STATUS, COL_MEMO, COL_LINKS, COL_KEY)
+# 根拠資料 (evidence as links, one per line), written after the hidden 項目キー; the import does not read it:
+# evidence changes only on the sheet page (a file cannot travel in a cell).
+COL_EVIDENCE = "根拠資料"
 
 HEADER_ROW = 5
 FIRST_ITEM_ROW = HEADER_ROW + 1

@@ -41,7 +41,7 @@ Progress = Callable[[int], None]
 CSV_HEADER = (
     "調査回ID", "調査回", "年度", "部局コード", "部局", "所属コード", "所属", "提出状況", "記載日", "提出日時",
     "項目番号", "項目キー", "カテゴリ", "シーン", "チェック項目", "難易度", "達成状況", "点数", "メモ",
-    "更新日時", "更新者",
+    "更新日時", "更新者", layout.COL_EVIDENCE,
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -131,7 +131,7 @@ def _csv_text_of(bundle: ExportBundle) -> str:
                 _iso(sheet.submitted_at), a.item.position, a.item.key, _csv_text(a.item.category),
                 _csv_text(a.item.scene), _csv_text(a.item.text), a.item.difficulty, a.status or "",
                 points.get(status, "") if status else "", _csv_text(a.memo), _iso(a.updated_at),
-                _csv_text(a.updated_by),
+                _csv_text(a.updated_by), _csv_text("\n".join(a.evidence)),
             ))
     return buffer.getvalue()
 
@@ -153,10 +153,10 @@ STATUS_FILLS = {
 }
 WRAP = Alignment(wrap_text=True, vertical="top")
 CENTER = Alignment(horizontal="center", vertical="top", wrap_text=True)
-WIDTHS = {"A": 14, "B": 16, "C": 46, "D": 9, "E": 11, "F": 40, "G": 36, "H": 34}
+WIDTHS = {"A": 14, "B": 16, "C": 46, "D": 9, "E": 11, "F": 40, "G": 36, "H": 34, "I": 40}
 LINE_HEIGHT = 15  # points per line of 11-point text
 SYMBOL_HEIGHT = 22  # points a row needs for the 14-point bold status symbol (◎ ○ △ ×) not to be clipped
-WRAPPED_ITEM_COLUMNS = ("A", "B", "C", "F", "G")  # カテゴリ シーン チェック項目 メモ 参考リンク
+WRAPPED_ITEM_COLUMNS = ("A", "B", "C", "F", "G", "I")  # カテゴリ シーン チェック項目 メモ 参考リンク 根拠資料
 
 
 def _font(size: float = 11, bold: bool = False, color: str = "000000") -> Font:
@@ -239,7 +239,7 @@ def _section_sheet(ws: Worksheet, bundle: ExportBundle, sheet: ExportSheet) -> N
         _put(ws, f"F{row}", value).border = BORDER
         ws.merge_cells(f"F{row}:G{row}")
 
-    for index, title in enumerate(layout.COLUMNS, start=1):
+    for index, title in enumerate((*layout.COLUMNS, layout.COL_EVIDENCE), start=1):
         cell = _put(ws, f"{get_column_letter(index)}{layout.HEADER_ROW}", title, bold=True)
         cell.fill = HEAD_FILL
         cell.border = BORDER
@@ -263,6 +263,7 @@ def _section_sheet(ws: Worksheet, bundle: ExportBundle, sheet: ExportSheet) -> N
             answer.memo,
             layout.DITTO if links and links == previous_links else (links or "—"),
             item.key,
+            "\n".join(answer.evidence),  # 根拠資料 (I, after the hidden key): the import leaves evidence alone
         )
         for index, value in enumerate(values, start=1):
             cell = _put(ws, f"{get_column_letter(index)}{row}", value)

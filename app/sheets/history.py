@@ -23,6 +23,8 @@ KIND_LABELS = {
     EventKind.REVIEW_OK: "確認済（窓口）",
     EventKind.REVIEW_BACK: "差戻し（窓口）",
     EventKind.REVIEW_ALL: "シート全体を確認済（窓口）",
+    EventKind.EVIDENCE_ADD: "根拠資料の追加",
+    EventKind.EVIDENCE_REMOVE: "根拠資料の削除",
 }
 SOURCE_LABELS = {
     EventSource.PAGE: "画面",

@@ -21,10 +21,10 @@ class EventOut(BaseModel):
     id: int = Field(description="the event's id (increases with time)", examples=[1234])
     at: datetime = Field(description="when (UTC)")
     actor: str | None = Field(description="display name of who did it; null if not recorded", examples=["富山 太郎"])
-    kind: Literal["answer", "submit", "reopen", "review_ok", "review_back", "review_all"] = Field(
-        description="answer (an answer changed), submit, reopen, or the desk's review: review_ok (an item 確認済), "
-                    "review_back (an item sent back, 差戻し, its comment in `note`), review_all (the whole sheet "
-                    "確認済)")
+    kind: Literal["answer", "submit", "reopen", "review_ok", "review_back", "review_all", "evidence_add",
+                  "evidence_remove"] = Field(
+        description="answer (an answer changed), submit, reopen, the desk's review marks (review_*), or evidence "
+                    "added to or removed from an answer (evidence_*, note: what)")
     source: Literal["page", "api", "import", "demo", "previous", "reorg"] = Field(
         description="where the change came from (previous: the previous round's answer confirmed unchanged; "
                     "reorg: a merge folded the sheet of a 所属 merged away into its successor's)")

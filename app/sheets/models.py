@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, CheckConstraint, Column, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -170,6 +181,8 @@ class EventKind(StrEnum):
     REVIEW_OK = "review_ok"  # the desk marked an item 確認済
     REVIEW_BACK = "review_back"  # the desk sent an item back (差戻し) with a comment
     REVIEW_ALL = "review_all"  # the desk marked the whole sheet 確認済
+    EVIDENCE_ADD = "evidence_add"  # a link or a file added to an answer (note: what)
+    EVIDENCE_REMOVE = "evidence_remove"  # a link or a file removed from an answer (note: what)
 
 
 class EventSource(StrEnum):
@@ -221,3 +234,37 @@ class SheetReview(SQLModel, table=True):
     comment: str = Field(default="", sa_column=Column(Text, nullable=False))
     at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
     by_id: int | None = Field(default=None, foreign_key="user.id")
+
+
+class EvidenceKind(StrEnum):
+    LINK = "link"
+    FILE = "file"
+
+
+class AnswerEvidence(SQLModel, table=True):
+    """Evidence (根拠資料) on one answer: a link, or a file whose bytes are stored here (``data``: lists read
+    the other columns only). Written only by the writer (``writer.add_evidence`` / ``remove_evidence``), each change with
+    its ``sheet_event``. A removal keeps the row (``removed_at``: history says what was there, with the file's
+    name, size and SHA-256) and drops the bytes. Rules: ``app/sheets/evidence_rules.py``."""
+
+    __tablename__ = "answer_evidence"
+    __table_args__ = (
+        CheckConstraint("kind IN ('link', 'file')", name="kind"),
+        Index("ix_answer_evidence_sheet_item", "sheet_id", "item_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    sheet_id: int = Field(foreign_key="sheet.id")
+    item_key: str = Field(sa_column=Column(String(100), nullable=False))
+    kind: str = Field(sa_column=Column(String(8), nullable=False))
+    url: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))  # links
+    label: str = Field(default="", sa_column=Column(String(200), nullable=False, server_default=""))
+    filename: str = Field(default="", sa_column=Column(String(255), nullable=False, server_default=""))  # files
+    content_type: str = Field(default="", sa_column=Column(String(100), nullable=False, server_default=""))
+    size: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    sha256: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
+    data: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    created_at: datetime = Field(default_factory=now_utc, sa_column=Column(UTCDateTime(), nullable=False))
+    created_by_id: int | None = Field(default=None, foreign_key="user.id")
+    removed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    removed_by_id: int | None = Field(default=None, foreign_key="user.id")

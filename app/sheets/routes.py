@@ -16,7 +16,7 @@ from app.auth.permissions import Principal
 from app.checklists.service import Definition, ItemDef
 from app.errors import AppError, Conflict, InvalidInput
 from app.rounds import service as rounds
-from app.sheets import figures, practice, previous, review, service
+from app.sheets import evidence, figures, practice, previous, review, service
 from app.sheets.models import EventSource
 from app.sheets.service import AnswerInput, SheetView
 from app.web.deps import DbSession, FormDep, csrf_protect
@@ -60,6 +60,8 @@ def _page_context(session: Session, view: SheetView, rows: RowState | None = Non
         # the items whose practices offer 「この所属に聞いてみる」 (at △ or × in the latest round answered)
         "ask_practice_keys": practice.askable(session, principal, view.unit.id,
                                               [k for k, a in view.answers.items() if a.status in practice.NEEDS_WORK]),
+        # 根拠資料 per item (app/sheets/evidence.py): None for someone who may not read them
+        "evidence": evidence.of_view(session, principal, view),
     }
     if not fragment:  # what only the whole page shows
         context["round_choices"] = service.round_choices(session, principal, view)

@@ -30,10 +30,13 @@ from app.checklists.service import Definition, ItemDef
 from app.orgs.models import Unit
 from app.rounds.models import Round, RoundState
 from app.sheets import figures, tallies
+from app.sheets.evidence_rules import TYPE_LABELS
 from app.sheets.models import (
     Answer,
+    AnswerEvidence,
     EventKind,
     EventSource,
+    EvidenceKind,
     ItemTally,
     MaturityTally,
     PracticeMark,
@@ -344,6 +347,7 @@ def fold(session: Session, sheet: LockedSheet, into: LockedSheet, definition: De
                  .values(sheet_id=into.id, note=(note + " " + SheetEvent.note)))
     conn.execute(delete(SheetTally).where(SheetTally.sheet_id == sheet.id))
     conn.execute(delete(SheetReview).where(SheetReview.sheet_id == sheet.id))
+    conn.execute(update(AnswerEvidence).where(AnswerEvidence.sheet_id == sheet.id).values(sheet_id=into.id))
     conn.execute(delete(PracticeMark).where(PracticeMark.sheet_id == sheet.id))
     conn.execute(delete(Answer).where(Answer.sheet_id == sheet.id))
     conn.execute(delete(Sheet).where(Sheet.id == sheet.id))
@@ -351,6 +355,99 @@ def fold(session: Session, sheet: LockedSheet, into: LockedSheet, definition: De
     group.sheet(sheet.round_id, sheet.bureau_id, sheet.state, adds, -1)
     apply(session, group)
     closed_round_changed(session, sheet.round_state, sheet.round_id, [sheet.bureau_id])
+
+
+# --- evidence on answers (根拠資料) ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredEvidence:
+    """A link or a file on an answer, without the file's bytes."""
+
+    id: int
+    item_key: str
+    kind: str  # EvidenceKind
+    url: str
+    label: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+    @property
+    def is_file(self) -> bool:
+        return self.kind == EvidenceKind.FILE
+
+    @property
+    def type_label(self) -> str:
+        return TYPE_LABELS.get(self.content_type, "")
+
+    @property
+    def size_text(self) -> str:
+        """The size as a person reads it: 820 B, 12 KB, 3.4 MB."""
+        if self.size < 1000:
+            return f"{self.size} B"
+        if self.size < 1_000_000:
+            return f"{self.size / 1000:.0f} KB"
+        return f"{self.size / 1_000_000:.1f} MB"
+
+    @property
+    def name(self) -> str:
+        """What the history and the page call it: the file's name, or the link's label and URL."""
+        if self.is_file:
+            return self.filename
+        return f"{self.label}（{self.url}）" if self.label else self.url
+
+
+_EVIDENCE = (select(AnswerEvidence.id, AnswerEvidence.item_key, AnswerEvidence.kind, AnswerEvidence.url,
+                    AnswerEvidence.label, AnswerEvidence.filename, AnswerEvidence.content_type, AnswerEvidence.size,
+                    AnswerEvidence.sha256, AnswerEvidence.created_at)
+             .where(AnswerEvidence.sheet_id.in_(bindparam("sheet_ids", expanding=True)),
+                    AnswerEvidence.removed_at.is_(None))
+             .order_by(AnswerEvidence.sheet_id, AnswerEvidence.id))
+
+
+def evidence(session: Session, sheet_ids: Sequence[int]) -> dict[int, list[StoredEvidence]]:
+    """The current evidence of sheets (removed evidence left out): sheet id → its links and files, oldest first."""
+    found: dict[int, list[StoredEvidence]] = defaultdict(list)
+    if not sheet_ids:
+        return found
+    query = _EVIDENCE.add_columns(AnswerEvidence.sheet_id)
+    for row in session.connection().execute(query, {"sheet_ids": list(sheet_ids)}):
+        found[row[-1]].append(StoredEvidence(*row[:-1]))
+    return found
+
+
+_TOUCH = update(Sheet).where(Sheet.id == bindparam("t_sheet")).values(updated_at=bindparam("t_now"))
+
+
+def add_evidence(session: Session, sheet: LockedSheet, item_key: str, *, kind: EvidenceKind, actor_id: int | None,
+                 now: datetime, note: str, url: str = "", label: str = "", filename: str = "",
+                 content_type: str = "", data: bytes | None = None, sha256: str = "") -> int:
+    """Add a link or a file to an answer of a locked sheet, with its history event. Returns its id."""
+    conn = session.connection()
+    new_id = conn.execute(insert(AnswerEvidence).values(
+        sheet_id=sheet.id, item_key=item_key, kind=kind.value, url=url, label=label, filename=filename,
+        content_type=content_type, size=len(data) if data is not None else 0, sha256=sha256, data=data,
+        created_at=now, created_by_id=actor_id).returning(AnswerEvidence.id)).scalar_one()
+    conn.execute(insert(SheetEvent), [{"sheet_id": sheet.id, "at": now, "actor_id": actor_id, "item_key": item_key,
+                                       "kind": EventKind.EVIDENCE_ADD.value, "source": EventSource.PAGE.value,
+                                       "note": note}])
+    conn.execute(_TOUCH, {"t_sheet": sheet.id, "t_now": now})
+    return new_id
+
+
+def remove_evidence(session: Session, sheet: LockedSheet, evidence_id: int, item_key: str, *, actor_id: int | None,
+                    now: datetime, note: str) -> None:
+    """Remove a link or a file from an answer of a locked sheet: the row stays (history), its bytes go."""
+    conn = session.connection()
+    conn.execute(update(AnswerEvidence).where(AnswerEvidence.id == evidence_id, AnswerEvidence.sheet_id == sheet.id)
+                 .values(removed_at=now, removed_by_id=actor_id, data=None))
+    conn.execute(insert(SheetEvent), [{"sheet_id": sheet.id, "at": now, "actor_id": actor_id, "item_key": item_key,
+                                       "kind": EventKind.EVIDENCE_REMOVE.value, "source": EventSource.PAGE.value,
+                                       "note": note}])
+    conn.execute(_TOUCH, {"t_sheet": sheet.id, "t_now": now})
 
 
 # --- new sheets ---------------------------------------------------------------------------------------------

@@ -39,6 +39,14 @@ document.addEventListener("click", function (event) {
   }
 });
 
+// 根拠資料 (evidence) boxes sit in the sheet's rows, but their fields belong to forms of their own (form=ev<n>):
+// a change there is not a change of the answer, so it must not reach the row's save (hx-trigger=change).
+document.addEventListener("change", function (event) {
+  if (event.target && event.target.closest && event.target.closest(".evidence")) {
+    event.stopPropagation();
+  }
+}, true);
+
 // Sheet rows save one at a time (htmx posts the row's own fields): without JavaScript the whole table is
 // one form, so a row's request would otherwise carry every field of the page.
 document.addEventListener("htmx:configRequest", function (event) {
@@ -378,13 +386,13 @@ document.addEventListener("DOMContentLoaded", function () {
     }
   });
 
-  // 参考リンク and ヒント open as a panel over the rows: Escape or a click elsewhere closes it.
+  // 参考リンク, ヒント and 根拠資料 open as a panel over the rows: Escape or a click elsewhere closes it.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") {
       return;
     }
-    var within = event.target.closest ? event.target.closest(".item-refs[open], .item-hints[open]") : null;
-    document.querySelectorAll(".item-refs[open], .item-hints[open]").forEach(function (details) {
+    var within = event.target.closest ? event.target.closest(".item-refs[open], .item-hints[open], .evidence[open]") : null;
+    document.querySelectorAll(".item-refs[open], .item-hints[open], .evidence[open]").forEach(function (details) {
       details.open = false;
     });
     if (within) {
@@ -392,7 +400,7 @@ document.addEventListener("DOMContentLoaded", function () {
     }
   });
   document.addEventListener("click", function (event) {
-    document.querySelectorAll(".item-refs[open], .item-hints[open]").forEach(function (details) {
+    document.querySelectorAll(".item-refs[open], .item-hints[open], .evidence[open]").forEach(function (details) {
       if (!details.contains(event.target)) {
         details.open = false;
       }
