@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -103,10 +104,13 @@ def successor_ids(session: Session, unit_id: int) -> set[int]:
     return found
 
 
-def family_ids(session: Session, unit_id: int) -> set[int]:
+def family_ids(session: Session, unit_id: int, lineage_of: Callable[[Session, int], list[Ancestor]] | None = None
+               ) -> set[int]:
     """The unit, its successors, and every predecessor of those: all units whose sheets belong to the
-    history of this 所属 as it stands now."""
+    history of this 所属 as it stands now. ``lineage_of``: how to read a unit's lineage (``lineage`` by
+    default; a request passes its own, read once per request)."""
+    lineage_of = lineage_of or lineage
     ids = {unit_id} | successor_ids(session, unit_id)
     for uid in list(ids):
-        ids |= {a.unit.id for a in lineage(session, uid)}
+        ids |= {a.unit.id for a in lineage_of(session, uid)}
     return ids

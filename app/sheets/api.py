@@ -15,7 +15,7 @@ from app.auth.models import User
 from app.auth.permissions import Principal
 from app.jpdate import wareki
 from app.scoring.schemas import CategoryScore, Score
-from app.sheets import figures, previous, service
+from app.sheets import previous, service
 from app.sheets.models import EventSource
 from app.sheets.service import AnswerInput, SheetView
 from app.web.deps import DbSession, csrf_protect
@@ -133,7 +133,7 @@ _ITEMS = TypeAdapter(list[ItemOut])
 
 
 def sheet_out(session, view: SheetView, principal: Principal) -> SheetOut:
-    score = figures.sheet_score(session, view.sheet.id)
+    score = service.score_of(session, view)
     offered = previous.offer_for(session, principal, view)
     names = _user_names(session, {a.updated_by_id for a in view.answers.values()})
     # Validated as one list of plain dicts (in pydantic-core) rather than 40 items and their answers and

@@ -32,7 +32,6 @@ from app.checklists import service as checklists
 from app.checklists.service import Definition
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.jpdate import now_utc, today_jst
-from app.orgs import service as orgs
 from app.orgs.models import Unit
 from app.rounds import service as rounds
 from app.rounds.models import Round, RoundState
@@ -71,7 +70,7 @@ class Previous:
 def find(session: Session, principal: Principal, round_: Round, unit_id: int) -> tuple[Round, Unit, int] | None:
     """The previous round's submitted sheet of this 所属's lineage that ``principal`` may read:
     (round, unit, sheet id), or None."""
-    family = {a.unit.id: (_NEAREST.index(a.relation), a.depth, a.unit.code) for a in orgs.lineage(session, unit_id)}
+    family = {a.unit.id: (_NEAREST.index(a.relation), a.depth, a.unit.code) for a in scope.lineage(session, unit_id)}
     if not family:
         return None
     earlier = or_(Round.opens_on < round_.opens_on, and_(Round.opens_on == round_.opens_on, Round.id < round_.id))
