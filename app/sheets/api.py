@@ -8,6 +8,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from sqlalchemy import bindparam
 from sqlmodel import select
 
 from app.auth.deps import CurrentPrincipal
@@ -174,7 +175,10 @@ def _user_names(session, ids: set[int | None]) -> dict[int, str]:
     ids.discard(None)
     if not ids:
         return {}
-    return dict(session.connection().execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())
+    return dict(session.connection().execute(_USER_NAMES, {"ids": list(ids)}).all())
+
+
+_USER_NAMES = select(User.id, User.display_name).where(User.id.in_(bindparam("ids", expanding=True)))
 
 
 _ERRORS = {

@@ -148,16 +148,20 @@ class RoundChoice:
     current: bool
 
 
+# Built once (building a statement costs more than running it): the rounds in which some 所属 have a sheet.
+_ROUNDS_OF_UNITS = (
+    select(Round, Unit)
+    .join(Sheet, Sheet.round_id == Round.id)
+    .join(Unit, Unit.id == Sheet.unit_id)
+    .where(Sheet.unit_id.in_(bindparam("units", expanding=True)), Round.state != RoundState.PREPARING)
+    .order_by(Round.opens_on.desc(), Round.id.desc(), Unit.code)
+)
+
+
 def round_choices(session: Session, principal: Principal, view: SheetView) -> list[RoundChoice]:
     """For the round switcher on the sheet page: newest round first."""
     family = orgs.family_ids(session, view.unit.id, scope.lineage)  # the lineage read once per request
-    rows = session.exec(
-        select(Round, Unit)
-        .join(Sheet, Sheet.round_id == Round.id)
-        .join(Unit, Unit.id == Sheet.unit_id)
-        .where(Sheet.unit_id.in_(family), Round.state != RoundState.PREPARING)
-        .order_by(Round.opens_on.desc(), Round.id.desc(), Unit.code)
-    ).all()
+    rows = session.exec(_ROUNDS_OF_UNITS, params={"units": list(family)}).all()
     readable = scope.readable_units(session, principal)
     if readable is not None:
         rows = [(r, u) for r, u in rows if u.id in readable or u.id in principal.sections]
@@ -377,15 +381,16 @@ def reopen(session: Session, principal: Principal, round_id: int, section_code: 
                  key=f"sheet_reopened.sh{sheet.id}.{now:%Y%m%dT%H%M%S%f}")
 
 
+_LEADERS_OF = (
+    select(User)
+    .join(Membership, Membership.user_id == User.id)
+    .where(Membership.unit_id == bindparam("unit_id"), Membership.role == SectionRole.LEADER, User.is_active)
+    .order_by(User.display_name)
+)
+
+
 def leaders_of(session: Session, unit_id: int) -> list[User]:
-    return list(
-        session.exec(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.unit_id == unit_id, Membership.role == SectionRole.LEADER, User.is_active)
-            .order_by(User.display_name)
-        ).all()
-    )
+    return list(session.exec(_LEADERS_OF, params={"unit_id": unit_id}).all())
 
 
 # --- import (admin: answers brought in from Excel files) -------------------------------------------
