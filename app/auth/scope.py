@@ -27,8 +27,19 @@ def readable_units(session: Session, principal: Principal) -> Set[int] | None:
     key = ("readable_units", principal.user_id)
     found = session.info.get(key)
     if found is None:
-        found = frozenset(a.unit.id for unit_id in principal.sections for a in orgs.lineage(session, unit_id))
+        found = frozenset(a.unit.id for unit_id in principal.sections for a in lineage(session, unit_id))
         session.info[key] = found
+    return found
+
+
+def lineage(session: Session, unit_id: int) -> list[orgs.Ancestor]:
+    """``orgs.lineage`` of a unit, read once per request and kept in the session's ``info`` (one session per
+    request): the readable units, the previous round's answers and the sheet's round switcher of one request
+    share it."""
+    cache = session.info.setdefault("lineage", {})
+    found = cache.get(unit_id)
+    if found is None:
+        found = cache[unit_id] = orgs.lineage(session, unit_id)
     return found
 
 

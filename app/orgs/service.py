@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import or_
+from sqlalchemy import bindparam, or_
 from sqlmodel import Session, select
 
 from app.orgs.models import LinkKind, Unit, UnitKind, UnitLink
@@ -58,6 +59,11 @@ class Ancestor:
     depth: int
 
 
+# Built once (building a statement costs more than running these): the links into and out of some units.
+_LINKS_TO = select(UnitLink).where(UnitLink.successor_id.in_(bindparam("ids", expanding=True)))
+_SUCCESSORS_OF = select(UnitLink.successor_id).where(UnitLink.predecessor_id.in_(bindparam("ids", expanding=True)))
+
+
 def lineage(session: Session, unit_id: int) -> list[Ancestor]:
     """The unit and every unit it continues, walking lineage links backwards (nearest first)."""
     start = session.get(Unit, unit_id)
@@ -69,7 +75,7 @@ def lineage(session: Session, unit_id: int) -> list[Ancestor]:
     while frontier:
         ids = [uid for uid, _, _ in frontier]
         relation_of = {uid: (rel, depth) for uid, rel, depth in frontier}
-        links = session.exec(select(UnitLink).where(UnitLink.successor_id.in_(ids))).all()
+        links = session.exec(_LINKS_TO, params={"ids": ids}).all()
         frontier = []
         for link in sorted(links, key=lambda ln: ln.predecessor_id):
             if link.predecessor_id in seen:
@@ -97,16 +103,19 @@ def successor_ids(session: Session, unit_id: int) -> set[int]:
     found: set[int] = set()
     frontier = {unit_id}
     while frontier:
-        links = session.exec(select(UnitLink.successor_id).where(UnitLink.predecessor_id.in_(frontier))).all()
+        links = session.exec(_SUCCESSORS_OF, params={"ids": list(frontier)}).all()
         frontier = set(links) - found - {unit_id}
         found |= frontier
     return found
 
 
-def family_ids(session: Session, unit_id: int) -> set[int]:
+def family_ids(session: Session, unit_id: int, lineage_of: Callable[[Session, int], list[Ancestor]] | None = None
+               ) -> set[int]:
     """The unit, its successors, and every predecessor of those: all units whose sheets belong to the
-    history of this 所属 as it stands now."""
+    history of this 所属 as it stands now. ``lineage_of``: how to read a unit's lineage (``lineage`` by
+    default; a request passes its own, read once per request)."""
+    lineage_of = lineage_of or lineage
     ids = {unit_id} | successor_ids(session, unit_id)
     for uid in list(ids):
-        ids |= {a.unit.id for a in lineage(session, uid)}
+        ids |= {a.unit.id for a in lineage_of(session, uid)}
     return ids

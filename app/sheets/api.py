@@ -8,6 +8,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from sqlalchemy import bindparam
 from sqlmodel import select
 
 from app.auth.deps import CurrentPrincipal
@@ -15,7 +16,7 @@ from app.auth.models import User
 from app.auth.permissions import Principal
 from app.jpdate import wareki
 from app.scoring.schemas import CategoryScore, Score
-from app.sheets import figures, previous, service
+from app.sheets import previous, service
 from app.sheets.models import EventSource
 from app.sheets.service import AnswerInput, SheetView
 from app.web.deps import DbSession, csrf_protect
@@ -133,7 +134,7 @@ _ITEMS = TypeAdapter(list[ItemOut])
 
 
 def sheet_out(session, view: SheetView, principal: Principal) -> SheetOut:
-    score = figures.sheet_score(session, view.sheet.id)
+    score = service.score_of(session, view)
     offered = previous.offer_for(session, principal, view)
     names = _user_names(session, {a.updated_by_id for a in view.answers.values()})
     # Validated as one list of plain dicts (in pydantic-core) rather than 40 items and their answers and
@@ -174,7 +175,10 @@ def _user_names(session, ids: set[int | None]) -> dict[int, str]:
     ids.discard(None)
     if not ids:
         return {}
-    return dict(session.connection().execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())
+    return dict(session.connection().execute(_USER_NAMES, {"ids": list(ids)}).all())
+
+
+_USER_NAMES = select(User.id, User.display_name).where(User.id.in_(bindparam("ids", expanding=True)))
 
 
 _ERRORS = {

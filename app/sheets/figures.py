@@ -161,6 +161,19 @@ def sheet_score(session: Session, sheet_id: int) -> SheetScore:
     return sheet_scores(session, [sheet_id])[sheet_id]
 
 
+def score_of(session: Session, sheet: Sheet, max_points: int) -> SheetScore:
+    """The figures of a sheet already read (its stored counts are on its row, freshly read: the scoped getter
+    reads with ``populate_existing``), given its checklist version's top points: only the per-category
+    counts are read (one statement instead of three)."""
+    score = SheetScore(sheet.id, sheet.round_id, sheet.unit_id, sheet.bureau_id, sheet.state,
+                       Tally(sheet.tally_total, sheet.tally_answered, sheet.tally_not_applicable, sheet.tally_points,
+                             max_points))
+    for _sid, name, total, answered, na, points in session.connection().execute(_CATEGORY_ROWS,
+                                                                                {"ids": [sheet.id]}):
+        score.categories[name] = Tally(total, answered, na, points, max_points)
+    return score
+
+
 @dataclass(frozen=True)
 class SheetTotal:
     """One 所属's sheet in a round, listed with its overall figures."""

@@ -32,7 +32,6 @@ from app.checklists import service as checklists
 from app.checklists.service import Definition
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.jpdate import now_utc, today_jst
-from app.orgs import service as orgs
 from app.orgs.models import Unit
 from app.rounds import service as rounds
 from app.rounds.models import Round, RoundState
@@ -68,19 +67,26 @@ class Previous:
         return self.offers.get(key)
 
 
+# The sheets of some 所属 (``units``) in the rounds held before one (``opens_on``, ``round_id``), newest first; built
+# once (building it costs more than running it).
+_EARLIER_SHEETS = (
+    select(Round, Sheet.id, Sheet.unit_id, Sheet.state)
+    .join(Sheet, Sheet.round_id == Round.id)
+    .where(Sheet.unit_id.in_(bindparam("units", expanding=True)), Round.state != RoundState.PREPARING,
+           or_(Round.opens_on < bindparam("opens_on"),
+               and_(Round.opens_on == bindparam("opens_on"), Round.id < bindparam("round_id"))))
+    .order_by(Round.opens_on.desc(), Round.id.desc())
+)
+
+
 def find(session: Session, principal: Principal, round_: Round, unit_id: int) -> tuple[Round, Unit, int] | None:
     """The previous round's submitted sheet of this 所属's lineage that ``principal`` may read:
     (round, unit, sheet id), or None."""
-    family = {a.unit.id: (_NEAREST.index(a.relation), a.depth, a.unit.code) for a in orgs.lineage(session, unit_id)}
+    family = {a.unit.id: (_NEAREST.index(a.relation), a.depth, a.unit.code) for a in scope.lineage(session, unit_id)}
     if not family:
         return None
-    earlier = or_(Round.opens_on < round_.opens_on, and_(Round.opens_on == round_.opens_on, Round.id < round_.id))
-    rows = session.execute(
-        select(Round, Sheet.id, Sheet.unit_id, Sheet.state)
-        .join(Sheet, Sheet.round_id == Round.id)
-        .where(Sheet.unit_id.in_(list(family)), Round.state != RoundState.PREPARING, earlier)
-        .order_by(Round.opens_on.desc(), Round.id.desc())
-    ).all()
+    rows = session.execute(_EARLIER_SHEETS, {"units": list(family), "opens_on": round_.opens_on,
+                                             "round_id": round_.id}).all()
     if not rows:
         return None
     latest = rows[0][0].id

@@ -16,7 +16,7 @@ from app.auth.permissions import Principal
 from app.checklists.service import Definition, ItemDef
 from app.errors import AppError, Conflict, InvalidInput
 from app.rounds import service as rounds
-from app.sheets import evidence, figures, practice, previous, review, service
+from app.sheets import evidence, practice, previous, review, service
 from app.sheets.models import EventSource
 from app.sheets.service import AnswerInput, SheetView
 from app.web.deps import DbSession, FormDep, csrf_protect
@@ -42,7 +42,7 @@ def _page_context(session: Session, view: SheetView, rows: RowState | None = Non
                   submit_refused: bool = False) -> dict:
     context = {
         "view": view,
-        "score": figures.sheet_score(session, view.sheet.id),
+        "score": service.score_of(session, view),
         "rows": rows or RowState(),
         "saved": saved,
         "url": sheet_url(view.round.id, view.unit.code),

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from app.auth import permissions, scope
@@ -107,22 +108,34 @@ def definition_of(session: Session, round_id: int) -> Definition:
     return checklists.get_definition(session, rounds.get_round(session, round_id).checklist_version_id)
 
 
+_Bureau = aliased(Unit, name="bureau")
+# The round, the sheet, its 所属 and its 部局 of a round's sheet by 所属 code, in one statement.
+_SHEET_BY_CODE = (
+    select(Round, Sheet, Unit, _Bureau)
+    .join(Sheet, Sheet.round_id == Round.id)
+    .join(Unit, Unit.id == Sheet.unit_id)
+    .join(_Bureau, _Bureau.id == Sheet.bureau_id)
+    .where(Round.id == bindparam("round_id"), Unit.code == bindparam("code"))
+    .execution_options(populate_existing=True)  # the writer writes with Core: read what is stored
+)
+
+
 def get_sheet_for(session: Session, principal: Principal, round_id: int, section_code: str) -> SheetView:
     """Load a sheet and check that ``principal`` may read it (403 otherwise, 404 if none)."""
-    round_ = rounds.get_round(session, round_id)
-    row = session.exec(
-        select(Sheet, Unit)
-        .join(Unit, Unit.id == Sheet.unit_id)
-        .where(Sheet.round_id == round_id, Unit.code == section_code)
-        .execution_options(populate_existing=True)  # the writer writes with Core: read what is stored
-    ).first()
+    row = session.execute(_SHEET_BY_CODE, {"round_id": round_id, "code": section_code}).first()
     if row is None:
+        rounds.get_round(session, round_id)  # 404 for an unknown round
         raise NotFound(f"所属コード「{section_code}」のチェックシートはこの調査回にありません。")
-    sheet, unit = row
+    round_, sheet, unit, bureau = row
     refusal = scope.why_not_read(session, principal, unit.id)
     if refusal:
         raise Forbidden(refusal)
-    return _view(session, principal, round_, sheet, unit)
+    return _view(session, principal, round_, sheet, unit, bureau)
+
+
+def score_of(session: Session, view: SheetView) -> figures.SheetScore:
+    """The sheet's figures (overall from the row the getter read, per category in one statement)."""
+    return figures.score_of(session, view.sheet, view.definition.max_points)
 
 
 @dataclass(frozen=True)
@@ -135,23 +148,27 @@ class RoundChoice:
     current: bool
 
 
+# Built once (building a statement costs more than running it): the rounds in which some 所属 have a sheet.
+_ROUNDS_OF_UNITS = (
+    select(Round, Unit)
+    .join(Sheet, Sheet.round_id == Round.id)
+    .join(Unit, Unit.id == Sheet.unit_id)
+    .where(Sheet.unit_id.in_(bindparam("units", expanding=True)), Round.state != RoundState.PREPARING)
+    .order_by(Round.opens_on.desc(), Round.id.desc(), Unit.code)
+)
+
+
 def round_choices(session: Session, principal: Principal, view: SheetView) -> list[RoundChoice]:
     """For the round switcher on the sheet page: newest round first."""
-    family = orgs.family_ids(session, view.unit.id)
-    rows = session.exec(
-        select(Round, Unit)
-        .join(Sheet, Sheet.round_id == Round.id)
-        .join(Unit, Unit.id == Sheet.unit_id)
-        .where(Sheet.unit_id.in_(family), Round.state != RoundState.PREPARING)
-        .order_by(Round.opens_on.desc(), Round.id.desc(), Unit.code)
-    ).all()
+    family = orgs.family_ids(session, view.unit.id, scope.lineage)  # the lineage read once per request
+    rows = session.exec(_ROUNDS_OF_UNITS, params={"units": list(family)}).all()
     readable = scope.readable_units(session, principal)
     if readable is not None:
         rows = [(r, u) for r, u in rows if u.id in readable or u.id in principal.sections]
     return [RoundChoice(r, u.code, u.name, r.id == view.round.id and u.id == view.unit.id) for r, u in rows]
 
 
-def _view(session: Session, principal: Principal, round_: Round, sheet: Sheet, unit: Unit) -> SheetView:
+def _view(session: Session, principal: Principal, round_: Round, sheet: Sheet, unit: Unit, bureau: Unit) -> SheetView:
     definition = checklists.get_definition(session, round_.checklist_version_id)
     answers = writer.answers(session, sheet.id)
     states = {
@@ -162,7 +179,7 @@ def _view(session: Session, principal: Principal, round_: Round, sheet: Sheet, u
         round=round_,
         sheet=sheet,
         unit=unit,
-        bureau=session.get(Unit, sheet.bureau_id),
+        bureau=bureau,
         definition=definition,
         answers=answers,
         why_not_edit=permissions.why_not_edit_sheet(principal, unit.id, **states),
@@ -364,15 +381,16 @@ def reopen(session: Session, principal: Principal, round_id: int, section_code: 
                  key=f"sheet_reopened.sh{sheet.id}.{now:%Y%m%dT%H%M%S%f}")
 
 
+_LEADERS_OF = (
+    select(User)
+    .join(Membership, Membership.user_id == User.id)
+    .where(Membership.unit_id == bindparam("unit_id"), Membership.role == SectionRole.LEADER, User.is_active)
+    .order_by(User.display_name)
+)
+
+
 def leaders_of(session: Session, unit_id: int) -> list[User]:
-    return list(
-        session.exec(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.unit_id == unit_id, Membership.role == SectionRole.LEADER, User.is_active)
-            .order_by(User.display_name)
-        ).all()
-    )
+    return list(session.exec(_LEADERS_OF, params={"unit_id": unit_id}).all())
 
 
 # --- import (admin: answers brought in from Excel files) -------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,6 +26,31 @@ STATUS_CLASSES = {
     Status.NOT_DONE: "st-none",
     Status.NOT_APPLICABLE: "st-na",
 }
+
+
+_ESCAPED_NON_ASCII = re.compile(r"(?:%[89A-Fa-f][0-9A-Fa-f])+")  # a run of percent-encoded bytes over 0x7F
+
+
+def _unescape(match: re.Match) -> str:
+    escaped = match.group(0)
+    try:
+        text = bytes.fromhex(escaped.replace("%", "")).decode("utf-8")
+    except UnicodeDecodeError:
+        return escaped
+    return text if text.isprintable() and not any(c.isspace() for c in text) else escaped
+
+
+@lru_cache(maxsize=1024)
+def iri(url: str) -> str:
+    """A link's address with the non-ASCII characters of its path, query and fragment written as they are
+    instead of percent-encoded (「会議」, not %E4%BC%9A%E8%AD%B0: a third of the bytes). The browser encodes
+    them again as UTF-8 when it follows the link: the same address. Escaped ASCII (%2F, %20…), a host, and
+    anything that is not printable UTF-8 are left as written."""
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if not sep or not slash or "%" not in path:
+        return url
+    return f"{scheme}://{host}/{_ESCAPED_NON_ASCII.sub(_unescape, path)}"
 
 
 @lru_cache(maxsize=256)
@@ -99,6 +125,7 @@ def make_templates(strict: bool, reload: bool = True) -> Jinja2Blocks:
         hhmm=hhmm,
         days_left=days_left,
         deadline_note=deadline_note,
+        iri=iri,
     )
     env.globals.update(
         asset=asset,
