@@ -70,6 +70,11 @@ def cells(session: Session, sheet_ids: Sequence[int]) -> dict[int, dict[str, str
             for sheet_id, joined in rows}
 
 
+_QUICK_WIN_ANSWERS = select(Answer.sheet_id, Answer.item_key, Answer.status).where(
+    Answer.sheet_id.in_(bindparam("ids", expanding=True)), Answer.item_key.in_(bindparam("keys", expanding=True)),
+    Answer.status.in_(bindparam("statuses", expanding=True)))  # built once
+
+
 def quick_win_answers(session: Session, definition: Definition, sheet_ids: Sequence[int]
                       ) -> dict[int, list[tuple[str, str]]]:
     """``{sheet id: [(item key, status)]}`` of the quick wins of a few sheets, in sheet order."""
@@ -77,10 +82,8 @@ def quick_win_answers(session: Session, definition: Definition, sheet_ids: Seque
     result: dict[int, list[tuple[str, str]]] = defaultdict(list)
     if not sheet_ids or not keys:
         return result
-    query = select(Answer.sheet_id, Answer.item_key, Answer.status).where(
-        Answer.sheet_id.in_(list(sheet_ids)), Answer.item_key.in_(keys),
-        Answer.status.in_([s.value for s in rules.QUICK_WIN_STATUSES]))
-    for sheet_id, key, status in session.connection().execute(query):
+    params = {"ids": list(sheet_ids), "keys": keys, "statuses": [s.value for s in rules.QUICK_WIN_STATUSES]}
+    for sheet_id, key, status in session.connection().execute(_QUICK_WIN_ANSWERS, params):
         result[sheet_id].append((key, status))
     for answers in result.values():
         answers.sort(key=lambda a: definition.by_key[a[0]].position)
