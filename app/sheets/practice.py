@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
-from sqlalchemy import and_, exists, false, func, or_, select, true
+from sqlalchemy import and_, bindparam, exists, false, func, or_, select, true
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Session
 
 from app.auth import permissions
@@ -47,15 +49,16 @@ _FEATURED = func.coalesce(PracticeMark.featured, false())
 _HIDDEN = func.coalesce(PracticeMark.hidden, false())
 
 
-def _shared(keys: Sequence[str], *, with_hidden: bool = False):
-    """The conditions of a shared practice of one of ``keys``: the latest answered round of its 所属."""
+def _shared(keys, *, with_hidden: bool = False):
+    """The conditions of a shared practice of one of ``keys`` (a list, or an expanding bind parameter): the
+    latest answered round of its 所属."""
     # rounds in the order they were held (a past round may be entered after a newer one: not by id)
     newer = exists().where(_later.sheet_id == _later_sheet.id, _later_sheet.unit_id == Sheet.unit_id,
                            _later_round.id == _later_sheet.round_id,
                            or_(_later_round.opens_on > Round.opens_on,
                                and_(_later_round.opens_on == Round.opens_on, _later_round.id > Round.id)),
                            _later.item_key == Answer.item_key, _later.status.is_not(None))
-    where = [Answer.item_key.in_(list(keys)), Answer.shared == true(), Answer.status == Status.EXCELLENT.value,
+    where = [Answer.item_key.in_(keys if isinstance(keys, BindParameter) else list(keys)), Answer.shared == true(), Answer.status == Status.EXCELLENT.value,
              func.trim(Answer.memo) != "", ~newer]
     if not with_hidden:
         where.append(_HIDDEN.is_(false()))
@@ -73,20 +76,27 @@ def _columns(rank):
             _FEATURED.label("featured"), _HIDDEN.label("hidden"), rank.label("rank"))
 
 
+@lru_cache(maxsize=4)
+def _hints_statement(except_unit: bool):
+    """``hints``' query, built once per shape (building it cost more than running it): the keys, the 所属
+    left out and the limit are bind parameters."""
+    rank = func.row_number().over(partition_by=Answer.item_key,
+                                  order_by=(_FEATURED.desc(), Answer.updated_at.desc(), Answer.id))
+    where = _shared(bindparam("keys", expanding=True))
+    if except_unit:
+        where.append(Sheet.unit_id != bindparam("except_unit_id"))
+    inner = (_joined(select(*_columns(rank))).join(Unit, Unit.id == Sheet.unit_id).where(*where).subquery())
+    return select(inner).where(inner.c.rank <= bindparam("limit")).order_by(inner.c.item_key, inner.c.rank)
+
+
 def hints(session: Session, keys: Sequence[str], *, except_unit_id: int | None,
           limit: int = HINT_LIMIT) -> dict[str, list[Practice]]:
     """The practices other 所属 share on ``keys`` (items a 所属 answered △ or ×): featured first, then the
     newest, at most ``limit`` per item. One query."""
     if not keys:
         return {}
-    rank = func.row_number().over(partition_by=Answer.item_key,
-                                  order_by=(_FEATURED.desc(), Answer.updated_at.desc(), Answer.id))
-    where = _shared(keys)
-    if except_unit_id is not None:
-        where.append(Sheet.unit_id != except_unit_id)
-    inner = (_joined(select(*_columns(rank))).join(Unit, Unit.id == Sheet.unit_id).where(*where).subquery())
-    rows = session.connection().execute(
-        select(inner).where(inner.c.rank <= limit).order_by(inner.c.item_key, inner.c.rank))
+    rows = session.connection().execute(_hints_statement(except_unit_id is not None),
+                                        {"keys": list(keys), "except_unit_id": except_unit_id, "limit": limit})
     found: dict[str, list[Practice]] = {}
     for row in rows:
         found.setdefault(row.item_key, []).append(Practice(*row[:9]))
