@@ -801,6 +801,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="a PostgreSQL server URL; databases bench_http_* are created there")
     parser.add_argument("--dataset", choices=tuple(DATASETS), default="small")
     parser.add_argument("--rebuild", action="store_true", help="drop the dataset and build it again")
+    parser.add_argument("--name", default="http",
+                        help="the app database's name: var/bench/<name>-<dataset>.db or bench_<name>_<dataset> "
+                        "(default http; another name keeps a branch with its own migrations apart)")
     parser.add_argument("--workers", type=int, help="uvicorn workers of the app and of the peer (default 2 on "
                         "PostgreSQL; 1 on SQLite, the only number `paperless serve` allows there)")
     parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run (default 10)")
@@ -871,7 +874,8 @@ def main(argv: list[str] | None = None) -> int:
     secret = secrets.token_urlsafe(48)
     endpoints = selected(args.only)
     try:
-        app_url, built_s = prepare_app_database(args.db, args.dataset, args.pg_url, args.rebuild, secret)
+        app_url, built_s = prepare_app_database(args.db, args.dataset, args.pg_url, args.rebuild, secret,
+                                                  name=args.name)
         peer_url = prepare_peer_database(args.db, args.pg_url) if any(e.kind == "peer" for e in endpoints) else None
         rows, context = measure_all(args, endpoints, app_url, peer_url, secret)
     except (RuntimeError, httpx.HTTPError, subprocess.CalledProcessError) as exc:

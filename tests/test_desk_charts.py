@@ -88,3 +88,33 @@ def test_the_pages_embed_well_formed_charts(client, session):
             for chart in charts:
                 parse(chart)
             assert "<table" in html  # the data table beside the chart
+
+
+def test_a_chart_is_drawn_once_per_distinct_input_and_again_for_other_figures():
+    """The box plot and the histogram are kept, keyed by their figures (app.charts.svg.drawn_once): the same
+    figures give the same SVG without drawing again; any other figure, label or title draws anew."""
+    from app.charts import svg
+
+    drawn: list[tuple] = []
+
+    @svg.drawn_once
+    def chart(rows, *, title: str, desc: str = ""):
+        drawn.append((rows, title, desc))
+        return svg.frame(10, 10, title, desc or "-", [svg.text(0, 0, value) for _, value in rows])
+
+    five = FiveNumbers(1.0, 2.0, 3.0, 4.0, 5.0)
+    first = chart([("A", 1)], title="t")
+    assert chart([("A", 1)], title="t") is first and len(drawn) == 1
+    assert ">1.0<" in str(chart([("A", 1.0)], title="t"))  # 1.0 is not 1: drawn again
+    chart([("A", 1)], title="u")
+    chart([("A", 1)], title="t", desc="d")
+    chart([("B", 1)], title="t")
+    chart([("A", five)], title="t")
+    chart([("A", FiveNumbers(1.0, 2.0, 3.0, 4.0, 5.5))], title="t")
+    assert len(drawn) == 7
+    for n in range(svg.DRAWN_KEPT):  # only the last DRAWN_KEPT are kept
+        chart([("A", n + 100)], title="t")
+    chart([("A", 1)], title="t")
+    assert len(drawn) == 7 + svg.DRAWN_KEPT + 1
+    assert distribution.boxplot.__wrapped__ is not distribution.boxplot  # the desk's charts are kept
+    assert distribution.histogram.__wrapped__ is not distribution.histogram

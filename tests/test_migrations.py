@@ -111,3 +111,28 @@ def test_0007_renames_the_round_state_draft_to_preparing_and_back(empty_url):
     assert round_states(empty_url) == {"準備中の回": "preparing", "受付中の回": "open", "締切済の回": "closed"}
     migrate.downgrade(empty_url, "0006")
     assert round_states(empty_url) == {"準備中の回": "draft", "受付中の回": "open", "締切済の回": "closed"}
+
+
+def test_desk_indexes_keep_sqlite_planner_statistics(tmp_path):
+    """0018 (desk indexes) recreates two indexes; a SQLite database with planner statistics (``paperless demo``
+    runs ANALYZE) gets theirs again. Without them SQLite's planner took the recreated sheet index for the
+    cheapest way into the shared practices' hints and read every sheet of every round (1.2 s a trend page)."""
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'stats.db'}"
+    migrate.upgrade(url, "0014")
+    raw = sqlite3.connect(tmp_path / "stats.db")  # foreign keys unenforced: rows of two tables suffice
+    raw.executemany("INSERT INTO sheet (round_id, unit_id, bureau_id, state, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    [(r, u, u % 3, "draft", "2026-12-06 00:00:00") for r in (1, 2) for u in range(1, 20)])
+    raw.executemany("INSERT INTO item_tally VALUES (?, ?, ?, ?, ?, ?)",
+                    [(1, b, "draft", f"k{k}", "×", 1) for b in range(3) for k in range(5)])
+    raw.execute("ANALYZE")
+    raw.commit()
+    raw.close()
+    migrate.upgrade(url, "head")
+    raw = sqlite3.connect(tmp_path / "stats.db")
+    try:
+        analysed = {idx for (idx,) in raw.execute("SELECT idx FROM sqlite_stat1")}
+    finally:
+        raw.close()
+    assert {"ix_sheet_round_bureau", "ix_item_tally_round_item"} <= analysed

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup
 
-from app.charts.svg import GRID, INK, SERIES, esc, frame, text
+from app.charts.svg import GRID, INK, SERIES, drawn_once, esc, frame, text
 from app.scoring.rules import FiveNumbers
 
 BAR_FILL = SERIES[0]  # blue
@@ -28,6 +28,7 @@ def _nice_max(value: int) -> int:
         step *= 10
 
 
+@drawn_once
 def histogram(bins: Sequence[tuple[str, int]], *, title: str, desc: str) -> Markup:
     """Vertical bars, one per (label, count); labels under the bars, counts on top of them."""
     width, height = 720, 320
@@ -60,6 +61,7 @@ def histogram(bins: Sequence[tuple[str, int]], *, title: str, desc: str) -> Mark
     return frame(width, height, title, desc, body, css_class="chart chart--histogram")
 
 
+@drawn_once
 def boxplot(rows: Sequence[tuple[str, FiveNumbers | None, float | None, int]], *, title: str,
             desc: str) -> Markup:
     """One horizontal box per (name, five numbers, mean, n); rows without values say so."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from functools import wraps
 from html import escape
 
 from markupsafe import Markup
@@ -46,3 +49,34 @@ def text(x: float, y: float, value: object, *, size: int = 12, anchor: str = "st
          weight: str = "normal") -> str:
     return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{fill}" '
             f'font-weight="{weight}">{esc(value)}</text>')
+
+
+DRAWN_KEPT = 32  # charts kept per drawing function (a distribution's box plot is about 60 KB)
+
+
+def drawn_once(draw: Callable[..., Markup]) -> Callable[..., Markup]:
+    """A chart function that draws each distinct input once: the SVG is kept, keyed by the ``repr`` of
+    every argument (the figures themselves: strings, numbers, None, lists and tuples, dataclasses of
+    them), the last ``DRAWN_KEPT`` of them. Nothing can go stale: other figures are another key. A desk
+    page of 129 部局 draws its box plot in a few milliseconds; between two changes of the round's
+    figures every request asks for the same one."""
+    kept: OrderedDict[str, Markup] = OrderedDict()
+    lock = threading.Lock()
+
+    @wraps(draw)
+    def drawn(*args, **kwargs) -> Markup:
+        key = repr((args, sorted(kwargs.items())))
+        with lock:
+            svg = kept.get(key)
+            if svg is not None:
+                kept.move_to_end(key)
+                return svg
+        svg = draw(*args, **kwargs)
+        with lock:
+            kept[key] = svg
+            while len(kept) > DRAWN_KEPT:
+                kept.popitem(last=False)
+        return svg
+
+    drawn.cache_clear = kept.clear  # type: ignore[attr-defined]
+    return drawn

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup
 
-from app.charts.svg import GRID, INK, esc, frame, text
+from app.charts.svg import GRID, INK, drawn_once, esc, frame, text
 
 SECTION_COLOUR = "#0072b2"  # blue
 BUREAU_COLOUR = "#e69f00"  # orange
@@ -81,6 +81,7 @@ def _legend(entries: list[tuple[str, str, int, str, str, bool]], x0: float, y0: 
     return parts, (y - y0) + 22
 
 
+@drawn_once
 def line_chart(rounds: Sequence[tuple[str, str]], series: Sequence[LineSeries], *, title: str, desc: str,
                empty_message: str = "まだ調査回の結果がありません。") -> Markup:
     """Maturity (0–100) over rounds. ``rounds`` are (first line, second line) labels, e.g. (令和7年度, 第1回)."""
@@ -181,6 +182,7 @@ class CategoryBar:
     prefecture: float | None = None  # the prefecture median in the latest round
 
 
+@drawn_once
 def category_bars(rows: Sequence[CategoryBar], *, title: str, desc: str, before_label: str = "前回",
                   after_label: str = "今回", empty_message: str = "まだ調査回の結果がありません。") -> Markup:
     """Per category, two bars (前回 and 今回: the previous and the latest round, named in full in the

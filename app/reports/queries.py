@@ -70,6 +70,11 @@ def cells(session: Session, sheet_ids: Sequence[int]) -> dict[int, dict[str, str
             for sheet_id, joined in rows}
 
 
+_QUICK_WIN_ANSWERS = select(Answer.sheet_id, Answer.item_key, Answer.status).where(
+    Answer.sheet_id.in_(bindparam("ids", expanding=True)), Answer.item_key.in_(bindparam("keys", expanding=True)),
+    Answer.status.in_(bindparam("statuses", expanding=True)))  # built once
+
+
 def quick_win_answers(session: Session, definition: Definition, sheet_ids: Sequence[int]
                       ) -> dict[int, list[tuple[str, str]]]:
     """``{sheet id: [(item key, status)]}`` of the quick wins of a few sheets, in sheet order."""
@@ -77,10 +82,8 @@ def quick_win_answers(session: Session, definition: Definition, sheet_ids: Seque
     result: dict[int, list[tuple[str, str]]] = defaultdict(list)
     if not sheet_ids or not keys:
         return result
-    query = select(Answer.sheet_id, Answer.item_key, Answer.status).where(
-        Answer.sheet_id.in_(list(sheet_ids)), Answer.item_key.in_(keys),
-        Answer.status.in_([s.value for s in rules.QUICK_WIN_STATUSES]))
-    for sheet_id, key, status in session.connection().execute(query):
+    params = {"ids": list(sheet_ids), "keys": keys, "statuses": [s.value for s in rules.QUICK_WIN_STATUSES]}
+    for sheet_id, key, status in session.connection().execute(_QUICK_WIN_ANSWERS, params):
         result[sheet_id].append((key, status))
     for answers in result.values():
         answers.sort(key=lambda a: definition.by_key[a[0]].position)
@@ -185,27 +188,33 @@ class Leader:
     upn: str
 
 
+@lru_cache(maxsize=16)
+def _leaders_statement(bureau: bool, progress: tuple[Progress, ...] | None, units: bool):
+    where = [Sheet.round_id == bindparam("round_id"), Membership.role == SectionRole.LEADER, User.is_active]
+    if progress is not None:
+        where.append(figures.in_progress(progress))
+    if bureau:
+        where.append(Sheet.bureau_id == bindparam("bureau_id"))
+    if units:
+        where.append(Sheet.unit_id.in_(bindparam("unit_ids", expanding=True)))
+    return (select(Sheet.unit_id, User.display_name, User.upn)
+            .join(Membership, Membership.unit_id == Sheet.unit_id)
+            .join(User, User.id == Membership.user_id)
+            .join(Unit, Unit.id == Sheet.unit_id)
+            .join(Bureau, Bureau.id == Sheet.bureau_id)
+            .where(*where)
+            .order_by(*ORG_ORDER, User.display_name, User.upn))
+
+
 def leaders_of_round(session: Session, round_id: int, *, bureau_id: int | None = None,
                      progress: Collection[Progress] | None = None,
                      unit_ids: Collection[int] | None = None) -> dict[int, list[Leader]]:
     """``{unit id: [DX推進リーダー]}`` for the 所属 of a round (of one 部局, in some states of progress, or
-    some 所属), in organisation order."""
-    query = (
-        select(Sheet.unit_id, User.display_name, User.upn)
-        .join(Membership, Membership.unit_id == Sheet.unit_id)
-        .join(User, User.id == Membership.user_id)
-        .join(Unit, Unit.id == Sheet.unit_id)
-        .join(Bureau, Bureau.id == Sheet.bureau_id)
-        .where(Sheet.round_id == round_id, Membership.role == SectionRole.LEADER, User.is_active)
-        .order_by(*ORG_ORDER, User.display_name, User.upn)
-    )
-    if progress is not None:
-        query = query.where(figures.in_progress(progress))
-    if bureau_id is not None:
-        query = query.where(Sheet.bureau_id == bureau_id)
-    if unit_ids is not None:
-        query = query.where(Sheet.unit_id.in_(list(unit_ids)))
+    some 所属), in organisation order (a statement built once per shape: the board asks for every page)."""
+    statement = _leaders_statement(bureau_id is not None,
+                                   tuple(sorted(progress)) if progress is not None else None, unit_ids is not None)
+    params = {"round_id": round_id, "bureau_id": bureau_id, "unit_ids": list(unit_ids or ())}
     result: dict[int, list[Leader]] = defaultdict(list)
-    for unit_id, name, upn in session.connection().execute(query).all():
+    for unit_id, name, upn in session.connection().execute(statement, params).all():
         result[unit_id].append(Leader(name, upn))
     return result

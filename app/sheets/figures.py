@@ -578,20 +578,27 @@ def refresh_stored(session: Session, round_id: int, bureau_ids: Collection[int])
         materialize(session, round_id, bureau_ids)
 
 
+@lru_cache(maxsize=8)
+def _item_counts_statement(keys: bool, states: bool):
+    i = ItemTally
+    where = [i.round_id == bindparam("round_id"), i.bureau_id == bindparam("bureau_id")]
+    if keys:
+        where.append(i.item_key.in_(bindparam("keys", expanding=True)))
+    if states:
+        where.append(i.state.in_(bindparam("states", expanding=True)))
+    return select(i.item_key, i.status, func.sum(i.sections)).where(*where).group_by(i.item_key, i.status)
+
+
 def item_counts(session: Session, round_id: int, *, bureau_id: int | None = None,
                 keys: Collection[str] | None = None, states: Collection[str] | None = None) -> dict[str, ItemCounts]:
     """Per item, how many 所属 of the prefecture (or of one 部局) answered it with each status."""
     if _confirmed_only(states):
         return _confirmed_item_counts(session, round_id, bureau_id, keys)
-    i = ItemTally
-    where = [i.round_id == round_id, i.bureau_id == (PREFECTURE if bureau_id is None else bureau_id)]
-    if keys is not None:
-        where.append(i.item_key.in_(list(keys)))
-    if states is not None:
-        where.append(i.state.in_(list(states)))
-    query = select(i.item_key, i.status, func.sum(i.sections)).where(*where).group_by(i.item_key, i.status)
+    query = _item_counts_statement(keys is not None, states is not None)
+    params = {"round_id": round_id, "bureau_id": PREFECTURE if bureau_id is None else bureau_id,
+              "keys": list(keys or ()), "states": list(states or ())}
     by_item: dict[str, dict[str, int]] = defaultdict(dict)
-    for key, status, n in session.connection().execute(query):
+    for key, status, n in session.connection().execute(query, params):
         by_item[key][status] = n
     return {key: ItemCounts.of(counts, sum(counts.values())) for key, counts in by_item.items()}
 
@@ -619,18 +626,36 @@ def _confirmed_item_counts(session: Session, round_id: int, bureau_id: int | Non
     return {key: ItemCounts.of(counts, sum(counts.values())) for key, counts in by_item.items()}
 
 
+@lru_cache(maxsize=4)
+def _sections_in_statement(states: bool):
+    m = MaturityTally
+    where = [m.round_id == bindparam("round_id"), m.bureau_id == bindparam("bureau_id"), m.category == OVERALL]
+    if states:
+        where.append(m.state.in_(bindparam("states", expanding=True)))
+    return select(func.coalesce(func.sum(m.sections), 0)).where(*where)
+
+
 def sections_in(session: Session, round_id: int, *, bureau_id: int | None = None,
                 states: Collection[str] | None = None) -> int:
     """How many 所属 of the prefecture (or of one 部局) have a sheet in the round (in the sheet ``states``)."""
     if _confirmed_only(states):
         return count_sheets(session, round_id, bureau_id=bureau_id, states=states)
-    m = MaturityTally
-    where = [m.round_id == round_id, m.bureau_id == (PREFECTURE if bureau_id is None else bureau_id),
-             m.category == OVERALL]
-    if states is not None:
-        where.append(m.state.in_(list(states)))
-    query = select(func.coalesce(func.sum(m.sections), 0)).where(*where)
-    return session.connection().execute(query).scalar_one()
+    params = {"round_id": round_id, "bureau_id": PREFECTURE if bureau_id is None else bureau_id,
+              "states": list(states or ())}
+    return session.connection().execute(_sections_in_statement(states is not None), params).scalar_one()
+
+
+@lru_cache(maxsize=8)
+def _bureau_counts_statement(one_bureau: bool, states: bool):
+    i = ItemTally
+    where = [i.round_id == bindparam("round_id"), i.item_key.in_(bindparam("keys", expanding=True)),
+             i.status == bindparam("status"),
+             i.bureau_id == bindparam("bureau_id") if one_bureau else i.bureau_id != PREFECTURE]
+    if states:
+        where.append(i.state.in_(bindparam("states", expanding=True)))
+    per_bureau = (select(i.item_key, i.bureau_id, func.sum(i.sections).label("n")).where(*where)
+                  .group_by(i.item_key, i.bureau_id).subquery())
+    return select(per_bureau.c.item_key, _joined(per_bureau.c.bureau_id, per_bureau.c.n)).group_by(per_bureau.c.item_key)
 
 
 def bureau_counts(session: Session, round_id: int, keys: Collection[str], status: str, *,
@@ -639,16 +664,11 @@ def bureau_counts(session: Session, round_id: int, keys: Collection[str], status
     "部局,所属" pairs (a hundred-odd 部局 per item are rows that cost more than the query)."""
     if _confirmed_only(states):
         return _confirmed_bureau_counts(session, round_id, keys, status, bureau_id)
-    i = ItemTally
-    where = [i.round_id == round_id, i.item_key.in_(list(keys)), i.status == status,
-             i.bureau_id != PREFECTURE if bureau_id is None else i.bureau_id == bureau_id]
-    if states is not None:
-        where.append(i.state.in_(list(states)))
-    per_bureau = (select(i.item_key, i.bureau_id, func.sum(i.sections).label("n")).where(*where)
-                  .group_by(i.item_key, i.bureau_id).subquery())
-    query = select(per_bureau.c.item_key, _joined(per_bureau.c.bureau_id, per_bureau.c.n)).group_by(per_bureau.c.item_key)
+    query = _bureau_counts_statement(bureau_id is not None, states is not None)
+    params = {"round_id": round_id, "keys": list(keys), "status": status, "bureau_id": bureau_id,
+              "states": list(states or ())}
     result: dict[str, dict[int, int]] = defaultdict(dict)
-    for key, joined in session.connection().execute(query).all():
+    for key, joined in session.connection().execute(query, params).all():
         result[key] = dict(_split(joined))
     return result
 
@@ -666,6 +686,18 @@ def _confirmed_bureau_counts(session: Session, round_id: int, keys: Collection[s
     return result
 
 
+@lru_cache(maxsize=4)
+def _maturities_statement(states: bool):
+    m = MaturityTally
+    where = [m.round_id == bindparam("round_id"), m.bureau_id == bindparam("bureau_id"),
+             m.category == bindparam("category")]
+    if states:
+        where.append(m.state.in_(bindparam("states", expanding=True)))
+    values = (select(m.maturity_x10, func.sum(m.sections).label("n"))
+              .where(*where).group_by(m.maturity_x10).subquery())
+    return select(_joined(values.c.maturity_x10, values.c.n))
+
+
 def maturities(session: Session, round_id: int, *, bureau_id: int | None = None,
                category: str = OVERALL, states: Collection[str] | None = None) -> list[tuple[float | None, int]]:
     """The maturities of the 所属 of the prefecture (or of one 部局) in a round (in the sheet ``states``):
@@ -675,14 +707,9 @@ def maturities(session: Session, round_id: int, *, bureau_id: int | None = None,
         histogram = _confirmed_histograms(session, [round_id], categories=category != OVERALL)
         found = histogram.get(GroupKey(round_id, PREFECTURE if bureau_id is None else bureau_id, category), {})
         return [(None if tenths == NO_MATURITY else tenths / 10, n) for tenths, n in sorted(found.items()) if n]
-    m = MaturityTally
-    where = [m.round_id == round_id, m.bureau_id == (PREFECTURE if bureau_id is None else bureau_id),
-             m.category == category]
-    if states is not None:
-        where.append(m.state.in_(list(states)))
-    values = (select(m.maturity_x10, func.sum(m.sections).label("n"))
-              .where(*where).group_by(m.maturity_x10).subquery())
-    joined = session.connection().execute(select(_joined(values.c.maturity_x10, values.c.n))).scalar()
+    params = {"round_id": round_id, "bureau_id": PREFECTURE if bureau_id is None else bureau_id,
+              "category": category, "states": list(states or ())}
+    joined = session.connection().execute(_maturities_statement(states is not None), params).scalar()
     return [(None if tenths == NO_MATURITY else tenths / 10, n) for tenths, n in sorted(_split(joined)) if n]
 
 

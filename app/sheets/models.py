@@ -32,9 +32,10 @@ class Sheet(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("round_id", "unit_id"),
         # A round's sheets of some 部局 (the quick wins' names of 所属 at × per 部局), and covering the
-        # progress counts and the pooled completion per 部局 (index-only scans of a round's sheets).
+        # progress counts, the pooled completion per 部局 and the quick wins' candidates (index-only scans
+        # of a round's sheets; migration 0018, 2026-12-06_desk_indexes.py).
         Index("ix_sheet_round_bureau", "round_id", "bureau_id", "state", "tally_answered", "tally_not_applicable",
-              "tally_total", "unit_id"),
+              "tally_total", "unit_id", "tally_points", "tally_quick_fair", "tally_quick_not_done"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -143,7 +144,9 @@ class ItemTally(SQLModel, table=True):
 
     __tablename__ = "item_tally"
     # One group's items (weak items); or some items at one status across every 部局 (相手次第 items).
-    __table_args__ = (Index("ix_item_tally_round_item", "round_id", "item_key", "status", "bureau_id", "sections"),)
+    # An item's counts per 部局 in some sheet states, from the index alone (migration 0018, 2026-12-06_desk_indexes.py).
+    __table_args__ = (Index("ix_item_tally_round_item", "round_id", "item_key", "status", "state", "bureau_id",
+                            "sections"),)
 
     round_id: int = Field(foreign_key="round.id", primary_key=True)
     bureau_id: int = Field(primary_key=True)  # a 部局's unit id, or PREFECTURE

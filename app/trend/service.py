@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import bindparam, func
 from sqlmodel import Session, select
@@ -70,7 +71,16 @@ class Trend:
         return dict(grouped)
 
     def points_in(self, round_id: int) -> list[TrendPoint]:
-        return [p for p in self.points if p.round.id == round_id]
+        return list(self._by_round.get(round_id, ()))
+
+    @cached_property
+    def _by_round(self) -> dict[int, list[TrendPoint]]:
+        """The points per round, worked out once (the page asks for each round's points several times);
+        ``points`` is complete when a Trend is made (``section_trend``)."""
+        by_round: dict[int, list[TrendPoint]] = defaultdict(list)
+        for point in self.points:
+            by_round[point.round.id].append(point)
+        return dict(by_round)
 
     def main_point(self, round_id: int) -> TrendPoint | None:
         """The 所属's own point in a round: itself, or itself under an older name (renamed or moved);

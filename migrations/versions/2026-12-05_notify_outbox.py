@@ -14,7 +14,6 @@ from alembic import op
 
 import app.db  # noqa: F401  (custom column types)
 
-
 revision: str = '0012'
 down_revision: str | Sequence[str] | None = '0011'
 branch_labels: str | Sequence[str] | None = None

@@ -13,7 +13,6 @@ from alembic import op
 
 import app.db  # noqa: F401  (custom column types)
 
-
 revision: str = '0013'
 down_revision: str | Sequence[str] | None = '0012'
 branch_labels: str | Sequence[str] | None = None
