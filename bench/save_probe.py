@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import logging
 import re
 import secrets
 import sys
@@ -87,6 +89,7 @@ class Driver:
         self.turn: dict[str, int] = {}
         self.versions: dict[str, int] = {}
         self.seq = 0
+        self.cpu = 0.0  # seconds of CPU spent in the app (see ``call``)
 
     async def sign_in(self) -> None:
         desk = await self._dev_login(throughput.DESK_UPN)
@@ -123,22 +126,21 @@ class Driver:
         self.seq += 1
         return STATUSES[self.turn[key]], f"probe {self.seq}"
 
-    async def save(self, kind: str, key: str) -> httpx.Response:
+    async def save(self, kind: str, key: str) -> tuple[int, bytes]:
+        """One real change of ``key``'s answer, sent straight to the app's ASGI interface. The time spent in
+        the app (CPU of this thread) is added to ``self.cpu``."""
         status, memo = self._next(key)
         self.memos[key] = memo
         base = f"/rounds/{self.round_id}/sections/{self.code}"
         if kind == "api":
-            response = await self.client.put(f"/api/v1{base}/answers/{key}", headers={"X-CSRF-Token": self.csrf},
-                                             json={"status": status, "memo": memo, "version": self.versions[key]})
-            if response.status_code == 200:
-                self.versions[key] = response.json()["version"]
+            request = self.client.build_request(
+                "PUT", f"/api/v1{base}/answers/{key}", headers={"X-CSRF-Token": self.csrf},
+                json={"status": status, "memo": memo, "version": self.versions[key]})
         elif kind == "row":
             n = self.positions[key]
-            response = await self.client.post(
-                f"{base}/items/{key}", headers={"X-CSRF-Token": self.csrf, "HX-Request": "true"},
+            request = self.client.build_request(
+                "POST", f"{base}/items/{key}", headers={"X-CSRF-Token": self.csrf, "HX-Request": "true"},
                 data={f"s{n}": status, f"m{n}": memo, f"v{n}": str(self.versions[key])})
-            if response.status_code == 200:
-                self.versions[key] += 1
         else:  # form: every row sent, this one changed, the others as they are (unchanged: not written)
             data = {"csrf_token": self.csrf}
             for other in self.keys:
@@ -147,12 +149,41 @@ class Driver:
                 data.update({f"v{n}": str(self.versions[other]), f"m{n}": self.memos[other] or ""})
                 if turn >= 0:
                     data[f"s{n}"] = STATUSES[turn]
-            response = await self.client.post(base, data=data)
-            if response.status_code == 303:
-                self.versions[key] += 1
-        if response.status_code not in (200, 303):
-            raise RuntimeError(f"{kind} save of {key}: HTTP {response.status_code} {response.text[:300]}")
-        return response
+            request = self.client.build_request("POST", base, data=data)
+        code, body = await self.call(request)
+        if code not in (200, 303):
+            raise RuntimeError(f"{kind} save of {key}: HTTP {code} {body[:300]!r}")
+        self.versions[key] = json.loads(body)["version"] if kind == "api" else self.versions[key] + 1
+        return code, body
+
+    async def call(self, request: httpx.Request) -> tuple[int, bytes]:
+        """``request`` through the app's ASGI interface, without a client or transport in between."""
+        body = request.read()
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": request.method,
+                 "scheme": "http", "path": request.url.path, "raw_path": request.url.raw_path,
+                 "query_string": request.url.query, "root_path": "", "client": ("127.0.0.1", 50000),
+                 "server": ("probe", 80), "headers": [(k.lower(), v) for k, v in request.headers.raw]}
+        sent = False
+        status, chunks = 0, []
+
+        async def receive():
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        started = time.thread_time()
+        await self.app(scope, receive, send)
+        self.cpu += time.thread_time() - started
+        return status, b"".join(chunks)
 
 
 async def count(driver: Driver, kinds: list[str]) -> dict[str, list[str]]:
@@ -168,23 +199,33 @@ async def count(driver: Driver, kinds: list[str]) -> dict[str, list[str]]:
     return seen
 
 
-async def profile(driver: Driver, kind: str, saves: int, interval: float):
-    from pyinstrument import Profiler
-
+def run_inline() -> None:
+    """Sync routes and dependencies on the calling thread (FastAPI would hop to the thread pool): the CPU of a
+    request is then this thread's, and pyinstrument sees all of it."""
     async def inline(func, *args, abandon_on_cancel=False, cancellable=None, limiter=None):
         return func(*args)
 
-    anyio.to_thread.run_sync = inline  # sync routes and dependencies on this (profiled) thread
+    anyio.to_thread.run_sync = inline
+
+
+async def measure(driver: Driver, kind: str, saves: int) -> float:
+    """CPU ms per save spent in the app, over ``saves`` saves (after a few to warm up)."""
     for key in driver.keys[:5]:
         await driver.save(kind, key)
-    profiler = Profiler(interval=interval, async_mode="disabled")
-    started = time.process_time()
-    profiler.start()
+    driver.cpu = 0.0
     for i in range(saves):
         await driver.save(kind, driver.keys[i % len(driver.keys)])
+    return driver.cpu / saves * 1000
+
+
+async def profile(driver: Driver, kind: str, saves: int, interval: float):
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=interval, async_mode="disabled")
+    profiler.start()
+    await measure(driver, kind, saves)
     profiler.stop()
-    cpu = (time.process_time() - started) / saves * 1000
-    return profiler, cpu
+    return profiler
 
 
 def main() -> int:
@@ -195,27 +236,35 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="pyinstrument over --saves saves of the first kind")
     parser.add_argument("--saves", type=int, default=300)
     parser.add_argument("--interval", type=float, default=0.0002, help="pyinstrument's sampling interval (s)")
+    parser.add_argument("--flat", action="store_true", help="pyinstrument's flat view (self time per function)")
+    parser.add_argument("--all", action="store_true", help="pyinstrument's tree with library frames")
     parser.add_argument("--html", type=Path, help="also write pyinstrument's HTML report here")
     args = parser.parse_args()
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     url, _ = throughput.prepare_app_database(args.db, "small", args.pg_url, False, "probe", name="probe")
     driver = Driver(url, secrets.token_urlsafe(48))
 
     async def run() -> int:
         async with driver.client:
             await driver.sign_in()
+            run_inline()
             if args.profile:
-                profiler, cpu = await profile(driver, kinds[0], args.saves, args.interval)
-                print(profiler.output_text(unicode=True, color=False, show_all=False))
+                profiler = await profile(driver, kinds[0], args.saves, args.interval)
+                print(profiler.output_text(unicode=True, color=False, show_all=args.all, flat=args.flat))
                 if args.html:
                     args.html.write_text(profiler.output_html())
-                print(f"{kinds[0]} save: {cpu:.2f} ms CPU per save in this process ({args.saves} saves, profiled)")
                 return 0
             for kind, statements in (await count(driver, kinds)).items():
-                sql = [s for s in statements if s not in ("COMMIT", "ROLLBACK")]
-                print(f"\n{kind}: {len(sql)} statements, {statements.count('COMMIT')} commit(s)")
+                sql = [s for s in statements if s not in ("COMMIT", "ROLLBACK") and not s.startswith("BEGIN")]
+                print(f"\n{kind}: {len(sql)} statements (besides BEGIN, COMMIT, ROLLBACK), {statements.count('COMMIT')} commit(s)")
                 for text, times in Counter(statements).items():
                     print(f"  {times}× {text[:220]}")
+            if args.saves:
+                print()
+                for kind in kinds:
+                    cpu = await measure(driver, kind, args.saves)
+                    print(f"{kind}: {cpu:.2f} ms CPU per save in the app ({args.saves} saves, one thread, no profiler)")
             return 0
 
     try:

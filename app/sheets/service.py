@@ -242,14 +242,20 @@ def save_answers(
     what they saved. Rows sent unchanged are left alone (no new version, no history entry). Whether the
     sheet is still a draft of an open round, and each version, are checked under the sheet's lock.
     """
-    sheet = _lock_for(session, round_id, section_code)
+    # One row (the page's htmx row, the API): the sheet and the answer in one statement under the lock.
+    locked = writer.lock_with_answer(session, round_id, section_code, inputs[0].item_key) if len(inputs) == 1 else None
+    sheet = locked[0] if locked else _lock_for(session, round_id, section_code)
     refusal = scope.why_not_read(session, principal, sheet.unit_id) or permissions.why_not_edit_sheet(
         principal, sheet.unit_id, **_states(sheet))
     if refusal:
         raise Forbidden(refusal)
     definition = checklists.get_definition(session, sheet.version_id)
     items = [definition.item(raw.item_key) for raw in inputs]  # 404 for an unknown item
-    stored = writer.answers(session, sheet.id, [item.key for item in items])
+    if locked:
+        stored = {locked[1].item_key: locked[1]}
+    else:  # the whole sheet's rows (a form sends every row): all of them, without a list of keys to bind
+        stored = writer.answers(session, sheet.id) if len(inputs) > 1 else writer.answers(
+            session, sheet.id, [item.key for item in items])
     changes: list[writer.Change] = []
     errors: dict[str, str] = {}
     for item, raw in zip(items, inputs, strict=True):
