@@ -92,10 +92,33 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+_WRITE_BINDS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def _write_bind(engine: Engine) -> Engine:
+    """The engine whose transactions begin ``BEGIN IMMEDIATE`` (made once per engine, not per request)."""
+    bind = _WRITE_BINDS.get(engine)
+    if bind is None:
+        bind = _WRITE_BINDS[engine] = engine.execution_options(**WRITE)
+    return bind
+
+
 def session_for(engine: Engine, *, write: bool = False) -> Session:
     """A session; ``write=True`` takes SQLite's write lock when the transaction begins."""
-    bind = engine.execution_options(**WRITE) if write and engine.dialect.name == "sqlite" else engine
-    return Session(bind, expire_on_commit=False)
+    if write and engine.dialect.name == "sqlite":
+        session = Session(_write_bind(engine), expire_on_commit=False)
+        session.info["read_bind"] = engine
+        return session
+    return Session(engine, expire_on_commit=False)
+
+
+def reads_from_here(session: Session) -> None:
+    """A write request has committed and now only reads (to render its answer): on SQLite its next transaction
+    begins ``DEFERRED``, so that rendering does not take the write lock again and hold it while the writers
+    after it wait. Nothing to do on PostgreSQL (a read takes no lock there)."""
+    read_bind = session.info.pop("read_bind", None)
+    if read_bind is not None and not session.in_transaction():
+        session.bind = read_bind
 
 
 def one_at_a_time(session: Session, task: str) -> None:

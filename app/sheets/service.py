@@ -213,6 +213,7 @@ def validate_answer(item: ItemDef, raw: AnswerInput, memo_now: str) -> tuple[Sta
 class Saved:
     answers: list[writer.StoredAnswer]  # one per row sent, as stored now
     changed: int  # rows that were written (the others were sent unchanged)
+    answered_moved: bool = False  # a row went from unanswered to answered, or back (what the previous panel offers)
 
 
 def _lock_for(session: Session, round_id: int, code: str) -> writer.LockedSheet:
@@ -281,7 +282,7 @@ def save_answers(
                          entry_on=today_jst())
     written = {c.item.key: c for c in changes}
     return Saved([_after(stored[item.key], written.get(item.key), now, principal.user_id) for item in items],
-                 len(changes))
+                 len(changes), any((c.stored.status is None) != (c.status is None) for c in changes))
 
 
 def _after(stored: writer.StoredAnswer, change: writer.Change | None, now: datetime,
