@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -110,6 +110,31 @@ def session_for(engine: Engine, *, write: bool = False) -> Session:
         session.info["read_bind"] = engine
         return session
     return Session(engine, expire_on_commit=False)
+
+
+def reads_without_waiting(session: Session) -> bool:
+    """Whether a short read may run on the event loop: SQLite (in the process, no network) and no transaction
+    in progress (``read_first`` then reads in a transaction of its own that never waits for the write lock)."""
+    return session.get_bind().dialect.name == "sqlite" and not session.in_transaction()
+
+
+@contextmanager
+def read_first(session: Session) -> Iterator[None]:
+    """A read before the request's own transaction, in a transaction of its own, ended afterwards. On SQLite a
+    write request's session begins ``BEGIN IMMEDIATE``: read here (who is asking), it would take the write lock
+    on the event loop and hold it from the request's start; read ``DEFERRED`` instead, it waits for nothing
+    (WAL: readers never wait for the writer)."""
+    read_bind = session.info.get("read_bind")
+    if read_bind is None or session.in_transaction():
+        yield
+        return
+    write_bind = session.bind
+    session.bind = read_bind
+    try:
+        yield
+    finally:
+        session.rollback()  # nothing was written: ends the read (in the process on SQLite)
+        session.bind = write_bind
 
 
 def reads_from_here(session: Session) -> None:
