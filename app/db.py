@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
@@ -119,22 +119,18 @@ def reads_without_waiting(session: Session) -> bool:
 
 
 @contextmanager
-def read_first(session: Session) -> Iterator[None]:
-    """A read before the request's own transaction, in a transaction of its own, ended afterwards. On SQLite a
-    write request's session begins ``BEGIN IMMEDIATE``: read here (who is asking), it would take the write lock
-    on the event loop and hold it from the request's start; read ``DEFERRED`` instead, it waits for nothing
-    (WAL: readers never wait for the writer)."""
+def read_first(session: Session) -> Iterator[Session | Connection]:
+    """Where to make a read before the request's own transaction: on a write session of SQLite, a connection
+    of its own, returned afterwards; otherwise the session itself. A write request's session begins ``BEGIN
+    IMMEDIATE``: read there (who is asking), it would take the write lock on the event loop and hold it from
+    the request's start; the connection reads ``DEFERRED`` and waits for nothing (WAL: readers never wait
+    for the writer)."""
     read_bind = session.info.get("read_bind")
     if read_bind is None or session.in_transaction():
-        yield
+        yield session
         return
-    write_bind = session.bind
-    session.bind = read_bind
-    try:
-        yield
-    finally:
-        session.rollback()  # nothing was written: ends the read (in the process on SQLite)
-        session.bind = write_bind
+    with read_bind.connect() as connection:
+        yield connection
 
 
 def reads_from_here(session: Session) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import anyio
 from fastapi import Depends, Request
+from sqlalchemy import Connection
 from sqlmodel import Session
 
 from app import db
@@ -31,8 +32,8 @@ async def optional_principal(request: Request, session: DbSession, settings: Set
     if token is None and db.reads_without_waiting(session):
         # SQLite: one indexed read in the process, on the event loop (a hop to the thread pool and back costs
         # more), in a read of its own that neither takes nor waits for the write lock (db.read_first)
-        with db.read_first(session):
-            principal = _from_cookie(request, session, settings)
+        with db.read_first(session) as reader:
+            principal = _from_cookie(request, reader, settings)
     elif token is None:
         principal = await anyio.to_thread.run_sync(_from_cookie, request, session, settings)
     else:
@@ -42,7 +43,7 @@ async def optional_principal(request: Request, session: DbSession, settings: Set
     return principal
 
 
-def _from_cookie(request: Request, session: Session, settings: Settings) -> Principal | None:
+def _from_cookie(request: Request, session: Session | Connection, settings: Settings) -> Principal | None:
     uid = web_session.user_id(request.session, settings)
     if uid is None:
         return None
