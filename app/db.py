@@ -8,8 +8,9 @@ that writes takes the write lock at BEGIN (``BEGIN IMMEDIATE``) instead of faili
 from __future__ import annotations
 
 import asyncio
+import threading
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,10 +137,16 @@ def read_first(session: Session) -> Iterator[Session | Connection]:
 def reads_from_here(session: Session) -> None:
     """A write request has committed and now only reads (to render its answer): on SQLite its next transaction
     begins ``DEFERRED``, so that rendering does not take the write lock again and hold it while the writers
-    after it wait. Nothing to do on PostgreSQL (a read takes no lock there)."""
+    after it wait, and the next writer is let through ``DbGate`` now rather than after the rendering. Nothing
+    to do on PostgreSQL (a read takes no lock there, and writers do not queue in the gate)."""
+    if session.in_transaction():
+        return
     read_bind = session.info.pop("read_bind", None)
-    if read_bind is not None and not session.in_transaction():
+    if read_bind is not None:
         session.bind = read_bind
+    done_writing = session.info.pop("done_writing", None)
+    if done_writing is not None:  # the next writer in this process need not wait for this one's rendering
+        done_writing()
 
 
 def one_at_a_time(session: Session, task: str) -> None:
@@ -200,10 +207,20 @@ class DbGate:
         return pair
 
     @asynccontextmanager
-    async def admit(self, *, write: bool) -> AsyncIterator[None]:
+    async def admit(self, *, write: bool) -> AsyncIterator[Callable[[], None]]:
+        """Admit a request; yields a function that lets the next writer in before the request ends (its write
+        committed, it only renders now: ``reads_from_here``). Callable from any thread, at most once counts."""
         slots, writers = self._semaphores()
         needed = [writers, slots] if write and writers is not None else [slots]
         held: list[asyncio.Semaphore] = []
+        loop = asyncio.get_running_loop()
+        done_writing = threading.Event()
+
+        def let_next_writer_in() -> None:
+            if writers in held and not done_writing.is_set():
+                done_writing.set()
+                loop.call_soon_threadsafe(writers.release)
+
         try:
             try:
                 async with asyncio.timeout(self.wait_seconds):
@@ -212,7 +229,9 @@ class DbGate:
                         held.append(semaphore)
             except TimeoutError:
                 raise PoolTimeout(f"no database connection free within {self.wait_seconds:g} s") from None
-            yield
+            yield let_next_writer_in
         finally:
             for semaphore in reversed(held):
+                if semaphore is writers and done_writing.is_set():
+                    continue  # already let go
                 semaphore.release()

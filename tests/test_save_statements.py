@@ -128,3 +128,41 @@ def test_a_save_that_waited_for_the_sheet_reads_the_answer_as_the_save_before_it
         first.close()
         second.rollback()
         second.close()
+
+
+def test_a_writer_that_committed_lets_the_next_writer_through_the_gate_before_it_renders():
+    """SQLite's writers queue one at a time in the process (``DbGate``); a save that committed and only renders
+    now lets the next one in (``reads_from_here`` calls what ``admit`` yields, from the request's thread)."""
+    import asyncio
+    import threading
+
+    from app.db import DbGate
+
+    async def scenario() -> list[str]:
+        gate = DbGate(4, wait_seconds=2, serialise_writes=True)
+        order: list[str] = []
+        committed, rendered = asyncio.Event(), asyncio.Event()
+
+        async def first():
+            async with gate.admit(write=True) as done_writing:
+                order.append("first writes")
+                await asyncio.to_thread(done_writing)  # from a worker thread, as a sync route does
+                threading.Thread(target=done_writing).start()  # a second call changes nothing
+                committed.set()
+                await rendered.wait()  # still rendering: the second writer must not wait for this
+                order.append("first rendered")
+
+        async def second():
+            await committed.wait()
+            async with gate.admit(write=True):
+                order.append("second writes")
+                rendered.set()
+
+        await asyncio.wait_for(asyncio.gather(first(), second()), timeout=5)
+        async with gate.admit(write=True):  # every slot given back exactly once: a third writer gets in
+            order.append("third writes")
+        slots, writers = gate._semaphores()
+        assert (writers._value, slots._value) == (1, 4)  # nothing given back twice
+        return order
+
+    assert asyncio.run(scenario()) == ["first writes", "second writes", "first rendered", "third writes"]
