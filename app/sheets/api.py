@@ -13,6 +13,7 @@ from sqlmodel import select
 from app.auth.deps import CurrentPrincipal
 from app.auth.models import User
 from app.auth.permissions import Principal
+from app.db import reads_from_here
 from app.jpdate import wareki
 from app.scoring.schemas import CategoryScore, Score
 from app.sheets import figures, previous, service
@@ -205,6 +206,7 @@ def put_answer(round_id: RoundId, code: Code, item_key: ItemKey, body: AnswerIn,
         [AnswerInput(item_key, body.status, body.memo, body.version)], source=EventSource.API,
     ).answers
     session.commit()
+    reads_from_here(session)
     by = principal.display_name if answer.updated_by_id == principal.user_id else (
         _user_names(session, {answer.updated_by_id}).get(answer.updated_by_id))  # unchanged row: last writer
     # Validated here and sent as it is: FastAPI would validate a returned model again in the thread pool (a
