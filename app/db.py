@@ -8,13 +8,14 @@ that writes takes the write lock at BEGIN (``BEGIN IMMEDIATE``) instead of faili
 from __future__ import annotations
 
 import asyncio
+import threading
 import weakref
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
@@ -92,10 +93,60 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+_WRITE_BINDS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def _write_bind(engine: Engine) -> Engine:
+    """The engine whose transactions begin ``BEGIN IMMEDIATE`` (made once per engine, not per request)."""
+    bind = _WRITE_BINDS.get(engine)
+    if bind is None:
+        bind = _WRITE_BINDS[engine] = engine.execution_options(**WRITE)
+    return bind
+
+
 def session_for(engine: Engine, *, write: bool = False) -> Session:
     """A session; ``write=True`` takes SQLite's write lock when the transaction begins."""
-    bind = engine.execution_options(**WRITE) if write and engine.dialect.name == "sqlite" else engine
-    return Session(bind, expire_on_commit=False)
+    if write and engine.dialect.name == "sqlite":
+        session = Session(_write_bind(engine), expire_on_commit=False)
+        session.info["read_bind"] = engine
+        return session
+    return Session(engine, expire_on_commit=False)
+
+
+def reads_without_waiting(session: Session) -> bool:
+    """Whether a short read may run on the event loop: SQLite (in the process, no network) and no transaction
+    in progress (``read_first`` then reads in a transaction of its own that never waits for the write lock)."""
+    return session.get_bind().dialect.name == "sqlite" and not session.in_transaction()
+
+
+@contextmanager
+def read_first(session: Session) -> Iterator[Session | Connection]:
+    """Where to make a read before the request's own transaction: on a write session of SQLite, a connection
+    of its own, returned afterwards; otherwise the session itself. A write request's session begins ``BEGIN
+    IMMEDIATE``: read there (who is asking), it would take the write lock on the event loop and hold it from
+    the request's start; the connection reads ``DEFERRED`` and waits for nothing (WAL: readers never wait
+    for the writer)."""
+    read_bind = session.info.get("read_bind")
+    if read_bind is None or session.in_transaction():
+        yield session
+        return
+    with read_bind.connect() as connection:
+        yield connection
+
+
+def reads_from_here(session: Session) -> None:
+    """A write request has committed and now only reads (to render its answer): on SQLite its next transaction
+    begins ``DEFERRED``, so that rendering does not take the write lock again and hold it while the writers
+    after it wait, and the next writer is let through ``DbGate`` now rather than after the rendering. Nothing
+    to do on PostgreSQL (a read takes no lock there, and writers do not queue in the gate)."""
+    if session.in_transaction():
+        return
+    read_bind = session.info.pop("read_bind", None)
+    if read_bind is not None:
+        session.bind = read_bind
+    done_writing = session.info.pop("done_writing", None)
+    if done_writing is not None:  # the next writer in this process need not wait for this one's rendering
+        done_writing()
 
 
 def one_at_a_time(session: Session, task: str) -> None:
@@ -156,10 +207,20 @@ class DbGate:
         return pair
 
     @asynccontextmanager
-    async def admit(self, *, write: bool) -> AsyncIterator[None]:
+    async def admit(self, *, write: bool) -> AsyncIterator[Callable[[], None]]:
+        """Admit a request; yields a function that lets the next writer in before the request ends (its write
+        committed, it only renders now: ``reads_from_here``). Callable from any thread, at most once counts."""
         slots, writers = self._semaphores()
         needed = [writers, slots] if write and writers is not None else [slots]
         held: list[asyncio.Semaphore] = []
+        loop = asyncio.get_running_loop()
+        done_writing = threading.Event()
+
+        def let_next_writer_in() -> None:
+            if writers in held and not done_writing.is_set():
+                done_writing.set()
+                loop.call_soon_threadsafe(writers.release)
+
         try:
             try:
                 async with asyncio.timeout(self.wait_seconds):
@@ -168,7 +229,9 @@ class DbGate:
                         held.append(semaphore)
             except TimeoutError:
                 raise PoolTimeout(f"no database connection free within {self.wait_seconds:g} s") from None
-            yield
+            yield let_next_writer_in
         finally:
             for semaphore in reversed(held):
+                if semaphore is writers and done_writing.is_set():
+                    continue  # already let go
                 semaphore.release()

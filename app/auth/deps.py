@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
+from sqlalchemy import Connection
+from sqlmodel import Session
 
+from app import db
 from app.auth import permissions, tokens
 from app.auth import service as auth_service
 from app.auth.permissions import Principal
+from app.config import Settings
 from app.errors import Forbidden, LoginRequired
 from app.web import session as web_session
 from app.web.deps import DbSession, SettingsDep
@@ -19,22 +24,33 @@ from app.web.deps import DbSession, SettingsDep
 # dependency in the thread pool, a hop that costs more than the check itself.
 
 
-def optional_principal(request: Request, session: DbSession, settings: SettingsDep) -> Principal | None:
+async def optional_principal(request: Request, session: DbSession, settings: SettingsDep) -> Principal | None:
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
-    principal = None
     token = _bearer(request)
-    if token is not None:
-        principal = tokens.principal_for(session, token, method=request.method)
+    if token is None and db.reads_without_waiting(session):
+        # SQLite: one indexed read in the process, on the event loop (a hop to the thread pool and back costs
+        # more), in a read of its own that neither takes nor waits for the write lock (db.read_first)
+        with db.read_first(session) as reader:
+            principal = _from_cookie(request, reader, settings)
+    elif token is None:
+        principal = await anyio.to_thread.run_sync(_from_cookie, request, session, settings)
     else:
-        uid = web_session.user_id(request.session, settings)
-        if uid is not None:
-            principal = auth_service.load_principal(session, uid, generation=web_session.generation(request.session),
-                                                    dev=request.session.get("via") == "dev")
-            if principal is None:  # disabled, removed or its sessions ended since sign-in
-                web_session.end(request.session)
+        principal = await anyio.to_thread.run_sync(
+            lambda: tokens.principal_for(session, token, method=request.method))
     request.state.principal = principal
+    return principal
+
+
+def _from_cookie(request: Request, session: Session | Connection, settings: Settings) -> Principal | None:
+    uid = web_session.user_id(request.session, settings)
+    if uid is None:
+        return None
+    principal = auth_service.load_principal(session, uid, generation=web_session.generation(request.session),
+                                            dev=request.session.get("via") == "dev")
+    if principal is None:  # disabled, removed or its sessions ended since sign-in
+        web_session.end(request.session)
     return principal
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam
+from sqlalchemy import Connection, bindparam
 from sqlmodel import Session, select
 
 from app.auth.entra import Identity
@@ -25,13 +25,16 @@ _PRINCIPAL = (
 )
 
 
-def load_principal(session: Session, user_id: int, *, generation: int | None = None, read_only: bool = False,
-                   dev: bool = False) -> Principal | None:
+def load_principal(session: Session | Connection, user_id: int, *, generation: int | None = None,
+                   read_only: bool = False, dev: bool = False) -> Principal | None:
     """The Principal for an active user, or None (unknown or disabled, or, for a session cookie, a session ended
     since: ``generation`` is the one the cookie was started with, checked on the row this query loads).
-    One prebuilt statement (the user and its memberships): it runs on every request."""
-    session.flush()  # pending ORM changes first (a role just changed in this transaction)
-    rows = session.connection().execute(_PRINCIPAL, {"user_id": user_id}).all()
+    One prebuilt statement (the user and its memberships): it runs on every request. ``session`` may be a
+    connection (``app.db.read_first``: read before the request's own transaction)."""
+    if isinstance(session, Session):
+        session.flush()  # pending ORM changes first (a role just changed in this transaction)
+        session = session.connection()
+    rows = session.execute(_PRINCIPAL, {"user_id": user_id}).all()
     if not rows:
         return None
     upn, display_name, is_active, is_admin, is_desk, entra_roles, session_generation = rows[0][:7]

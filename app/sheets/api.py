@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlalchemy import bindparam
 from sqlmodel import select
@@ -14,6 +14,7 @@ from sqlmodel import select
 from app.auth.deps import CurrentPrincipal
 from app.auth.models import User
 from app.auth.permissions import Principal
+from app.db import reads_from_here
 from app.jpdate import wareki
 from app.scoring.schemas import CategoryScore, Score
 from app.sheets import previous, service
@@ -201,7 +202,7 @@ def get_sheet(round_id: RoundId, code: Code, session: DbSession, principal: Curr
                422: {"description": "Invalid status, memo over 2,000 characters, bad version or body"}},
 )
 def put_answer(round_id: RoundId, code: Code, item_key: ItemKey, body: AnswerIn, session: DbSession,
-               principal: CurrentPrincipal) -> AnswerOut:
+               principal: CurrentPrincipal) -> Response:
     """Save one answer. Send the ``version`` you read; a stale version gets 409 with what is saved now.
     Needs the ``X-CSRF-Token`` header (from ``/api/v1/me``)."""
     [answer] = service.save_answers(
@@ -209,9 +210,12 @@ def put_answer(round_id: RoundId, code: Code, item_key: ItemKey, body: AnswerIn,
         [AnswerInput(item_key, body.status, body.memo, body.version)], source=EventSource.API,
     ).answers
     session.commit()
+    reads_from_here(session)
     by = principal.display_name if answer.updated_by_id == principal.user_id else (
         _user_names(session, {answer.updated_by_id}).get(answer.updated_by_id))  # unchanged row: last writer
-    return AnswerOut(**service.answer_json(answer, by))
+    # Validated here and sent as it is: FastAPI would validate a returned model again in the thread pool (a
+    # hop to a thread and back, for every save).
+    return Response(AnswerOut(**service.answer_json(answer, by)).model_dump_json(), media_type="application/json")
 
 
 _STATE_ERRORS = {**_ERRORS, 409: {"description": "Already submitted (submit) or not submitted (reopen)"},

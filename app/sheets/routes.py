@@ -14,9 +14,10 @@ from app.auth import permissions
 from app.auth.deps import CurrentPrincipal
 from app.auth.permissions import Principal
 from app.checklists.service import Definition, ItemDef
+from app.db import reads_from_here
 from app.errors import AppError, Conflict, InvalidInput
 from app.rounds import service as rounds
-from app.sheets import evidence, practice, previous, review, service
+from app.sheets import evidence, figures, practice, previous, review, service
 from app.sheets.models import EventSource
 from app.sheets.service import AnswerInput, SheetView
 from app.web.deps import DbSession, FormDep, csrf_protect
@@ -148,7 +149,7 @@ def save_row(request: Request, round_id: RoundId, code: Code, item_key: ItemKey,
     item = service.definition_of(session, round_id).item(item_key)  # 404 for an unknown item
     inputs = _inputs_from_form(form, None, only=item) or [AnswerInput(item_key, None, None, None)]
     try:
-        [answer] = service.save_answers(session, principal, round_id, code, inputs, source=EventSource.PAGE).answers
+        saved = service.save_answers(session, principal, round_id, code, inputs, source=EventSource.PAGE)
     except (InvalidInput, Conflict) as exc:
         session.rollback()
         view = service.get_sheet_for(session, principal, round_id, code)
@@ -163,9 +164,17 @@ def save_row(request: Request, round_id: RoundId, code: Code, item_key: ItemKey,
         return render(request, "sheets/sheet.html", context, block="row_error", status_code=exc.status_code,
                       headers={"HX-Retarget": f"#r{view.definition.item(item_key).position}", "HX-Reswap": "outerHTML"})
     session.commit()
+    reads_from_here(session)
     view = service.get_sheet_for(session, principal, round_id, code)
-    context = {**_page_context(session, view, principal=principal, fragment=wants_fragment(request)),
-               "item": view.definition.item(item_key), "answer": answer}
+    [answer] = saved.answers
+    if not wants_fragment(request):  # the page itself (a plain POST without htmx)
+        context = _page_context(session, view, principal=principal)
+    else:  # what the saved row's fragment shows: its state, the sheet's figures, and the previous panel if it moved
+        context = {"view": view, "score": figures.sheet_score(session, view.sheet.id), "rows": RowState(),
+                   "url": sheet_url(view.round.id, view.unit.code), "only_unanswered": False,
+                   "submit_refused": False,
+                   "previous": previous.offer_for(session, principal, view) if saved.answered_moved else None}
+    context.update(item=view.definition.item(item_key), answer=answer)
     return render(request, "sheets/sheet.html", context, block="row_saved")
 
 

@@ -230,6 +230,7 @@ def validate_answer(item: ItemDef, raw: AnswerInput, memo_now: str) -> tuple[Sta
 class Saved:
     answers: list[writer.StoredAnswer]  # one per row sent, as stored now
     changed: int  # rows that were written (the others were sent unchanged)
+    answered_moved: bool = False  # a row went from unanswered to answered, or back (what the previous panel offers)
 
 
 def _lock_for(session: Session, round_id: int, code: str) -> writer.LockedSheet:
@@ -259,14 +260,20 @@ def save_answers(
     what they saved. Rows sent unchanged are left alone (no new version, no history entry). Whether the
     sheet is still a draft of an open round, and each version, are checked under the sheet's lock.
     """
-    sheet = _lock_for(session, round_id, section_code)
+    # One row (the page's htmx row, the API): the sheet and the answer in one statement under the lock.
+    locked = writer.lock_with_answer(session, round_id, section_code, inputs[0].item_key) if len(inputs) == 1 else None
+    sheet = locked[0] if locked else _lock_for(session, round_id, section_code)
     refusal = scope.why_not_read(session, principal, sheet.unit_id) or permissions.why_not_edit_sheet(
         principal, sheet.unit_id, **_states(sheet))
     if refusal:
         raise Forbidden(refusal)
     definition = checklists.get_definition(session, sheet.version_id)
     items = [definition.item(raw.item_key) for raw in inputs]  # 404 for an unknown item
-    stored = writer.answers(session, sheet.id, [item.key for item in items])
+    if locked:
+        stored = {locked[1].item_key: locked[1]}
+    else:  # the whole sheet's rows (a form sends every row): all of them, without a list of keys to bind
+        stored = writer.answers(session, sheet.id) if len(inputs) > 1 else writer.answers(
+            session, sheet.id, [item.key for item in items])
     changes: list[writer.Change] = []
     errors: dict[str, str] = {}
     for item, raw in zip(items, inputs, strict=True):
@@ -292,7 +299,7 @@ def save_answers(
                          entry_on=today_jst())
     written = {c.item.key: c for c in changes}
     return Saved([_after(stored[item.key], written.get(item.key), now, principal.user_id) for item in items],
-                 len(changes))
+                 len(changes), any((c.stored.status is None) != (c.status is None) for c in changes))
 
 
 def _after(stored: writer.StoredAnswer, change: writer.Change | None, now: datetime,

@@ -70,23 +70,40 @@ class LockedSheet:
     counts: Counts  # overall stored counts
 
 
-_LOCKED = (Sheet.id, Sheet.round_id, Sheet.unit_id, Sheet.bureau_id, Sheet.state, Round.state,
-           Round.checklist_version_id, Sheet.tally_total, Sheet.tally_answered, Sheet.tally_not_applicable,
-           Sheet.tally_points, Sheet.tally_quick_fair, Sheet.tally_quick_not_done)
+# The hot statements are built on the tables, not the mapped classes: an ORM-enabled statement goes through
+# the ORM's compile and bulk-update machinery on every execution, which costs more than SQLite runs them in.
+_SHEET, _ROUND, _ANSWER, _TALLY = Sheet.__table__, Round.__table__, Answer.__table__, SheetTally.__table__
+_LOCKED = (_SHEET.c.id, _SHEET.c.round_id, _SHEET.c.unit_id, _SHEET.c.bureau_id, _SHEET.c.state, _ROUND.c.state,
+           _ROUND.c.checklist_version_id, _SHEET.c.tally_total, _SHEET.c.tally_answered,
+           _SHEET.c.tally_not_applicable, _SHEET.c.tally_points, _SHEET.c.tally_quick_fair,
+           _SHEET.c.tally_quick_not_done)
+_STORED = (_ANSWER.c.id, _ANSWER.c.item_key, _ANSWER.c.status, _ANSWER.c.memo, _ANSWER.c.version,
+           _ANSWER.c.updated_at, _ANSWER.c.updated_by_id, _ANSWER.c.shared)
+_BY_CODE = (_SHEET.c.round_id == bindparam("round_id"),
+            _SHEET.c.unit_id.in_(select(Unit.__table__.c.id).where(Unit.__table__.c.code == bindparam("code"))))
 
 
 def _lock_query(*where):  # pragma: no mutate block (built once at import: no test can switch a mutant on)
-    return (select(*_LOCKED).join(Round, Round.id == Sheet.round_id).where(*where).order_by(Sheet.id)
+    return (select(*_LOCKED).join(_ROUND, _ROUND.c.id == _SHEET.c.round_id).where(*where).order_by(_SHEET.c.id)
             .suffix_with(_PG_LOCK, dialect="postgresql"))
 
 
-_LOCK_BY_ID = _lock_query(Sheet.id.in_(bindparam("ids", expanding=True)))
-_LOCK_BY_CODE = _lock_query(Sheet.round_id == bindparam("round_id"),
-                            Sheet.unit_id.in_(select(Unit.id).where(Unit.code == bindparam("code"))))
+_LOCK_BY_ID = _lock_query(_SHEET.c.id.in_(bindparam("ids", expanding=True)))
+_LOCK_BY_CODE = _lock_query(*_BY_CODE)
+# One answer's save: the sheet and that answer in one statement. On PostgreSQL the answer row is locked too, so
+# that a statement that waited for the sheet's lock reads the answer as the save before it left it (under READ
+# COMMITTED only the locked rows of a join are read again after the wait).
+_LOCK_WITH_ANSWER = (
+    select(*_LOCKED, *_STORED)
+    .select_from(_SHEET.join(_ROUND, _ROUND.c.id == _SHEET.c.round_id)
+                 .join(_ANSWER, (_ANSWER.c.sheet_id == _SHEET.c.id) & (_ANSWER.c.item_key == bindparam("key"))))
+    .where(*_BY_CODE)
+    .suffix_with("FOR NO KEY UPDATE OF sheet, answer FOR SHARE OF round", dialect="postgresql")
+)
 
 
 def _locked(row) -> LockedSheet:
-    return LockedSheet(*row[:8], Counts(*row[8:]))
+    return LockedSheet(*row[:8], Counts(*row[8:len(_LOCKED)]))
 
 
 def lock(session: Session, sheet_ids: Iterable[int]) -> list[LockedSheet]:
@@ -106,6 +123,16 @@ def lock_by_code(session: Session, round_id: int, code: str) -> LockedSheet | No
     return _locked(row) if row else None
 
 
+def lock_with_answer(session: Session, round_id: int, code: str,
+                     item_key: str) -> tuple[LockedSheet, StoredAnswer] | None:
+    """Lock the sheet of the 所属 with ``code`` in a round and read its answer to ``item_key``, in one statement
+    (a save of one answer). None when there is no such sheet or answer (then ``lock_by_code`` tells which)."""
+    session.flush()
+    row = session.connection().execute(_LOCK_WITH_ANSWER, {"round_id": round_id, "code": code,
+                                                           "key": item_key}).first()
+    return (_locked(row), StoredAnswer(*row[len(_LOCKED):])) if row else None
+
+
 # --- reading under the lock -------------------------------------------------------------------------------
 
 
@@ -121,9 +148,8 @@ class StoredAnswer:
     shared: bool = False  # 「取組事例として共有する」 (see ``shares``)
 
 
-_ANSWERS = select(Answer.id, Answer.item_key, Answer.status, Answer.memo, Answer.version, Answer.updated_at,
-                  Answer.updated_by_id, Answer.shared).where(Answer.sheet_id == bindparam("sheet_id"))
-_SOME_ANSWERS = _ANSWERS.where(Answer.item_key.in_(bindparam("keys", expanding=True)))
+_ANSWERS = select(*_STORED).where(_ANSWER.c.sheet_id == bindparam("sheet_id"))
+_SOME_ANSWERS = _ANSWERS.where(_ANSWER.c.item_key.in_(bindparam("keys", expanding=True)))
 
 
 def answers(session: Session, sheet_id: int, keys: Sequence[str] | None = None) -> dict[str, StoredAnswer]:
@@ -160,28 +186,31 @@ def shares(ticked: bool, status: str | None, memo: str) -> bool:
 
 
 _UPDATE_ANSWER = (
-    update(Answer).where(Answer.id == bindparam("answer_id"))
-    .values(status=bindparam("new_status"), memo=bindparam("new_memo"), version=Answer.version + 1,
+    update(_ANSWER).where(_ANSWER.c.id == bindparam("answer_id"))
+    .values(status=bindparam("new_status"), memo=bindparam("new_memo"), version=_ANSWER.c.version + 1,
             updated_at=bindparam("now"), updated_by_id=bindparam("actor_id"), shared=bindparam("new_shared"))
 )
-_CATEGORY_COUNTS = select(SheetTally.category, SheetTally.answered, SheetTally.not_applicable,
-                          SheetTally.points).where(SheetTally.sheet_id == bindparam("sheet_id"),
-                                                   SheetTally.category.in_(bindparam("names", expanding=True)))
+_INSERT_EVENT = insert(SheetEvent.__table__)
+_CATEGORY_COUNTS = select(_TALLY.c.category, _TALLY.c.answered, _TALLY.c.not_applicable,
+                          _TALLY.c.points).where(_TALLY.c.sheet_id == bindparam("sheet_id"),
+                                                 _TALLY.c.category.in_(bindparam("names", expanding=True)))
 _BUMP_CATEGORY = (
-    update(SheetTally)
-    .where(SheetTally.sheet_id == bindparam("b_sheet"), SheetTally.category == bindparam("name"))
-    .values(answered=SheetTally.answered + bindparam("d_answered"),
-            not_applicable=SheetTally.not_applicable + bindparam("d_na"),
-            points=SheetTally.points + bindparam("d_points"))
+    update(_TALLY)
+    .where(_TALLY.c.sheet_id == bindparam("b_sheet"), _TALLY.c.category == bindparam("name"))
+    .values(answered=_TALLY.c.answered + bindparam("d_answered"),
+            not_applicable=_TALLY.c.not_applicable + bindparam("d_na"),
+            points=_TALLY.c.points + bindparam("d_points"))
 )
+# One category moved (a save of one answer): its counts after the increment, in the same statement.
+_BUMP_ONE_CATEGORY = _BUMP_CATEGORY.returning(_TALLY.c.answered, _TALLY.c.not_applicable, _TALLY.c.points)
 _TOUCH_SHEET = (
-    update(Sheet).where(Sheet.id == bindparam("sheet_id"))
+    update(_SHEET).where(_SHEET.c.id == bindparam("sheet_id"))
     .values(updated_at=bindparam("now"), entry_on=bindparam("on"),
-            tally_answered=Sheet.tally_answered + bindparam("d_answered"),
-            tally_not_applicable=Sheet.tally_not_applicable + bindparam("d_na"),
-            tally_points=Sheet.tally_points + bindparam("d_points"),
-            tally_quick_fair=Sheet.tally_quick_fair + bindparam("d_quick_fair"),
-            tally_quick_not_done=Sheet.tally_quick_not_done + bindparam("d_quick_not_done"))
+            tally_answered=_SHEET.c.tally_answered + bindparam("d_answered"),
+            tally_not_applicable=_SHEET.c.tally_not_applicable + bindparam("d_na"),
+            tally_points=_SHEET.c.tally_points + bindparam("d_points"),
+            tally_quick_fair=_SHEET.c.tally_quick_fair + bindparam("d_quick_fair"),
+            tally_quick_not_done=_SHEET.c.tally_quick_not_done + bindparam("d_quick_not_done"))
 )
 
 
@@ -197,7 +226,7 @@ def write_answers(session: Session, sheet: LockedSheet, definition: Definition, 
     conn.execute(_UPDATE_ANSWER, [
         {"answer_id": c.stored.id, "new_status": c.status, "new_memo": c.memo, "now": now, "actor_id": actor_id,
          "new_shared": c.shared} for c in changes])
-    conn.execute(insert(SheetEvent), [_event(sheet.id, c, actor_id, source, now, note) for c in changes])
+    conn.execute(_INSERT_EVENT, [_event(sheet.id, c, actor_id, source, now, note) for c in changes])
 
     own = GroupDelta() if group is None else group
     steps: dict[str, Counts] = defaultdict(Counts)
@@ -211,11 +240,15 @@ def write_answers(session: Session, sheet: LockedSheet, definition: Definition, 
     total = sum(moved.values(), Counts())
     top = definition.max_points
     if moved:
-        before = {row[0]: Counts(*row[1:]) for row in conn.execute(
-            _CATEGORY_COUNTS, {"sheet_id": sheet.id, "names": list(moved)})}
-        conn.execute(_BUMP_CATEGORY, [
-            {"b_sheet": sheet.id, "name": name, "d_answered": step.answered, "d_na": step.not_applicable,
-             "d_points": step.points} for name, step in moved.items()])
+        bumps = [{"b_sheet": sheet.id, "name": name, "d_answered": step.answered, "d_na": step.not_applicable,
+                  "d_points": step.points} for name, step in moved.items()]
+        if len(bumps) == 1:  # the counts after, returned by the increment: one statement
+            [(name, step)] = moved.items()
+            before = {name: Counts(*conn.execute(_BUMP_ONE_CATEGORY, bumps[0]).one()) - step}
+        else:
+            before = {row[0]: Counts(*row[1:]) for row in conn.execute(
+                _CATEGORY_COUNTS, {"sheet_id": sheet.id, "names": list(moved)})}
+            conn.execute(_BUMP_CATEGORY, bumps)
         for name, step in moved.items():
             old = before[name]
             own.maturity_moved(sheet.round_id, sheet.bureau_id, sheet.state, name,
@@ -269,7 +302,7 @@ def set_state(session: Session, sheet: LockedSheet, definition: Definition, stat
     conn.execute(_SET_STATE, {"sheet_id": sheet.id, "new_state": state.value, "now": now,
                               "when_submitted": now if submitted else None,
                               "who_submitted": actor_id if submitted else None})
-    conn.execute(insert(SheetEvent), [{
+    conn.execute(_INSERT_EVENT, [{
         "sheet_id": sheet.id, "at": now, "actor_id": actor_id, "source": source.value, "note": note,
         "kind": (EventKind.SUBMIT if submitted else EventKind.REOPEN).value}])
     if submitted:  # the desk's 差戻し are answered by a new 提出: the desk reviews those items again
@@ -310,7 +343,7 @@ def mark_review(session: Session, sheet: LockedSheet, marks: Mapping[str, tuple[
     else:
         events = [{"sheet_id": sheet.id, "at": now, "actor_id": actor_id, "source": source.value,
                    "kind": kind.value, "item_key": key, "note": comment} for key, (_, comment) in marks.items()]
-    conn.execute(insert(SheetEvent), events)
+    conn.execute(_INSERT_EVENT, events)
 
 
 def move(session: Session, sheet: LockedSheet, definition: Definition, *, unit_id: int, bureau_id: int) -> None:
@@ -565,7 +598,7 @@ def _db_value(type_, value, dialect):
 def _upserts(model, keys: tuple[str, ...]) -> dict[str, object]:  # pragma: no mutate block (built once at import)
     statements = {}
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite)):
-        stmt = dialect.insert(model)
+        stmt = dialect.insert(model.__table__)
         statements[name] = stmt.on_conflict_do_update(
             index_elements=list(keys), set_={"sections": model.__table__.c.sections + stmt.excluded.sections})
     return statements

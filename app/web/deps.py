@@ -31,8 +31,9 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     burst of requests never holds more sessions than the pool has connections (see ``DbGate``).
     """
     write = request.method not in SAFE_METHODS
-    async with request.app.state.db_gate.admit(write=write):
+    async with request.app.state.db_gate.admit(write=write) as done_writing:
         session = session_for(request.app.state.engine, write=write)
+        session.info["done_writing"] = done_writing  # see app.db.reads_from_here
         try:
             yield session
         except OperationalError as exc:

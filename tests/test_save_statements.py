@@ -1,0 +1,168 @@
+"""The statements one save sends to the database, counted (bench/save_probe.py prints them in full).
+
+A save is the hot path of the whole app (a row saves itself on every change): its statements are pinned here,
+statement by statement, so that an extra read, a read of what was just read under the lock, an N+1 or a write
+taken again after the commit fails a test instead of slowing every save. Both databases."""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from tests.conftest import sign_in
+from tests.factories import field
+
+K1 = "office.daily.keep-electronic"
+K2 = "office.daily.no-personal-printing"
+_TABLE = re.compile(r'^(?:SELECT .*? FROM|UPDATE|INSERT INTO|DELETE FROM)\s+"?(\w+)"?', re.S)
+
+# One answer saved: who is asking, the sheet locked with the answer, the answer, its history, the category's
+# counts (returned by the increment), the sheet's counts, the 部局's and prefecture's counts.
+SAVE = [("SELECT", "user"), ("SELECT", "sheet"), ("UPDATE", "answer"), ("INSERT", "sheet_event"),
+        ("UPDATE", "sheet_tally"), ("UPDATE", "sheet"), ("INSERT", "maturity_tally"), ("INSERT", "item_tally")]
+
+
+def _kind(statement: str) -> tuple[str, str]:
+    text = " ".join(statement.split())
+    verb = text.split(" ", 1)[0].upper()
+    if verb in ("BEGIN", "COMMIT", "ROLLBACK"):
+        return verb, text
+    found = _TABLE.match(text)
+    return verb, found.group(1) if found else text
+
+
+@contextmanager
+def recorded(engine):
+    """Every statement sent while inside, as (verb, table), with the commits and rollbacks in their place."""
+    seen: list[tuple[str, str]] = []
+
+    def statement(conn, cursor, text, parameters, context, executemany):
+        seen.append(_kind(text))
+
+    def commit(conn):
+        seen.append(("COMMIT", ""))
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+
+
+def _sql(seen):
+    """Without SQLite's explicit BEGIN (PostgreSQL's is implicit) and the commit."""
+    return [s for s in seen if s[0] not in ("BEGIN", "COMMIT")]
+
+
+def test_one_answer_saved_through_the_api_is_eight_statements_and_one_commit(client, world, engine):
+    token = sign_in(client, "member.a1@test.example")
+    url = f"/api/v1/rounds/{world.round.id}/sections/A1/answers"
+    headers = {"X-CSRF-Token": token}
+    assert client.put(f"{url}/{K2}", json={"status": "○", "memo": "", "version": 0}, headers=headers).status_code == 200
+    with recorded(engine) as seen:
+        response = client.put(f"{url}/{K1}", json={"status": "◎", "memo": "電子で保存", "version": 0}, headers=headers)
+    assert response.status_code == 200, response.text
+    assert _sql(seen) == SAVE
+    assert seen[-1] == ("COMMIT", "") and seen.count(("COMMIT", "")) == 1
+    # a change of an answered item: the same statements (the category's counts read back by the increment)
+    with recorded(engine) as seen:
+        again = client.put(f"{url}/{K1}", json={"status": "△", "memo": "", "version": 1}, headers=headers)
+    assert again.status_code == 200 and again.json()["version"] == 2
+    assert _sql(seen) == SAVE
+
+
+def test_a_row_saved_through_htmx_writes_once_then_only_reads_without_the_write_lock(client, world, engine, backend):
+    token = sign_in(client, "member.a1@test.example")
+    url = f"/rounds/{world.round.id}/sections/A1/items"
+    headers = {"X-CSRF-Token": token, "HX-Request": "true"}
+    client.post(f"{url}/{K1}", data={field("status", K1): "○", field("version", K1): "0"}, headers=headers)
+    with recorded(engine) as seen:  # an answered item changed (the previous round's panel cannot change)
+        response = client.post(f"{url}/{K1}", data={field("status", K1): "◎", field("memo", K1): "",
+                                                     field("version", K1): "1"}, headers=headers)
+    assert response.status_code == 200 and "保存しました" in response.text
+    commit = seen.index(("COMMIT", ""))
+    write, after = seen[:commit], seen[commit + 1:]
+    # the round (the form's field names follow its checklist), then the save itself
+    assert _sql(write) == [SAVE[0], ("SELECT", "round"), *SAVE[1:]]
+    # after the commit: reads only (the sheet with its 所属, answers and 部局; its figures), never the write lock
+    assert all(verb in ("SELECT", "BEGIN") for verb, _ in after), after
+    assert len(_sql(after)) <= 7, after
+    assert not any(table in ("user", "membership", "sheet_review", "sheet_event") for _, table in after), after
+    if backend == "sqlite":
+        assert ("BEGIN", "BEGIN DEFERRED") in after and ("BEGIN", "BEGIN IMMEDIATE") not in after
+
+
+def test_a_save_that_waited_for_the_sheet_reads_the_answer_as_the_save_before_it_left_it(world, engine):
+    """The save's one statement (sheet and answer) waits for the sheet's lock; it must then read the answer as
+    the save that held the lock committed it, not as it was when the statement began (PostgreSQL's READ
+    COMMITTED reads only the locked rows of a join again: the answer is locked with the sheet for that)."""
+    import threading
+    import time
+
+    from sqlalchemy import update
+
+    from app.db import session_for
+    from app.sheets import writer
+    from app.sheets.models import Answer
+
+    first, second = session_for(engine, write=True), session_for(engine, write=True)
+    try:
+        sheet, stored = writer.lock_with_answer(first, world.round.id, "A1", K1)
+        first.connection().execute(update(Answer).where(Answer.id == stored.id)
+                                   .values(status="◎", version=Answer.version + 1))
+        found = {}
+        waiting = threading.Thread(target=lambda: found.update(
+            row=writer.lock_with_answer(second, world.round.id, "A1", K1)))
+        waiting.start()
+        time.sleep(0.5)  # the second statement is now waiting for the sheet's lock
+        assert "row" not in found
+        first.commit()
+        waiting.join(timeout=30)
+        _, seen = found["row"]
+        assert (seen.status, seen.version) == ("◎", stored.version + 1)
+    finally:
+        first.close()
+        second.rollback()
+        second.close()
+
+
+def test_a_writer_that_committed_lets_the_next_writer_through_the_gate_before_it_renders():
+    """SQLite's writers queue one at a time in the process (``DbGate``); a save that committed and only renders
+    now lets the next one in (``reads_from_here`` calls what ``admit`` yields, from the request's thread)."""
+    import asyncio
+    import threading
+
+    from app.db import DbGate
+
+    async def scenario() -> list[str]:
+        gate = DbGate(4, wait_seconds=2, serialise_writes=True)
+        order: list[str] = []
+        committed, rendered = asyncio.Event(), asyncio.Event()
+
+        async def first():
+            async with gate.admit(write=True) as done_writing:
+                order.append("first writes")
+                await asyncio.to_thread(done_writing)  # from a worker thread, as a sync route does
+                threading.Thread(target=done_writing).start()  # a second call changes nothing
+                committed.set()
+                await rendered.wait()  # still rendering: the second writer must not wait for this
+                order.append("first rendered")
+
+        async def second():
+            await committed.wait()
+            async with gate.admit(write=True):
+                order.append("second writes")
+                rendered.set()
+
+        await asyncio.wait_for(asyncio.gather(first(), second()), timeout=5)
+        async with gate.admit(write=True):  # every slot given back exactly once: a third writer gets in
+            order.append("third writes")
+        slots, writers = gate._semaphores()
+        assert (writers._value, slots._value) == (1, 4)  # nothing given back twice
+        return order
+
+    assert asyncio.run(scenario()) == ["first writes", "second writes", "first rendered", "third writes"]
