@@ -264,21 +264,39 @@ def background(engine: Engine, settings: Settings, stop: threading.Event) -> Non
             holder.close()
 
 
-def start_in_background(settings: Settings):
-    """Start the sender thread of ``paperless serve`` (PAPERLESS_NOTIFY_SENDER=serve, not in tests); returns
-    the function that stops it. It has an engine of its own: the lock's connection is not one of the pages'."""
-    if settings.notify_sender != "serve" or settings.env == "test":
-        return lambda: None
+def run_loop(settings: Settings, *, watch_stdin: bool = False) -> None:
+    """``paperless notify run --loop``: the sending process that ``paperless serve`` starts (``app.notify.process``),
+    running ``background`` until SIGTERM or SIGINT (Ctrl-C reaches the whole process group), or, with
+    ``watch_stdin``, until its standard input ends: the pipe from ``serve`` closes when ``serve`` dies by any means
+    (SIGKILL included), so this process never outlives it. A send in flight is finished, and the notices claimed
+    but not sent are given back (``release``) before it exits."""
+    import signal
+    import sys
+
     from app.db import make_engine
 
-    engine = make_engine(settings.database_url, pool_size=2)
     stop = threading.Event()
-    thread = threading.Thread(target=background, args=(engine, settings, stop), name="notify-sender", daemon=True)
-    thread.start()
 
-    def stop_it() -> None:
+    def on_signal(signum, _frame) -> None:
+        log.info("notice sender: %s, stopping", signal.Signals(signum).name)
         stop.set()
-        thread.join(timeout=settings.smtp_timeout_seconds + 5)
-        engine.dispose()
 
-    return stop_it
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if watch_stdin:
+        def watch() -> None:
+            try:
+                while sys.stdin.buffer.read(1):
+                    pass
+            except (OSError, ValueError):
+                pass
+            if not stop.is_set():
+                log.info("notice sender: paperless serve has gone, stopping")
+                stop.set()
+
+        threading.Thread(target=watch, name="notify-parent-watch", daemon=True).start()
+    engine = make_engine(settings.database_url, pool_size=2)
+    try:
+        background(engine, settings, stop)
+    finally:
+        engine.dispose()
