@@ -4,6 +4,7 @@ serve, even when serve is killed with SIGKILL. Real processes, a real SMTP serve
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -84,10 +85,8 @@ class Serve:
 
     def cleanup(self) -> None:
         """Whatever is left of serve's process group (a failed test's orphan too) is killed."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.proc.wait()
 
 
@@ -140,3 +139,31 @@ def test_a_killed_serve_leaves_no_orphan_sender(session, database_url, serve):
         # The pipe from serve ended with it: the sender notices and stops by itself.
         wait_for(lambda: not alive(child), 30, "the orphaned sender to stop")
     assert "paperless serve has gone, stopping" in server.log.read_text(errors="replace")
+
+
+def test_a_sender_that_dies_is_started_again_and_one_that_ignores_sigterm_is_killed(monkeypatch, tmp_path):
+    """SenderProcess with stand-in commands: a child exiting with 3 is started again (after RESTART_SECONDS);
+    one that ignores SIGTERM is killed once ``stop``'s wait is over, and nothing is started after ``stop``."""
+    import sys
+
+    from app.notify import process
+    from tests.conftest import make_settings
+
+    monkeypatch.setattr(process, "RESTART_SECONDS", 0.1)
+    settings = make_settings(f"sqlite:///{tmp_path / 'unused.db'}")
+    starts = tmp_path / "starts"
+    dying = process.SenderProcess(settings, [sys.executable, "-c",
+                                             f"open({str(starts)!r}, 'a').write('x'); raise SystemExit(3)"]).start()
+    wait_for(lambda: starts.exists() and len(starts.read_text()) >= 3, 30, "three starts")
+    dying.stop(timeout=5)
+    counted = len(starts.read_text())
+    time.sleep(0.5)
+    assert len(starts.read_text()) == counted  # stopped means stopped: no start after it
+
+    stubborn = process.SenderProcess(settings, [sys.executable, "-c", "import signal, time; "
+                                                "signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', "
+                                                "flush=True); time.sleep(600)"])
+    stubborn.start()
+    time.sleep(1.0)  # let it install its handler
+    assert stubborn.stop(timeout=1) == -signal.SIGKILL
+    assert not alive(stubborn.pid)
