@@ -183,11 +183,11 @@ class Run:
     received: int | None = None  # mails the SMTP server got for this run's reminders
     duplicates: int | None = None
     delivered_s: float | None = None  # from the POST of 「今すぐ送る」 to the last of the 400 received
-    sender_ms_per_mail: float | None = None  # the sender process's CPU from the POST to the 400th received ÷ 400
     wrk_s: float | None = None  # from the POST to the end of the wrk run
     enqueue_s: float | None = None  # the POSTs themselves
     posts: int | None = None
     duration_s: float = 0.0  # the wrk run's length
+    sender_ms_per_mail: float | None = None  # the sender process's CPU from the POST to the 400th received ÷ 400
 
     @property
     def sending_share(self) -> float:
