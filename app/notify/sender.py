@@ -212,7 +212,7 @@ class Sender:
                     started = time.monotonic()
                     self.send_one(pending.pop(0), result)
                     rest = (1 / rate if rate else 0) - (time.monotonic() - started)
-                    if rest > 0 and self.wait(rest):
+                    if self.wait(max(rest, 0.0)):  # unpaced, wait(0) still says whether to stop
                         stopping = True  # what is left waits for the next run
                         break
                 if stopping:
