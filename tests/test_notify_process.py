@@ -118,7 +118,9 @@ def test_serve_sends_from_a_child_process_and_stops_it_on_sigterm(session, datab
         server.proc.send_signal(signal.SIGTERM)
         assert server.proc.wait(timeout=60) == 0
     assert not alive(child)
-    assert "notice sender: SIGTERM, stopping" in server.log.read_text(errors="replace")
+    log = server.log.read_text(errors="replace")
+    assert "notice sender: SIGTERM, stopping" in log
+    assert f"notice sender process {child} stopped (exit status 0)" in log  # an orderly exit, not an abort
 
 
 def test_ctrl_c_stops_serve_and_its_sender(session, database_url, serve):

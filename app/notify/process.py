@@ -99,6 +99,7 @@ class SenderProcess:
             log.warning("notice sender process %d did not stop in %.0f s: killed", proc.pid, timeout)
             proc.kill()
             code = proc.wait()
+        log.info("notice sender process %d stopped (exit status %s)", proc.pid, code)
         if proc.stdin is not None:
             proc.stdin.close()
         if self._watcher is not None:

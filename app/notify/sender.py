@@ -270,6 +270,7 @@ def run_loop(settings: Settings, *, watch_stdin: bool = False) -> None:
     ``watch_stdin``, until its standard input ends: the pipe from ``serve`` closes when ``serve`` dies by any means
     (SIGKILL included), so this process never outlives it. A send in flight is finished, and the notices claimed
     but not sent are given back (``release``) before it exits."""
+    import os
     import signal
     import sys
 
@@ -284,11 +285,15 @@ def run_loop(settings: Settings, *, watch_stdin: bool = False) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     if watch_stdin:
+        fd = sys.stdin.fileno()
+
         def watch() -> None:
+            # os.read on the descriptor, not sys.stdin: a daemon thread blocked inside the buffered reader holds
+            # its lock, and the interpreter's shutdown then aborts ("could not acquire lock for <stdin>").
             try:
-                while sys.stdin.buffer.read(1):
+                while os.read(fd, 1):
                     pass
-            except (OSError, ValueError):
+            except OSError:
                 pass
             if not stop.is_set():
                 log.info("notice sender: paperless serve has gone, stopping")
