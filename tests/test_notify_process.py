@@ -169,3 +169,13 @@ def test_a_sender_that_dies_is_started_again_and_one_that_ignores_sigterm_is_kil
     time.sleep(1.0)  # let it install its handler
     assert stubborn.stop(timeout=1) == -signal.SIGKILL
     assert not alive(stubborn.pid)
+
+
+@pytest.mark.parametrize("flags", [(), ("--once", "--loop")])
+def test_notify_run_wants_exactly_one_of_once_and_loop(flags):
+    from click.testing import CliRunner
+
+    from app import cli
+
+    result = CliRunner().invoke(cli.main, ["notify", "run", *flags])
+    assert result.exit_code == 2 and "exactly one of --once" in result.output
