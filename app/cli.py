@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -459,8 +460,25 @@ def serve(host: str, port: int, workers: int | None, reload: bool) -> None:
         create_app(settings).state.engine.dispose()  # fail fast, before uvicorn, on bad checklist files
     except ChecklistDefinitionError as exc:
         raise click.ClickException(str(exc)) from exc
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers, reload=reload,
-                server_header=False, log_level="info", **proxy_options(settings))
+    from app.notify import process as notify_process
+
+    # The notice sender: a child process of its own (PAPERLESS_NOTIFY_SENDER=serve), not a thread of a worker
+    # that serves pages; stopped after uvicorn has stopped (SIGTERM, Ctrl-C), and gone with serve in any case.
+    sender = notify_process.start(settings)
+    if sender is not None:
+        # uvicorn (one worker) shuts down on SIGTERM, puts back the handler it found and raises the signal
+        # again: this handler turns it into an orderly exit, so that the `finally` below stops the sender.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers, reload=reload,
+                    server_header=False, log_level="info", **proxy_options(settings))
+    finally:
+        if sender is not None:
+            sender.stop()
+
+
+def _exit_on_sigterm(_signum, _frame) -> None:
+    raise SystemExit(0)
 
 
 def worker_count(asked: int | None, settings: Settings) -> int:
@@ -728,10 +746,6 @@ def token_revoke(upn: str, token_id: int) -> None:
     click.echo(f"token {token_id} revoked")
 
 
-if __name__ == "__main__":
-    main()
-
-
 # --- notifications ------------------------------------------------------------------------------------
 
 
@@ -741,11 +755,14 @@ def notify() -> None:
 
 
 @notify.command("run")
-@click.option("--once", is_flag=True, required=True, help="send every due notice, then exit")
+@click.option("--once", is_flag=True, help="send every due notice, then exit")
+@click.option("--loop", is_flag=True,
+              help="keep sending until SIGTERM or Ctrl-C (what `paperless serve` starts as its child process)")
+@click.option("--watch-stdin", is_flag=True, hidden=True, help="with --loop: also stop when standard input ends")
 @click.option("--reminders/--no-reminders", default=True, show_default=True,
               help="first enqueue today's automatic reminders of the rounds whose rule is on")
 @click.option("--limit", type=click.IntRange(1), default=None, help="send at most this many")
-def notify_run(once: bool, reminders: bool, limit: int | None) -> None:
+def notify_run(once: bool, loop: bool, watch_stdin: bool, reminders: bool, limit: int | None) -> None:
     """Send the due notices once (SMTP relay, Teams): ``paperless notify run --once``."""
     import time
 
@@ -753,7 +770,15 @@ def notify_run(once: bool, reminders: bool, limit: int | None) -> None:
     from app.db import make_engine
     from app.notify import sender
 
+    if once == loop:
+        raise click.UsageError("give exactly one of --once (cron, systemd timer) and --loop")
     settings = _settings()
+    if loop:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        sender.run_loop(settings, watch_stdin=watch_stdin)
+        return
     engine = make_engine(settings.database_url, pool_size=2)
     started = time.perf_counter()
     try:
@@ -766,3 +791,7 @@ def notify_run(once: bool, reminders: bool, limit: int | None) -> None:
     finally:
         engine.dispose()
     click.echo(f"reminders queued {queued}; {result} in {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":  # `python -m app.cli`: how `paperless serve` starts its notice sender
+    main()

@@ -105,8 +105,9 @@ class Settings(BaseSettings):
     smtp_from: str = ""  # the From address, e.g. paperless-noreply@pref.toyama.lg.jp
     smtp_timeout_seconds: PositiveFloat = 30.0
     smtp_ca_bundle: Path | None = None  # PEM to trust for STARTTLS (an internal CA)
-    # Who sends: "serve" = a background task inside `paperless serve` (one process, by a PostgreSQL advisory
-    # lock; on SQLite the one worker); "off" = only `paperless notify run --once` (cron / systemd timer).
+    # Who sends: "serve" = a child process that `paperless serve` starts and stops (`paperless notify run --loop`;
+    # one sender across processes by a PostgreSQL advisory lock); "off" = only `paperless notify run --once`
+    # (cron / systemd timer).
     notify_sender: Literal["serve", "off"] = "serve"
     notify_interval_seconds: PositiveFloat = 30.0
     # The most notices sent per second (0 = as fast as the relay takes them). Sending shares the server's CPU

@@ -28,7 +28,6 @@ from app.kpis import loader as kpi_loader
 from app.kpis import routes as kpi_routes
 from app.kpis.catalogue import Catalogue
 from app.notify import routes as notify_routes
-from app.notify import sender as notify_sender
 from app.reorg import routes as reorg_routes
 from app.reorg import service as reorg_service
 from app.reports import api as reports_api
@@ -90,10 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        _apply_due_reorgs(engine)
-        stop_sender = notify_sender.start_in_background(settings)
+        _apply_due_reorgs(engine)  # the notice sender is a process of `paperless serve` (app.notify.process)
         yield
-        stop_sender()
         engine.dispose()
 
     app = FastAPI(

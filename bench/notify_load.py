@@ -13,17 +13,19 @@ What it does:
    of its own (var/bench/notify-<dataset>.db, PostgreSQL ``bench_notify_<dataset>``): the reminders it sends
    stay in that database;
 2. starts a local SMTP server (aiosmtpd, a thread of this process) that notes when each message arrives, and
-   ``paperless serve`` with the sender inside it (``PAPERLESS_NOTIFY_SENDER=serve``, ``PAPERLESS_ENV=development``
-   as the test of the background sender: the sender is off in ``test``) and ``PAPERLESS_SMTP_*`` pointing at
-   that server; the sender looks for due notices every ``--interval`` seconds (default 1; the app's default is 30);
+   ``paperless serve`` with its sender (``PAPERLESS_NOTIFY_SENDER=serve``: a child process of serve,
+   ``paperless notify run --loop``; ``PAPERLESS_ENV=development`` as the test of the sender: it is off in
+   ``test``) and ``PAPERLESS_SMTP_*`` pointing at that server; the sender looks for due notices every
+   ``--interval`` seconds (default 1; the app's default is 30);
 3. signs in as the desk and 32 leaders (throughput.py's ``discover``), waits until the outbox is idle (nothing
    pending or being sent), then for each of the save (PUT …/answers/{item}) and the board page, alternately:
    (a) a wrk run at ``--connections`` for ``--duration`` seconds with the outbox idle, (b) the desk's
    「今すぐ送る」 (POST /desk/reminders/send, CSRF token, for as many 所属 as make 400 mails), then at once the same
    wrk run while the sender sends them; after it, waits until the SMTP server has all 400 and notes the time
    from the POST to the last one. ``--repeat`` pairs (default 2) show the noise;
-4. prints a markdown table: req/s, p50, p99, server CPU ms per request (throughput.py's ``CpuMeter``: the whole
-   server process, so the sender thread's work is in the sending rows), the time until the 400 were received,
+4. prints a markdown table: req/s, p50, p99, pages' CPU ms per request (throughput.py's ``CpuMeter`` on serve's
+   process tree without the sender's process, whose CPU is given apart: ms per mail, from the POST to the 400th
+   mail received), the time until the 400 were received,
    whether the sending lasted the whole wrk run, and the ratios sending ÷ idle of the pair.
 
 Server log: var/bench/notify-app-<db>.log. Exit status 1 when a run answered outside 2xx for more than 1 % or
@@ -33,6 +35,7 @@ the 400 mails did not all arrive; 2 when the setup failed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import secrets
@@ -105,6 +108,35 @@ def wait_idle(engine: Engine, timeout_s: float = 600) -> None:
         raise RuntimeError(f"the outbox still has {busy} notices to send after {timeout_s:.0f} s")
 
 
+# --- the sender's process ----------------------------------------------------------------------------
+
+
+def sender_pids(root: int) -> set[int]:
+    """serve's notice-sending child (``paperless notify run --loop``) among the processes under ``root``."""
+    found = set()
+    for pid in tp.tree_ticks(root):
+        try:
+            if b"notify\0run\0--loop" in open(f"/proc/{pid}/cmdline", "rb").read():  # noqa: PTH123, SIM115
+                found.add(pid)
+        except OSError:
+            pass
+    return found
+
+
+class PagesMeter(tp.CpuMeter):
+    """The server's CPU without its sender's process (the pages' own cost); ``sender_ticks()`` is the rest."""
+
+    def snapshot(self) -> tp.Usage:
+        usage = super().snapshot()
+        senders = sender_pids(self.server.proc.pid)
+        pages = {pid: t for pid, t in usage.per_process.items() if pid not in senders}
+        return dataclasses.replace(usage, server_ticks=sum(pages.values()), per_process=pages)
+
+    def sender_ticks(self) -> int:
+        ticks = tp.tree_ticks(self.server.proc.pid)
+        return sum(ticks.get(pid, 0) for pid in sender_pids(self.server.proc.pid))
+
+
 # --- 「今すぐ送る」 -------------------------------------------------------------------------------------
 
 
@@ -155,6 +187,7 @@ class Run:
     enqueue_s: float | None = None  # the POSTs themselves
     posts: int | None = None
     duration_s: float = 0.0  # the wrk run's length
+    sender_ms_per_mail: float | None = None  # the sender process's CPU from the POST to the 400th received ÷ 400
 
     @property
     def sending_share(self) -> float:
@@ -171,6 +204,8 @@ def measure_pair(bench: tp.Bench, engine: Engine, inbox: Inbox, pair: int, endpo
     idle = Run(pair, endpoint.label, False, bench.measure(endpoint, connections))
     wait_idle(engine)
     first = inbox.count()
+    meter: PagesMeter = bench.app_cpu
+    sender_before = meter.sender_ticks()
     started = time.monotonic()
     posts = send_now(bench.context, REMINDERS)
     enqueued = time.monotonic()
@@ -182,10 +217,12 @@ def measure_pair(bench: tp.Bench, engine: Engine, inbox: Inbox, pair: int, endpo
     while inbox.count() - first < REMINDERS and time.monotonic() < deadline:
         time.sleep(0.2)
     got = inbox.since(first)
+    sender_ms = (meter.sender_ticks() - sender_before) * tp.TICK_MS
     ids = {message_id for _, message_id in got}
     sending = Run(pair, endpoint.label, True, row, len(got), len(got) - len(ids),
                   (got[-1][0] - started) if len(got) >= REMINDERS else None, wrk_done - started,
                   enqueued - started, posts, bench.args.duration)
+    sending.sender_ms_per_mail = sender_ms / REMINDERS if len(got) >= REMINDERS else None
     tp.log(f"    {len(got)} received ({sending.duplicates} duplicates), the last "
            + (f"{sending.delivered_s:.1f} s" if sending.delivered_s is not None else "never")
            + f" after the POST; wrk ended {sending.wrk_s:.1f} s after it "
@@ -205,15 +242,15 @@ def markdown(runs: list[Run], summary: dict) -> str:
     lines = [
         f"Dataset **{summary['dataset']}** on **{summary['database']}**, {summary['workers']} worker(s), wrk "
         f"{summary['duration_s']:g} s at {summary['connections']} connections per run; round {summary['round_id']}, "
-        f"{summary['leaders']} leaders signed in for the saves; sender inside `paperless serve`, looking every "
+        f"{summary['leaders']} leaders signed in for the saves; sender: a child process of `paperless serve`, looking every "
         f"{summary['interval_s']:g} s, at most {summary['rate']:g} notices per second (0 = no limit); "
         "SMTP: aiosmtpd on 127.0.0.1 (a thread of the bench process).",
         "",
-        "| pair | page | outbox | req/s | p50 ms | p99 ms | server CPU ms/req | "
+        "| pair | page | outbox | req/s | p50 ms | p99 ms | pages CPU ms/req | "
         + ("DB CPU ms/req | " if postgres else "")
-        + "400 received after | wrk run while sending | req/s ÷ idle | p50 ÷ idle | p99 ÷ idle | CPU ÷ idle | "
+        + "400 received after | sender CPU ms/mail | wrk run while sending | req/s ÷ idle | p50 ÷ idle | p99 ÷ idle | CPU ÷ idle | "
         "non-2xx | other load (cores) |",
-        "|--:|---|---|--:|--:|--:|--:|" + ("--:|" if postgres else "") + "--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|--:|---|---|--:|--:|--:|--:|" + ("--:|" if postgres else "") + "--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     idle: dict[tuple[int, str], tp.Row] = {}
     for run in runs:
@@ -235,7 +272,8 @@ def markdown(runs: list[Run], summary: dict) -> str:
         if postgres:
             cells.append("–" if r.db_cpu_ms_per_request is None else f"{r.db_cpu_ms_per_request:.2f}"
                          + ("*" if r.foreign_db_transactions else ""))
-        cells += [received, covered]
+        mail_cpu = "–" if run.sender_ms_per_mail is None else f"{run.sender_ms_per_mail:.2f}"
+        cells += [received, mail_cpu, covered]
         if base is not None:
             cells += [_ratio(r.per_second, base.per_second), _ratio(r.p50_ms, base.p50_ms),
                       _ratio(r.p99_ms, base.p99_ms),
@@ -249,11 +287,12 @@ def markdown(runs: list[Run], summary: dict) -> str:
         "",
         "400 received after: from the POST of 「今すぐ送る」 to the 400th mail at the SMTP server (the POST, then the "
         "sheets read for the saves' versions, then wrk). Wrk run while sending: the share of the wrk run before the "
-        "400th mail arrived (the rest of the run had an idle outbox again). Server CPU: the whole `paperless serve` "
-        "process, the sender thread included"
+        "400th mail arrived (the rest of the run had an idle outbox again). Pages CPU: `paperless serve` and its "
+        "workers, without the sender's child process; sender CPU: that process from the POST to the 400th mail "
+        "received, ÷ 400"
         + ("; DB CPU: the whole PostgreSQL server (* where other databases had transactions meanwhile: an upper "
            "bound)" if postgres else "")
-        + ". CPU ÷ idle: server CPU" + (" + DB CPU" if postgres else "") + " per request. Other load: cores busy "
+        + ". CPU ÷ idle: pages CPU" + (" + DB CPU (the sender's SQL included)" if postgres else "") + " per request. Other load: cores busy "
         f"with processes other than the server{', PostgreSQL' if postgres else ''} and wrk during the run "
         f"(out of {m['cores']}).",
         "",
@@ -324,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                                       env, port, tp.VAR / f"notify-app-{args.db}.log", servers)
                 tp.log(f"app {app.base} (log {app.log}), SMTP 127.0.0.1:{smtp_port}; signing in…")
                 context = tp.discover(app.base, args.leaders)
-                bench = tp.Bench(args, app, None, context, tp.CpuMeter(app, monitor), None)
+                bench = tp.Bench(args, app, None, context, PagesMeter(app, monitor), None)
                 wait_idle(engine)  # whatever the sender found at start (deadline notices of the demo round)
                 for pair in range(1, args.repeat + 1):
                     for endpoint in (SAVE, BOARD):

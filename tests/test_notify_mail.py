@@ -172,7 +172,34 @@ def test_the_sender_keeps_to_the_most_notices_per_second_and_stops_between_two_w
                        wait=lambda s: pauses.append(s) or len(pauses) == 2)  # asked to stop at the 2nd pause
         assert paced.run_once().sent == 2
         assert len(pauses) == 2 and all(0 < s <= 0.25 for s in pauses)
+        # The stopped run had claimed all three in one batch: the one it did not send was given back at once
+        # (not left to its lease), so the next run sends it.
+        asked: list[float] = []
         unpaced = Sender(engine, mail_settings(database_url, port, notify_max_per_second=0),
-                         wait=lambda s: pauses.append(s) or False)
-        assert unpaced.run_once().sent == 1 and len(pauses) == 2  # 0: no pause
+                         wait=lambda s: asked.append(s) or False)
+        assert unpaced.run_once().sent == 1 and asked == [0.0]  # no pause, only "stop now?" between two
     assert len(inbox.messages) == 3
+
+
+def test_one_connection_for_a_run_opened_again_once_when_the_relay_dropped_it(database_url):
+    """The run's SMTP connection is reused from one mail to the next; a relay that closed it while it sat idle
+    (here: it answered QUIT and hung up) costs one reconnection, not a failed notice."""
+    from app.notify.channels import Mailer, Outgoing
+
+    def out(i: int) -> Outgoing:
+        return Outgoing(key=f"reuse.{i}", channel="mail", recipient=f"leader{i}@test.example", subject=f"件名 {i}",
+                        body="本文", link="")
+
+    with smtp_server() as (inbox, port):
+        mailer = Mailer(mail_settings(database_url, port))
+        mailer.send(out(1))
+        first = mailer._smtp  # noqa: SLF001 (the connection itself is what this test is about)
+        mailer.send(out(2))
+        assert mailer._smtp is first  # noqa: SLF001 — reused
+        assert first.docmd("QUIT")[0] == 221  # the relay hangs up; the client does not know yet
+        mailer.send(out(3))
+        assert mailer._smtp is not first  # noqa: SLF001 — opened again, and the mail went
+        mailer.close()
+    assert [m["To"] for m in inbox.messages] == ["leader1@test.example", "leader2@test.example",
+                                                 "leader3@test.example"]
+    assert inbox.messages[2]["Message-ID"] == "<reuse.3@pref.test.example>"

@@ -9,8 +9,10 @@ import smtplib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import format_datetime, parseaddr
 from urllib.parse import urlsplit
 
@@ -21,6 +23,7 @@ from app.jpdate import now_utc
 
 ADAPTIVE_CARD_VERSION = "1.4"  # the highest version Teams Workflows render in channel posts
 ADAPTIVE_CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+WIRE = compat32.clone(linesep="\r\n")  # what SMTP carries: CRLF line ends (sendmail sends bytes as they are)
 
 
 class SendError(Exception):
@@ -98,23 +101,37 @@ class Mailer:
                             "サーバーの稼働と PAPERLESS_SMTP_HOST / PORT を確認してください。") from None
         return smtp
 
-    def send(self, out: Outgoing) -> None:
-        if not valid_address(out.recipient):
-            raise SendError(f"宛先「{out.recipient}」はメールアドレスの形式ではありません。利用者の登録（UPN）を確認してください。",
-                            permanent=True)
+    def message(self, out: Outgoing) -> bytes:
+        """The mail as bytes: UTF-8 text in base64, the subject MIME-encoded, the stable Message-ID. Built with the
+        ``compat32`` classes (MIMEText, Header): the same headers and body as ``EmailMessage`` with the default
+        policy, for a fifth of its CPU (its header objects parse and refold every header on each message)."""
         sender = self.settings.smtp_from
-        msg = EmailMessage()
-        msg["Subject"] = out.subject
+        msg = MIMEText(out.body, "plain", "utf-8")
+        msg["Subject"] = Header(out.subject, "utf-8")
         msg["From"] = sender
         msg["To"] = out.recipient
         msg["Date"] = format_datetime(now_utc())
         msg["Message-ID"] = message_id(out.key, sender)
         msg["Auto-Submitted"] = "auto-generated"
-        msg.set_content(out.body, charset="utf-8")
-        if self._smtp is None:
-            self._smtp = self._connect()
+        return msg.as_bytes(policy=WIRE)
+
+    def send(self, out: Outgoing) -> None:
+        """Send on the run's one connection (opened on first use). A connection the relay dropped while it sat
+        idle between two notices is opened again once, at once; any other failure closes it (the next notice
+        opens a new one) and raises ``SendError``."""
+        if not valid_address(out.recipient):
+            raise SendError(f"宛先「{out.recipient}」はメールアドレスの形式ではありません。利用者の登録（UPN）を確認してください。",
+                            permanent=True)
+        data = self.message(out)
+        reused = self._smtp is not None
         try:
-            self._smtp.send_message(msg)
+            try:
+                self._sendmail(out.recipient, data)
+            except smtplib.SMTPServerDisconnected:
+                if not reused:
+                    raise
+                self.close()  # the relay closed the idle connection: once more on a new one
+                self._sendmail(out.recipient, data)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             raise SendError(f"宛先「{out.recipient}」はメールサーバーに拒否されました（{code} {_text(text)}）。"
@@ -126,6 +143,11 @@ class Mailer:
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
             raise SendError(f"SMTPサーバー {self._where()} との接続が切れました（{type(exc).__name__}）。") from None
+
+    def _sendmail(self, recipient: str, data: bytes) -> None:
+        if self._smtp is None:
+            self._smtp = self._connect()
+        self._smtp.sendmail(self.settings.smtp_from, [recipient], data)
 
     def close(self) -> None:
         smtp, self._smtp = self._smtp, None

@@ -1,16 +1,23 @@
-"""The sender: claims due outbox rows one at a time, sends each, marks it sent.
+"""The sender: claims a batch of due outbox rows in one transaction, sends each, marks each sent.
 
-- **Claim** in a short transaction: the oldest due row (``pending``, or ``sending`` whose lease ran out) read
-  ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (two senders never take one row; on SQLite the write transaction,
-  ``BEGIN IMMEDIATE``, is the one writer), then marked ``sending`` until now + the lease, attempts + 1.
-- **Send** outside any transaction: no database lock is held while the relay or Teams answers, so pages
-  never wait for a send.
-- **Mark** in a second short transaction, only if the row is still this claim's (same attempt): sent; or
-  due again after the backoff (1 min, 10 min, 100 min); or, after the last attempt or a permanent refusal,
-  ``failed`` with the reason (shown on 「送信できなかった通知」, where 「再送」 puts it back).
+- **Claim** in one short transaction: the oldest due rows, up to ``BATCH`` (``pending``, or ``sending`` whose
+  lease ran out) read ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (two senders never take one row; on SQLite the
+  write transaction, ``BEGIN IMMEDIATE``, is the one writer), then marked ``sending`` until now + the lease,
+  attempts + 1, by one UPDATE.
+- **Send** outside any transaction, on one SMTP connection for the run: no database lock is held while the
+  relay or Teams answers, so pages never wait for a send.
+- **Mark** each notice in its own short transaction (one UPDATE), only if the row is still this claim's (same
+  attempt): sent; or due again after the backoff (1 min, 10 min, 100 min); or, after the last attempt or a
+  permanent refusal, ``failed`` with the reason (shown on 「送信できなかった通知」, where 「再送」 puts it back).
+  The marks are not gathered into one transaction per batch on purpose: a sender killed after sending k
+  notices of a batch and before that one mark would send all k again; marked one by one, at most the notice
+  in flight repeats.
+- **Release** what a stopping sender claimed and did not send (``release``): due again at once, its attempt
+  not counted, so that a restart does not wait for the lease.
 
 A sender killed between the send and the mark leaves the row ``sending``; when its lease runs out it is
-sent again with the same Message-ID (the idempotency key): nothing is lost, at most that one repeats.
+sent again with the same Message-ID (the idempotency key): nothing is lost, at most that one repeats. The rest
+of its batch, never sent, is claimed again after the lease too.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ BACKOFF_SECONDS = (60, 600, 6000)  # after the 1st, 2nd and 3rd failed attempt; 
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 ADVISORY_LOCK = 0x7061_7065_6E74  # pg_try_advisory_lock key of the one sending process ("papent")
 DUE_EVERY_SECONDS = 3600  # the sending process queues the day's reminders and deadline notices this often
+BATCH = 50  # notices claimed in one transaction (at the default 10 per second, 5 s of sending: far within the lease)
 
 
 @dataclass
@@ -62,30 +70,52 @@ def _absolute(settings: Settings, link: str) -> str:
     return settings.public_url.rstrip("/") + link
 
 
-def claim(engine: Engine, settings: Settings, now: datetime | None = None) -> Claim | None:
-    """Take the oldest due row for this sender (its lease: ``notify_lease_seconds``), or None."""
+def claim(engine: Engine, settings: Settings, now: datetime | None = None, *, limit: int = 1) -> list[Claim]:
+    """Take the oldest due rows, at most ``limit``, for this sender (its lease: ``notify_lease_seconds``), in one
+    transaction: one SELECT (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and one UPDATE. [] when none is due."""
     now = now or now_utc()
     with session_for(engine, write=True) as session:
-        query = (select(OutboxMessage)
+        query = (select(OutboxMessage.id, OutboxMessage.attempts, OutboxMessage.idempotency_key,
+                        OutboxMessage.channel, OutboxMessage.recipient, OutboxMessage.subject, OutboxMessage.body,
+                        OutboxMessage.payload)
                  .where(OutboxMessage.state.in_([OutboxState.PENDING.value, OutboxState.SENDING.value]),
                         OutboxMessage.next_attempt_at <= now)
                  .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-                 .limit(1))
+                 .limit(limit))
         if engine.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        row = session.exec(query).first()
-        if row is None:
-            return None
-        row.state = OutboxState.SENDING.value
-        row.attempts += 1
-        row.next_attempt_at = now + timedelta(seconds=settings.notify_lease_seconds)
-        session.add(row)
-        link = _absolute(settings, (row.payload or {}).get("link", ""))
-        result = Claim(row.id, row.attempts, Outgoing(key=row.idempotency_key, channel=row.channel,
-                                                      recipient=row.recipient, subject=row.subject,
-                                                      body=row.body.replace("{link}", link), link=link))
+        rows = session.exec(query).all()
+        if not rows:
+            return []
+        session.connection().execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
+            .values(state=OutboxState.SENDING.value, attempts=OutboxMessage.attempts + 1,
+                    next_attempt_at=now + timedelta(seconds=settings.notify_lease_seconds)))
         session.commit()
-        return result
+    claims = []
+    for r in rows:
+        link = _absolute(settings, (r.payload or {}).get("link", ""))
+        claims.append(Claim(r.id, r.attempts + 1, Outgoing(key=r.idempotency_key, channel=r.channel,
+                                                            recipient=r.recipient, subject=r.subject,
+                                                            body=r.body.replace("{link}", link), link=link)))
+    return claims
+
+
+def release(engine: Engine, claims: list[Claim], now: datetime) -> int:
+    """Give back claims this sender did not send (it is stopping): due at once, the attempt not counted. Only
+    rows still this claim's are touched. Returns how many."""
+    if not claims:
+        return 0
+    with session_for(engine, write=True) as session:
+        released = 0
+        for c in claims:
+            released += session.connection().execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == c.id, OutboxMessage.attempts == c.attempts,
+                       OutboxMessage.state == OutboxState.SENDING.value)
+                .values(state=OutboxState.PENDING.value, attempts=c.attempts - 1, next_attempt_at=now)).rowcount
+        session.commit()
+    return released
 
 
 def _mark(engine: Engine, c: Claim, **values) -> bool:
@@ -124,12 +154,24 @@ class Sender:
         # The pause between two notices (``notify_max_per_second``); returns True when the sender must stop
         # (the background thread passes its stop event's wait).
         self.wait = wait or (lambda seconds: time.sleep(seconds) or False)
+        self._webhooks: dict[str, str | SendError] = {}  # read once per run (a Sender lives for one run)
+
+    def webhook(self, scope: str) -> str:
+        if scope not in self._webhooks:
+            try:
+                self._webhooks[scope] = _webhook(self.engine, self.settings, scope)
+            except SendError as exc:
+                self._webhooks[scope] = exc
+        found = self._webhooks[scope]
+        if isinstance(found, SendError):
+            raise SendError(found.reason, permanent=found.permanent)
+        return found
 
     def deliver(self, out: Outgoing) -> None:
         if out.channel == Channel.MAIL:
             self.mailer.send(out)
         elif out.channel == Channel.TEAMS:
-            url = _webhook(self.engine, self.settings, out.recipient)
+            url = self.webhook(out.recipient)
             post_card(url, out, self.settings, **({"post": self.post} if self.post else {}))
         else:
             raise SendError(f"不明な送信経路です（{out.channel}）。", permanent=True)
@@ -154,21 +196,34 @@ class Sender:
         result.sent += 1
 
     def run_once(self, *, limit: int | None = None) -> RunResult:
-        """Send every due notice (or ``limit`` of them), then return."""
+        """Send every due notice (or ``limit`` of them), a batch claimed at a time, then return."""
         result = RunResult()
         rate = self.settings.notify_max_per_second
+        pending: list[Claim] = []
         try:
             while limit is None or result.sent + result.retried + result.failed < limit:
-                started = time.monotonic()
-                c = claim(self.engine, self.settings, self.clock())
-                if c is None:
+                done = result.sent + result.retried + result.failed
+                pending = claim(self.engine, self.settings, self.clock(),
+                                limit=BATCH if limit is None else min(BATCH, limit - done))
+                if not pending:
                     break
-                self.send_one(c, result)
-                rest = (1 / rate if rate else 0) - (time.monotonic() - started)
-                if rest > 0 and self.wait(rest):
-                    break  # stopping: what is left waits for the next run
+                stopping = False
+                while pending:
+                    started = time.monotonic()
+                    self.send_one(pending.pop(0), result)
+                    rest = (1 / rate if rate else 0) - (time.monotonic() - started)
+                    if self.wait(max(rest, 0.0)):  # unpaced, wait(0) still says whether to stop
+                        stopping = True  # what is left waits for the next run
+                        break
+                if stopping:
+                    break
         finally:
             self.mailer.close()
+            if pending:
+                try:
+                    release(self.engine, pending, self.clock())
+                except Exception:  # noqa: BLE001 — their lease runs out: sent later all the same
+                    log.exception("notice sender: could not give back %d claimed notices", len(pending))
         return result
 
 
@@ -209,21 +264,44 @@ def background(engine: Engine, settings: Settings, stop: threading.Event) -> Non
             holder.close()
 
 
-def start_in_background(settings: Settings):
-    """Start the sender thread of ``paperless serve`` (PAPERLESS_NOTIFY_SENDER=serve, not in tests); returns
-    the function that stops it. It has an engine of its own: the lock's connection is not one of the pages'."""
-    if settings.notify_sender != "serve" or settings.env == "test":
-        return lambda: None
+def run_loop(settings: Settings, *, watch_stdin: bool = False) -> None:
+    """``paperless notify run --loop``: the sending process that ``paperless serve`` starts (``app.notify.process``),
+    running ``background`` until SIGTERM or SIGINT (Ctrl-C reaches the whole process group), or, with
+    ``watch_stdin``, until its standard input ends: the pipe from ``serve`` closes when ``serve`` dies by any means
+    (SIGKILL included), so this process never outlives it. A send in flight is finished, and the notices claimed
+    but not sent are given back (``release``) before it exits."""
+    import os
+    import signal
+    import sys
+
     from app.db import make_engine
 
-    engine = make_engine(settings.database_url, pool_size=2)
     stop = threading.Event()
-    thread = threading.Thread(target=background, args=(engine, settings, stop), name="notify-sender", daemon=True)
-    thread.start()
 
-    def stop_it() -> None:
+    def on_signal(signum, _frame) -> None:
+        log.info("notice sender: %s, stopping", signal.Signals(signum).name)
         stop.set()
-        thread.join(timeout=settings.smtp_timeout_seconds + 5)
-        engine.dispose()
 
-    return stop_it
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if watch_stdin:
+        fd = sys.stdin.fileno()
+
+        def watch() -> None:
+            # os.read on the descriptor, not sys.stdin: a daemon thread blocked inside the buffered reader holds
+            # its lock, and the interpreter's shutdown then aborts ("could not acquire lock for <stdin>").
+            try:
+                while os.read(fd, 1):
+                    pass
+            except OSError:
+                pass
+            if not stop.is_set():
+                log.info("notice sender: paperless serve has gone, stopping")
+                stop.set()
+
+        threading.Thread(target=watch, name="notify-parent-watch", daemon=True).start()
+    engine = make_engine(settings.database_url, pool_size=2)
+    try:
+        background(engine, settings, stop)
+    finally:
+        engine.dispose()
