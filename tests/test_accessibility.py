@@ -349,6 +349,8 @@ NOT_PAGES = {
     "/sections/{code}/targets",  # only redirects to the targets on /sections/{code}/trend
     "/admin/audit.csv",  # a file (the audit log's page links to it)
     "/rounds/{round_id}/sections/{code}/evidence/{evidence_id}",  # a file (根拠資料), always an attachment
+    # an evidence box with its fields (htmx) or a redirect to the sheet page: checked there (_evidence_refused_link)
+    "/evidence/rounds/{round_id}/sections/{code}/items/{item_key}",
 }
 
 
