@@ -187,7 +187,7 @@ def test_the_page_adds_a_pdf_and_a_link_and_serves_the_file_as_an_attachment(cli
 
 
 def test_a_closed_box_carries_no_fields_and_its_fields_come_when_asked_for(client, session, world):
-    token = sign_in(client, "member.a1@test.example")
+    sign_in(client, "member.a1@test.example")
     sheet = f"/rounds/{world.round.id}/sections/A1"
     page = client.get(sheet).text
     assert 'href="?evidence=1#evb1">追加・削除</a>' in page
