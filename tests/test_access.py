@@ -158,6 +158,8 @@ ACCESS: dict[tuple[str, str], Rule] = {
     # file (A1's, made for the walk) is for the 所属's staff and the desk only, not an admin who is not the desk
     ("POST", "/evidence/rounds/{round_id}/sections/{code}/items/{item_key}"):
         by_role(LOGIN, 303, 303, 403, 403, 403, form={"do": "link", "url": "https://pref.sharepoint.com/sites/dx"}),
+    # 「追加・削除」: the box with its fields is for those who may change the evidence (plain GET: back to the page, 303)
+    ("GET", "/evidence/rounds/{round_id}/sections/{code}/items/{item_key}"): by_role(LOGIN, 303, 303, 403, 403, 403),
     ("GET", "/rounds/{round_id}/sections/{code}/evidence/{evidence_id}"): by_role(LOGIN, 200, 200, 403, 200, 403),
     # the desk's review (issue 14.2) of B1's sheet submitted in the round the admin closes later
     ("POST", "/rounds/{round_id}/sections/{code}/review/items/{item_key}"):

@@ -108,6 +108,7 @@ def _evidence_open(page: Page, ids: dict[str, int]) -> None:
 def _evidence_refused_link(page: Page, ids: dict[str, int]) -> None:
     """A ``javascript:`` link refused in the item's 根拠資料 box (htmx swaps the box with the message)."""
     _evidence_open(page, ids)
+    page.locator("#evb1").get_by_role("link", name="追加・削除").click()
     page.locator("#evu1").fill("javascript:alert(1)")
     with page.expect_response(lambda r: "/evidence/" in r.url) as sent:
         page.locator("#evb1").get_by_role("button", name="リンクを追加").click()
@@ -348,6 +349,8 @@ NOT_PAGES = {
     "/sections/{code}/targets",  # only redirects to the targets on /sections/{code}/trend
     "/admin/audit.csv",  # a file (the audit log's page links to it)
     "/rounds/{round_id}/sections/{code}/evidence/{evidence_id}",  # a file (根拠資料), always an attachment
+    # an evidence box with its fields (htmx) or a redirect to the sheet page: checked there (_evidence_refused_link)
+    "/evidence/rounds/{round_id}/sections/{code}/items/{item_key}",
 }
 
 

@@ -186,6 +186,33 @@ def test_the_page_adds_a_pdf_and_a_link_and_serves_the_file_as_an_attachment(cli
     assert client.get(f"{sheet}/evidence/{file_id}").status_code == 404
 
 
+def test_a_closed_box_carries_no_fields_and_its_fields_come_when_asked_for(client, session, world):
+    sign_in(client, "member.a1@test.example")
+    sheet = f"/rounds/{world.round.id}/sections/A1"
+    page = client.get(sheet).text
+    assert 'href="?evidence=1#evb1">追加・削除</a>' in page
+    assert "id=evu1" not in page and "<form id=ev1 " not in page and 'id=evidence-forms></div>' in page
+    # without JavaScript: the page with that box open, its fields, and its forms only
+    page = client.get(sheet + "?evidence=1").text
+    assert "id=evb1 open" in page and "id=evu1" in page and "<form id=ev1 " in page and "<form id=evr1 " in page
+    assert "id=evu2" not in page and "<form id=ev2 " not in page
+    # htmx: the box alone, open, its first field focused, its two forms out of band into #evidence-forms
+    box = client.get(evidence_path(world), headers={"HX-Request": "true"})
+    assert box.status_code == 200 and box.text.lstrip().startswith("<details class=evidence id=evb1 open>")
+    assert "autofocus" in box.text and 'hx-swap-oob="beforeend:#evidence-forms"' in box.text
+    assert box.text.count("<form ") == 2 and "csrf_token" in box.text
+    # a plain GET of the same address goes back to the page with the box open
+    plain = client.get(evidence_path(world), follow_redirects=False)
+    assert plain.status_code == 303 and plain.headers["location"] == f"{sheet}?evidence=1#evb1"
+
+
+def test_the_desk_may_not_ask_for_the_fields(client, session, world):
+    sign_in(client, "desk@test.example")
+    page = client.get(f"/rounds/{world.round.id}/sections/A1?evidence=1").text
+    assert "id=evu1" not in page and "追加・削除" not in page
+    assert client.get(evidence_path(world), headers={"HX-Request": "true"}).status_code == 403
+
+
 def test_the_page_refuses_bad_input_with_the_message_beside_the_item(client, session, world):
     token = sign_in(client, "member.a1@test.example")
     response = client.post(evidence_path(world), data={"csrf_token": token, "do": "file"},

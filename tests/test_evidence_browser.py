@@ -26,6 +26,12 @@ def test_a_member_attaches_a_link_and_a_pdf_and_the_leader_submits(live, chromiu
     box = page.locator("#evb1")
     expect(box.locator("summary")).to_contain_text("根拠資料（0）")
     box.locator("summary").click()
+    expect(page.locator("#evu1")).to_have_count(0)  # a closed box carries no fields: they come when asked for
+    with page.expect_response(lambda r: "/evidence/" in r.url and r.request.method == "GET") as asked:
+        box.get_by_role("link", name="追加・削除").click()
+    assert asked.value.status == 200
+    expect(page.locator("#evu1")).to_be_focused()  # the first field takes the focus
+    expect(page.locator("#evidence-forms #ev1")).to_have_count(1)  # its forms, outside the sheet's form
     page.locator("#evu1").fill(LINK)
     page.locator("#evl1").fill("電子保管の手順")
     with page.expect_response(lambda r: "/evidence/" in r.url) as sent:
@@ -74,6 +80,8 @@ def test_without_javascript_the_item_s_form_posts_and_comes_back_to_the_item(liv
     sign_in(page, base, "member.a1@test.example")
     page.goto(f"{base}/rounds/{world.round.id}/sections/A1")
     page.locator("#evb2 summary").click()
+    page.locator("#evb2").get_by_role("link", name="追加・削除").click()
+    expect(page).to_have_url(f"{base}/rounds/{world.round.id}/sections/A1?evidence=2#evb2")
     page.locator("#evu2").fill("javascript:alert(1)")
     page.locator("#evb2").get_by_role("button", name="リンクを追加").click()
     expect(page.locator("#eve2")).to_contain_text("「javascript:」で始まるリンクは登録できません")

@@ -78,6 +78,15 @@ def of_view(session: Session, principal: Principal, view: SheetView) -> SheetEvi
     return SheetEvidence(session, view.sheet.id, why_not_edit)
 
 
+def check_edit(session: Session, principal: Principal, view: SheetView) -> None:
+    """Refuse (403) to show an item's add and remove forms to someone who may not change its evidence: the rule of
+    the changes themselves (``permissions.why_not_edit_evidence``)."""
+    refusal = why_not_read(session, principal, view.unit.id) or permissions.why_not_edit_evidence(
+        principal, view.unit.id, sheet_submitted=view.submitted, round_open=view.round_open)
+    if refusal:
+        raise Forbidden(refusal)
+
+
 def _locked_for_change(session: Session, principal: Principal, round_id: int, code: str, item_key: str):
     sheet = _lock_for(session, round_id, code)
     refusal = scope.why_not_read(session, principal, sheet.unit_id) or permissions.why_not_edit_evidence(

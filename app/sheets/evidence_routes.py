@@ -1,6 +1,8 @@
 """Evidence on the sheet page (根拠資料, app/sheets/evidence.py): add a link or a file to an item, remove one, and
 download a file. The item's form is multipart, outside the sheet's form (its fields point at it with ``form=``):
-without JavaScript it posts and comes back to the item; htmx swaps the item's evidence box alone. The add route
+without JavaScript it posts and comes back to the item; htmx swaps the item's evidence box alone. The page ships
+closed boxes without their fields and forms: 「追加・削除」 asks for one box (GET, the same address as the changes),
+htmx swaps it in with its forms, without JavaScript the link reloads the page with that box open. The add route
 lives under ``/evidence/`` (an upload prefix of the body limit, app/main.py)."""
 
 from __future__ import annotations
@@ -35,6 +37,22 @@ def evidence_url(round_id: int, code: str, item_key: str) -> str:
 def _text(form, name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
+
+
+@router.get(UPLOAD_PREFIX + "rounds/{round_id}/sections/{code}/items/{item_key}")
+def evidence_box(request: Request, round_id: RoundId, code: Code, item_key: ItemKey, session: DbSession,
+                 principal: CurrentPrincipal):
+    """「追加・削除」: the item's box with its fields, and its forms out of band (into #evidence-forms, outside the
+    sheet's form); for whoever may change the evidence, as the changes themselves."""
+    view = service.get_sheet_for(session, principal, round_id, code)
+    evidence.check_edit(session, principal, view)
+    item = view.definition.item(item_key)
+    if not wants_fragment(request):
+        return RedirectResponse(f"{sheet_url(round_id, code)}?evidence={item.position}#evb{item.position}",
+                                status_code=303)
+    context = {**_page_context(session, view, principal=principal, fragment=True), "item": item,
+               "evidence_forms_oob": True}
+    return render(request, "sheets/sheet.html", context, block="evidence_box")
 
 
 @router.post(UPLOAD_PREFIX + "rounds/{round_id}/sections/{code}/items/{item_key}")

@@ -47,6 +47,21 @@ document.addEventListener("change", function (event) {
   }
 }, true);
 
+// 根拠資料: a closed box carries no fields. Its 「追加・削除」 link (?evidence=<n>#evb<n>: the page again, that box
+// open with its fields) is taken over here: htmx asks for the box alone (GET /evidence + the row's address; the
+// item's forms come out of band into #evidence-forms, outside the sheet's form) and swaps it in, and the new box's
+// first field takes the focus (autofocus). A row without hx-post (the sheet is read only) keeps the plain link.
+document.addEventListener("click", function (event) {
+  var link = event.target.closest ? event.target.closest("details.evidence > a[href^='?evidence=']") : null;
+  var row = link ? link.closest("tr[hx-post]") : null;
+  if (!row || !window.htmx || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) {
+    return;
+  }
+  event.preventDefault();
+  var address = new URL(row.getAttribute("hx-post"), window.location.href).pathname;
+  window.htmx.ajax("GET", "/evidence" + address, { target: link.parentNode, swap: "outerHTML" });
+});
+
 // Sheet rows save one at a time (htmx posts the row's own fields): without JavaScript the whole table is
 // one form, so a row's request would otherwise carry every field of the page.
 document.addEventListener("htmx:configRequest", function (event) {
