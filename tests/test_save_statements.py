@@ -165,4 +165,10 @@ def test_a_writer_that_committed_lets_the_next_writer_through_the_gate_before_it
         assert (writers._value, slots._value) == (1, 4)  # nothing given back twice
         return order
 
-    assert asyncio.run(scenario()) == ["first writes", "second writes", "first rendered", "third writes"]
+    # a loop of its own in a thread of its own: a browser test before this one in the same worker may have left
+    # the main thread's event loop running (Playwright's sync API), where asyncio.run() refuses to start
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        order = pool.submit(asyncio.run, scenario()).result()
+    assert order == ["first writes", "second writes", "first rendered", "third writes"]
