@@ -35,6 +35,7 @@ from app.reports import routes as reports_routes
 from app.rounds import api as rounds_api
 from app.sheets import api as sheets_api
 from app.sheets import (
+    evidence_api,
     evidence_routes,
     history_api,
     history_routes,
@@ -130,7 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    admin_routes, rounds_admin, checklists_admin, reorg_routes, support_api,
                    trend_routes, support_routes, history_api, history_routes, excel_api, excel_routes,
                    token_routes, reports_api, reports_routes, previous_api, previous_routes, review_routes,
-                   review_api, kpi_routes, kpi_import_routes, kpi_api, notify_routes, evidence_routes):
+                   review_api, kpi_routes, kpi_import_routes, kpi_api, notify_routes, evidence_routes,
+                   evidence_api):
         app.include_router(module.router)
     app.include_router(auth_routes.callback_router)
     app.include_router(excel_api.analysis_router)

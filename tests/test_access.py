@@ -161,6 +161,12 @@ ACCESS: dict[tuple[str, str], Rule] = {
     # 「追加・削除」: the box with its fields is for those who may change the evidence (plain GET: back to the page, 303)
     ("GET", "/evidence/rounds/{round_id}/sections/{code}/items/{item_key}"): by_role(LOGIN, 303, 303, 403, 403, 403),
     ("GET", "/rounds/{round_id}/sections/{code}/evidence/{evidence_id}"): by_role(LOGIN, 200, 200, 403, 200, 403),
+    # the same through the JSON API: the 所属's staff add a link (201) and remove one (a link on A1's first item,
+    # made for the walk: each persona walks its own world, so member_a's removal leaves leader_a's to remove)
+    ("POST", "/api/v1/rounds/{round_id}/sections/{code}/answers/{item_key}/evidence"):
+        by_role(LOGIN, 201, 201, 403, 403, 403, json={"url": "https://pref.sharepoint.com/sites/dx", "label": "計画"}),
+    ("DELETE", "/api/v1/rounds/{round_id}/sections/{code}/answers/{item_key}/evidence/{evidence_id}"):
+        by_role(LOGIN, 200, 200, 403, 403, 403, path={"evidence_id": "{link_evidence_id}"}),
     # the desk's review (issue 14.2) of B1's sheet submitted in the round the admin closes later
     ("POST", "/rounds/{round_id}/sections/{code}/review/items/{item_key}"):
         desk_only(303, path={"round_id": "{closable_round_id}", "code": "B1"}, form={"mark": "confirmed"}),
@@ -412,6 +418,9 @@ def more_world(app, session, world, role: str) -> dict:
     # A file on A1's first item (根拠資料): its staff and the desk download it
     evidence_id = evidence.add_file(session, auth_service.load_principal(session, world.member_a.id), world.round.id,
                                     "A1", K1, filename="計画.pdf", data=b"%PDF-1.7 walk", limits=Limits())
+    link_evidence_id = evidence.add_link(session, auth_service.load_principal(session, world.member_a.id),
+                                         world.round.id, "A1", K1, url="https://pref.sharepoint.com/sites/walk",
+                                         label="", limits=Limits())  # removed through the API
     kpi_upload = KpiUpload(filename="copier.csv", content="所属コード,合計\r\nA1,10\r\n".encode(), sha256="0" * 64)
     session.add(kpi_upload)
     session.flush()
@@ -422,7 +431,8 @@ def more_world(app, session, world, role: str) -> dict:
         "later_reorg_data": base64.b64encode(NEW_SECTION_CSV.replace("B9", "B8").encode()).decode(),
         "user_id": world.member_a2.id,
         "closed_round_id": closed.id, "closable_round_id": closable.id, "draft_round_id": draft.id,
-        "practice_sheet_id": practice_sheet_id, "evidence_id": evidence_id, "request_id": requests[0].id, "other_request_id": requests[1].id, "token_id": token.id,
+        "practice_sheet_id": practice_sheet_id, "evidence_id": evidence_id,
+        "link_evidence_id": link_evidence_id, "request_id": requests[0].id, "other_request_id": requests[1].id, "token_id": token.id,
         "v2_path": v2.path, "v2_sha256": v2.sha256, "v3_raw": v3.source.encode(), "v3_sha256": v3.sha256,
         "v3_data": base64.b64encode(v3.source.encode()).decode(), "kpi_upload_id": kpi_upload.id,
         "users_csv": A2_USER_CSV.encode(), "users_payload": base64.b64encode(A2_USER_CSV.encode()).decode(),

@@ -30,10 +30,10 @@ LEADER = "leader.1001@demo.example"
 # the person (1); the round, sheet, 所属 and 部局 (1); the answers (1); the per-category counts (1);
 # the lineage, read once (1); the previous round's sheet (1) and its answers offered (1); then on the page
 # the desk's review (1), the 取組事例 hints (1) and which of them offer 「この所属に聞いてみる」 (1), the 根拠資料 (1),
-# the successors (1) and rounds of the round switcher (1) and the leaders (1); in the JSON the names of who saved
-# the answers (1).
+# the successors (1) and rounds of the round switcher (1) and the leaders (1); in the JSON the 根拠資料 (1, for those
+# who may read it) and the names of who saved the answers and added the evidence (1).
 PAGE_STATEMENTS = 14
-JSON_STATEMENTS = 8
+JSON_STATEMENTS = 9
 
 
 @pytest.fixture

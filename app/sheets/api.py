@@ -17,7 +17,8 @@ from app.auth.permissions import Principal
 from app.db import reads_from_here
 from app.jpdate import wareki
 from app.scoring.schemas import CategoryScore, Score
-from app.sheets import previous, service
+from app.sheets import evidence, previous, service
+from app.sheets.evidence_api import EvidenceOut, evidence_json
 from app.sheets.models import EventSource
 from app.sheets.service import AnswerInput, SheetView
 from app.web.deps import DbSession, csrf_protect
@@ -74,6 +75,11 @@ class ItemOut(BaseModel):
         "previous round, joined by item key, offered while this item is unanswered in a draft of an open round; "
         "null otherwise. Not counted in score or progress until confirmed: POST "
         "/api/v1/rounds/{round_id}/sections/{code}/previous-answers/confirm"))
+    evidence: list[EvidenceOut] | None = Field(default=None, description=(
+        "根拠資料: the answer's links and files, oldest first, for the 所属's staff and the desk; null for others "
+        "(an administrator who is not the desk). Add a link: POST "
+        "/api/v1/rounds/{round_id}/sections/{code}/answers/{item_key}/evidence; remove one: DELETE "
+        ".../evidence/{evidence_id}"))
 
 
 class SheetOut(BaseModel):
@@ -93,7 +99,13 @@ class SheetOut(BaseModel):
                    "links": [], "hints": [],
                    "answer": {"item_key": "office.daily.keep-electronic", "status": "◎", "memo": "", "version": 1,
                               "updated_at": "2026-11-29T01:23:45Z", "updated_by": "富山 太郎"},
-                   "is_new": False, "previous": None}],
+                   "is_new": False, "previous": None,
+                   "evidence": [{"id": 12, "kind": "link", "url": "https://pref.sharepoint.com/sites/dx/plan.pdf",
+                                 "label": "業務計画", "filename": None, "content_type": None, "size": None,
+                                 "added_at": "2026-11-29T01:23:45Z", "added_by": "富山 太郎"},
+                                {"id": 13, "kind": "file", "url": "/rounds/2/sections/1001/evidence/13",
+                                 "label": None, "filename": "会議資料.pdf", "content_type": "application/pdf",
+                                 "size": 182044, "added_at": "2026-11-29T01:25:02Z", "added_by": "富山 太郎"}]}],
         "previous_round": {"id": 1, "title": "令和7年度 第1回"},
     }]})
     round: RoundRef = Field(description="the round")
@@ -137,7 +149,10 @@ _ITEMS = TypeAdapter(list[ItemOut])
 def sheet_out(session, view: SheetView, principal: Principal) -> SheetOut:
     score = service.score_of(session, view)
     offered = previous.offer_for(session, principal, view)
-    names = _user_names(session, {a.updated_by_id for a in view.answers.values()})
+    shown = evidence.of_view(session, principal, view)  # None: not theirs to read
+    by_item = shown.by_item if shown else {}  # one statement, for those who may read it
+    names = _user_names(session, {a.updated_by_id for a in view.answers.values()}
+                        | {e.created_by_id for found in by_item.values() for e in found})
     # Validated as one list of plain dicts (in pydantic-core) rather than 40 items and their answers and
     # links built as models one by one.
     items = _ITEMS.validate_python([
@@ -145,7 +160,9 @@ def sheet_out(session, view: SheetView, principal: Principal) -> SheetOut:
          "text": item.text, "difficulty": item.difficulty, "allows_na": item.allows_na, "links": list(item.links),
          "hints": list(item.hints), "answer": service.answer_json(answer, names.get(answer.updated_by_id)),
          "is_new": bool(offered and offered.is_new(item.key)),
-         "previous": _previous_json(offered.offer(item.key)) if offered else None}
+         "previous": _previous_json(offered.offer(item.key)) if offered else None,
+         "evidence": [evidence_json(e, view.round.id, view.unit.code, names) for e in by_item.get(item.key, ())]
+         if shown else None}
         for item in view.definition.items for answer in (view.answers[item.key],)])
     return SheetOut(
         round=round_ref(view.round),

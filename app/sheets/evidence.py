@@ -20,7 +20,7 @@ from app.jpdate import now_utc
 from app.sheets import evidence_rules as rules
 from app.sheets import writer
 from app.sheets.evidence_rules import EvidenceRefused, Limits
-from app.sheets.models import AnswerEvidence, EvidenceKind
+from app.sheets.models import AnswerEvidence, EventSource, EvidenceKind
 from app.sheets.service import SheetView, _lock_for, _states
 
 
@@ -103,7 +103,7 @@ def _refused(exc: EvidenceRefused, field: str) -> InvalidInput:
 
 
 def add_link(session: Session, principal: Principal, round_id: int, code: str, item_key: str, *, url: str,
-             label: str, limits: Limits) -> int:
+             label: str, limits: Limits, source: EventSource = EventSource.PAGE) -> int:
     """Add a link to an answer (the scheme and host must be allowed). Returns its id."""
     try:
         url = rules.check_link(url, limits)
@@ -117,7 +117,7 @@ def add_link(session: Session, principal: Principal, round_id: int, code: str, i
         raise _refused(exc, "url") from None
     shown = f"{label}（{url}）" if label else url
     return writer.add_evidence(session, sheet, item.key, kind=EvidenceKind.LINK, url=url, label=label,
-                               actor_id=principal.user_id, now=now_utc(), note=f"リンクを追加: {shown}")
+                               actor_id=principal.user_id, now=now_utc(), note=f"リンクを追加: {shown}", source=source)
 
 
 def add_file(session: Session, principal: Principal, round_id: int, code: str, item_key: str, *, filename: str,
@@ -138,7 +138,8 @@ def add_file(session: Session, principal: Principal, round_id: int, code: str, i
                                actor_id=principal.user_id, now=now_utc(), note=f"根拠資料を追加: {name}")
 
 
-def remove(session: Session, principal: Principal, round_id: int, code: str, item_key: str, evidence_id: int) -> str:
+def remove(session: Session, principal: Principal, round_id: int, code: str, item_key: str, evidence_id: int, *,
+           source: EventSource = EventSource.PAGE) -> str:
     """Remove a link or a file from an answer. Returns what it was (for the message)."""
     sheet, item, present = _locked_for_change(session, principal, round_id, code, item_key)
     found = next((e for e in present if e.id == evidence_id), None)
@@ -146,7 +147,7 @@ def remove(session: Session, principal: Principal, round_id: int, code: str, ite
         raise NotFound("この根拠資料はありません（既に削除されています）。")
     what = "根拠資料を削除" if found.is_file else "リンクを削除"
     writer.remove_evidence(session, sheet, found.id, item.key, actor_id=principal.user_id, now=now_utc(),
-                           note=f"{what}: {found.name}")
+                           note=f"{what}: {found.name}", source=source)
     return found.name
 
 

@@ -407,6 +407,7 @@ class StoredEvidence:
     size: int
     sha256: str
     created_at: datetime
+    created_by_id: int | None = None
 
     @property
     def is_file(self) -> bool:
@@ -435,7 +436,7 @@ class StoredEvidence:
 
 _EVIDENCE = (select(AnswerEvidence.id, AnswerEvidence.item_key, AnswerEvidence.kind, AnswerEvidence.url,
                     AnswerEvidence.label, AnswerEvidence.filename, AnswerEvidence.content_type, AnswerEvidence.size,
-                    AnswerEvidence.sha256, AnswerEvidence.created_at)
+                    AnswerEvidence.sha256, AnswerEvidence.created_at, AnswerEvidence.created_by_id)
              .where(AnswerEvidence.sheet_id.in_(bindparam("sheet_ids", expanding=True)),
                     AnswerEvidence.removed_at.is_(None))
              .order_by(AnswerEvidence.sheet_id, AnswerEvidence.id))
@@ -457,7 +458,8 @@ _TOUCH = update(Sheet).where(Sheet.id == bindparam("t_sheet")).values(updated_at
 
 def add_evidence(session: Session, sheet: LockedSheet, item_key: str, *, kind: EvidenceKind, actor_id: int | None,
                  now: datetime, note: str, url: str = "", label: str = "", filename: str = "",
-                 content_type: str = "", data: bytes | None = None, sha256: str = "") -> int:
+                 content_type: str = "", data: bytes | None = None, sha256: str = "",
+                 source: EventSource = EventSource.PAGE) -> int:
     """Add a link or a file to an answer of a locked sheet, with its history event. Returns its id."""
     conn = session.connection()
     new_id = conn.execute(insert(AnswerEvidence).values(
@@ -465,20 +467,20 @@ def add_evidence(session: Session, sheet: LockedSheet, item_key: str, *, kind: E
         content_type=content_type, size=len(data) if data is not None else 0, sha256=sha256, data=data,
         created_at=now, created_by_id=actor_id).returning(AnswerEvidence.id)).scalar_one()
     conn.execute(insert(SheetEvent), [{"sheet_id": sheet.id, "at": now, "actor_id": actor_id, "item_key": item_key,
-                                       "kind": EventKind.EVIDENCE_ADD.value, "source": EventSource.PAGE.value,
+                                       "kind": EventKind.EVIDENCE_ADD.value, "source": source.value,
                                        "note": note}])
     conn.execute(_TOUCH, {"t_sheet": sheet.id, "t_now": now})
     return new_id
 
 
 def remove_evidence(session: Session, sheet: LockedSheet, evidence_id: int, item_key: str, *, actor_id: int | None,
-                    now: datetime, note: str) -> None:
+                    now: datetime, note: str, source: EventSource = EventSource.PAGE) -> None:
     """Remove a link or a file from an answer of a locked sheet: the row stays (history), its bytes go."""
     conn = session.connection()
     conn.execute(update(AnswerEvidence).where(AnswerEvidence.id == evidence_id, AnswerEvidence.sheet_id == sheet.id)
                  .values(removed_at=now, removed_by_id=actor_id, data=None))
     conn.execute(insert(SheetEvent), [{"sheet_id": sheet.id, "at": now, "actor_id": actor_id, "item_key": item_key,
-                                       "kind": EventKind.EVIDENCE_REMOVE.value, "source": EventSource.PAGE.value,
+                                       "kind": EventKind.EVIDENCE_REMOVE.value, "source": source.value,
                                        "note": note}])
     conn.execute(_TOUCH, {"t_sheet": sheet.id, "t_now": now})
 
