@@ -81,11 +81,14 @@ def closed_unit_sums(session: Session, keys: Collection[str], fy: int, staff_key
     none), one row per 所属 and figure, with their 職員数 when ``staff_key`` is given."""
     staff = aliased(KpiTally)
     columns = [KpiTally.unit_id, KpiTally.figure_key, KpiTally.total]
-    query = select(*columns, staff.total if staff_key else literal(None)).join(Unit, Unit.id == KpiTally.unit_id)
+    # from the closed 所属 (few) to their tally rows by primary key, not every 所属's tally rows of the keys to
+    # their 所属: an IN over a subquery, which the planners read first
+    closed = select(Unit.id).where(Unit.valid_to.is_not(None), Unit.valid_to <= closed_by)
+    query = select(*columns, staff.total if staff_key else literal(None))
     if staff_key:
         query = query.outerjoin(staff, and_(staff.unit_id == KpiTally.unit_id, staff.fiscal_year == fy,
                                             staff.figure_key == staff_key, staff.months > 0, staff.total > 0))
-    query = query.where(Unit.valid_to.is_not(None), Unit.valid_to <= closed_by, KpiTally.figure_key.in_(sorted(keys)),
+    query = query.where(KpiTally.unit_id.in_(closed), KpiTally.figure_key.in_(sorted(keys)),
                         KpiTally.fiscal_year == fy, KpiTally.months > 0)
     return [UnitSum(u, k, int(t or 0), int(s) if s else None) for u, k, t, s in session.execute(query)]
 
