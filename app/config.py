@@ -110,9 +110,9 @@ class Settings(BaseSettings):
     # (cron / systemd timer).
     notify_sender: Literal["serve", "off"] = "serve"
     notify_interval_seconds: PositiveFloat = 30.0
-    # The most notices sent per second (0 = as fast as the relay takes them). Sending shares the server's CPU
-    # with the pages (bench/notify_load.py: unpaced, 400 mails halved the save's throughput while they went);
-    # paced, 400 reminders take 40 s and the pages barely notice. Office relays throttle bursts too.
+    # The most notices sent per second (0 = as fast as the relay takes them). The sender is a process of its own
+    # (~3 ms CPU per mail, docs/benchmarks.md), so pacing no longer protects the pages' GIL; it keeps the relay's
+    # limits (office relays throttle bursts) and the cores shared with the pages calm: 400 reminders take 40 s.
     notify_max_per_second: NonNegativeFloat = 10.0
     # How long a claimed notice is a sender's before another may take it (longer than any one send).
     notify_lease_seconds: PositiveInt = 300
