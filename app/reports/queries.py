@@ -156,29 +156,14 @@ def counterpart_names(session: Session, round_id: int, bureaus: Mapping[str, Col
     return result
 
 
-@lru_cache(maxsize=8)
-def _leader_upns_statement(bureau: bool, progress: tuple[Progress, ...] | None):
-    where = [Sheet.round_id == bindparam("round_id"), Membership.role == SectionRole.LEADER, User.is_active]
-    if bureau:
-        where.append(Sheet.bureau_id == bindparam("bureau_id"))
-    if progress is not None:
-        where.append(figures.in_progress(progress))
-    return (select(Sheet.unit_id, User.upn)
-            .join(Membership, Membership.unit_id == Sheet.unit_id)
-            .join(User, User.id == Membership.user_id)
-            .join(Unit, Unit.id == Sheet.unit_id)
-            .join(Bureau, Bureau.id == Sheet.bureau_id)
-            .where(*where)
-            .order_by(*ORG_ORDER, User.display_name, User.upn))
-
-
 def leader_upns(session: Session, round_id: int, *, bureau_id: int | None = None,
                 progress: Collection[Progress] | None = None) -> list[tuple[int, str]]:
     """(unit id, UPN) of the DX推進リーダー of the 所属 of a round (of one 部局, in some states of progress),
-    in the order of ``leaders_of_round``: the board's mail list (thousands at prefecture scale), so only
-    the two columns it needs, with a statement built once per shape."""
-    statement = _leader_upns_statement(bureau_id is not None, tuple(sorted(progress)) if progress is not None else None)
-    return [(unit_id, upn) for unit_id, upn in session.connection().execute(
+    in the order of ``leaders_of_round``: the board's mail list (thousands at prefecture scale), from the same
+    statement built once per shape, the names left out."""
+    statement = _leaders_statement(bureau_id is not None, tuple(sorted(progress)) if progress is not None else None,
+                                   False)
+    return [(unit_id, upn) for unit_id, _, upn in session.connection().execute(
         statement, {"round_id": round_id, "bureau_id": bureau_id}).all()]
 
 
