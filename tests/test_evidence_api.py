@@ -144,13 +144,14 @@ def test_bad_input_is_refused_with_a_message_and_nothing_is_stored(client, sessi
     before = stored(session)
     csrf = sign_in(client, "member.a1@test.example")
     headers = {"X-CSRF-Token": csrf}
-    for body, says in (({"url": "javascript:alert(document.cookie)"}, "javascript:"),
-                       ({"url": "file:///C:/secret.txt"}, "file:"),
-                       ({"url": "https://evil.example.com/x"}, "evil.example.com"),
-                       ({"url": LINK, "label": "x" * 201}, "表示名は200文字以内")):
+    for body, field, says in (({"url": "javascript:alert(document.cookie)"}, "url", "javascript:"),
+                              ({"url": "file:///C:/secret.txt"}, "url", "file:"),
+                              ({"url": "https://evil.example.com/x"}, "url", "evil.example.com"),
+                              ({"url": LINK, "label": "x" * 201}, "label", "表示名は200文字以内")):
         response = client.post(evidence_url(world), json=body, headers=headers)
         assert response.status_code == 422, (body, response.text)
         assert says in response.json()["detail"], (body, response.json())
+        assert list(response.json()["errors"]) == [field], (body, response.json())  # the field to correct
     assert client.post(evidence_url(world), json={"url": LINK, "extra": 1}, headers=headers).status_code == 422
     assert client.post(evidence_url(world), json={}, headers=headers).status_code == 422
     assert client.post(evidence_url(world, key="no.such.item"), json={"url": LINK}, headers=headers).status_code == 404

@@ -107,9 +107,12 @@ def add_link(session: Session, principal: Principal, round_id: int, code: str, i
     """Add a link to an answer (the scheme and host must be allowed). Returns its id."""
     try:
         url = rules.check_link(url, limits)
-        label = rules.clean_label(label)
     except EvidenceRefused as exc:
         raise _refused(exc, "url") from None
+    try:
+        label = rules.clean_label(label)
+    except EvidenceRefused as exc:
+        raise _refused(exc, "label") from None
     sheet, item, present = _locked_for_change(session, principal, round_id, code, item_key)
     try:
         rules.check_count("link", sum(not e.is_file for e in present), limits)
