@@ -37,13 +37,6 @@ def cappable(catalogue: Catalogue) -> tuple[Figure, ...]:
     return tuple(f for f in catalogue.figures if f.entered and f.direction == "lower")
 
 
-def cap_period(figure: Figure, fy: int, today: date) -> tuple[date, date]:
-    """The months counted: April of ``fy`` to March, or to this month in the current fiscal year."""
-    if figure.period == "yearly":
-        return date(fy, 4, 1), date(fy, 4, 1)
-    return date(fy, 4, 1), min(date(fy + 1, 3, 1), date(today.year, today.month, 1))
-
-
 @dataclass(frozen=True)
 class CapRow:
     bureau: Unit
@@ -140,7 +133,7 @@ def cap_table(session: Session, principal: Principal, catalogue: Catalogue, figu
     figure = catalogue.figure(figure_key)
     if figure not in cappable(catalogue):
         return None
-    start, end = cap_period(figure, fy, today)
+    start, end = figure.months_counted(fy, today)
     stored = _stored(session, figure.key, fy)
     used = lineage.bureau_used(session, figure.key, fy, today) if start <= end else {}
     typed, errors = typed or {}, errors or {}

@@ -76,13 +76,6 @@ class DeskFigures:
         return fmt(value, self.figure.unit)
 
 
-def _period(figure: Figure, fy: int, today: date) -> tuple[date, date]:
-    if figure.period == "yearly":
-        return date(fy, 4, 1), date(fy, 4, 1)
-    end = min(date(fy + 1, 3, 1), date(today.year, today.month, 1))
-    return date(fy, 4, 1), end
-
-
 def _parts(figure: Figure) -> list[str]:
     if figure.formula is None:
         return [figure.key]
@@ -111,7 +104,7 @@ def build(session: Session, principal: Principal, catalogue: Catalogue, *, figur
         raise NotFound(f"{fy}年度の実績値はありません（{current}年度までです）。")
     choices = tuple(f for f in catalogue.figures if f.direction is not None)
     figure = catalogue.figure(figure_key) if figure_key else choices[0]
-    start, end = _period(figure, fy, today)
+    start, end = figure.months_counted(fy, today)
     bureaus = {u.id: u for u in orgs.units_in_force(session, today, UnitKind.BUREAU)}
     prefecture, rows = group_rows(session, catalogue, figure, fy, today, bureaus)
     round_ = rounds.get_round(session, round_id) if round_id else rounds.current_round(session)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from markupsafe import Markup
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from app.auth import permissions
 from app.auth.permissions import Principal
@@ -17,7 +17,6 @@ from app.errors import Forbidden, NotFound
 from app.jpdate import fiscal_year_label, fiscal_year_of
 from app.kpis import desk, lineage
 from app.kpis.catalogue import Catalogue
-from app.kpis.models import KpiValue
 from app.kpis.parse import fmt
 from app.kpis.schema import Figure
 from app.orgs import service as orgs
@@ -144,12 +143,6 @@ def latest_ratings(session: Session, principal: Principal, unit: Unit) -> Rating
         return Ratings(None, {}, {})
     return Ratings(round_.title, {i.key: i.text for i in view.definition.items},
                    {key: answer.status for key, answer in view.answers.items()})
-
-
-def load_values(session: Session, unit_id: int, start: date, end: date) -> Values:
-    rows = session.exec(select(KpiValue.figure_key, KpiValue.month, KpiValue.value).where(
-        KpiValue.unit_id == unit_id, KpiValue.month >= start, KpiValue.month <= end))
-    return {(key, month): value for key, month, value in rows}
 
 
 def build(session: Session, principal: Principal, unit: Unit, catalogue: Catalogue, *, fy: int | None,

@@ -7,6 +7,7 @@ may be the headcount (職員数) that per-employee figures are divided by.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -67,6 +68,13 @@ class Figure(BaseModel):
     @property
     def period_label(self) -> str:
         return PERIOD_LABELS[self.period]
+
+    def months_counted(self, fy: int, today: date) -> tuple[date, date]:
+        """The first and last month counted of fiscal year ``fy``: April to March, or to this month in the
+        current fiscal year; a yearly figure's one value is on April."""
+        if self.period == "yearly":
+            return date(fy, 4, 1), date(fy, 4, 1)
+        return date(fy, 4, 1), min(date(fy + 1, 3, 1), date(today.year, today.month, 1))
 
     @property
     def direction_label(self) -> str:
