@@ -63,7 +63,7 @@ document.addEventListener("click", function (event) {
 });
 
 // 「取組事例として共有する」: the page sends the tick with the rows at ◎ (or already shared) only; a row whose
-// status becomes ◎ gets it from the page's <template id=share-tick> (names and ids x<n>, labelled by itself and
+// status becomes ◎ gets it from the page's <template id=share-tick> (names and ids x<n>, named by the page's #xs and
 // the item's text t<n>), before htmx collects the row's fields (capture phase, ahead of the row's listener).
 document.addEventListener("change", function (event) {
   var radio = event.target;
@@ -78,7 +78,7 @@ document.addEventListener("change", function (event) {
     input.name = "x" + n;
     if (input.id) {
       input.id = "x" + n;
-      input.setAttribute("aria-labelledby", "x" + n + " t" + n);
+      input.setAttribute("aria-labelledby", "xs t" + n);
     }
   });
   var output = row.querySelector("output");
