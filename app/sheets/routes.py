@@ -17,7 +17,7 @@ from app.checklists.service import Definition, ItemDef
 from app.db import reads_from_here
 from app.errors import AppError, Conflict, InvalidInput
 from app.rounds import service as rounds
-from app.sheets import evidence, figures, practice, previous, review, service
+from app.sheets import evidence, figures, practice, previous, review, row_markup, service
 from app.sheets.models import EventSource
 from app.sheets.service import AnswerInput, SheetView
 from app.web.deps import DbSession, FormDep, csrf_protect
@@ -45,6 +45,8 @@ def _page_context(session: Session, view: SheetView, rows: RowState | None = Non
         "view": view,
         "score": service.score_of(session, view),
         "rows": rows or RowState(),
+        # the rows' status radios, built once per process for each row and answer (app/sheets/row_markup.py)
+        "status_options": row_markup.status_options,
         "saved": saved,
         "url": sheet_url(view.round.id, view.unit.code),
         # 「未回答のみ表示」 (?only=unanswered): the rows still without an answer
