@@ -117,3 +117,20 @@ def test_the_sheet_page_stays_under_its_size_before_compression(client, demo_she
     assert response.status_code == 200 and "content-encoding" not in response.headers
     assert len(re.findall(r"<tr id=r\d+", response.text)) == 36
     assert len(response.content) <= PAGE_MAX_BYTES, len(response.content)
+
+
+def test_the_share_tick_is_sent_with_the_rows_at_excellent_only(client, demo_sheet):
+    """「取組事例として共有する」 matters at ◎ (CSS hides it elsewhere): the page sends it with the rows at ◎ and the rows
+    already shared, and once as a <template> that static/js/app.js copies into a row whose status becomes ◎."""
+    page, api = demo_sheet
+    html = client.get(page).text
+    items = client.get(api).json()["items"]
+    rows = dict(re.findall(r"<tr id=r(\d+)(.*?)(?=<tr id=r|</tbody>)", html, re.S))
+    assert len(rows) == len(items) == 36
+    for item in items:
+        row = rows[str(item["position"])]
+        ticked = re.search(r"name=x\d+ value=1 [^>]*checked", row) is not None  # shared: test_practice.py
+        wanted = item["answer"]["status"] == "◎" or ticked
+        assert (f'aria-labelledby="xs t{item["position"]}">取組事例として共有する</label>' in row) == wanted, item
+    assert any(i["answer"]["status"] == "◎" for i in items) and any(i["answer"]["status"] != "◎" for i in items)
+    assert html.count("<template id=share-tick>") == 1 and html.count("<span id=xs hidden>取組事例として共有する</span>") == 1
