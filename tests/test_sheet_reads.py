@@ -134,3 +134,17 @@ def test_the_share_tick_is_sent_with_the_rows_at_excellent_only(client, demo_she
         assert (f'aria-labelledby="xs t{item["position"]}">取組事例として共有する</label>' in row) == wanted, item
     assert any(i["answer"]["status"] == "◎" for i in items) and any(i["answer"]["status"] != "◎" for i in items)
     assert html.count("<template id=share-tick>") == 1 and html.count("<span id=xs hidden>取組事例として共有する</span>") == 1
+
+
+def test_the_sheet_json_is_serialised_by_its_model(client, demo_sheet):
+    """The route sends SheetOut.model_dump_json() itself (FastAPI would validate the model again and encode it in
+    Python): what it sends is what the OpenAPI schema says, with the same header as before."""
+    from app.sheets.api import SheetOut
+
+    _, api = demo_sheet
+    response = client.get(api)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    sheet = SheetOut.model_validate_json(response.content)
+    assert response.content == sheet.model_dump_json().encode()
+    assert response.json() == sheet.model_dump(mode="json") and len(sheet.items) == 36
+
