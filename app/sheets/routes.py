@@ -41,6 +41,8 @@ class RowState:
 def _page_context(session: Session, view: SheetView, rows: RowState | None = None, saved: int | None = None, *,
                   principal: Principal, fragment: bool = False, only_unanswered: bool = False,
                   submit_refused: bool = False) -> dict:
+    practices = practice.hints(session, [k for k, a in view.answers.items() if a.status in practice.NEEDS_WORK],
+                               except_unit_id=view.unit.id)
     context = {
         "view": view,
         "score": service.score_of(session, view),
@@ -58,11 +60,10 @@ def _page_context(session: Session, view: SheetView, rows: RowState | None = Non
         # the desk's review: 差戻し comments beside the items, the desk's panel (app/sheets/review.py)
         "review": review.review_of(session, principal, view),
         # 取組事例 of other 所属 on the items this one answered △ or × (the rows' 改善のヒント)
-        "practices": practice.hints(session, [k for k, a in view.answers.items() if a.status in practice.NEEDS_WORK],
-                                    except_unit_id=view.unit.id),
-        # the items whose practices offer 「この所属に聞いてみる」 (at △ or × in the latest round answered)
-        "ask_practice_keys": practice.askable(session, principal, view.unit.id,
-                                              [k for k, a in view.answers.items() if a.status in practice.NEEDS_WORK]),
+        "practices": practices,
+        # of the items with practices, those whose practices offer 「この所属に聞いてみる」 (at △ or × in the latest
+        # round answered; the rows without practices show no button, so they are not asked about)
+        "ask_practice_keys": practice.askable(session, principal, view.unit.id, list(practices)),
         # 根拠資料 per item (app/sheets/evidence.py): None for someone who may not read them
         "evidence": evidence.of_view(session, principal, view),
     }
