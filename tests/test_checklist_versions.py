@@ -400,7 +400,7 @@ def test_the_demo_command_puts_the_newest_round_on_the_newest_version(demo_cli_e
     for page in (sheet, trend):
         assert "まだ登録されていません" not in page and "参考リンクはありません" not in page
     url = next(link.url for link in items[weak[0]["item_key"]].links if link.url)
-    assert f'<a href="{url}" target=_blank rel=noopener>' in sheet
+    assert f'<a href="{url}" target=_blank>' in sheet
     assert f'<a href="{url}" target="_blank" rel="noopener">' in trend
     assert "（外部サイト・新しいウィンドウで開きます）" in sheet and "（外部サイト・新しいウィンドウで開きます）" in trend
 

@@ -42,7 +42,7 @@ def test_every_item_of_the_current_checklist_shows_its_reference_links_in_its_ro
         assert f"リンク<span class=item-refs__n>（{len(item.links)}）</span>" in row, item.key
         for link in item.links:
             if link.get("url"):
-                assert f'<a href="{htmllib.escape(iri(link["url"]))}" target=_blank rel=noopener>' in row, (item.key,
+                assert f'<a href="{htmllib.escape(iri(link["url"]))}" target=_blank>' in row, (item.key,
                                                                                                   link["url"])
             assert htmllib.escape(link["label"], quote=False) in row, (item.key, link["label"])
     assert "—" not in "".join(rows.values())

@@ -207,9 +207,12 @@ _ERRORS = {
 
 
 @router.get("/rounds/{round_id}/sections/{code}/sheet", response_model=SheetOut, responses=_ERRORS)
-def get_sheet(round_id: RoundId, code: Code, session: DbSession, principal: CurrentPrincipal) -> SheetOut:
+def get_sheet(round_id: RoundId, code: Code, session: DbSession, principal: CurrentPrincipal) -> Response:
     """A 所属's sheet in a round: every item with its answer, the entry date, state, score and completion."""
-    return sheet_out(session, service.get_sheet_for(session, principal, round_id, code), principal)
+    sheet = sheet_out(session, service.get_sheet_for(session, principal, round_id, code), principal)
+    # Serialised here by pydantic-core, as put_answer does: returned as a model, FastAPI would validate it again in
+    # the thread pool and then encode it in Python (jsonable_encoder, json.dumps), a quarter of the request.
+    return Response(sheet.model_dump_json(), media_type="application/json")
 
 
 @router.put(

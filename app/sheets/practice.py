@@ -107,15 +107,22 @@ def hints(session: Session, keys: Sequence[str], *, except_unit_id: int | None,
     return found
 
 
+# Built once (building it cost more than running it, with _newer()'s correlated subquery): bind parameters
+# ``unit_id`` and ``keys`` (expanding).
+_LATEST_STATUSES = (
+    select(Answer.item_key, Answer.status).join(Sheet, Sheet.id == Answer.sheet_id)
+    .join(Round, Round.id == Sheet.round_id)
+    .where(Sheet.unit_id == bindparam("unit_id"), Answer.item_key.in_(bindparam("keys", expanding=True)),
+           Answer.status.is_not(None), ~_newer())
+)
+
+
 def latest_statuses(session: Session, unit_id: int, keys: Sequence[str]) -> dict[str, str]:
     """A 所属's answer to each of ``keys`` in the latest round in which it answered the item (the same 「latest
     answered round」 as a shared practice's), any sheet state; items it never answered are left out. One query."""
     if not keys:
         return {}
-    query = (select(Answer.item_key, Answer.status).join(Sheet, Sheet.id == Answer.sheet_id)
-             .join(Round, Round.id == Sheet.round_id)
-             .where(Sheet.unit_id == unit_id, Answer.item_key.in_(list(keys)), Answer.status.is_not(None), ~_newer()))
-    return dict(session.connection().execute(query).all())
+    return dict(session.connection().execute(_LATEST_STATUSES, {"unit_id": unit_id, "keys": list(keys)}).all())
 
 
 def askable(session: Session, principal: Principal, unit_id: int, keys: Sequence[str]) -> set[str]:

@@ -17,7 +17,7 @@ from app.checklists.service import Definition, ItemDef
 from app.db import reads_from_here
 from app.errors import AppError, Conflict, InvalidInput
 from app.rounds import service as rounds
-from app.sheets import evidence, figures, practice, previous, review, service
+from app.sheets import evidence, figures, practice, previous, review, row_markup, service
 from app.sheets.models import EventSource
 from app.sheets.service import AnswerInput, SheetView
 from app.web.deps import DbSession, FormDep, csrf_protect
@@ -41,10 +41,14 @@ class RowState:
 def _page_context(session: Session, view: SheetView, rows: RowState | None = None, saved: int | None = None, *,
                   principal: Principal, fragment: bool = False, only_unanswered: bool = False,
                   submit_refused: bool = False) -> dict:
+    practices = practice.hints(session, [k for k, a in view.answers.items() if a.status in practice.NEEDS_WORK],
+                               except_unit_id=view.unit.id)
     context = {
         "view": view,
         "score": service.score_of(session, view),
         "rows": rows or RowState(),
+        # the rows' status radios, built once per process for each row and answer (app/sheets/row_markup.py)
+        "status_options": row_markup.status_options,
         "saved": saved,
         "url": sheet_url(view.round.id, view.unit.code),
         # 「未回答のみ表示」 (?only=unanswered): the rows still without an answer
@@ -56,11 +60,10 @@ def _page_context(session: Session, view: SheetView, rows: RowState | None = Non
         # the desk's review: 差戻し comments beside the items, the desk's panel (app/sheets/review.py)
         "review": review.review_of(session, principal, view),
         # 取組事例 of other 所属 on the items this one answered △ or × (the rows' 改善のヒント)
-        "practices": practice.hints(session, [k for k, a in view.answers.items() if a.status in practice.NEEDS_WORK],
-                                    except_unit_id=view.unit.id),
-        # the items whose practices offer 「この所属に聞いてみる」 (at △ or × in the latest round answered)
-        "ask_practice_keys": practice.askable(session, principal, view.unit.id,
-                                              [k for k, a in view.answers.items() if a.status in practice.NEEDS_WORK]),
+        "practices": practices,
+        # of the items with practices, those whose practices offer 「この所属に聞いてみる」 (at △ or × in the latest
+        # round answered; the rows without practices show no button, so they are not asked about)
+        "ask_practice_keys": practice.askable(session, principal, view.unit.id, list(practices)),
         # 根拠資料 per item (app/sheets/evidence.py): None for someone who may not read them
         "evidence": evidence.of_view(session, principal, view),
     }

@@ -142,15 +142,17 @@ def score_of(session: Session, view: SheetView) -> figures.SheetScore:
 class RoundChoice:
     """A round in which this 所属 (or one of its predecessors or successors) has a sheet the person may read."""
 
-    round: Round
+    round_id: int
+    round_title: str
     code: str
     unit_name: str
     current: bool
 
 
-# Built once (building a statement costs more than running it): the rounds in which some 所属 have a sheet.
+# Built once (building a statement costs more than running it): the rounds in which some 所属 have a sheet, as
+# plain columns (up to 20 rounds at prefecture scale: ORM objects for each cost more than the query).
 _ROUNDS_OF_UNITS = (
-    select(Round, Unit)
+    select(Round.id, Round.title, Unit.id, Unit.code, Unit.name)
     .join(Sheet, Sheet.round_id == Round.id)
     .join(Unit, Unit.id == Sheet.unit_id)
     .where(Sheet.unit_id.in_(bindparam("units", expanding=True)), Round.state != RoundState.PREPARING)
@@ -161,11 +163,12 @@ _ROUNDS_OF_UNITS = (
 def round_choices(session: Session, principal: Principal, view: SheetView) -> list[RoundChoice]:
     """For the round switcher on the sheet page: newest round first."""
     family = orgs.family_ids(session, view.unit.id, scope.lineage)  # the lineage read once per request
-    rows = session.exec(_ROUNDS_OF_UNITS, params={"units": list(family)}).all()
+    rows = session.connection().execute(_ROUNDS_OF_UNITS, {"units": list(family)}).all()
     readable = scope.readable_units(session, principal)
     if readable is not None:
-        rows = [(r, u) for r, u in rows if u.id in readable or u.id in principal.sections]
-    return [RoundChoice(r, u.code, u.name, r.id == view.round.id and u.id == view.unit.id) for r, u in rows]
+        rows = [row for row in rows if row[2] in readable or row[2] in principal.sections]
+    return [RoundChoice(round_id, title, code, name, round_id == view.round.id and unit_id == view.unit.id)
+            for round_id, title, unit_id, code, name in rows]
 
 
 def _view(session: Session, principal: Principal, round_: Round, sheet: Sheet, unit: Unit, bureau: Unit) -> SheetView:

@@ -62,6 +62,29 @@ document.addEventListener("click", function (event) {
   window.htmx.ajax("GET", "/evidence" + address, { target: link.parentNode, swap: "outerHTML" });
 });
 
+// 「取組事例として共有する」: the page sends the tick with the rows at ◎ (or already shared) only; a row whose
+// status becomes ◎ gets it from the page's <template id=share-tick> (names and ids x<n>, named by the page's #xs and
+// the item's text t<n>), before htmx collects the row's fields (capture phase, ahead of the row's listener).
+document.addEventListener("change", function (event) {
+  var radio = event.target;
+  var row = radio && radio.closest ? radio.closest("tr.item-row") : null;
+  var template = document.getElementById("share-tick");
+  if (!row || !template || radio.type !== "radio" || radio.value !== "◎" || row.querySelector(".share-tick")) {
+    return;
+  }
+  var n = row.id.slice(1);
+  var tick = template.content.firstElementChild.cloneNode(true);
+  tick.querySelectorAll("input").forEach(function (input) {
+    input.name = "x" + n;
+    if (input.id) {
+      input.id = "x" + n;
+      input.setAttribute("aria-labelledby", "xs t" + n);
+    }
+  });
+  var output = row.querySelector("output");
+  output.parentNode.insertBefore(tick, output);
+}, true);
+
 // Sheet rows save one at a time (htmx posts the row's own fields): without JavaScript the whole table is
 // one form, so a row's request would otherwise carry every field of the page.
 document.addEventListener("htmx:configRequest", function (event) {
