@@ -190,12 +190,13 @@ def _leaders_statement(bureau: bool, progress: tuple[Progress, ...] | None, unit
         where.append(figures.in_progress(progress))
     if bureau:
         where.append(Sheet.bureau_id == bindparam("bureau_id"))
-    if units:
+    leaders = (select(Sheet.unit_id, User.display_name, User.upn)
+               .join(Membership, Membership.unit_id == Sheet.unit_id)
+               .join(User, User.id == Membership.user_id))
+    if units:  # a page's few 所属, looked up by id: no organisation order, so no join to the 所属 and the 部局
         where.append(Sheet.unit_id.in_(bindparam("unit_ids", expanding=True)))
-    return (select(Sheet.unit_id, User.display_name, User.upn)
-            .join(Membership, Membership.unit_id == Sheet.unit_id)
-            .join(User, User.id == Membership.user_id)
-            .join(Unit, Unit.id == Sheet.unit_id)
+        return leaders.where(*where).order_by(Sheet.unit_id, User.display_name, User.upn)
+    return (leaders.join(Unit, Unit.id == Sheet.unit_id)
             .join(Bureau, Bureau.id == Sheet.bureau_id)
             .where(*where)
             .order_by(*ORG_ORDER, User.display_name, User.upn))
@@ -205,7 +206,8 @@ def leaders_of_round(session: Session, round_id: int, *, bureau_id: int | None =
                      progress: Collection[Progress] | None = None,
                      unit_ids: Collection[int] | None = None) -> dict[int, list[Leader]]:
     """``{unit id: [DX推進リーダー]}`` for the 所属 of a round (of one 部局, in some states of progress, or
-    some 所属), in organisation order (a statement built once per shape: the board asks for every page)."""
+    some 所属), in organisation order (given ``unit_ids``: in no order of 所属), each 所属's by name (a statement
+    built once per shape: the board asks for every page)."""
     statement = _leaders_statement(bureau_id is not None,
                                    tuple(sorted(progress)) if progress is not None else None, unit_ids is not None)
     params = {"round_id": round_id, "bureau_id": bureau_id, "unit_ids": list(unit_ids or ())}
