@@ -263,6 +263,12 @@ def test_counterpart_names_are_the_first_of_each_bureau_in_organisation_order(se
         ("P", 3, ["P2", "P3", "P4"]), ("Q", 1, ["Q1"])]
 
 
+def test_counterpart_names_name_a_bureau_listed_twice_once(session, dw):
+    p, q = dw.bureaus["P"].id, dw.bureaus["Q"].id
+    names = queries.counterpart_names(session, dw.round.id, {K6: [p, q, p], K1: [q, q]}, per_bureau=5)
+    assert names == {(K6, p): [("P2", "P部 2課")], (K6, q): [("Q1", "Q部 1課")], (K1, q): [("Q1", "Q部 1課")]}
+
+
 def test_quick_wins_of_a_round_with_no_answers_are_empty(session, dw, desk):
     view = service.quick_wins(session, desk, dw.empty_round.id, scope=ALL)
     assert view.rows == [] and view.pager.total == 0

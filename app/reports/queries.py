@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import Date, and_, bindparam, func, or_, select, union_all
+from sqlalchemy import Date, Integer, String, and_, bindparam, func, or_, select, text
 from sqlmodel import Session
 
 from app.auth.models import Membership, SectionRole, User
@@ -108,32 +108,42 @@ def section_statuses(session: Session, round_id: int, unit_ids: Collection[int],
     return list(found.values())
 
 
-@lru_cache(maxsize=32)
-def _counterpart_names_statement(items: int, own: bool, states: str | None = None):
+def _pairs(n: int):
+    """``n`` (item key, 部局 id) pairs bound as ``key_i``, ``bureau_i``: a ``VALUES`` list as a derived table (its
+    columns are named column1, column2 by SQLite and PostgreSQL alike; neither takes a column list after it)."""
+    rows = ", ".join(f"(:key_{i}, :bureau_{i})" for i in range(n))
+    # only placeholder names go into the text; the values are bound
+    return (text(f"SELECT column1 AS item_key, column2 AS bureau_id FROM (VALUES {rows}) AS v")  # noqa: S608
+            .bindparams(*(bindparam(f"key_{i}", type_=String) for i in range(n)),
+                        *(bindparam(f"bureau_{i}", type_=Integer) for i in range(n)))
+            .columns(item_key=String, bureau_id=Integer).subquery("pairs"))
+
+
+@lru_cache(maxsize=64)
+def _counterpart_names_statement(pairs: int, own: bool, states: str | None = None):
     """The first ``per_bureau`` 所属 per (item, 部局) at ×, numbered in SQL: at prefecture scale thousands
     of 所属 answered × to a ☆☆☆ item, and the page shows five per 部局 of the ten 部局 shown per item.
 
-    One branch per item, each over the sheets of that item's own 部局 only (``ix_sheet_round_bureau``):
-    a third of the answers that the union of every item's 部局 would have SQLite look up."""
-    branches = []
-    for n in range(items):
-        where = [Sheet.round_id == bindparam("round_id"), Sheet.bureau_id.in_(bindparam(f"bureaus_{n}", expanding=True)),
-                 Answer.item_key == bindparam(f"key_{n}"), Answer.status == bindparam("status")]
-        if own:
-            where.append(Sheet.unit_id.in_(bindparam("unit_ids", expanding=True)))
-        where.extend(figures.sheet_in(states))  # the sheets in ``states``, or the confirmed ones
-        branches.append(select(Answer.item_key, Sheet.bureau_id, Unit.code, Unit.name, Unit.position)
-                        .join(Sheet, Sheet.id == Answer.sheet_id)
-                        .join(Unit, Unit.id == Sheet.unit_id)
-                        .where(*where))
-    found = union_all(*branches).subquery() if items > 1 else branches[0].subquery()
-    ranked = select(found.c.item_key, found.c.bureau_id, found.c.code, found.c.name,
+    One join driven by the (item, 部局) pairs shown: per pair the sheets of that 部局 (``ix_sheet_round_bureau``)
+    and one index probe of each for its answer to that item. (A ``UNION ALL`` branch per item cost PostgreSQL a
+    plan per branch and a parallel plan with two workers per request, and scanned the round's sheets per branch.)"""
+    pair = _pairs(pairs)
+    where = [Sheet.round_id == bindparam("round_id"), Answer.status == bindparam("status")]
+    if own:
+        where.append(Sheet.unit_id.in_(bindparam("unit_ids", expanding=True)))
+    where.extend(figures.sheet_in(states))  # the sheets in ``states``, or the confirmed ones
+    found = (select(pair.c.item_key, Sheet.bureau_id, Unit.code, Unit.name,
                     # organisation order within one 部局 (the partition's): no join to the 部局 for its place
-                    func.row_number().over(partition_by=(found.c.item_key, found.c.bureau_id),
-                                           order_by=(found.c.position, found.c.code)).label("n")).subquery()
-    return (select(ranked.c.item_key, ranked.c.bureau_id, ranked.c.code, ranked.c.name)
-            .where(ranked.c.n <= bindparam("per_bureau"))
-            .order_by(ranked.c.item_key, ranked.c.bureau_id, ranked.c.n))
+                    func.row_number().over(partition_by=(pair.c.item_key, Sheet.bureau_id),
+                                           order_by=(Unit.position, Unit.code)).label("n"))
+             .select_from(pair)
+             .join(Sheet, Sheet.bureau_id == pair.c.bureau_id)
+             .join(Answer, and_(Answer.sheet_id == Sheet.id, Answer.item_key == pair.c.item_key))
+             .join(Unit, Unit.id == Sheet.unit_id)
+             .where(*where)).subquery("ranked")
+    return (select(found.c.item_key, found.c.bureau_id, found.c.code, found.c.name)
+            .where(found.c.n <= bindparam("per_bureau"))
+            .order_by(found.c.item_key, found.c.bureau_id, found.c.n))
 
 
 def counterpart_names(session: Session, round_id: int, bureaus: Mapping[str, Collection[int]], *,
@@ -141,13 +151,13 @@ def counterpart_names(session: Session, round_id: int, bureaus: Mapping[str, Col
                       states: Collection[str] | None = None) -> dict[tuple[str, int], list[tuple[str, str]]]:
     """``{(item key, 部局 id): [(code, name)]}``: for each item key of ``bureaus``, the first ``per_bureau``
     所属 (organisation order) of each of its 部局 that answered × to it (with their sheet in ``states``)."""
-    wanted = [(key, list(ids)) for key, ids in bureaus.items() if ids]
+    wanted = list(dict.fromkeys((key, bureau_id) for key, ids in bureaus.items() for bureau_id in ids))
     if not wanted:
         return {}
     params = {"round_id": round_id, "status": rules.COUNTERPART_STATUS.value, "unit_ids": list(unit_ids or ()),
               "per_bureau": per_bureau, "states": list(states or ())}
-    for n, (key, ids) in enumerate(wanted):
-        params[f"key_{n}"], params[f"bureaus_{n}"] = key, ids
+    for n, (key, bureau_id) in enumerate(wanted):
+        params[f"key_{n}"], params[f"bureau_{n}"] = key, bureau_id
     result: dict[tuple[str, int], list[tuple[str, str]]] = defaultdict(list)
     for key, bureau_id, code, name in session.connection().execute(
             _counterpart_names_statement(len(wanted), unit_ids is not None, figures.states_shape(states)),
@@ -180,12 +190,13 @@ def _leaders_statement(bureau: bool, progress: tuple[Progress, ...] | None, unit
         where.append(figures.in_progress(progress))
     if bureau:
         where.append(Sheet.bureau_id == bindparam("bureau_id"))
-    if units:
+    leaders = (select(Sheet.unit_id, User.display_name, User.upn)
+               .join(Membership, Membership.unit_id == Sheet.unit_id)
+               .join(User, User.id == Membership.user_id))
+    if units:  # a page's few 所属, looked up by id: no organisation order, so no join to the 所属 and the 部局
         where.append(Sheet.unit_id.in_(bindparam("unit_ids", expanding=True)))
-    return (select(Sheet.unit_id, User.display_name, User.upn)
-            .join(Membership, Membership.unit_id == Sheet.unit_id)
-            .join(User, User.id == Membership.user_id)
-            .join(Unit, Unit.id == Sheet.unit_id)
+        return leaders.where(*where).order_by(Sheet.unit_id, User.display_name, User.upn)
+    return (leaders.join(Unit, Unit.id == Sheet.unit_id)
             .join(Bureau, Bureau.id == Sheet.bureau_id)
             .where(*where)
             .order_by(*ORG_ORDER, User.display_name, User.upn))
@@ -195,7 +206,8 @@ def leaders_of_round(session: Session, round_id: int, *, bureau_id: int | None =
                      progress: Collection[Progress] | None = None,
                      unit_ids: Collection[int] | None = None) -> dict[int, list[Leader]]:
     """``{unit id: [DX推進リーダー]}`` for the 所属 of a round (of one 部局, in some states of progress, or
-    some 所属), in organisation order (a statement built once per shape: the board asks for every page)."""
+    some 所属), in organisation order (given ``unit_ids``: in no order of 所属), each 所属's by name (a statement
+    built once per shape: the board asks for every page)."""
     statement = _leaders_statement(bureau_id is not None,
                                    tuple(sorted(progress)) if progress is not None else None, unit_ids is not None)
     params = {"round_id": round_id, "bureau_id": bureau_id, "unit_ids": list(unit_ids or ())}

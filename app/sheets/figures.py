@@ -24,7 +24,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Literal
 
-from sqlalchemy import String, and_, bindparam, case, cast, delete, func, insert, literal, or_, select
+from sqlalchemy import Float, String, and_, bindparam, case, cast, delete, func, insert, literal, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -211,12 +211,21 @@ def in_progress(progress: Collection[Progress]):
     conditions = {Progress.SUBMITTED: Sheet.state == SUBMITTED,
                   Progress.IN_PROGRESS: and_(Sheet.state != SUBMITTED, _STARTED),
                   Progress.NOT_STARTED: and_(Sheet.state != SUBMITTED, ~_STARTED)}
+    if {Progress.IN_PROGRESS, Progress.NOT_STARTED} <= set(progress):  # started or not: every draft
+        conditions[Progress.IN_PROGRESS] = Sheet.state != SUBMITTED
+        progress = [p for p in progress if p is not Progress.NOT_STARTED]
     return or_(*[conditions[p] for p in progress])
 
 
 def _ratio():
     """The maturity's order in SQL (points per answered item; none last)."""
-    return case((Sheet.tally_answered > 0, Sheet.tally_points * 1.0 / Sheet.tally_answered), else_=None)
+    return case((Sheet.tally_answered > 0, _per(Sheet.tally_points, Sheet.tally_answered)), else_=None)
+
+
+def _per(part, whole):
+    """``part / whole`` as a floating-point number, in SQL: an exact order (the counts are small integers)
+    at less cost than PostgreSQL's ``numeric`` division (what ``part * 1.0 / whole`` is there)."""
+    return cast(part, Float).op("/")(whole)
 
 
 def _listing(*, bureau: bool, units: bool, sheets: bool, progress: tuple[Progress, ...] | None,
@@ -238,7 +247,7 @@ def _listing(*, bureau: bool, units: bool, sheets: bool, progress: tuple[Progres
 
 def _answered_share():
     """回答率 in SQL, as ``Tally.completion`` counts it (answered and 該当なし per item of the sheet)."""
-    return case((Sheet.tally_total > 0, (Sheet.tally_answered + Sheet.tally_not_applicable) * 1.0 / Sheet.tally_total),
+    return case((Sheet.tally_total > 0, _per(Sheet.tally_answered + Sheet.tally_not_applicable, Sheet.tally_total)),
                 else_=0)
 
 

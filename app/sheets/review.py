@@ -192,6 +192,8 @@ def review_counts(session: Session, round_id: int, bureau_id: int | None = None)
                func.sum(case((SheetReview.mark == ReviewMark.CONFIRMED.value, 1), else_=0)).label("ok"),
                func.sum(case((SheetReview.mark == ReviewMark.RETURNED.value, 1), else_=0)).label("back"),
                func.count().label("marked"))
+        # the marks on this round's sheets only (marks of every round are millions of rows after a few years)
+        .where(SheetReview.sheet_id.in_(select(Sheet.id).where(Sheet.round_id == round_id)))
         .group_by(SheetReview.sheet_id).subquery())
     ok = func.coalesce(per_sheet.c.ok, 0)
     back = func.coalesce(per_sheet.c.back, 0)
