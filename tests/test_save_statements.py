@@ -148,6 +148,58 @@ def test_a_save_that_waited_for_the_sheet_reads_the_answer_as_the_save_before_it
         second.close()
 
 
+def test_a_save_takes_the_group_rows_in_the_order_every_writer_takes_them(world, engine, backend):
+    """Group tallies are shared by every sheet of a 部局: every writer takes their rows in one order (the maturity
+    rows, then the item rows, as ``writer.apply`` writes them), so that two writers never wait for each other in a
+    circle. On PostgreSQL a save writes them in one statement, whose sub-statements run in an order of the
+    database's choosing unless one reads another's rows. Here another writer holds the round's maturity rows, the
+    save waits for one of them, and the other writer then takes the item rows: a save that had taken an item row
+    before waiting would deadlock (and one of the two would fail)."""
+    import threading
+    import time
+
+    from sqlalchemy import update
+
+    from app.checklists import service as checklists
+    from app.db import session_for
+    from app.jpdate import now_utc, today_jst
+    from app.sheets import writer
+    from app.sheets.models import EventSource, ItemTally, MaturityTally
+
+    if backend == "sqlite":
+        return  # one writer at a time: nothing to interleave
+    other, saving = session_for(engine, write=True), session_for(engine, write=True)
+    failed = []
+
+    def save():
+        try:
+            sheet, stored = writer.lock_with_answer(saving, world.round.id, "A1", K1)
+            definition = checklists.get_definition(saving, sheet.version_id)
+            writer.write_answers(saving, sheet, definition, [writer.Change(definition.item(K1), stored, "◎", "")],
+                                 actor_id=None, source=EventSource.API, now=now_utc(), entry_on=today_jst())
+            saving.commit()
+        except Exception as exc:  # noqa: BLE001 (reported below)
+            failed.append(exc)
+
+    try:
+        other.connection().execute(update(MaturityTally).where(MaturityTally.round_id == world.round.id)
+                                   .values(sections=MaturityTally.sections))
+        thread = threading.Thread(target=save)
+        thread.start()
+        time.sleep(0.5)  # the save now waits for a maturity row
+        assert thread.is_alive()
+        other.connection().execute(update(ItemTally).where(ItemTally.round_id == world.round.id)
+                                   .values(sections=ItemTally.sections))
+        other.commit()
+        thread.join(timeout=30)
+        assert not failed, failed
+    finally:
+        other.rollback()
+        other.close()
+        saving.rollback()
+        saving.close()
+
+
 def test_a_writer_that_committed_lets_the_next_writer_through_the_gate_before_it_renders():
     """SQLite's writers queue one at a time in the process (``DbGate``); a save that committed and only renders
     now lets the next one in (``reads_from_here`` calls what ``admit`` yields, from the request's thread)."""
