@@ -18,16 +18,34 @@ from app.auth.permissions import Principal
 from app.config import Settings
 from app.errors import Forbidden, LoginRequired
 from app.web import session as web_session
-from app.web.deps import DbSession, SettingsDep
+from app.web.deps import DbSession
 
 # Dependencies that only look at values already loaded are ``async def``: FastAPI runs a plain ``def``
-# dependency in the thread pool, a hop that costs more than the check itself.
+# dependency in the thread pool, a hop that costs more than the check itself. Each depends on as few others as it
+# can: FastAPI solves every dependency of every request anew (some fifty Python calls each), so the two below read
+# the settings from the app rather than through ``SettingsDep``, and ``current_principal`` does not go through
+# ``optional_principal``.
 
 
-async def optional_principal(request: Request, session: DbSession, settings: SettingsDep) -> Principal | None:
+async def optional_principal(request: Request, session: DbSession) -> Principal | None:
+    return await _principal(request, session)
+
+
+async def current_principal(request: Request, session: DbSession) -> Principal:
+    principal = await _principal(request, session)
+    if principal is None:
+        raise LoginRequired()
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def _principal(request: Request, session: Session) -> Principal | None:
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
+    settings = request.app.state.settings
     token = _bearer(request)
     if token is None and db.reads_without_waiting(session):
         # SQLite: one indexed read in the process, on the event loop (a hop to the thread pool and back costs
@@ -52,15 +70,6 @@ def _from_cookie(request: Request, session: Session | Connection, settings: Sett
     if principal is None:  # disabled, removed or its sessions ended since sign-in
         web_session.end(request.session)
     return principal
-
-
-async def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
-    if principal is None:
-        raise LoginRequired()
-    return principal
-
-
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
 def _bearer(request: Request) -> str | None:
