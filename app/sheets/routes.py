@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from app.auth import permissions
-from app.auth.deps import CurrentPrincipal
+from app.auth.deps import CurrentPrincipal, SignedInDep
 from app.auth.permissions import Principal
 from app.checklists.service import Definition, ItemDef
 from app.db import reads_from_here
@@ -144,8 +144,9 @@ def _row_errors(exc: AppError) -> dict[str, str]:
 
 @router.post("/rounds/{round_id}/sections/{code}/items/{item_key}")
 def save_row(request: Request, round_id: RoundId, code: Code, item_key: ItemKey, session: DbSession,
-             principal: CurrentPrincipal, form: FormDep):
+             who: SignedInDep, form: FormDep):
     """One row, from htmx: answers with the row's save state (and the updated score, out of band)."""
+    principal = who.load()  # in this thread (SignedIn: one hop to the thread pool for the person and the save)
     item = service.definition_of(session, round_id).item(item_key)  # 404 for an unknown item
     inputs = _inputs_from_form(form, None, only=item) or [AnswerInput(item_key, None, None, None)]
     try:
