@@ -176,7 +176,9 @@ def save_row(request: Request, round_id: RoundId, code: Code, item_key: ItemKey,
                    "submit_refused": False,
                    "previous": previous.offer_for(session, principal, view) if saved.answered_moved else None}
     context.update(item=view.definition.item(item_key), answer=answer)
-    return render(request, "sheets/sheet.html", context, block="row_saved")
+    response = render(request, "sheets/sheet.html", context, block="row_saved")
+    session.close()  # the reads' transaction ends in this thread, not in a thread-pool hop of its own afterwards
+    return response
 
 
 @router.post("/rounds/{round_id}/sections/{code}/submit")
