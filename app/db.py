@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
@@ -55,6 +57,8 @@ class UTCDateTime(TypeDecorator):
 
 DEFAULT_POOL_SIZE = 5
 DEFAULT_WAIT_SECONDS = 5.0
+# A pooled connection unused for longer than this is pinged before a request gets it (see ``_ping_when_idle``).
+PING_AFTER_IDLE_SECONDS = 10.0
 
 
 def make_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE, wait_seconds: float = DEFAULT_WAIT_SECONDS,
@@ -72,8 +76,34 @@ def make_engine(url: str, *, pool_size: int = DEFAULT_POOL_SIZE, wait_seconds: f
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, connect_args={"connect_timeout": 5}, **kwargs)
+    engine = create_engine(url, connect_args={"connect_timeout": 5}, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before handing it out only when it has been idle for a while
+    (``PING_AFTER_IDLE_SECONDS``): a connection the database or the network dropped (a restart of the server, an
+    idle timeout) is then replaced before a request uses it. SQLAlchemy's ``pool_pre_ping`` pings at every
+    checkout, a round trip per request (a save's requests take their connections back within milliseconds). A
+    connection dropped while in use fails that request (503) and the pool starts afresh."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since <= PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                raise DisconnectionError() from exc  # the pool replaces it and tries again
+            raise
 
 
 def _configure_sqlite(engine: Engine) -> None:

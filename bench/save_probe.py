@@ -28,6 +28,7 @@ import asyncio
 import cProfile
 import json
 import logging
+import os
 import pstats
 import re
 import secrets
@@ -95,6 +96,20 @@ class Driver:
         self.seq = 0
         self.cpu = 0.0  # seconds of CPU spent in the app (see ``call``)
         self.calls: cProfile.Profile | None = None  # counting the app's Python function calls (``calls``)
+        self.backends: set[int] = set()  # PostgreSQL: the server processes of the app's connections
+        if self.engine.dialect.name == "postgresql":
+            event.listen(self.engine, "connect", lambda dbapi, _record: self.backends.add(dbapi.info.backend_pid))
+
+    def db_cpu(self) -> float:
+        """Seconds of CPU the PostgreSQL processes serving the app's connections have used (0 on SQLite)."""
+        total = 0
+        for pid in self.backends:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+        return total / os.sysconf("SC_CLK_TCK")
 
     async def sign_in(self) -> None:
         desk = await self._dev_login(throughput.DESK_UPN)
@@ -225,8 +240,10 @@ async def measure(driver: Driver, kind: str, saves: int, batches: int = 1) -> fl
     best = None
     for _ in range(batches):
         driver.cpu = 0.0
+        db_before = driver.db_cpu()
         for i in range(saves):
             await driver.save(kind, driver.keys[i % len(driver.keys)])
+        driver.db_spent = min(getattr(driver, "db_spent", 1e9), driver.db_cpu() - db_before)
         best = min(best or driver.cpu, driver.cpu)
     return best / saves * 1000
 
@@ -257,6 +274,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--pg-url", default=throughput.DEFAULT_PG)
+    parser.add_argument("--name", default="probe", help="the database's name part (bench_NAME_small on PostgreSQL)")
     parser.add_argument("--kinds", default="api,row,form", help="comma-separated: api, row, form")
     parser.add_argument("--profile", action="store_true", help="pyinstrument over --saves saves of the first kind")
     parser.add_argument("--saves", type=int, default=200, help="saves per batch (0: only count statements)")
@@ -268,7 +286,7 @@ def main() -> int:
     args = parser.parse_args()
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    url, _ = throughput.prepare_app_database(args.db, "small", args.pg_url, False, "probe", name="probe")
+    url, _ = throughput.prepare_app_database(args.db, "small", args.pg_url, False, "probe", name=args.name)
     driver = Driver(url, secrets.token_urlsafe(48))
 
     async def run() -> int:
@@ -288,11 +306,18 @@ def main() -> int:
                     print(f"  {times}× {text[:220]}")
             if args.saves:
                 print()
-                cpu = {kind: await measure(driver, kind, args.saves, args.batches) for kind in kinds}
+                cpu, db = {}, {}
+                for kind in kinds:
+                    driver.db_spent = 1e9
+                    cpu[kind] = await measure(driver, kind, args.saves, args.batches)
+                    db[kind] = driver.db_spent / args.saves * 1000
                 run_inline()  # cProfile counts the calls of one thread: the thread pool's parts run on it now
                 for kind in kinds:
                     print(f"{kind}: {cpu[kind]:.2f} ms CPU per save in the app (best of {args.batches} batches of "
-                          f"{args.saves} saves, no profiler); "
+                          f"{args.saves} saves, no profiler)"
+                          + (f", {db[kind]:.2f} ms of its PostgreSQL connections' CPU (best batch); " if driver.backends
+                             else "; ")
+                          +
                           f"{await calls(driver, kind, 50):,.0f} Python function calls per save")
             return 0
 

@@ -96,3 +96,35 @@ def test_pool_settings_are_read_from_the_environment_and_checked(monkeypatch, da
                                ("db_wait_seconds", 0, "PAPERLESS_DB_WAIT_SECONDS")):
         with pytest.raises(ConfigError, match=name):
             make_settings(database_url, **{field: value}).check()
+
+
+def test_a_pooled_connection_the_database_dropped_while_idle_is_replaced_before_a_request_uses_it(
+        database_url, backend, monkeypatch):
+    """A connection is pinged when it leaves the pool after being idle (not at every checkout: a round trip per
+    request); one the server ended meanwhile (a restart, an idle timeout) is replaced, and the request is served."""
+    from sqlalchemy import create_engine, event, text
+    from sqlalchemy.pool import NullPool
+
+    from app import db
+
+    if backend == "sqlite":
+        return  # no server to drop a connection
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.05)
+    app = create_app(make_settings(database_url, db_pool_size=1))
+    pids: list[int] = []
+    event.listen(app.state.engine, "connect", lambda dbapi_connection, _record: pids.append(
+        dbapi_connection.info.backend_pid))
+    admin = create_engine(database_url, poolclass=NullPool)
+    try:
+        with TestClient(app) as client:
+            assert client.get("/healthz").status_code == 200
+            assert client.get("/healthz").status_code == 200  # used again at once: the same connection
+            assert len(pids) == 1
+            with admin.connect() as conn:  # the server ends the app's (idle) connection
+                assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pids[0]}).scalar()
+            time.sleep(0.2)
+            assert client.get("/healthz").status_code == 200
+            assert len(pids) == 2  # a new connection
+    finally:
+        admin.dispose()
+        app.state.engine.dispose()

@@ -146,3 +146,36 @@ def test_api_tokens_are_separate_and_outlive_a_sign_out(new_client, world):
     assert browser.post("/auth/logout", data={"csrf_token": csrf}).status_code == 303
     response = new_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200 and response.json()["upn"] == "desk@test.example"
+
+
+def test_a_save_sent_with_a_copy_of_an_ended_session_is_refused_and_writes_nothing(new_client, session, world):
+    """The saves read who is asking in their own thread (``SignedIn``): a session ended since sign-in is refused
+    there as everywhere, through the API (401) and the sheet's row (the sign-in page), and nothing is written."""
+    from tests.factories import field
+
+    browser, csrf, copied = signed_in(new_client, MEMBER)
+    key = "office.daily.keep-electronic"
+    answer = f"/api/v1/rounds/{world.round.id}/sections/A1/answers/{key}"
+    assert browser.put(answer, json={"status": "○", "version": 0}, headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert browser.post("/auth/logout", data={"csrf_token": csrf}).status_code == 303
+    api = holding(new_client, copied).put(answer, json={"status": "◎", "version": 1}, headers={"X-CSRF-Token": csrf})
+    assert api.status_code == 401 and api.json() == {"code": "login_required", "detail": "サインインしてください。"}
+    row = holding(new_client, copied).post(
+        f"/rounds/{world.round.id}/sections/A1/items/{key}",
+        data={field("status", key): "◎", field("memo", key): "", field("version", key): "1"},
+        headers={"X-CSRF-Token": csrf, "HX-Request": "true"})
+    assert row.status_code == 204 and row.headers["hx-redirect"].startswith("/auth/login"), row.headers
+    sheet = holding(new_client, *signed_in(new_client, MEMBER)[2:]).get(
+        f"/api/v1/rounds/{world.round.id}/sections/A1/sheet").json()
+    [saved] = [item["answer"] for item in sheet["items"] if item["item_key"] == key]
+    assert (saved["status"], saved["version"]) == ("○", 1)
+
+
+def test_a_save_by_nobody_signed_in_is_refused_before_its_body_is_read(new_client, world):
+    """401, whatever the body: nobody signed in is refused before the route runs (``SignedIn`` as
+    ``CurrentPrincipal``), not told what is wrong with what they sent."""
+    browser = new_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/auth/login").text).group(1)
+    answer = f"/api/v1/rounds/{world.round.id}/sections/A1/answers/office.daily.keep-electronic"
+    refused = browser.put(answer, json={"status": ["◎"], "version": -1}, headers={"X-CSRF-Token": token})
+    assert refused.status_code == 401 and refused.json()["code"] == "login_required", refused.text

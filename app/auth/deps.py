@@ -18,16 +18,64 @@ from app.auth.permissions import Principal
 from app.config import Settings
 from app.errors import Forbidden, LoginRequired
 from app.web import session as web_session
-from app.web.deps import DbSession, SettingsDep
+from app.web.deps import DbSession
 
 # Dependencies that only look at values already loaded are ``async def``: FastAPI runs a plain ``def``
-# dependency in the thread pool, a hop that costs more than the check itself.
+# dependency in the thread pool, a hop that costs more than the check itself. Each depends on as few others as it
+# can: FastAPI solves every dependency of every request anew (some fifty Python calls each), so the two below read
+# the settings from the app rather than through ``SettingsDep``, and ``current_principal`` does not go through
+# ``optional_principal``.
 
 
-async def optional_principal(request: Request, session: DbSession, settings: SettingsDep) -> Principal | None:
+async def optional_principal(request: Request, session: DbSession) -> Principal | None:
+    return await _principal(request, session)
+
+
+async def current_principal(request: Request, session: DbSession) -> Principal:
+    principal = await _principal(request, session)
+    if principal is None:
+        raise LoginRequired()
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+class SignedIn:
+    """Who is asking, for a sync route that loads them in its own thread (``load()``), with its work: on
+    PostgreSQL ``CurrentPrincipal`` reads the person in a hop to the thread pool of its own, then FastAPI hops
+    there again for the route; a save, the hottest route, makes one hop for both. Nobody signed in is refused
+    (401 / the sign-in page) before the route runs, as with ``CurrentPrincipal``; a session ended since sign-in
+    is refused by ``load()``."""
+
+    def __init__(self, request: Request, session: Session, principal: Principal | None) -> None:
+        self._request, self._session, self._principal = request, session, principal
+
+    def load(self) -> Principal:
+        if self._principal is None:
+            principal = _from_cookie(self._request, self._session, self._request.app.state.settings)
+            if principal is None:
+                raise LoginRequired()
+            self._request.state.principal = self._principal = principal
+        return self._principal
+
+
+async def signed_in(request: Request, session: DbSession) -> SignedIn:
+    if _bearer(request) is None and not db.reads_without_waiting(session):  # a session cookie, on PostgreSQL
+        if web_session.user_id(request.session, request.app.state.settings) is None:
+            raise LoginRequired()
+        return SignedIn(request, session, getattr(request.state, "principal", None))
+    return SignedIn(request, session, await current_principal(request, session))
+
+
+SignedInDep = Annotated[SignedIn, Depends(signed_in)]
+
+
+async def _principal(request: Request, session: Session) -> Principal | None:
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
+    settings = request.app.state.settings
     token = _bearer(request)
     if token is None and db.reads_without_waiting(session):
         # SQLite: one indexed read in the process, on the event loop (a hop to the thread pool and back costs
@@ -52,15 +100,6 @@ def _from_cookie(request: Request, session: Session | Connection, settings: Sett
     if principal is None:  # disabled, removed or its sessions ended since sign-in
         web_session.end(request.session)
     return principal
-
-
-async def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
-    if principal is None:
-        raise LoginRequired()
-    return principal
-
-
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
 def _bearer(request: Request) -> str | None:

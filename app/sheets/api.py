@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlalchemy import bindparam
 from sqlmodel import select
 
-from app.auth.deps import CurrentPrincipal
+from app.auth.deps import CurrentPrincipal, SignedInDep
 from app.auth.models import User
 from app.auth.permissions import Principal
 from app.db import reads_from_here
@@ -222,9 +222,10 @@ def get_sheet(round_id: RoundId, code: Code, session: DbSession, principal: Curr
                422: {"description": "Invalid status, memo over 2,000 characters, bad version or body"}},
 )
 def put_answer(round_id: RoundId, code: Code, item_key: ItemKey, body: AnswerIn, session: DbSession,
-               principal: CurrentPrincipal) -> Response:
+               who: SignedInDep) -> Response:
     """Save one answer. Send the ``version`` you read; a stale version gets 409 with what is saved now.
     Needs the ``X-CSRF-Token`` header (from ``/api/v1/me``)."""
+    principal = who.load()  # in this thread (SignedIn: one hop to the thread pool for the person and the save)
     [answer] = service.save_answers(
         session, principal, round_id, code,
         [AnswerInput(item_key, body.status, body.memo, body.version)], source=EventSource.API,

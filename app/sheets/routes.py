@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
 from app.auth import permissions
-from app.auth.deps import CurrentPrincipal
+from app.auth.deps import CurrentPrincipal, SignedInDep
 from app.auth.permissions import Principal
 from app.checklists.service import Definition, ItemDef
 from app.db import reads_from_here
@@ -147,8 +147,9 @@ def _row_errors(exc: AppError) -> dict[str, str]:
 
 @router.post("/rounds/{round_id}/sections/{code}/items/{item_key}")
 def save_row(request: Request, round_id: RoundId, code: Code, item_key: ItemKey, session: DbSession,
-             principal: CurrentPrincipal, form: FormDep):
+             who: SignedInDep, form: FormDep):
     """One row, from htmx: answers with the row's save state (and the updated score, out of band)."""
+    principal = who.load()  # in this thread (SignedIn: one hop to the thread pool for the person and the save)
     item = service.definition_of(session, round_id).item(item_key)  # 404 for an unknown item
     inputs = _inputs_from_form(form, None, only=item) or [AnswerInput(item_key, None, None, None)]
     try:
@@ -178,7 +179,9 @@ def save_row(request: Request, round_id: RoundId, code: Code, item_key: ItemKey,
                    "submit_refused": False,
                    "previous": previous.offer_for(session, principal, view) if saved.answered_moved else None}
     context.update(item=view.definition.item(item_key), answer=answer)
-    return render(request, "sheets/sheet.html", context, block="row_saved")
+    response = render(request, "sheets/sheet.html", context, block="row_saved")
+    session.close()  # the reads' transaction ends in this thread, not in a thread-pool hop of its own afterwards
+    return response
 
 
 @router.post("/rounds/{round_id}/sections/{code}/submit")

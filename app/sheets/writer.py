@@ -17,16 +17,19 @@ short statements, without ORM bookkeeping. Never commits.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import JSON, Connection, Integer, Text, bindparam, cast, column, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from app.checklists.models import ChecklistItem
 from app.checklists.service import Definition, ItemDef
+from app.db import UTCDateTime
 from app.orgs.models import Unit
 from app.rounds.models import Round, RoundState
 from app.sheets import figures, tallies
@@ -68,11 +71,14 @@ class LockedSheet:
     version_id: int  # the round's checklist version
     total: int  # items
     counts: Counts  # overall stored counts
+    # stored counts of some of its categories, read under the lock with it (``lock_with_answer``: the answer's)
+    categories: Mapping[str, Counts] = field(default_factory=dict)
 
 
 # The hot statements are built on the tables, not the mapped classes: an ORM-enabled statement goes through
 # the ORM's compile and bulk-update machinery on every execution, which costs more than SQLite runs them in.
 _SHEET, _ROUND, _ANSWER, _TALLY = Sheet.__table__, Round.__table__, Answer.__table__, SheetTally.__table__
+_ITEM = ChecklistItem.__table__
 _LOCKED = (_SHEET.c.id, _SHEET.c.round_id, _SHEET.c.unit_id, _SHEET.c.bureau_id, _SHEET.c.state, _ROUND.c.state,
            _ROUND.c.checklist_version_id, _SHEET.c.tally_total, _SHEET.c.tally_answered,
            _SHEET.c.tally_not_applicable, _SHEET.c.tally_points, _SHEET.c.tally_quick_fair,
@@ -90,20 +96,24 @@ def _lock_query(*where):  # pragma: no mutate block (built once at import: no te
 
 _LOCK_BY_ID = _lock_query(_SHEET.c.id.in_(bindparam("ids", expanding=True)))
 _LOCK_BY_CODE = _lock_query(*_BY_CODE)
-# One answer's save: the sheet and that answer in one statement. On PostgreSQL the answer row is locked too, so
-# that a statement that waited for the sheet's lock reads the answer as the save before it left it (under READ
-# COMMITTED only the locked rows of a join are read again after the wait).
+# One answer's save: the sheet, that answer and the counts of its category (through the round's checklist item)
+# in one statement. On PostgreSQL the answer and category rows are locked too, so that a statement that waited
+# for the sheet's lock reads them as the save before it left them (under READ COMMITTED only the locked rows of a
+# join are read again after the wait).
+_CATEGORY_COLUMNS = (_TALLY.c.category, _TALLY.c.answered, _TALLY.c.not_applicable, _TALLY.c.points)
 _LOCK_WITH_ANSWER = (
-    select(*_LOCKED, *_STORED)
+    select(*_LOCKED, *_STORED, *_CATEGORY_COLUMNS)
     .select_from(_SHEET.join(_ROUND, _ROUND.c.id == _SHEET.c.round_id)
-                 .join(_ANSWER, (_ANSWER.c.sheet_id == _SHEET.c.id) & (_ANSWER.c.item_key == bindparam("key"))))
+                 .join(_ANSWER, (_ANSWER.c.sheet_id == _SHEET.c.id) & (_ANSWER.c.item_key == bindparam("key")))
+                 .join(_ITEM, (_ITEM.c.version_id == _ROUND.c.checklist_version_id) & (_ITEM.c.key == _ANSWER.c.item_key))
+                 .join(_TALLY, (_TALLY.c.sheet_id == _SHEET.c.id) & (_TALLY.c.category == _ITEM.c.category)))
     .where(*_BY_CODE)
-    .suffix_with("FOR NO KEY UPDATE OF sheet, answer FOR SHARE OF round", dialect="postgresql")
+    .suffix_with("FOR NO KEY UPDATE OF sheet, answer, sheet_tally FOR SHARE OF round", dialect="postgresql")
 )
 
 
-def _locked(row) -> LockedSheet:
-    return LockedSheet(*row[:8], Counts(*row[8:len(_LOCKED)]))
+def _locked(row, categories: Mapping[str, Counts] | None = None) -> LockedSheet:
+    return LockedSheet(*row[:8], Counts(*row[8:len(_LOCKED)]), categories or {})
 
 
 def lock(session: Session, sheet_ids: Iterable[int]) -> list[LockedSheet]:
@@ -125,12 +135,17 @@ def lock_by_code(session: Session, round_id: int, code: str) -> LockedSheet | No
 
 def lock_with_answer(session: Session, round_id: int, code: str,
                      item_key: str) -> tuple[LockedSheet, StoredAnswer] | None:
-    """Lock the sheet of the 所属 with ``code`` in a round and read its answer to ``item_key``, in one statement
-    (a save of one answer). None when there is no such sheet or answer (then ``lock_by_code`` tells which)."""
+    """Lock the sheet of the 所属 with ``code`` in a round and read its answer to ``item_key`` and the counts of the
+    item's category, in one statement (a save of one answer). None when there is no such sheet or answer (then
+    ``lock_by_code`` tells which)."""
     session.flush()
     row = session.connection().execute(_LOCK_WITH_ANSWER, {"round_id": round_id, "code": code,
                                                            "key": item_key}).first()
-    return (_locked(row), StoredAnswer(*row[len(_LOCKED):])) if row else None
+    if row is None:
+        return None
+    stored_end = len(_LOCKED) + len(_STORED)
+    category, *counts = row[stored_end:]
+    return _locked(row, {category: Counts(*counts)}), StoredAnswer(*row[len(_LOCKED):stored_end])
 
 
 # --- reading under the lock -------------------------------------------------------------------------------
@@ -201,17 +216,83 @@ _BUMP_CATEGORY = (
             not_applicable=_TALLY.c.not_applicable + bindparam("d_na"),
             points=_TALLY.c.points + bindparam("d_points"))
 )
-# One category moved (a save of one answer): its counts after the increment, in the same statement.
-_BUMP_ONE_CATEGORY = _BUMP_CATEGORY.returning(_TALLY.c.answered, _TALLY.c.not_applicable, _TALLY.c.points)
-_TOUCH_SHEET = (
-    update(_SHEET).where(_SHEET.c.id == bindparam("sheet_id"))
-    .values(updated_at=bindparam("now"), entry_on=bindparam("on"),
-            tally_answered=_SHEET.c.tally_answered + bindparam("d_answered"),
-            tally_not_applicable=_SHEET.c.tally_not_applicable + bindparam("d_na"),
-            tally_points=_SHEET.c.tally_points + bindparam("d_points"),
-            tally_quick_fair=_SHEET.c.tally_quick_fair + bindparam("d_quick_fair"),
-            tally_quick_not_done=_SHEET.c.tally_quick_not_done + bindparam("d_quick_not_done"))
-)
+
+
+def _touch_sheet(sheet_id):  # pragma: no mutate block (built once at import)
+    return (update(_SHEET).where(_SHEET.c.id == sheet_id)
+            .values(updated_at=bindparam("now"), entry_on=bindparam("on"),
+                    tally_answered=_SHEET.c.tally_answered + bindparam("d_answered"),
+                    tally_not_applicable=_SHEET.c.tally_not_applicable + bindparam("d_na"),
+                    tally_points=_SHEET.c.tally_points + bindparam("d_points"),
+                    tally_quick_fair=_SHEET.c.tally_quick_fair + bindparam("d_quick_fair"),
+                    tally_quick_not_done=_SHEET.c.tally_quick_not_done + bindparam("d_quick_not_done")))
+
+
+_TOUCH_SHEET = _touch_sheet(bindparam("sheet_id"))
+
+
+def _rows(param: str, table, names: Sequence[str]):  # pragma: no mutate block (built once at import)
+    """Rows given as one JSON parameter (a list of objects with the keys ``names``), as a table whose columns are
+    typed as ``table``'s. JSON rather than one array per column: psycopg adapts a string much faster than lists,
+    and PostgreSQL keeps one generic plan of the statement (with arrays it plans it again on every execution)."""
+    rows = func.json_to_recordset(cast(bindparam(param, type_=Text), JSON))
+    return rows.table_valued(*(column(name, table.c[name].type) for name in names)).render_derived(
+        name=param, with_types=True)
+
+
+_ANSWER_COLUMNS = ("id", "status", "memo", "shared")
+_EVENT_COLUMNS = ("item_key", "old_status", "new_status", "old_memo", "new_memo", "note")
+_CATEGORY_STEP_COLUMNS = ("category", "answered", "not_applicable", "points")
+_GROUP_COLUMNS = {MaturityTally: ("round_id", "bureau_id", "category", "maturity_x10", "state", "sections"),
+                  ItemTally: ("round_id", "bureau_id", "item_key", "status", "state", "sections")}
+
+
+def _write_in_one_statement():  # pragma: no mutate block (built once at import; PostgreSQL only)
+    """PostgreSQL: everything ``write_answers`` writes, in one statement of data-modifying CTEs (one round trip
+    instead of six). The rows of each table come as JSON (``_rows``), so that one prebuilt statement writes any
+    number of answers, and no group rows at all when the caller gathers them (``group``). The sub-statements of one
+    statement run in an order PostgreSQL chooses, except where one reads another's rows: the group tallies are
+    written in the order ``apply`` writes them (maturity, then items, each in key order) because the items' rows
+    read the maturity rows' count first (two writers never take the same group rows in opposite orders). No
+    parameter is named after a column of a table it updates (SQLAlchemy would add it to the SET clause)."""
+    answers = _rows("w_answers", _ANSWER, _ANSWER_COLUMNS)
+    events = _rows("w_events", SheetEvent.__table__, _EVENT_COLUMNS)
+    categories = _rows("w_categories", _TALLY, _CATEGORY_STEP_COLUMNS)
+    now = bindparam("now", type_=UTCDateTime())
+    sheet_id, actor_id = bindparam("w_sheet", type_=Integer), bindparam("w_actor", type_=Integer)
+    ctes = [
+        # the sheet's answers by the index, not every answer (the planner takes JSON for 100 rows)
+        update(_ANSWER).where(_ANSWER.c.sheet_id == sheet_id, _ANSWER.c.id == answers.c.id)
+        .values(status=answers.c.status, memo=answers.c.memo, version=_ANSWER.c.version + 1, updated_at=now,
+                updated_by_id=actor_id, shared=answers.c.shared).cte("w_answer"),
+        insert(SheetEvent.__table__).from_select(
+            ["sheet_id", "at", "actor_id", "kind", "source", *_EVENT_COLUMNS],
+            select(sheet_id, now, actor_id, bindparam("w_kind", type_=SheetEvent.__table__.c.kind.type),
+                   bindparam("w_source", type_=SheetEvent.__table__.c.source.type), *events.c)).cte("w_event"),
+        update(_TALLY).where(_TALLY.c.sheet_id == sheet_id, _TALLY.c.category == categories.c.category)
+        .values(answered=_TALLY.c.answered + categories.c.answered,
+                not_applicable=_TALLY.c.not_applicable + categories.c.not_applicable,
+                points=_TALLY.c.points + categories.c.points).cte("w_category"),
+        _touch_sheet(sheet_id).cte("w_sheet"),
+    ]
+    upserts = []
+    for model, param in ((MaturityTally, "w_maturity"), (ItemTally, "w_items")):
+        table, names = model.__table__, _GROUP_COLUMNS[model]
+        rows = select(*_rows(param, table, names).c)
+        if upserts:  # after the maturity rows
+            rows = rows.where(select(func.count()).select_from(upserts[-1]).scalar_subquery() >= 0)
+        stmt = postgresql.insert(table).from_select(list(names), rows)
+        stmt = stmt.on_conflict_do_update(index_elements=[n for n in names if n != "sections"],
+                                          set_={"sections": table.c.sections + stmt.excluded.sections})
+        upserts.append(stmt.returning(table.c.sections).cte(f"w_{table.name}"))
+    return select(func.count()).select_from(upserts[-1]).add_cte(*ctes, upserts[0])
+
+
+_WRITE_IN_ONE = _write_in_one_statement()
+
+
+def _json(rows: Sequence[Mapping], names: Sequence[str]) -> str:
+    return json.dumps([{name: row[name] for name in names} for row in rows], ensure_ascii=False)
 
 
 def write_answers(session: Session, sheet: LockedSheet, definition: Definition, changes: Sequence[Change], *,
@@ -219,15 +300,11 @@ def write_answers(session: Session, sheet: LockedSheet, definition: Definition, 
                   group: GroupDelta | None = None) -> None:
     """Write ``changes`` to a locked sheet: the answers (each one version up), one history event each,
     the sheet's counts and its groups'. With ``group`` (several sheets in one transaction) the group
-    counts are gathered there, for the caller to ``apply``; otherwise they are written here."""
+    counts are gathered there, for the caller to ``apply``; otherwise they are written here. On PostgreSQL
+    in one statement (``_WRITE_IN_ONE``), on SQLite (no round trips) one statement per table."""
     if not changes:
         return
     conn = session.connection()
-    conn.execute(_UPDATE_ANSWER, [
-        {"answer_id": c.stored.id, "new_status": c.status, "new_memo": c.memo, "now": now, "actor_id": actor_id,
-         "new_shared": c.shared} for c in changes])
-    conn.execute(_INSERT_EVENT, [_event(sheet.id, c, actor_id, source, now, note) for c in changes])
-
     own = GroupDelta() if group is None else group
     steps: dict[str, Counts] = defaultdict(Counts)
     for c in changes:
@@ -240,27 +317,46 @@ def write_answers(session: Session, sheet: LockedSheet, definition: Definition, 
     total = sum(moved.values(), Counts())
     top = definition.max_points
     if moved:
-        bumps = [{"b_sheet": sheet.id, "name": name, "d_answered": step.answered, "d_na": step.not_applicable,
-                  "d_points": step.points} for name, step in moved.items()]
-        if len(bumps) == 1:  # the counts after, returned by the increment: one statement
-            [(name, step)] = moved.items()
-            before = {name: Counts(*conn.execute(_BUMP_ONE_CATEGORY, bumps[0]).one()) - step}
-        else:
-            before = {row[0]: Counts(*row[1:]) for row in conn.execute(
-                _CATEGORY_COUNTS, {"sheet_id": sheet.id, "names": list(moved)})}
-            conn.execute(_BUMP_CATEGORY, bumps)
+        before = {name: sheet.categories[name] for name in moved if name in sheet.categories}
+        unread = [name for name in moved if name not in before]
+        if unread:  # not read with the lock (a save of several answers)
+            before.update((row[0], Counts(*row[1:])) for row in conn.execute(
+                _CATEGORY_COUNTS, {"sheet_id": sheet.id, "names": unread}))
         for name, step in moved.items():
             old = before[name]
             own.maturity_moved(sheet.round_id, sheet.bureau_id, sheet.state, name,
                                tallies.maturity_x10(old, top), tallies.maturity_x10(old + step, top))
         own.maturity_moved(sheet.round_id, sheet.bureau_id, sheet.state, OVERALL,
                            tallies.maturity_x10(sheet.counts, top), tallies.maturity_x10(sheet.counts + total, top))
-    conn.execute(_TOUCH_SHEET, {
-        "sheet_id": sheet.id, "now": now, "on": entry_on, "d_answered": total.answered,
-        "d_na": total.not_applicable, "d_points": total.points, "d_quick_fair": total.quick_fair,
-        "d_quick_not_done": total.quick_not_done})
+    answers = [{"answer_id": c.stored.id, "new_status": c.status, "new_memo": c.memo, "now": now,
+                "actor_id": actor_id, "new_shared": c.shared} for c in changes]
+    events = [_event(sheet.id, c, actor_id, source, now, note) for c in changes]
+    bumps = [{"b_sheet": sheet.id, "name": name, "d_answered": step.answered, "d_na": step.not_applicable,
+              "d_points": step.points} for name, step in moved.items()]
+    touch = {"sheet_id": sheet.id, "now": now, "on": entry_on, "d_answered": total.answered,
+             "d_na": total.not_applicable, "d_points": total.points, "d_quick_fair": total.quick_fair,
+             "d_quick_not_done": total.quick_not_done}
+    if conn.dialect.name == "postgresql":
+        conn.execute(_WRITE_IN_ONE, {
+            **{name: value for name, value in touch.items() if name != "sheet_id"}, "w_sheet": sheet.id,
+            "w_actor": actor_id, "w_kind": EventKind.ANSWER.value, "w_source": source.value,
+            "w_answers": json.dumps([{"id": c.stored.id, "status": c.status, "memo": c.memo, "shared": c.shared}
+                                     for c in changes], ensure_ascii=False),
+            "w_events": _json(events, _EVENT_COLUMNS),
+            "w_categories": json.dumps([{"category": name, "answered": step.answered,
+                                         "not_applicable": step.not_applicable, "points": step.points}
+                                        for name, step in moved.items()], ensure_ascii=False),
+            "w_maturity": _json(own.maturity_rows() if group is None else [], _GROUP_COLUMNS[MaturityTally]),
+            "w_items": _json(own.item_rows() if group is None else [], _GROUP_COLUMNS[ItemTally])})
+    else:
+        conn.execute(_UPDATE_ANSWER, answers)
+        conn.execute(_INSERT_EVENT, events)
+        if bumps:
+            conn.execute(_BUMP_CATEGORY, bumps)
+        conn.execute(_TOUCH_SHEET, touch)
+        if group is None:
+            apply(session, own)
     if group is None:
-        apply(session, own)
         closed_round_changed(session, sheet.round_state, sheet.round_id, [sheet.bureau_id])
 
 
