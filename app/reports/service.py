@@ -262,13 +262,13 @@ def heatmap(session: Session, principal: Principal, round_id: int | None, *, bur
                                                           states=ctx.states))
     shown = figures.sheet_totals(session, ctx.round.id, bureau_id=bureau_id, order=sort, limit=per_page,
                                  offset=pager.offset, states=ctx.states)
-    answers = queries.cells(session, [t.sheet_id for t in shown])
-    names = ctx.bureau_names
     keys = [item.key for item in ctx.definition.items]
+    answers = queries.cells(session, [t.sheet_id for t in shown], keys)
+    names = ctx.bureau_names
+    unanswered = [None] * len(keys)
     groups: list[HeatmapGroup] = []
     for t in shown:
-        found = answers.get(t.sheet_id, {})
-        row = HeatmapRow(t, names[t.bureau_id], [found.get(k) for k in keys])
+        row = HeatmapRow(t, names[t.bureau_id], answers.get(t.sheet_id) or unanswered.copy())
         group_key = None if sort.startswith("all_") else names[t.bureau_id]
         if not groups or groups[-1].bureau != group_key:
             groups.append(HeatmapGroup(group_key, []))
