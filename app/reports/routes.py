@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from app.auth import permissions
 from app.auth.deps import CurrentPrincipal
@@ -24,7 +24,7 @@ from app.web.deps import DbSession, FormDep, csrf_protect
 from app.web.nav import DESK_PAGES
 from app.web.params import BureauQ, ItemKey, PageQ, RoundId, RoundQ, ScopeQ
 from app.web.render import render
-from app.web.templating import STATUS_CODES
+from app.web.templating import STATUS_CODES, fmt_score
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
@@ -54,6 +54,21 @@ def weak_share_cells(w: service.WeakItem) -> Markup:
     return Markup("".join(  # noqa: S704 (numbers only)
         f'<td class="num share">{n}<span class="share__pct">{rules.share(n, sections):.1f}%</span></td>'
         for n in map(w.counts.count, _SHARE_COLUMNS)))
+
+
+def rollup_row(r: service.Rollup) -> Markup:
+    """A row of the distribution page's table of 部局 (and its total row), built in one call: through a
+    Jinja macro, its thirteen cells and their filters were a third of the page's rendering."""
+    five = r.five
+    numbers = (f"{r.sections:,}", f"{r.scored:,}", fmt_score(r.mean), fmt_score(r.median),
+               *((fmt_score(five.minimum), fmt_score(five.q1), fmt_score(five.q3), fmt_score(five.maximum))
+                 if five else ("—",) * 4),
+               f"{fmt_score(r.completion)}%" if r.sections else "—",
+               r.progress.not_started, r.progress.in_progress, r.progress.submitted)
+    small = ' <span class="tag">回答5所属未満</span>' if r.bureau and r.scored < 5 else ""
+    cells = "".join(f'  <td class="num">{n}</td>\n' for n in numbers)
+    total = "" if r.bureau else ' class="total-row"'
+    return Markup(f'<tr{total}>\n  <th scope="row">{escape(r.name)}{small}</th>\n{cells}</tr>\n')  # noqa: S704 (name escaped)
 
 
 def _base(here: str) -> dict:
@@ -162,4 +177,5 @@ def quick_wins_page(request: Request, session: DbSession, principal: CurrentPrin
 def distribution_page(request: Request, session: DbSession, principal: CurrentPrincipal,
                       round_id: RoundQ = None, scope: ScopeQ = ""):
     view = service.distribution(session, principal, round_id, scope=_scope(scope))
-    return render(request, "reports/distribution.html", {**_base("/desk/distribution"), "view": view})
+    return render(request, "reports/distribution.html", {**_base("/desk/distribution"), "view": view,
+                                                         "rollup_row": rollup_row})
