@@ -122,8 +122,11 @@ def _statuses(session: Session, sheet_ids: list[int]) -> dict[int, dict[str, Sta
     if not sheet_ids:
         return {}
     rows = session.connection().execute(_STATUSES, {"ids": sheet_ids}).all()
-    return {sheet_id: {key: _STATUS_OF[status] for key, _, status in (pair.partition("=") for pair in joined.split("\n"))}
-            for sheet_id, joined in rows}
+    found = {}
+    for sheet_id, joined in rows:  # keys and statuses hold no "=" or line break: key, status, key, status…
+        flat = joined.replace("=", "\n").split("\n")
+        found[sheet_id] = dict(zip(flat[::2], map(_STATUS_OF.__getitem__, flat[1::2]), strict=True))
+    return found
 
 
 def compare(session: Session, trend: Trend, before_round_id: int, after_round_id: int) -> list[ItemComparison]:
