@@ -110,14 +110,15 @@ def desk_context(session: Session, principal: Principal, round_id: int | None, b
         refusal = permissions.why_not_see_all_sections(principal)
         if refusal:
             raise Forbidden(refusal)
-    round_ = resolve_round(session, round_id)
+    every_round = rounds.list_rounds(session)  # first: the round asked for is then read from the session's
+    round_ = resolve_round(session, round_id)  # identity map, without a statement of its own
     bureaus = queries.round_bureaus(session, round_)
     bureau = queries.bureau_by_code(bureaus, bureau_code)
     if bureau_code and bureau is None:
         raise NotFound(f"部局コード「{bureau_code}」はこの調査回にありません。")
     definition = checklists.get_definition(session, round_.checklist_version_id)
     chosen = scope or rules.default_scope(round_.state != RoundState.CLOSED)
-    return DeskContext(round_, rounds.list_rounds(session), definition, bureaus, bureau, chosen, scope is not None)
+    return DeskContext(round_, every_round, definition, bureaus, bureau, chosen, scope is not None)
 
 
 # --- 1. submission board ----------------------------------------------------------------------------
