@@ -92,13 +92,18 @@ class Trend:
         return points[0] if len(points) == 1 else None
 
 
+# Built once (building a statement and its cache key costs more than running these two).
+_SHEETS_OF_UNITS = select(Sheet.id).where(Sheet.unit_id.in_(bindparam("units", expanding=True)))
+_ROUNDS = select(Round).where(Round.id.in_(bindparam("ids", expanding=True)))
+
+
 def section_trend(session: Session, unit: Unit) -> Trend:
     ancestors = orgs.lineage(session, unit.id)
     relation = {a.unit.id: a.relation for a in ancestors}
     units = {a.unit.id: a.unit for a in ancestors}
-    sheet_ids = session.exec(select(Sheet.id).where(Sheet.unit_id.in_(list(units)))).all()
+    sheet_ids = session.connection().execute(_SHEETS_OF_UNITS, {"units": list(units)}).scalars().all()
     scores = figures.sheet_scores(session, sheet_ids)
-    rounds = {r.id: r for r in session.exec(select(Round).where(Round.id.in_({s.round_id for s in scores.values()})))}
+    rounds = {r.id: r for r in session.exec(_ROUNDS, params={"ids": sorted({s.round_id for s in scores.values()})})}
     statuses = _statuses(session, list(scores))
     points = [
         TrendPoint(rounds[s.round_id], units[s.unit_id], relation[s.unit_id], s, statuses.get(s.sheet_id, {}))
