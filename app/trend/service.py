@@ -95,6 +95,12 @@ class Trend:
 # Built once (building a statement and its cache key costs more than running these two).
 _SHEETS_OF_UNITS = select(Sheet.id).where(Sheet.unit_id.in_(bindparam("units", expanding=True)))
 _ROUNDS = select(Round).where(Round.id.in_(bindparam("ids", expanding=True)))
+_UNITS = select(Unit).where(Unit.id.in_(bindparam("ids", expanding=True)))
+
+
+def units_by_id(session: Session, ids: set[int]) -> dict[int, Unit]:
+    """Some units (the 部局 of a trend's sheets) by id."""
+    return {u.id: u for u in session.exec(_UNITS, params={"ids": sorted(ids)})} if ids else {}
 
 
 def section_trend(session: Session, unit: Unit) -> Trend:
