@@ -209,6 +209,16 @@ def test_heatmap_rows_link_to_the_read_only_sheet(client, dw):
     assert sheet.status_code == 200 and "変更はできません" in sheet.text
 
 
+def test_heatmap_rows_sorted_across_the_prefecture_name_their_bureau(client, dw):
+    sign_in(client, "desk@test.example")
+    rows = client.get(f"/desk/heatmap?round={dw.round.id}&sort=all_asc&scope=all").text
+    assert (f'<th scope="row" class="hm-name"><a href="/rounds/{dw.round.id}/sections/Q1">Q部 1課</a>'
+            '<span class="hm-bureau">Q部</span></th>\n        <td class="hm-score">0.0</td>\n'
+            '        ' + '<td class=n>×</td>' * 6 + '\n      </tr>') in rows
+    grouped = client.get(f"/desk/heatmap?round={dw.round.id}&scope=all").text
+    assert "hm-bureau" not in grouped and '<td class="hm-score">—</td>' in grouped  # P4: no maturity
+
+
 def test_the_desk_cannot_change_a_sheet(client, dw):
     token = sign_in(client, "desk@test.example")
     url = f"/rounds/{dw.round.id}/sections/P3"
