@@ -8,8 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import StrictUndefined, Undefined
-from markupsafe import Markup
 from jinja2_fragments.fastapi import Jinja2Blocks
+from markupsafe import Markup
 
 from app.config import PROJECT_ROOT
 from app.jpdate import days_left, deadline_note, fiscal_year_label, to_jst, wareki, wareki_datetime
