@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests import factories
@@ -207,6 +209,16 @@ def test_heatmap_rows_link_to_the_read_only_sheet(client, dw):
     assert sheet.status_code == 200 and "変更はできません" in sheet.text
 
 
+def test_heatmap_rows_sorted_across_the_prefecture_name_their_bureau(client, dw):
+    sign_in(client, "desk@test.example")
+    rows = client.get(f"/desk/heatmap?round={dw.round.id}&sort=all_asc&scope=all").text
+    assert (f'<th scope="row" class="hm-name"><a href="/rounds/{dw.round.id}/sections/Q1">Q部 1課</a>'
+            '<span class="hm-bureau">Q部</span></th>\n        <td class="hm-score">0.0</td>\n'
+            '        ' + '<td class=n>×</td>' * 6 + '\n      </tr>') in rows
+    grouped = client.get(f"/desk/heatmap?round={dw.round.id}&scope=all").text
+    assert "hm-bureau" not in grouped and '<td class="hm-score">—</td>' in grouped  # P4: no maturity
+
+
 def test_the_desk_cannot_change_a_sheet(client, dw):
     token = sign_in(client, "desk@test.example")
     url = f"/rounds/{dw.round.id}/sections/P3"
@@ -230,3 +242,43 @@ def test_openapi_documents_the_response_shapes(client):
         ref = path["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
         assert ref.startswith("#/components/schemas/")
     assert "StatusCountsOut" in schema["components"]["schemas"]
+
+
+def _rows(page: str, table_class: str) -> list[list[str]]:
+    """The cells' texts of each body and foot row of the table with ``table_class`` (tags stripped)."""
+    table = page[page.index(table_class):]
+    table = table[:table.index("</table>")]
+    body = table[table.index("<tbody>"):]
+    return [[re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)]
+
+
+def test_the_distribution_pages_table_shows_the_jsons_figures(client, dw):
+    sign_in(client, "desk@test.example")
+    body = client.get(api(dw, "distribution")).json()
+    rows = _rows(client.get(f"/desk/distribution?round={dw.round.id}&scope=all").text, "rollup-table")
+
+    def shown(v):
+        return "—" if v is None else f"{v:.1f}"
+
+    expected = []
+    for r in (*body["bureaus"], body["prefecture"]):
+        name = r["bureau"]["name"] + " 回答5所属未満" if r["bureau"] and r["scored"] < 5 else "全庁"
+        expected.append([name, str(r["sections"]), str(r["scored"]),
+                         *(shown(r[k]) for k in ("mean", "median", "minimum", "q1", "q3", "maximum")),
+                         f"{r['completion']:.1f}%" if r["sections"] else "—",
+                         *(str(r[k]) for k in ("not_started", "in_progress", "submitted"))])
+    assert rows == expected
+    assert expected[0][:5] == ["P部 回答5所属未満", "5", "4", "55.0", "43.4"]  # worked by hand
+    assert expected[2][3:] == ["—"] * 7 + ["0"] * 3  # 部局 E: no 所属
+    assert expected[3][:3] == ["全庁", "7", "5"]
+
+
+def test_the_weak_items_pages_table_shows_the_jsons_counts_and_shares(client, dw):
+    sign_in(client, "desk@test.example")
+    body = client.get(api(dw, "weak-items")).json()
+    rows = _rows(client.get(f"/desk/weak-items?round={dw.round.id}&scope=all").text, "weak-table")
+    columns = ("excellent", "good", "fair", "not_done", "not_applicable", "unanswered")
+    assert [row[4:10] for row in rows] == [[f"{w['counts'][c]}{w['shares'][c]:.1f}%" for c in columns]
+                                           for w in body["items"]]
+    assert rows[0][4:10] == ["114.3%", "00.0%", "00.0%", "228.6%", "114.3%", "342.9%"]  # K6, by hand

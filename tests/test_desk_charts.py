@@ -118,3 +118,15 @@ def test_a_chart_is_drawn_once_per_distinct_input_and_again_for_other_figures():
     assert len(drawn) == 7 + svg.DRAWN_KEPT + 1
     assert distribution.boxplot.__wrapped__ is not distribution.boxplot  # the desk's charts are kept
     assert distribution.histogram.__wrapped__ is not distribution.histogram
+
+
+def test_the_weak_items_chart_is_drawn_once_per_distinct_figures():
+    """Kept, keyed by the figures themselves: the same figures give the same drawing without drawing it
+    again; any other count is another drawing (nothing can go stale)."""
+    rows = [("1. 紙資料を配っていない", ItemCounts(1, 2, 3, 4, 0, 5))]
+    first = stacked.status_shares(rows, title="弱い項目", desc="全庁")
+    assert stacked.status_shares(list(rows), title="弱い項目", desc="全庁") is first
+    moved = stacked.status_shares([("1. 紙資料を配っていない", ItemCounts(2, 2, 3, 4, 0, 5))], title="弱い項目",
+                                  desc="全庁")
+    assert moved != first and 'width="' in moved
+    assert stacked.status_shares(rows, title="弱い項目", desc="部局") != first

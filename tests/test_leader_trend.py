@@ -176,6 +176,20 @@ def test_the_page_shows_the_groups_and_says_why_a_small_bureau_has_no_average(cl
     assert "部局平均（Q部）：回答した所属が5未満のため表示しません" in html
 
 
+def test_the_item_changes_show_each_status_as_a_badge_that_says_its_label(client, org):
+    """Colour is never the only signal: the symbol is shown, and screen readers hear symbol and label."""
+    sign_in(client, "desk@test.example")
+    html = client.get("/sections/P3/trend").text
+    fair = ('<span class="badge st-fair"><span aria-hidden="true">△</span>'
+            '<span class="visually-hidden">△ 30%以下</span></span>')
+    good = ('<span class="badge st-good"><span aria-hidden="true">○</span>'
+            '<span class="visually-hidden">○ 60～30%程度</span></span>')
+    unanswered = '<span class="badge st-unanswered">未回答</span>'
+    assert f"<th scope=\"row\">資料を電子でも保管している</th>\n        <td>{fair}</td>\n        <td>{good}</td>" in html
+    assert f"<th scope=\"row\">個人用（メモ、資料の保管）に紙を印刷していない</th>\n        <td>{good}</td>\n        <td>{fair}</td>" in html
+    assert f"<td>{unanswered}</td>\n        <td>{unanswered}</td>" in html  # the items P3 never answered
+
+
 def test_the_trend_api_carries_the_group_figures(client, new_client, org):
     sign_in(client, "desk@test.example")
     rounds = client.get("/api/v1/sections/P3/trend").json()["rounds"]

@@ -61,13 +61,19 @@ _CELLS = (select(Answer.sheet_id,
           .group_by(Answer.sheet_id))
 
 
-def cells(session: Session, sheet_ids: Sequence[int]) -> dict[int, dict[str, str | None]]:
-    """The answers of a few sheets (one heatmap page): ``{sheet id: {item key: status}}``."""
+def cells(session: Session, sheet_ids: Sequence[int], keys: Sequence[str]) -> dict[int, list[str | None]]:
+    """The answers of a few sheets (one heatmap page): ``{sheet id: [status of each of keys]}`` (None:
+    unanswered, or no answer row). Keys and statuses hold no "=" or line break, so a sheet's lines split
+    into key, status, key, status… in C: 4,000 ``partition`` calls a page cost more than the query."""
     if not sheet_ids:
         return {}
     rows = session.connection().execute(_CELLS, {"ids": list(sheet_ids)}).all()
-    return {sheet_id: {key: status or None for key, _, status in (pair.partition("=") for pair in joined.split("\n"))}
-            for sheet_id, joined in rows}
+    found: dict[int, list[str | None]] = {}
+    for sheet_id, joined in rows:
+        flat = joined.replace("=", "\n").split("\n")
+        get = dict(zip(flat[::2], flat[1::2], strict=True)).get
+        found[sheet_id] = [get(key) or None for key in keys]
+    return found
 
 
 _QUICK_WIN_ANSWERS = select(Answer.sheet_id, Answer.item_key, Answer.status).where(

@@ -110,14 +110,15 @@ def desk_context(session: Session, principal: Principal, round_id: int | None, b
         refusal = permissions.why_not_see_all_sections(principal)
         if refusal:
             raise Forbidden(refusal)
-    round_ = resolve_round(session, round_id)
+    every_round = rounds.list_rounds(session)  # first: the round asked for is then read from the session's
+    round_ = resolve_round(session, round_id)  # identity map, without a statement of its own
     bureaus = queries.round_bureaus(session, round_)
     bureau = queries.bureau_by_code(bureaus, bureau_code)
     if bureau_code and bureau is None:
         raise NotFound(f"部局コード「{bureau_code}」はこの調査回にありません。")
     definition = checklists.get_definition(session, round_.checklist_version_id)
     chosen = scope or rules.default_scope(round_.state != RoundState.CLOSED)
-    return DeskContext(round_, rounds.list_rounds(session), definition, bureaus, bureau, chosen, scope is not None)
+    return DeskContext(round_, every_round, definition, bureaus, bureau, chosen, scope is not None)
 
 
 # --- 1. submission board ----------------------------------------------------------------------------
@@ -262,13 +263,13 @@ def heatmap(session: Session, principal: Principal, round_id: int | None, *, bur
                                                           states=ctx.states))
     shown = figures.sheet_totals(session, ctx.round.id, bureau_id=bureau_id, order=sort, limit=per_page,
                                  offset=pager.offset, states=ctx.states)
-    answers = queries.cells(session, [t.sheet_id for t in shown])
-    names = ctx.bureau_names
     keys = [item.key for item in ctx.definition.items]
+    answers = queries.cells(session, [t.sheet_id for t in shown], keys)
+    names = ctx.bureau_names
+    unanswered = [None] * len(keys)
     groups: list[HeatmapGroup] = []
     for t in shown:
-        found = answers.get(t.sheet_id, {})
-        row = HeatmapRow(t, names[t.bureau_id], [found.get(k) for k in keys])
+        row = HeatmapRow(t, names[t.bureau_id], answers.get(t.sheet_id) or unanswered.copy())
         group_key = None if sort.startswith("all_") else names[t.bureau_id]
         if not groups or groups[-1].bureau != group_key:
             groups.append(HeatmapGroup(group_key, []))

@@ -9,7 +9,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-from sqlmodel import select
 
 from app.auth import permissions, scope
 from app.auth.deps import CurrentPrincipal
@@ -107,7 +106,7 @@ def section_trend(code: Code, session: DbSession, principal: CurrentPrincipal) -
     trend = trend_service.section_trend(session, unit)
     bureau_ids = {p.score.bureau_id for p in trend.points}
     groups = figures.groups(session, principal, [r.id for r in trend.rounds], bureau_ids=bureau_ids)
-    bureaus = {u.id: u for u in session.exec(select(Unit).where(Unit.id.in_(bureau_ids)))} if bureau_ids else {}
+    bureaus = trend_service.units_by_id(session, bureau_ids)
     # Rounds and changes are validated as lists of plain dicts at once (in pydantic-core): building 20
     # rounds × 10 scores and 40 changes as models one by one cost most of this endpoint.
     rounds = _ROUNDS.validate_python([

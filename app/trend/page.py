@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from markupsafe import Markup
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from app.auth import permissions
 from app.auth.permissions import Principal
@@ -290,7 +290,7 @@ def build(session: Session, principal: Principal, unit: Unit, *, typed_targets: 
 def _round_rows(session: Session, trend: Trend, groups: Mapping[GroupKey, GroupFigure]) -> list[RoundRow]:
     rows: list[RoundRow] = []
     bureau_ids = {p.score.bureau_id for p in trend.points}
-    bureaus = {u.id: u for u in session.exec(select(Unit).where(Unit.id.in_(bureau_ids)))} if bureau_ids else {}
+    bureaus = trend_service.units_by_id(session, bureau_ids)
     previous: TrendPoint | None = None
     for round_ in trend.rounds:
         points = trend.points_in(round_.id)

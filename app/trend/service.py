@@ -92,13 +92,24 @@ class Trend:
         return points[0] if len(points) == 1 else None
 
 
+# Built once (building a statement and its cache key costs more than running these two).
+_SHEETS_OF_UNITS = select(Sheet.id).where(Sheet.unit_id.in_(bindparam("units", expanding=True)))
+_ROUNDS = select(Round).where(Round.id.in_(bindparam("ids", expanding=True)))
+_UNITS = select(Unit).where(Unit.id.in_(bindparam("ids", expanding=True)))
+
+
+def units_by_id(session: Session, ids: set[int]) -> dict[int, Unit]:
+    """Some units (the 部局 of a trend's sheets) by id."""
+    return {u.id: u for u in session.exec(_UNITS, params={"ids": sorted(ids)})} if ids else {}
+
+
 def section_trend(session: Session, unit: Unit) -> Trend:
     ancestors = orgs.lineage(session, unit.id)
     relation = {a.unit.id: a.relation for a in ancestors}
     units = {a.unit.id: a.unit for a in ancestors}
-    sheet_ids = session.exec(select(Sheet.id).where(Sheet.unit_id.in_(list(units)))).all()
+    sheet_ids = session.connection().execute(_SHEETS_OF_UNITS, {"units": list(units)}).scalars().all()
     scores = figures.sheet_scores(session, sheet_ids)
-    rounds = {r.id: r for r in session.exec(select(Round).where(Round.id.in_({s.round_id for s in scores.values()})))}
+    rounds = {r.id: r for r in session.exec(_ROUNDS, params={"ids": sorted({s.round_id for s in scores.values()})})}
     statuses = _statuses(session, list(scores))
     points = [
         TrendPoint(rounds[s.round_id], units[s.unit_id], relation[s.unit_id], s, statuses.get(s.sheet_id, {}))
@@ -122,8 +133,11 @@ def _statuses(session: Session, sheet_ids: list[int]) -> dict[int, dict[str, Sta
     if not sheet_ids:
         return {}
     rows = session.connection().execute(_STATUSES, {"ids": sheet_ids}).all()
-    return {sheet_id: {key: _STATUS_OF[status] for key, _, status in (pair.partition("=") for pair in joined.split("\n"))}
-            for sheet_id, joined in rows}
+    found = {}
+    for sheet_id, joined in rows:  # keys and statuses hold no "=" or line break: key, status, key, status…
+        flat = joined.replace("=", "\n").split("\n")
+        found[sheet_id] = dict(zip(flat[::2], map(_STATUS_OF.__getitem__, flat[1::2]), strict=True))
+    return found
 
 
 def compare(session: Session, trend: Trend, before_round_id: int, after_round_id: int) -> list[ItemComparison]:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlmodel import Session, select
 
 from app.auth import permissions
@@ -69,6 +69,12 @@ class TargetSet:
         return sum(1 for r in self.rows if r.result in (TargetResult.MET, TargetResult.NOT_MET))
 
 
+_TARGETS_OF = (select(Target)  # built once: the targets of some units in some rounds
+               .where(Target.unit_id.in_(bindparam("units", expanding=True)),
+                      Target.round_id.in_(bindparam("rounds", expanding=True)))
+               .order_by(Target.round_id, Target.id))
+
+
 def target_sets(session: Session, trend: Trend) -> list[TargetSet]:
     """Every base round of the 所属's history that has targets, newest first, with results where the
     following round exists."""
@@ -77,11 +83,7 @@ def target_sets(session: Session, trend: Trend) -> list[TargetSet]:
         return []
     unit_ids = {p.unit.id for p in trend.points} | {trend.unit.id}
     units = {p.unit.id: p.unit for p in trend.points} | {trend.unit.id: trend.unit}
-    found = session.exec(
-        select(Target)
-        .where(Target.unit_id.in_(unit_ids), Target.round_id.in_([r.id for r in rounds]))
-        .order_by(Target.round_id, Target.id)
-    ).all()
+    found = session.exec(_TARGETS_OF, params={"units": sorted(unit_ids), "rounds": [r.id for r in rounds]}).all()
     by_round: dict[int, list[Target]] = defaultdict(list)
     for target in found:
         by_round[target.round_id].append(target)
