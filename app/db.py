@@ -171,12 +171,24 @@ def reads_from_here(session: Session) -> None:
     to do on PostgreSQL (a read takes no lock there, and writers do not queue in the gate)."""
     if session.in_transaction():
         return
+    session.info["only_reads"] = True  # see end_reads
     read_bind = session.info.pop("read_bind", None)
     if read_bind is not None:
         session.bind = read_bind
     done_writing = session.info.pop("done_writing", None)
     if done_writing is not None:  # the next writer in this process need not wait for this one's rendering
         done_writing()
+
+
+def end_reads(session: Session) -> None:
+    """Close a session whose open transaction only read. On PostgreSQL the transaction ends with COMMIT, not
+    the ROLLBACK of ``close()``: psycopg forgets its prepared statements at every ROLLBACK (and sends
+    ``DEALLOCATE ALL``), so with ROLLBACK no statement ever reached psycopg's five uses on a connection and
+    PostgreSQL parsed and planned every statement of every page anew. ORM changes left pending (a read
+    should have none) are never written: then it is the ROLLBACK after all."""
+    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+        session.commit()
+    session.close()
 
 
 def one_at_a_time(session: Session, task: str) -> None:

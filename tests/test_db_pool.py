@@ -128,3 +128,30 @@ def test_a_pooled_connection_the_database_dropped_while_idle_is_replaced_before_
     finally:
         admin.dispose()
         app.state.engine.dispose()
+
+
+def test_a_read_ends_its_transaction_without_forgetting_prepared_statements(small_app, world, backend):
+    """PostgreSQL: a page's reads end with COMMIT, so psycopg keeps the statements it prepared after five uses
+    on the connection (a ROLLBACK makes it forget every one: each page's statements were parsed and planned
+    anew). A request that failed still rolls back."""
+    if backend != "postgres":
+        pytest.skip("psycopg's prepared statements: PostgreSQL only (SQLite prepares in the process)")
+    ends: list[str] = []
+    from sqlalchemy import event
+
+    event.listen(small_app.state.engine, "commit", lambda conn: ends.append("commit"))
+    event.listen(small_app.state.engine, "rollback", lambda conn: ends.append("rollback"))
+    with TestClient(small_app, follow_redirects=False) as client:
+        sign_in(client, "member.a1@test.example")
+        rid = world.round.id
+        for _ in range(7):
+            assert client.get(SHEET.format(rid=rid)).status_code == 200
+        ends.clear()
+        assert client.get(SHEET.format(rid=rid)).status_code == 200
+        assert ends == ["commit"]
+        with small_app.state.engine.connect() as conn:  # the pool's only connection, as the requests left it
+            prepared = conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar_one()
+        assert prepared > 0
+        ends.clear()
+        assert client.get(f"/api/v1/rounds/{rid}/sections/NOPE/sheet").status_code == 404
+        assert ends == ["rollback"]

@@ -14,7 +14,7 @@ from app.auth import permissions
 from app.auth.deps import CurrentPrincipal, SignedInDep
 from app.auth.permissions import Principal
 from app.checklists.service import Definition, ItemDef
-from app.db import reads_from_here
+from app.db import end_reads, reads_from_here
 from app.errors import AppError, Conflict, InvalidInput
 from app.rounds import service as rounds
 from app.sheets import evidence, figures, practice, previous, review, row_markup, service
@@ -180,7 +180,7 @@ def save_row(request: Request, round_id: RoundId, code: Code, item_key: ItemKey,
                    "previous": previous.offer_for(session, principal, view) if saved.answered_moved else None}
     context.update(item=view.definition.item(item_key), answer=answer)
     response = render(request, "sheets/sheet.html", context, block="row_saved")
-    session.close()  # the reads' transaction ends in this thread, not in a thread-pool hop of its own afterwards
+    end_reads(session)  # the reads' transaction ends in this thread, not in a thread-pool hop of its own afterwards
     return response
 
 

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from app.config import Settings
-from app.db import session_for
+from app.db import end_reads, session_for
 from app.errors import Forbidden, Unavailable
 from app.web import session as web_session
 
@@ -34,15 +34,20 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     async with request.app.state.db_gate.admit(write=write) as done_writing:
         session = session_for(request.app.state.engine, write=write)
         session.info["done_writing"] = done_writing  # see app.db.reads_from_here
+        answered = False
         try:
             yield session
+            answered = True
         except OperationalError as exc:
             raise Unavailable() from exc
         finally:
-            # Ending an open transaction on PostgreSQL is a round trip (ROLLBACK): not on the event loop.
-            # Nothing is open after a commit, and SQLite's ROLLBACK never leaves the process: close here.
+            # Ending an open transaction on PostgreSQL is a round trip: not on the event loop. Nothing is open
+            # after a commit, and SQLite's ROLLBACK never leaves the process: close here. A request that only
+            # read (or only reads since its commit, ``reads_from_here``) ends its reads with ``end_reads``.
             if session.in_transaction() and session.get_bind().dialect.name != "sqlite":
-                await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
+                only_reads = answered and (not write or session.info.get("only_reads", False))
+                await anyio.to_thread.run_sync(end_reads if only_reads else Session.close, session,
+                                               limiter=anyio.CapacityLimiter(1))
             else:
                 session.close()
 
