@@ -155,3 +155,19 @@ def test_a_read_ends_its_transaction_without_forgetting_prepared_statements(smal
         ends.clear()
         assert client.get(f"/api/v1/rounds/{rid}/sections/NOPE/sheet").status_code == 404
         assert ends == ["rollback"]
+
+
+def test_ending_reads_never_writes_a_pending_change(engine, world):
+    """``end_reads`` commits only a transaction with nothing pending: an ORM change left by a read (a bug) is
+    rolled back, never written."""
+    from sqlmodel import Session
+
+    from app.db import end_reads
+    from app.orgs.models import Unit
+
+    with Session(engine) as session:
+        unit = session.get(Unit, world.a1.id)
+        unit.name = "書き換えてはいけない名前"
+        end_reads(session)
+    with Session(engine) as session:
+        assert session.get(Unit, world.a1.id).name == world.a1.name
