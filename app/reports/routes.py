@@ -10,19 +10,20 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from app.auth import permissions
 from app.auth.deps import CurrentPrincipal
 from app.errors import Forbidden
+from app.jpdate import wareki
 from app.reports import service
-from app.scoring.rules import PROGRESS_LABELS, SCOPE_LABELS, Progress, Scope
+from app.scoring.rules import PROGRESS_LABELS, SCOPE_LABELS, Progress, ProgressCounts, Scope
 from app.sheets import practice
 from app.web.deps import DbSession, FormDep, csrf_protect
 from app.web.nav import DESK_PAGES
 from app.web.params import BureauQ, ItemKey, PageQ, RoundId, RoundQ, ScopeQ
 from app.web.render import render
-from app.web.templating import STATUS_CODES
+from app.web.templating import STATUS_CODES, fmt_score
 
 router = APIRouter(dependencies=[Depends(csrf_protect)], include_in_schema=False)
 
@@ -40,6 +41,71 @@ _CELLS = {s: Markup(f"<td class={STATUS_CODES[s]}>{HM_SYMBOL[s]}</td>") for s in
 
 def heatmap_cells(statuses: list[str | None]) -> Markup:
     return Markup("".join(_CELLS[s] for s in statuses))  # noqa: S704 (constants only)
+
+
+# The board's two long tables (128 部局 and 100 所属 at prefecture scale) are joined here, row by row, from
+# escaped values: a template loop looked up, escaped and yielded a dozen values per row (8-12 µs a row, most of
+# the page's rendering). The markup is the template's, byte for byte; reports/board.html says where it is.
+_BAR_EMPTY = '<svg class="progress-bar progress-bar--empty" viewBox="0 0 100 10" aria-hidden="true" focusable="false"></svg>'
+_FLAG_RETURNED = ' <span class="flag flag--returned">差戻し</span>'
+_FLAG_READY = ' <span class="flag flag--ready">全項目回答済・未提出</span>'
+_NO_LEADER = '<span class="subtle">未登録</span>'
+
+
+def _bar(c: ProgressCounts) -> str:
+    """Decorative bar of 提出済 / 入力中 (the background is 未着手); the numbers are in the cells beside it."""
+    if not c.total:
+        return _BAR_EMPTY
+    w1 = f"{c.submitted / c.total * 100:.1f}"
+    return (f'<svg class="progress-bar" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true" '
+            f'focusable="false"><rect class="s" width="{w1}" height="10"/><rect class="i" x="{w1}" '
+            f'width="{c.in_progress / c.total * 100:.1f}" height="10"/></svg>')
+
+
+def bureau_rows(view: service.BoardPage, here: str) -> Markup:
+    """The <tr>s of the board's 部局ごとの状況: name (a link to the 部局's 未提出 list), counts, 提出率, bar."""
+    ctx = view.ctx
+    scope = f"&amp;scope={escape(ctx.scope.value)}" if ctx.scope_chosen else ""
+    link = f"{escape(here)}?round={ctx.round.id}{scope}&amp;bureau="
+    rows = []
+    for row in view.by_bureau:
+        c = row.counts
+        share = f"{escape(fmt_score(c.submitted_share))}%" if c.total else "—"
+        rows.append(f"""      <tr>
+        <th scope="row"><a href="{link}{escape(row.bureau.code)}#pending-title">{escape(row.bureau.name)}</a></th>
+        <td class="num">{c.total}</td>
+        <td class="num">{c.not_started}</td>
+        <td class="num">{c.in_progress}</td>
+        <td class="num">{c.submitted}</td>
+        <td class="num">{share}</td>
+        <td class="bar-cell">{_bar(c)}</td>
+      </tr>
+""")
+    return Markup("".join(rows))  # noqa: S704 (every value escaped or a number)
+
+
+def pending_rows(view: service.BoardPage) -> Markup:
+    """The <tr>s of the board's 未提出の所属 (one page): the reminder checkbox, the 所属 (a link to its sheet), its
+    部局, progress and flags, 回答率, 記載日 and DX推進リーダー."""
+    round_id, sent_back = view.ctx.round.id, view.sent_back
+    rows = []
+    for p in view.pending:
+        s = p.section
+        code, name, progress = escape(s.code), escape(s.name), s.progress
+        flag = _FLAG_RETURNED if s.unit_id in sent_back else _FLAG_READY if s.tally.is_complete else ""
+        leaders = "".join(f'<span class="person">{escape(leader.name)} <span class="upn">{escape(leader.upn)}</span></span>'
+                          for leader in p.leaders) or _NO_LEADER
+        rows.append(f"""        <tr>
+          <td><input type="checkbox" name="section" value="{code}" id="send-{code}" aria-label="{name}に督促を送る"></td>
+          <th scope="row"><a href="/rounds/{round_id}/sections/{code}">{name}</a> <span class="code">{code}</span></th>
+          <td class="nowrap">{escape(p.bureau.name)}</td>
+          <td><span class="state state--{escape(progress.value)}">{escape(PROGRESS_LABELS[progress])}</span>{flag}</td>
+          <td class="num">{escape(fmt_score(s.tally.completion))}%</td>
+          <td class="date">{escape(wareki(s.entry_on)) if s.entry_on else "—"}</td>
+          <td>{leaders}</td>
+        </tr>
+""")
+    return Markup("".join(rows))  # noqa: S704 (every value escaped or a number)
 
 
 def _base(here: str) -> dict:
@@ -81,7 +147,8 @@ def board_page(request: Request, session: DbSession, principal: CurrentPrincipal
     view = service.board(session, principal, round_id, bureau_code=bureau or None,
                          progress=Progress(progress) if progress else None, page=page, scope=_scope(scope),
                          order="completion")
-    context = {**_base("/desk/board"), "view": view, "PROGRESS_CHOICES": service.PROGRESS_CHOICES}
+    context = {**_base("/desk/board"), "view": view, "PROGRESS_CHOICES": service.PROGRESS_CHOICES,
+               "bureau_rows": bureau_rows(view, "/desk/board"), "pending_rows": pending_rows(view)}
     return render(request, "reports/board.html", context, block="results")
 
 
