@@ -98,3 +98,20 @@ def test_board_rows_escape_names_and_codes():
     assert ODD not in html and "B<2>" not in html
     assert "&lt;b&gt;&amp;&#34;&#39;総務部" in html and "bureau=B&lt;2&gt;#pending-title" in html
     assert 'value="B&lt;2&gt;-1"' in html and "b&amp;c@example.jp" in html
+
+
+OPTIONS_LOOP = """\
+{% for b in ctx.bureaus %}<option value="{{ b.code }}"{% if ctx.bureau and ctx.bureau.id == b.id %} selected{% endif %}>{{ b.name }}</option>{% endfor %}"""
+
+
+@pytest.mark.parametrize("chosen", [None, 1, 2])
+def test_bureau_filter_options_are_the_template_loops_markup(chosen):
+    """Every desk page's 部局 filter: its <option>s (DeskContext.bureau_options), escaped, the chosen one selected."""
+    from app.reports.service import DeskContext
+
+    bureaus = [BureauRef(1, "B1", "第1部局", 1), BureauRef(2, "B<2>", ODD, 2), BureauRef(3, "B3", "第3部局", 3)]
+    ctx = DeskContext(round=None, rounds=[], definition=None, bureaus=bureaus,  # type: ignore[arg-type]
+                      bureau=next((b for b in bureaus if b.id == chosen), None))
+    expected = make_templates(strict=True, reload=False).env.from_string(OPTIONS_LOOP).render(ctx=ctx)
+    assert str(ctx.bureau_options) == expected
+    assert expected.count(" selected") == (chosen is not None) and ODD not in expected
