@@ -108,10 +108,51 @@ def pending_rows(view: service.BoardPage) -> Markup:
     return Markup("".join(rows))  # noqa: S704 (every value escaped or a number)
 
 
+def quick_win_rows(view: service.QuickWinsPage, badges: dict[str, Markup], can_record_support: bool) -> Markup:
+    """The <tr>s of one page of quick wins (50): rank, 所属 (a link to its sheet), 部局, item (and 「支援を記録」),
+    status (``badges``: the template's badge of each status, drawn once), priority, the 所属's quick wins and
+    maturity."""
+    round_id = view.ctx.round.id
+    rows = []
+    for q in view.rows:
+        code, name, item = escape(q.code), escape(q.name), q.item
+        text = escape(item.text)
+        note = (f'<span class="cell-note"><a href="/support/new?section={code}&amp;items={escape(item.key)}">支援を記録'
+                f'<span class="visually-hidden">（{name}：{text}）</span></a></span>') if can_record_support else ""
+        rows.append(f"""        <tr>
+          <td class="num">{q.rank}</td>
+          <th scope="row"><a href="/rounds/{round_id}/sections/{code}">{name}</a></th>
+          <td>{escape(q.bureau.name)}</td>
+          <td><span class="item-no">{item.position}.</span> {text}{note}</td>
+          <td>{badges[q.status]}</td>
+          <td class="num">{q.priority}</td>
+          <td class="num">{q.section_quick_wins}</td>
+          <td class="num">{escape(fmt_score(q.section_maturity))}</td>
+        </tr>
+""")
+    return Markup("".join(rows))  # noqa: S704 (every value escaped, a number or the template's badge)
+
+
+def counterpart_rows(view: service.QuickWinsPage, item: service.CounterpartItem, here: str) -> Markup:
+    """The <tr>s of one ☆☆☆ item's table (its ten 部局 with most 所属 at ×): the 部局 (a link to it), how many,
+    and the first COUNTERPART_NAMES_SHOWN 所属 (links to their sheets) and how many others."""
+    ctx, shown = view.ctx, service.COUNTERPART_NAMES_SHOWN
+    scope = f"&amp;scope={escape(ctx.scope.value)}" if ctx.scope_chosen else ""
+    link = f"{escape(here)}?round={ctx.round.id}{scope}&amp;bureau="
+    sections = f"/rounds/{ctx.round.id}/sections/"
+    rows = []
+    for b in item.shown:
+        names = "、".join(f'<a href="{sections}{escape(code)}">{escape(name)}</a>' for code, name in b.names[:shown])
+        more = f" ほか{b.count - shown}所属" if b.count > shown else ""
+        rows.append(f"""          <tr><th scope="row"><a href="{link}{escape(b.bureau.code)}#cp-title">{escape(b.bureau.name)}</a></th><td class="num">{b.count}</td>
+            <td>{names}{more}</td></tr>
+""")
+    return Markup("".join(rows))  # noqa: S704 (every value escaped or a number)
+
+
 def _base(here: str) -> dict:
     return {"DESK_PAGES": DESK_PAGES, "here": here, "PROGRESS_LABELS": PROGRESS_LABELS, "PROGRESS": Progress,
-            "HM": STATUS_CODES, "HM_SYMBOL": HM_SYMBOL, "hm_cells": heatmap_cells,
-            "COUNTERPART_NAMES_SHOWN": service.COUNTERPART_NAMES_SHOWN, "SCOPES": SCOPE_LABELS}
+            "HM": STATUS_CODES, "HM_SYMBOL": HM_SYMBOL, "hm_cells": heatmap_cells, "SCOPES": SCOPE_LABELS}
 
 
 def _scope(value: str) -> Scope | None:
@@ -207,8 +248,8 @@ def quick_wins_page(request: Request, session: DbSession, principal: CurrentPrin
     view = service.quick_wins(session, principal, round_id, bureau_code=bureau or None, page=page,
                               desk_page=True, scope=_scope(scope))
     return render(request, "reports/quick_wins.html", {**_base("/desk/quick-wins"), "view": view,
-                  "can_record_support": permissions.why_not_manage_support(principal) is None},
-                  block="results")
+                  "can_record_support": permissions.why_not_manage_support(principal) is None,
+                  "quick_win_rows": quick_win_rows, "counterpart_rows": counterpart_rows}, block="results")
 
 
 @router.get("/desk/distribution")

@@ -115,3 +115,66 @@ def test_bureau_filter_options_are_the_template_loops_markup(chosen):
     expected = make_templates(strict=True, reload=False).env.from_string(OPTIONS_LOOP).render(ctx=ctx)
     assert str(ctx.bureau_options) == expected
     assert expected.count(" selected") == (chosen is not None) and ODD not in expected
+
+
+BADGES = """\
+{% import "_macros/sheet.html" as m with context %}
+      {% set badges = {} %}{% for q in view.rows %}{% if q.status not in badges %}{% set _ = badges.update({q.status: m.status_badge(q.status)}) %}{% endif %}{% endfor %}"""
+QUICK_WIN_LOOP = BADGES + """{% for q in view.rows %}
+        {%- set code, name, item = q.code, q.name, q.item %}
+        <tr>
+          <td class="num">{{ q.rank }}</td>
+          <th scope="row"><a href="/rounds/{{ round_id }}/sections/{{ code }}">{{ name }}</a></th>
+          <td>{{ q.bureau.name }}</td>
+          <td><span class="item-no">{{ item.position }}.</span> {{ item.text }}
+            {%- if can_record_support %}<span class="cell-note"><a href="/support/new?section={{ code }}&amp;items={{ item.key }}">支援を記録<span class="visually-hidden">（{{ name }}：{{ item.text }}）</span></a></span>{% endif %}</td>
+          <td>{{ badges[q.status] }}</td>
+          <td class="num">{{ q.priority }}</td>
+          <td class="num">{{ q.section_quick_wins }}</td>
+          <td class="num">{{ q.section_maturity|score }}</td>
+        </tr>
+      {% endfor %}
+"""
+QUICK_WIN_ROWS = BADGES + """
+{{ rows(view, badges, can_record_support) }}{# as in reports/quick_wins.html #}
+"""
+COUNTERPART_LOOP = """\
+        {% for b in c.shown %}
+          <tr><th scope="row"><a href="{{ here }}?round={{ view.ctx.round.id }}{% if view.ctx.scope_chosen %}&amp;scope={{ view.ctx.scope.value }}{% endif %}&amp;bureau={{ b.bureau.code }}#cp-title">{{ b.bureau.name }}</a></th><td class="num">{{ b.count }}</td>
+            <td>{% for code, name in b.names[:COUNTERPART_NAMES_SHOWN] %}<a href="/rounds/{{ round_id }}/sections/{{ code }}">{{ name }}</a>{% if not loop.last %}、{% endif %}{% endfor %}{% if b.count > COUNTERPART_NAMES_SHOWN %} ほか{{ b.count - COUNTERPART_NAMES_SHOWN }}所属{% endif %}</td></tr>
+        {% endfor %}
+"""
+
+
+@pytest.mark.parametrize(("can_record_support", "scope_chosen"), [(True, False), (False, True)])
+def test_quick_win_and_counterpart_rows_are_the_template_loops_markup(can_record_support, scope_chosen):
+    """The quick-wins page's rows (reports/routes.py: quick_win_rows, counterpart_rows) against the loops they
+    replaced: with and without 「支援を記録」, a scope chosen, names to escape, a maturity of None, 部局 with more
+    and with fewer 所属 at × than the names shown."""
+    from app.reports import service
+
+    env = make_templates(strict=True, reload=False).env
+    bureaus = [BureauRef(1, "B1", "第1部局", 1), BureauRef(2, "B<2>", ODD, 2)]
+    items = [SimpleNamespace(key="a.b-1", position=1, text="紙の資料を<配らない>"),
+             SimpleNamespace(key="c", position=12, text=ODD)]
+    rows = [SimpleNamespace(rank=rank, code=code, name=name, item=item, bureau=bureau, status=status, priority=priority,
+                            section_quick_wins=n, section_maturity=maturity)
+            for rank, (code, name, item, bureau, status, priority, n, maturity) in enumerate([
+                ("B1-001", "第1課", items[0], bureaus[0], "×", 9, 3, 12.6),
+                ("B<2>-1", ODD, items[1], bureaus[1], "×", 9, 1, None),
+                ("B1-001", "第1課", items[1], bureaus[0], "△", 6, 3, 0.0)], start=51)]
+    ctx = SimpleNamespace(round=SimpleNamespace(id=7), scope=Scope.SUBMITTED, scope_chosen=scope_chosen)
+    view = SimpleNamespace(ctx=ctx, rows=rows)
+    values = {"view": view, "round_id": 7, "can_record_support": can_record_support, "rows": routes.quick_win_rows}
+    expected = env.from_string(QUICK_WIN_LOOP).render(values)
+    assert env.from_string(QUICK_WIN_ROWS).render(values) == expected
+    assert ("cell-note" in expected) is can_record_support and ODD not in expected and "<配らない>" not in expected
+
+    counterpart = service.CounterpartItem(items[1], None, [  # type: ignore[arg-type]
+        service.CounterpartBureau(bureaus[1], 7, [(f"B<2>-{n}", f"{ODD}{n}") for n in range(5)]),
+        service.CounterpartBureau(bureaus[0], 5, [(f"B1-{n}", f"課{n}") for n in range(5)]),
+        service.CounterpartBureau(bureaus[0], 1, [("B1-9", "課9")])])
+    expected = env.from_string(COUNTERPART_LOOP).render(view=view, c=counterpart, here="/desk/quick-wins", round_id=7,
+                                                        COUNTERPART_NAMES_SHOWN=service.COUNTERPART_NAMES_SHOWN)
+    assert str(routes.counterpart_rows(view, counterpart, "/desk/quick-wins")) == expected
+    assert " ほか2所属" in expected and expected.count("ほか") == 1 and ODD not in expected
