@@ -17,13 +17,13 @@ from tests.conftest import sign_in
 # round 1 has answers, round 2 none (fewer statements only where there is nothing to name: the quick wins'
 # ☆☆☆ items with no 所属 at ×, and no page of rows to read answers for)
 DESK = {
-    "/desk/quick-wins?round={round}&scope=all": (12, 10),
-    "/desk/quick-wins?round={round}": (11, 10),  # submitted sheets only: no ☆☆☆ item at ×
-    "/api/v1/rounds/{round}/quick-wins?scope=all": (12, 10),
-    "/desk/distribution?round={round}&scope=all": (9, 9),
-    "/api/v1/rounds/{round}/distribution?scope=all": (9, 9),
-    "/desk/board?round={round}": (11, 11),
-    "/api/v1/rounds/{round}/submissions": (11, 11),
+    "/desk/quick-wins?round={round}&scope=all": (11, 9),
+    "/desk/quick-wins?round={round}": (10, 9),  # submitted sheets only: no ☆☆☆ item at ×
+    "/api/v1/rounds/{round}/quick-wins?scope=all": (11, 9),
+    "/desk/distribution?round={round}&scope=all": (8, 8),
+    "/api/v1/rounds/{round}/distribution?scope=all": (8, 8),
+    "/desk/board?round={round}": (10, 10),
+    "/api/v1/rounds/{round}/submissions": (10, 10),
 }
 LEADER = {
     "/sections/P2/trend": 15,

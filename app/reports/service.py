@@ -119,6 +119,9 @@ def desk_context(session: Session, principal: Principal, round_id: int | None, b
         refusal = permissions.why_not_see_all_sections(principal)
         if refusal:
             raise Forbidden(refusal)
+    # The rounds first: the one asked for is then in the session's identity map, and resolve_round (session.get)
+    # finds it there instead of reading it again (one statement fewer on every desk page and JSON).
+    all_rounds = rounds.list_rounds(session)
     round_ = resolve_round(session, round_id)
     bureaus = queries.round_bureaus(session, round_)
     bureau = queries.bureau_by_code(bureaus, bureau_code)
@@ -126,7 +129,7 @@ def desk_context(session: Session, principal: Principal, round_id: int | None, b
         raise NotFound(f"部局コード「{bureau_code}」はこの調査回にありません。")
     definition = checklists.get_definition(session, round_.checklist_version_id)
     chosen = scope or rules.default_scope(round_.state != RoundState.CLOSED)
-    return DeskContext(round_, rounds.list_rounds(session), definition, bureaus, bureau, chosen, scope is not None)
+    return DeskContext(round_, all_rounds, definition, bureaus, bureau, chosen, scope is not None)
 
 
 # --- 1. submission board ----------------------------------------------------------------------------
