@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlmodel import Session
 
 from app.auth import permissions
@@ -69,6 +69,15 @@ class DeskContext:
         return {b.id: b for b in self.bureaus}
 
     @property
+    def bureau_options(self) -> Markup:
+        """The <option>s of the 部局 filter (over 100 at prefecture scale), the chosen one selected: joined here
+        once per page instead of a template loop that looks up and escapes five values per option."""
+        chosen = self.bureau.id if self.bureau else None
+        return Markup("".join(  # noqa: S704 (every value escaped)
+            f'<option value="{escape(b.code)}"{" selected" if b.id == chosen else ""}>{escape(b.name)}</option>'
+            for b in self.bureaus))
+
+    @property
     def states(self) -> tuple[str, ...] | None:
         """The sheet states the figures count (None: every sheet)."""
         return figures.states_of(self.scope)
@@ -110,15 +119,17 @@ def desk_context(session: Session, principal: Principal, round_id: int | None, b
         refusal = permissions.why_not_see_all_sections(principal)
         if refusal:
             raise Forbidden(refusal)
-    every_round = rounds.list_rounds(session)  # first: the round asked for is then read from the session's
-    round_ = resolve_round(session, round_id)  # identity map, without a statement of its own
+    # The rounds first: the one asked for is then in the session's identity map, and resolve_round (session.get)
+    # finds it there instead of reading it again (one statement fewer on every desk page and JSON).
+    all_rounds = rounds.list_rounds(session)
+    round_ = resolve_round(session, round_id)
     bureaus = queries.round_bureaus(session, round_)
     bureau = queries.bureau_by_code(bureaus, bureau_code)
     if bureau_code and bureau is None:
         raise NotFound(f"部局コード「{bureau_code}」はこの調査回にありません。")
     definition = checklists.get_definition(session, round_.checklist_version_id)
     chosen = scope or rules.default_scope(round_.state != RoundState.CLOSED)
-    return DeskContext(round_, every_round, definition, bureaus, bureau, chosen, scope is not None)
+    return DeskContext(round_, all_rounds, definition, bureaus, bureau, chosen, scope is not None)
 
 
 # --- 1. submission board ----------------------------------------------------------------------------
@@ -413,20 +424,6 @@ class QuickWinSheet:
 
 
 @dataclass(frozen=True)
-class QuickWinCandidate:
-    """A sheet with quick wins as the ranking needs it (no names): the ranking reads every such sheet of
-    the round (thousands at prefecture scale), the page shows 50 rows."""
-
-    sheet_id: int
-    maturity: float | None
-    by_status: dict[str, int]
-
-    @property
-    def count(self) -> int:
-        return sum(self.by_status.values())
-
-
-@dataclass(frozen=True)
 class QuickWin:
     """One 所属 × ☆ item at △ or ×, with its place in the ranking."""
 
@@ -451,24 +448,64 @@ class QuickWin:
         return self.sheet.count
 
 
-Run = tuple[int, "QuickWinSheet | QuickWinCandidate", frozenset[str], int]  # priority, 所属, its statuses of it, rows
+Run = tuple[int, QuickWinSheet, frozenset[str], int]  # priority, 所属, its statuses of it, rows
+QuickWinTally = tuple[int, "float | None", int, int]  # sheet id, maturity, ☆ items at △, ☆ items at × (quick_win_tallies)
+Slice = tuple[int, int, frozenset[str], int, int]  # priority, index of the sheet's tally, statuses, first, last row
 
 
-def rank_quick_wins(sheets: Sequence[QuickWinSheet | QuickWinCandidate], points) -> list[Run]:
-    """The ranking as runs of rows: (priority, sheet, its statuses of that priority, how many rows),
-    in order. Highest ``rules.priority`` first; among equals the 所属 with more quick wins, then the
-    lower maturity, then organisation order (``sheets`` come in it); within a 所属, sheet order."""
+def _priority_runs(points) -> list[tuple[int, frozenset[str]]]:
+    """(priority, the quick-win statuses that have it), highest first."""
     by_priority: dict[int, set[str]] = defaultdict(set)
     for status in rules.QUICK_WIN_STATUSES:
         by_priority[rules.priority(rules.QUICK_WIN_DIFFICULTY, status, points)].add(status.value)
-    runs = []
-    for value in sorted(by_priority, reverse=True):
-        statuses = frozenset(by_priority[value])
-        group = [(sheet, sum(n for st, n in sheet.by_status.items() if st in statuses)) for sheet in sheets]
-        group = [(sheet, n) for sheet, n in group if n]
-        group.sort(key=lambda pair: (-pair[0].count, pair[0].maturity or 0))
-        runs.extend((value, sheet, statuses, n) for sheet, n in group)
-    return runs
+    return [(value, frozenset(by_priority[value])) for value in sorted(by_priority, reverse=True)]
+
+
+def quick_win_rows(tallies: Sequence[QuickWinTally]) -> int:
+    """How many rows the ranking of ``tallies`` has: one per ☆ item at △ or ×."""
+    return sum(fair + not_done for _, _, fair, not_done in tallies)
+
+
+def rank_window(tallies: Sequence[QuickWinTally], points, offset: int, limit: int) -> list[Slice]:
+    """The runs of rows ``offset`` to ``offset + limit`` of the ranking (one page): (priority, index of the
+    sheet in ``tallies``, its statuses of that priority, first and last row of the run on the page).
+
+    Highest ``rules.priority`` first; among equals the 所属 with more quick wins, then the lower maturity, then
+    organisation order (``tallies`` come in it); within a 所属, sheet order. Thousands of sheets at prefecture
+    scale: plain tuples of numbers (no object per sheet, nothing for the garbage collector to follow), and a
+    priority wholly before the page is counted, not sorted."""
+    window: list[Slice] = []
+    start, stop = 0, offset + limit
+    for value, statuses in _priority_runs(points):
+        if start >= stop:
+            break
+        with_fair, with_not_done = Status.FAIR.value in statuses, Status.NOT_DONE.value in statuses
+        # (more quick wins first, lower maturity first, organisation order, rows of this priority)
+        group = [(-(fair + not_done), maturity or 0, index, n)
+                 for index, (_, maturity, fair, not_done) in enumerate(tallies)
+                 if (n := fair * with_fair + not_done * with_not_done)]
+        rows = sum(g[3] for g in group)
+        if start + rows <= offset:
+            start += rows
+            continue
+        group.sort()
+        for _, _, index, n in group:
+            end = start + n
+            if end > offset:
+                window.append((value, index, statuses, max(offset - start, 0), min(stop - start, n)))
+            start = end
+            if start >= stop:
+                break
+    return window
+
+
+def rank_quick_wins(sheets: Sequence[QuickWinSheet], points) -> list[Run]:
+    """The whole ranking of ``sheets`` (in organisation order) as runs of rows: (priority, sheet, its statuses
+    of that priority, how many rows), in order (``rank_window``'s rules)."""
+    fair, not_done = Status.FAIR.value, Status.NOT_DONE.value
+    tallies = [(s.sheet_id, s.maturity, s.by_status.get(fair, 0), s.by_status.get(not_done, 0)) for s in sheets]
+    return [(value, sheets[index], statuses, last - first)
+            for value, index, statuses, first, last in rank_window(tallies, points, 0, quick_win_rows(tallies))]
 
 
 @dataclass(frozen=True)
@@ -530,26 +567,18 @@ def quick_wins(session: Session, principal: Principal, round_id: int | None, *,
     bureau_id = ctx.bureau.id if ctx.bureau else None
     unit_ids = list(principal.sections) if own_only else None
     definition = ctx.definition
-    candidates = [QuickWinCandidate(sheet_id, maturity, _by_status(fair, not_done))
-                  for sheet_id, maturity, fair, not_done in figures.quick_win_tallies(
-                      session, ctx.round.id, bureau_id=bureau_id, unit_ids=unit_ids, states=ctx.states)]
-    runs = rank_quick_wins(candidates, definition.points)
-    pager = Pager.of(page, per_page, sum(n for *_, n in runs))
-    # The runs that overlap this page, and which of their rows: (run, first row, last row).
-    window, start = [], 0
-    for run in runs:
-        end = start + run[3]
-        if end > pager.offset and start < pager.offset + per_page:
-            window.append((run, max(pager.offset - start, 0), min(pager.offset + per_page - start, run[3])))
-        start = end
-    shown = list({run[1].sheet_id for run, *_ in window})
+    tallies = figures.quick_win_tallies(session, ctx.round.id, bureau_id=bureau_id, unit_ids=unit_ids,
+                                        states=ctx.states)
+    pager = Pager.of(page, per_page, quick_win_rows(tallies))
+    window = rank_window(tallies, definition.points, pager.offset, per_page)
+    shown = list({tallies[index][0] for _, index, *_ in window})
     answers = queries.quick_win_answers(session, definition, shown)
     sheets = {t.sheet_id: QuickWinSheet(t, _quick_counts(t))
               for t in figures.sheet_totals(session, ctx.round.id, sheet_ids=shown)}
     names = ctx.bureau_names
     wins: list[QuickWin] = []
-    for (value, candidate, statuses, _), first, last in window:
-        sheet = sheets[candidate.sheet_id]
+    for value, index, statuses, first, last in window:
+        sheet = sheets[tallies[index][0]]
         rows = [(key, st) for key, st in answers[sheet.section.sheet_id] if st in statuses][first:last]
         wins.extend(QuickWin(pager.offset + len(wins) + 1, sheet, definition.by_key[key], st, value,
                              names[sheet.section.bureau_id], sheet.section.maturity) for key, st in rows)
