@@ -1,4 +1,4 @@
-"""The submission board's two long tables are joined in Python (``reports/routes.py``: ``bureau_rows``,
+"""The submission board's two long tables are joined in Python (``reports/rows.py``: ``bureau_rows``,
 ``pending_rows``) instead of a template loop. Their markup must stay the template's, byte for byte, in every
 branch the prefecture dataset does not reach (a 部局 with no 所属, 差戻し, no leader, names that need escaping,
 a scope chosen): the loops they replaced are kept here as the reference."""
@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.reports import routes
+from app.reports import rows as desk_rows
 from app.reports.queries import BureauRef, Leader
 from app.scoring.rules import ProgressCounts, Scope, Tally
 from app.sheets.figures import SheetTotal
@@ -88,13 +88,13 @@ def test_board_rows_are_the_template_loops_markup_byte_for_byte(scope_chosen):
     view = _board(scope_chosen=scope_chosen)
     expected_bureaus = env.from_string(PROGRESS_BAR + BUREAU_LOOP).render(view=view, here="/desk/board")
     expected_pending = env.from_string(PENDING_LOOP).render(view=view)
-    assert str(routes.bureau_rows(view, "/desk/board")) == expected_bureaus
-    assert str(routes.pending_rows(view)) == expected_pending
+    assert str(desk_rows.bureau_rows(view, "/desk/board")) == expected_bureaus
+    assert str(desk_rows.pending_rows(view)) == expected_pending
 
 
 def test_board_rows_escape_names_and_codes():
     view = _board(scope_chosen=True)
-    html = str(routes.bureau_rows(view, "/desk/board")) + str(routes.pending_rows(view))
+    html = str(desk_rows.bureau_rows(view, "/desk/board")) + str(desk_rows.pending_rows(view))
     assert ODD not in html and "B<2>" not in html
     assert "&lt;b&gt;&amp;&#34;&#39;総務部" in html and "bureau=B&lt;2&gt;#pending-title" in html
     assert 'value="B&lt;2&gt;-1"' in html and "b&amp;c@example.jp" in html
@@ -148,7 +148,7 @@ COUNTERPART_LOOP = """\
 
 @pytest.mark.parametrize(("can_record_support", "scope_chosen"), [(True, False), (False, True)])
 def test_quick_win_and_counterpart_rows_are_the_template_loops_markup(can_record_support, scope_chosen):
-    """The quick-wins page's rows (reports/routes.py: quick_win_rows, counterpart_rows) against the loops they
+    """The quick-wins page's rows (reports/rows.py: quick_win_rows, counterpart_rows) against the loops they
     replaced: with and without 「支援を記録」, a scope chosen, names to escape, a maturity of None, 部局 with more
     and with fewer 所属 at × than the names shown."""
     from app.reports import service
@@ -165,7 +165,7 @@ def test_quick_win_and_counterpart_rows_are_the_template_loops_markup(can_record
                 ("B1-001", "第1課", items[1], bureaus[0], "△", 6, 3, 0.0)], start=51)]
     ctx = SimpleNamespace(round=SimpleNamespace(id=7), scope=Scope.SUBMITTED, scope_chosen=scope_chosen)
     view = SimpleNamespace(ctx=ctx, rows=rows)
-    values = {"view": view, "round_id": 7, "can_record_support": can_record_support, "rows": routes.quick_win_rows}
+    values = {"view": view, "round_id": 7, "can_record_support": can_record_support, "rows": desk_rows.quick_win_rows}
     expected = env.from_string(QUICK_WIN_LOOP).render(values)
     assert env.from_string(QUICK_WIN_ROWS).render(values) == expected
     assert ("cell-note" in expected) is can_record_support and ODD not in expected and "<配らない>" not in expected
@@ -176,5 +176,5 @@ def test_quick_win_and_counterpart_rows_are_the_template_loops_markup(can_record
         service.CounterpartBureau(bureaus[0], 1, [("B1-9", "課9")])])
     expected = env.from_string(COUNTERPART_LOOP).render(view=view, c=counterpart, here="/desk/quick-wins", round_id=7,
                                                         COUNTERPART_NAMES_SHOWN=service.COUNTERPART_NAMES_SHOWN)
-    assert str(routes.counterpart_rows(view, counterpart, "/desk/quick-wins")) == expected
+    assert str(desk_rows.counterpart_rows(view, counterpart, "/desk/quick-wins")) == expected
     assert " ほか2所属" in expected and expected.count("ほか") == 1 and ODD not in expected
