@@ -186,7 +186,8 @@ def end_reads(session: Session) -> None:
     ``DEALLOCATE ALL``), so with ROLLBACK no statement ever reached psycopg's five uses on a connection and
     PostgreSQL parsed and planned every statement of every page anew. ORM changes left pending (a read
     should have none) are never written: then it is the ROLLBACK after all."""
-    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+    if (session.in_transaction() and session.get_bind().dialect.name == "postgresql"
+            and not (session.new or session.dirty or session.deleted)):
         session.commit()
     session.close()
 
