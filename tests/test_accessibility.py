@@ -64,9 +64,11 @@ class A11yPage:
 
 
 def _open_confirm_previous(page: Page, ids: dict[str, int]) -> None:
-    """The confirmation step of 「前回どおりで確認」: the list of items and the button (issue 11.11)."""
+    """The confirmation step of 「前回どおりで確認」: the list of items (loaded when the step opens) and the button
+    (issue 11.11)."""
     page.locator("#previous-panel summary").click()
     page.get_by_role("button", name="1項目を前回どおりで確認する").wait_for()
+    page.locator("ul.previous-confirm__list li").first.wait_for()
 
 
 def _refused_send_back(page: Page, ids: dict[str, int]) -> None:
@@ -249,6 +251,9 @@ PAGES = [
     # 所属 A1's item still unanswered (cleared again just before) is offered last year's answer; 「前回どおりで確認」 opened (its confirmation step)
     A11yPage("sheet: 前回どおりで確認 opened", "leader_a", "/rounds/{round_id}/sections/A1", SHEET,
              then=_open_confirm_previous),
+    # the same list as a page (its link without JavaScript)
+    A11yPage("sheet: 前回どおりで確認's list", "leader_a", "/rounds/{round_id}/sections/A1/previous",
+             "/rounds/{round_id}/sections/{code}/previous"),
     A11yPage("sheet: only the unanswered rows", "leader_a", "/rounds/{round_id}/sections/A1?only=unanswered", SHEET),
     A11yPage("sheet: a refused 提出 (no JavaScript)", "leader_a",
              "/rounds/{round_id}/sections/A1?submit=incomplete#submit-error", SHEET),

@@ -238,6 +238,36 @@ def test_the_sheet_page_shows_offers_new_items_and_confirm_all_and_counts_nothin
     assert history.count("前回の回答から確認") == n and "令和8年度 第1回の回答を変更なしで確認" in history
 
 
+def test_the_confirm_step_loads_its_list_when_opened_and_without_javascript_it_is_a_page(client, session, carried):
+    """The rows show each offer: the page carries the confirm step's link, not its list (issue 9: 8 KB at
+    prefecture scale); the list comes by htmx when the step is opened, or as a page, for the 所属's staff only."""
+    world, new = carried
+    n = len(offer(session, world, new).offers)
+    item = service.definition_of(session, new.id).by_key[K1]
+    base = url(new)
+    session.rollback()  # the test's session lets go of SQLite's write lock (and is not used before the app writes)
+    token = sign_in(client, "leader.a1@test.example")
+    html = client.get(base).text
+    assert f'<details class=previous-confirm hx-get="{base}/previous" hx-trigger="toggle once"' in html
+    assert f'<a href="{base}/previous">{n}項目の一覧を開く</a>' in html and "<li><a href=\"#r" not in html
+    fragment = client.get(f"{base}/previous", headers=HX)
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    assert fragment.text.startswith("<ul class=previous-confirm__list>") and fragment.text.count("<li>") == n
+    assert f'<li><a href="#r{item.position}">{item.position}. {item.text}</a>：' in fragment.text
+    assert "（メモ：共有フォルダに保存）" in fragment.text
+    page = client.get(f"{base}/previous")
+    assert page.status_code == 200 and "<html" in page.text
+    assert page.text.count(f'<a href="{base}#r') == n  # each item leads to its row on the sheet
+    assert f'<form method=post action="{base}/previous">' in page.text and f"{n}項目を前回どおりで確認する" in page.text
+    assert client.post(f"{base}/previous", data={"csrf_token": token}).status_code == 303
+    done = client.get(f"{base}/previous")
+    assert done.status_code == 200 and "確認できる前回の回答はありません" in done.text and "<form method=post" not in done.text
+    client.cookies.clear()
+    sign_in(client, "member.b1@test.example")  # another 所属's staff
+    assert client.get(f"{base}/previous").status_code == 403
+    assert client.get(f"{base}/previous", headers=HX).status_code == 403
+
+
 def test_変更なし_by_htmx_swaps_the_row_and_the_figures_and_without_javascript_returns_to_the_row(
         client, session, carried):
     world, new = carried

@@ -54,8 +54,11 @@ def test_a_leader_confirms_an_unchanged_sheet_and_submits_it(carried_site, chrom
     started = time.perf_counter()
     page.goto(url)
     expect(page.locator("#unanswered-count")).to_contain_text("未回答 6 項目")  # offered, not counted
-    page.get_by_text("前回どおりで確認（残り6項目）").click()
+    page.get_by_text("前回どおりで確認（残り6項目）").focus()
+    page.keyboard.press("Enter")  # the step opens from the keyboard, and its list comes (htmx) when it opens
     clicks += 1
+    expect(page.locator(".previous-confirm__list li")).to_have_count(6)
+    expect(page.locator(".previous-confirm__list").get_by_role("link").first).to_have_attribute("href", "#r1")
     page.get_by_role("button", name="6項目を前回どおりで確認する").click()
     clicks += 1
     expect(page.get_by_role("status").filter(has_text="6項目を前回の回答のまま確認しました。")).to_be_visible()
@@ -72,6 +75,25 @@ def test_a_leader_confirms_an_unchanged_sheet_and_submits_it(carried_site, chrom
     expect(row.get_by_role("textbox")).to_have_value("共有フォルダに保存")
     page.goto(f"{url}/history")
     expect(page.locator(".history-source").filter(has_text="前回の回答から確認")).to_have_count(len(V1_KEYS))
+    context.close()
+
+
+def test_without_javascript_the_confirm_steps_list_is_a_page_with_the_confirm_button(carried_site, chromium):
+    base, world = carried_site
+    context = chromium.new_context(locale="ja-JP", java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, base, "leader.a1@test.example")
+    url = f"{base}/rounds/{world.round.id}/sections/A1"
+    page.goto(url)
+    page.get_by_text("前回どおりで確認（残り6項目）").click()
+    page.get_by_role("link", name="6項目の一覧を開く").click()
+    expect(page).to_have_url(f"{url}/previous")
+    expect(page.locator(".previous-confirm__list li")).to_have_count(6)
+    expect(page.get_by_role("link").filter(has_text="1. ")).to_have_attribute(
+        "href", f"/rounds/{world.round.id}/sections/A1#r1")
+    page.get_by_role("button", name="6項目を前回どおりで確認する").click()
+    expect(page.get_by_role("status").filter(has_text="6項目を前回の回答のまま確認しました。")).to_be_visible()
+    expect(page.locator("#unanswered-count")).to_contain_text("未回答 0 項目")
     context.close()
 
 

@@ -29,6 +29,18 @@ def confirm_all(round_id: RoundId, code: Code, session: DbSession, principal: Cu
     return RedirectResponse(f"{sheet_url(round_id, code)}?confirmed={confirmed}#previous-panel", status_code=303)
 
 
+@router.get("/rounds/{round_id}/sections/{code}/previous")
+def offered_list(request: Request, round_id: RoundId, code: Code, session: DbSession, principal: CurrentPrincipal):
+    """The items 「前回どおりで確認」 would answer, each with its previous answer: the sheet page's confirmation step
+    loads this list when it is opened (htmx, the ``list`` block), so the page does not carry it twice (the rows
+    show each offer); without JavaScript its link opens this page, with the confirm button."""
+    view = service.get_sheet_for(session, principal, round_id, code)
+    url = sheet_url(round_id, code)
+    context = {"view": view, "previous": previous.offer_for(session, principal, view), "url": url,
+               "at": "" if wants_fragment(request) else url}
+    return render(request, "sheets/previous_list.html", context, block="list")
+
+
 @router.post("/rounds/{round_id}/sections/{code}/items/{item_key}/previous")
 def confirm_one(request: Request, round_id: RoundId, code: Code, item_key: ItemKey, session: DbSession,
                 principal: CurrentPrincipal, form: FormDep):
