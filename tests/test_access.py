@@ -150,6 +150,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/rounds/{round_id}/sections/{code}/submit"): leader_only(303),
     ("POST", "/rounds/{round_id}/sections/{code}/reopen"): leader_only(409),
     ("GET", "/rounds/{round_id}/sections/{code}/history"): own_section(200),
+    ("GET", "/rounds/{round_id}/sections/{code}/previous"): own_section(200),
     ("POST", "/rounds/{round_id}/sections/{code}/previous"): by_role(LOGIN, 303, 303, 403, 403, 403),
     # 変更なし: no previous round in the walk's world, so the 所属's staff get 409 (no previous answer to confirm)
     ("POST", "/rounds/{round_id}/sections/{code}/items/{item_key}/previous"):
